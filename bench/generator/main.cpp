@@ -1,0 +1,164 @@
+// starstream-generate: realistic product_view events into Kafka and/or a JSONL file.
+//
+// Deterministic for a seed (same options, same bytes). Prints a JSON summary (counts by
+// message kind, elapsed seconds) on stdout when done. Exit codes: 0 done, 1 a Kafka or file
+// error, 2 bad options.
+#include "event_generator.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+
+namespace po = boost::program_options;
+using starstream::bench::EventGenerator;
+using starstream::bench::GeneratorOptions;
+using starstream::bench::Message;
+
+namespace {
+
+/// Produces to one topic with lz4 compression; the key (device id) picks the partition.
+class KafkaWriter {
+public:
+    KafkaWriter(const std::string& brokers, std::string topic, const std::vector<std::string>& properties) : topic_(std::move(topic)) {
+        char err[512];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        auto set = [&](const std::string& k, const std::string& v) {
+            if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+                throw std::invalid_argument("kafka property " + k + ": " + err);
+        };
+        set("bootstrap.servers", brokers);
+        set("compression.codec", "lz4");
+        set("linger.ms", "20");
+        set("batch.size", "1000000");
+        set("queue.buffering.max.kbytes", "262144");
+        set("enable.idempotence", "true");
+        set("message.max.bytes", "2000000");
+        for (const auto& p : properties) {
+            auto eq = p.find('=');
+            if (eq == std::string::npos) throw std::invalid_argument("--kafka-property " + p + ": expected KEY=VALUE");
+            set(p.substr(0, eq), p.substr(eq + 1));
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+            if (m->err) static_cast<KafkaWriter*>(opaque)->failed_ = rd_kafka_err2str(m->err);
+        });
+        rd_kafka_conf_set_opaque(conf, this);
+        rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+        if (!rk_) throw std::runtime_error(std::string("cannot create producer: ") + err);
+    }
+    ~KafkaWriter() { rd_kafka_destroy(rk_); }
+
+    void write(const Message& m) {
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk_, 50);
+                continue;
+            }
+            if (e) throw std::runtime_error(std::string("produce failed: ") + rd_kafka_err2str(e));
+            break;
+        }
+        rd_kafka_poll(rk_, 0);
+        if (!failed_.empty()) throw std::runtime_error("delivery failed: " + failed_);
+    }
+
+    /// Waits up to `timeout_ms` for every message to be acknowledged; throws on failure.
+    void flush(int timeout_ms) {
+        if (rd_kafka_flush(rk_, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            throw std::runtime_error("not every message was delivered within " + std::to_string(timeout_ms) + " ms");
+        if (!failed_.empty()) throw std::runtime_error("delivery failed: " + failed_);
+    }
+
+private:
+    rd_kafka_t* rk_ = nullptr;
+    std::string topic_;
+    std::string failed_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    GeneratorOptions g;
+    std::string brokers, topic, jsonl;
+    std::vector<std::string> kafka_properties;
+    double rate = 0;
+    po::options_description opts("starstream-generate options");
+    opts.add_options()
+        ("help,h", "show this help")
+        ("events", po::value(&g.events)->default_value(100000), "messages to produce (malformed and duplicates included)")
+        ("seed", po::value(&g.seed)->default_value(42), "random seed; the same seed gives the same bytes")
+        ("start-time", po::value(&g.start_time), "event time of the first event, Unix seconds (default: now minus --span-seconds)")
+        ("span-seconds", po::value(&g.span_seconds)->default_value(3600), "event time covered by the run, seconds")
+        ("rate", po::value(&rate)->default_value(0), "messages per second of wall clock (0 = as fast as possible)")
+        ("out-of-order-seconds", po::value(&g.out_of_order_seconds)->default_value(0), "each event moves back in time by up to this many seconds")
+        ("late-share", po::value(&g.late_share)->default_value(0), "share of events moved back by --late-seconds (0..1)")
+        ("late-seconds", po::value(&g.late_seconds)->default_value(3600), "how far late events move back, seconds")
+        ("malformed-share", po::value(&g.malformed_share)->default_value(0), "share of malformed messages (0..1): bad JSON, missing id, wrong type, invalid UTF-8, oversized")
+        ("duplicate-share", po::value(&g.duplicate_share)->default_value(0), "share of messages repeating an earlier valid one (0..1)")
+        ("brokers", po::value(&brokers), "Kafka bootstrap servers; produce there when given")
+        ("topic", po::value(&topic)->default_value("product_view"), "Kafka topic")
+        ("kafka-property", po::value(&kafka_properties)->composing(), "extra librdkafka producer property KEY=VALUE (repeatable)")
+        ("jsonl", po::value(&jsonl), "also write every message as one line of this file")
+        ("uap-tests", po::value(&g.uap_test_yaml)->default_value(g.uap_test_yaml), "uap-core test cases: the User-Agent pool")
+        ("geoip", po::value(&g.geoip_dat)->default_value(g.geoip_dat), "GeoIP country database: the IP pool");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, opts), vm);
+        po::notify(vm);
+        if (!vm.count("start-time"))
+            g.start_time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() - g.span_seconds;
+        if (brokers.empty() && jsonl.empty()) throw std::invalid_argument("give --brokers, --jsonl or both");
+    } catch (const std::exception& e) {
+        std::cerr << "starstream-generate: " << e.what() << "\n" << opts;
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << opts;
+        return 0;
+    }
+
+    try {
+        EventGenerator generator(g);
+        std::unique_ptr<KafkaWriter> kafka;
+        if (!brokers.empty()) kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);
+        std::ofstream file;
+        if (!jsonl.empty()) {
+            file.open(jsonl, std::ios::binary | std::ios::trunc);
+            if (!file) throw std::runtime_error("cannot write " + jsonl);
+        }
+        std::map<std::string, std::uint64_t> counts;
+        const auto started = std::chrono::steady_clock::now();
+        for (std::uint64_t i = 0; i < g.events; ++i) {
+            Message m = generator.next();
+            ++counts[to_string(m.kind)];
+            if (kafka) kafka->write(m);
+            if (file) file << m.value << '\n';
+            if (rate > 0 && i % 100 == 99)
+                std::this_thread::sleep_until(started + std::chrono::duration<double>(double(i + 1) / rate));
+        }
+        if (kafka) kafka->flush(120000);
+        if (file) {
+            file.close();
+            if (!file) throw std::runtime_error("cannot finish writing " + jsonl);
+        }
+        nlohmann::json summary = {{"messages", g.events}, {"seed", g.seed}, {"start_time", g.start_time},
+                                  {"elapsed_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()},
+                                  {"kinds", counts}};
+        std::cout << summary.dump() << std::endl;
+    } catch (const std::exception& e) {
+        std::cerr << "starstream-generate: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

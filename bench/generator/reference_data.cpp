@@ -1,0 +1,141 @@
+#include "reference_data.h"
+
+#include <GeoIP.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <arpa/inet.h>
+#include <memory>
+#include <stdexcept>
+
+namespace starstream::bench {
+
+const std::vector<CollectionFigure>& collections() {
+    static const std::vector<CollectionFigure> figures = {
+        {"view_listing_page", 11259694, false},
+        {"view_product_detail", 10944427, true},
+        {"select_product_option", 8844342, true},
+        {"select_product_option_quality", 2231825, true},
+        {"view_static_page", 1451565, false},
+        {"view_landing_page", 1434230, false},
+        {"product_detail_recommendation_visible", 1302362, true},
+        {"view_home_page", 1053420, false},
+        {"listing_page_recommendation_visible", 718048, false},
+        {"product_detail_recommendation_noticed", 490780, true},
+        {"view_shopping_cart", 343077, false},
+        {"landing_page_recommendation_visible", 314999, false},
+        {"search_box_action", 238308, false},
+        {"add_to_cart_action", 187901, true},
+        {"product_detail_recommendation_clicked", 179228, true},
+        {"view_my_account", 112066, false},
+        {"checkout", 88540, false},
+        {"landing_page_recommendation_noticed", 58186, false},
+        {"listing_page_recommendation_noticed", 39819, false},
+        {"view_all_recommend", 33664, false},
+        {"checkout_success", 26079, false},
+        {"listing_page_recommendation_clicked", 25545, false},
+        {"landing_page_recommendation_clicked", 20128, false},
+        {"product_view_all_recommend_clicked", 16682, false},
+        {"view_sorting_relevance", 15284, false},
+        {"sorting_relevance_click_action", 1713, false},
+        {"back_to_product_action", 561, true},
+    };
+    return figures;
+}
+
+std::vector<StoreFigure> stores() {
+    std::vector<StoreFigure> result = {
+        {6, 0.125, "de", "DE"},     {7, 0.081, "co.uk", "GB"}, {12, 0.061, "fr", "FR"},
+        {41, 0.057, "com", "US"},   {14, 0.045, "it", "IT"},   {8, 0.041, "es", "ES"},
+        {19, 0.037, "se", "SE"},    {29, 0.034, "com.au", "AU"}, {51, 0.033, "ro", "RO"},
+        {11, 0.030, "nl", "NL"},
+    };
+    // The long tail: other country stores, ids spread over 1..101 without the ones above.
+    static const std::pair<const char*, const char*> tail[] = {
+        {"at", "AT"}, {"ch", "CH"}, {"be", "BE"}, {"pl", "PL"}, {"dk", "DK"}, {"no", "NO"},
+        {"fi", "FI"}, {"pt", "PT"}, {"ie", "IE"}, {"cz", "CZ"}, {"hu", "HU"}, {"gr", "GR"},
+        {"sk", "SK"}, {"si", "SI"}, {"hr", "HR"}, {"bg", "BG"}, {"lt", "LT"}, {"lv", "LV"},
+        {"ee", "EE"}, {"ca", "CA"}, {"com.mx", "MX"}, {"com.br", "BR"}, {"cl", "CL"},
+        {"com.co", "CO"}, {"com.ar", "AR"}, {"pe", "PE"}, {"co.nz", "NZ"}, {"co.za", "ZA"},
+        {"in", "IN"}, {"jp", "JP"}, {"co.kr", "KR"}, {"com.sg", "SG"}, {"com.my", "MY"},
+        {"co.id", "ID"}, {"com.ph", "PH"}, {"co.th", "TH"}, {"vn", "VN"}, {"com.tr", "TR"},
+        {"ae", "AE"}, {"sa", "SA"}, {"co.il", "IL"}, {"com.eg", "EG"}, {"ma", "MA"},
+        {"ng", "NG"}, {"ke", "KE"}, {"ru", "RU"}, {"ua", "UA"}, {"rs", "RS"}, {"ba", "BA"},
+        {"mk", "MK"}, {"al", "AL"}, {"lu", "LU"}, {"is", "IS"}, {"mt", "MT"}, {"cy", "CY"},
+        {"hk", "HK"}, {"tw", "TW"}, {"cn", "CN"}, {"pk", "PK"}, {"lk", "LK"}, {"bd", "BD"},
+        {"qa", "QA"}, {"kw", "KW"}, {"om", "OM"}, {"jo", "JO"}, {"lb", "LB"}, {"do", "DO"},
+        {"cr", "CR"}, {"pa", "PA"}, {"uy", "UY"}, {"py", "PY"}, {"bo", "BO"}, {"ec", "EC"},
+        {"gt", "GT"}, {"by", "BY"}, {"md", "MD"},
+    };
+    double remaining = 1.0;
+    for (const auto& s : result) remaining -= s.share;
+    const int tail_count = static_cast<int>(std::size(tail));
+    // Geometric decay with ratio 0.93 over the tail, normalised to the remaining share.
+    std::vector<double> weights(tail_count);
+    double total = 0;
+    for (int i = 0; i < tail_count; ++i) total += weights[i] = std::pow(0.93, i);
+    int id = 1;
+    auto taken = [&](int candidate) {
+        return std::any_of(result.begin(), result.end(), [&](const StoreFigure& s) { return s.store_id == candidate; });
+    };
+    for (int i = 0; i < tail_count; ++i) {
+        while (taken(id)) ++id;
+        double share = remaining * weights[i] / total;
+        if (i >= tail_count - 2) share = 1e-7;  // the two single-event stores
+        result.push_back({id, share, tail[i].first, tail[i].second});
+        id += (i % 7 == 3) ? 2 : 1;  // leave gaps: ids are not contiguous
+    }
+    return result;
+}
+
+std::vector<std::string> load_user_agents(const std::string& uap_test_yaml) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(uap_test_yaml);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("cannot read User-Agent cases from " + uap_test_yaml + ": " + e.what());
+    }
+    std::vector<std::string> agents;
+    for (const auto& test_case : root["test_cases"]) {
+        auto ua = test_case["user_agent_string"].as<std::string>("");
+        if (ua.rfind("Mozilla/", 0) == 0 && ua.find('\n') == std::string::npos) agents.push_back(std::move(ua));
+    }
+    std::sort(agents.begin(), agents.end());
+    agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
+    if (agents.empty()) throw std::runtime_error("no browser User-Agent strings in " + uap_test_yaml);
+    return agents;
+}
+
+IpPool::IpPool(const std::string& geoip_dat, std::uint64_t seed, int samples) {
+    std::unique_ptr<GeoIP, decltype(&GeoIP_delete)> db(GeoIP_open(geoip_dat.c_str(), GEOIP_MEMORY_CACHE), &GeoIP_delete);
+    if (!db) throw std::runtime_error("cannot open GeoIP database " + geoip_dat);
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<std::uint32_t> address(0x01000000u, 0xDFFFFFFFu);  // 1.0.0.0 .. 223.255.255.255
+    for (int i = 0; i < samples; ++i) {
+        std::uint32_t ip = address(rng);
+        const char* code = GeoIP_country_code_by_ipnum(db.get(), ip);
+        if (code == nullptr || (code[0] == 'A' && (code[1] == '1' || code[1] == '2' || code[1] == 'P'))) continue;  // anonymous proxy, satellite, Asia/Pacific
+        if (code[0] == 'E' && code[1] == 'U') continue;
+        in_addr a{htonl(ip)};
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a, text, sizeof text);
+        auto it = std::find(countries_.begin(), countries_.end(), code);
+        if (it == countries_.end()) {
+            countries_.emplace_back(code);
+            by_country_.emplace_back();
+            it = countries_.end() - 1;
+        }
+        by_country_[it - countries_.begin()].emplace_back(text);
+        all_.emplace_back(text);
+    }
+    if (all_.empty()) throw std::runtime_error("GeoIP database " + geoip_dat + " located no sampled address");
+}
+
+const std::string& IpPool::pick(const std::string& country, std::mt19937_64& rng) const {
+    auto it = std::find(countries_.begin(), countries_.end(), country);
+    const auto& pool = it == countries_.end() ? all_ : by_country_[it - countries_.begin()];
+    return pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
+}
+
+}  // namespace starstream::bench

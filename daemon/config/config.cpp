@@ -1,0 +1,246 @@
+#include "config/config.h"
+
+#include <libpq-fe.h>
+
+#include <boost/algorithm/string.hpp>
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#ifndef STARSTREAM_MIGRATIONS_DIR
+#define STARSTREAM_MIGRATIONS_DIR "sql/migrations"
+#endif
+
+namespace po = boost::program_options;
+
+namespace starstream::daemon {
+
+namespace {
+
+constexpr const char* kEnvPrefix = "STARSTREAM_";
+
+/// Raw values as read; converted and checked by `finish`.
+struct RawConfig {
+    std::int64_t postgres_connect_timeout_ms, postgres_retry_initial_ms, postgres_retry_max_ms;
+    std::string topics;
+    std::int64_t max_event_bytes, startup_timeout_ms;
+    std::int64_t trigger_interval_ms, max_records, max_bytes;
+    std::int64_t progress_interval_ms, shutdown_timeout_ms;
+};
+
+po::options_description key_options(Config& c, RawConfig& r) {
+    po::options_description d("Configuration keys (file sections [postgres], [source], ...; flags --section.key=value)");
+    d.add_options()
+        ("postgres.dsn", po::value(&c.postgres_dsn), "libpq connection string or URI of the star schema database (required)")
+        ("postgres.connect_timeout_ms", po::value(&r.postgres_connect_timeout_ms)->default_value(10000), "connection timeout, milliseconds")
+        ("postgres.retry_initial_ms", po::value(&r.postgres_retry_initial_ms)->default_value(500), "first backoff after a failed batch commit, milliseconds")
+        ("postgres.retry_max_ms", po::value(&r.postgres_retry_max_ms)->default_value(30000), "backoff ceiling, milliseconds")
+        ("postgres.migrations_dir", po::value(&c.migrations_dir)->default_value(STARSTREAM_MIGRATIONS_DIR), "folder of NNN_*.sql migrations")
+        ("source.topics", po::value(&r.topics)->default_value("product_view"), "comma-separated Kafka topics")
+        ("source.starting_offsets", po::value(&c.starting_offsets)->default_value("earliest"), "earliest | latest: where a partition without checkpoint starts")
+        ("source.max_event_bytes", po::value(&r.max_event_bytes)->default_value(65536), "larger messages become dead letters, bytes")
+        ("source.startup_timeout_ms", po::value(&r.startup_timeout_ms)->default_value(15000), "how long start-up waits for broker metadata, milliseconds")
+        ("source.stop_when_caught_up", po::value(&c.stop_when_caught_up)->default_value(false), "exit 0 once every assigned partition is consumed to its end and committed")
+        ("batch.trigger_interval_ms", po::value(&r.trigger_interval_ms)->default_value(1000), "a non-empty micro-batch is committed after this long, milliseconds")
+        ("batch.max_records", po::value(&r.max_records)->default_value(50000), "records that seal a micro-batch")
+        ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
+        ("enrichment.geoip_country_v4", po::value(&c.geoip_country_v4)->default_value(c.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
+        ("enrichment.geoip_country_v6", po::value(&c.geoip_country_v6)->default_value(c.geoip_country_v6), "GeoIP country database for IPv6")
+        ("log.level", po::value(&c.log_level)->default_value("info"), "trace | debug | info | warn | error")
+        ("log.progress_interval_ms", po::value(&r.progress_interval_ms)->default_value(10000), "period of the progress log line, milliseconds")
+        ("shutdown.timeout_ms", po::value(&r.shutdown_timeout_ms)->default_value(30000), "how long SIGTERM waits for the open batch to commit, milliseconds");
+    return d;
+}
+
+po::options_description general_options(Config& c) {
+    po::options_description d("General options");
+    d.add_options()
+        ("help,h", "show this help")
+        ("config,c", po::value(&c.config_file), "INI configuration file (also STARSTREAM_CONFIG)")
+        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | version");
+    return d;
+}
+
+/// STARSTREAM_BATCH__MAX_RECORDS -> batch.max_records; STARSTREAM_KAFKA__SASL_USERNAME ->
+/// kafka.sasl.username (librdkafka property names use dots only). "" if not ours.
+std::string env_to_key(const std::string& name) {
+    if (name.rfind(kEnvPrefix, 0) != 0) return "";
+    std::string rest = boost::algorithm::to_lower_copy(name.substr(std::char_traits<char>::length(kEnvPrefix)));
+    if (rest == "config") return "config";
+    auto sep = rest.find("__");
+    if (sep == std::string::npos) return "";
+    std::string section = rest.substr(0, sep), key = rest.substr(sep + 2);
+    if (section == "kafka") std::replace(key.begin(), key.end(), '_', '.');
+    return section + "." + key;
+}
+
+void collect_unregistered(const po::parsed_options& parsed, const std::string& where, std::map<std::string, std::string>& kafka) {
+    for (const auto& option : parsed.options) {
+        if (!option.unregistered) continue;
+        const std::string& key = option.string_key;
+        if (key.rfind("kafka.", 0) != 0 || key.size() <= 6)
+            throw ConfigError(key, "unknown key (" + where + "); see config/starstreamd.conf.example");
+        if (option.value.size() != 1) throw ConfigError(key, "expects one value, written as key=value (" + where + ")");
+        kafka[key.substr(6)] = option.value.front();
+    }
+}
+
+template <typename T>
+T positive(const char* key, std::int64_t value) {
+    if (value <= 0) throw ConfigError(key, "must be greater than 0, got " + std::to_string(value));
+    return static_cast<T>(value);
+}
+
+void finish(Config& c, const RawConfig& r) {
+    using ms = std::chrono::milliseconds;
+    c.postgres_connect_timeout = ms(positive<std::int64_t>("postgres.connect_timeout_ms", r.postgres_connect_timeout_ms));
+    c.postgres_retry_initial = ms(positive<std::int64_t>("postgres.retry_initial_ms", r.postgres_retry_initial_ms));
+    c.postgres_retry_max = ms(positive<std::int64_t>("postgres.retry_max_ms", r.postgres_retry_max_ms));
+    c.max_event_bytes = positive<std::size_t>("source.max_event_bytes", r.max_event_bytes);
+    c.startup_timeout = ms(positive<std::int64_t>("source.startup_timeout_ms", r.startup_timeout_ms));
+    c.trigger_interval = ms(positive<std::int64_t>("batch.trigger_interval_ms", r.trigger_interval_ms));
+    c.max_records = positive<std::size_t>("batch.max_records", r.max_records);
+    c.max_bytes = positive<std::size_t>("batch.max_bytes", r.max_bytes);
+    c.progress_interval = ms(positive<std::int64_t>("log.progress_interval_ms", r.progress_interval_ms));
+    c.shutdown_timeout = ms(positive<std::int64_t>("shutdown.timeout_ms", r.shutdown_timeout_ms));
+
+    c.topics.clear();
+    boost::split(c.topics, r.topics, boost::is_any_of(","));
+    for (auto& t : c.topics) boost::trim(t);
+    c.topics.erase(std::remove(c.topics.begin(), c.topics.end(), ""), c.topics.end());
+    if (c.topics.empty()) throw ConfigError("source.topics", "names no topic");
+    if (c.starting_offsets != "earliest" && c.starting_offsets != "latest")
+        throw ConfigError("source.starting_offsets", "must be earliest or latest, got '" + c.starting_offsets + "'");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (!levels.count(c.log_level)) throw ConfigError("log.level", "must be one of trace, debug, info, warn, error; got '" + c.log_level + "'");
+    static const std::set<std::string> commands{"run", "migrate", "check-config", "version"};
+    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, version)");
+    if ((c.command == "run" || c.command == "migrate") && c.postgres_dsn.empty())
+        throw ConfigError("postgres.dsn", "is required (file [postgres] dsn=..., STARSTREAM_POSTGRES__DSN or --postgres.dsn)");
+    if (!c.postgres_dsn.empty()) {
+        char* err = nullptr;
+        PQconninfoOption* parsed = PQconninfoParse(c.postgres_dsn.c_str(), &err);
+        if (!parsed) {
+            std::string what = err ? err : "cannot parse";
+            PQfreemem(err);
+            boost::trim(what);
+            throw ConfigError("postgres.dsn", "is not a valid libpq connection string: " + what);
+        }
+        PQconninfoFree(parsed);
+    }
+    if (c.command == "run" && !c.kafka.count("bootstrap.servers"))
+        throw ConfigError("kafka.bootstrap.servers", "is required (file [kafka] bootstrap.servers=..., STARSTREAM_KAFKA__BOOTSTRAP_SERVERS)");
+}
+
+/// po's messages name the option as it was written; wrap them so the key leads.
+template <typename F>
+void with_key_errors(F&& f) {
+    try {
+        f();
+    } catch (const po::error_with_option_name& e) {
+        std::string key = e.get_option_name();
+        while (!key.empty() && key.front() == '-') key.erase(0, 1);
+        throw ConfigError(key, e.what());
+    } catch (const po::error& e) {
+        throw ConfigError("", e.what());
+    }
+}
+
+}  // namespace
+
+Config load_config(int argc, const char* const argv[], const char* const* environ) {
+    Config c;
+    RawConfig r{};
+    po::options_description keys = key_options(c, r);
+    po::options_description general = general_options(c);
+    po::options_description all;
+    all.add(general).add(keys);
+    po::positional_options_description positional;
+    positional.add("command", 1);
+
+    std::map<std::string, std::string> kafka_file, kafka_env, kafka_flags;
+    po::variables_map vm;
+    with_key_errors([&] {
+        auto flags = po::command_line_parser(argc, argv).options(all).positional(positional).allow_unregistered().run();
+        collect_unregistered(flags, "command line", kafka_flags);
+        po::store(flags, vm);
+
+        std::vector<std::string> env_args;
+        for (auto e = environ; e && *e; ++e) {
+            std::string entry = *e;
+            auto eq = entry.find('=');
+            if (eq == std::string::npos) continue;
+            std::string key = env_to_key(entry.substr(0, eq));
+            if (!key.empty()) env_args.push_back("--" + key + "=" + entry.substr(eq + 1));
+        }
+        auto env = po::command_line_parser(env_args).options(all).allow_unregistered().run();
+        collect_unregistered(env, "environment", kafka_env);
+        po::store(env, vm);
+
+        if (vm.count("config")) {
+            const std::string file = vm["config"].as<std::string>();
+            std::ifstream in(file);
+            if (!in) throw ConfigError("config", "cannot read configuration file '" + file + "'");
+            auto parsed = po::parse_config_file(in, keys, true);
+            collect_unregistered(parsed, file, kafka_file);
+            po::store(parsed, vm);
+        }
+        po::notify(vm);
+    });
+    if (vm.count("help")) {
+        c.command = "help";
+        return c;
+    }
+    c.kafka = kafka_file;
+    for (const auto& [k, v] : kafka_env) c.kafka[k] = v;
+    for (const auto& [k, v] : kafka_flags) c.kafka[k] = v;
+    finish(c, r);
+    return c;
+}
+
+std::vector<std::string> config_keys() {
+    Config c;
+    RawConfig r{};
+    std::vector<std::string> names;
+    for (const auto& option : key_options(c, r).options()) names.push_back(option->long_name());
+    return names;
+}
+
+std::string config_help() {
+    Config c;
+    RawConfig r{};
+    std::ostringstream out;
+    out << "usage: starstreamd [run|migrate|check-config|version] [--config FILE] [--section.key=value ...]\n\n"
+        << general_options(c) << "\n"
+        << key_options(c, r) << "\n"
+        << "  --kafka.<property>=value  any librdkafka consumer property (also [kafka] in the file)\n\n"
+        << "Environment: STARSTREAM_CONFIG, STARSTREAM_<SECTION>__<KEY> (e.g. STARSTREAM_POSTGRES__DSN,\n"
+        << "STARSTREAM_KAFKA__BOOTSTRAP_SERVERS). Flags override the environment, which overrides the file.\n";
+    return out.str();
+}
+
+std::string redact_dsn(const std::string& dsn) {
+    char* err = nullptr;
+    PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &err);
+    if (!options) {
+        PQfreemem(err);
+        return "(unparsable DSN)";
+    }
+    std::string out;
+    for (PQconninfoOption* o = options; o->keyword; ++o) {
+        if (!o->val || !*o->val) continue;
+        std::string keyword = o->keyword;
+        if (keyword != "host" && keyword != "hostaddr" && keyword != "port" && keyword != "dbname" && keyword != "user" &&
+            keyword != "sslmode" && keyword != "application_name")
+            continue;
+        if (!out.empty()) out += ' ';
+        out += keyword + "=" + o->val;
+    }
+    PQconninfoFree(options);
+    return out;
+}
+
+}  // namespace starstream::daemon

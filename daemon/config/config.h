@@ -1,0 +1,80 @@
+// starstreamd's configuration: every key, its unit and default.
+//
+// Sources, strongest first: command-line flags (--section.key=value), environment variables
+// (STARSTREAM_<SECTION>__<KEY>, see config.cpp), the INI file (--config), defaults.
+// config/starstreamd.conf.example documents every key; a unit test checks that it names
+// exactly the keys defined here. Thread rules: immutable after load.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon {
+
+/// A configuration problem; `key()` names the offending key (or "" for the file itself).
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string key, const std::string& message)
+        : std::runtime_error(key.empty() ? message : "configuration key '" + key + "': " + message), key_(std::move(key)) {}
+    const std::string& key() const { return key_; }
+
+private:
+    std::string key_;
+};
+
+struct Config {
+    std::string command = "run";  ///< run | migrate | check-config | version
+    std::string config_file;
+
+    // [postgres]
+    std::string postgres_dsn;                            ///< libpq connection string or URI (required)
+    std::chrono::milliseconds postgres_connect_timeout{10000};
+    std::chrono::milliseconds postgres_retry_initial{500};   ///< first backoff after a failure
+    std::chrono::milliseconds postgres_retry_max{30000};     ///< backoff ceiling
+    std::string migrations_dir;                          ///< default: compiled-in sql/migrations path
+
+    // [source]
+    std::vector<std::string> topics{"product_view"};
+    std::string starting_offsets = "earliest";           ///< earliest | latest, for partitions with no checkpoint
+    std::size_t max_event_bytes = 65536;                 ///< larger messages are dead-lettered
+    std::chrono::milliseconds startup_timeout{15000};    ///< broker metadata at start-up
+    bool stop_when_caught_up = false;                    ///< exit once every partition reached its end (back-fills, tests)
+
+    // [batch]
+    std::chrono::milliseconds trigger_interval{1000};
+    std::size_t max_records = 50000;
+    std::size_t max_bytes = 64u << 20;
+
+    // [enrichment]
+    std::string geoip_country_v4 = "/usr/share/GeoIP/GeoIP.dat";
+    std::string geoip_country_v6 = "/usr/share/GeoIP/GeoIPv6.dat";
+
+    // [log]
+    std::string log_level = "info";                      ///< trace | debug | info | warn | error
+    std::chrono::milliseconds progress_interval{10000};  ///< period of the info progress line
+
+    // [shutdown]
+    std::chrono::milliseconds shutdown_timeout{30000};   ///< how long SIGTERM waits for the open batch
+
+    /// librdkafka consumer properties, from keys under `kafka.` with the prefix removed.
+    std::map<std::string, std::string> kafka;
+};
+
+/// Parses flags, environment and file. Throws ConfigError naming the key on an unknown key,
+/// an invalid value or an unreadable file. `environ` is the process environment (envp).
+Config load_config(int argc, const char* const argv[], const char* const* environ);
+
+/// The keys `load_config` accepts (without kafka.*), for the documentation test and --help.
+std::vector<std::string> config_keys();
+
+/// The help text for the command line.
+std::string config_help();
+
+/// A DSN with its password removed, safe to log.
+std::string redact_dsn(const std::string& dsn);
+
+}  // namespace starstream::daemon

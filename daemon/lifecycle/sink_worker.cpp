@@ -1,0 +1,87 @@
+#include "lifecycle/sink_worker.h"
+
+#include "sink/postgres/star_batch_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace starstream::daemon {
+
+using postgres::FencedError;
+using postgres::PgError;
+using postgres::StarBatchWriter;
+
+SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSource& source)
+    : config_(config), queue_(queue), source_(source) {}
+
+SinkWorker::~SinkWorker() { stop(); }
+
+void SinkWorker::start() { thread_ = std::thread([this] { run(); }); }
+
+void SinkWorker::stop() {
+    stopping_ = true;
+    queue_.close();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::set<engine::TopicPartition> SinkWorker::take_fenced() {
+    std::lock_guard lock(fenced_mutex_);
+    return std::exchange(fenced_, {});
+}
+
+void SinkWorker::run() {
+    for (;;) {
+        auto batch = queue_.take(std::chrono::milliseconds(200));
+        if (!batch) {
+            if (stopping_) return;
+            continue;
+        }
+        commit_with_retry(*batch);
+        queue_.done();
+    }
+}
+
+void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
+    auto backoff = config_.postgres_retry_initial;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            if (!writer_) writer_ = std::make_unique<StarBatchWriter>(config_.postgres_dsn, config_.postgres_connect_timeout);
+            const auto outcome = writer_->write(batch);
+            last_commit_failed_ = false;
+            ++committed_batches_;
+            committed_records_ += static_cast<std::int64_t>(batch.records);
+            spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s commit {:.3f}s",
+                          batch.batch_id, batch.records, outcome.facts_inserted, outcome.duplicates, outcome.dead_letters,
+                          outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds);
+            std::map<engine::TopicPartition, std::int64_t> offsets;
+            for (const auto& [tp, position] : batch.checkpoint) offsets[tp] = position.next_offset;
+            source_.commit_async(offsets);
+            return;
+        } catch (const FencedError& e) {
+            std::string names;
+            for (const auto& tp : e.partitions()) names += " " + tp.to_string();
+            spdlog::error("batch {}: partitions owned by another instance now, their records are left to it:{}", batch.batch_id, names);
+            postgres::drop_partitions(batch, e.partitions());
+            std::lock_guard lock(fenced_mutex_);
+            fenced_.insert(e.partitions().begin(), e.partitions().end());
+            continue;
+        } catch (const PgError& e) {
+            last_commit_failed_ = true;
+            if (e.transient()) writer_.reset();
+            spdlog::warn("batch {} not committed (attempt {}, {}; retrying in {} ms): {}", batch.batch_id, attempt,
+                         e.transient() ? "transient" : "permanent, SQLSTATE " + e.sqlstate(), backoff.count(), e.what());
+        }
+        // Wait out the backoff in small steps so that a shutdown deadline is honoured.
+        const auto until = std::chrono::steady_clock::now() + backoff;
+        while (std::chrono::steady_clock::now() < until && !abandon_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (abandon_) {
+            spdlog::error("batch {} abandoned at shutdown: nothing of it was committed; it will be consumed again on restart", batch.batch_id);
+            return;
+        }
+        backoff = std::min(backoff * 2, config_.postgres_retry_max);
+    }
+}
+
+}  // namespace starstream::daemon

@@ -1,0 +1,74 @@
+// The product_view stream, end to end: Kafka source -> decode -> star rows -> micro-batch
+// trigger -> handoff -> SinkWorker (Postgres) -> Kafka group commit.
+//
+// The poll loop runs on the caller's thread; it seals a batch when the trigger fires and
+// hands it to the sink thread; when the sink is still busy with the previous one, the loop
+// pauses every partition and only serves callbacks until the handoff frees (bounded memory).
+// Rebalances: on revocation the open batch is flushed and committed before the partitions go;
+// on assignment partitions are claimed in Postgres (epoch + 1) and start at their checkpoint.
+// Thread rules: construct, run() and request_stop() from one thread, except request_stop(),
+// which is async-signal-safe (it only stores an atomic flag).
+#pragma once
+
+#include "config/config.h"
+#include "batch/trigger_policy.h"
+#include "lifecycle/sink_worker.h"
+#include "pipeline/product_view/decoder.h"
+#include "pipeline/product_view/geo_locator.h"
+#include "pipeline/product_view/star_batch_builder.h"
+#include "sink/postgres/pg_connection.h"
+#include "sink/postgres/progress_store.h"
+#include "source/kafka_source.h"
+
+#include <atomic>
+#include <memory>
+
+namespace starstream::daemon {
+
+class StreamRunner final : public engine::RebalanceListener {
+public:
+    /// Connects to Postgres and creates the Kafka consumer; throws ConfigError-like
+    /// std::runtime_error / engine::SourceConfigError / postgres::PgError on failure.
+    explicit StreamRunner(const Config& config);
+    ~StreamRunner() override;
+
+    /// Checks that the brokers answer and the topics exist. Throws std::runtime_error.
+    void check_source();
+    /// Consumes until request_stop() or, with source.stop_when_caught_up, until caught up.
+    /// Returns normally after a clean shutdown (open batch committed or abandoned, group left).
+    void run();
+    static void request_stop() { stop_requested_ = true; }
+
+    std::map<engine::TopicPartition, engine::PartitionPosition> on_assigned(const std::vector<engine::TopicPartition>& partitions) override;
+    void on_revoked(const std::vector<engine::TopicPartition>& partitions) override;
+
+private:
+    void add_record(const engine::SourceRecord& record);
+    void seal_and_hand_off(bool wait);
+    void new_batch();
+    bool caught_up() const;
+    void log_progress();
+    std::uint16_t topic_index(std::string_view topic);
+
+    static inline std::atomic<bool> stop_requested_{false};
+
+    const Config& config_;
+    engine::TriggerPolicy trigger_;
+    postgres::ProgressStore progress_;
+    product_view::GeoLocator geo_;
+    product_view::Decoder decoder_;
+    product_view::StarBatchBuilder builder_;
+    BatchQueue queue_;
+    std::unique_ptr<engine::KafkaSource> source_;
+    std::unique_ptr<SinkWorker> sink_;
+
+    product_view::StarBatch batch_;
+    product_view::ProductViewEvent event_;
+    std::chrono::steady_clock::time_point batch_started_;
+    std::int64_t next_batch_id_ = 1;
+    std::map<engine::TopicPartition, std::int64_t> epochs_;  ///< claimed partitions and our epoch
+    std::set<engine::TopicPartition> at_end_;                 ///< partitions consumed to their end
+    std::int64_t consumed_ = 0, dead_lettered_ = 0;
+};
+
+}  // namespace starstream::daemon

@@ -1,0 +1,99 @@
+// starstreamd: Kafka product_view clickstream -> PostgreSQL star schema, exactly once.
+//
+// Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
+// version. Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
+// key); 3 a dependency (Postgres, Kafka) unreachable or refusing at start-up.
+#include "config/config.h"
+#include "lifecycle/stream_runner.h"
+#include "sink/postgres/migrator.h"
+#include "sink/postgres/pg_connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+extern char** environ;
+
+namespace {
+
+using namespace starstream::daemon;
+
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+constexpr int kExitUnavailable = 3;
+
+void migrate(const Config& config) {
+    postgres::PgConnection conn(config.postgres_dsn, config.postgres_connect_timeout);
+    auto applied = postgres::apply_migrations(conn, postgres::read_migrations(config.migrations_dir));
+    spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
+}
+
+int run(const Config& config) {
+    spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
+                 fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
+    try {
+        migrate(config);
+    } catch (const postgres::PgError& e) {
+        spdlog::critical("postgres.dsn ({}): {}", redact_dsn(config.postgres_dsn), e.what());
+        return kExitUnavailable;
+    }
+    std::unique_ptr<StreamRunner> runner;
+    try {
+        runner = std::make_unique<StreamRunner>(config);
+        runner->check_source();
+    } catch (const starstream::engine::SourceConfigError& e) {
+        spdlog::critical("configuration key 'kafka.{}': {}", e.key(), e.what());
+        return kExitConfig;
+    } catch (const postgres::PgError& e) {
+        spdlog::critical("postgres.dsn ({}): {}", redact_dsn(config.postgres_dsn), e.what());
+        return kExitUnavailable;
+    } catch (const std::exception& e) {
+        spdlog::critical("kafka.bootstrap.servers ({}): {}", config.kafka.at("bootstrap.servers"), e.what());
+        return kExitUnavailable;
+    }
+    std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
+    std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
+    runner->run();
+    spdlog::info("starstreamd stopped cleanly");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    Config config;
+    try {
+        config = load_config(argc, argv, environ);
+    } catch (const ConfigError& e) {
+        std::cerr << "starstreamd: " << e.what() << "\n";
+        return kExitConfig;
+    }
+    if (config.command == "help") {
+        std::cout << config_help();
+        return 0;
+    }
+    if (config.command == "version") {
+        std::cout << "starstreamd " << STARSTREAM_VERSION << "\n";
+        return 0;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    if (config.command == "check-config") {
+        std::cout << "configuration OK\n";
+        return 0;
+    }
+    try {
+        if (config.command == "migrate") {
+            migrate(config);
+            return 0;
+        }
+        return run(config);
+    } catch (const postgres::PgError& e) {
+        spdlog::critical("postgres ({}): {}", redact_dsn(config.postgres_dsn), e.what());
+        return config.command == "migrate" ? kExitUnavailable : kExitRuntime;
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return kExitRuntime;
+    }
+}

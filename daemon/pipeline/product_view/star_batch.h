@@ -1,0 +1,85 @@
+// One micro-batch of product_view data shaped for the star schema: fact rows, the dimension
+// members they reference (deduplicated within the batch), dead letters, and the checkpoint
+// (next offset and owner epoch per partition) that commits with them.
+// Thread rules: built on the consume thread, then moved to the sink thread; never shared.
+#pragma once
+
+#include "source/topic_partition.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace starstream::daemon::product_view {
+
+using engine::PartitionPosition;
+using engine::TopicPartition;
+
+/// A fact_event row. Times are Unix microseconds (UTC); keys are dimension surrogate keys.
+struct FactRow {
+    std::array<std::uint8_t, 16> event_id{};
+    std::int64_t event_time_us = 0;
+    std::int32_t date_key = 0;  ///< YYYYMMDD
+    std::int16_t hour = 0;
+    std::int64_t store_key = 0, location_key = 0, user_agent_key = 0, referrer_key = 0, collection_key = 0;
+    std::int64_t product_key = 0;
+    bool has_product = false;
+    std::string device_id, customer_id, resolution, current_url, options_json;
+    std::array<std::uint8_t, 16> ip{};  ///< network byte order; v4 uses the first 4 bytes
+    std::uint8_t ip_family = 0;         ///< 0 = no valid address, 4 or 6
+    std::uint16_t topic_index = 0;      ///< index into StarBatch::topics
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+};
+
+struct DeadLetterRow {
+    std::uint16_t topic_index = 0;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    std::string reason;
+    std::string payload;
+    std::int64_t kafka_timestamp_ms = -1;
+};
+
+/// Time range of a member within the batch, Unix microseconds.
+struct SeenRange {
+    std::int64_t first = 0, last = 0;
+    void widen(std::int64_t t) {
+        if (t < first) first = t;
+        if (t > last) last = t;
+    }
+};
+
+struct StoreMember { std::string store_id, domain; SeenRange seen; };
+struct ProductMember { std::string product_id, url; SeenRange seen; };
+struct LocationMember { std::string country_code, country_name; };
+struct UserAgentMember { std::string user_agent; };
+struct ReferrerMember { std::string domain, channel; };
+struct CollectionMember { std::string collection, funnel_stage; };
+
+struct StarBatch {
+    std::int64_t batch_id = 0;
+    std::vector<std::string> topics;
+    std::vector<FactRow> facts;
+    std::vector<DeadLetterRow> dead_letters;
+    std::unordered_map<std::int64_t, StoreMember> stores;
+    std::unordered_map<std::int64_t, ProductMember> products;
+    std::unordered_map<std::int64_t, LocationMember> locations;
+    std::unordered_map<std::int64_t, UserAgentMember> user_agents;
+    std::unordered_map<std::int64_t, ReferrerMember> referrers;
+    std::unordered_map<std::int64_t, CollectionMember> collections;
+    std::set<std::int32_t> date_keys;
+    std::map<TopicPartition, PartitionPosition> checkpoint;  ///< next offset and epoch per partition
+    std::size_t records = 0;             ///< messages consumed into this batch
+    std::size_t bytes = 0;               ///< their payload bytes
+    std::size_t in_batch_duplicates = 0; ///< facts dropped because their id already is in this batch
+    std::int64_t min_event_time_us = INT64_MAX, max_event_time_us = INT64_MIN;
+
+    bool empty() const { return records == 0; }
+};
+
+}  // namespace starstream::daemon::product_view

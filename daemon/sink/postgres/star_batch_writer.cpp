@@ -1,0 +1,228 @@
+#include "sink/postgres/star_batch_writer.h"
+
+#include "sink/postgres/progress_store.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+using product_view::StarBatch;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Staging tables live for the session and empty themselves at each COMMIT or ROLLBACK.
+constexpr const char* kCreateStaging = R"SQL(
+CREATE TEMP TABLE stage_fact (LIKE fact_event) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_date (date_key integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_store (store_key bigint, store_id text, domain text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_product (product_key bigint, product_id text, product_url text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_location (location_key bigint, country_code text, country_name text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_user_agent (user_agent_key bigint, user_agent text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_referrer (referrer_key bigint, domain text, channel text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_collection (collection_key bigint, collection text, funnel_stage text) ON COMMIT DELETE ROWS;
+)SQL";
+
+// Conflict targets are the natural keys: a surrogate-key collision then violates the primary
+// key and fails the batch instead of silently merging two members.
+constexpr const char* kMergeDimensions = R"SQL(
+INSERT INTO dim_date (date_key, date, iso_year, iso_week, weekday, weekday_name, is_weekend, month, month_name, quarter, year)
+SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodow FROM d), trim(to_char(d, 'Day')),
+       extract(isodow FROM d) >= 6, extract(month FROM d), trim(to_char(d, 'Month')), extract(quarter FROM d), extract(year FROM d)
+FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
+ON CONFLICT (date_key) DO NOTHING;
+
+INSERT INTO dim_store AS t (store_key, store_id, domain, first_seen, last_seen)
+SELECT store_key, store_id, domain, first_seen, last_seen FROM stage_dim_store
+ON CONFLICT (store_id) DO UPDATE SET
+    domain = CASE WHEN (excluded.first_seen, excluded.domain) < (t.first_seen, t.domain) THEN excluded.domain ELSE t.domain END,
+    first_seen = least(t.first_seen, excluded.first_seen),
+    last_seen = greatest(t.last_seen, excluded.last_seen)
+WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
+   OR (excluded.first_seen = t.first_seen AND excluded.domain < t.domain);
+
+INSERT INTO dim_product AS t (product_key, product_id, product_url, first_seen, last_seen)
+SELECT product_key, product_id, product_url, first_seen, last_seen FROM stage_dim_product
+ON CONFLICT (product_id) DO UPDATE SET
+    product_url = CASE WHEN (excluded.first_seen, excluded.product_url) < (t.first_seen, t.product_url) THEN excluded.product_url ELSE t.product_url END,
+    first_seen = least(t.first_seen, excluded.first_seen),
+    last_seen = greatest(t.last_seen, excluded.last_seen)
+WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
+   OR (excluded.first_seen = t.first_seen AND excluded.product_url < t.product_url);
+
+INSERT INTO dim_location (location_key, country_code, country_name)
+SELECT location_key, country_code, country_name FROM stage_dim_location
+ON CONFLICT (country_code, region, city) DO NOTHING;
+
+INSERT INTO dim_user_agent (user_agent_key, user_agent)
+SELECT user_agent_key, user_agent FROM stage_dim_user_agent
+ON CONFLICT (md5(user_agent)) DO NOTHING;
+
+INSERT INTO dim_referrer (referrer_key, domain, channel)
+SELECT referrer_key, domain, nullif(channel, '') FROM stage_dim_referrer
+ON CONFLICT (domain) DO NOTHING;
+
+INSERT INTO dim_collection (collection_key, collection, funnel_stage)
+SELECT collection_key, collection, nullif(funnel_stage, '') FROM stage_dim_collection
+ON CONFLICT (collection) DO NOTHING;
+)SQL";
+
+}  // namespace
+
+StarBatchWriter::StarBatchWriter(const std::string& dsn, std::chrono::milliseconds connect_timeout)
+    : conn_(std::make_unique<PgConnection>(dsn, connect_timeout)) {
+    conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
+    conn_->exec(kCreateStaging);
+}
+
+void StarBatchWriter::stage(const StarBatch& batch) {
+    auto copy = [&](const char* table) { conn_->copy_in(std::string("COPY ") + table + " FROM STDIN (FORMAT binary)", copy_.finish()); };
+
+    copy_.reset();
+    for (std::int32_t key : batch.date_keys) copy_.begin_row(1), copy_.int4(key);
+    copy("stage_dim_date");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.stores) {
+        copy_.begin_row(5), copy_.int8(key), copy_.text(m.store_id), copy_.text(m.domain);
+        copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
+    }
+    copy("stage_dim_store");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.products) {
+        copy_.begin_row(5), copy_.int8(key), copy_.text(m.product_id), copy_.text(m.url);
+        copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
+    }
+    copy("stage_dim_product");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.locations) copy_.begin_row(3), copy_.int8(key), copy_.text(m.country_code), copy_.text(m.country_name);
+    copy("stage_dim_location");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.user_agents) copy_.begin_row(2), copy_.int8(key), copy_.text(m.user_agent);
+    copy("stage_dim_user_agent");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.referrers) copy_.begin_row(3), copy_.int8(key), copy_.text(m.domain), copy_.text(m.channel);
+    copy("stage_dim_referrer");
+
+    copy_.reset();
+    for (const auto& [key, m] : batch.collections) copy_.begin_row(3), copy_.int8(key), copy_.text(m.collection), copy_.text(m.funnel_stage);
+    copy("stage_dim_collection");
+
+    copy_.reset();
+    auto optional_text = [&](const std::string& s) { s.empty() ? copy_.null() : copy_.text(s); };
+    for (const auto& f : batch.facts) {
+        copy_.begin_row(19);
+        copy_.uuid(f.event_id);
+        copy_.timestamptz_us(f.event_time_us);
+        copy_.int4(f.date_key);
+        copy_.int2(f.hour);
+        copy_.int8(f.store_key);
+        f.has_product ? copy_.int8(f.product_key) : copy_.null();
+        copy_.int8(f.location_key);
+        copy_.int8(f.user_agent_key);
+        copy_.int8(f.referrer_key);
+        copy_.int8(f.collection_key);
+        copy_.text(f.device_id);
+        optional_text(f.customer_id);
+        f.ip_family ? copy_.inet(f.ip_family, f.ip.data()) : copy_.null();
+        optional_text(f.resolution);
+        optional_text(f.current_url);
+        f.options_json.empty() ? copy_.null() : copy_.jsonb(f.options_json);
+        copy_.text(batch.topics[f.topic_index]);
+        copy_.int4(f.partition);
+        copy_.int8(f.offset);
+    }
+    copy("stage_fact");
+}
+
+void StarBatchWriter::merge_dimensions() { conn_->exec(kMergeDimensions); }
+
+void StarBatchWriter::update_progress(const StarBatch& batch) {
+    std::vector<std::string> topics, partitions, offsets, epochs;
+    for (const auto& [tp, position] : batch.checkpoint) {
+        topics.push_back(tp.topic);
+        partitions.push_back(std::to_string(tp.partition));
+        offsets.push_back(std::to_string(position.next_offset));
+        epochs.push_back(std::to_string(position.epoch));
+    }
+    PgResult updated = conn_->exec_params(
+        "UPDATE starstream.progress AS p SET next_offset = u.o, batch_id = $5, updated_at = now()"
+        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS u(t, n, o, e)"
+        " WHERE p.topic = u.t AND p.partition = u.n AND p.epoch = u.e"
+        " RETURNING p.topic, p.partition",
+        {text_array(topics), text_array(partitions), text_array(offsets), text_array(epochs), std::to_string(batch.batch_id)});
+    if (PQntuples(updated.get()) == static_cast<int>(batch.checkpoint.size())) return;
+    std::set<engine::TopicPartition> fenced;
+    for (const auto& [tp, position] : batch.checkpoint) fenced.insert(tp);
+    for (int i = 0; i < PQntuples(updated.get()); ++i) fenced.erase({PQgetvalue(updated.get(), i, 0), std::atoi(PQgetvalue(updated.get(), i, 1))});
+    throw FencedError(std::move(fenced));
+}
+
+BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
+    BatchOutcome outcome;
+    conn_->exec("BEGIN");
+    try {
+        auto t0 = Clock::now();
+        stage(batch);
+        outcome.stage_seconds = seconds_since(t0);
+
+        auto t1 = Clock::now();
+        merge_dimensions();
+        outcome.facts_inserted = affected_rows(conn_->exec("INSERT INTO fact_event SELECT * FROM stage_fact ON CONFLICT (event_id) DO NOTHING"));
+        outcome.duplicates = static_cast<std::int64_t>(batch.facts.size() + batch.in_batch_duplicates) - outcome.facts_inserted;
+        copy_.reset();
+        for (const auto& d : batch.dead_letters) {
+            copy_.begin_row(7);
+            copy_.text(batch.topics[d.topic_index]);
+            copy_.int4(d.partition);
+            copy_.int8(d.offset);
+            copy_.text(d.reason);
+            copy_.bytea(d.payload);
+            d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
+            copy_.int8(batch.batch_id);
+        }
+        outcome.dead_letters = conn_->copy_in(
+            "COPY starstream.dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id) FROM STDIN (FORMAT binary)",
+            copy_.finish());
+        update_progress(batch);
+        const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
+        conn_->exec_params(
+            "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time)"
+            " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6))",
+            {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
+             std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
+             has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : ""});
+        outcome.merge_seconds = seconds_since(t1);
+
+        auto t2 = Clock::now();
+        conn_->exec("COMMIT");
+        outcome.commit_seconds = seconds_since(t2);
+    } catch (...) {
+        if (conn_->ok()) {
+            try {
+                conn_->exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+        throw;
+    }
+    return outcome;
+}
+
+void drop_partitions(StarBatch& batch, const std::set<engine::TopicPartition>& partitions) {
+    auto fenced = [&](std::uint16_t topic_index, std::int32_t partition) {
+        return partitions.count({batch.topics[topic_index], partition}) > 0;
+    };
+    std::erase_if(batch.facts, [&](const auto& f) { return fenced(f.topic_index, f.partition); });
+    std::erase_if(batch.dead_letters, [&](const auto& d) { return fenced(d.topic_index, d.partition); });
+    for (const auto& tp : partitions) batch.checkpoint.erase(tp);
+}
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,63 @@
+// Writes one product_view micro-batch in ONE Postgres transaction:
+//   1. binary COPY of dimension members, facts into temporary staging tables;
+//   2. dimensions merged with INSERT ... ON CONFLICT on their natural keys (rows that did
+//      not change are not rewritten);
+//   3. facts inserted with the event id as dedupe key (ON CONFLICT DO NOTHING);
+//   4. dead letters copied;
+//   5. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
+// The COMMIT is the checkpoint: a crash before it leaves nothing, after it everything.
+// Thread rules: one thread (the sink thread); owns its connection.
+#pragma once
+
+#include "pipeline/product_view/star_batch.h"
+#include "sink/postgres/binary_copy_writer.h"
+#include "sink/postgres/pg_connection.h"
+
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+namespace starstream::daemon::postgres {
+
+/// Another instance owns these partitions now (their epoch moved on); nothing was written.
+class FencedError : public std::runtime_error {
+public:
+    explicit FencedError(std::set<engine::TopicPartition> partitions)
+        : std::runtime_error("partitions fenced by a newer owner"), partitions_(std::move(partitions)) {}
+    const std::set<engine::TopicPartition>& partitions() const { return partitions_; }
+
+private:
+    std::set<engine::TopicPartition> partitions_;
+};
+
+/// What a committed batch did, for logs and metrics.
+struct BatchOutcome {
+    std::int64_t facts_inserted = 0;
+    std::int64_t duplicates = 0;  ///< in-batch plus already-committed ids
+    std::int64_t dead_letters = 0;
+    double stage_seconds = 0, merge_seconds = 0, commit_seconds = 0;
+};
+
+class StarBatchWriter {
+public:
+    /// Connects and prepares the staging tables. Throws PgError.
+    StarBatchWriter(const std::string& dsn, std::chrono::milliseconds connect_timeout);
+
+    /// Writes and commits `batch`. Throws FencedError (rolled back) when a partition's epoch
+    /// moved on, PgError on database errors (rolled back; `transient()` says whether a retry
+    /// on a new connection may succeed).
+    BatchOutcome write(const product_view::StarBatch& batch);
+
+private:
+    void stage(const product_view::StarBatch& batch);
+    void merge_dimensions();
+    void update_progress(const product_view::StarBatch& batch);
+
+    std::unique_ptr<PgConnection> conn_;
+    BinaryCopyWriter copy_;
+};
+
+/// Removes the rows and checkpoint entries of `partitions` from `batch` (after fencing).
+void drop_partitions(product_view::StarBatch& batch, const std::set<engine::TopicPartition>& partitions);
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,191 @@
+#include "source/kafka_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace starstream::engine {
+
+namespace {
+
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, decltype(&rd_kafka_topic_partition_list_destroy)>;
+
+PartitionList make_list(const std::vector<TopicPartition>& partitions) {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())), &rd_kafka_topic_partition_list_destroy);
+    for (const auto& tp : partitions) rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    return list;
+}
+
+std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) {
+    std::vector<TopicPartition> out;
+    for (int i = 0; i < list->cnt; ++i) out.push_back({list->elems[i].topic, list->elems[i].partition});
+    return out;
+}
+
+// Properties whose value the engine decides; a user setting them would break exactly-once.
+const char* const kOwnedProperties[] = {"enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof",
+                                        "auto.commit.enable", "auto.commit.interval.ms", "rebalance_cb", "offset_commit_cb"};
+
+}  // namespace
+
+KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, std::vector<std::string> topics,
+                         StartingOffsets starting, RebalanceListener& listener)
+    : topics_(std::move(topics)), starting_(starting), listener_(listener) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    auto set = [&](const std::string& key, const std::string& value) {
+        if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            throw SourceConfigError(key, err);
+        }
+    };
+    // Defaults the user may change.
+    set("partition.assignment.strategy", "range");
+    set("group.id", "starstream");
+    set("queued.max.messages.kbytes", "65536");
+    for (const auto& [key, value] : properties) {
+        if (std::find(std::begin(kOwnedProperties), std::end(kOwnedProperties), key) != std::end(kOwnedProperties)) {
+            rd_kafka_conf_destroy(conf);
+            throw SourceConfigError(key, "is owned by starstream (offsets live in Postgres); remove it");
+        }
+        if (key == "partition.assignment.strategy" && value.find("cooperative-sticky") != std::string::npos) {
+            rd_kafka_conf_destroy(conf);
+            throw SourceConfigError(key, "cooperative-sticky is unsafe in librdkafka 2.0 (wrong resume positions); use range or roundrobin");
+        }
+        set(key, value);
+    }
+    // Settings the engine owns, forced last.
+    set("enable.auto.commit", "false");
+    set("enable.auto.offset.store", "false");
+    set("enable.partition.eof", "true");
+    rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::rebalance_callback);
+    rd_kafka_conf_set_opaque(conf, this);
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!consumer_) throw std::runtime_error(std::string("cannot create the Kafka consumer: ") + err);
+    rd_kafka_poll_set_consumer(consumer_);
+}
+
+KafkaSource::~KafkaSource() {
+    if (!closed_) rd_kafka_consumer_close(consumer_);
+    rd_kafka_destroy(consumer_);
+}
+
+void KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
+    for (const auto& topic : topics_) {
+        rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer_, topic.c_str(), nullptr);
+        const rd_kafka_metadata_t* metadata = nullptr;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, handle, &metadata, static_cast<int>(timeout.count()));
+        rd_kafka_topic_destroy(handle);
+        if (err) throw std::runtime_error("no Kafka broker answered within " + std::to_string(timeout.count()) + " ms for topic '" + topic + "': " + rd_kafka_err2str(err));
+        rd_kafka_resp_err_t topic_err = metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
+        rd_kafka_metadata_destroy(metadata);
+        if (topic_err) throw std::runtime_error("topic '" + topic + "': " + rd_kafka_err2str(topic_err));
+        spdlog::info("kafka topic {} has {} partitions", topic, partitions);
+    }
+}
+
+void KafkaSource::subscribe() {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size())), &rd_kafka_topic_partition_list_destroy);
+    for (const auto& topic : topics_) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_, list.get()))
+        throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
+}
+
+PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, static_cast<int>(timeout.count()));
+    if (!listener_failure_.empty()) {
+        if (m) rd_kafka_message_destroy(m);
+        throw std::runtime_error("partition assignment failed: " + listener_failure_);
+    }
+    PollResult result;
+    if (!m) return result;
+    if (!m->err) {
+        result.record.emplace(m);
+        return result;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        result.end_of_partition = TopicPartition{m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition};
+        rd_kafka_message_destroy(m);
+        return result;
+    }
+    std::string what = rd_kafka_message_errstr(m);
+    rd_kafka_resp_err_t err = m->err;
+    rd_kafka_message_destroy(m);
+    char fatal[512];
+    if (err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(consumer_, fatal, sizeof fatal))
+        throw std::runtime_error(std::string("fatal Kafka consumer error: ") + fatal);
+    spdlog::warn("kafka consumer error (retried by librdkafka): {}", what);
+    return result;
+}
+
+void KafkaSource::pause_all() {
+    if (paused_ || assigned_.empty()) return;
+    PartitionList list = make_list(assigned_);
+    rd_kafka_pause_partitions(consumer_, list.get());
+    paused_ = true;
+}
+
+void KafkaSource::resume_all() {
+    if (!paused_) return;
+    PartitionList list = make_list(assigned_);
+    rd_kafka_resume_partitions(consumer_, list.get());
+    paused_ = false;
+}
+
+std::vector<TopicPartition> KafkaSource::assignment() const { return assigned_; }
+
+void KafkaSource::commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets) {
+    if (next_offsets.empty()) return;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(next_offsets.size())), &rd_kafka_topic_partition_list_destroy);
+    for (const auto& [tp, offset] : next_offsets)
+        rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+    if (rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list.get(), 1))
+        spdlog::debug("kafka group commit not sent: {}", rd_kafka_err2str(err));
+}
+
+void KafkaSource::close() {
+    if (closed_) return;
+    closed_ = true;
+    if (rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_))
+        spdlog::warn("kafka consumer close: {}", rd_kafka_err2str(err));
+}
+
+void KafkaSource::rebalance_callback(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->on_rebalance(err, list);
+}
+
+void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list) {
+    std::vector<TopicPartition> partitions = from_list(list);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        std::map<TopicPartition, PartitionPosition> positions;
+        try {
+            positions = listener_.on_assigned(partitions);
+        } catch (const std::exception& e) {
+            listener_failure_ = e.what();
+            rd_kafka_assign(consumer_, nullptr);
+            return;
+        }
+        const std::int64_t fallback = starting_ == StartingOffsets::earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+        for (int i = 0; i < list->cnt; ++i) {
+            auto it = positions.find(partitions[i]);
+            list->elems[i].offset = (it != positions.end() && it->second.next_offset >= 0) ? it->second.next_offset : fallback;
+        }
+        rd_kafka_assign(consumer_, list);
+        assigned_ = partitions;
+        paused_ = false;
+        spdlog::info("kafka assigned {} partitions", partitions.size());
+    } else {
+        try {
+            listener_.on_revoked(partitions);
+        } catch (const std::exception& e) {
+            spdlog::error("flushing revoked partitions failed: {}", e.what());
+        }
+        rd_kafka_assign(consumer_, nullptr);
+        assigned_.clear();
+        paused_ = false;
+        spdlog::info("kafka revoked {} partitions", partitions.size());
+    }
+}
+
+}  // namespace starstream::engine

@@ -1,0 +1,115 @@
+// The Kafka source: a librdkafka consumer that speaks in intents (subscribe, poll, pause,
+// resume, commit_async, close) and takes its positions from a checkpoint store, never from
+// Kafka's auto-commit.
+//
+// Settings the engine owns are forced after the user's (ClickHouse's Kafka engine does the
+// same): no auto commit, no auto offset store, partition EOF events on, an eager assignor.
+// Thread rules: every method runs on the one poll thread, except commit_async, which
+// librdkafka allows from any thread. Rebalance callbacks run inside poll() on that thread.
+#pragma once
+
+#include "source/topic_partition.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace starstream::engine {
+
+/// A configuration problem with one librdkafka property; `key()` names it.
+class SourceConfigError : public std::runtime_error {
+public:
+    SourceConfigError(std::string key, const std::string& message)
+        : std::runtime_error(message), key_(std::move(key)) {}
+    const std::string& key() const { return key_; }
+
+private:
+    std::string key_;
+};
+
+/// Told about assignment changes; implemented by whoever owns the checkpoint.
+class RebalanceListener {
+public:
+    virtual ~RebalanceListener() = default;
+    /// Partitions were assigned: return their checkpointed positions (after claiming them).
+    /// Throwing leaves them unassigned and stops the source (see KafkaSource::poll).
+    virtual std::map<TopicPartition, PartitionPosition> on_assigned(const std::vector<TopicPartition>& partitions) = 0;
+    /// Partitions are about to be taken away: flush and commit their pending work first.
+    virtual void on_revoked(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+/// One consumed message; owns the librdkafka message until destroyed.
+class SourceRecord {
+public:
+    explicit SourceRecord(rd_kafka_message_t* m) : message_(m, &rd_kafka_message_destroy) {}
+    std::string_view topic() const { return rd_kafka_topic_name(message_->rkt); }
+    std::int32_t partition() const { return message_->partition; }
+    std::int64_t offset() const { return message_->offset; }
+    std::string_view payload() const { return {static_cast<const char*>(message_->payload), message_->len}; }
+    /// The broker's or producer's timestamp, Unix milliseconds; -1 when unknown.
+    std::int64_t timestamp_ms() const { return rd_kafka_message_timestamp(message_.get(), nullptr); }
+
+private:
+    std::unique_ptr<rd_kafka_message_t, decltype(&rd_kafka_message_destroy)> message_;
+};
+
+/// What one poll produced: a record, the end of a partition (caught up), or nothing.
+struct PollResult {
+    std::optional<SourceRecord> record;
+    std::optional<TopicPartition> end_of_partition;
+};
+
+enum class StartingOffsets { earliest, latest };
+
+class KafkaSource {
+public:
+    /// `properties` are librdkafka consumer properties (bootstrap.servers, group.id, security...).
+    /// Throws SourceConfigError naming the property that librdkafka rejects or the engine owns.
+    KafkaSource(const std::map<std::string, std::string>& properties, std::vector<std::string> topics,
+                StartingOffsets starting, RebalanceListener& listener);
+    ~KafkaSource();
+    KafkaSource(const KafkaSource&) = delete;
+    KafkaSource& operator=(const KafkaSource&) = delete;
+
+    /// Asks the cluster for the topics' metadata within `timeout`. Throws std::runtime_error
+    /// saying which brokers and topics failed (unreachable cluster, unknown topic).
+    void check_reachable(std::chrono::milliseconds timeout);
+    /// Joins the consumer group for the topics. Throws std::runtime_error on failure.
+    void subscribe();
+    /// Waits up to `timeout` for a message or event. Throws std::runtime_error on a fatal
+    /// consumer error or when the rebalance listener failed; transient errors are logged.
+    PollResult poll(std::chrono::milliseconds timeout);
+    /// Pauses or resumes fetching for every assigned partition.
+    void pause_all();
+    void resume_all();
+    bool paused() const { return paused_; }
+    /// Partitions currently assigned to this consumer.
+    std::vector<TopicPartition> assignment() const;
+    /// Commits `next_offsets` to the consumer group without waiting, so standard lag tools
+    /// see progress. Any thread. Failures are logged, never thrown: Postgres holds the truth.
+    void commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets);
+    /// Leaves the group (revoking partitions through the listener) and stops fetching.
+    void close();
+
+private:
+    static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list, void* opaque);
+    void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list);
+
+    rd_kafka_t* consumer_ = nullptr;
+    std::vector<std::string> topics_;
+    StartingOffsets starting_;
+    RebalanceListener& listener_;
+    std::vector<TopicPartition> assigned_;
+    std::string listener_failure_;
+    bool paused_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace starstream::engine

@@ -1,0 +1,25 @@
+// A Kafka topic partition, the unit of ordering, assignment and checkpointing.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+
+namespace starstream::engine {
+
+struct TopicPartition {
+    std::string topic;
+    std::int32_t partition = 0;
+
+    auto operator<=>(const TopicPartition&) const = default;
+    std::string to_string() const { return topic + "[" + std::to_string(partition) + "]"; }
+};
+
+/// Where a partition stands in a checkpoint: the next offset to read and the owner epoch that
+/// fences concurrent writers (see DESIGN.md, invariant 2).
+struct PartitionPosition {
+    std::int64_t next_offset = -1;  ///< -1: no checkpoint yet, start from the configured end
+    std::int64_t epoch = 0;
+};
+
+}  // namespace starstream::engine
