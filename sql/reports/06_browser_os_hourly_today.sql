@@ -1,0 +1,19 @@
+-- Hourly page views (collections named view_*) by browser and operating system on one day,
+-- hours in UTC. Browser and OS are 'unknown' until the User-Agent is parsed (enrichment).
+-- Parameters: day (date, default: today in UTC).
+\if :{?day}
+\else
+SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
+\endif
+SELECT f.hour,
+       coalesce(u.browser_family, 'unknown') AS browser,
+       coalesce(u.os_family, 'unknown') AS os,
+       count(*) AS views
+FROM fact_event f
+JOIN dim_date d USING (date_key)
+JOIN dim_user_agent u USING (user_agent_key)
+JOIN dim_collection c USING (collection_key)
+WHERE d.date = :'day'::date
+  AND c.collection LIKE 'view\_%'
+GROUP BY f.hour, browser, os
+ORDER BY f.hour, views DESC, browser, os;

@@ -1,0 +1,115 @@
+"""Real parts for integration tests: a throwaway PostgreSQL, librdkafka's mock Kafka cluster,
+the event generator and starstreamd, all as child processes on loopback.
+
+Paths come from the environment CTest sets (STARSTREAM_BUILD_DIR, STARSTREAM_SOURCE_DIR).
+Every wait polls a condition with a deadline; nothing sleeps to hide a race.
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import psycopg2
+
+SOURCE_DIR = os.environ.get("STARSTREAM_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("STARSTREAM_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+DAEMON = os.path.join(BUILD_DIR, "daemon", "starstreamd")
+GENERATOR = os.path.join(BUILD_DIR, "bench", "starstream-generate")
+MOCK_KAFKA = os.path.join(BUILD_DIR, "tests", "starstream-mock-kafka")
+LOCAL_POSTGRES = os.path.join(SOURCE_DIR, "tests", "support", "local_postgres.sh")
+
+
+def wait_for(condition, timeout, what, interval=0.1):
+    """Polls condition() until it returns a truthy value; raises AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Postgres:
+    """A PostgreSQL 15 server in a temporary folder; databases are created per test."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="starstream-pg-")
+        os.chmod(self.dir, 0o755)
+        out = subprocess.run([LOCAL_POSTGRES, "start", os.path.join(self.dir, "pg")], check=True, capture_output=True, text=True)
+        self.base_dsn = out.stdout.strip()
+        self.port = int(self.base_dsn.split("port=")[1].split()[0])
+
+    def create_database(self, name):
+        conn = psycopg2.connect(self.base_dsn)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return f"host=127.0.0.1 port={self.port} dbname={name} user=postgres"
+
+    def stop(self):
+        subprocess.run([LOCAL_POSTGRES, "stop", os.path.join(self.dir, "pg")], check=False, capture_output=True)
+        subprocess.run(["rm", "-rf", self.dir], check=False)
+
+
+def query(dsn, sql, params=None):
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall() if cur.description else []
+    conn.close()
+    return rows
+
+
+def scalar(dsn, sql, params=None):
+    return query(dsn, sql, params)[0][0]
+
+
+class MockKafka:
+    """librdkafka's mock cluster in a child process (tests/support/mock_kafka_cluster.cpp)."""
+
+    def __init__(self, brokers=3, partitions=24, topics=("product_view",)):
+        args = [MOCK_KAFKA, "--brokers", str(brokers), "--partitions", str(partitions)]
+        for t in topics:
+            args += ["--topic", t]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("bootstrap.servers="), f"mock Kafka did not start: {line!r}"
+        self.bootstrap = line.split("=", 1)[1]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def generate(events, jsonl, brokers=None, topic="product_view", seed=42, **knobs):
+    """Runs starstream-generate; returns its JSON summary (counts by message kind)."""
+    args = [GENERATOR, "--events", str(events), "--seed", str(seed), "--jsonl", jsonl, "--topic", topic]
+    if brokers:
+        args += ["--brokers", brokers]
+    for key, value in knobs.items():
+        args += ["--" + key.replace("_", "-"), str(value)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(out.stdout)
+
+
+def daemon_args(dsn, bootstrap, group="starstream-test", **keys):
+    args = [DAEMON, "run", f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={bootstrap}", f"--kafka.group.id={group}",
+            "--log.progress_interval_ms=2000"]
+    for key, value in keys.items():
+        args.append(f"--{key}={value}")
+    return args
+
+
+def run_daemon(dsn, bootstrap, timeout=600, **keys):
+    """Runs starstreamd until it stops (use source.stop_when_caught_up=true); returns CompletedProcess."""
+    return subprocess.run(daemon_args(dsn, bootstrap, **keys), capture_output=True, text=True, timeout=timeout)
+
+
+def start_daemon(dsn, bootstrap, log_path, **keys):
+    log = open(log_path, "ab")
+    return subprocess.Popen(daemon_args(dsn, bootstrap, **keys), stdout=log, stderr=subprocess.STDOUT)
