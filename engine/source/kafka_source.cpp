@@ -71,18 +71,23 @@ KafkaSource::~KafkaSource() {
 }
 
 void KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
+    // Ask for every topic's metadata: asking for one topic by name may auto-create it.
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
+    if (err) throw std::runtime_error("no Kafka broker answered within " + std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err));
+    std::string missing;
     for (const auto& topic : topics_) {
-        rd_kafka_topic_t* handle = rd_kafka_topic_new(consumer_, topic.c_str(), nullptr);
-        const rd_kafka_metadata_t* metadata = nullptr;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 0, handle, &metadata, static_cast<int>(timeout.count()));
-        rd_kafka_topic_destroy(handle);
-        if (err) throw std::runtime_error("no Kafka broker answered within " + std::to_string(timeout.count()) + " ms for topic '" + topic + "': " + rd_kafka_err2str(err));
-        rd_kafka_resp_err_t topic_err = metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
-        rd_kafka_metadata_destroy(metadata);
-        if (topic_err) throw std::runtime_error("topic '" + topic + "': " + rd_kafka_err2str(topic_err));
-        spdlog::info("kafka topic {} has {} partitions", topic, partitions);
+        int partitions = -1;
+        for (int i = 0; i < metadata->topic_cnt; ++i)
+            if (topic == metadata->topics[i].topic && !metadata->topics[i].err) partitions = metadata->topics[i].partition_cnt;
+        if (partitions < 0) {
+            missing += (missing.empty() ? "" : ", ") + topic;
+        } else {
+            spdlog::info("kafka topic {} has {} partitions", topic, partitions);
+        }
     }
+    rd_kafka_metadata_destroy(metadata);
+    if (!missing.empty()) throw std::runtime_error("topic(s) not found on the cluster: " + missing + " (source.topics)");
 }
 
 void KafkaSource::subscribe() {

@@ -1,0 +1,96 @@
+"""A bad configuration stops starstreamd before it consumes anything, with a message naming
+the key and a non-zero exit code (2: configuration, 3: a dependency unreachable)."""
+import os
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BadConfig(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = harness.Postgres()
+        cls.addClassCleanup(cls.pg.stop)
+        cls.kafka = harness.MockKafka(partitions=4)
+        cls.addClassCleanup(cls.kafka.stop)
+        cls.tmp = tempfile.mkdtemp(prefix="starstream-badconf-")
+        harness.generate(500, os.path.join(cls.tmp, "events.jsonl"), brokers=cls.kafka.bootstrap)
+
+    def start(self, *extra, env=None, dsn=None, bootstrap=None):
+        dsn = dsn or self.pg.create_database("badconf")
+        self.dsn = dsn
+        args = [harness.DAEMON, "run", f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={bootstrap or self.kafka.bootstrap}",
+                "--source.startup_timeout_ms=3000", *extra]
+        return subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+    def assert_nothing_consumed(self):
+        if harness.scalar(self.dsn, "SELECT to_regclass('starstream.progress') IS NOT NULL"):
+            self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM starstream.progress"), 0)
+            self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM fact_event"), 0)
+
+    def test_unknown_key_in_file(self):
+        path = os.path.join(self.tmp, "unknown.conf")
+        with open(path, "w") as f:
+            f.write("[batch]\nmax_record = 10\n")
+        out = self.start("--config", path)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("'batch.max_record'", out.stderr)
+        self.assert_nothing_consumed()
+
+    def test_unknown_key_on_the_command_line(self):
+        out = self.start("--sink.flavour=fast")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("'sink.flavour'", out.stderr)
+
+    def test_invalid_value_from_the_environment(self):
+        out = self.start(env={"STARSTREAM_BATCH__MAX_RECORDS": "lots"})
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("batch.max_records", out.stderr)
+        self.assert_nothing_consumed()
+
+    def test_out_of_range_value(self):
+        out = self.start("--batch.trigger_interval_ms=0")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("'batch.trigger_interval_ms'", out.stderr)
+
+    def test_property_owned_by_starstream(self):
+        out = self.start("--kafka.enable.auto.commit=true")
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("kafka.enable.auto.commit", out.stdout + out.stderr)
+        self.assert_nothing_consumed()
+
+    def test_unparsable_dsn(self):
+        out = self.start(dsn="host=127.0.0.1 dbname")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("'postgres.dsn'", out.stderr)
+
+    def test_unreachable_postgres_names_the_dsn_without_password(self):
+        out = self.start(dsn=f"host=127.0.0.1 port={closed_port()} dbname=x user=u password=hunter2 connect_timeout=2")
+        self.assertEqual(out.returncode, 3, out.stdout)
+        self.assertIn("postgres.dsn", out.stdout)
+        self.assertNotIn("hunter2", out.stdout + out.stderr)
+
+    def test_unreachable_broker(self):
+        out = self.start(bootstrap=f"127.0.0.1:{closed_port()}")
+        self.assertEqual(out.returncode, 3, out.stdout)
+        self.assertIn("kafka.bootstrap.servers", out.stdout)
+        self.assert_nothing_consumed()
+
+    def test_unknown_topic(self):
+        out = self.start("--source.topics=no_such_topic")
+        self.assertEqual(out.returncode, 3, out.stdout)
+        self.assertIn("no_such_topic", out.stdout)
+        self.assert_nothing_consumed()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
