@@ -205,7 +205,8 @@ std::vector<std::string> config_keys() {
     Config c;
     RawConfig r{};
     std::vector<std::string> names;
-    for (const auto& option : key_options(c, r).options()) names.push_back(option->long_name());
+    const po::options_description keys = key_options(c, r);
+    for (const auto& option : keys.options()) names.push_back(option->long_name());
     return names;
 }
 
