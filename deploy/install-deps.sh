@@ -14,6 +14,8 @@ packages=(
   uap-core geoip-database
   # servers and independent clients used by the demo and the tests
   postgresql-15 postgresql-client-15 python3 python3-kafka python3-psycopg2 python3-geoip kcat
+  # benchmarks and checks
+  time shellcheck
 )
 
 missing=()

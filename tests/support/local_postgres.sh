@@ -4,6 +4,7 @@
 #                                 database "starstream"; prints the DSN on stdout
 #   local_postgres.sh stop DIR    stop the server (the folder stays; delete it to drop all)
 # initdb refuses to run as root, so as root the server runs as the "postgres" system user.
+# Tests trade durability for speed (fsync=off); LOCAL_PG_DURABLE=1 keeps fsync on (benchmarks).
 set -euo pipefail
 
 bin=/usr/lib/postgresql/15/bin
@@ -27,8 +28,10 @@ case "$cmd" in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     port=$(free_port)
+    durability="-c fsync=off -c full_page_writes=off"
+    [ "${LOCAL_PG_DURABLE:-0}" = 1 ] && durability=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_wal_size=2GB" start >/dev/null \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_wal_size=2GB" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAtc \

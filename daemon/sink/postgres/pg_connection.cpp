@@ -1,5 +1,7 @@
 #include "sink/postgres/pg_connection.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 
 namespace starstream::daemon::postgres {
@@ -20,6 +22,12 @@ PgConnection::PgConnection(const std::string& dsn, std::chrono::milliseconds tim
         while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
         throw PgError("cannot connect to Postgres: " + message, "08001", true);
     }
+    // Server notices ("relation already exists, skipping") go to the log, not to stderr.
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char* message) {
+        std::string_view text(message);
+        while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+        spdlog::debug("postgres: {}", text);
+    }, nullptr);
 }
 
 PgResult PgConnection::check(PGresult* raw, const std::string& what) {

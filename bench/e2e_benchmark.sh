@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: events produced beforehand into the mock Kafka, then starstreamd from
+# start to caught up (every message committed to the star schema), on a durable PostgreSQL
+# (fsync on). Reports sustained events/s, the daemon's peak RSS, and the ceiling measured in
+# the same run: a binary COPY of the same fact rows straight into a copy of fact_event.
+#   bash bench/e2e_benchmark.sh            # 400,000 events over 48 partitions
+# Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records). Appends to bench/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+events=${EVENTS:-400000}
+partitions=${PARTITIONS:-48}
+max_records=${MAX_RECORDS:-50000}
+state="$root/.state/bench"
+
+bash deploy/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+
+tests/support/local_postgres.sh stop "$state/pg" 2>/dev/null || true
+rm -rf "$state"
+mkdir -p "$state"
+chmod 755 "$root/.state" "$state"
+dsn=$(LOCAL_PG_DURABLE=1 tests/support/local_postgres.sh start "$state/pg")
+port=$(cat "$state/pg/port")
+psql_cmd=(psql -X -qAt -h 127.0.0.1 -p "$port" -U postgres -d starstream)
+trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
+
+build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --bootstrap-file "$state/bootstrap" >"$state/mock-kafka.log" 2>&1 &
+kafka_pid=$!
+for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
+bootstrap=$(cat "$state/bootstrap")
+
+build/bench/starstream-generate --events "$events" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
+  --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
+build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
+
+start_ms=$(($(date +%s%N) / 1000000))
+/usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+  --source.stop_when_caught_up=true --batch.max_records="$max_records" >"$state/starstreamd.log" 2>&1
+elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+committed=$("${psql_cmd[@]}" -c "SELECT sum(records) FROM starstream.batch")
+facts=$("${psql_cmd[@]}" -c "SELECT count(*) FROM fact_event")
+rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
+[ "$committed" = "$events" ] || { echo "only $committed of $events events committed; see $state/starstreamd.log" >&2; exit 1; }
+
+# Ceiling: the same fact rows, binary COPY straight into a table shaped like fact_event.
+"${psql_cmd[@]}" -c "COPY fact_event TO '$state/pg/facts.bin' (FORMAT binary)"
+"${psql_cmd[@]}" -c "CREATE TABLE fact_ceiling (LIKE fact_event INCLUDING ALL)"
+copy_start=$(($(date +%s%N) / 1000000))
+"${psql_cmd[@]}" -c "COPY fact_ceiling FROM '$state/pg/facts.bin' (FORMAT binary)"
+copy_ms=$(($(date +%s%N) / 1000000 - copy_start))
+
+rate=$((events * 1000 / elapsed_ms))
+ceiling=$((facts * 1000 / copy_ms))
+summary="| $(date -u +%F) | $events | $partitions | $max_records | $elapsed_ms | $rate | $((rss_kb / 1024)) | $ceiling |"
+echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"
+echo "$summary" >>bench/results.md
