@@ -1,8 +1,8 @@
 // Writes one product_view micro-batch in ONE Postgres transaction:
-//   1. binary COPY of dimension members, facts into temporary staging tables;
+//   1. binary COPY of dimension members and the facts' event ids into temporary staging tables;
 //   2. dimensions merged with INSERT ... ON CONFLICT on their natural keys (rows that did
 //      not change are not rewritten);
-//   3. facts inserted with the event id as dedupe key (ON CONFLICT DO NOTHING);
+//   3. facts whose event id (the dedupe key) is not committed yet, binary COPY into fact_event;
 //   4. dead letters copied;
 //   5. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
 // The COMMIT is the checkpoint: a crash before it leaves nothing, after it everything.
@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <set>
+#include <unordered_set>
 #include <stdexcept>
 
 namespace starstream::daemon::postgres {
@@ -51,6 +52,8 @@ public:
 private:
     void stage(const product_view::StarBatch& batch);
     void merge_dimensions();
+    std::unordered_set<std::string> committed_ids();
+    std::int64_t copy_facts(const product_view::StarBatch& batch, const std::unordered_set<std::string>& skip);
     void update_progress(const product_view::StarBatch& batch);
 
     std::unique_ptr<PgConnection> conn_;
