@@ -61,7 +61,9 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
 
 void StreamRunner::seal_and_hand_off(bool wait) {
     if (batch_.empty()) return;
-    while (!queue_.try_offer(batch_)) {
+    // Offer only to an idle sink: at most two batches exist (one committing, one filling),
+    // which bounds memory; the next batch is ready by the time the sink finishes.
+    while (!queue_.idle() || !queue_.try_offer(batch_)) {
         if (!wait) return;
         queue_.wait_idle(milliseconds(100));
     }

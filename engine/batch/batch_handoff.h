@@ -1,8 +1,8 @@
 // A one-slot handoff of sealed micro-batches from the consume thread to the sink thread.
 //
-// At most one batch waits while the sink writes another, so memory is bounded by three
-// batches (building, waiting, writing); when the slot is taken the consume loop pauses its
-// partitions instead of buffering further (DESIGN.md, invariant 5).
+// The slot holds at most one batch; a producer that offers only when idle() keeps memory
+// to two batches (one filling, one committing); while the sink is busy the consume loop
+// pauses its partitions instead of buffering further (DESIGN.md, invariant 5).
 // Thread rules: one producer thread (offer, wait_idle), one consumer thread (take, done).
 #pragma once
 

@@ -125,11 +125,11 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
     if (!batch.collections.count(f.collection_key))
         batch.collections[f.collection_key] = {e.collection, std::string(funnel_stage(e.collection))};
 
-    f.device_id = std::move(e.device_id);
-    f.customer_id = std::move(e.customer_id);
-    f.resolution = std::move(e.resolution);
-    f.current_url = std::move(e.current_url);
-    f.options_json = std::move(e.options_json);
+    f.device_id = batch.keep(e.device_id);
+    f.customer_id = batch.keep(e.customer_id);
+    f.resolution = batch.keep(e.resolution);
+    f.current_url = batch.keep(e.current_url);
+    f.options_json = batch.keep(e.options_json);
     f.topic_index = topic_index;
     f.partition = partition;
     f.offset = offset;

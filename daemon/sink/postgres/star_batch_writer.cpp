@@ -142,7 +142,7 @@ std::unordered_set<std::string> StarBatchWriter::committed_ids() {
 
 std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const std::unordered_set<std::string>& skip) {
     copy_.reset();
-    auto optional_text = [&](const std::string& s) { s.empty() ? copy_.null() : copy_.text(s); };
+    auto optional_text = [&](product_view::TextRef ref) { ref.empty() ? copy_.null() : copy_.text(batch.view(ref)); };
     for (const auto& f : batch.facts) {
         if (!skip.empty() && skip.count(uuid_text(f.event_id))) continue;
         copy_.begin_row(19);
@@ -156,12 +156,12 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const std::unor
         copy_.int8(f.user_agent_key);
         copy_.int8(f.referrer_key);
         copy_.int8(f.collection_key);
-        copy_.text(f.device_id);
+        copy_.text(batch.view(f.device_id));
         optional_text(f.customer_id);
         f.ip_family ? copy_.inet(f.ip_family, f.ip.data()) : copy_.null();
         optional_text(f.resolution);
         optional_text(f.current_url);
-        f.options_json.empty() ? copy_.null() : copy_.jsonb(f.options_json);
+        f.options_json.empty() ? copy_.null() : copy_.jsonb(batch.view(f.options_json));
         copy_.text(batch.topics[f.topic_index]);
         copy_.int4(f.partition);
         copy_.int8(f.offset);
