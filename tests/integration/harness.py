@@ -113,3 +113,15 @@ def run_daemon(dsn, bootstrap, timeout=600, **keys):
 def start_daemon(dsn, bootstrap, log_path, **keys):
     log = open(log_path, "ab")
     return subprocess.Popen(daemon_args(dsn, bootstrap, **keys), stdout=log, stderr=subprocess.STDOUT)
+
+
+def restart_postgres_later(pg):
+    """Stops pg's server now; returns a function that starts it again on the same port."""
+    folder = os.path.join(pg.dir, "pg")
+    subprocess.run([LOCAL_POSTGRES, "stop", folder], check=True, capture_output=True)
+    return lambda: subprocess.run([LOCAL_POSTGRES, "start", folder], check=True, capture_output=True)
+
+
+def log_contains(path, text):
+    with open(path, "rb") as f:
+        return text.encode() in f.read()

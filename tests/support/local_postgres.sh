@@ -27,7 +27,8 @@ case "$cmd" in
       as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    port=$(free_port)
+    # A restarted server keeps its port, so that clients can reconnect (outage tests).
+    if [ -s "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
     durability="-c fsync=off -c full_page_writes=off"
     [ "${LOCAL_PG_DURABLE:-0}" = 1 ] && durability=""
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \

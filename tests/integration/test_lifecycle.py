@@ -1,0 +1,75 @@
+"""The daemon's life cycle around failures: SIGTERM commits the open batch, leaves the group
+and exits 0; a PostgreSQL outage pauses consumption and is retried, losing and doubling
+nothing."""
+import os
+import signal
+import tempfile
+import unittest
+
+import expectations as expect
+import harness
+
+EVENTS = 60_000
+KEYS = {"batch.max_records": 2000, "batch.trigger_interval_ms": 200, "postgres.retry_initial_ms": 100,
+        "postgres.retry_max_ms": 1000, "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
+
+
+class Lifecycle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="starstream-life-")
+        cls.pg = harness.Postgres()
+        cls.addClassCleanup(cls.pg.stop)
+        cls.kafka = harness.MockKafka(partitions=12)
+        cls.addClassCleanup(cls.kafka.stop)
+        cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
+        harness.generate(EVENTS, cls.jsonl, brokers=cls.kafka.bootstrap, malformed_share=0.01, duplicate_share=0.01)
+        cls.events, cls.malformed = expect.read_jsonl(cls.jsonl)
+
+    def assert_exactly_the_events(self, dsn):
+        ids = [row[0] for row in harness.query(dsn, "SELECT event_id::text FROM fact_event")]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(set(ids), {e["id"].lower() for e in self.events})
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter"), len(self.malformed))
+        self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), EVENTS)
+
+    def batches(self, dsn):
+        if not harness.scalar(dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL"):
+            return 0
+        return harness.scalar(dsn, "SELECT count(*) FROM starstream.batch")
+
+    def test_sigterm_commits_what_was_consumed_and_exits_0(self):
+        dsn = self.pg.create_database("sigterm")
+        log = os.path.join(self.tmp, "sigterm.log")
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="sigterm", **KEYS)
+        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0, open(log).read()[-2000:])
+        self.assertTrue(harness.log_contains(log, "stopped cleanly"))
+        # Every consumed record was committed: the progress rows equal the batches' records.
+        committed = harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch")
+        self.assertEqual(harness.scalar(dsn, "SELECT sum(next_offset) FROM starstream.progress"), committed)
+        # A restart resumes from there and ends with exactly the events.
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="sigterm", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assert_exactly_the_events(dsn)
+
+    def test_postgres_outage_pauses_and_retries_without_loss(self):
+        dsn = self.pg.create_database("outage")
+        log = os.path.join(self.tmp, "outage.log")
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="outage", **KEYS)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        start_again = harness.restart_postgres_later(self.pg)
+        harness.wait_for(lambda: harness.log_contains(log, "not committed (attempt 2"), 60, "the daemon to retry a batch")
+        self.assertIsNone(proc.poll(), "the daemon must survive the outage")
+        start_again()
+        harness.wait_for(lambda: harness.scalar(dsn, "SELECT coalesce(sum(records), 0) FROM starstream.batch") == EVENTS, 120,
+                         "every event committed after the outage", interval=0.2)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        self.assert_exactly_the_events(dsn)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
