@@ -79,3 +79,13 @@ TEST(Decoder, ParserIsReusableAcrossMessages) {
     EXPECT_EQ(decoder.decode(kValid, e), "");
     EXPECT_EQ(e.store_id, "6");
 }
+
+// Values Postgres would reject in the batch (jsonb) must be caught here, as dead letters,
+// so that one bad message can never block a batch.
+TEST(Decoder, RejectsWhatJsonbWouldReject) {
+    EXPECT_NE(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\ud800")")), "");
+    EXPECT_NE(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\udc00x")")), "");
+    EXPECT_NE(reason(replace(kValid, R"("value_label":"")", R"("value_label":1e999999)")), "");
+    EXPECT_EQ(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\u0000")")), "invalid string: option contains NUL");
+    EXPECT_EQ(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\ud83d\ude00")")), "");
+}
