@@ -4,6 +4,8 @@
 // version. Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
 // key); 3 a dependency (Postgres, Kafka) unreachable or refusing at start-up.
 #include "config/config.h"
+#include "http/http_server.h"
+#include "lifecycle/logging.h"
 #include "lifecycle/stream_runner.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
@@ -31,7 +33,30 @@ void migrate(const Config& config) {
     spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
 }
 
+/// What /status shows of the configuration: no secrets (passwords, keys, tokens), DSN redacted.
+nlohmann::json config_summary(const Config& config) {
+    nlohmann::json kafka = nlohmann::json::object();
+    for (const auto& [key, value] : config.kafka) kafka[key] = is_secret_key(key) ? "(redacted)" : value;
+    return {{"postgres", redact_dsn(config.postgres_dsn)}, {"topics", config.topics}, {"kafka", kafka},
+            {"batch", {{"trigger_interval_ms", config.trigger_interval.count()}, {"max_records", config.max_records}, {"max_bytes", config.max_bytes}}}};
+}
+
 int run(const Config& config) {
+    PipelineState state;
+    metrics::PipelineProbe probe;
+    std::unique_ptr<http::HttpServer> server;
+    if (config.http_enabled) {
+        try {
+            server = std::make_unique<http::HttpServer>(
+                config.http_listen_address, config.http_port,
+                http::StatusSource{state, probe, {config.liveness_timeout, config.max_lag_records, config.max_watermark_age}, config_summary(config)},
+                config.http_read_timeout);
+        } catch (const std::exception& e) {
+            spdlog::critical("{}", e.what());
+            return kExitConfig;
+        }
+        server->start();
+    }
     spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
                  fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
     try {
@@ -42,7 +67,7 @@ int run(const Config& config) {
     }
     std::unique_ptr<StreamRunner> runner;
     try {
-        runner = std::make_unique<StreamRunner>(config);
+        runner = std::make_unique<StreamRunner>(config, state, probe);
         runner->check_source();
     } catch (const starstream::engine::SourceConfigError& e) {
         spdlog::critical("configuration key 'kafka.{}': {}", e.key(), e.what());
@@ -57,6 +82,8 @@ int run(const Config& config) {
     std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
     std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
     runner->run();
+    runner.reset();
+    if (server) server->stop();
     spdlog::info("starstreamd stopped cleanly");
     return 0;
 }
@@ -85,7 +112,7 @@ int main(int argc, char** argv) {
         std::cout << "starstreamd " << STARSTREAM_VERSION << "\n";
         return 0;
     }
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    configure_logging(config.log_level, config.log_format);
     if (config.command == "check-config") {
         std::cout << "configuration OK\n";
         return 0;

@@ -29,6 +29,7 @@ struct RawConfig {
     std::int64_t max_event_bytes, startup_timeout_ms;
     std::int64_t trigger_interval_ms, max_records, max_bytes;
     std::int64_t progress_interval_ms, shutdown_timeout_ms;
+    std::int64_t http_port, http_read_timeout_ms, liveness_timeout_ms, max_lag_records, max_watermark_age_ms;
 };
 
 po::options_description key_options(Config& c, RawConfig& r) {
@@ -49,7 +50,15 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
         ("enrichment.geoip_country_v4", po::value(&c.geoip_country_v4)->default_value(c.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
         ("enrichment.geoip_country_v6", po::value(&c.geoip_country_v6)->default_value(c.geoip_country_v6), "GeoIP country database for IPv6")
+        ("http.enabled", po::value(&c.http_enabled)->default_value(true), "serve /livez, /readyz, /metrics and /status")
+        ("http.listen_address", po::value(&c.http_listen_address)->default_value("127.0.0.1"), "IP address the HTTP server binds (0.0.0.0 in containers)")
+        ("http.port", po::value(&r.http_port)->default_value(9470), "HTTP port; 0 picks a free one (logged)")
+        ("http.read_timeout_ms", po::value(&r.http_read_timeout_ms)->default_value(10000), "time a client has to send a request, milliseconds")
+        ("health.liveness_timeout_ms", po::value(&r.liveness_timeout_ms)->default_value(60000), "/livez fails when the consume or sink loop is silent this long, milliseconds")
+        ("health.max_lag_records", po::value(&r.max_lag_records)->default_value(500000), "/readyz fails when a partition lags by more records")
+        ("health.max_watermark_age_ms", po::value(&r.max_watermark_age_ms)->default_value(600000), "/readyz fails when a lagging partition's watermark is older, milliseconds")
         ("log.level", po::value(&c.log_level)->default_value("info"), "trace | debug | info | warn | error")
+        ("log.format", po::value(&c.log_format)->default_value("text"), "text | json (one JSON object per line)")
         ("log.progress_interval_ms", po::value(&r.progress_interval_ms)->default_value(10000), "period of the progress log line, milliseconds")
         ("shutdown.timeout_ms", po::value(&r.shutdown_timeout_ms)->default_value(30000), "how long SIGTERM waits for the open batch to commit, milliseconds");
     return d;
@@ -106,6 +115,13 @@ void finish(Config& c, const RawConfig& r) {
     c.max_bytes = positive<std::size_t>("batch.max_bytes", r.max_bytes);
     c.progress_interval = ms(positive<std::int64_t>("log.progress_interval_ms", r.progress_interval_ms));
     c.shutdown_timeout = ms(positive<std::int64_t>("shutdown.timeout_ms", r.shutdown_timeout_ms));
+    if (r.http_port < 0 || r.http_port > 65535) throw ConfigError("http.port", "must be 0..65535, got " + std::to_string(r.http_port));
+    c.http_port = static_cast<std::uint16_t>(r.http_port);
+    c.http_read_timeout = ms(positive<std::int64_t>("http.read_timeout_ms", r.http_read_timeout_ms));
+    c.liveness_timeout = ms(positive<std::int64_t>("health.liveness_timeout_ms", r.liveness_timeout_ms));
+    c.max_lag_records = positive<std::int64_t>("health.max_lag_records", r.max_lag_records);
+    c.max_watermark_age = ms(positive<std::int64_t>("health.max_watermark_age_ms", r.max_watermark_age_ms));
+    if (c.log_format != "text" && c.log_format != "json") throw ConfigError("log.format", "must be text or json, got '" + c.log_format + "'");
 
     c.topics.clear();
     boost::split(c.topics, r.topics, boost::is_any_of(","));
@@ -221,6 +237,12 @@ std::string config_help() {
         << "Environment: STARSTREAM_CONFIG, STARSTREAM_<SECTION>__<KEY> (e.g. STARSTREAM_POSTGRES__DSN,\n"
         << "STARSTREAM_KAFKA__BOOTSTRAP_SERVERS). Flags override the environment, which overrides the file.\n";
     return out.str();
+}
+
+bool is_secret_key(const std::string& key) {
+    for (const char* word : {"password", "secret", "key", "token", "credential"})
+        if (key.find(word) != std::string::npos) return true;
+    return false;
 }
 
 std::string redact_dsn(const std::string& dsn) {

@@ -53,8 +53,20 @@ struct Config {
     std::string geoip_country_v4 = "/usr/share/GeoIP/GeoIP.dat";
     std::string geoip_country_v6 = "/usr/share/GeoIP/GeoIPv6.dat";
 
+    // [http]
+    bool http_enabled = true;
+    std::string http_listen_address = "127.0.0.1";
+    std::uint16_t http_port = 9470;                      ///< 0: any free port (logged)
+    std::chrono::milliseconds http_read_timeout{10000};  ///< per request; idle keep-alive connections close after it
+
+    // [health]
+    std::chrono::milliseconds liveness_timeout{60000};   ///< a loop silent this long fails /livez
+    std::int64_t max_lag_records = 500000;               ///< /readyz fails above this lag on any partition
+    std::chrono::milliseconds max_watermark_age{600000}; ///< /readyz fails when a lagging partition's watermark is older
+
     // [log]
     std::string log_level = "info";                      ///< trace | debug | info | warn | error
+    std::string log_format = "text";                     ///< text | json (one JSON object per line)
     std::chrono::milliseconds progress_interval{10000};  ///< period of the info progress line
 
     // [shutdown]
@@ -76,5 +88,8 @@ std::string config_help();
 
 /// A DSN with its password removed, safe to log.
 std::string redact_dsn(const std::string& dsn);
+
+/// True for configuration keys whose values are secrets (passwords, keys, tokens, secrets).
+bool is_secret_key(const std::string& key);
 
 }  // namespace starstream::daemon

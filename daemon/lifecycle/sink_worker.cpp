@@ -13,8 +13,30 @@ using postgres::FencedError;
 using postgres::PgError;
 using postgres::StarBatchWriter;
 
-SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSource& source)
-    : config_(config), queue_(queue), source_(source) {}
+SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSource& source, PipelineState& state,
+                       metrics::PipelineProbe& probe)
+    : config_(config), queue_(queue), source_(source), state_(state), probe_(probe) {}
+
+StarBatchWriter& SinkWorker::writer() {
+    if (!writer_) {
+        writer_ = std::make_unique<StarBatchWriter>(config_.postgres_dsn, config_.postgres_connect_timeout);
+        if (had_writer_) probe_.postgres_reconnect();
+        had_writer_ = true;
+    }
+    return *writer_;
+}
+
+void SinkWorker::check_connection() {
+    // Idle for a while: make sure Postgres still answers, so /readyz tells the truth on a quiet topic.
+    try {
+        writer().ping();
+        state_.postgres_checked(true);
+    } catch (const PgError& e) {
+        writer_.reset();
+        state_.postgres_checked(false, e.what());
+    }
+    last_activity_ = std::chrono::steady_clock::now();
+}
 
 SinkWorker::~SinkWorker() { stop(); }
 
@@ -33,25 +55,44 @@ std::set<engine::TopicPartition> SinkWorker::take_fenced() {
 
 void SinkWorker::run() {
     for (;;) {
+        state_.sink_beat();
         auto batch = queue_.take(std::chrono::milliseconds(200));
         if (!batch) {
             if (stopping_) return;
+            if (std::chrono::steady_clock::now() - last_activity_ > std::chrono::seconds(2)) check_connection();
             continue;
         }
         commit_with_retry(*batch);
+        last_activity_ = std::chrono::steady_clock::now();
         queue_.done();
     }
+}
+
+void SinkWorker::record_commit(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome) {
+    probe_.batch_committed();
+    probe_.phase("stage", outcome.stage_seconds);
+    probe_.phase("merge", outcome.merge_seconds);
+    probe_.phase("commit", outcome.commit_seconds);
+    probe_.deduplicated(static_cast<std::size_t>(outcome.duplicates));
+    for (const auto& t : outcome.tables) {
+        if (t.inserted) probe_.rows_written(t.table, "inserted", t.inserted);
+        if (t.updated) probe_.rows_written(t.table, "updated", t.updated);
+        if (t.unchanged) probe_.rows_written(t.table, "unchanged", t.unchanged);
+    }
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& f : batch.facts) probe_.freshness(now - static_cast<double>(f.event_time_us) / 1e6);
+    state_.batch_committed({batch.batch_id, batch.records, outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds, now});
 }
 
 void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
     auto backoff = config_.postgres_retry_initial;
     for (int attempt = 1;; ++attempt) {
         try {
-            if (!writer_) writer_ = std::make_unique<StarBatchWriter>(config_.postgres_dsn, config_.postgres_connect_timeout);
-            const auto outcome = writer_->write(batch);
+            const auto outcome = writer().write(batch);
             last_commit_failed_ = false;
             ++committed_batches_;
             committed_records_ += static_cast<std::int64_t>(batch.records);
+            record_commit(batch, outcome);
             spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s commit {:.3f}s",
                           batch.batch_id, batch.records, outcome.facts_inserted, outcome.duplicates, outcome.dead_letters,
                           outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds);
@@ -69,13 +110,19 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
             continue;
         } catch (const PgError& e) {
             last_commit_failed_ = true;
+            probe_.batch_failed();
+            probe_.postgres_retry();
+            state_.commit_failed(e.what(), !e.transient());
             if (e.transient()) writer_.reset();
             spdlog::warn("batch {} not committed (attempt {}, {}; retrying in {} ms): {}", batch.batch_id, attempt,
                          e.transient() ? "transient" : "permanent, SQLSTATE " + e.sqlstate(), backoff.count(), e.what());
         }
         // Wait out the backoff in small steps so that a shutdown deadline is honoured.
         const auto until = std::chrono::steady_clock::now() + backoff;
-        while (std::chrono::steady_clock::now() < until && !abandon_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        while (std::chrono::steady_clock::now() < until && !abandon_) {
+            state_.sink_beat();  // retrying is progress; a hung call is not
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
         if (abandon_) {
             spdlog::error("batch {} abandoned at shutdown: nothing of it was committed; it will be consumed again on restart", batch.batch_id);
             return;

@@ -7,6 +7,8 @@
 
 #include "batch/batch_handoff.h"
 #include "config/config.h"
+#include "lifecycle/pipeline_state.h"
+#include "metrics/pipeline_probe.h"
 #include "pipeline/product_view/star_batch.h"
 #include "source/kafka_source.h"
 
@@ -20,13 +22,14 @@ namespace starstream::daemon {
 
 namespace postgres {
 class StarBatchWriter;
+struct BatchOutcome;
 }
 
 using BatchQueue = engine::BatchHandoff<product_view::StarBatch>;
 
 class SinkWorker {
 public:
-    SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSource& source);
+    SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSource& source, PipelineState& state, metrics::PipelineProbe& probe);
     ~SinkWorker();
 
     void start();
@@ -45,10 +48,17 @@ public:
 private:
     void run();
     void commit_with_retry(product_view::StarBatch& batch);
+    void record_commit(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome);
+    void check_connection();
+    postgres::StarBatchWriter& writer();
 
     const Config& config_;
     BatchQueue& queue_;
     engine::KafkaSource& source_;
+    PipelineState& state_;
+    metrics::PipelineProbe& probe_;
+    bool had_writer_ = false;  ///< a connection existed before: the next one is a reconnect
+    std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
     std::unique_ptr<postgres::StarBatchWriter> writer_;  ///< reconnected after a transient failure
     std::thread thread_;
     std::atomic<bool> stopping_{false}, abandon_{false}, last_commit_failed_{false};

@@ -2,13 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <ctime>
+
 namespace starstream::daemon {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-StreamRunner::StreamRunner(const Config& config)
+StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe)
     : config_(config),
+      state_(state),
+      probe_(probe),
       trigger_{config.trigger_interval, config.max_records, config.max_bytes},
       progress_(config.postgres_dsn, config.postgres_connect_timeout),
       geo_(config.geoip_country_v4, config.geoip_country_v6),
@@ -17,7 +21,7 @@ StreamRunner::StreamRunner(const Config& config)
     source_ = std::make_unique<engine::KafkaSource>(
         config.kafka, config.topics,
         config.starting_offsets == "latest" ? engine::StartingOffsets::latest : engine::StartingOffsets::earliest, *this);
-    sink_ = std::make_unique<SinkWorker>(config, queue_, *source_);
+    sink_ = std::make_unique<SinkWorker>(config, queue_, *source_, state_, probe_);
     next_batch_id_ = progress_.last_batch_id() + 1;
     new_batch();
 }
@@ -31,6 +35,7 @@ void StreamRunner::new_batch() {
     batch_.batch_id = next_batch_id_;
     builder_.reset();
     batch_started_ = Clock::now();
+    decode_seconds_ = enrich_seconds_ = 0;
 }
 
 std::uint16_t StreamRunner::topic_index(std::string_view topic) {
@@ -46,12 +51,23 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     if (epoch == epochs_.end()) return;  // fenced: a newer owner consumes this partition
     at_end_.erase(tp);
     ++consumed_;
+    probe_.records_consumed(1);
+    PartitionProgress& progress = progress_by_partition_[tp];
+    progress.position = record.offset() + 1;
+    progress.last_timestamp_ms = record.timestamp_ms();
     const std::uint16_t topic = topic_index(record.topic());
+    const auto t0 = Clock::now();
     const std::string reason = decoder_.decode(record.payload(), event_);
+    const auto t1 = Clock::now();
+    decode_seconds_ += std::chrono::duration<double>(t1 - t0).count();
     if (reason.empty()) {
+        probe_.records_decoded(1);
+        progress.max_event_time = std::max(progress.max_event_time, event_.time_stamp);
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
+        enrich_seconds_ += std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
         ++dead_lettered_;
+        probe_.dead_lettered(reason);
         batch_.dead_letters.push_back({topic, record.partition(), record.offset(), reason, std::string(record.payload()), record.timestamp_ms()});
     }
     ++batch_.records;
@@ -63,10 +79,15 @@ void StreamRunner::seal_and_hand_off(bool wait) {
     if (batch_.empty()) return;
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
+    const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
+    const double decode_seconds = decode_seconds_, enrich_seconds = enrich_seconds_;
     while (!queue_.idle() || !queue_.try_offer(batch_)) {
         if (!wait) return;
         queue_.wait_idle(milliseconds(100));
     }
+    probe_.phase("poll", poll_seconds);
+    probe_.phase("decode", decode_seconds);
+    probe_.phase("enrich", enrich_seconds);
     ++next_batch_id_;
     new_batch();
 }
@@ -79,6 +100,7 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
             auto positions = progress_.claim(partitions);
             for (const auto& [tp, position] : positions) {
                 epochs_[tp] = position.epoch;
+                progress_by_partition_[tp] = {position.next_offset, -1, -1};
                 spdlog::info("claimed {} at offset {} (epoch {})", tp.to_string(), position.next_offset, position.epoch);
             }
             return positions;
@@ -98,7 +120,10 @@ void StreamRunner::on_revoked(const std::vector<engine::TopicPartition>& partiti
     for (const auto& tp : partitions) {
         epochs_.erase(tp);
         at_end_.erase(tp);
+        progress_by_partition_.erase(tp);
+        probe_.forget(tp);
     }
+    publish_partitions();
 }
 
 bool StreamRunner::caught_up() const {
@@ -108,16 +133,59 @@ bool StreamRunner::caught_up() const {
     return true;
 }
 
+void StreamRunner::publish_partitions() {
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::vector<PartitionStatus> statuses;
+    for (const auto& [tp, epoch] : epochs_) {
+        const PartitionProgress& p = progress_by_partition_[tp];
+        const auto [low, high] = source_->watermarks(tp);
+        PartitionStatus status{tp.topic, tp.partition, p.position, high};
+        if (high >= 0) status.lag_records = std::max<std::int64_t>(0, high - (p.position >= 0 ? p.position : std::max<std::int64_t>(low, 0)));
+        if (status.lag_records > 0 && p.last_timestamp_ms >= 0) status.lag_seconds = std::max(0.0, now - static_cast<double>(p.last_timestamp_ms) / 1000.0);
+        status.watermark = static_cast<double>(p.max_event_time);
+        const double age = p.max_event_time >= 0 ? now - status.watermark : 0;
+        probe_.partition(tp, static_cast<double>(status.lag_records), status.lag_seconds, std::max(0.0, status.watermark), age);
+        statuses.push_back(std::move(status));
+    }
+    state_.set_partitions(std::move(statuses), !epochs_.empty());
+    const std::uint64_t errors = source_->errors();
+    for (; kafka_errors_seen_ < errors; ++kafka_errors_seen_) probe_.kafka_error();
+}
+
 void StreamRunner::log_progress() {
-    spdlog::info("progress: {} records consumed, {} dead letters, {} batches committed ({} records), {} partitions assigned, {} at end",
-                 consumed_, dead_lettered_, sink_->committed_batches(), sink_->committed_records(), epochs_.size(), at_end_.size());
+    const auto snapshot = state_.snapshot();
+    std::int64_t lag = 0;
+    double watermark = -1;
+    for (const auto& p : snapshot.partitions) {
+        lag += p.lag_records;
+        if (p.watermark >= 0) watermark = watermark < 0 ? p.watermark : std::min(watermark, p.watermark);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - last_progress_).count();
+    const double rate = seconds > 0 ? static_cast<double>(consumed_ - consumed_at_last_progress_) / seconds : 0;
+    std::string watermark_text = "none";
+    if (watermark >= 0) {
+        const std::time_t t = static_cast<std::time_t>(watermark);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+        watermark_text = buf;
+    }
+    spdlog::info("progress: {:.0f} events/s, {} consumed, {} dead letters, {} batches committed ({} records), lag {} records, watermark {}, {} partitions",
+                 rate, consumed_, dead_lettered_, sink_->committed_batches(), sink_->committed_records(), lag, watermark_text, epochs_.size());
+    consumed_at_last_progress_ = consumed_;
+    last_progress_ = Clock::now();
 }
 
 void StreamRunner::run() {
     sink_->start();
     source_->subscribe();
     auto next_progress = Clock::now() + config_.progress_interval;
+    auto next_publish = Clock::now();
     while (!stop_requested_) {
+        state_.consume_beat();
+        if (Clock::now() >= next_publish) {
+            publish_partitions();
+            next_publish = Clock::now() + std::chrono::seconds(1);
+        }
         for (const auto& tp : sink_->take_fenced()) epochs_.erase(tp);
         if (trigger_.fires(batch_.records, batch_.bytes, Clock::now() - batch_started_)) {
             seal_and_hand_off(false);
@@ -140,6 +208,7 @@ void StreamRunner::run() {
             break;
         }
     }
+    publish_partitions();
     spdlog::info("shutting down: committing the open batch");
     seal_and_hand_off(false);
     const auto deadline = Clock::now() + config_.shutdown_timeout;

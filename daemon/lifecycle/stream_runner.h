@@ -11,6 +11,8 @@
 #pragma once
 
 #include "config/config.h"
+#include "lifecycle/pipeline_state.h"
+#include "metrics/pipeline_probe.h"
 #include "batch/trigger_policy.h"
 #include "lifecycle/sink_worker.h"
 #include "pipeline/product_view/decoder.h"
@@ -29,7 +31,7 @@ class StreamRunner final : public engine::RebalanceListener {
 public:
     /// Connects to Postgres and creates the Kafka consumer; throws ConfigError-like
     /// std::runtime_error / engine::SourceConfigError / postgres::PgError on failure.
-    explicit StreamRunner(const Config& config);
+    StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe);
     ~StreamRunner() override;
 
     /// Checks that the brokers answer and the topics exist. Throws std::runtime_error.
@@ -48,11 +50,14 @@ private:
     void new_batch();
     bool caught_up() const;
     void log_progress();
+    void publish_partitions();
     std::uint16_t topic_index(std::string_view topic);
 
     static inline std::atomic<bool> stop_requested_{false};
 
     const Config& config_;
+    PipelineState& state_;
+    metrics::PipelineProbe& probe_;
     engine::TriggerPolicy trigger_;
     postgres::ProgressStore progress_;
     product_view::GeoLocator geo_;
@@ -68,7 +73,16 @@ private:
     std::int64_t next_batch_id_ = 1;
     std::map<engine::TopicPartition, std::int64_t> epochs_;  ///< claimed partitions and our epoch
     std::set<engine::TopicPartition> at_end_;                 ///< partitions consumed to their end
-    std::int64_t consumed_ = 0, dead_lettered_ = 0;
+    struct PartitionProgress {
+        std::int64_t position = -1;         ///< next offset; -1 before the first message
+        std::int64_t last_timestamp_ms = -1; ///< Kafka timestamp of the last consumed message
+        std::int64_t max_event_time = -1;   ///< Unix seconds; the watermark until windowing lands
+    };
+    std::map<engine::TopicPartition, PartitionProgress> progress_by_partition_;
+    std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;
+    std::uint64_t kafka_errors_seen_ = 0;
+    double decode_seconds_ = 0, enrich_seconds_ = 0;  ///< of the batch being filled
+    std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace starstream::daemon

@@ -120,6 +120,7 @@ PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
     char fatal[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(consumer_, fatal, sizeof fatal))
         throw std::runtime_error(std::string("fatal Kafka consumer error: ") + fatal);
+    ++errors_;
     spdlog::warn("kafka consumer error (retried by librdkafka): {}", what);
     return result;
 }
@@ -139,6 +140,12 @@ void KafkaSource::resume_all() {
 }
 
 std::vector<TopicPartition> KafkaSource::assignment() const { return assigned_; }
+
+std::pair<std::int64_t, std::int64_t> KafkaSource::watermarks(const TopicPartition& tp) const {
+    std::int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_, tp.topic.c_str(), tp.partition, &low, &high)) return {-1, -1};
+    return {low, high};
+}
 
 void KafkaSource::commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets) {
     if (next_offsets.empty()) return;

@@ -95,6 +95,11 @@ public:
     /// Commits `next_offsets` to the consumer group without waiting, so standard lag tools
     /// see progress. Any thread. Failures are logged, never thrown: Postgres holds the truth.
     void commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets);
+    /// The partition's low and high watermark offsets as last seen in fetch responses
+    /// (cached, does not block); {-1, -1} when unknown.
+    std::pair<std::int64_t, std::int64_t> watermarks(const TopicPartition& tp) const;
+    /// Consumer errors seen so far (logged as they happen), for metrics.
+    std::uint64_t errors() const { return errors_; }
     /// Leaves the group (revoking partitions through the listener) and stops fetching.
     void close();
 
@@ -110,6 +115,7 @@ private:
     std::string listener_failure_;
     bool paused_ = false;
     bool closed_ = false;
+    std::uint64_t errors_ = 0;
 };
 
 }  // namespace starstream::engine

@@ -99,8 +99,9 @@ def generate(events, jsonl, brokers=None, topic="product_view", seed=42, **knobs
 
 def daemon_args(dsn, bootstrap, group="starstream-test", **keys):
     args = [DAEMON, "run", f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={bootstrap}", f"--kafka.group.id={group}",
-            "--log.progress_interval_ms=2000"]
+            "--log.progress_interval_ms=2000", "--http.port=0"]
     for key, value in keys.items():
+        args = [a for a in args if not a.startswith(f"--{key}=")]
         args.append(f"--{key}={value}")
     return args
 
@@ -125,3 +126,22 @@ def restart_postgres_later(pg):
 def log_contains(path, text):
     with open(path, "rb") as f:
         return text.encode() in f.read()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path, timeout=10):
+    """(status, body) of GET http://127.0.0.1:port/path."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()

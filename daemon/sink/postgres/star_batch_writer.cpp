@@ -39,14 +39,21 @@ CREATE TEMP TABLE stage_dim_collection (collection_key bigint, collection text, 
 )SQL";
 
 // Conflict targets are the natural keys: a surrogate-key collision then violates the primary
-// key and fails the batch instead of silently merging two members.
-constexpr const char* kMergeDimensions = R"SQL(
+// key and fails the batch instead of silently merging two members. RETURNING (xmax = 0)
+// tells inserted rows from updated ones; staged rows not returned were unchanged.
+struct DimensionMerge {
+    const char* table;
+    const char* sql;
+};
+const DimensionMerge kDimensionMerges[] = {
+    {"dim_date", R"SQL(
 INSERT INTO dim_date (date_key, date, iso_year, iso_week, weekday, weekday_name, is_weekend, month, month_name, quarter, year)
 SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodow FROM d), trim(to_char(d, 'Day')),
        extract(isodow FROM d) >= 6, extract(month FROM d), trim(to_char(d, 'Month')), extract(quarter FROM d), extract(year FROM d)
 FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
-ON CONFLICT (date_key) DO NOTHING;
-
+ON CONFLICT (date_key) DO NOTHING
+RETURNING xmax = 0)SQL"},
+    {"dim_store", R"SQL(
 INSERT INTO dim_store AS t (store_key, store_id, domain, first_seen, last_seen)
 SELECT store_key, store_id, domain, first_seen, last_seen FROM stage_dim_store
 ON CONFLICT (store_id) DO UPDATE SET
@@ -54,8 +61,9 @@ ON CONFLICT (store_id) DO UPDATE SET
     first_seen = least(t.first_seen, excluded.first_seen),
     last_seen = greatest(t.last_seen, excluded.last_seen)
 WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
-   OR (excluded.first_seen = t.first_seen AND excluded.domain < t.domain);
-
+   OR (excluded.first_seen = t.first_seen AND excluded.domain < t.domain)
+RETURNING xmax = 0)SQL"},
+    {"dim_product", R"SQL(
 INSERT INTO dim_product AS t (product_key, product_id, product_url, first_seen, last_seen)
 SELECT product_key, product_id, product_url, first_seen, last_seen FROM stage_dim_product
 ON CONFLICT (product_id) DO UPDATE SET
@@ -63,24 +71,39 @@ ON CONFLICT (product_id) DO UPDATE SET
     first_seen = least(t.first_seen, excluded.first_seen),
     last_seen = greatest(t.last_seen, excluded.last_seen)
 WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
-   OR (excluded.first_seen = t.first_seen AND excluded.product_url < t.product_url);
-
+   OR (excluded.first_seen = t.first_seen AND excluded.product_url < t.product_url)
+RETURNING xmax = 0)SQL"},
+    {"dim_location", R"SQL(
 INSERT INTO dim_location (location_key, country_code, country_name)
 SELECT location_key, country_code, country_name FROM stage_dim_location
-ON CONFLICT (country_code, region, city) DO NOTHING;
-
+ON CONFLICT (country_code, region, city) DO NOTHING
+RETURNING xmax = 0)SQL"},
+    {"dim_user_agent", R"SQL(
 INSERT INTO dim_user_agent (user_agent_key, user_agent)
 SELECT user_agent_key, user_agent FROM stage_dim_user_agent
-ON CONFLICT (md5(user_agent)) DO NOTHING;
-
+ON CONFLICT (md5(user_agent)) DO NOTHING
+RETURNING xmax = 0)SQL"},
+    {"dim_referrer", R"SQL(
 INSERT INTO dim_referrer (referrer_key, domain, channel)
 SELECT referrer_key, domain, nullif(channel, '') FROM stage_dim_referrer
-ON CONFLICT (domain) DO NOTHING;
-
+ON CONFLICT (domain) DO NOTHING
+RETURNING xmax = 0)SQL"},
+    {"dim_collection", R"SQL(
 INSERT INTO dim_collection (collection_key, collection, funnel_stage)
 SELECT collection_key, collection, nullif(funnel_stage, '') FROM stage_dim_collection
-ON CONFLICT (collection) DO NOTHING;
-)SQL";
+ON CONFLICT (collection) DO NOTHING
+RETURNING xmax = 0)SQL"},
+};
+
+std::size_t staged_members(const StarBatch& batch, std::string_view table) {
+    if (table == "dim_date") return batch.date_keys.size();
+    if (table == "dim_store") return batch.stores.size();
+    if (table == "dim_product") return batch.products.size();
+    if (table == "dim_location") return batch.locations.size();
+    if (table == "dim_user_agent") return batch.user_agents.size();
+    if (table == "dim_referrer") return batch.referrers.size();
+    return batch.collections.size();
+}
 
 }  // namespace
 
@@ -169,7 +192,15 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const std::unor
     return conn_->copy_in("COPY fact_event FROM STDIN (FORMAT binary)", copy_.finish());
 }
 
-void StarBatchWriter::merge_dimensions() { conn_->exec(kMergeDimensions); }
+void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& outcome) {
+    for (const auto& merge : kDimensionMerges) {
+        PgResult rows = conn_->exec(merge.sql);
+        TableRows counts{merge.table};
+        for (int i = 0; i < PQntuples(rows.get()); ++i) (*PQgetvalue(rows.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
+        counts.unchanged = static_cast<std::int64_t>(staged_members(batch, merge.table)) - counts.inserted - counts.updated;
+        outcome.tables.push_back(counts);
+    }
+}
 
 void StarBatchWriter::update_progress(const StarBatch& batch) {
     std::vector<std::string> topics, partitions, offsets, epochs;
@@ -201,12 +232,13 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         outcome.stage_seconds = seconds_since(t0);
 
         auto t1 = Clock::now();
-        merge_dimensions();
+        merge_dimensions(batch, outcome);
         // Facts go straight into fact_event by COPY, minus the ids already committed: cheaper
         // than staging them and INSERT ... ON CONFLICT (bench/results.md). A concurrent writer
         // of the same id makes the COPY fail with a unique violation; the retry then skips it.
         outcome.facts_inserted = copy_facts(batch, committed_ids());
         outcome.duplicates = static_cast<std::int64_t>(batch.facts.size() + batch.in_batch_duplicates) - outcome.facts_inserted;
+        outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
         copy_.reset();
         for (const auto& d : batch.dead_letters) {
             copy_.begin_row(7);
@@ -221,6 +253,7 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         outcome.dead_letters = conn_->copy_in(
             "COPY starstream.dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id) FROM STDIN (FORMAT binary)",
             copy_.finish());
+        outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, 0});
         update_progress(batch);
         const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
         conn_->exec_params(

@@ -17,6 +17,7 @@
 #include <set>
 #include <unordered_set>
 #include <stdexcept>
+#include <vector>
 
 namespace starstream::daemon::postgres {
 
@@ -31,8 +32,15 @@ private:
     std::set<engine::TopicPartition> partitions_;
 };
 
+/// Rows one batch wrote to one table.
+struct TableRows {
+    std::string table;
+    std::int64_t inserted = 0, updated = 0, unchanged = 0;
+};
+
 /// What a committed batch did, for logs and metrics.
 struct BatchOutcome {
+    std::vector<TableRows> tables;
     std::int64_t facts_inserted = 0;
     std::int64_t duplicates = 0;  ///< in-batch plus already-committed ids
     std::int64_t dead_letters = 0;
@@ -48,10 +56,12 @@ public:
     /// moved on, PgError on database errors (rolled back; `transient()` says whether a retry
     /// on a new connection may succeed).
     BatchOutcome write(const product_view::StarBatch& batch);
+    /// Checks the connection with a trivial query. Throws PgError.
+    void ping() { conn_->exec("SELECT 1"); }
 
 private:
     void stage(const product_view::StarBatch& batch);
-    void merge_dimensions();
+    void merge_dimensions(const product_view::StarBatch& batch, BatchOutcome& outcome);
     std::unordered_set<std::string> committed_ids();
     std::int64_t copy_facts(const product_view::StarBatch& batch, const std::unordered_set<std::string>& skip);
     void update_progress(const product_view::StarBatch& batch);

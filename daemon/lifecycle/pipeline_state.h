@@ -1,0 +1,90 @@
+// What the running pipeline reports about itself, for /status, /readyz and /livez: the
+// assigned partitions with position, high watermark, lag and watermark; the last committed
+// batch and its timings; whether Postgres answered last time; loop heartbeats.
+// Thread rules: writers are the consume and sink threads, readers the HTTP thread; every
+// method locks (snapshots are copies).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon {
+
+struct PartitionStatus {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t position = -1;        ///< next offset to consume; -1 before the first message
+    std::int64_t high_watermark = -1;  ///< offset after the partition's last message; -1 unknown
+    std::int64_t lag_records = 0;
+    double lag_seconds = 0;            ///< age of the last consumed message while lagging, else 0
+    double watermark = -1;             ///< event-time watermark, Unix seconds; -1 before the first event
+};
+
+struct BatchStatus {
+    std::int64_t batch_id = 0;
+    std::size_t records = 0;
+    double stage_seconds = 0, merge_seconds = 0, commit_seconds = 0;
+    double committed_at = 0;  ///< Unix seconds
+};
+
+struct PipelineSnapshot {
+    std::vector<PartitionStatus> partitions;
+    bool assigned = false;
+    BatchStatus last_batch;
+    bool last_commit_failed = false;
+    std::string last_error;  ///< of the last failed commit or Postgres check; never holds secrets
+    bool postgres_reachable = true;
+    std::chrono::steady_clock::time_point consume_heartbeat, sink_heartbeat, started;
+};
+
+class PipelineState {
+public:
+    PipelineState() {
+        auto now = std::chrono::steady_clock::now();
+        s_.consume_heartbeat = s_.sink_heartbeat = s_.started = now;
+    }
+    void set_partitions(std::vector<PartitionStatus> partitions, bool assigned) {
+        std::lock_guard lock(mutex_);
+        s_.partitions = std::move(partitions);
+        s_.assigned = assigned;
+    }
+    void batch_committed(const BatchStatus& batch) {
+        std::lock_guard lock(mutex_);
+        s_.last_batch = batch;
+        s_.last_commit_failed = false;
+        s_.postgres_reachable = true;
+    }
+    void commit_failed(std::string error, bool postgres_reachable) {
+        std::lock_guard lock(mutex_);
+        s_.last_commit_failed = true;
+        s_.postgres_reachable = postgres_reachable;
+        s_.last_error = std::move(error);
+    }
+    /// The sink's idle check of the connection.
+    void postgres_checked(bool reachable, std::string error = {}) {
+        std::lock_guard lock(mutex_);
+        s_.postgres_reachable = reachable;
+        if (!reachable) s_.last_error = std::move(error);
+    }
+    void consume_beat() {
+        std::lock_guard lock(mutex_);
+        s_.consume_heartbeat = std::chrono::steady_clock::now();
+    }
+    void sink_beat() {
+        std::lock_guard lock(mutex_);
+        s_.sink_heartbeat = std::chrono::steady_clock::now();
+    }
+    PipelineSnapshot snapshot() const {
+        std::lock_guard lock(mutex_);
+        return s_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    PipelineSnapshot s_;
+};
+
+}  // namespace starstream::daemon
