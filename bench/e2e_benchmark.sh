@@ -37,10 +37,35 @@ build/bench/starstream-generate --events "$events" --brokers "$bootstrap" --json
   --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
 build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
 
+# LOAD=1: 50 HTTP clients hammer /metrics and /status during the run (ingestion cost of scrapes).
+http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+extra+=("--http.port=$http_port")
+if [ "${LOAD:-0}" = 1 ]; then
+  /usr/bin/python3 - "$http_port" >"$state/load.txt" 2>&1 <<'PY' &
+import http.client, sys, threading, time
+port, deadline, counts = int(sys.argv[1]), time.monotonic() + 60, {"ok": 0, "bad": 0}
+def client():
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            for i in range(100):
+                conn.request("GET", "/metrics" if i % 2 else "/status")
+                r = conn.getresponse(); r.read()
+                counts["ok" if r.status == 200 else "bad"] += 1
+            conn.close()
+        except OSError:
+            time.sleep(0.05)
+threads = [threading.Thread(target=client) for _ in range(50)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(counts)
+PY
+  load_pid=$!
+fi
 start_ms=$(($(date +%s%N) / 1000000))
 ${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
   --source.stop_when_caught_up=true --batch.max_records="$max_records" "${extra[@]}" >"$state/starstreamd.log" 2>&1
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+[ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
 committed=$("${psql_cmd[@]}" -c "SELECT sum(records) FROM starstream.batch")
 facts=$("${psql_cmd[@]}" -c "SELECT count(*) FROM fact_event")
 rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")

@@ -100,6 +100,13 @@ class HttpAndMetrics(Fixture):
         facts = harness.scalar(self.dsn, "SELECT count(*) FROM fact_event")
         self.assertEqual(query('starstream_rows_written_total{table="fact_event",operation="inserted"}'), float(facts))
 
+    def test_no_personal_data_in_logs_status_or_metrics(self):
+        with open(self.jsonl, "rb") as f:
+            self.assertIn(b"@example.com", f.read())  # the events do carry email addresses
+        exposed = open(self.log, "rb").read().decode("utf-8", "replace") + harness.http_get(self.port, "/status")[1] + self.metrics()
+        self.assertNotIn("@example.com", exposed)
+        self.assertNotIn("email", exposed)
+
     def test_error_statuses_and_the_server_keeps_serving(self):
         self.assertEqual(harness.http_get(self.port, "/nope")[0], 404)
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/metrics", method="POST", data=b"x")
