@@ -1,14 +1,17 @@
 // starstreamd: Kafka product_view clickstream -> PostgreSQL star schema, exactly once.
 //
 // Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
-// version. Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
+// healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version. Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
 // key); 3 a dependency (Postgres, Kafka) unreachable or refusing at start-up.
 #include "config/config.h"
 #include "http/http_server.h"
+#include "http/readiness_probe.h"
 #include "lifecycle/logging.h"
 #include "lifecycle/stream_runner.h"
+#include "lifecycle/systemd_notifier.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
+#include "sink/postgres/pg_settings.h"
 
 #include <spdlog/spdlog.h>
 
@@ -28,7 +31,7 @@ constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
 
 void migrate(const Config& config) {
-    postgres::PgConnection conn(config.postgres_dsn, config.postgres_connect_timeout);
+    postgres::PgConnection conn(pg_settings(config));
     auto applied = postgres::apply_migrations(conn, postgres::read_migrations(config.migrations_dir));
     spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
 }
@@ -42,6 +45,7 @@ nlohmann::json config_summary(const Config& config) {
 }
 
 int run(const Config& config) {
+    SystemdNotifier systemd;
     PipelineState state;
     metrics::PipelineProbe probe;
     std::unique_ptr<http::HttpServer> server;
@@ -67,7 +71,7 @@ int run(const Config& config) {
     }
     std::unique_ptr<StreamRunner> runner;
     try {
-        runner = std::make_unique<StreamRunner>(config, state, probe);
+        runner = std::make_unique<StreamRunner>(config, state, probe, systemd);
         runner->check_source();
     } catch (const starstream::engine::SourceConfigError& e) {
         spdlog::critical("configuration key 'kafka.{}': {}", e.key(), e.what());
@@ -113,6 +117,12 @@ int main(int argc, char** argv) {
         return 0;
     }
     configure_logging(config.log_level, config.log_format);
+    if (config.command == "healthcheck") {
+        const int status = http::probe_readyz(config.http_listen_address, config.http_port, std::chrono::seconds(3));
+        std::cout << "GET /readyz on " << config.http_listen_address << ":" << config.http_port << ": "
+                  << (status < 0 ? "no answer" : std::to_string(status)) << "\n";
+        return status == 200 ? 0 : 1;
+    }
     if (config.command == "check-config") {
         std::cout << "configuration OK\n";
         return 0;

@@ -15,7 +15,7 @@ packages=(
   # servers and independent clients used by the demo and the tests
   postgresql-15 postgresql-client-15 python3 python3-kafka python3-psycopg2 python3-geoip kcat
   # benchmarks and checks
-  time shellcheck prometheus
+  time shellcheck prometheus systemd docker-compose python3-yaml
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -36,6 +37,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
     po::options_description d("Configuration keys (file sections [postgres], [source], ...; flags --section.key=value)");
     d.add_options()
         ("postgres.dsn", po::value(&c.postgres_dsn), "libpq connection string or URI of the star schema database (required)")
+        ("postgres.password_file", po::value<std::string>(), "file holding the Postgres password (relative: under $CREDENTIALS_DIRECTORY)")
         ("postgres.connect_timeout_ms", po::value(&r.postgres_connect_timeout_ms)->default_value(10000), "connection timeout, milliseconds")
         ("postgres.retry_initial_ms", po::value(&r.postgres_retry_initial_ms)->default_value(500), "first backoff after a failed batch commit, milliseconds")
         ("postgres.retry_max_ms", po::value(&r.postgres_retry_max_ms)->default_value(30000), "backoff ceiling, milliseconds")
@@ -69,7 +71,7 @@ po::options_description general_options(Config& c) {
     d.add_options()
         ("help,h", "show this help")
         ("config,c", po::value(&c.config_file), "INI configuration file (also STARSTREAM_CONFIG)")
-        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | version");
+        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | healthcheck | version");
     return d;
 }
 
@@ -82,8 +84,27 @@ std::string env_to_key(const std::string& name) {
     auto sep = rest.find("__");
     if (sep == std::string::npos) return "";
     std::string section = rest.substr(0, sep), key = rest.substr(sep + 2);
-    if (section == "kafka") std::replace(key.begin(), key.end(), '_', '.');
+    if (section == "kafka") {
+        // Property names use dots; a trailing _file (the value comes from a file) stays.
+        const bool from_file = key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0;
+        if (from_file) key.resize(key.size() - 5);
+        std::replace(key.begin(), key.end(), '_', '.');
+        if (from_file) key += "_file";
+    }
     return section + "." + key;
+}
+
+/// The contents of a secret file, without a trailing newline. A relative path is resolved in
+/// $CREDENTIALS_DIRECTORY (systemd's LoadCredential=) when set. Throws ConfigError naming `key`.
+std::string read_secret_file(const std::string& key, const std::string& path) {
+    std::string resolved = path;
+    const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");
+    if (!path.empty() && path[0] != '/' && credentials && *credentials) resolved = std::string(credentials) + "/" + path;
+    std::ifstream in(resolved, std::ios::binary);
+    if (!in) throw ConfigError(key, "cannot read the secret file '" + resolved + "'");
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    return secret;
 }
 
 void collect_unregistered(const po::parsed_options& parsed, const std::string& where, std::map<std::string, std::string>& kafka) {
@@ -132,8 +153,8 @@ void finish(Config& c, const RawConfig& r) {
         throw ConfigError("source.starting_offsets", "must be earliest or latest, got '" + c.starting_offsets + "'");
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) throw ConfigError("log.level", "must be one of trace, debug, info, warn, error; got '" + c.log_level + "'");
-    static const std::set<std::string> commands{"run", "migrate", "check-config", "version"};
-    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, version)");
+    static const std::set<std::string> commands{"run", "migrate", "check-config", "healthcheck", "version"};
+    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, healthcheck, version)");
     if ((c.command == "run" || c.command == "migrate") && c.postgres_dsn.empty())
         throw ConfigError("postgres.dsn", "is required (file [postgres] dsn=..., STARSTREAM_POSTGRES__DSN or --postgres.dsn)");
     if (!c.postgres_dsn.empty()) {
@@ -213,6 +234,18 @@ Config load_config(int argc, const char* const argv[], const char* const* enviro
     c.kafka = kafka_file;
     for (const auto& [k, v] : kafka_env) c.kafka[k] = v;
     for (const auto& [k, v] : kafka_flags) c.kafka[k] = v;
+    // kafka.<property>_file: the property's value is read from a file (secrets).
+    for (auto it = c.kafka.begin(); it != c.kafka.end();) {
+        const std::string& key = it->first;
+        if (key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0) {
+            c.kafka[key.substr(0, key.size() - 5)] = read_secret_file("kafka." + key, it->second);
+            it = c.kafka.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (vm.count("postgres.password_file"))
+        c.postgres_password = read_secret_file("postgres.password_file", vm["postgres.password_file"].as<std::string>());
     finish(c, r);
     return c;
 }
@@ -230,7 +263,7 @@ std::string config_help() {
     Config c;
     RawConfig r{};
     std::ostringstream out;
-    out << "usage: starstreamd [run|migrate|check-config|version] [--config FILE] [--section.key=value ...]\n\n"
+    out << "usage: starstreamd [run|migrate|check-config|healthcheck|version] [--config FILE] [--section.key=value ...]\n\n"
         << general_options(c) << "\n"
         << key_options(c, r) << "\n"
         << "  --kafka.<property>=value  any librdkafka consumer property (also [kafka] in the file)\n\n"

@@ -27,11 +27,12 @@ private:
 };
 
 struct Config {
-    std::string command = "run";  ///< run | migrate | check-config | version
+    std::string command = "run";  ///< run | migrate | check-config | healthcheck | version
     std::string config_file;
 
     // [postgres]
     std::string postgres_dsn;                            ///< libpq connection string or URI (required)
+    std::string postgres_password;                       ///< from postgres.password_file; overrides a DSN password
     std::chrono::milliseconds postgres_connect_timeout{10000};
     std::chrono::milliseconds postgres_retry_initial{500};   ///< first backoff after a failure
     std::chrono::milliseconds postgres_retry_max{30000};     ///< backoff ceiling

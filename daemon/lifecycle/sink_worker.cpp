@@ -1,5 +1,6 @@
 #include "lifecycle/sink_worker.h"
 
+#include "sink/postgres/pg_settings.h"
 #include "sink/postgres/star_batch_writer.h"
 
 #include <spdlog/spdlog.h>
@@ -19,7 +20,7 @@ SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSou
 
 StarBatchWriter& SinkWorker::writer() {
     if (!writer_) {
-        writer_ = std::make_unique<StarBatchWriter>(config_.postgres_dsn, config_.postgres_connect_timeout);
+        writer_ = std::make_unique<StarBatchWriter>(pg_settings(config_));
         if (had_writer_) probe_.postgres_reconnect();
         had_writer_ = true;
     }

@@ -1,5 +1,7 @@
 #include "lifecycle/stream_runner.h"
 
+#include "http/health_checks.h"
+
 #include <spdlog/spdlog.h>
 
 #include <ctime>
@@ -9,12 +11,13 @@ namespace starstream::daemon {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe)
+StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd)
     : config_(config),
       state_(state),
       probe_(probe),
+      systemd_(systemd),
       trigger_{config.trigger_interval, config.max_records, config.max_bytes},
-      progress_(config.postgres_dsn, config.postgres_connect_timeout),
+      progress_(pg_settings(config)),
       geo_(config.geoip_country_v4, config.geoip_country_v6),
       decoder_(config.max_event_bytes),
       builder_(geo_) {
@@ -103,6 +106,11 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
                 progress_by_partition_[tp] = {position.next_offset, -1, -1};
                 spdlog::info("claimed {} at offset {} (epoch {})", tp.to_string(), position.next_offset, position.epoch);
             }
+            if (!ready_sent_) {
+                // Migrated (before the runner existed) and assigned: ready for systemd.
+                systemd_.notify("READY=1\nSTATUS=consuming " + std::to_string(positions.size()) + " partitions");
+                ready_sent_ = true;
+            }
             return positions;
         } catch (const postgres::PgError& e) {
             if (!e.transient() || stop_requested_) throw;
@@ -173,6 +181,19 @@ void StreamRunner::log_progress() {
                  rate, consumed_, dead_lettered_, sink_->committed_batches(), sink_->committed_records(), lag, watermark_text, epochs_.size());
     consumed_at_last_progress_ = consumed_;
     last_progress_ = Clock::now();
+    systemd_.notify(fmt::format("STATUS={:.0f} events/s, {} consumed, lag {} records, watermark {}", rate, consumed_, lag, watermark_text));
+}
+
+void StreamRunner::feed_watchdog() {
+    // WATCHDOG=1 only while both loops prove progress: a hung commit stops the feeding and
+    // systemd restarts the service (WatchdogSec=).
+    const auto period = systemd_.watchdog_period();
+    if (!period || Clock::now() < next_watchdog_) return;
+    next_watchdog_ = Clock::now() + *period;
+    http::HealthLimits limits;
+    limits.liveness_timeout = std::chrono::duration_cast<milliseconds>(*period * 2);
+    const auto checks = http::liveness(state_.snapshot(), limits, Clock::now());
+    if (std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; })) systemd_.notify("WATCHDOG=1");
 }
 
 void StreamRunner::run() {
@@ -182,6 +203,7 @@ void StreamRunner::run() {
     auto next_publish = Clock::now();
     while (!stop_requested_) {
         state_.consume_beat();
+        feed_watchdog();
         if (Clock::now() >= next_publish) {
             publish_partitions();
             next_publish = Clock::now() + std::chrono::seconds(1);
@@ -209,6 +231,7 @@ void StreamRunner::run() {
         }
     }
     publish_partitions();
+    systemd_.notify("STOPPING=1\nSTATUS=stopping: committing the open batch");
     spdlog::info("shutting down: committing the open batch");
     seal_and_hand_off(false);
     const auto deadline = Clock::now() + config_.shutdown_timeout;

@@ -15,10 +15,12 @@
 #include "metrics/pipeline_probe.h"
 #include "batch/trigger_policy.h"
 #include "lifecycle/sink_worker.h"
+#include "lifecycle/systemd_notifier.h"
 #include "pipeline/product_view/decoder.h"
 #include "pipeline/product_view/geo_locator.h"
 #include "pipeline/product_view/star_batch_builder.h"
 #include "sink/postgres/pg_connection.h"
+#include "sink/postgres/pg_settings.h"
 #include "sink/postgres/progress_store.h"
 #include "source/kafka_source.h"
 
@@ -31,7 +33,7 @@ class StreamRunner final : public engine::RebalanceListener {
 public:
     /// Connects to Postgres and creates the Kafka consumer; throws ConfigError-like
     /// std::runtime_error / engine::SourceConfigError / postgres::PgError on failure.
-    StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe);
+    StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd);
     ~StreamRunner() override;
 
     /// Checks that the brokers answer and the topics exist. Throws std::runtime_error.
@@ -51,6 +53,7 @@ private:
     bool caught_up() const;
     void log_progress();
     void publish_partitions();
+    void feed_watchdog();
     std::uint16_t topic_index(std::string_view topic);
 
     static inline std::atomic<bool> stop_requested_{false};
@@ -58,6 +61,9 @@ private:
     const Config& config_;
     PipelineState& state_;
     metrics::PipelineProbe& probe_;
+    SystemdNotifier& systemd_;
+    bool ready_sent_ = false;
+    std::chrono::steady_clock::time_point next_watchdog_{};
     engine::TriggerPolicy trigger_;
     postgres::ProgressStore progress_;
     product_view::GeoLocator geo_;

@@ -46,6 +46,9 @@ PipelineProbe::PipelineProbe()
       watermark_age_(BuildGauge().Name("starstream_watermark_age_seconds").Help("Wall clock minus the watermark, per partition.").Register(*registry_)) {
     BuildGauge().Name("starstream_build_info").Help("Build information; the value is always 1.").Register(*registry_).Add({{"version", STARSTREAM_VERSION}}).Set(1);
     for (const char* phase : {"poll", "decode", "enrich", "stage", "merge", "commit"}) phases_.Add({{"phase", phase}}, kPhaseBuckets);
+    // Every known reason starts at 0, so that rate() and alerts see the series from the start.
+    for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized"})
+        dead_letters_.Add({{"reason", reason_label(reason)}});
 }
 
 void PipelineProbe::dead_lettered(std::string_view reason) { dead_letters_.Add({{"reason", reason_label(reason)}}).Increment(); }

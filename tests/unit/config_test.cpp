@@ -102,3 +102,28 @@ TEST(Config, ExampleFileDocumentsEveryKey) {
     EXPECT_EQ(documented, std::set<std::string>(keys.begin(), keys.end()));
     EXPECT_NO_THROW(load({"--config", path}));
 }
+
+TEST(Config, SecretsFromFilesAndSystemdCredentials) {
+    const std::string dir = testing::TempDir();
+    std::ofstream(dir + "/pg_secret") << "s3cret\n";
+    std::ofstream(dir + "/sasl_secret") << "kafka-s3cret";
+    setenv("CREDENTIALS_DIRECTORY", dir.c_str(), 1);
+    Config c = load(with_required({"--postgres.password_file=pg_secret", "--kafka.sasl.password_file=" + dir + "/sasl_secret"}));
+    unsetenv("CREDENTIALS_DIRECTORY");
+    EXPECT_EQ(c.postgres_password, "s3cret");
+    EXPECT_EQ(c.kafka.at("sasl.password"), "kafka-s3cret");
+    EXPECT_EQ(c.kafka.count("sasl.password_file"), 0u);
+    EXPECT_EQ(error_key(with_required({"--postgres.password_file=/nonexistent/secret"})), "postgres.password_file");
+    EXPECT_EQ(error_key(with_required({"--kafka.sasl.password_file=/nonexistent/secret"})), "kafka.sasl.password_file");
+    EXPECT_TRUE(starstream::daemon::is_secret_key("sasl.password"));
+    EXPECT_TRUE(starstream::daemon::is_secret_key("ssl.key.pem"));
+    EXPECT_FALSE(starstream::daemon::is_secret_key("bootstrap.servers"));
+}
+
+TEST(Config, DockerStyleSecretFilesFromTheEnvironment) {
+    const std::string path = testing::TempDir() + "/docker_secret";
+    std::ofstream(path) << "from-docker\n";
+    Config c = load(kRequired, {"STARSTREAM_KAFKA__SASL_PASSWORD_FILE=" + path, "STARSTREAM_POSTGRES__PASSWORD_FILE=" + path});
+    EXPECT_EQ(c.kafka.at("sasl.password"), "from-docker");
+    EXPECT_EQ(c.postgres_password, "from-docker");
+}

@@ -12,10 +12,10 @@ bool PgError::transient() const {
     return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s == "40001" || s == "40P01" || s.rfind("53", 0) == 0;
 }
 
-PgConnection::PgConnection(const std::string& dsn, std::chrono::milliseconds timeout) : conn_(nullptr, &PQfinish) {
-    const std::string seconds = std::to_string(std::max<long long>(1, (timeout.count() + 999) / 1000));
-    const char* keywords[] = {"dbname", "connect_timeout", "application_name", nullptr};
-    const char* values[] = {dsn.c_str(), seconds.c_str(), "starstreamd", nullptr};
+PgConnection::PgConnection(const PgSettings& settings) : conn_(nullptr, &PQfinish) {
+    const std::string seconds = std::to_string(std::max<long long>(1, (settings.connect_timeout.count() + 999) / 1000));
+    const char* keywords[] = {"dbname", "connect_timeout", "application_name", settings.password.empty() ? nullptr : "password", nullptr};
+    const char* values[] = {settings.dsn.c_str(), seconds.c_str(), "starstreamd", settings.password.c_str(), nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, 1));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
         std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";

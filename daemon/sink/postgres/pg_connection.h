@@ -35,10 +35,18 @@ private:
 
 using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
+/// How to reach the database: a libpq DSN, a connect timeout, and a password that overrides
+/// any in the DSN when not empty (postgres.password_file).
+struct PgSettings {
+    std::string dsn;
+    std::chrono::milliseconds connect_timeout{10000};
+    std::string password;
+};
+
 class PgConnection {
 public:
     /// Connects within `timeout`; throws PgError (transient) naming host and port, never the password.
-    PgConnection(const std::string& dsn, std::chrono::milliseconds timeout);
+    explicit PgConnection(const PgSettings& settings);
     PgConnection(const PgConnection&) = delete;
     PgConnection& operator=(const PgConnection&) = delete;
 

@@ -18,13 +18,12 @@ std::string text_array(const std::vector<std::string>& values) {
     return out + "}";
 }
 
-ProgressStore::ProgressStore(std::string dsn, std::chrono::milliseconds connect_timeout)
-    : dsn_(std::move(dsn)), connect_timeout_(connect_timeout), conn_(std::make_unique<PgConnection>(dsn_, connect_timeout_)) {}
+ProgressStore::ProgressStore(PgSettings settings) : settings_(std::move(settings)), conn_(std::make_unique<PgConnection>(settings_)) {}
 
 PgConnection& ProgressStore::connection() {
     if (!conn_ || !conn_->ok()) {
         conn_.reset();
-        conn_ = std::make_unique<PgConnection>(dsn_, connect_timeout_);
+        conn_ = std::make_unique<PgConnection>(settings_);
     }
     return *conn_;
 }

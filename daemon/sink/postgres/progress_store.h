@@ -17,7 +17,7 @@ namespace starstream::daemon::postgres {
 class ProgressStore {
 public:
     /// Connects at once; throws PgError (transient) when Postgres cannot be reached.
-    ProgressStore(std::string dsn, std::chrono::milliseconds connect_timeout);
+    explicit ProgressStore(PgSettings settings);
 
     /// Takes ownership of `partitions`: increments each one's epoch (creating rows as needed)
     /// and returns the new epoch and the committed next offset (-1 if none). Throws PgError.
@@ -29,8 +29,7 @@ public:
 private:
     PgConnection& connection();
 
-    std::string dsn_;
-    std::chrono::milliseconds connect_timeout_;
+    PgSettings settings_;
     std::unique_ptr<PgConnection> conn_;
 };
 

@@ -107,8 +107,7 @@ std::size_t staged_members(const StarBatch& batch, std::string_view table) {
 
 }  // namespace
 
-StarBatchWriter::StarBatchWriter(const std::string& dsn, std::chrono::milliseconds connect_timeout)
-    : conn_(std::make_unique<PgConnection>(dsn, connect_timeout)) {
+StarBatchWriter::StarBatchWriter(const PgSettings& settings) : conn_(std::make_unique<PgConnection>(settings)) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     conn_->exec(kCreateStaging);
 }

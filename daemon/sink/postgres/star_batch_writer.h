@@ -50,7 +50,7 @@ struct BatchOutcome {
 class StarBatchWriter {
 public:
     /// Connects and prepares the staging tables. Throws PgError.
-    StarBatchWriter(const std::string& dsn, std::chrono::milliseconds connect_timeout);
+    explicit StarBatchWriter(const PgSettings& settings);
 
     /// Writes and commits `batch`. Throws FencedError (rolled back) when a partition's epoch
     /// moved on, PgError on database errors (rolled back; `transient()` says whether a retry
