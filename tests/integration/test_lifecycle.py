@@ -54,6 +54,19 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout[-2000:])
         self.assert_exactly_the_events(dsn)
 
+    def test_rewinding_a_partition_replays_without_changing_the_tables(self):
+        dsn = self.pg.create_database("rewind")
+        keys = {**KEYS, "source.stop_when_caught_up": "true"}
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="rewind", **keys)
+        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        before = harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)")
+        # The documented reset (README, Operations): rewind and bump the epoch to fence owners.
+        harness.query(dsn, "UPDATE starstream.progress SET next_offset = 0, epoch = epoch + 1 RETURNING 1")
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="rewind", **keys)
+        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), 2 * EVENTS)
+        self.assertEqual(harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)"), before)
+
     def test_postgres_outage_pauses_and_retries_without_loss(self):
         dsn = self.pg.create_database("outage")
         log = os.path.join(self.tmp, "outage.log")

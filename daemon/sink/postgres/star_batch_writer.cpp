@@ -29,6 +29,7 @@ std::string uuid_text(const std::array<std::uint8_t, 16>& id) {
 // Staging tables live for the session and empty themselves at each COMMIT or ROLLBACK.
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_event_id (event_id uuid) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dead_letter (LIKE starstream.dead_letter) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_date (date_key integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_store (store_key bigint, store_id text, domain text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_product (product_key bigint, product_id text, product_url text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
@@ -249,10 +250,12 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
             d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
             copy_.int8(batch.batch_id);
         }
-        outcome.dead_letters = conn_->copy_in(
-            "COPY starstream.dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id) FROM STDIN (FORMAT binary)",
-            copy_.finish());
-        outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, 0});
+        // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
+        // "Reset a consumer position"), its messages are read again and must not fail the batch.
+        conn_->copy_in("COPY stage_dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id) FROM STDIN (FORMAT binary)",
+                       copy_.finish());
+        outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
+        outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
         update_progress(batch);
         const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
         conn_->exec_params(
