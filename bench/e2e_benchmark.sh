@@ -8,30 +8,18 @@
 # Appends a row to bench/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 events=${EVENTS:-400000}
 partitions=${PARTITIONS:-48}
 max_records=${MAX_RECORDS:-50000}
-state="$root/.state/bench"
+state="$(pwd)/.state/bench"
 read -r -a extra <<<"${EXTRA:-}"
 
-bash deploy/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
-
-tests/support/local_postgres.sh stop "$state/pg" 2>/dev/null || true
-rm -rf "$state"
-mkdir -p "$state"
-chmod 755 "$root/.state" "$state"
-dsn=$(LOCAL_PG_DURABLE=1 tests/support/local_postgres.sh start "$state/pg")
-port=$(cat "$state/pg/port")
-psql_cmd=(psql -X -qAt -h 127.0.0.1 -p "$port" -U postgres -d starstream)
+# shellcheck source=tests/support/local_stack.sh
+source tests/support/local_stack.sh
+build_project
+LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions"
+psql_cmd=(psql -X -qAt -h 127.0.0.1 -p "$pg_port" -U postgres -d starstream)
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
-
-build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --bootstrap-file "$state/bootstrap" >"$state/mock-kafka.log" 2>&1 &
-kafka_pid=$!
-for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
-bootstrap=$(cat "$state/bootstrap")
 
 build/bench/starstream-generate --events "$events" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
   --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"

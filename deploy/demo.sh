@@ -6,33 +6,20 @@
 # Knobs (environment): EVENTS (default 200000), PARTITIONS (24), SEED (42).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 events=${EVENTS:-200000}
 partitions=${PARTITIONS:-24}
 seed=${SEED:-42}
-state="$root/.state/demo"
+state="$(pwd)/.state/demo"
 
-bash deploy/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
+# shellcheck source=tests/support/local_stack.sh
+source tests/support/local_stack.sh
+build_project
 echo "== built build/daemon/starstreamd"
-
 # A fresh database on every run: the demo is repeatable.
-tests/support/local_postgres.sh stop "$state/pg" 2>/dev/null || true
-rm -rf "$state"
-mkdir -p "$state"
-chmod 755 "$root/.state" "$state"
-dsn=$(tests/support/local_postgres.sh start "$state/pg")
-port=$(cat "$state/pg/port")
-echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $state/pg)"
-
-build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --bootstrap-file "$state/bootstrap" \
-  >"$state/mock-kafka.log" 2>&1 &
-kafka_pid=$!
+start_local_stack "$state" "$partitions"
 trap 'kill "$kafka_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
-[ -s "$state/bootstrap" ] || { echo "mock Kafka did not start; see $state/mock-kafka.log" >&2; exit 1; }
-bootstrap=$(cat "$state/bootstrap")
+port=$pg_port
+echo "== PostgreSQL 15 on 127.0.0.1:$port (data in $state/pg)"
 echo "== mock Kafka: 3 brokers, topic product_view with $partitions partitions at $bootstrap"
 
 echo "== producing $events events (0.5 % malformed, 0.5 % duplicates) ..."

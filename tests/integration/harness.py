@@ -145,3 +145,17 @@ def http_get(port, path, timeout=10):
         return response.status, response.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def local_stack(cls, prefix, partitions, events=None, **generate_knobs):
+    """Class fixture: cls.tmp, cls.pg and cls.kafka (stopped at class clean-up); with `events`,
+    also cls.jsonl holding that many generated messages, produced into product_view, and
+    cls.summary, the generator's counts."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls.pg = Postgres()
+    cls.addClassCleanup(cls.pg.stop)
+    cls.kafka = MockKafka(partitions=partitions)
+    cls.addClassCleanup(cls.kafka.stop)
+    if events:
+        cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
+        cls.summary = generate(events, cls.jsonl, brokers=cls.kafka.bootstrap, **generate_knobs)

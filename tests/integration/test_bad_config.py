@@ -3,7 +3,6 @@ the key and a non-zero exit code (2: configuration, 3: a dependency unreachable)
 import os
 import socket
 import subprocess
-import tempfile
 import unittest
 
 import harness
@@ -18,12 +17,7 @@ def closed_port():
 class BadConfig(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=4)
-        cls.addClassCleanup(cls.kafka.stop)
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-badconf-")
-        harness.generate(500, os.path.join(cls.tmp, "events.jsonl"), brokers=cls.kafka.bootstrap)
+        harness.local_stack(cls, "starstream-badconf-", 4, 500)
 
     def start(self, *extra, env=None, dsn=None, bootstrap=None):
         dsn = dsn or self.pg.create_database("badconf")

@@ -3,7 +3,6 @@ daemon killed with SIGKILL at three different moments (restarted each time) end 
 same table contents: no loss, no duplicate."""
 import os
 import signal
-import tempfile
 import unittest
 
 import harness
@@ -36,13 +35,8 @@ def contents(dsn):
 class CrashRestart(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-crash-")
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=24)
-        cls.addClassCleanup(cls.kafka.stop)
-        harness.generate(EVENTS, os.path.join(cls.tmp, "events.jsonl"), brokers=cls.kafka.bootstrap,
-                         malformed_share=0.01, duplicate_share=0.01, out_of_order_seconds=120)
+        harness.local_stack(cls, "starstream-crash-", 24, EVENTS, malformed_share=0.01, duplicate_share=0.01,
+                            out_of_order_seconds=120)
 
     def test_sigkill_three_times_then_same_tables_as_an_uninterrupted_run(self):
         straight = self.pg.create_database("straight")

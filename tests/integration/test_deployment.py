@@ -22,12 +22,7 @@ ROOT = harness.SOURCE_DIR
 class NotifyAndHealthcheck(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-deploy-")
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=4)
-        cls.addClassCleanup(cls.kafka.stop)
-        harness.generate(2_000, os.path.join(cls.tmp, "events.jsonl"), brokers=cls.kafka.bootstrap)
+        harness.local_stack(cls, "starstream-deploy-", 4, 2_000)
 
     def test_notify_protocol_and_healthcheck(self):
         dsn = self.pg.create_database("notify")

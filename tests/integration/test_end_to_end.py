@@ -4,7 +4,6 @@ the dead letters, the progress table and all six reports match what this test co
 independently from the generated JSONL."""
 import datetime
 import os
-import tempfile
 import unittest
 
 import expectations as expect
@@ -20,15 +19,9 @@ REPORTS = os.path.join(harness.SOURCE_DIR, "sql", "reports")
 class EndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-e2e-")
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=24)
-        cls.addClassCleanup(cls.kafka.stop)
+        harness.local_stack(cls, "starstream-e2e-", 24, EVENTS, start_time=START, span_seconds=6 * 3600,
+                            malformed_share=0.01, duplicate_share=0.01)
         cls.dsn = cls.pg.create_database("e2e")
-        cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
-        cls.summary = harness.generate(EVENTS, cls.jsonl, brokers=cls.kafka.bootstrap, start_time=START, span_seconds=6 * 3600,
-                                       malformed_share=0.01, duplicate_share=0.01)
         cls.daemon = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, **{"source.stop_when_caught_up": "true", "batch.max_records": 20000})
         cls.events, cls.malformed = expect.read_jsonl(cls.jsonl)
 

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -30,13 +29,7 @@ class Fixture(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-http-")
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=cls.partitions)
-        cls.addClassCleanup(cls.kafka.stop)
-        cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
-        harness.generate(EVENTS, cls.jsonl, brokers=cls.kafka.bootstrap, malformed_share=0.01, duplicate_share=0.01)
+        harness.local_stack(cls, "starstream-http-", cls.partitions, EVENTS, malformed_share=0.01, duplicate_share=0.01)
         cls.dsn = cls.pg.create_database("http")
         cls.port = harness.free_port()
         cls.log = os.path.join(cls.tmp, "daemon.log")

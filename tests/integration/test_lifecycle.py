@@ -3,7 +3,6 @@ and exits 0; a PostgreSQL outage pauses consumption and is retried, losing and d
 nothing."""
 import os
 import signal
-import tempfile
 import unittest
 
 import expectations as expect
@@ -17,13 +16,7 @@ KEYS = {"batch.max_records": 2000, "batch.trigger_interval_ms": 200, "postgres.r
 class Lifecycle(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-life-")
-        cls.pg = harness.Postgres()
-        cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=12)
-        cls.addClassCleanup(cls.kafka.stop)
-        cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
-        harness.generate(EVENTS, cls.jsonl, brokers=cls.kafka.bootstrap, malformed_share=0.01, duplicate_share=0.01)
+        harness.local_stack(cls, "starstream-life-", 12, EVENTS, malformed_share=0.01, duplicate_share=0.01)
         cls.events, cls.malformed = expect.read_jsonl(cls.jsonl)
 
     def assert_exactly_the_events(self, dsn):
