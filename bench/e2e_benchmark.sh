@@ -72,6 +72,6 @@ log_ms() { date -d "$(grep -m1 "$1" "$state/starstreamd.log" | cut -d' ' -f1)" +
 sustained_ms=$(($(log_ms "consumed to its end") - $(log_ms "kafka assigned")))
 sustained=$((events * 1000 / sustained_ms))
 ceiling=$((facts * 1000 / copy_ms))
-summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
+summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
 echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"
 echo "$summary" >>bench/results.md

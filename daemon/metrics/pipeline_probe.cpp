@@ -49,6 +49,9 @@ PipelineProbe::PipelineProbe()
     // Every known reason starts at 0, so that rate() and alerts see the series from the start.
     for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized"})
         dead_letters_.Add({{"reason", reason_label(reason)}});
+    for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
+                              "dim_referrer", "dim_collection"})
+        for (const char* operation : {"inserted", "updated", "unchanged"}) rows_.Add({{"table", table}, {"operation", operation}});
 }
 
 void PipelineProbe::dead_lettered(std::string_view reason) { dead_letters_.Add({{"reason", reason_label(reason)}}).Increment(); }

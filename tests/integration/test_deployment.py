@@ -79,7 +79,8 @@ class NotifyAndHealthcheck(unittest.TestCase):
         harness.wait_for(lambda: harness.log_contains(log, "kafka assigned"), 60, "assignment")
         harness.wait_for(lambda: "starstream_consumer_lag_records{" in harness.http_get(port, "/metrics")[1], 30, "partition metrics")
         exported = set(re.findall(r"^([a-z_:]+)(?:\{| )", harness.http_get(port, "/metrics")[1], re.M))
-        dashboard = json.load(open(os.path.join(ROOT, "deploy", "grafana", "dashboards", "starstream.json")))
+        with open(os.path.join(ROOT, "deploy", "grafana", "dashboards", "starstream.json")) as f:
+            dashboard = json.load(f)
         used = set()
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
@@ -110,12 +111,14 @@ class StaticChecks(unittest.TestCase):
         compose = os.path.join(ROOT, "deploy", "docker-compose.yml")
         out = subprocess.run(["docker-compose", "-f", compose, "config", "-q"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
-        services = yaml.safe_load(open(compose))["services"]
+        with open(compose) as f:
+            spec = yaml.safe_load(f)
+        services = spec["services"]
         for name, service in services.items():
             image = service.get("image")
             self.assertIsNotNone(image, name)
             self.assertRegex(image, r":[0-9v][\w.-]*$", f"{name}: image not pinned")
-        self.assertEqual(yaml.safe_load(open(compose))["networks"]["default"], {"name": "streaming-network", "external": True})
+        self.assertEqual(spec["networks"]["default"], {"name": "streaming-network", "external": True})
         for name in ("starstreamd", "prometheus", "kafka-init"):
             self.assertIn("depends_on", services[name])
 
@@ -123,7 +126,8 @@ class StaticChecks(unittest.TestCase):
         scripts = glob.glob(os.path.join(ROOT, "**", "*.sh"), recursive=True) + [os.path.join(ROOT, ".ci", "run")]
         scripts = [s for s in scripts if "/build/" not in s]
         self.assertGreaterEqual(len(scripts), 5)
-        out = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
+        # -x follows `source` lines; their "shellcheck source=" paths are relative to the repository root.
+        out = subprocess.run(["shellcheck", "-x", *scripts], capture_output=True, text=True, cwd=ROOT)
         self.assertEqual(out.returncode, 0, out.stdout)
 
 
