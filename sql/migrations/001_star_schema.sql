@@ -100,7 +100,7 @@ CREATE TABLE fact_event (
     kafka_partition integer NOT NULL,
     kafka_offset    bigint NOT NULL
 );
-CREATE INDEX fact_event_date_hour ON fact_event (date_key, hour);
+CREATE INDEX fact_event_date_key ON fact_event USING brin (date_key);
 
 -- Bookkeeping ------------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ CREATE TABLE starstream.batch (
     dead_letters   integer NOT NULL,
     min_event_time timestamptz,
     max_event_time timestamptz,
-    committed_at   timestamptz NOT NULL DEFAULT now()
+    committed_at   timestamptz NOT NULL DEFAULT clock_timestamp()  -- written just before COMMIT
 );
 
 -- Messages that could not be decoded, kept whole with the reason.

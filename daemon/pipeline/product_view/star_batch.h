@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -19,6 +20,17 @@ namespace starstream::daemon::product_view {
 
 using engine::PartitionPosition;
 using engine::TopicPartition;
+
+/// An event id (UUID) as 16 bytes, and a hash for unordered containers of them.
+using EventId = std::array<std::uint8_t, 16>;
+struct EventIdHash {
+    std::size_t operator()(const EventId& id) const {
+        std::uint64_t a, b;
+        std::memcpy(&a, id.data(), 8);
+        std::memcpy(&b, id.data() + 8, 8);
+        return a ^ (b * 0x9E3779B97F4A7C15ull);
+    }
+};
 
 /// A string kept in StarBatch::text (offset and size in bytes): one allocation per batch
 /// instead of one per string, and a 8-byte field instead of a 32-byte std::string.

@@ -22,7 +22,8 @@ std::string url_host(std::string_view url) {
     if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
     if (auto colon = authority.find(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
     std::string host(authority);
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (char& c : host)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // ASCII only: hosts are IDNA-encoded
     return host;
 }
 
@@ -65,14 +66,15 @@ std::int16_t hour_of_day(std::int64_t unix_seconds) {
     return static_cast<std::int16_t>(in_day / 3600);
 }
 
-std::size_t StarBatchBuilder::IdHash::operator()(const std::array<std::uint8_t, 16>& id) const {
-    std::uint64_t a, b;
-    std::memcpy(&a, id.data(), 8);
-    std::memcpy(&b, id.data() + 8, 8);
-    return a ^ (b * 0x9E3779B97F4A7C15ull);
-}
-
 void StarBatchBuilder::reset() { ids_.clear(); }
+
+std::int64_t StarBatchBuilder::location_key(const char* country_code) {
+    // Natural key "CC|region|city"; region and city stay empty until a city database is configured.
+    const std::uint16_t code = static_cast<std::uint16_t>(static_cast<unsigned char>(country_code[0]) << 8 | static_cast<unsigned char>(country_code[1]));
+    auto [it, added] = location_keys_.try_emplace(code);
+    if (added) it->second = surrogate_key(std::string(country_code) + "||");
+    return it->second;
+}
 
 void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset) {
     if (!ids_.insert(e.id).second) {
@@ -91,39 +93,43 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
 
     f.store_key = surrogate_key(e.store_id);
     auto [store, new_store] = batch.stores.try_emplace(f.store_key);
-    std::string host = url_host(e.current_url);
-    if (new_store) store->second = {e.store_id, host, {t_us, t_us}};
-    // The domain of the earliest event wins (ties: the smaller host), whatever the batch
-    // boundaries, so that replays after a crash produce the same row.
-    if (t_us < store->second.seen.first || (t_us == store->second.seen.first && host < store->second.domain)) store->second.domain = host;
+    if (new_store) {
+        store->second = {e.store_id, url_host(e.current_url), {t_us, t_us}};
+    } else if (t_us <= store->second.seen.first) {
+        // The domain of the earliest event wins (ties: the smaller host), whatever the batch
+        // boundaries, so that replays after a crash produce the same row.
+        std::string host = url_host(e.current_url);
+        if (t_us < store->second.seen.first || host < store->second.domain) store->second.domain = std::move(host);
+    }
     store->second.seen.widen(t_us);
 
     if (!e.product_id.empty()) {
         f.has_product = true;
         f.product_key = surrogate_key(e.product_id);
         auto [product, new_product] = batch.products.try_emplace(f.product_key);
-        if (new_product) product->second = {e.product_id, e.current_url, {t_us, t_us}};
-        if (t_us < product->second.seen.first || (t_us == product->second.seen.first && e.current_url < product->second.url))
+        if (new_product) {
+            product->second = {e.product_id, e.current_url, {t_us, t_us}};
+        } else if (t_us < product->second.seen.first || (t_us == product->second.seen.first && e.current_url < product->second.url)) {
             product->second.url = e.current_url;
+        }
         product->second.seen.widen(t_us);
     }
 
     f.ip_family = parse_ip(e.ip, f.ip.data());
     const Country country = geo_.country(f.ip_family, f.ip.data());
-    std::string location = std::string(country.code) + "||";
-    f.location_key = surrogate_key(location);
-    if (!batch.locations.count(f.location_key)) batch.locations[f.location_key] = {country.code, country.name};
+    f.location_key = location_key(country.code);
+    if (auto [it, added] = batch.locations.try_emplace(f.location_key); added) it->second = {country.code, country.name};
 
     f.user_agent_key = surrogate_key(e.user_agent);
-    if (!batch.user_agents.count(f.user_agent_key)) batch.user_agents[f.user_agent_key] = {e.user_agent};
+    if (auto [it, added] = batch.user_agents.try_emplace(f.user_agent_key); added) it->second = {e.user_agent};
 
     std::string domain = referrer_domain(e.referrer_url);
     f.referrer_key = surrogate_key(domain);
-    if (!batch.referrers.count(f.referrer_key)) batch.referrers[f.referrer_key] = {domain, domain.empty() ? "direct" : ""};
+    if (auto [it, added] = batch.referrers.try_emplace(f.referrer_key); added) it->second = {domain, domain.empty() ? "direct" : ""};
 
     f.collection_key = surrogate_key(e.collection);
-    if (!batch.collections.count(f.collection_key))
-        batch.collections[f.collection_key] = {e.collection, std::string(funnel_stage(e.collection))};
+    if (auto [it, added] = batch.collections.try_emplace(f.collection_key); added)
+        it->second = {e.collection, std::string(funnel_stage(e.collection))};
 
     f.device_id = batch.keep(e.device_id);
     f.customer_id = batch.keep(e.customer_id);

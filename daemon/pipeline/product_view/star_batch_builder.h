@@ -11,6 +11,7 @@
 #include "pipeline/product_view/star_batch.h"
 
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace starstream::daemon::product_view {
@@ -41,11 +42,11 @@ public:
     void add_event(StarBatch& batch, ProductViewEvent& event, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset);
 
 private:
-    struct IdHash {
-        std::size_t operator()(const std::array<std::uint8_t, 16>& id) const;
-    };
+    std::int64_t location_key(const char* country_code);
+
     const GeoLocator& geo_;
-    std::unordered_set<std::array<std::uint8_t, 16>, IdHash> ids_;
+    std::unordered_set<EventId, EventIdHash> ids_;
+    std::unordered_map<std::uint16_t, std::int64_t> location_keys_;  ///< country code -> surrogate key
 };
 
 }  // namespace starstream::daemon::product_view

@@ -1,10 +1,10 @@
 #include "sink/postgres/star_batch_writer.h"
 
+#include "pipeline/product_view/decoder.h"
 #include "sink/postgres/progress_store.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 
 namespace starstream::daemon::postgres {
 
@@ -14,17 +14,6 @@ using product_view::StarBatch;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-/// The canonical text form Postgres prints for a uuid (lower-case hex, 8-4-4-4-12).
-std::string uuid_text(const std::array<std::uint8_t, 16>& id) {
-    char text[37];
-    char* out = text;
-    for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
-        out += std::snprintf(out, 3, "%02x", id[i]);
-    }
-    return std::string(text, 36);
-}
 
 // Staging tables live for the session and empty themselves at each COMMIT or ROLLBACK.
 constexpr const char* kCreateStaging = R"SQL(
@@ -155,19 +144,22 @@ void StarBatchWriter::stage(const StarBatch& batch) {
     copy("stage_event_id");
 }
 
-std::unordered_set<std::string> StarBatchWriter::committed_ids() {
+StarBatchWriter::EventIdSet StarBatchWriter::committed_ids() {
     // Ids of this batch that earlier batches already committed (duplicates sent again).
     PgResult rows = conn_->exec("SELECT s.event_id::text FROM stage_event_id s JOIN fact_event f USING (event_id)");
-    std::unordered_set<std::string> ids;
-    for (int i = 0; i < PQntuples(rows.get()); ++i) ids.insert(PQgetvalue(rows.get(), i, 0));
+    EventIdSet ids;
+    for (int i = 0; i < PQntuples(rows.get()); ++i) {
+        product_view::EventId id;
+        if (product_view::parse_uuid(PQgetvalue(rows.get(), i, 0), id)) ids.insert(id);
+    }
     return ids;
 }
 
-std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const std::unordered_set<std::string>& skip) {
+std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSet& skip) {
     copy_.reset();
     auto optional_text = [&](product_view::TextRef ref) { ref.empty() ? copy_.null() : copy_.text(batch.view(ref)); };
     for (const auto& f : batch.facts) {
-        if (!skip.empty() && skip.count(uuid_text(f.event_id))) continue;
+        if (!skip.empty() && skip.count(f.event_id)) continue;
         copy_.begin_row(19);
         copy_.uuid(f.event_id);
         copy_.timestamptz_us(f.event_time_us);

@@ -62,8 +62,9 @@ public:
 private:
     void stage(const product_view::StarBatch& batch);
     void merge_dimensions(const product_view::StarBatch& batch, BatchOutcome& outcome);
-    std::unordered_set<std::string> committed_ids();
-    std::int64_t copy_facts(const product_view::StarBatch& batch, const std::unordered_set<std::string>& skip);
+    using EventIdSet = std::unordered_set<product_view::EventId, product_view::EventIdHash>;
+    EventIdSet committed_ids();
+    std::int64_t copy_facts(const product_view::StarBatch& batch, const EventIdSet& skip);
     void update_progress(const product_view::StarBatch& batch);
 
     std::unique_ptr<PgConnection> conn_;
