@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     // freed memory stays scattered over arenas. Two arenas cut peak RSS by about a quarter at
     // the same throughput (bench/results.md).
     mallopt(M_ARENA_MAX, 2);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    configure_logging("info", "text");
     Config config;
     try {
         config = load_config(argc, argv, environ);

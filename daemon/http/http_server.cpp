@@ -18,7 +18,7 @@ namespace {
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 constexpr std::uint64_t kBodyLimit = 8 * 1024;
 constexpr int kMaxRequestsPerConnection = 100;
-constexpr int kMaxConnections = 64;
+constexpr int kMaxConnections = 256;
 }  // namespace
 
 HttpServer::HttpServer(const std::string& address, std::uint16_t port, StatusSource source, std::chrono::milliseconds read_timeout)

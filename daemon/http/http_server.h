@@ -1,7 +1,7 @@
 // A small asynchronous HTTP/1.1 server (Boost.Beast over Asio coroutines) on its own thread
 // and io_context, so that scrapes and probes never block the consume loop.
 // Each connection: a read timeout (slow clients cannot pin it), 8 KiB header and body limits,
-// at most 100 requests, at most 64 connections at once; malformed or oversized requests get
+// at most 100 requests, at most 256 connections at once (more are closed at accept); malformed or oversized requests get
 // 400 and the connection closes while the server keeps serving.
 // Thread rules: construct, start() and stop() from one thread; handlers run on the server thread.
 #pragma once

@@ -1,5 +1,6 @@
 // Log set-up: spdlog to stderr, as text or as one JSON object per line (log.format = json:
-// {"time":..., "level":..., "message":...}, the message JSON-escaped).
+// {"time":..., "level":..., "message":...}, the message JSON-escaped). Under systemd
+// ($JOURNAL_STREAM set) text lines carry sd-daemon priority prefixes so journald keeps levels.
 // Nothing logged anywhere includes event contents, so no email address reaches a log line;
 // DSNs are logged through redact_dsn.
 #pragma once

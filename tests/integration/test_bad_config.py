@@ -69,20 +69,20 @@ class BadConfig(unittest.TestCase):
 
     def test_unreachable_postgres_names_the_dsn_without_password(self):
         out = self.start(dsn=f"host=127.0.0.1 port={closed_port()} dbname=x user=u password=hunter2 connect_timeout=2")
-        self.assertEqual(out.returncode, 3, out.stdout)
-        self.assertIn("postgres.dsn", out.stdout)
+        self.assertEqual(out.returncode, 3, out.stderr)
+        self.assertIn("postgres.dsn", out.stderr)
         self.assertNotIn("hunter2", out.stdout + out.stderr)
 
     def test_unreachable_broker(self):
         out = self.start(bootstrap=f"127.0.0.1:{closed_port()}")
-        self.assertEqual(out.returncode, 3, out.stdout)
-        self.assertIn("kafka.bootstrap.servers", out.stdout)
+        self.assertEqual(out.returncode, 3, out.stderr)
+        self.assertIn("kafka.bootstrap.servers", out.stderr)
         self.assert_nothing_consumed()
 
     def test_unknown_topic(self):
         out = self.start("--source.topics=no_such_topic")
-        self.assertEqual(out.returncode, 3, out.stdout)
-        self.assertIn("no_such_topic", out.stdout)
+        self.assertEqual(out.returncode, 3, out.stderr)
+        self.assertIn("no_such_topic", out.stderr)
         self.assert_nothing_consumed()
 
 

@@ -41,7 +41,7 @@ class CrashRestart(unittest.TestCase):
     def test_sigkill_three_times_then_same_tables_as_an_uninterrupted_run(self):
         straight = self.pg.create_database("straight")
         done = harness.run_daemon(straight, self.kafka.bootstrap, group="straight", **KEYS, **{"source.stop_when_caught_up": "true"})
-        self.assertEqual(done.returncode, 0, done.stdout[-2000:])
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
 
         crashed = self.pg.create_database("crashed")
         log = os.path.join(self.tmp, "crashed.log")
@@ -60,7 +60,7 @@ class CrashRestart(unittest.TestCase):
         self.assertLess(harness.scalar(crashed, "SELECT sum(records) FROM starstream.batch"), EVENTS,
                         "the kills came too late to interrupt the stream")
         done = harness.run_daemon(crashed, self.kafka.bootstrap, group="crashed", **KEYS, **{"source.stop_when_caught_up": "true"})
-        self.assertEqual(done.returncode, 0, done.stdout[-2000:])
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
 
         # Every message committed exactly once: the batches' record counts add up to the topic.
         self.assertEqual(harness.scalar(crashed, "SELECT sum(records) FROM starstream.batch"), EVENTS)

@@ -92,6 +92,18 @@ class NotifyAndHealthcheck(unittest.TestCase):
 
 
 class StaticChecks(unittest.TestCase):
+    def test_log_lines_carry_journald_levels_when_stderr_is_the_journal(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="starstream-journal-"), "stderr")
+        with open(path, "wb") as err:
+            st = os.fstat(err.fileno())
+            env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+            out = subprocess.run([harness.DAEMON, "run", f"--postgres.dsn=host=127.0.0.1 port={harness.free_port()} dbname=x connect_timeout=2",
+                                  "--kafka.bootstrap.servers=127.0.0.1:1", "--http.port=0"], stdout=err, stderr=err, env=env, timeout=60)
+        self.assertEqual(out.returncode, 3)
+        lines = open(path).read().splitlines()
+        self.assertTrue(lines[0].startswith("<6>info "), lines)
+        self.assertTrue(any(line.startswith("<2>critical postgres.dsn") for line in lines), lines)
+
     def test_systemd_unit_verifies_and_is_hardened(self):
         tmp = tempfile.mkdtemp(prefix="starstream-unit-")
         unit = os.path.join(tmp, "starstreamd.service")

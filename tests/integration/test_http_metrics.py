@@ -126,9 +126,15 @@ class HttpAndMetrics(Fixture):
         def client(n):
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             for i in range(n):
-                conn.request("GET", "/metrics" if i % 2 else "/status")
-                response = conn.getresponse()
-                response.read()
+                try:
+                    conn.request("GET", "/metrics" if i % 2 else "/status")
+                    response = conn.getresponse()
+                    response.read()
+                except OSError as e:  # a dropped connection is a failure too, not a silent thread death
+                    failures.append(repr(e))
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                    continue
                 (done if response.status == 200 else failures).append(response.status)
                 if response.getheader("Connection") == "close":
                     conn.close()

@@ -44,19 +44,19 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(harness.scalar(dsn, "SELECT sum(next_offset) FROM starstream.progress"), committed)
         # A restart resumes from there and ends with exactly the events.
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="sigterm", **KEYS, **{"source.stop_when_caught_up": "true"})
-        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assert_exactly_the_events(dsn)
 
     def test_rewinding_a_partition_replays_without_changing_the_tables(self):
         dsn = self.pg.create_database("rewind")
         keys = {**KEYS, "source.stop_when_caught_up": "true"}
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="rewind", **keys)
-        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         before = harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)")
         # The documented reset (README, Operations): rewind and bump the epoch to fence owners.
         harness.query(dsn, "UPDATE starstream.progress SET next_offset = 0, epoch = epoch + 1 RETURNING 1")
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="rewind", **keys)
-        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), 2 * EVENTS)
         self.assertEqual(harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)"), before)
 

@@ -30,7 +30,7 @@ class PythonKafkaInterop(unittest.TestCase):
 
         dsn = pg.create_database("interop")
         out = harness.run_daemon(dsn, kafka.bootstrap, **{"source.topics": "clicks", "source.stop_when_caught_up": "true"})
-        self.assertEqual(out.returncode, 0, out.stdout[-2000:])
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         events, malformed = expect.read_jsonl(jsonl)
         ids = {row[0] for row in harness.query(dsn, "SELECT event_id::text FROM fact_event")}
         self.assertEqual(ids, {e["id"].lower() for e in events})
