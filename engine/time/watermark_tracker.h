@@ -1,0 +1,61 @@
+// Event-time watermarks per partition and for the operator (DESIGN.md, invariant 4).
+//
+// Partition watermark = max event time seen - allowed out-of-orderness; it never moves back.
+// Operator watermark = min over the active partitions, never moving back. A partition is
+// idle only when it is caught up (its position reached its high watermark) AND has been quiet
+// for `idle_timeout`: a partition with backlog is never idle, so no record it still holds can
+// turn late. When every assigned partition is idle, the operator watermark advances with
+// processing time (now - out-of-orderness), so the last windows close on a quiet topic.
+// Times are microseconds (Unix epoch for event time, any monotonic origin is NOT allowed:
+// `now_us` must be wall-clock Unix microseconds, as event times are).
+// Thread rules: one thread.
+#pragma once
+
+#include "source/topic_partition.h"
+
+#include <cstdint>
+#include <limits>
+#include <map>
+
+namespace starstream::engine {
+
+inline constexpr std::int64_t kNoWatermark = std::numeric_limits<std::int64_t>::min();
+
+struct WatermarkPolicy {
+    std::int64_t out_of_orderness_us = 0;  ///< allowed disorder, e.g. 5 min = 300'000'000
+    std::int64_t idle_timeout_us = 0;      ///< quiet time after which a caught-up partition is idle
+};
+
+class WatermarkTracker {
+public:
+    explicit WatermarkTracker(WatermarkPolicy policy) : policy_(policy) {}
+
+    /// Starts tracking a partition, e.g. on assignment, with a restored watermark (checkpoint).
+    void assign(const TopicPartition& tp, std::int64_t restored_watermark_us = kNoWatermark);
+    /// Stops tracking a revoked partition (its watermark no longer holds the operator back).
+    void revoke(const TopicPartition& tp) { partitions_.erase(tp); }
+    /// A record with `event_time_us` was read from `tp` at wall time `now_us`.
+    void observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us);
+    /// Whether `tp`'s position has reached its high watermark (no backlog), as of `now_us`.
+    void set_caught_up(const TopicPartition& tp, bool caught_up, std::int64_t now_us);
+
+    /// The partition's watermark; kNoWatermark before its first record.
+    std::int64_t partition_watermark(const TopicPartition& tp) const;
+    /// Advances and returns the operator watermark at wall time `now_us` (never decreases).
+    std::int64_t advance(std::int64_t now_us);
+    /// The operator watermark as last advanced.
+    std::int64_t watermark() const { return watermark_; }
+    bool idle(const TopicPartition& tp, std::int64_t now_us) const;
+
+private:
+    struct Partition {
+        std::int64_t watermark = kNoWatermark;
+        std::int64_t last_activity_us = 0;
+        bool caught_up = false;
+    };
+    WatermarkPolicy policy_;
+    std::map<TopicPartition, Partition> partitions_;
+    std::int64_t watermark_ = kNoWatermark;
+};
+
+}  // namespace starstream::engine

@@ -1,0 +1,71 @@
+#include "time/watermark_tracker.h"
+
+#include <gtest/gtest.h>
+
+using starstream::engine::kNoWatermark;
+using starstream::engine::TopicPartition;
+using starstream::engine::WatermarkPolicy;
+using starstream::engine::WatermarkTracker;
+
+namespace {
+const TopicPartition p0{"t", 0}, p1{"t", 1};
+constexpr std::int64_t kBound = 10, kIdle = 100;
+}  // namespace
+
+TEST(WatermarkTracker, PartitionWatermarkIsMaxMinusBoundAndNeverGoesBack) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    EXPECT_EQ(w.partition_watermark(p0), kNoWatermark);
+    w.observe(p0, 100, 0);
+    w.observe(p0, 50, 0);
+    EXPECT_EQ(w.partition_watermark(p0), 90);
+    w.observe(p0, 120, 0);
+    EXPECT_EQ(w.partition_watermark(p0), 110);
+}
+
+TEST(WatermarkTracker, OperatorWatermarkIsTheMinimumOverActivePartitions) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.assign(p1);
+    w.observe(p0, 500, 0);
+    EXPECT_EQ(w.advance(0), kNoWatermark);  // p1 has seen nothing yet: it holds the watermark back
+    w.observe(p1, 200, 0);
+    EXPECT_EQ(w.advance(0), 190);
+    w.observe(p1, 100, 0);
+    EXPECT_EQ(w.advance(0), 190);  // never back
+}
+
+TEST(WatermarkTracker, AQuietPartitionWithBacklogIsNeverIdle) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.assign(p1);
+    w.observe(p0, 1000, 0);
+    w.observe(p1, 200, 0);
+    w.set_caught_up(p1, false, 0);
+    EXPECT_EQ(w.advance(1'000'000), 190);  // p1 silent for long, but it has backlog
+    EXPECT_FALSE(w.idle(p1, 1'000'000));
+    w.set_caught_up(p1, true, 1'000'000);
+    EXPECT_EQ(w.advance(1'000'000 + kIdle - 1), 190);  // caught up, not yet quiet long enough
+    EXPECT_EQ(w.advance(1'000'000 + kIdle), 990);      // idle now: p0 alone decides
+}
+
+TEST(WatermarkTracker, AllCaughtUpAndQuietAdvancesWithProcessingTime) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.observe(p0, 1000, 0);
+    w.set_caught_up(p0, true, 0);
+    EXPECT_EQ(w.advance(50), 990);
+    EXPECT_EQ(w.advance(5000), 4990);
+    w.observe(p0, 3000, 5000);  // a new record: active again, but the watermark does not go back
+    w.set_caught_up(p0, false, 5000);
+    EXPECT_EQ(w.advance(5000), 4990);
+}
+
+TEST(WatermarkTracker, RestoredWatermarkHoldsAfterReassignment) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0, 700);
+    w.observe(p0, 100, 0);
+    EXPECT_EQ(w.partition_watermark(p0), 700);
+    w.revoke(p0);
+    EXPECT_EQ(w.partition_watermark(p0), kNoWatermark);
+}
