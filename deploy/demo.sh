@@ -42,7 +42,7 @@ echo "== star schema: $facts facts, $dead dead letters, $dups duplicates dropped
 for report in sql/reports/*.sql; do
   echo
   echo "== $(basename "$report"): $(sed -n '1s/^-- //p' "$report")"
-  "${psql_cmd[@]}" -q -f "$report" | head -n 30
+  "${psql_cmd[@]}" -q -f "$report" | sed -n "1,30p"  # sed reads all: no SIGPIPE under pipefail
 done
 
 cat <<TXT

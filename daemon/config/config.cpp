@@ -31,6 +31,7 @@ struct RawConfig {
     std::int64_t trigger_interval_ms, max_records, max_bytes;
     std::int64_t progress_interval_ms, shutdown_timeout_ms;
     std::int64_t http_port, http_read_timeout_ms, liveness_timeout_ms, max_lag_records, max_watermark_age_ms;
+    std::int64_t allowed_out_of_orderness_ms, idle_timeout_ms;
 };
 
 po::options_description key_options(Config& c, RawConfig& r) {
@@ -50,6 +51,8 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("batch.trigger_interval_ms", po::value(&r.trigger_interval_ms)->default_value(1000), "a non-empty micro-batch is committed after this long, milliseconds")
         ("batch.max_records", po::value(&r.max_records)->default_value(50000), "records that seal a micro-batch")
         ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
+        ("time.allowed_out_of_orderness_ms", po::value(&r.allowed_out_of_orderness_ms)->default_value(300000), "watermark = highest event time seen minus this, milliseconds")
+        ("time.idle_timeout_ms", po::value(&r.idle_timeout_ms)->default_value(30000), "a caught-up partition quiet this long no longer holds the watermark back, milliseconds")
         ("enrichment.geoip_country_v4", po::value(&c.geoip_country_v4)->default_value(c.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
         ("enrichment.geoip_country_v6", po::value(&c.geoip_country_v6)->default_value(c.geoip_country_v6), "GeoIP country database for IPv6")
         ("http.enabled", po::value(&c.http_enabled)->default_value(true), "serve /livez, /readyz, /metrics and /status")
@@ -136,6 +139,10 @@ void finish(Config& c, const RawConfig& r) {
     c.max_bytes = positive<std::size_t>("batch.max_bytes", r.max_bytes);
     c.progress_interval = ms(positive<std::int64_t>("log.progress_interval_ms", r.progress_interval_ms));
     c.shutdown_timeout = ms(positive<std::int64_t>("shutdown.timeout_ms", r.shutdown_timeout_ms));
+    if (r.allowed_out_of_orderness_ms < 0)
+        throw ConfigError("time.allowed_out_of_orderness_ms", "must be 0 or more, got " + std::to_string(r.allowed_out_of_orderness_ms));
+    c.allowed_out_of_orderness = ms(r.allowed_out_of_orderness_ms);
+    c.idle_timeout = ms(positive<std::int64_t>("time.idle_timeout_ms", r.idle_timeout_ms));
     if (r.http_port < 0 || r.http_port > 65535) throw ConfigError("http.port", "must be 0..65535, got " + std::to_string(r.http_port));
     c.http_port = static_cast<std::uint16_t>(r.http_port);
     c.http_read_timeout = ms(positive<std::int64_t>("http.read_timeout_ms", r.http_read_timeout_ms));

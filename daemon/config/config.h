@@ -50,6 +50,10 @@ struct Config {
     std::size_t max_records = 50000;
     std::size_t max_bytes = 64u << 20;
 
+    // [time]
+    std::chrono::milliseconds allowed_out_of_orderness{300000};  ///< watermark = max event time - this
+    std::chrono::milliseconds idle_timeout{30000};               ///< a caught-up partition quiet this long stops holding the watermark
+
     // [enrichment]
     std::string geoip_country_v4 = "/usr/share/GeoIP/GeoIP.dat";
     std::string geoip_country_v6 = "/usr/share/GeoIP/GeoIPv6.dat";

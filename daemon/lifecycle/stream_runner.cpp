@@ -17,6 +17,8 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
       probe_(probe),
       systemd_(systemd),
       trigger_{config.trigger_interval, config.max_records, config.max_bytes},
+      watermarks_({std::chrono::duration_cast<std::chrono::microseconds>(config.allowed_out_of_orderness).count(),
+                   std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count()}),
       progress_(pg_settings(config)),
       geo_(config.geoip_country_v4, config.geoip_country_v6),
       decoder_(config.max_event_bytes),
@@ -52,7 +54,7 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     engine::TopicPartition tp{std::string(record.topic()), record.partition()};
     auto epoch = epochs_.find(tp);
     if (epoch == epochs_.end()) return;  // fenced: a newer owner consumes this partition
-    at_end_.erase(tp);
+    if (at_end_.erase(tp)) watermarks_.set_caught_up(tp, false, now_us_);
     ++consumed_;
     probe_.records_consumed(1);
     PartitionProgress& progress = progress_by_partition_[tp];
@@ -69,7 +71,7 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     if (timed) decode_seconds_ += kTimingSample * std::chrono::duration<double>(t1 - t0).count();
     if (reason.empty()) {
         probe_.records_decoded(1);
-        progress.max_event_time = std::max(progress.max_event_time, event_.time_stamp);
+        watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_);
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
         if (timed) enrich_seconds_ += kTimingSample * std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
@@ -107,7 +109,8 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
             auto positions = progress_.claim(partitions);
             for (const auto& [tp, position] : positions) {
                 epochs_[tp] = position.epoch;
-                progress_by_partition_[tp] = {position.next_offset, -1, -1};
+                progress_by_partition_[tp] = {position.next_offset, -1};
+                watermarks_.assign(tp);
                 spdlog::info("claimed {} at offset {} (epoch {})", tp.to_string(), position.next_offset, position.epoch);
             }
             if (!ready_sent_) {
@@ -133,6 +136,7 @@ void StreamRunner::on_revoked(const std::vector<engine::TopicPartition>& partiti
         epochs_.erase(tp);
         at_end_.erase(tp);
         progress_by_partition_.erase(tp);
+        watermarks_.revoke(tp);
         probe_.forget(tp);
     }
     publish_partitions();
@@ -154,8 +158,9 @@ void StreamRunner::publish_partitions() {
         PartitionStatus status{tp.topic, tp.partition, p.position, high};
         if (high >= 0) status.lag_records = std::max<std::int64_t>(0, high - (p.position >= 0 ? p.position : std::max<std::int64_t>(low, 0)));
         if (status.lag_records > 0 && p.last_timestamp_ms >= 0) status.lag_seconds = std::max(0.0, now - static_cast<double>(p.last_timestamp_ms) / 1000.0);
-        status.watermark = static_cast<double>(p.max_event_time);
-        const double age = p.max_event_time >= 0 ? now - status.watermark : 0;
+        const std::int64_t watermark_us = watermarks_.partition_watermark(tp);
+        status.watermark = watermark_us == engine::kNoWatermark ? -1 : static_cast<double>(watermark_us) / 1e6;
+        const double age = status.watermark >= 0 ? now - status.watermark : 0;
         probe_.partition(tp, static_cast<double>(status.lag_records), status.lag_seconds, std::max(0.0, status.watermark), age);
         statuses.push_back(std::move(status));
     }
@@ -167,11 +172,9 @@ void StreamRunner::publish_partitions() {
 void StreamRunner::log_progress() {
     const auto snapshot = state_.snapshot();
     std::int64_t lag = 0;
-    double watermark = -1;
-    for (const auto& p : snapshot.partitions) {
-        lag += p.lag_records;
-        if (p.watermark >= 0) watermark = watermark < 0 ? p.watermark : std::min(watermark, p.watermark);
-    }
+    for (const auto& p : snapshot.partitions) lag += p.lag_records;
+    const std::int64_t operator_watermark = watermarks_.advance(now_us_);
+    const double watermark = operator_watermark == engine::kNoWatermark ? -1 : static_cast<double>(operator_watermark) / 1e6;
     const double seconds = std::chrono::duration<double>(Clock::now() - last_progress_).count();
     const double rate = seconds > 0 ? static_cast<double>(consumed_ - consumed_at_last_progress_) / seconds : 0;
     std::string watermark_text = "none";
@@ -225,10 +228,14 @@ void StreamRunner::run() {
         // Up to kPollBurst messages per round: the bookkeeping above reads clocks and takes
         // locks, which cost about 5 % of the poll thread when done per message (perf).
         constexpr int kPollBurst = 512;
+        now_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         for (int i = 0; i < kPollBurst && (i == 0 || !trigger_.full(batch_.records, batch_.bytes)); ++i) {
             engine::PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(source_->paused() ? 20 : 100));
             if (polled.record) add_record(*polled.record);
-            if (polled.end_of_partition) at_end_.insert(*polled.end_of_partition);
+            if (polled.end_of_partition && epochs_.count(*polled.end_of_partition)) {
+                at_end_.insert(*polled.end_of_partition);
+                watermarks_.set_caught_up(*polled.end_of_partition, true, now_us_);
+            }
             if (!polled.record && !polled.end_of_partition) break;
         }
         if (Clock::now() >= next_progress) {

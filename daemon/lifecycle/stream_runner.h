@@ -14,6 +14,7 @@
 #include "lifecycle/pipeline_state.h"
 #include "metrics/pipeline_probe.h"
 #include "batch/trigger_policy.h"
+#include "time/watermark_tracker.h"
 #include "lifecycle/sink_worker.h"
 #include "lifecycle/systemd_notifier.h"
 #include "pipeline/product_view/decoder.h"
@@ -65,6 +66,8 @@ private:
     bool ready_sent_ = false;
     std::chrono::steady_clock::time_point next_watchdog_{};
     engine::TriggerPolicy trigger_;
+    engine::WatermarkTracker watermarks_;
+    std::int64_t now_us_ = 0;  ///< wall clock, Unix microseconds, read once per poll burst
     postgres::ProgressStore progress_;
     product_view::GeoLocator geo_;
     product_view::Decoder decoder_;
@@ -82,7 +85,6 @@ private:
     struct PartitionProgress {
         std::int64_t position = -1;         ///< next offset; -1 before the first message
         std::int64_t last_timestamp_ms = -1; ///< Kafka timestamp of the last consumed message
-        std::int64_t max_event_time = -1;   ///< Unix seconds; the watermark until windowing lands
     };
     std::map<engine::TopicPartition, PartitionProgress> progress_by_partition_;
     std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;

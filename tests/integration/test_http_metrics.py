@@ -93,6 +93,18 @@ class HttpAndMetrics(Fixture):
         facts = harness.scalar(self.dsn, "SELECT count(*) FROM fact_event")
         self.assertEqual(query('starstream_rows_written_total{table="fact_event",operation="inserted"}'), float(facts))
 
+    def test_status_watermarks_are_max_event_time_minus_the_allowed_disorder(self):
+        expected = {p: float(t) - 300.0 for p, t in harness.query(
+            self.dsn, "SELECT kafka_partition, extract(epoch FROM max(event_time)) FROM fact_event GROUP BY 1")}
+
+        def watermarks():
+            status = json.loads(harness.http_get(self.port, "/status")[1])
+            got = {p["partition"]: p["watermark"] for p in status["partitions"]}
+            return got if got.keys() == expected.keys() and all(got[p] >= expected[p] for p in got) else None
+
+        got = harness.wait_for(watermarks, 30, "every partition's watermark published")
+        self.assertEqual(got, expected)
+
     def test_no_personal_data_in_logs_status_or_metrics(self):
         with open(self.jsonl, "rb") as f:
             self.assertIn(b"@example.com", f.read())  # the events do carry email addresses
