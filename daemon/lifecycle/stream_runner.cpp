@@ -80,6 +80,7 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
         batch_.dead_letters.push_back({topic, record.partition(), record.offset(), reason, std::string(record.payload()), record.timestamp_ms()});
     }
     ++batch_.records;
+    ++batch_.partition_records[tp];
     batch_.bytes += record.payload().size();
     batch_.checkpoint[tp] = {record.offset() + 1, epoch->second};
 }

@@ -60,6 +60,30 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), 2 * EVENTS)
         self.assertEqual(harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)"), before)
 
+    def test_a_fenced_partition_is_left_to_its_new_owner(self):
+        dsn = self.pg.create_database("fenced")
+        log = os.path.join(self.tmp, "fenced.log")
+        # Slow batches (100 records, 200 ms apart) so that the fence lands while the stream runs.
+        keys = {**KEYS, "batch.max_records": 100}
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="fenced", **keys)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        # Another owner takes partition 0: its epoch moves on (what a claim does).
+        fenced_at = harness.query(dsn, "UPDATE starstream.progress SET epoch = epoch + 1 WHERE partition = 0 RETURNING next_offset")[0][0]
+        harness.wait_for(lambda: harness.log_contains(log, "owned by another instance"), 60, "the daemon to notice the fence")
+        harness.wait_for(lambda: self.batches(dsn) >= 10, 60, "more batches after the fence", interval=0.05)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        # Nothing of partition 0 past the fence was written by the fenced daemon, and its
+        # checkpoint did not move; the other partitions went on.
+        self.assertEqual(harness.scalar(dsn, "SELECT next_offset FROM starstream.progress WHERE partition = 0"), fenced_at)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event WHERE kafka_partition = 0 AND kafka_offset >= %s",
+                                        (fenced_at or 0,)), 0)
+        # The new owner (a restart here) resumes partition 0 from that checkpoint: exactly once.
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="fenced", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assert_exactly_the_events(dsn)
+
     def test_postgres_outage_pauses_and_retries_without_loss(self):
         dsn = self.pg.create_database("outage")
         log = os.path.join(self.tmp, "outage.log")

@@ -50,7 +50,6 @@ TEST(StarBatchBuilder, DeduplicatesIdsWithinABatchAndKeepsEarliestUrl) {
     add("00000000-0000-4000-8000-000000000001", 200, "https://www.shop.de/b", "93.184.216.34", 11);
     add("00000000-0000-4000-8000-000000000002", 100, "https://www.shop.de/a", "10.1.2.3", 12);
     EXPECT_EQ(batch.facts.size(), 2u);
-    EXPECT_EQ(batch.in_batch_duplicates, 1u);
     ASSERT_EQ(batch.products.size(), 1u);
     EXPECT_EQ(batch.products.begin()->second.url, "https://www.shop.de/a");
     EXPECT_EQ(batch.products.begin()->second.seen.first, 100 * 1000000);

@@ -96,8 +96,8 @@ struct StarBatch {
     std::set<std::int32_t> date_keys;
     std::map<TopicPartition, PartitionPosition> checkpoint;  ///< next offset and epoch per partition
     std::size_t records = 0;             ///< messages consumed into this batch
+    std::map<TopicPartition, std::size_t> partition_records;  ///< the same, per partition
     std::size_t bytes = 0;               ///< their payload bytes
-    std::size_t in_batch_duplicates = 0; ///< facts dropped because their id already is in this batch
     std::int64_t min_event_time_us = INT64_MAX, max_event_time_us = INT64_MIN;
 
     bool empty() const { return records == 0; }

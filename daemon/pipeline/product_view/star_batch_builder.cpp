@@ -77,10 +77,7 @@ std::int64_t StarBatchBuilder::location_key(const char* country_code) {
 }
 
 void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset) {
-    if (!ids_.insert(e.id).second) {
-        ++batch.in_batch_duplicates;
-        return;
-    }
+    if (!ids_.insert(e.id).second) return;  // a duplicate within the batch: counted by the sink
     const std::int64_t t_us = e.time_stamp * 1000000;
     FactRow& f = batch.facts.emplace_back();
     f.event_id = e.id;

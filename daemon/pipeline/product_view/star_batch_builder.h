@@ -38,7 +38,8 @@ public:
 
     /// Starts filling `batch` (clears the in-batch dedupe set).
     void reset();
-    /// Adds a decoded event consumed from (topic_index, partition, offset).
+    /// Adds a decoded event consumed from (topic_index, partition, offset); an id already in
+    /// this batch adds nothing (the sink counts it as a duplicate).
     void add_event(StarBatch& batch, ProductViewEvent& event, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset);
 
 private:

@@ -229,7 +229,8 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         // than staging them and INSERT ... ON CONFLICT (bench/results.md). A concurrent writer
         // of the same id makes the COPY fail with a unique violation; the retry then skips it.
         outcome.facts_inserted = copy_facts(batch, committed_ids());
-        outcome.duplicates = static_cast<std::int64_t>(batch.facts.size() + batch.in_batch_duplicates) - outcome.facts_inserted;
+        // Every record is a fact, a dead letter or a duplicate of an id seen before.
+        outcome.duplicates = static_cast<std::int64_t>(batch.records - batch.dead_letters.size()) - outcome.facts_inserted;
         outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
         copy_.reset();
         for (const auto& d : batch.dead_letters) {
@@ -279,7 +280,11 @@ void drop_partitions(StarBatch& batch, const std::set<engine::TopicPartition>& p
     };
     std::erase_if(batch.facts, [&](const auto& f) { return fenced(f.topic_index, f.partition); });
     std::erase_if(batch.dead_letters, [&](const auto& d) { return fenced(d.topic_index, d.partition); });
-    for (const auto& tp : partitions) batch.checkpoint.erase(tp);
+    for (const auto& tp : partitions) {
+        batch.checkpoint.erase(tp);
+        batch.records -= batch.partition_records[tp];  // their records are not this batch's any more
+        batch.partition_records.erase(tp);
+    }
 }
 
 }  // namespace starstream::daemon::postgres
