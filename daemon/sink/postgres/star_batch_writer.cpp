@@ -32,58 +32,62 @@ CREATE TEMP TABLE stage_dim_collection (collection_key bigint, collection text, 
 // key and fails the batch instead of silently merging two members. RETURNING (xmax = 0)
 // tells inserted rows from updated ones; staged rows not returned were unchanged.
 struct DimensionMerge {
-    const char* table;
-    const char* sql;
+    std::string table;
+    std::string sql;
 };
-const DimensionMerge kDimensionMerges[] = {
-    {"dim_date", R"SQL(
+
+/// The merge of a dimension whose attribute comes from the member's earliest event (ties: the
+/// smaller value) and whose first_seen/last_seen widen, so that any batch boundaries give the
+/// same row; rows that would not change are not rewritten.
+DimensionMerge earliest_attribute_merge(const std::string& table, const std::string& key, const std::string& natural_key,
+                                        const std::string& attribute) {
+    const std::string& a = attribute;
+    return {table, "INSERT INTO " + table + " AS t (" + key + ", " + natural_key + ", " + a + ", first_seen, last_seen)\n"
+                   "SELECT " + key + ", " + natural_key + ", " + a + ", first_seen, last_seen FROM stage_" + table + "\n"
+                   "ON CONFLICT (" + natural_key + ") DO UPDATE SET\n"
+                   "    " + a + " = CASE WHEN (excluded.first_seen, excluded." + a + ") < (t.first_seen, t." + a + ") THEN excluded." + a +
+                   " ELSE t." + a + " END,\n"
+                   "    first_seen = least(t.first_seen, excluded.first_seen),\n"
+                   "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
+                   "WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen\n"
+                   "   OR (excluded.first_seen = t.first_seen AND excluded." + a + " < t." + a + ")\n"
+                   "RETURNING xmax = 0"};
+}
+
+const std::vector<DimensionMerge>& dimension_merges() {
+    static const std::vector<DimensionMerge> merges = {
+        {"dim_date", R"SQL(
 INSERT INTO dim_date (date_key, date, iso_year, iso_week, weekday, weekday_name, is_weekend, month, month_name, quarter, year)
 SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodow FROM d), trim(to_char(d, 'Day')),
        extract(isodow FROM d) >= 6, extract(month FROM d), trim(to_char(d, 'Month')), extract(quarter FROM d), extract(year FROM d)
 FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
 ON CONFLICT (date_key) DO NOTHING
 RETURNING xmax = 0)SQL"},
-    {"dim_store", R"SQL(
-INSERT INTO dim_store AS t (store_key, store_id, domain, first_seen, last_seen)
-SELECT store_key, store_id, domain, first_seen, last_seen FROM stage_dim_store
-ON CONFLICT (store_id) DO UPDATE SET
-    domain = CASE WHEN (excluded.first_seen, excluded.domain) < (t.first_seen, t.domain) THEN excluded.domain ELSE t.domain END,
-    first_seen = least(t.first_seen, excluded.first_seen),
-    last_seen = greatest(t.last_seen, excluded.last_seen)
-WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
-   OR (excluded.first_seen = t.first_seen AND excluded.domain < t.domain)
-RETURNING xmax = 0)SQL"},
-    {"dim_product", R"SQL(
-INSERT INTO dim_product AS t (product_key, product_id, product_url, first_seen, last_seen)
-SELECT product_key, product_id, product_url, first_seen, last_seen FROM stage_dim_product
-ON CONFLICT (product_id) DO UPDATE SET
-    product_url = CASE WHEN (excluded.first_seen, excluded.product_url) < (t.first_seen, t.product_url) THEN excluded.product_url ELSE t.product_url END,
-    first_seen = least(t.first_seen, excluded.first_seen),
-    last_seen = greatest(t.last_seen, excluded.last_seen)
-WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen
-   OR (excluded.first_seen = t.first_seen AND excluded.product_url < t.product_url)
-RETURNING xmax = 0)SQL"},
-    {"dim_location", R"SQL(
+        earliest_attribute_merge("dim_store", "store_key", "store_id", "domain"),
+        earliest_attribute_merge("dim_product", "product_key", "product_id", "product_url"),
+        {"dim_location", R"SQL(
 INSERT INTO dim_location (location_key, country_code, country_name)
 SELECT location_key, country_code, country_name FROM stage_dim_location
 ON CONFLICT (country_code, region, city) DO NOTHING
 RETURNING xmax = 0)SQL"},
-    {"dim_user_agent", R"SQL(
+        {"dim_user_agent", R"SQL(
 INSERT INTO dim_user_agent (user_agent_key, user_agent)
 SELECT user_agent_key, user_agent FROM stage_dim_user_agent
 ON CONFLICT (md5(user_agent)) DO NOTHING
 RETURNING xmax = 0)SQL"},
-    {"dim_referrer", R"SQL(
+        {"dim_referrer", R"SQL(
 INSERT INTO dim_referrer (referrer_key, domain, channel)
 SELECT referrer_key, domain, nullif(channel, '') FROM stage_dim_referrer
 ON CONFLICT (domain) DO NOTHING
 RETURNING xmax = 0)SQL"},
-    {"dim_collection", R"SQL(
+        {"dim_collection", R"SQL(
 INSERT INTO dim_collection (collection_key, collection, funnel_stage)
 SELECT collection_key, collection, nullif(funnel_stage, '') FROM stage_dim_collection
 ON CONFLICT (collection) DO NOTHING
 RETURNING xmax = 0)SQL"},
-};
+    };
+    return merges;
+}
 
 std::size_t staged_members(const StarBatch& batch, std::string_view table) {
     if (table == "dim_date") return batch.date_keys.size();
@@ -185,7 +189,7 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSe
 }
 
 void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& outcome) {
-    for (const auto& merge : kDimensionMerges) {
+    for (const auto& merge : dimension_merges()) {
         PgResult rows = conn_->exec(merge.sql);
         TableRows counts{merge.table};
         for (int i = 0; i < PQntuples(rows.get()); ++i) (*PQgetvalue(rows.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
