@@ -1,10 +1,11 @@
 // Property test of WindowOperator: random streams with out-of-order and late records, random
 // micro-batch boundaries and random restarts (snapshot, new operator, restore) must produce
 // exactly the windows that a brute-force reference computes from the same events under the
-// same rules: the watermark advances at batch ends to max(event time seen) - bound and never
+// same rules (restarts go through encode_state/decode_state, the checkpoint's bytes): the watermark advances at batch ends to max(event time seen) - bound and never
 // back; a record is late when its time is below the watermark at its arrival.
 // Every window kind x output mode x late policy, 40 seeds each.
 #include "window/window_operator.h"
+#include "window/window_state_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -133,10 +134,10 @@ Reference run_operator(const Scenario& s, const WindowOperatorConfig& c) {
             r.late_times.push_back(late.input.time_us);
             EXPECT_EQ(late.lateness_us, late.watermark_us - late.input.time_us);
         }
-        if (s.restart_after[b]) {  // a crash after the checkpoint: a new operator from the snapshot
-            WindowOperator::State saved = op->snapshot();
+        if (s.restart_after[b]) {  // a crash after the checkpoint: a new operator from the stored bytes
+            const std::string checkpoint = encode_state(op->snapshot());
             op = std::make_unique<WindowOperator>(c);
-            op->restore(std::move(saved));
+            op->restore(decode_state(checkpoint));
         }
         begin = s.batch_ends[b];
     }
@@ -185,6 +186,12 @@ std::vector<Case> all_cases() {
 INSTANTIATE_TEST_SUITE_P(AllKindsModesPolicies, WindowOperatorProperty, testing::ValuesIn(all_cases()));
 
 }  // namespace
+
+TEST(WindowStateCodec, MalformedBytesAreRejected) {
+    EXPECT_THROW(decode_state("{"), std::invalid_argument);
+    EXPECT_THROW(decode_state(R"({"version":2})"), std::invalid_argument);
+    EXPECT_THROW(decode_state(R"({"version":1})"), std::invalid_argument);
+}
 
 TEST(WindowOperator, CorrectionsBeyondRetentionAreCountedNotApplied) {
     WindowOperator op({{WindowKind::tumbling, 10}, OutputMode::append, LatePolicy::correct, /*retention_us=*/20});
