@@ -90,7 +90,6 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
     for (int attempt = 1;; ++attempt) {
         try {
             const auto outcome = writer().write(batch);
-            last_commit_failed_ = false;
             ++committed_batches_;
             committed_records_ += static_cast<std::int64_t>(batch.records);
             record_commit(batch, outcome);
@@ -110,7 +109,6 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
             fenced_.insert(e.partitions().begin(), e.partitions().end());
             continue;
         } catch (const PgError& e) {
-            last_commit_failed_ = true;
             probe_.batch_failed();
             probe_.postgres_retry();
             state_.commit_failed(e.what(), !e.transient());

@@ -43,7 +43,6 @@ public:
     std::set<engine::TopicPartition> take_fenced();
     std::int64_t committed_batches() const { return committed_batches_; }
     std::int64_t committed_records() const { return committed_records_; }
-    bool last_commit_failed() const { return last_commit_failed_; }
 
 private:
     void run();
@@ -61,7 +60,7 @@ private:
     std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
     std::unique_ptr<postgres::StarBatchWriter> writer_;  ///< reconnected after a transient failure
     std::thread thread_;
-    std::atomic<bool> stopping_{false}, abandon_{false}, last_commit_failed_{false};
+    std::atomic<bool> stopping_{false}, abandon_{false};
     std::atomic<std::int64_t> committed_batches_{0}, committed_records_{0};
     std::mutex fenced_mutex_;
     std::set<engine::TopicPartition> fenced_;

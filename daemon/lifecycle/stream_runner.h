@@ -6,8 +6,8 @@
 // pauses every partition and only serves callbacks until the handoff frees (bounded memory).
 // Rebalances: on revocation the open batch is flushed and committed before the partitions go;
 // on assignment partitions are claimed in Postgres (epoch + 1) and start at their checkpoint.
-// Thread rules: construct, run() and request_stop() from one thread, except request_stop(),
-// which is async-signal-safe (it only stores an atomic flag).
+// Thread rules: construct and run() on one thread (rebalance callbacks run inside run());
+// request_stop() from anywhere, signal handlers included (it only stores an atomic flag).
 #pragma once
 
 #include "config/config.h"

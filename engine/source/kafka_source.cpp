@@ -139,8 +139,6 @@ void KafkaSource::resume_all() {
     paused_ = false;
 }
 
-std::vector<TopicPartition> KafkaSource::assignment() const { return assigned_; }
-
 std::pair<std::int64_t, std::int64_t> KafkaSource::watermarks(const TopicPartition& tp) const {
     std::int64_t low = -1, high = -1;
     if (rd_kafka_get_watermark_offsets(consumer_, tp.topic.c_str(), tp.partition, &low, &high)) return {-1, -1};

@@ -90,8 +90,6 @@ public:
     void pause_all();
     void resume_all();
     bool paused() const { return paused_; }
-    /// Partitions currently assigned to this consumer.
-    std::vector<TopicPartition> assignment() const;
     /// Commits `next_offsets` to the consumer group without waiting, so standard lag tools
     /// see progress. Any thread. Failures are logged, never thrown: Postgres holds the truth.
     void commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets);

@@ -36,7 +36,6 @@ public:
     void int2(std::int16_t v) { put32(2), put16(static_cast<std::uint16_t>(v)); }
     void int4(std::int32_t v) { put32(4), put32(static_cast<std::uint32_t>(v)); }
     void int8(std::int64_t v) { put32(8), put64(static_cast<std::uint64_t>(v)); }
-    void boolean(bool v) { put32(1), data_.push_back(v ? 1 : 0); }
     void text(std::string_view v) {
         put32(static_cast<std::uint32_t>(v.size()));
         data_.append(v);
