@@ -9,11 +9,13 @@ packages=(
   # libraries
   librdkafka-dev libpq-dev libpqxx-dev libboost-dev libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libsimdjson-dev
-  libxxhash-dev libgeoip-dev libyaml-cpp-dev libgtest-dev
+  libxxhash-dev libgeoip-dev libyaml-cpp-dev libgtest-dev libre2-dev libpsl-dev libmaxminddb-dev
+  libhowardhinnant-date-dev
   # reference data
-  uap-core geoip-database
+  uap-core geoip-database publicsuffix tzdata
   # servers and independent clients used by the demo and the tests
   postgresql-15 postgresql-client-15 python3 python3-kafka python3-psycopg2 python3-geoip kcat
+  python3-ua-parser geoip-bin mmdb-bin libmaxmind-db-writer-perl
   # benchmarks and checks
   time shellcheck prometheus systemd docker-compose python3-yaml
 )
