@@ -12,6 +12,7 @@
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
+#include "sink/postgres/reporting_time_zone.h"
 
 #include <spdlog/spdlog.h>
 
@@ -30,10 +31,13 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
 
-void migrate(const Config& config) {
+/// Applies pending migrations; with `pin_time_zone`, also records (or checks) the reporting
+/// time zone the facts are written in.
+void migrate(const Config& config, bool pin_time_zone) {
     postgres::PgConnection conn(pg_settings(config));
     auto applied = postgres::apply_migrations(conn, postgres::read_migrations(config.migrations_dir));
     spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
+    if (pin_time_zone) postgres::pin_reporting_time_zone(conn, config.enrichment.reporting_time_zone);
 }
 
 /// What /status shows of the configuration: no secrets (passwords, keys, tokens), DSN redacted.
@@ -64,15 +68,21 @@ int run(const Config& config) {
     spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
                  fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
     try {
-        migrate(config);
+        migrate(config, true);
     } catch (const postgres::PgError& e) {
         spdlog::critical("postgres.dsn ({}): {}", redact_dsn(config.postgres_dsn), e.what());
         return kExitUnavailable;
+    } catch (const ConfigError& e) {
+        spdlog::critical("{}", e.what());
+        return kExitConfig;
     }
     std::unique_ptr<StreamRunner> runner;
     try {
         runner = std::make_unique<StreamRunner>(config, state, probe, systemd);
         runner->check_source();
+    } catch (const ConfigError& e) {
+        spdlog::critical("{}", e.what());
+        return kExitConfig;
     } catch (const starstream::engine::SourceConfigError& e) {
         spdlog::critical("configuration key 'kafka.{}': {}", e.key(), e.what());
         return kExitConfig;
@@ -124,12 +134,18 @@ int main(int argc, char** argv) {
         return status == 200 ? 0 : 1;
     }
     if (config.command == "check-config") {
+        try {
+            const enrichment::Enrichment opened(config.enrichment);  // reference files and time zone
+        } catch (const ConfigError& e) {
+            std::cerr << "starstreamd: " << e.what() << "\n";
+            return kExitConfig;
+        }
         std::cout << "configuration OK\n";
         return 0;
     }
     try {
         if (config.command == "migrate") {
-            migrate(config);
+            migrate(config, false);
             return 0;
         }
         return run(config);

@@ -32,6 +32,7 @@ struct RawConfig {
     std::int64_t progress_interval_ms, shutdown_timeout_ms;
     std::int64_t http_port, http_read_timeout_ms, liveness_timeout_ms, max_lag_records, max_watermark_age_ms;
     std::int64_t allowed_out_of_orderness_ms, idle_timeout_ms;
+    std::int64_t user_agent_cache_entries;
 };
 
 po::options_description key_options(Config& c, RawConfig& r) {
@@ -53,8 +54,12 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
         ("time.allowed_out_of_orderness_ms", po::value(&r.allowed_out_of_orderness_ms)->default_value(300000), "watermark = highest event time seen minus this, milliseconds")
         ("time.idle_timeout_ms", po::value(&r.idle_timeout_ms)->default_value(30000), "a caught-up partition quiet this long no longer holds the watermark back, milliseconds")
-        ("enrichment.geoip_country_v4", po::value(&c.geoip_country_v4)->default_value(c.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
-        ("enrichment.geoip_country_v6", po::value(&c.geoip_country_v6)->default_value(c.geoip_country_v6), "GeoIP country database for IPv6")
+        ("time.reporting_time_zone", po::value(&c.enrichment.reporting_time_zone)->default_value("UTC"), "IANA time zone of fact_event.date_key and hour (reports use it); fixed once facts exist")
+        ("enrichment.geoip_country_v4", po::value(&c.enrichment.geoip_country_v4)->default_value(c.enrichment.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
+        ("enrichment.geoip_country_v6", po::value(&c.enrichment.geoip_country_v6)->default_value(c.enrichment.geoip_country_v6), "GeoIP country database for IPv6")
+        ("enrichment.city_database", po::value(&c.enrichment.city_database)->default_value(""), "MaxMind-format city database (.mmdb: GeoLite2-City, DB-IP City Lite) for region and city; empty: none")
+        ("enrichment.user_agent_regexes", po::value(&c.enrichment.user_agent_regexes)->default_value(c.enrichment.user_agent_regexes), "ua-parser rules (uap-core regexes.yaml); point it at a newer copy to update")
+        ("enrichment.user_agent_cache_entries", po::value(&r.user_agent_cache_entries)->default_value(100000), "parsed User-Agent headers kept in memory (about 1 KiB each)")
         ("http.enabled", po::value(&c.http_enabled)->default_value(true), "serve /livez, /readyz, /metrics and /status")
         ("http.listen_address", po::value(&c.http_listen_address)->default_value("127.0.0.1"), "IP address the HTTP server binds (0.0.0.0 in containers)")
         ("http.port", po::value(&r.http_port)->default_value(9470), "HTTP port; 0 picks a free one (logged)")
@@ -143,6 +148,7 @@ void finish(Config& c, const RawConfig& r) {
         throw ConfigError("time.allowed_out_of_orderness_ms", "must be 0 or more, got " + std::to_string(r.allowed_out_of_orderness_ms));
     c.allowed_out_of_orderness = ms(r.allowed_out_of_orderness_ms);
     c.idle_timeout = ms(positive<std::int64_t>("time.idle_timeout_ms", r.idle_timeout_ms));
+    c.enrichment.user_agent_cache_entries = positive<std::size_t>("enrichment.user_agent_cache_entries", r.user_agent_cache_entries);
     if (r.http_port < 0 || r.http_port > 65535) throw ConfigError("http.port", "must be 0..65535, got " + std::to_string(r.http_port));
     c.http_port = static_cast<std::uint16_t>(r.http_port);
     c.http_read_timeout = ms(positive<std::int64_t>("http.read_timeout_ms", r.http_read_timeout_ms));

@@ -6,6 +6,8 @@
 // exactly the keys defined here. Thread rules: immutable after load.
 #pragma once
 
+#include "enrichment/enrichment_settings.h"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -54,9 +56,8 @@ struct Config {
     std::chrono::milliseconds allowed_out_of_orderness{300000};  ///< watermark = max event time - this
     std::chrono::milliseconds idle_timeout{30000};               ///< a caught-up partition quiet this long stops holding the watermark
 
-    // [enrichment]
-    std::string geoip_country_v4 = "/usr/share/GeoIP/GeoIP.dat";
-    std::string geoip_country_v6 = "/usr/share/GeoIP/GeoIPv6.dat";
+    // [enrichment] and time.reporting_time_zone
+    enrichment::EnrichmentSettings enrichment;
 
     // [http]
     bool http_enabled = true;

@@ -20,9 +20,9 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
       watermarks_({std::chrono::duration_cast<std::chrono::microseconds>(config.allowed_out_of_orderness).count(),
                    std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count()}),
       progress_(pg_settings(config)),
-      geo_(config.geoip_country_v4, config.geoip_country_v6),
+      enrichment_(config.enrichment),
       decoder_(config.max_event_bytes),
-      builder_(geo_) {
+      builder_(enrichment_) {
     source_ = std::make_unique<engine::KafkaSource>(
         config.kafka, config.topics,
         config.starting_offsets == "latest" ? engine::StartingOffsets::latest : engine::StartingOffsets::earliest, *this);

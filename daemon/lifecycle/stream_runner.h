@@ -18,7 +18,7 @@
 #include "lifecycle/sink_worker.h"
 #include "lifecycle/systemd_notifier.h"
 #include "pipeline/product_view/decoder.h"
-#include "pipeline/product_view/geo_locator.h"
+#include "enrichment/enrichment.h"
 #include "pipeline/product_view/star_batch_builder.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
@@ -69,7 +69,7 @@ private:
     engine::WatermarkTracker watermarks_;
     std::int64_t now_us_ = 0;  ///< wall clock, Unix microseconds, read once per poll burst
     postgres::ProgressStore progress_;
-    product_view::GeoLocator geo_;
+    enrichment::Enrichment enrichment_;
     product_view::Decoder decoder_;
     product_view::StarBatchBuilder builder_;
     BatchQueue queue_;

@@ -1,10 +1,8 @@
 -- Top 10 products by product detail views (collection view_product_detail) on one day.
--- Parameters: day (date, default: today in UTC, the time zone of date_key).
+-- Parameters: day (date, default: today). Dates and hours are in the reporting time zone
+-- (starstream.setting 'reporting_time_zone'; configuration key time.reporting_time_zone, default UTC).
 -- Usage: psql -v day=2020-05-03 -f sql/reports/01_top_products_today.sql
-\if :{?day}
-\else
-SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
-\endif
+\ir reporting_day.psql
 SELECT p.product_id,
        count(*) AS views,
        p.product_url

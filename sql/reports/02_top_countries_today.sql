@@ -1,10 +1,8 @@
 -- Top 10 visitor countries by page views (collections named view_*) on one day.
 -- Country comes from the client IP (geoip-database); 'ZZ' = unknown or private address.
--- Parameters: day (date, default: today in UTC).
-\if :{?day}
-\else
-SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
-\endif
+-- Parameters: day (date, default: today). Dates and hours are in the reporting time zone
+-- (starstream.setting 'reporting_time_zone'; configuration key time.reporting_time_zone, default UTC).
+\ir reporting_day.psql
 SELECT l.country_code,
        l.country_name,
        count(*) AS views

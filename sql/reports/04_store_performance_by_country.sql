@@ -1,11 +1,9 @@
 -- Store performance by visitor country on one day: page views (collections named view_*) of
 -- each store from each country, the country's rank and share within the store; stores are
 -- ranked by their total page views, and each shows its top 3 countries.
--- Parameters: day (date, default: today in UTC).
-\if :{?day}
-\else
-SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
-\endif
+-- Parameters: day (date, default: today). Dates and hours are in the reporting time zone
+-- (starstream.setting 'reporting_time_zone'; configuration key time.reporting_time_zone, default UTC).
+\ir reporting_day.psql
 WITH by_country AS (
     SELECT s.store_id, s.domain, l.country_code, count(*) AS views
     FROM fact_event f

@@ -1,10 +1,9 @@
 -- Hourly product detail views (collection view_product_detail) of one product on one day,
--- all 24 hours (UTC) listed, zeros included.
--- Parameters: day (date, default: today in UTC); product_id (default: the day's most viewed).
-\if :{?day}
-\else
-SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
-\endif
+-- all 24 hours listed, zeros included.
+-- Parameters: day (date, default: today); product_id (default: the day's most viewed). Dates and
+-- hours are in the reporting time zone (starstream.setting 'reporting_time_zone';
+-- configuration key time.reporting_time_zone, default UTC).
+\ir reporting_day.psql
 \if :{?product_id}
 \else
 SELECT coalesce((

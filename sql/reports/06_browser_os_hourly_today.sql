@@ -1,10 +1,8 @@
 -- Hourly page views (collections named view_*) by browser and operating system on one day,
--- hours in UTC. Browser and OS are 'unknown' until the User-Agent is parsed (enrichment).
--- Parameters: day (date, default: today in UTC).
-\if :{?day}
-\else
-SELECT (now() AT TIME ZONE 'UTC')::date AS day \gset
-\endif
+-- browser and OS families as ua-parser (uap-core rules) names them.
+-- Parameters: day (date, default: today). Dates and hours are in the reporting time zone
+-- (starstream.setting 'reporting_time_zone'; configuration key time.reporting_time_zone, default UTC).
+\ir reporting_day.psql
 SELECT f.hour,
        coalesce(u.browser_family, 'unknown') AS browser,
        coalesce(u.os_family, 'unknown') AS os,

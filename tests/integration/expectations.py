@@ -1,16 +1,22 @@
 """What the star schema and the reports must hold, computed independently of starstreamd
-from the generated JSONL (Python's json and GeoIP bindings, not the daemon's code)."""
+from the generated JSONL: Python's json, the GeoIP bindings, Debian's python3-ua-parser (another
+implementation of the uap-core rules) and a Public Suffix List reader written here."""
 import collections
 import datetime
 import json
 import re
 import subprocess
 
+import functools
+import zoneinfo
+
 import GeoIP
+from ua_parser import user_agent_parser
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_EVENT_BYTES = 65536
-OPTIONAL_STRINGS = ("ip", "user_agent", "resolution", "device_id", "user_id_db", "current_url", "referrer_url", "product_id")
+OPTIONAL_STRINGS = ("ip", "user_agent", "resolution", "device_id", "user_id_db", "current_url", "referrer_url", "product_id",
+                    "viewing_product_id")
 _geo4 = GeoIP.open("/usr/share/GeoIP/GeoIP.dat", GeoIP.GEOIP_MEMORY_CACHE)
 _geo6 = GeoIP.open("/usr/share/GeoIP/GeoIPv6.dat", GeoIP.GEOIP_MEMORY_CACHE)
 PSEUDO_COUNTRIES = {None, "", "--", "A1", "A2", "O1", "AP", "EU"}
@@ -63,12 +69,89 @@ def host(url):
     return authority.lower()
 
 
-def referrer_domain(url):
+def _public_suffix_rules(path="/usr/share/publicsuffix/public_suffix_list.dat"):
+    rules, exceptions, wildcards = set(), set(), set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rule = line.strip()
+            if not rule or rule.startswith("//"):
+                continue
+            rule = rule.encode("idna").decode("ascii") if not rule.isascii() and "*" not in rule else rule
+            if rule.startswith("!"):
+                exceptions.add(rule[1:])
+            elif rule.startswith("*."):
+                wildcards.add(rule[2:])
+            else:
+                rules.add(rule)
+    return rules, exceptions, wildcards
+
+
+_PSL = _public_suffix_rules()
+
+
+@functools.lru_cache(maxsize=None)
+def registrable_domain(h):
+    """The public suffix plus one label (Public Suffix List algorithm); hosts without one as they are."""
+    if not h or re.fullmatch(r"[0-9.]+", h) or ":" in h:
+        return h
+    rules, exceptions, wildcards = _PSL
+    labels = h.split(".")
+    suffix_length = 1  # the implicit "*" rule
+    for i in range(len(labels)):
+        candidate = ".".join(labels[i:])
+        if candidate in exceptions:
+            suffix_length = len(labels) - i - 1
+            break
+        if candidate in rules:
+            suffix_length = max(suffix_length, len(labels) - i)
+        if i + 1 < len(labels) and ".".join(labels[i + 1:]) in wildcards:
+            suffix_length = max(suffix_length, len(labels) - i)
+    if suffix_length >= len(labels):
+        return h
+    return ".".join(labels[-suffix_length - 1:])
+
+
+def site_name(domain):
+    return domain.split(".", 1)[0]
+
+
+def canonical_url(url):
     h = host(url)
-    for prefix in ("www.", "m."):
-        if h.startswith(prefix) and len(h) > len(prefix):
-            return h[len(prefix):]
-    return h
+    if not h:
+        return ""
+    scheme, rest = url.split("://", 1)
+    path = re.split(r"[?#]", rest[len(re.split(r"[/?#]", rest, maxsplit=1)[0]):], maxsplit=1)[0]
+    return f"{scheme.lower()}://{h}{path or '/'}"
+
+
+SEARCH = {"google", "bing", "yahoo", "duckduckgo", "yandex", "baidu", "ecosia", "qwant", "startpage", "seznam"}
+SOCIAL = {"facebook", "instagram", "twitter", "pinterest", "youtube", "linkedin", "reddit", "tiktok", "vk", "snapchat", "tumblr",
+          "whatsapp", "messenger", "threads"}
+SOCIAL_DOMAINS = {"t.co", "x.com", "fb.com", "fb.me", "lnkd.in", "pin.it"}
+
+
+def referrer(e):
+    """(registrable domain, channel) of an event's referrer, by the rules of README "Enrichment"."""
+    h = host(e.get("referrer_url"))
+    if not h:
+        return "", "direct"
+    domain = registrable_domain(h)
+    if h.startswith(("mail.", "webmail.", "email.", "outlook.")):
+        return domain, "email"
+    if site_name(domain) == site_name(registrable_domain(host(e.get("current_url")))):
+        return domain, "internal"
+    if site_name(domain) in SOCIAL or domain in SOCIAL_DOMAINS:
+        return domain, "social"
+    if site_name(domain) in SEARCH:
+        return domain, "search"
+    return domain, "other"
+
+
+@functools.lru_cache(maxsize=None)
+def user_agent(header):
+    """(browser family, OS family) by python3-ua-parser."""
+    parsed = user_agent_parser.Parse(header or "")
+    return parsed["user_agent"]["family"], parsed["os"]["family"]
 
 
 def country(ip):
@@ -78,22 +161,29 @@ def country(ip):
     return "ZZ" if code in PSEUDO_COUNTRIES else code
 
 
-def day_of(ts):
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).date()
+TIME_ZONE = zoneinfo.ZoneInfo("UTC")
 
 
-def hour_of(ts):
-    return (ts % 86400) // 3600
+def day_of(ts, zone=None):
+    return datetime.datetime.fromtimestamp(ts, zone or TIME_ZONE).date()
+
+
+def hour_of(ts, zone=None):
+    return datetime.datetime.fromtimestamp(ts, zone or TIME_ZONE).hour
+
+
+def date_key(ts, zone=None):
+    return int(day_of(ts, zone).strftime("%Y%m%d"))
 
 
 def earliest(events, key, value):
-    """Per key: value(e) of the earliest event by time, ties broken by the smaller value."""
+    """Per key: value(e) of the earliest event by time that has a value, ties broken by the smaller value."""
     best = {}
     for e in events:
-        k = key(e)
-        if not k:
+        k, v = key(e), value(e)
+        if not k or not v:
             continue
-        candidate = (e["time_stamp"], value(e))
+        candidate = (e["time_stamp"], v)
         if k not in best or candidate < best[k]:
             best[k] = candidate
     return {k: v[1] for k, v in best.items()}
@@ -104,7 +194,7 @@ def is_page_view(e):
 
 
 def top_products(events, day):
-    urls = earliest(events, lambda e: e.get("product_id"), lambda e: e.get("current_url") or "")
+    urls = earliest(events, lambda e: e.get("product_id"), lambda e: canonical_url(e.get("current_url")))
     counts = collections.Counter(e["product_id"] for e in events
                                  if e["collection"] == "view_product_detail" and e.get("product_id") and day_of(e["time_stamp"]) == day)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
@@ -117,14 +207,13 @@ def top_countries(events, day):
 
 
 def top_referrers(events, day):
-    counts = collections.Counter(referrer_domain(e.get("referrer_url")) for e in events
-                                 if is_page_view(e) and day_of(e["time_stamp"]) == day)
-    counts.pop("", None)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    counts = collections.Counter(referrer(e) for e in events if is_page_view(e) and day_of(e["time_stamp"]) == day)
+    counts.pop(("", "direct"), None)
+    return sorted(((d, c, n) for (d, c), n in counts.items()), key=lambda dcn: (-dcn[2], dcn[0], dcn[1]))[:5]
 
 
 def store_performance(events, day):
-    domains = earliest(events, lambda e: e["store_id"], lambda e: host(e.get("current_url")))
+    domains = earliest(events, lambda e: e["store_id"], lambda e: registrable_domain(host(e.get("current_url"))))
     by_country = collections.Counter((e["store_id"], country(e.get("ip"))) for e in events
                                      if is_page_view(e) and day_of(e["time_stamp"]) == day)
     store_views = collections.Counter()
@@ -147,9 +236,9 @@ def product_hourly(events, day, product_id):
 
 
 def browser_os_hourly(events, day):
-    # Until the User-Agent is parsed (enrichment), every event is 'unknown'/'unknown'.
-    counts = collections.Counter(hour_of(e["time_stamp"]) for e in events if is_page_view(e) and day_of(e["time_stamp"]) == day)
-    return [(h, "unknown", "unknown", n) for h, n in sorted(counts.items())]
+    counts = collections.Counter((hour_of(e["time_stamp"]),) + user_agent(e.get("user_agent"))
+                                 for e in events if is_page_view(e) and day_of(e["time_stamp"]) == day)
+    return [(h, b, o, n) for (h, b, o), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1], kv[0][2]))]
 
 
 def run_report(dsn_params, report, **variables):

@@ -85,7 +85,7 @@ class EndToEnd(unittest.TestCase):
         self.assertNotEqual(expected[0][0], "ZZ")
 
     def test_report_top_referrers(self):
-        expected = [[d, str(n)] for d, n in expect.top_referrers(self.events, DAY)]
+        expected = [[d, c, str(n)] for d, c, n in expect.top_referrers(self.events, DAY)]
         self.assertEqual(self.report("03_top_referrers_today.sql"), expected)
         self.assertEqual(expected[0][0], "facebook.com")
 

@@ -83,6 +83,7 @@ std::string Decoder::decode(std::string_view payload, ProductViewEvent& event) {
         {"current_url", Need::optional, &ProductViewEvent::current_url},
         {"referrer_url", Need::optional, &ProductViewEvent::referrer_url},
         {"product_id", Need::optional, &ProductViewEvent::product_id},
+        {"viewing_product_id", Need::optional, &ProductViewEvent::viewing_product_id},
     };
     for (const auto& f : fields)
         if (auto reason = read_string(object, f.name, f.need, event.*f.member); !reason.empty()) return reason;

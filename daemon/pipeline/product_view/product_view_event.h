@@ -21,6 +21,7 @@ struct ProductViewEvent {
     std::string referrer_url;           ///< "" when missing
     std::string collection;
     std::string product_id;             ///< "" on non-product pages
+    std::string viewing_product_id;     ///< the product page a recommendation list was opened from; usually ""
     std::string options_json;           ///< the `option` value as raw JSON; "" when absent or ""
 };
 

@@ -4,6 +4,7 @@
 // Thread rules: built on the consume thread, then moved to the sink thread; never shared.
 #pragma once
 
+#include "enrichment/user_agent_parser.h"
 #include "source/topic_partition.h"
 
 #include <array>
@@ -74,10 +75,26 @@ struct SeenRange {
     }
 };
 
-struct StoreMember { std::string store_id, domain; SeenRange seen; };
-struct ProductMember { std::string product_id, url; SeenRange seen; };
-struct LocationMember { std::string country_code, country_name; };
-struct UserAgentMember { std::string user_agent; };
+/// An attribute taken from the earliest event that carries one (ties: the smaller value), so
+/// that any batch boundaries, replays included, give the same member. `seen` is that event's
+/// time in Unix microseconds, kNever while no event carried the attribute (an inferred member).
+struct EarliestValue {
+    static constexpr std::int64_t kNever = INT64_MAX;
+    std::string value;
+    std::int64_t seen = kNever;
+    /// Takes `candidate` seen at `t` if it is earlier; returns true if it was taken. "" never is.
+    bool offer(std::string candidate, std::int64_t t) {
+        if (candidate.empty() || t > seen || (t == seen && candidate >= value)) return false;
+        value = std::move(candidate), seen = t;
+        return true;
+    }
+    bool known() const { return seen != kNever; }
+};
+
+struct StoreMember { std::string store_id; EarliestValue domain; std::string country_code; SeenRange seen; };
+struct ProductMember { std::string product_id; EarliestValue url; SeenRange seen; };
+struct LocationMember { std::string country_code, country_name, region, city; };
+struct UserAgentMember { std::string user_agent; enrichment::UserAgent parsed; };
 struct ReferrerMember { std::string domain, channel; };
 struct CollectionMember { std::string collection, funnel_stage; };
 

@@ -1,37 +1,16 @@
 #include "pipeline/product_view/star_batch_builder.h"
 
+#include "enrichment/referrer_channel.h"
+
 #include <xxhash.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
 #include <unordered_map>
 
 namespace starstream::daemon::product_view {
 
 std::int64_t surrogate_key(std::string_view natural_key) {
     return static_cast<std::int64_t>(XXH3_64bits(natural_key.data(), natural_key.size()));
-}
-
-std::string url_host(std::string_view url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string_view::npos) return "";
-    url.remove_prefix(scheme + 3);
-    auto end = url.find_first_of("/?#");
-    std::string_view authority = url.substr(0, end);
-    if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    if (auto colon = authority.find(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
-    std::string host(authority);
-    for (char& c : host)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // ASCII only: hosts are IDNA-encoded
-    return host;
-}
-
-std::string referrer_domain(std::string_view referrer_url) {
-    std::string host = url_host(referrer_url);
-    for (std::string_view prefix : {"www.", "m."})
-        if (host.size() > prefix.size() && host.compare(0, prefix.size(), prefix) == 0) return host.substr(prefix.size());
-    return host;
 }
 
 std::string_view funnel_stage(std::string_view collection) {
@@ -54,27 +33,12 @@ std::string_view funnel_stage(std::string_view collection) {
     return it == stages.end() ? std::string_view{} : it->second;
 }
 
-std::int32_t date_key(std::int64_t unix_seconds) {
-    using namespace std::chrono;
-    const year_month_day ymd{floor<days>(sys_seconds{seconds{unix_seconds}})};
-    return int(ymd.year()) * 10000 + static_cast<int>(unsigned(ymd.month())) * 100 + static_cast<int>(unsigned(ymd.day()));
-}
-
-std::int16_t hour_of_day(std::int64_t unix_seconds) {
-    std::int64_t in_day = unix_seconds % 86400;
-    if (in_day < 0) in_day += 86400;
-    return static_cast<std::int16_t>(in_day / 3600);
+const std::string& event_product(const ProductViewEvent& e) {
+    if (e.collection == "product_view_all_recommend_clicked" && !e.viewing_product_id.empty()) return e.viewing_product_id;
+    return e.product_id;
 }
 
 void StarBatchBuilder::reset() { ids_.clear(); }
-
-std::int64_t StarBatchBuilder::location_key(const char* country_code) {
-    // Natural key "CC|region|city"; region and city stay empty until a city database is configured.
-    const std::uint16_t code = static_cast<std::uint16_t>(static_cast<unsigned char>(country_code[0]) << 8 | static_cast<unsigned char>(country_code[1]));
-    auto [it, added] = location_keys_.try_emplace(code);
-    if (added) it->second = surrogate_key(std::string(country_code) + "||");
-    return it->second;
-}
 
 void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset) {
     if (!ids_.insert(e.id).second) return;  // a duplicate within the batch: counted by the sink
@@ -82,51 +46,20 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
     FactRow& f = batch.facts.emplace_back();
     f.event_id = e.id;
     f.event_time_us = t_us;
-    f.date_key = date_key(e.time_stamp);
-    f.hour = hour_of_day(e.time_stamp);
+    const enrichment::DateHour local = enrichment_.calendar.date_hour(e.time_stamp);
+    f.date_key = local.date_key;
+    f.hour = local.hour;
     batch.date_keys.insert(f.date_key);
     batch.min_event_time_us = std::min(batch.min_event_time_us, t_us);
     batch.max_event_time_us = std::max(batch.max_event_time_us, t_us);
 
-    f.store_key = surrogate_key(e.store_id);
-    auto [store, new_store] = batch.stores.try_emplace(f.store_key);
-    if (new_store) {
-        store->second = {e.store_id, url_host(e.current_url), {t_us, t_us}};
-    } else if (t_us <= store->second.seen.first) {
-        // The domain of the earliest event wins (ties: the smaller host), whatever the batch
-        // boundaries, so that replays after a crash produce the same row.
-        std::string host = url_host(e.current_url);
-        if (t_us < store->second.seen.first || host < store->second.domain) store->second.domain = std::move(host);
-    }
-    store->second.seen.widen(t_us);
-
-    if (!e.product_id.empty()) {
-        f.has_product = true;
-        f.product_key = surrogate_key(e.product_id);
-        auto [product, new_product] = batch.products.try_emplace(f.product_key);
-        if (new_product) {
-            product->second = {e.product_id, e.current_url, {t_us, t_us}};
-        } else if (t_us < product->second.seen.first || (t_us == product->second.seen.first && e.current_url < product->second.url)) {
-            product->second.url = e.current_url;
-        }
-        product->second.seen.widen(t_us);
-    }
-
-    f.ip_family = parse_ip(e.ip, f.ip.data());
-    const Country country = geo_.country(f.ip_family, f.ip.data());
-    f.location_key = location_key(country.code);
-    if (auto [it, added] = batch.locations.try_emplace(f.location_key); added) it->second = {country.code, country.name};
-
-    f.user_agent_key = surrogate_key(e.user_agent);
-    if (auto [it, added] = batch.user_agents.try_emplace(f.user_agent_key); added) it->second = {e.user_agent};
-
-    std::string domain = referrer_domain(e.referrer_url);
-    f.referrer_key = surrogate_key(domain);
-    if (auto [it, added] = batch.referrers.try_emplace(f.referrer_key); added) it->second = {domain, domain.empty() ? "direct" : ""};
-
-    f.collection_key = surrogate_key(e.collection);
-    if (auto [it, added] = batch.collections.try_emplace(f.collection_key); added)
-        it->second = {e.collection, std::string(funnel_stage(e.collection))};
+    const std::string shop_domain = enrichment_.web.registrable_domain(enrichment::url_host(e.current_url));
+    add_store(batch, f, e, shop_domain);
+    add_product(batch, f, e);
+    add_location(batch, f, e);
+    add_user_agent(batch, f, e);
+    add_referrer(batch, f, e, shop_domain);
+    add_collection(batch, f, e);
 
     f.device_id = batch.keep(e.device_id);
     f.customer_id = batch.keep(e.customer_id);
@@ -136,6 +69,59 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
     f.topic_index = topic_index;
     f.partition = partition;
     f.offset = offset;
+}
+
+void StarBatchBuilder::add_store(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& shop_domain) {
+    // The store's domain is the registrable domain of its pages, so www. and staging hosts of
+    // one shop site name the same store; its country is the domain's ccTLD.
+    f.store_key = surrogate_key(e.store_id);
+    const std::int64_t t = f.event_time_us;
+    auto [it, added] = batch.stores.try_emplace(f.store_key);
+    StoreMember& store = it->second;
+    if (added) store.store_id = e.store_id, store.seen = {t, t};
+    if (store.domain.offer(shop_domain, t)) store.country_code = enrichment::WebAddress::tld_country(shop_domain);
+    store.seen.widen(t);
+}
+
+void StarBatchBuilder::add_product(StarBatch& batch, FactRow& f, const ProductViewEvent& e) {
+    const std::string& product_id = event_product(e);
+    if (product_id.empty()) return;
+    f.has_product = true;
+    f.product_key = surrogate_key(product_id);
+    const std::int64_t t = f.event_time_us;
+    auto [it, added] = batch.products.try_emplace(f.product_key);
+    ProductMember& product = it->second;
+    if (added) product.product_id = product_id, product.seen = {t, t};
+    // Only the product's own page names its URL: a recommendation list opened from it does not.
+    if (&product_id == &e.product_id) product.url.offer(enrichment::canonical_url(e.current_url), t);
+    product.seen.widen(t);
+}
+
+void StarBatchBuilder::add_location(StarBatch& batch, FactRow& f, const ProductViewEvent& e) {
+    f.ip_family = enrichment::parse_ip(e.ip, f.ip.data());
+    enrichment::Location location = enrichment_.geo.locate(f.ip_family, f.ip.data());
+    std::string natural_key = std::string(location.country_code) + '|' + location.region + '|' + location.city;
+    f.location_key = surrogate_key(natural_key);
+    if (auto [it, added] = batch.locations.try_emplace(f.location_key); added)
+        it->second = {location.country_code, location.country_name, std::move(location.region), std::move(location.city)};
+}
+
+void StarBatchBuilder::add_user_agent(StarBatch& batch, FactRow& f, const ProductViewEvent& e) {
+    f.user_agent_key = surrogate_key(e.user_agent);
+    if (auto [it, added] = batch.user_agents.try_emplace(f.user_agent_key); added)
+        it->second = {e.user_agent, enrichment_.user_agent(f.user_agent_key, e.user_agent)};
+}
+
+void StarBatchBuilder::add_referrer(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& shop_domain) {
+    enrichment::Referrer referrer = enrichment::classify_referrer(enrichment_.web, e.referrer_url, enrichment_.web.site_name(shop_domain));
+    f.referrer_key = surrogate_key(referrer.domain + '|' + referrer.channel);
+    if (auto [it, added] = batch.referrers.try_emplace(f.referrer_key); added) it->second = {std::move(referrer.domain), std::move(referrer.channel)};
+}
+
+void StarBatchBuilder::add_collection(StarBatch& batch, FactRow& f, const ProductViewEvent& e) {
+    f.collection_key = surrogate_key(e.collection);
+    if (auto [it, added] = batch.collections.try_emplace(f.collection_key); added)
+        it->second = {e.collection, std::string(funnel_stage(e.collection))};
 }
 
 }  // namespace starstream::daemon::product_view

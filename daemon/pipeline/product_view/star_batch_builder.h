@@ -1,12 +1,12 @@
-// Turns decoded events into star-schema rows of a StarBatch: surrogate keys, dimension
-// members, date and hour keys (UTC), dedupe of ids within the batch.
+// Turns decoded events into star-schema rows of a StarBatch: surrogate keys, enriched dimension
+// members, date and hour keys in the reporting time zone, dedupe of ids within the batch.
 //
 // Surrogate keys are XXH3-64 hashes of the natural key (DESIGN.md: no round trip per row);
 // the schema keeps natural keys UNIQUE so a collision fails the batch loudly.
-// Thread rules: one thread (owns a GeoLocator).
+// Thread rules: one thread (uses the Enrichment's caches).
 #pragma once
 
-#include "pipeline/product_view/geo_locator.h"
+#include "enrichment/enrichment.h"
 #include "pipeline/product_view/product_view_event.h"
 #include "pipeline/product_view/star_batch.h"
 
@@ -19,22 +19,18 @@ namespace starstream::daemon::product_view {
 /// The surrogate key of a natural key: XXH3-64 of its bytes, as a signed bigint.
 std::int64_t surrogate_key(std::string_view natural_key);
 
-/// Lower-case host of an http(s) URL ("" if there is none).
-std::string url_host(std::string_view url);
-
-/// The referrer dimension's domain: the host without a leading "www." or "m.".
-std::string referrer_domain(std::string_view referrer_url);
-
-/// The funnel stage of one of the 27 known collections (EVENTS.md); "" for others.
+/// The funnel stage of one of the 27 known collections (EVENTS.md): browse, product, cart,
+/// checkout, purchase, recommendation, account or search; "" for others.
 std::string_view funnel_stage(std::string_view collection);
 
-/// YYYYMMDD and hour (0..23) of a Unix time in seconds, UTC.
-std::int32_t date_key(std::int64_t unix_seconds);
-std::int16_t hour_of_day(std::int64_t unix_seconds);
+/// The product an event is about: `viewing_product_id` for product_view_all_recommend_clicked
+/// (its product_id is empty: the click opens the list of recommendations for the product being
+/// viewed), `product_id` otherwise; "" when none.
+const std::string& event_product(const ProductViewEvent& event);
 
 class StarBatchBuilder {
 public:
-    explicit StarBatchBuilder(const GeoLocator& geo) : geo_(geo) {}
+    explicit StarBatchBuilder(enrichment::Enrichment& enrichment) : enrichment_(enrichment) {}
 
     /// Starts filling `batch` (clears the in-batch dedupe set).
     void reset();
@@ -43,11 +39,15 @@ public:
     void add_event(StarBatch& batch, ProductViewEvent& event, std::uint16_t topic_index, std::int32_t partition, std::int64_t offset);
 
 private:
-    std::int64_t location_key(const char* country_code);
+    void add_store(StarBatch& batch, FactRow& fact, const ProductViewEvent& e, const std::string& registrable_domain);
+    void add_product(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
+    void add_location(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
+    void add_user_agent(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
+    void add_referrer(StarBatch& batch, FactRow& fact, const ProductViewEvent& e, const std::string& registrable_domain);
+    void add_collection(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
 
-    const GeoLocator& geo_;
+    enrichment::Enrichment& enrichment_;
     std::unordered_set<EventId, EventIdHash> ids_;
-    std::unordered_map<std::uint16_t, std::int64_t> location_keys_;  ///< country code -> surrogate key
 };
 
 }  // namespace starstream::daemon::product_view

@@ -41,6 +41,7 @@ public:
         data_.append(v);
     }
     void bytea(std::string_view v) { text(v); }
+    void boolean(bool v) { put32(1), data_.push_back(v ? '\1' : '\0'); }
     void uuid(const std::array<std::uint8_t, 16>& v) {
         put32(16);
         data_.append(reinterpret_cast<const char*>(v.data()), 16);

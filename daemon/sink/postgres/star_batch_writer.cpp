@@ -20,10 +20,14 @@ constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_event_id (event_id uuid) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dead_letter (LIKE starstream.dead_letter) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_date (date_key integer) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_dim_store (store_key bigint, store_id text, domain text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_dim_product (product_key bigint, product_id text, product_url text, first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_dim_location (location_key bigint, country_code text, country_name text) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_dim_user_agent (user_agent_key bigint, user_agent text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_store (store_key bigint, store_id text, domain text, domain_seen timestamptz, country_code text,
+                                   first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_product (product_key bigint, product_id text, product_url text, product_url_seen timestamptz,
+                                     first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_location (location_key bigint, country_code text, country_name text, region text, city text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_dim_user_agent (user_agent_key bigint, user_agent text, browser_family text, browser_version text,
+                                        os_family text, os_version text, device_family text, device_brand text,
+                                        device_model text, device_type text, is_bot boolean) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_referrer (referrer_key bigint, domain text, channel text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_collection (collection_key bigint, collection text, funnel_stage text) ON COMMIT DELETE ROWS;
 )SQL";
@@ -36,22 +40,45 @@ struct DimensionMerge {
     std::string sql;
 };
 
-/// The merge of a dimension whose attribute comes from the member's earliest event (ties: the
-/// smaller value) and whose first_seen/last_seen widen, so that any batch boundaries give the
-/// same row; rows that would not change are not rewritten.
+std::string join(const std::vector<std::string>& items, const std::string& prefix = "") {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + prefix + item;
+    return out;
+}
+
+/// Inserts new members; corrects the attributes of existing ones in place (SCD type 1) and only
+/// when they differ, so steady-state batches rewrite nothing.
+DimensionMerge scd1_merge(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key,
+                          const std::vector<std::string>& attributes) {
+    std::string sql = "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table +
+                      "\nON CONFLICT (" + natural_key + ") DO ";
+    if (attributes.empty()) return {table, sql + "NOTHING\nRETURNING xmax = 0"};
+    return {table, sql + "UPDATE SET (" + join(attributes) + ") = ROW(" + join(attributes, "excluded.") + ")\nWHERE (" +
+                       join(attributes, "t.") + ") IS DISTINCT FROM (" + join(attributes, "excluded.") + ")\nRETURNING xmax = 0"};
+}
+
+/// The merge of a dimension whose attribute (and the columns derived from it) comes from the
+/// earliest event that carries one, `<attribute>_seen` being that event's time (NULL: none
+/// yet, an inferred member), and whose first_seen/last_seen widen: any batch boundaries give
+/// the same row. Rows that would not change are not rewritten.
 DimensionMerge earliest_attribute_merge(const std::string& table, const std::string& key, const std::string& natural_key,
-                                        const std::string& attribute) {
+                                        const std::string& attribute, const std::vector<std::string>& derived = {}) {
     const std::string& a = attribute;
-    return {table, "INSERT INTO " + table + " AS t (" + key + ", " + natural_key + ", " + a + ", first_seen, last_seen)\n"
-                   "SELECT " + key + ", " + natural_key + ", " + a + ", first_seen, last_seen FROM stage_" + table + "\n"
-                   "ON CONFLICT (" + natural_key + ") DO UPDATE SET\n"
-                   "    " + a + " = CASE WHEN (excluded.first_seen, excluded." + a + ") < (t.first_seen, t." + a + ") THEN excluded." + a +
-                   " ELSE t." + a + " END,\n"
-                   "    first_seen = least(t.first_seen, excluded.first_seen),\n"
-                   "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
-                   "WHERE excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen\n"
-                   "   OR (excluded.first_seen = t.first_seen AND excluded." + a + " < t." + a + ")\n"
-                   "RETURNING xmax = 0"};
+    const std::string earlier = "(excluded." + a + "_seen IS NOT NULL AND (t." + a + "_seen IS NULL OR (excluded." + a + "_seen, excluded." + a +
+                                ") < (t." + a + "_seen, t." + a + ")))";
+    std::vector<std::string> taken = {a, a + "_seen"};
+    taken.insert(taken.end(), derived.begin(), derived.end());
+    std::vector<std::string> columns = {key, natural_key};
+    columns.insert(columns.end(), taken.begin(), taken.end());
+    columns.insert(columns.end(), {"first_seen", "last_seen"});
+    std::string sql = "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table +
+                      "\nON CONFLICT (" + natural_key + ") DO UPDATE SET\n";
+    for (const auto& c : taken) sql += "    " + c + " = CASE WHEN " + earlier + " THEN excluded." + c + " ELSE t." + c + " END,\n";
+    sql += "    first_seen = least(t.first_seen, excluded.first_seen),\n"
+           "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
+           "WHERE " + earlier + " OR excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen\n"
+           "RETURNING xmax = 0";
+    return {table, sql};
 }
 
 const std::vector<DimensionMerge>& dimension_merges() {
@@ -63,28 +90,17 @@ SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodo
 FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
 ON CONFLICT (date_key) DO NOTHING
 RETURNING xmax = 0)SQL"},
-        earliest_attribute_merge("dim_store", "store_key", "store_id", "domain"),
+        earliest_attribute_merge("dim_store", "store_key", "store_id", "domain", {"country_code"}),
         earliest_attribute_merge("dim_product", "product_key", "product_id", "product_url"),
-        {"dim_location", R"SQL(
-INSERT INTO dim_location (location_key, country_code, country_name)
-SELECT location_key, country_code, country_name FROM stage_dim_location
-ON CONFLICT (country_code, region, city) DO NOTHING
-RETURNING xmax = 0)SQL"},
-        {"dim_user_agent", R"SQL(
-INSERT INTO dim_user_agent (user_agent_key, user_agent)
-SELECT user_agent_key, user_agent FROM stage_dim_user_agent
-ON CONFLICT (md5(user_agent)) DO NOTHING
-RETURNING xmax = 0)SQL"},
-        {"dim_referrer", R"SQL(
-INSERT INTO dim_referrer (referrer_key, domain, channel)
-SELECT referrer_key, domain, nullif(channel, '') FROM stage_dim_referrer
-ON CONFLICT (domain) DO NOTHING
-RETURNING xmax = 0)SQL"},
-        {"dim_collection", R"SQL(
-INSERT INTO dim_collection (collection_key, collection, funnel_stage)
-SELECT collection_key, collection, nullif(funnel_stage, '') FROM stage_dim_collection
-ON CONFLICT (collection) DO NOTHING
-RETURNING xmax = 0)SQL"},
+        scd1_merge("dim_location", {"location_key", "country_code", "country_name", "region", "city"}, "country_code, region, city", {"country_name"}),
+        scd1_merge("dim_user_agent",
+                   {"user_agent_key", "user_agent", "browser_family", "browser_version", "os_family", "os_version", "device_family",
+                    "device_brand", "device_model", "device_type", "is_bot"},
+                   "md5(user_agent)",
+                   {"browser_family", "browser_version", "os_family", "os_version", "device_family", "device_brand", "device_model",
+                    "device_type", "is_bot"}),
+        scd1_merge("dim_referrer", {"referrer_key", "domain", "channel"}, "domain, channel", {}),
+        scd1_merge("dim_collection", {"collection_key", "collection", "funnel_stage"}, "collection", {"funnel_stage"}),
     };
     return merges;
 }
@@ -113,26 +129,38 @@ void StarBatchWriter::stage(const StarBatch& batch) {
     for (std::int32_t key : batch.date_keys) copy_.begin_row(1), copy_.int4(key);
     copy("stage_dim_date");
 
+    auto optional_text = [&](const std::string& v) { v.empty() ? copy_.null() : copy_.text(v); };
+    auto earliest = [&](const product_view::EarliestValue& v) {
+        v.known() ? (copy_.text(v.value), copy_.timestamptz_us(v.seen)) : (copy_.null(), copy_.null());
+    };
+
     copy_.reset();
     for (const auto& [key, m] : batch.stores) {
-        copy_.begin_row(5), copy_.int8(key), copy_.text(m.store_id), copy_.text(m.domain);
+        copy_.begin_row(7), copy_.int8(key), copy_.text(m.store_id), earliest(m.domain), optional_text(m.country_code);
         copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
     }
     copy("stage_dim_store");
 
     copy_.reset();
     for (const auto& [key, m] : batch.products) {
-        copy_.begin_row(5), copy_.int8(key), copy_.text(m.product_id), copy_.text(m.url);
+        copy_.begin_row(6), copy_.int8(key), copy_.text(m.product_id), earliest(m.url);
         copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
     }
     copy("stage_dim_product");
 
     copy_.reset();
-    for (const auto& [key, m] : batch.locations) copy_.begin_row(3), copy_.int8(key), copy_.text(m.country_code), copy_.text(m.country_name);
+    for (const auto& [key, m] : batch.locations)
+        copy_.begin_row(5), copy_.int8(key), copy_.text(m.country_code), copy_.text(m.country_name), copy_.text(m.region), copy_.text(m.city);
     copy("stage_dim_location");
 
     copy_.reset();
-    for (const auto& [key, m] : batch.user_agents) copy_.begin_row(2), copy_.int8(key), copy_.text(m.user_agent);
+    for (const auto& [key, m] : batch.user_agents) {
+        const auto& p = m.parsed;
+        copy_.begin_row(11), copy_.int8(key), copy_.text(m.user_agent);
+        copy_.text(p.browser_family), optional_text(p.browser_version()), copy_.text(p.os_family), optional_text(p.os_version());
+        copy_.text(p.device_family), optional_text(p.device_brand), optional_text(p.device_model), copy_.text(p.device_type);
+        copy_.boolean(p.is_bot);
+    }
     copy("stage_dim_user_agent");
 
     copy_.reset();
@@ -140,7 +168,7 @@ void StarBatchWriter::stage(const StarBatch& batch) {
     copy("stage_dim_referrer");
 
     copy_.reset();
-    for (const auto& [key, m] : batch.collections) copy_.begin_row(3), copy_.int8(key), copy_.text(m.collection), copy_.text(m.funnel_stage);
+    for (const auto& [key, m] : batch.collections) copy_.begin_row(3), copy_.int8(key), copy_.text(m.collection), optional_text(m.funnel_stage);
     copy("stage_dim_collection");
 
     copy_.reset();
