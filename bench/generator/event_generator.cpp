@@ -126,8 +126,13 @@ std::int64_t EventGenerator::event_time() {
     return static_cast<std::int64_t>(t);
 }
 
+std::string EventGenerator::shop_origin(const StoreFigure& store) {
+    // About 1 % of page views come from the shop's staging site (QA traffic the tracker also sees).
+    return std::string(std::bernoulli_distribution(0.01)(rng_) ? "https://staging" : "https://www") + ".shop." + store.tld;
+}
+
 std::string EventGenerator::product_url(const StoreFigure& store, int product_index, bool with_options) {
-    std::string url = "https://www.shop." + store.tld + "/" + kSlugWords[product_index % 6] + "-" +
+    std::string url = shop_origin(store) + "/" + kSlugWords[product_index % 6] + "-" +
                       kSlugWords[6 + product_index % 6] + "-" + std::to_string(product_ids_[product_index]) + ".html";
     if (with_options) url += "?alloy=white-585&diamond=sapphire";
     if (std::bernoulli_distribution(0.1)(rng_)) url += with_options ? "&utm_source=facebook" : "?utm_source=facebook";
@@ -135,7 +140,7 @@ std::string EventGenerator::product_url(const StoreFigure& store, int product_in
 }
 
 std::string EventGenerator::page_url(const StoreFigure& store, const std::string& collection) {
-    std::string base = "https://www.shop." + store.tld;
+    std::string base = shop_origin(store);
     if (collection == "view_home_page") return base + "/";
     if (collection == "view_shopping_cart" || collection == "add_to_cart_action") return base + "/checkout/cart/";
     if (collection.rfind("checkout", 0) == 0) return base + "/checkout/onepage/" + (collection == "checkout_success" ? "success/" : "");
@@ -202,8 +207,9 @@ std::string EventGenerator::valid_event(Visit& visit, std::string& key) {
         field(e, "referrer_url", "https://www.google." + store.tld + "/");
     } else {
         static const char* const others[] = {"https://www.instagram.com/", "https://www.bing.com/search?q=rings",
-                                             "https://www.pinterest.com/", "https://mail.yahoo.com/", "https://t.co/abc"};
-        field(e, "referrer_url", others[std::uniform_int_distribution<int>(0, 4)(rng_)]);
+                                             "https://www.pinterest.com/", "https://mail.yahoo.com/", "https://t.co/abc",
+                                             "https://mail.google.com/mail/u/0/", "https://blog.example.org/best-rings"};
+        field(e, "referrer_url", others[std::uniform_int_distribution<std::size_t>(0, std::size(others) - 1)(rng_)]);
     }
     field(e, "collection", name);
     if (collection.product_page) {

@@ -58,6 +58,7 @@ private:
     Message malformed(std::string event, std::string key);
     Visit new_visit();
     std::string uuid();
+    std::string shop_origin(const StoreFigure& store);
     std::string product_url(const StoreFigure& store, int product_index, bool with_options);
     std::string page_url(const StoreFigure& store, const std::string& collection);
     std::string options_json(int product_index);
