@@ -49,4 +49,10 @@ const UserAgent& Enrichment::user_agent(std::int64_t key, std::string_view heade
     return user_agent_cache_.emplace(key, user_agents.parse(header)).first->second;
 }
 
+const DomainParts& Enrichment::domain_parts(const std::string& host) {
+    if (auto it = domain_cache_.find(host); it != domain_cache_.end()) return it->second;
+    if (domain_cache_.size() >= cache_capacity_) domain_cache_.clear();
+    return domain_cache_.emplace(host, web.domain_parts(host)).first->second;
+}
+
 }  // namespace starstream::daemon::enrichment

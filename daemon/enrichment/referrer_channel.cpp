@@ -24,19 +24,15 @@ constexpr std::array<std::string_view, 4> kWebmailPrefixes = {"mail.", "webmail.
 
 }  // namespace
 
-Referrer classify_referrer(const WebAddress& web, std::string_view referrer_url, std::string_view shop_site_name) {
-    const std::string host = url_host(referrer_url);
-    if (host.empty()) return {"", "direct"};
-    Referrer r{web.registrable_domain(host), ""};
-    const std::string site = web.site_name(r.domain);
-    bool webmail = false;
-    for (auto prefix : kWebmailPrefixes) webmail = webmail || host.starts_with(prefix);
-    if (webmail) r.channel = "email";
-    else if (!shop_site_name.empty() && site == shop_site_name) r.channel = "internal";
-    else if (one_of(site, kSocialSites) || one_of(std::string_view(r.domain), kSocialDomains)) r.channel = "social";
-    else if (one_of(site, kSearchSites)) r.channel = "search";
-    else r.channel = "other";
-    return r;
+std::string_view referrer_channel(std::string_view host, const DomainParts& referrer, std::string_view shop_site_name) {
+    if (host.empty()) return "direct";
+    for (auto prefix : kWebmailPrefixes)
+        if (host.starts_with(prefix)) return "email";
+    if (!shop_site_name.empty() && referrer.site_name == shop_site_name) return "internal";
+    if (one_of(std::string_view(referrer.site_name), kSocialSites) || one_of(std::string_view(referrer.registrable_domain), kSocialDomains))
+        return "social";
+    if (one_of(std::string_view(referrer.site_name), kSearchSites)) return "search";
+    return "other";
 }
 
 }  // namespace starstream::daemon::enrichment

@@ -79,4 +79,10 @@ std::string WebAddress::site_name(std::string_view registrable) const {
     return d.substr(0, name_length > 0 ? name_length - 1 : 0);  // without the dot before the suffix
 }
 
+DomainParts WebAddress::domain_parts(std::string_view host) const {
+    DomainParts parts{registrable_domain(host), ""};
+    parts.site_name = site_name(parts.registrable_domain);
+    return parts;
+}
+
 }  // namespace starstream::daemon::enrichment

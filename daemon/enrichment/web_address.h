@@ -20,6 +20,11 @@ std::string url_host(std::string_view url);
 /// the query, so one product page gives one URL. Returns "" when `url` has no host.
 std::string canonical_url(std::string_view url);
 
+/// A host's registrable domain and site name ("www.shop.co.uk": "shop.co.uk", "shop").
+struct DomainParts {
+    std::string registrable_domain, site_name;
+};
+
 class WebAddress {
 public:
     /// Loads the newest Public Suffix List among libpsl's built-in copy and the `publicsuffix`
@@ -41,6 +46,9 @@ public:
 
     /// The registrable domain's name without its public suffix: "shop.co.uk" -> "shop".
     std::string site_name(std::string_view registrable_domain) const;
+
+    /// Both of the above for a lower-case host.
+    DomainParts domain_parts(std::string_view host) const;
 
 private:
     const psl_ctx_st* psl_;

@@ -53,12 +53,12 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
     batch.min_event_time_us = std::min(batch.min_event_time_us, t_us);
     batch.max_event_time_us = std::max(batch.max_event_time_us, t_us);
 
-    const std::string shop_domain = enrichment_.web.registrable_domain(enrichment::url_host(e.current_url));
-    add_store(batch, f, e, shop_domain);
+    const enrichment::DomainParts& shop = enrichment_.domain_parts(enrichment::url_host(e.current_url));
+    add_store(batch, f, e, shop.registrable_domain);
     add_product(batch, f, e);
     add_location(batch, f, e);
     add_user_agent(batch, f, e);
-    add_referrer(batch, f, e, shop_domain);
+    add_referrer(batch, f, e, shop.site_name);
     add_collection(batch, f, e);
 
     f.device_id = batch.keep(e.device_id);
@@ -71,7 +71,7 @@ void StarBatchBuilder::add_event(StarBatch& batch, ProductViewEvent& e, std::uin
     f.offset = offset;
 }
 
-void StarBatchBuilder::add_store(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& shop_domain) {
+void StarBatchBuilder::add_store(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& registrable_domain) {
     // The store's domain is the registrable domain of its pages, so www. and staging hosts of
     // one shop site name the same store; its country is the domain's ccTLD.
     f.store_key = surrogate_key(e.store_id);
@@ -79,7 +79,7 @@ void StarBatchBuilder::add_store(StarBatch& batch, FactRow& f, const ProductView
     auto [it, added] = batch.stores.try_emplace(f.store_key);
     StoreMember& store = it->second;
     if (added) store.store_id = e.store_id, store.seen = {t, t};
-    if (store.domain.offer(shop_domain, t)) store.country_code = enrichment::WebAddress::tld_country(shop_domain);
+    if (store.domain.offer(registrable_domain, t)) store.country_code = enrichment::WebAddress::tld_country(registrable_domain);
     store.seen.widen(t);
 }
 
@@ -112,10 +112,14 @@ void StarBatchBuilder::add_user_agent(StarBatch& batch, FactRow& f, const Produc
         it->second = {e.user_agent, enrichment_.user_agent(f.user_agent_key, e.user_agent)};
 }
 
-void StarBatchBuilder::add_referrer(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& shop_domain) {
-    enrichment::Referrer referrer = enrichment::classify_referrer(enrichment_.web, e.referrer_url, enrichment_.web.site_name(shop_domain));
-    f.referrer_key = surrogate_key(referrer.domain + '|' + referrer.channel);
-    if (auto [it, added] = batch.referrers.try_emplace(f.referrer_key); added) it->second = {std::move(referrer.domain), std::move(referrer.channel)};
+void StarBatchBuilder::add_referrer(StarBatch& batch, FactRow& f, const ProductViewEvent& e, const std::string& shop_site_name) {
+    // Natural key: (registrable domain, channel); direct traffic is ("", "direct").
+    const std::string host = enrichment::url_host(e.referrer_url);
+    static const enrichment::DomainParts kNone;
+    const enrichment::DomainParts& referrer = host.empty() ? kNone : enrichment_.domain_parts(host);
+    const std::string_view channel = enrichment::referrer_channel(host, referrer, shop_site_name);
+    f.referrer_key = surrogate_key(referrer.registrable_domain + '|' + std::string(channel));
+    if (auto [it, added] = batch.referrers.try_emplace(f.referrer_key); added) it->second = {referrer.registrable_domain, std::string(channel)};
 }
 
 void StarBatchBuilder::add_collection(StarBatch& batch, FactRow& f, const ProductViewEvent& e) {

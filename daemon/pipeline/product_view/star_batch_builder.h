@@ -43,7 +43,7 @@ private:
     void add_product(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
     void add_location(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
     void add_user_agent(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
-    void add_referrer(StarBatch& batch, FactRow& fact, const ProductViewEvent& e, const std::string& registrable_domain);
+    void add_referrer(StarBatch& batch, FactRow& fact, const ProductViewEvent& e, const std::string& shop_site_name);
     void add_collection(StarBatch& batch, FactRow& fact, const ProductViewEvent& e);
 
     enrichment::Enrichment& enrichment_;
