@@ -41,16 +41,20 @@ Enrichment::Enrichment(const EnrichmentSettings& s)
 
 const UserAgent& Enrichment::user_agent(std::int64_t key, std::string_view header) {
     if (auto it = user_agent_cache_.find(key); it != user_agent_cache_.end()) {
-        user_agent_cache_hits.fetch_add(1, std::memory_order_relaxed);
+        ++user_agent_cache.hits;
         return it->second;
     }
-    user_agent_cache_misses.fetch_add(1, std::memory_order_relaxed);
+    ++user_agent_cache.misses;
     if (user_agent_cache_.size() >= cache_capacity_) user_agent_cache_.clear();
     return user_agent_cache_.emplace(key, user_agents.parse(header)).first->second;
 }
 
 const DomainParts& Enrichment::domain_parts(const std::string& host) {
-    if (auto it = domain_cache_.find(host); it != domain_cache_.end()) return it->second;
+    if (auto it = domain_cache_.find(host); it != domain_cache_.end()) {
+        ++domain_cache.hits;
+        return it->second;
+    }
+    ++domain_cache.misses;
     if (domain_cache_.size() >= cache_capacity_) domain_cache_.clear();
     return domain_cache_.emplace(host, web.domain_parts(host)).first->second;
 }

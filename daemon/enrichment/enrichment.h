@@ -10,7 +10,6 @@
 #include "enrichment/user_agent_parser.h"
 #include "enrichment/web_address.h"
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -36,8 +35,11 @@ public:
     WebAddress web;
     ReportingCalendar calendar;
 
-    /// Cache counters, read by the metrics thread.
-    std::atomic<std::uint64_t> user_agent_cache_hits{0}, user_agent_cache_misses{0};
+    /// Lookups per cache since start (same thread rules: the consume thread publishes them).
+    struct CacheCounts {
+        std::uint64_t hits = 0, misses = 0;
+    };
+    CacheCounts user_agent_cache, domain_cache;
 
 private:
     std::size_t cache_capacity_;

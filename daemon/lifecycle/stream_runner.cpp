@@ -168,6 +168,8 @@ void StreamRunner::publish_partitions() {
     state_.set_partitions(std::move(statuses), !epochs_.empty());
     const std::uint64_t errors = source_->errors();
     for (; kafka_errors_seen_ < errors; ++kafka_errors_seen_) probe_.kafka_error();
+    probe_.cache_lookups("user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
+    probe_.cache_lookups("domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
 }
 
 void StreamRunner::log_progress() {

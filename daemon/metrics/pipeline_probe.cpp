@@ -40,6 +40,7 @@ PipelineProbe::PipelineProbe()
       postgres_reconnects_(BuildCounter().Name("starstream_postgres_reconnects_total").Help("New Postgres connections after a lost one.").Register(*registry_).Add({})),
       postgres_retries_(BuildCounter().Name("starstream_postgres_retries_total").Help("Batch commits retried after a failure.").Register(*registry_).Add({})),
       kafka_errors_(BuildCounter().Name("starstream_kafka_errors_total").Help("Errors reported by the Kafka consumer.").Register(*registry_).Add({})),
+      cache_lookups_(BuildCounter().Name("starstream_enrichment_cache_lookups_total").Help("Enrichment cache lookups, by cache (user_agent, domain) and result (hit, miss).").Register(*registry_)),
       lag_records_(BuildGauge().Name("starstream_consumer_lag_records").Help("High watermark minus position, per partition.").Register(*registry_)),
       lag_seconds_(BuildGauge().Name("starstream_consumer_lag_seconds").Help("Age of the last consumed message while a partition lags, else 0.").Register(*registry_)),
       watermark_(BuildGauge().Name("starstream_watermark_timestamp_seconds").Help("Event-time watermark per partition, Unix seconds.").Register(*registry_)),
@@ -52,6 +53,18 @@ PipelineProbe::PipelineProbe()
     for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
                               "dim_referrer", "dim_collection"})
         for (const char* operation : {"inserted", "updated", "unchanged"}) rows_.Add({{"table", table}, {"operation", operation}});
+    for (const char* cache : {"user_agent", "domain"})
+        for (const char* result : {"hit", "miss"}) cache_lookups_.Add({{"cache", cache}, {"result", result}});
+}
+
+void PipelineProbe::cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses) {
+    // Counters only go up: add what is new since the last call.
+    auto raise = [&](const char* result, std::uint64_t total) {
+        auto& counter = cache_lookups_.Add({{"cache", cache}, {"result", result}});
+        counter.Increment(static_cast<double>(total) - counter.Value());
+    };
+    raise("hit", hits);
+    raise("miss", misses);
 }
 
 void PipelineProbe::dead_lettered(std::string_view reason) { dead_letters_.Add({{"reason", reason_label(reason)}}).Increment(); }

@@ -44,6 +44,8 @@ public:
     void postgres_reconnect() { postgres_reconnects_.Increment(); }
     void postgres_retry() { postgres_retries_.Increment(); }
     void kafka_error() { kafka_errors_.Increment(); }
+    /// Sets the lookup counters of an enrichment cache ("user_agent", "domain") to their totals.
+    void cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses);
     /// Per-partition gauges: lag (records, seconds), watermark (Unix seconds) and its age (seconds).
     void partition(const engine::TopicPartition& tp, double lag_records, double lag_seconds, double watermark, double watermark_age);
     /// Drops a revoked partition's series.
@@ -71,6 +73,7 @@ private:
     prometheus::Counter& postgres_reconnects_;
     prometheus::Counter& postgres_retries_;
     prometheus::Counter& kafka_errors_;
+    prometheus::Family<prometheus::Counter>& cache_lookups_;
     prometheus::Family<prometheus::Gauge>& lag_records_;
     prometheus::Family<prometheus::Gauge>& lag_seconds_;
     prometheus::Family<prometheus::Gauge>& watermark_;
