@@ -46,12 +46,17 @@ std::string join(const std::vector<std::string>& items, const std::string& prefi
     return out;
 }
 
+/// "INSERT INTO table AS t (...) SELECT ... FROM stage_table ON CONFLICT (natural key) DO ".
+std::string insert_from_stage(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key) {
+    return "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table + "\nON CONFLICT (" +
+           natural_key + ") DO ";
+}
+
 /// Inserts new members; corrects the attributes of existing ones in place (SCD type 1) and only
 /// when they differ, so steady-state batches rewrite nothing.
 DimensionMerge scd1_merge(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key,
                           const std::vector<std::string>& attributes) {
-    std::string sql = "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table +
-                      "\nON CONFLICT (" + natural_key + ") DO ";
+    const std::string sql = insert_from_stage(table, columns, natural_key);
     if (attributes.empty()) return {table, sql + "NOTHING\nRETURNING xmax = 0"};
     return {table, sql + "UPDATE SET (" + join(attributes) + ") = ROW(" + join(attributes, "excluded.") + ")\nWHERE (" +
                        join(attributes, "t.") + ") IS DISTINCT FROM (" + join(attributes, "excluded.") + ")\nRETURNING xmax = 0"};
@@ -71,8 +76,7 @@ DimensionMerge earliest_attribute_merge(const std::string& table, const std::str
     std::vector<std::string> columns = {key, natural_key};
     columns.insert(columns.end(), taken.begin(), taken.end());
     columns.insert(columns.end(), {"first_seen", "last_seen"});
-    std::string sql = "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table +
-                      "\nON CONFLICT (" + natural_key + ") DO UPDATE SET\n";
+    std::string sql = insert_from_stage(table, columns, natural_key) + "UPDATE SET\n";
     for (const auto& c : taken) sql += "    " + c + " = CASE WHEN " + earlier + " THEN excluded." + c + " ELSE t." + c + " END,\n";
     sql += "    first_seen = least(t.first_seen, excluded.first_seen),\n"
            "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
