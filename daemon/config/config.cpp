@@ -33,6 +33,8 @@ struct RawConfig {
     std::int64_t http_port, http_read_timeout_ms, liveness_timeout_ms, max_lag_records, max_watermark_age_ms;
     std::int64_t allowed_out_of_orderness_ms, idle_timeout_ms;
     std::int64_t user_agent_cache_entries;
+    std::int64_t allowed_lateness_ms, visit_gap_ms, watermark_batch_step_ms;
+    std::string late_policies[product_view::kWindowedTables];
 };
 
 po::options_description key_options(Config& c, RawConfig& r) {
@@ -60,6 +62,13 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("enrichment.city_database", po::value(&c.enrichment.city_database)->default_value(""), "MaxMind-format city database (.mmdb: GeoLite2-City, DB-IP City Lite) for region and city; empty: none")
         ("enrichment.user_agent_regexes", po::value(&c.enrichment.user_agent_regexes)->default_value(c.enrichment.user_agent_regexes), "ua-parser rules (uap-core regexes.yaml); point it at a newer copy to update")
         ("enrichment.user_agent_cache_entries", po::value(&r.user_agent_cache_entries)->default_value(100000), "parsed User-Agent headers kept in memory (about 1 KiB each)")
+        ("windows.enabled", po::value(&c.windows.enabled)->default_value(true), "maintain the windowed tables (win_hourly_product_views, win_trending_products, win_visits)")
+        ("windows.allowed_lateness_ms", po::value(&r.allowed_lateness_ms)->default_value(3600000), "how long a final window stays correctable by late records (policy correct), milliseconds")
+        ("windows.visit_gap_ms", po::value(&r.visit_gap_ms)->default_value(1800000), "inactivity that ends a visit (session window gap), milliseconds")
+        ("windows.watermark_batch_step_ms", po::value(&r.watermark_batch_step_ms)->default_value(60000), "on a quiet topic, a batch without records is committed when the watermark moved this much, milliseconds")
+        ("windows.hourly_product_views_late_policy", po::value(&r.late_policies[0])->default_value("correct"), "drop | dead-letter | correct: late records of win_hourly_product_views")
+        ("windows.trending_products_late_policy", po::value(&r.late_policies[1])->default_value("dead-letter"), "drop | dead-letter | correct: late records of win_trending_products")
+        ("windows.visits_late_policy", po::value(&r.late_policies[2])->default_value("correct"), "drop | dead-letter | correct: late records of win_visits")
         ("http.enabled", po::value(&c.http_enabled)->default_value(true), "serve /livez, /readyz, /metrics and /status")
         ("http.listen_address", po::value(&c.http_listen_address)->default_value("127.0.0.1"), "IP address the HTTP server binds (0.0.0.0 in containers)")
         ("http.port", po::value(&r.http_port)->default_value(9470), "HTTP port; 0 picks a free one (logged)")
@@ -149,6 +158,18 @@ void finish(Config& c, const RawConfig& r) {
     c.allowed_out_of_orderness = ms(r.allowed_out_of_orderness_ms);
     c.idle_timeout = ms(positive<std::int64_t>("time.idle_timeout_ms", r.idle_timeout_ms));
     c.enrichment.user_agent_cache_entries = positive<std::size_t>("enrichment.user_agent_cache_entries", r.user_agent_cache_entries);
+    c.windows.allowed_lateness_us = 1000 * positive<std::int64_t>("windows.allowed_lateness_ms", r.allowed_lateness_ms);
+    c.windows.visit_gap_us = 1000 * positive<std::int64_t>("windows.visit_gap_ms", r.visit_gap_ms);
+    c.windows.watermark_batch_step_us = 1000 * positive<std::int64_t>("windows.watermark_batch_step_ms", r.watermark_batch_step_ms);
+    static const char* const policy_keys[] = {"windows.hourly_product_views_late_policy", "windows.trending_products_late_policy",
+                                              "windows.visits_late_policy"};
+    for (int t = 0; t < product_view::kWindowedTables; ++t) {
+        const std::string& p = r.late_policies[t];
+        if (p == "drop") c.windows.late_policy[t] = engine::LatePolicy::drop;
+        else if (p == "dead-letter") c.windows.late_policy[t] = engine::LatePolicy::dead_letter;
+        else if (p == "correct") c.windows.late_policy[t] = engine::LatePolicy::correct;
+        else throw ConfigError(policy_keys[t], "must be drop, dead-letter or correct; got '" + p + "'");
+    }
     if (r.http_port < 0 || r.http_port > 65535) throw ConfigError("http.port", "must be 0..65535, got " + std::to_string(r.http_port));
     c.http_port = static_cast<std::uint16_t>(r.http_port);
     c.http_read_timeout = ms(positive<std::int64_t>("http.read_timeout_ms", r.http_read_timeout_ms));

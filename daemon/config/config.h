@@ -7,6 +7,7 @@
 #pragma once
 
 #include "enrichment/enrichment_settings.h"
+#include "pipeline/product_view/window_settings.h"
 
 #include <chrono>
 #include <cstdint>
@@ -58,6 +59,9 @@ struct Config {
 
     // [enrichment] and time.reporting_time_zone
     enrichment::EnrichmentSettings enrichment;
+
+    // [windows]
+    product_view::WindowSettings windows;
 
     // [http]
     bool http_enabled = true;

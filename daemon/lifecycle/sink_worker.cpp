@@ -20,7 +20,7 @@ SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSou
 
 StarBatchWriter& SinkWorker::writer() {
     if (!writer_) {
-        writer_ = std::make_unique<StarBatchWriter>(pg_settings(config_));
+        writer_ = std::make_unique<StarBatchWriter>(pg_settings(config_), config_.windows);
         if (had_writer_) probe_.postgres_reconnect();
         had_writer_ = true;
     }
@@ -80,6 +80,7 @@ void SinkWorker::record_commit(const product_view::StarBatch& batch, const postg
         if (t.updated) probe_.rows_written(t.table, "updated", t.updated);
         if (t.unchanged) probe_.rows_written(t.table, "unchanged", t.unchanged);
     }
+    for (int t = 0; t < product_view::kWindowedTables; ++t) probe_.late_records(product_view::windowed_table_name(product_view::WindowedTable(t)), outcome.late[t]);
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (const auto& f : batch.facts) probe_.freshness(now - static_cast<double>(f.event_time_us) / 1e6);
     state_.batch_committed({batch.batch_id, batch.records, outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds, now});

@@ -72,7 +72,9 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     if (reason.empty()) {
         probe_.records_decoded(1);
         watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_);
+        const std::size_t facts = batch_.facts.size();
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
+        if (batch_.facts.size() > facts) batch_.facts.back().watermark_us = burst_watermark_us_;
         if (timed) enrich_seconds_ += kTimingSample * std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
         ++dead_lettered_;
@@ -85,8 +87,13 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     batch_.checkpoint[tp] = {record.offset() + 1, epoch->second};
 }
 
-void StreamRunner::seal_and_hand_off(bool wait) {
-    if (batch_.empty()) return;
+void StreamRunner::seal_and_hand_off(bool wait, bool watermark_only) {
+    if (batch_.empty() && !watermark_only) return;
+    // The batch carries every owned partition's position (so windows of quiet partitions move
+    // too, fenced like the rest) and the watermark its records justify.
+    for (const auto& [tp, epoch] : epochs_)
+        if (const auto& p = progress_by_partition_[tp]; p.position >= 0) batch_.checkpoint.try_emplace(tp, engine::PartitionPosition{p.position, epoch});
+    batch_.operator_watermark_us = watermarks_.advance(now_us_);
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
     const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
@@ -99,7 +106,17 @@ void StreamRunner::seal_and_hand_off(bool wait) {
     probe_.phase("decode", decode_seconds);
     probe_.phase("enrich", enrich_seconds);
     ++next_batch_id_;
+    sealed_watermark_us_ = batch_.operator_watermark_us;
     new_batch();
+}
+
+bool StreamRunner::watermark_batch_due() {
+    // A quiet topic still needs batches: the watermark moves on with processing time once every
+    // partition is idle, and the windows it closes must be written.
+    if (!config_.windows.enabled || !batch_.empty() || epochs_.empty() || Clock::now() - batch_started_ < config_.trigger_interval) return false;
+    const std::int64_t watermark = watermarks_.advance(now_us_);
+    return watermark != engine::kNoWatermark &&
+           (sealed_watermark_us_ == engine::kNoWatermark || watermark - sealed_watermark_us_ >= config_.windows.watermark_batch_step_us);
 }
 
 std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_assigned(const std::vector<engine::TopicPartition>& partitions) {
@@ -219,6 +236,7 @@ void StreamRunner::run() {
             next_publish = Clock::now() + std::chrono::seconds(1);
         }
         for (const auto& tp : sink_->take_fenced()) epochs_.erase(tp);
+        if (watermark_batch_due()) seal_and_hand_off(false, true);
         if (trigger_.fires(batch_.records, batch_.bytes, Clock::now() - batch_started_)) {
             seal_and_hand_off(false);
             // Still holding a sealed batch: the sink is behind. Stop fetching until it catches up.
@@ -232,6 +250,7 @@ void StreamRunner::run() {
         // locks, which cost about 5 % of the poll thread when done per message (perf).
         constexpr int kPollBurst = 512;
         now_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        burst_watermark_us_ = watermarks_.advance(now_us_);  // the watermark the burst's records arrive at
         for (int i = 0; i < kPollBurst && (i == 0 || !trigger_.full(batch_.records, batch_.bytes)); ++i) {
             engine::PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(source_->paused() ? 20 : 100));
             if (polled.record) add_record(*polled.record);

@@ -49,7 +49,10 @@ public:
 
 private:
     void add_record(const engine::SourceRecord& record);
-    void seal_and_hand_off(bool wait);
+    /// Hands the open batch to the sink (waiting for it when `wait`); an empty batch only when
+    /// `watermark_only` (windows of quiet partitions).
+    void seal_and_hand_off(bool wait, bool watermark_only = false);
+    bool watermark_batch_due();
     void new_batch();
     bool caught_up() const;
     void log_progress();
@@ -88,6 +91,8 @@ private:
     };
     std::map<engine::TopicPartition, PartitionProgress> progress_by_partition_;
     std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;
+    std::int64_t burst_watermark_us_ = engine::kNoWatermark;   ///< operator watermark at the start of the poll burst
+    std::int64_t sealed_watermark_us_ = engine::kNoWatermark;  ///< operator watermark of the last batch handed off
     std::uint64_t kafka_errors_seen_ = 0;
     double decode_seconds_ = 0, enrich_seconds_ = 0;  ///< of the batch being filled
     std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();

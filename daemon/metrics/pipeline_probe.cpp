@@ -40,6 +40,7 @@ PipelineProbe::PipelineProbe()
       postgres_reconnects_(BuildCounter().Name("starstream_postgres_reconnects_total").Help("New Postgres connections after a lost one.").Register(*registry_).Add({})),
       postgres_retries_(BuildCounter().Name("starstream_postgres_retries_total").Help("Batch commits retried after a failure.").Register(*registry_).Add({})),
       kafka_errors_(BuildCounter().Name("starstream_kafka_errors_total").Help("Errors reported by the Kafka consumer.").Register(*registry_).Add({})),
+      late_records_(BuildCounter().Name("starstream_late_records_total").Help("Records below the operator watermark, by windowed table and policy (dropped, dead-lettered, corrected).").Register(*registry_)),
       cache_lookups_(BuildCounter().Name("starstream_enrichment_cache_lookups_total").Help("Enrichment cache lookups, by cache (user_agent, domain) and result (hit, miss).").Register(*registry_)),
       lag_records_(BuildGauge().Name("starstream_consumer_lag_records").Help("High watermark minus position, per partition.").Register(*registry_)),
       lag_seconds_(BuildGauge().Name("starstream_consumer_lag_seconds").Help("Age of the last consumed message while a partition lags, else 0.").Register(*registry_)),
@@ -53,6 +54,8 @@ PipelineProbe::PipelineProbe()
     for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
                               "dim_referrer", "dim_collection"})
         for (const char* operation : {"inserted", "updated", "unchanged"}) rows_.Add({{"table", table}, {"operation", operation}});
+    for (const char* table : {"win_hourly_product_views", "win_trending_products", "win_visits"})
+        for (const char* policy : {"dropped", "dead-lettered", "corrected"}) late_records_.Add({{"table", table}, {"policy", policy}});
     for (const char* cache : {"user_agent", "domain"})
         for (const char* result : {"hit", "miss"}) cache_lookups_.Add({{"cache", cache}, {"result", result}});
 }
@@ -65,6 +68,12 @@ void PipelineProbe::cache_lookups(const std::string& cache, std::uint64_t hits, 
     };
     raise("hit", hits);
     raise("miss", misses);
+}
+
+void PipelineProbe::late_records(const std::string& table, const std::array<std::uint64_t, 3>& by_policy) {
+    static const char* const policies[] = {"dropped", "dead-lettered", "corrected"};
+    for (int k = 0; k < 3; ++k)
+        if (by_policy[k]) late_records_.Add({{"table", table}, {"policy", policies[k]}}).Increment(static_cast<double>(by_policy[k]));
 }
 
 void PipelineProbe::dead_lettered(std::string_view reason) { dead_letters_.Add({{"reason", reason_label(reason)}}).Increment(); }

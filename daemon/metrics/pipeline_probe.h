@@ -16,6 +16,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,8 @@ public:
     void kafka_error() { kafka_errors_.Increment(); }
     /// Sets the lookup counters of an enrichment cache ("user_agent", "domain") to their totals.
     void cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses);
+    /// Late records of a windowed table in one batch: dropped, dead-lettered, corrected.
+    void late_records(const std::string& table, const std::array<std::uint64_t, 3>& by_policy);
     /// Per-partition gauges: lag (records, seconds), watermark (Unix seconds) and its age (seconds).
     void partition(const engine::TopicPartition& tp, double lag_records, double lag_seconds, double watermark, double watermark_age);
     /// Drops a revoked partition's series.
@@ -73,6 +76,7 @@ private:
     prometheus::Counter& postgres_reconnects_;
     prometheus::Counter& postgres_retries_;
     prometheus::Counter& kafka_errors_;
+    prometheus::Family<prometheus::Counter>& late_records_;
     prometheus::Family<prometheus::Counter>& cache_lookups_;
     prometheus::Family<prometheus::Gauge>& lag_records_;
     prometheus::Family<prometheus::Gauge>& lag_seconds_;

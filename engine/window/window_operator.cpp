@@ -40,7 +40,7 @@ void WindowOperator::process(const WindowInput& input) {
     }
     for (const Window& w : target_windows(input)) {
         WindowState& s = state_.windows[{input.key, w}];
-        s.aggregates.add(input.time_us, input.value, input.distinct);
+        s.aggregates.add(input.time_us, input.value, input.distinct, input.label);
         s.changed = true;
     }
 }
@@ -49,7 +49,7 @@ void WindowOperator::add_to_session(const WindowInput& input) {
     Window merged{input.time_us, input.time_us + config_.spec.gap_us};
     const std::size_t retractions_before = state_.retractions.size();
     WindowState combined;
-    combined.aggregates.add(input.time_us, input.value, input.distinct);
+    combined.aggregates.add(input.time_us, input.value, input.distinct, input.label);
     combined.changed = true;
     // Sessions of this key that intersect the new one merge into it (repeat: the merged
     // session may now reach further sessions).
@@ -91,7 +91,12 @@ void WindowOperator::add_to_session(const WindowInput& input) {
 }
 
 void WindowOperator::advance_watermark(std::int64_t watermark_us) {
+    // O(1): callers advance per record (the watermark at each record's arrival); finalising and
+    // forgetting windows happen in emit(), which visits every window anyway.
     state_.watermark_us = std::max(state_.watermark_us, watermark_us);
+}
+
+void WindowOperator::forget_expired() {
     for (auto it = state_.windows.begin(); it != state_.windows.end();) {
         const Window& w = it->first.second;
         if (w.end_us + config_.retention_us <= state_.watermark_us && it->second.is_final && !it->second.changed) {
@@ -118,7 +123,7 @@ std::vector<WindowRow> WindowOperator::emit() {
         ++s.revision;
         rows.push_back({id.first, id.second, s.aggregates, s.is_final, false, s.revision});
     }
-    advance_watermark(state_.watermark_us);  // drop windows whose retention ended
+    forget_expired();
     return rows;
 }
 

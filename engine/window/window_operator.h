@@ -41,13 +41,15 @@ struct WindowOperatorConfig {
     std::int64_t retention_us = 0;  ///< how long a final window stays correctable
 };
 
-/// One input record: a key (e.g. a product id), its event time, a value to sum/min/max and a
-/// value to count distinctly (e.g. a device id).
+/// One input record: a key (e.g. a product id), its event time, a value to sum/min/max, a
+/// value to count distinctly (e.g. a device id) and a label for first/last (e.g. a URL).
 struct WindowInput {
     std::string key;
     std::int64_t time_us = 0;
     double value = 1;
     std::string distinct;
+    std::string label;
+    std::int64_t origin = 0;  ///< the caller's reference (e.g. a Kafka offset), returned with late records
 };
 
 struct WindowRow {
@@ -87,7 +89,8 @@ public:
 
     /// Adds one record, classified against the current watermark.
     void process(const WindowInput& input);
-    /// Moves the watermark (it never goes back) and finalises windows whose end it passed.
+    /// Moves the watermark (it never goes back; O(1)). Windows whose end it passed are
+    /// finalised by the next emit().
     void advance_watermark(std::int64_t watermark_us);
     /// The rows to write now, per the output mode (see above).
     std::vector<WindowRow> emit();
@@ -99,6 +102,7 @@ public:
 
 private:
     void add_to_session(const WindowInput& input);
+    void forget_expired();  ///< drops final, unchanged windows past their retention
     std::vector<Window> target_windows(const WindowInput& input) const;
 
     WindowOperatorConfig config_;

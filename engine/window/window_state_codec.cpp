@@ -15,8 +15,8 @@ json encode_aggregates(const AggregateState& a) {
     if (a.count) {  // min/max/first/last are only defined once something was added (no infinities in JSON)
         j["min"] = a.min;
         j["max"] = a.max;
-        j["first"] = {a.first_time_us, a.first_value};
-        j["last"] = {a.last_time_us, a.last_value};
+        j["first"] = {a.first_time_us, a.first_value, a.first_label};
+        j["last"] = {a.last_time_us, a.last_value, a.last_label};
     }
     return j;
 }
@@ -33,6 +33,8 @@ AggregateState decode_aggregates(const json& j) {
         a.first_value = j.at("first").at(1).get<double>();
         a.last_time_us = j.at("last").at(0).get<std::int64_t>();
         a.last_value = j.at("last").at(1).get<double>();
+        a.first_label = j.at("first").at(2).get<std::string>();
+        a.last_label = j.at("last").at(2).get<std::string>();
     }
     return a;
 }

@@ -37,7 +37,8 @@ Scenario random_scenario(std::uint64_t seed) {
         if (std::bernoulli_distribution(0.08)(rng)) t -= std::uniform_int_distribution<int>(60, 400)(rng);  // late
         s.events.push_back({"k" + std::to_string(std::uniform_int_distribution<int>(0, 2)(rng)), t,
                             static_cast<double>(std::uniform_int_distribution<int>(1, 9)(rng)),
-                            "d" + std::to_string(std::uniform_int_distribution<int>(0, 5)(rng))});
+                            "d" + std::to_string(std::uniform_int_distribution<int>(0, 5)(rng)),
+                            "/page-" + std::to_string(std::uniform_int_distribution<int>(0, 3)(rng))});
     }
     for (std::size_t i = 0; i < s.events.size();) {
         i = std::min(s.events.size(), i + std::uniform_int_distribution<std::size_t>(1, 40)(rng));
@@ -90,7 +91,7 @@ Reference reference(const Scenario& s, const WindowOperatorConfig& c) {
                     agg = {};
                 }
                 w.end_us = std::max(w.end_us, e.time_us + c.spec.gap_us);
-                agg.add(e.time_us, e.value, e.distinct);
+                agg.add(e.time_us, e.value, e.distinct, e.label);
             }
             r.table[{key, w}] = {agg, w.end_us <= wm};
         }
@@ -98,7 +99,7 @@ Reference reference(const Scenario& s, const WindowOperatorConfig& c) {
         for (const auto& e : kept)
             for (const Window& w : assign_windows(c.spec, e.time_us)) {
                 auto& cell = r.table[{e.key, w}];
-                cell.first.add(e.time_us, e.value, e.distinct);
+                cell.first.add(e.time_us, e.value, e.distinct, e.label);
                 cell.second = w.end_us <= wm;
             }
     }
@@ -195,19 +196,19 @@ TEST(WindowStateCodec, MalformedBytesAreRejected) {
 
 TEST(WindowOperator, CorrectionsBeyondRetentionAreCountedNotApplied) {
     WindowOperator op({{WindowKind::tumbling, 10}, OutputMode::append, LatePolicy::correct, /*retention_us=*/20});
-    op.process({"k", 5, 1, ""});
+    op.process({"k", 5, 1, "", "", 0});
     op.advance_watermark(15);
     auto rows = op.emit();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_TRUE(rows[0].is_final);
-    op.process({"k", 6, 1, ""});  // late, within retention: the final row is emitted again
+    op.process({"k", 6, 1, "", "", 0});  // late, within retention: the final row is emitted again
     rows = op.emit();
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].revision, 2u);
     EXPECT_EQ(rows[0].aggregates.count, 2u);
     op.advance_watermark(40);
     op.emit();
-    op.process({"k", 7, 1, ""});  // window [0, 10) + 20 retention <= 40: gone
+    op.process({"k", 7, 1, "", "", 0});  // window [0, 10) + 20 retention <= 40: gone
     EXPECT_EQ(op.snapshot().too_late, 1u);
     EXPECT_TRUE(op.emit().empty());
     EXPECT_EQ(op.take_late().size(), 1u);

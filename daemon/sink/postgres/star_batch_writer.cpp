@@ -2,6 +2,7 @@
 
 #include "pipeline/product_view/decoder.h"
 #include "sink/postgres/progress_store.h"
+#include "sink/postgres/window_writer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -121,10 +122,17 @@ std::size_t staged_members(const StarBatch& batch, std::string_view table) {
 
 }  // namespace
 
-StarBatchWriter::StarBatchWriter(const PgSettings& settings) : conn_(std::make_unique<PgConnection>(settings)) {
+StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows)
+    : conn_(std::make_unique<PgConnection>(settings)) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     conn_->exec(kCreateStaging);
+    if (windows.enabled) {
+        windows_ = std::make_unique<product_view::ClickstreamWindows>(windows);
+        window_writer_ = std::make_unique<WindowWriter>(*conn_, copy_);
+    }
 }
+
+StarBatchWriter::~StarBatchWriter() = default;
 
 void StarBatchWriter::stage(const StarBatch& batch) {
     auto copy = [&](const char* table) { conn_->copy_in(std::string("COPY ") + table + " FROM STDIN (FORMAT binary)", copy_.finish()); };
@@ -264,7 +272,8 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         // Facts go straight into fact_event by COPY, minus the ids already committed: cheaper
         // than staging them and INSERT ... ON CONFLICT (bench/results.md). A concurrent writer
         // of the same id makes the COPY fail with a unique violation; the retry then skips it.
-        outcome.facts_inserted = copy_facts(batch, committed_ids());
+        const EventIdSet committed = committed_ids();
+        outcome.facts_inserted = copy_facts(batch, committed);
         // Every record is a fact, a dead letter or a duplicate of an id seen before.
         outcome.duplicates = static_cast<std::int64_t>(batch.records - batch.dead_letters.size()) - outcome.facts_inserted;
         outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
@@ -285,6 +294,13 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
                        copy_.finish());
         outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
         outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
+        if (windows_) {
+            const auto produced = windows_->apply(batch, committed, window_writer_->state_loader());
+            for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));
+            for (const auto& p : produced)
+                for (int t = 0; t < product_view::kWindowedTables; ++t)
+                    for (int k = 0; k < 3; ++k) outcome.late[t][k] += p.late_counts[t][k];
+        }
         update_progress(batch);
         const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
         conn_->exec_params(
@@ -299,6 +315,7 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         conn_->exec("COMMIT");
         outcome.commit_seconds = seconds_since(t2);
     } catch (...) {
+        if (windows_) windows_->forget();  // it applied this batch: reload what Postgres committed
         if (conn_->ok()) {
             try {
                 conn_->exec("ROLLBACK");

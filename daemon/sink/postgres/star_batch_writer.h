@@ -4,15 +4,19 @@
 //      not change are not rewritten);
 //   3. facts whose event id (the dedupe key) is not committed yet, binary COPY into fact_event;
 //   4. dead letters copied;
-//   5. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
+//   5. windowed rows, late events and window operator state (WindowWriter), from the facts
+//      that are new (ClickstreamWindows);
+//   6. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
 // The COMMIT is the checkpoint: a crash before it leaves nothing, after it everything.
 // Thread rules: one thread (the sink thread); owns its connection.
 #pragma once
 
+#include "pipeline/product_view/clickstream_windows.h"
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
 
+#include <array>
 #include <memory>
 #include <set>
 #include <unordered_set>
@@ -44,13 +48,16 @@ struct BatchOutcome {
     std::int64_t facts_inserted = 0;
     std::int64_t duplicates = 0;  ///< in-batch plus already-committed ids
     std::int64_t dead_letters = 0;
+    /// Late records per windowed table and policy (dropped, dead-lettered, corrected).
+    std::array<std::array<std::uint64_t, 3>, product_view::kWindowedTables> late{};
     double stage_seconds = 0, merge_seconds = 0, commit_seconds = 0;
 };
 
 class StarBatchWriter {
 public:
     /// Connects and prepares the staging tables. Throws PgError.
-    explicit StarBatchWriter(const PgSettings& settings);
+    StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows);
+    ~StarBatchWriter();
 
     /// Writes and commits `batch`. Throws FencedError (rolled back) when a partition's epoch
     /// moved on, PgError on database errors (rolled back; `transient()` says whether a retry
@@ -69,6 +76,8 @@ private:
 
     std::unique_ptr<PgConnection> conn_;
     BinaryCopyWriter copy_;
+    std::unique_ptr<product_view::ClickstreamWindows> windows_;  ///< null when windows.enabled is false
+    std::unique_ptr<class WindowWriter> window_writer_;
 };
 
 /// Removes the rows and checkpoint entries of `partitions` from `batch` (after fencing).

@@ -1,0 +1,186 @@
+"""The windowed tables on a real PostgreSQL and the mock Kafka (issue 4).
+
+WindowedTables: 20,000 generated events with disorder and 2 % late events through starstreamd;
+then win_hourly_product_views and win_visits (policy correct: every event counts) equal a brute
+force computed here from the JSONL, and win_trending_products (final rows, policy dead-letter)
+plus the late events it dead-lettered account for every product view of each final window.
+
+IdlePartition: a partition goes quiet while the others move on: no window past its watermark is
+finalised, none of its later records is late; once everything is caught up and quiet, the final
+windows are written within the idle timeout."""
+import collections
+import datetime
+import json
+import os
+import time
+import unittest
+
+import expectations as expect
+import harness
+from kafka import KafkaProducer
+
+EVENTS = 20_000
+START = 1588500000  # 2020-05-03 10:00 UTC
+HOUR, FIVE_MIN, GAP = 3600, 300, 1800
+
+
+def ts(value):
+    """A timestamptz from psycopg2 as Unix seconds."""
+    return int(value.timestamp())
+
+
+def operator_watermark(dsn, table):
+    """The watermark (Unix seconds) of `table`'s operators, from their committed state."""
+    rows = harness.query(dsn, "SELECT convert_from(state, 'UTF8') FROM starstream.window_state WHERE operator = %s", (table,))
+    marks = {json.loads(state)["watermark"] for (state,) in rows}
+    assert len(marks) == 1, marks  # every partition's operators follow the same operator watermark
+    return marks.pop() / 1e6
+
+
+class WindowedTables(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.local_stack(cls, "starstream-windows-", 8, EVENTS, start_time=START, span_seconds=5 * HOUR,
+                            out_of_order_seconds=60, late_share=0.02, late_seconds=900)
+        cls.dsn = cls.pg.create_database("windows")
+        cls.daemon = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, **{
+            "source.stop_when_caught_up": "true", "time.allowed_out_of_orderness_ms": 120000, "batch.max_records": 2000})
+        cls.events, _ = expect.read_jsonl(cls.jsonl)
+        cls.views = [e for e in cls.events if e["collection"] == "view_product_detail" and e.get("product_id")]
+
+    def test_daemon_exits_cleanly(self):
+        self.assertEqual(self.daemon.returncode, 0, self.daemon.stderr[-3000:])
+
+    def test_hourly_product_views_count_every_view(self):
+        want = collections.defaultdict(set)
+        counts = collections.Counter()
+        for e in self.views:
+            cell = (e["time_stamp"] // HOUR * HOUR, e["product_id"], e["store_id"], expect.country(e.get("ip")))
+            counts[cell] += 1
+            want[cell].add(e.get("device_id") or "")
+        watermark = operator_watermark(self.dsn, "win_hourly_product_views")
+        got = {(ts(start), p, s, c): (views, visitors, final) for start, p, s, c, views, visitors, final in harness.query(self.dsn, """
+            SELECT h.window_start, p.product_id, s.store_id, l.country_code, h.views, h.visitors, h.is_final
+            FROM hourly_product_views h JOIN dim_product p USING (product_key) JOIN dim_store s USING (store_key)
+            JOIN dim_location l USING (location_key)""")}
+        self.assertEqual(set(got), set(counts))
+        for cell, n in counts.items():
+            self.assertEqual(got[cell], (n, len(want[cell]), cell[0] + HOUR <= watermark), cell)
+
+    def test_visits_are_sessions_of_every_event_per_device(self):
+        by_device = collections.defaultdict(list)
+        for e in self.events:
+            by_device[e.get("device_id") or ""].append(e)
+        want = {}
+        for device, events in by_device.items():
+            events.sort(key=lambda e: e["time_stamp"])
+            sessions, current = [], [events[0]]
+            for e in events[1:]:
+                (current.append(e) if e["time_stamp"] < current[-1]["time_stamp"] + GAP else (sessions.append(current), current := [e]))
+            sessions.append(current)
+            for s in sessions:
+                first_t, last_t = s[0]["time_stamp"], s[-1]["time_stamp"]
+                want[(device, first_t)] = (
+                    last_t + GAP, len(s), sum(e["collection"] == "view_product_detail" and bool(e.get("product_id")) for e in s),
+                    min(e.get("current_url") or "" for e in s if e["time_stamp"] == first_t),
+                    max(e.get("current_url") or "" for e in s if e["time_stamp"] == last_t),
+                    any(e["collection"] == "checkout_success" for e in s))
+        got = {(d, ts(start)): (ts(end), n, pv, first, last, checkout) for d, start, end, n, pv, first, last, checkout in harness.query(
+            self.dsn, "SELECT device_id, visit_start, visit_end, events, product_views, first_url, last_url, reached_checkout FROM win_visits")}
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(got, want)
+
+    def test_trending_final_rows_and_late_events_account_for_every_view(self):
+        watermark = operator_watermark(self.dsn, "win_trending_products")
+        table = {(ts(s), p): n for s, p, n in harness.query(self.dsn, """
+            SELECT t.window_start, p.product_id, t.views FROM trending_products t JOIN dim_product p USING (product_key)""")}
+        late = harness.query(self.dsn, """
+            SELECT p.product_id, extract(epoch FROM l.event_time)::bigint, extract(epoch FROM l.watermark - l.event_time) * 1000, l.lateness_ms
+            FROM starstream.late_event l JOIN fact_event f ON (f.kafka_topic, f.kafka_partition, f.kafka_offset) = (l.kafka_topic, l.kafka_partition, l.kafka_offset)
+            JOIN dim_product p USING (product_key) WHERE l.operator = 'win_trending_products'""")
+        self.assertGreater(len(late), 0, "2 % late events should have been dead-lettered")
+        for _, _, lateness, recorded in late:
+            self.assertEqual(int(lateness), recorded)
+            self.assertGreater(recorded, 0)
+        late_times = collections.Counter((p, t) for p, t, _, _ in late)
+        expected = collections.Counter()
+        late_in_window = collections.Counter()
+        for e in self.views:
+            t = e["time_stamp"]
+            for start in range((t - HOUR) // FIVE_MIN * FIVE_MIN + FIVE_MIN, t + 1, FIVE_MIN):
+                if start <= t < start + HOUR and start + HOUR <= watermark:
+                    expected[(start, e["product_id"])] += 1
+        for (p, t), n in late_times.items():
+            for start in range((t - HOUR) // FIVE_MIN * FIVE_MIN + FIVE_MIN, t + 1, FIVE_MIN):
+                if start + HOUR <= watermark:
+                    late_in_window[(start, p)] += n
+        self.assertEqual({k for k in table if k[0] + HOUR <= watermark}, {k for k, n in expected.items() if n > late_in_window[k]})
+        for key, n in expected.items():
+            self.assertEqual(table.get(key, 0) + late_in_window[key], n, key)
+        self.assertFalse([k for k in table if k[0] + HOUR > watermark], "final mode writes no open window")
+
+    def test_state_is_checkpointed_per_partition(self):
+        rows = harness.query(self.dsn, "SELECT operator, count(*) FROM starstream.window_state GROUP BY operator ORDER BY 1")
+        self.assertEqual(rows, [("win_hourly_product_views", 8), ("win_trending_products", 8), ("win_visits", 8)])
+
+
+class IdlePartition(unittest.TestCase):
+    IDLE_MS = 20000
+
+    @classmethod
+    def setUpClass(cls):
+        harness.local_stack(cls, "starstream-idle-", 4)
+        cls.dsn = cls.pg.create_database("idle")
+        cls.log = os.path.join(cls.tmp, "starstreamd.log")
+        cls.daemon = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, cls.log, **{
+            "time.allowed_out_of_orderness_ms": 60000, "time.idle_timeout_ms": cls.IDLE_MS, "batch.trigger_interval_ms": 200})
+        cls.addClassCleanup(cls.daemon.kill)
+        cls.producer = KafkaProducer(bootstrap_servers=cls.kafka.bootstrap)
+        cls.sequence = 0
+
+    def produce(self, partition, times):
+        for t in times:
+            self.sequence += 1
+            event = {"id": f"00000000-0000-4000-8000-{self.sequence:012d}", "time_stamp": t, "store_id": "6",
+                     "collection": "view_product_detail", "product_id": str(100 + partition), "device_id": f"device-{partition}",
+                     "current_url": f"https://www.shop.de/p-{100 + partition}.html", "ip": "93.184.216.34"}
+            self.producer.send("product_view", json.dumps(event).encode(), partition=partition)
+        self.producer.flush()
+
+    def facts(self):
+        return harness.scalar(self.dsn, "SELECT count(*) FROM fact_event")
+
+    def test_quiet_partition(self):
+        t0 = START
+        for p in range(4):
+            self.produce(p, range(t0, t0 + 600, 30))  # 10 minutes on every partition
+        harness.wait_for(lambda: self.facts() == 80, 30, "the first 80 events")
+        quiet_since = time.monotonic()
+        # Partition 0 goes quiet while 1-3 move two hours on.
+        for p in (1, 2, 3):
+            self.produce(p, range(t0 + 600, t0 + 2 * HOUR, 30))
+        harness.wait_for(lambda: self.facts() == 80 + 3 * 220, 30, "the others' events")
+        # Partition 0 (caught up, quiet for less than the idle timeout) still holds the watermark:
+        # its last event (t0 + 570 s) minus 60 s. No trending window ending later is final.
+        self.assertLess(time.monotonic() - quiet_since, self.IDLE_MS / 1000, "the test must check before partition 0 turns idle")
+        early = harness.scalar(self.dsn, "SELECT count(*) FROM win_trending_products WHERE window_end > to_timestamp(%s)", (t0 + 510,))
+        self.assertEqual(early, 0)
+        # Partition 0 resumes where it was: none of its records is late.
+        self.produce(0, range(t0 + 600, t0 + 2 * HOUR, 30))
+        harness.wait_for(lambda: self.facts() == 80 + 4 * 220, 30, "partition 0's events")
+        self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM starstream.late_event"), 0)
+        # Everything caught up and quiet: within the idle timeout (plus a trigger), the watermark
+        # moves with the clock and every window is final.
+        quiet = time.monotonic()
+        harness.wait_for(lambda: harness.scalar(self.dsn, "SELECT count(*) FROM win_hourly_product_views WHERE NOT is_final") == 0
+                         and harness.scalar(self.dsn, "SELECT count(*) FROM win_trending_products WHERE window_end <= to_timestamp(%s)",
+                                            (t0 + 2 * HOUR,)) > 0,
+                         self.IDLE_MS / 1000 + 15, "final windows on a quiet topic")
+        print(f"final windows {time.monotonic() - quiet:.1f} s after the topic went quiet (idle timeout {self.IDLE_MS / 1000:.0f} s)")
+        views = harness.query(self.dsn, """SELECT p.product_id, sum(views) FROM hourly_product_views h JOIN dim_product p USING (product_key)
+                                             GROUP BY 1 ORDER BY 1""")
+        self.assertEqual(views, [(str(100 + p), 240) for p in range(4)])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
