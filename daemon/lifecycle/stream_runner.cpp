@@ -93,6 +93,7 @@ void StreamRunner::seal_and_hand_off(bool wait, bool watermark_only) {
     // too, fenced like the rest) and the watermark its records justify.
     for (const auto& [tp, epoch] : epochs_)
         if (const auto& p = progress_by_partition_[tp]; p.position >= 0) batch_.checkpoint.try_emplace(tp, engine::PartitionPosition{p.position, epoch});
+    for (auto& [tp, position] : batch_.checkpoint) position.watermark_us = watermarks_.partition_watermark(tp);
     batch_.operator_watermark_us = watermarks_.advance(now_us_);
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
@@ -128,7 +129,7 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
             for (const auto& [tp, position] : positions) {
                 epochs_[tp] = position.epoch;
                 progress_by_partition_[tp] = {position.next_offset, -1};
-                watermarks_.assign(tp);
+                watermarks_.assign(tp, position.watermark_us);
                 spdlog::info("claimed {} at offset {} (epoch {})", tp.to_string(), position.next_offset, position.epoch);
             }
             if (!ready_sent_) {

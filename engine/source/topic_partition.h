@@ -3,6 +3,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace starstream::engine {
@@ -20,6 +21,7 @@ struct TopicPartition {
 struct PartitionPosition {
     std::int64_t next_offset = -1;  ///< -1: no checkpoint yet, start from the configured end
     std::int64_t epoch = 0;
+    std::int64_t watermark_us = std::numeric_limits<std::int64_t>::min();  ///< the partition's event-time watermark; min: none yet
 };
 
 }  // namespace starstream::engine

@@ -90,3 +90,7 @@ CREATE TABLE starstream.window_state (
     batch_id        bigint NOT NULL,
     PRIMARY KEY (operator, kafka_topic, kafka_partition)
 );
+
+-- Each partition's event-time watermark commits with its offset, so that a restart (or a new
+-- owner) holds the operator watermark where it was instead of starting from nothing.
+ALTER TABLE starstream.progress ADD COLUMN watermark timestamptz;

@@ -38,12 +38,13 @@ std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim
         "INSERT INTO starstream.progress AS p (topic, partition, next_offset, epoch)"
         " SELECT t, n, NULL, 1 FROM unnest($1::text[], $2::int[]) AS u(t, n)"
         " ON CONFLICT (topic, partition) DO UPDATE SET epoch = p.epoch + 1, updated_at = now()"
-        " RETURNING topic, partition, coalesce(next_offset, -1), epoch",
+        " RETURNING topic, partition, coalesce(next_offset, -1), epoch, (extract(epoch FROM watermark) * 1000000)::bigint",
         {text_array(topics), text_array(numbers)});
     std::map<engine::TopicPartition, engine::PartitionPosition> positions;
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
         engine::TopicPartition tp{PQgetvalue(rows.get(), i, 0), std::atoi(PQgetvalue(rows.get(), i, 1))};
-        positions[tp] = {std::atoll(PQgetvalue(rows.get(), i, 2)), std::atoll(PQgetvalue(rows.get(), i, 3))};
+        positions[tp] = {std::atoll(PQgetvalue(rows.get(), i, 2)), std::atoll(PQgetvalue(rows.get(), i, 3)),
+                         PQgetisnull(rows.get(), i, 4) ? engine::PartitionPosition{}.watermark_us : std::atoll(PQgetvalue(rows.get(), i, 4))};
     }
     return positions;
 }

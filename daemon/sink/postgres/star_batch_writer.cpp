@@ -239,19 +239,23 @@ void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& out
 }
 
 void StarBatchWriter::update_progress(const StarBatch& batch) {
-    std::vector<std::string> topics, partitions, offsets, epochs;
+    std::vector<std::string> topics, partitions, offsets, epochs, watermarks;
     for (const auto& [tp, position] : batch.checkpoint) {
         topics.push_back(tp.topic);
         partitions.push_back(std::to_string(tp.partition));
         offsets.push_back(std::to_string(position.next_offset));
         epochs.push_back(std::to_string(position.epoch));
+        watermarks.push_back(position.watermark_us == engine::PartitionPosition{}.watermark_us ? "" : std::to_string(position.watermark_us));
     }
+    // The watermark never goes back, whatever a rewound position replays.
     PgResult updated = conn_->exec_params(
-        "UPDATE starstream.progress AS p SET next_offset = u.o, batch_id = $5, updated_at = now()"
-        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS u(t, n, o, e)"
+        "UPDATE starstream.progress AS p SET next_offset = u.o, batch_id = $5, updated_at = now(),"
+        " watermark = greatest(p.watermark, 'epoch'::timestamptz + nullif(u.w, '')::bigint * interval '1 microsecond')"
+        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $6::text[]) AS u(t, n, o, e, w)"
         " WHERE p.topic = u.t AND p.partition = u.n AND p.epoch = u.e"
         " RETURNING p.topic, p.partition",
-        {text_array(topics), text_array(partitions), text_array(offsets), text_array(epochs), std::to_string(batch.batch_id)});
+        {text_array(topics), text_array(partitions), text_array(offsets), text_array(epochs), std::to_string(batch.batch_id),
+         text_array(watermarks)});
     if (PQntuples(updated.get()) == static_cast<int>(batch.checkpoint.size())) return;
     std::set<engine::TopicPartition> fenced;
     for (const auto& [tp, position] : batch.checkpoint) fenced.insert(tp);
