@@ -2,7 +2,7 @@
 # The main job on the embedded default: installs what is missing, builds, starts a throwaway
 # PostgreSQL (.state/demo/pg, free loopback port) and librdkafka's mock Kafka cluster,
 # produces realistic product_view events, runs starstreamd until every event is in the star
-# schema, then prints the six reports and where to look next.
+# schema, then prints the nine reports and where to look next.
 # Knobs (environment): EVENTS (default 200000), PARTITIONS (24), SEED (42).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -23,7 +23,7 @@ class BadConfig(unittest.TestCase):
         dsn = dsn or self.pg.create_database("badconf")
         self.dsn = dsn
         args = [harness.DAEMON, "run", f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={bootstrap or self.kafka.bootstrap}",
-                "--source.startup_timeout_ms=3000", *extra]
+                "--source.startup_timeout_ms=3000", "--http.port=0", *extra]
         return subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
     def assert_nothing_consumed(self):
