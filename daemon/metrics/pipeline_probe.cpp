@@ -54,7 +54,7 @@ PipelineProbe::PipelineProbe()
     for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
                               "dim_referrer", "dim_collection"})
         for (const char* operation : {"inserted", "updated", "unchanged"}) rows_.Add({{"table", table}, {"operation", operation}});
-    for (const char* table : {"win_hourly_product_views", "win_trending_products", "win_visits"})
+    for (const char* table : {"win_hourly_product_views", "win_product_view_panes", "win_visits"})
         for (const char* policy : {"dropped", "dead-lettered", "corrected"}) late_records_.Add({{"table", table}, {"policy", policy}});
     for (const char* cache : {"user_agent", "domain"})
         for (const char* result : {"hit", "miss"}) cache_lookups_.Add({{"cache", cache}, {"result", result}});

@@ -21,7 +21,7 @@ def rows_md5(table, columns):
 CONTENT = {
     "win_hourly_product_views": rows_md5("win_hourly_product_views", "window_start, window_end, product_key, store_key, location_key,"
                                          " kafka_topic, kafka_partition, views, visitors, is_final"),
-    "win_trending_products": rows_md5("win_trending_products", "window_start, window_end, product_key, kafka_topic, kafka_partition, views, is_final"),
+    "win_product_view_panes": rows_md5("win_product_view_panes", "window_start, window_end, product_key, kafka_topic, kafka_partition, views, is_final"),
     "win_visits": rows_md5("win_visits", "device_id, visit_start, visit_end, kafka_topic, kafka_partition, events, product_views, first_url,"
                            " last_url, reached_checkout, is_final"),
     "late_event": rows_md5("starstream.late_event", "operator, kafka_topic, kafka_partition, kafka_offset"),
@@ -79,7 +79,7 @@ class CrashRestart(unittest.TestCase):
         self.assertEqual(harness.scalar(straight, "SELECT sum(records) FROM starstream.batch"), EVENTS)
         expected = contents(straight)
         self.assertGreater(expected["fact_event"][1], 0.97 * EVENTS)
-        self.assertGreater(expected["win_trending_products"][1], 0)
+        self.assertGreater(expected["win_product_view_panes"][1], 0)
         self.assertGreater(expected["win_visits"][1], 0)
         self.assertEqual(contents(crashed), expected)
 

@@ -2,7 +2,7 @@
 
 WindowedTables: 20,000 generated events with disorder and 2 % late events through starstreamd;
 then win_hourly_product_views and win_visits (policy correct: every event counts) equal a brute
-force computed here from the JSONL, and win_trending_products (final rows, policy dead-letter)
+force computed here from the JSONL, and trending_products (hopping windows summed from final 5-minute panes, policy dead-letter)
 plus the late events it dead-lettered account for every product view of each final window.
 
 IdlePartition: a partition goes quiet while the others move on: no window past its watermark is
@@ -29,12 +29,9 @@ def ts(value):
     return int(value.timestamp())
 
 
-def operator_watermark(dsn, table):
-    """The watermark (Unix seconds) of `table`'s operators, from their committed state."""
-    rows = harness.query(dsn, "SELECT convert_from(state, 'UTF8') FROM starstream.window_state WHERE operator = %s", (table,))
-    marks = {json.loads(state)["watermark"] for (state,) in rows}
-    assert len(marks) == 1, marks  # every partition's operators follow the same operator watermark
-    return marks.pop() / 1e6
+def operator_watermark(dsn):
+    """The operator watermark (Unix seconds) the last batch advanced the windows to."""
+    return harness.scalar(dsn, "SELECT extract(epoch FROM watermark) FROM starstream.batch ORDER BY batch_id DESC LIMIT 1")
 
 
 class WindowedTables(unittest.TestCase):
@@ -58,7 +55,7 @@ class WindowedTables(unittest.TestCase):
             cell = (e["time_stamp"] // HOUR * HOUR, e["product_id"], e["store_id"], expect.country(e.get("ip")))
             counts[cell] += 1
             want[cell].add(e.get("device_id") or "")
-        watermark = operator_watermark(self.dsn, "win_hourly_product_views")
+        watermark = operator_watermark(self.dsn)
         got = {(ts(start), p, s, c): (views, visitors, final) for start, p, s, c, views, visitors, final in harness.query(self.dsn, """
             SELECT h.window_start, p.product_id, s.store_id, l.country_code, h.views, h.visitors, h.is_final
             FROM hourly_product_views h JOIN dim_product p USING (product_key) JOIN dim_store s USING (store_key)
@@ -91,14 +88,18 @@ class WindowedTables(unittest.TestCase):
         self.assertEqual(got, want)
 
     def test_trending_final_rows_and_late_events_account_for_every_view(self):
-        watermark = operator_watermark(self.dsn, "win_trending_products")
+        watermark = operator_watermark(self.dsn)
         table = {(ts(s), p): n for s, p, n in harness.query(self.dsn, """
             SELECT t.window_start, p.product_id, t.views FROM trending_products t JOIN dim_product p USING (product_key)""")}
         late = harness.query(self.dsn, """
             SELECT p.product_id, extract(epoch FROM l.event_time)::bigint, extract(epoch FROM l.watermark - l.event_time) * 1000, l.lateness_ms
             FROM starstream.late_event l JOIN fact_event f ON (f.kafka_topic, f.kafka_partition, f.kafka_offset) = (l.kafka_topic, l.kafka_partition, l.kafka_offset)
-            JOIN dim_product p USING (product_key) WHERE l.operator = 'win_trending_products'""")
+            JOIN dim_product p USING (product_key) WHERE l.operator = 'win_product_view_panes'""")
         self.assertGreater(len(late), 0, "2 % late events should have been dead-lettered")
+        # Never silent: the batches count them by policy, the table lists them.
+        self.assertEqual(harness.scalar(self.dsn, "SELECT sum(late_dead_lettered) FROM starstream.batch"),
+                         harness.scalar(self.dsn, "SELECT count(*) FROM starstream.late_event"))
+        self.assertGreater(harness.scalar(self.dsn, "SELECT sum(late_corrected) FROM starstream.batch"), 0)
         for _, _, lateness, recorded in late:
             self.assertEqual(int(lateness), recorded)
             self.assertGreater(recorded, 0)
@@ -121,7 +122,7 @@ class WindowedTables(unittest.TestCase):
 
     def test_state_is_checkpointed_per_partition(self):
         rows = harness.query(self.dsn, "SELECT operator, count(*) FROM starstream.window_state GROUP BY operator ORDER BY 1")
-        self.assertEqual(rows, [("win_hourly_product_views", 8), ("win_trending_products", 8), ("win_visits", 8)])
+        self.assertEqual(rows, [("win_hourly_product_views", 8), ("win_product_view_panes", 8), ("win_visits", 8)])
 
 
 class IdlePartition(unittest.TestCase):
@@ -163,7 +164,7 @@ class IdlePartition(unittest.TestCase):
         # Partition 0 (caught up, quiet for less than the idle timeout) still holds the watermark:
         # its last event (t0 + 570 s) minus 60 s. No trending window ending later is final.
         self.assertLess(time.monotonic() - quiet_since, self.IDLE_MS / 1000, "the test must check before partition 0 turns idle")
-        early = harness.scalar(self.dsn, "SELECT count(*) FROM win_trending_products WHERE window_end > to_timestamp(%s)", (t0 + 510,))
+        early = harness.scalar(self.dsn, "SELECT count(*) FROM win_product_view_panes WHERE window_end > to_timestamp(%s)", (t0 + 510,))
         self.assertEqual(early, 0)
         # Partition 0 resumes where it was: none of its records is late.
         self.produce(0, range(t0 + 600, t0 + 2 * HOUR, 30))
@@ -173,7 +174,7 @@ class IdlePartition(unittest.TestCase):
         # moves with the clock and every window is final.
         quiet = time.monotonic()
         harness.wait_for(lambda: harness.scalar(self.dsn, "SELECT count(*) FROM win_hourly_product_views WHERE NOT is_final") == 0
-                         and harness.scalar(self.dsn, "SELECT count(*) FROM win_trending_products WHERE window_end <= to_timestamp(%s)",
+                         and harness.scalar(self.dsn, "SELECT count(*) FROM trending_products WHERE window_end <= to_timestamp(%s)",
                                             (t0 + 2 * HOUR,)) > 0,
                          self.IDLE_MS / 1000 + 15, "final windows on a quiet topic")
         print(f"final windows {time.monotonic() - quiet:.1f} s after the topic went quiet (idle timeout {self.IDLE_MS / 1000:.0f} s)")

@@ -15,7 +15,8 @@ engine::WindowOperatorConfig operator_config(WindowedTable table, const WindowSe
     c.retention_us = s.allowed_lateness_us;
     switch (table) {
         case kHourlyProductViews: c.spec = {engine::WindowKind::tumbling, kHour, kHour, 0}, c.mode = engine::OutputMode::update; break;
-        case kTrendingProducts: c.spec = {engine::WindowKind::hopping, kHour, 5 * kMinute, 0}, c.mode = engine::OutputMode::append; break;
+        // Panes of the 1 h / 5 min hopping windows; the view trending_products sums them.
+        case kProductViewPanes: c.spec = {engine::WindowKind::tumbling, 5 * kMinute, 5 * kMinute, 0}, c.mode = engine::OutputMode::append; break;
         default: c.spec = {engine::WindowKind::session, 0, 0, s.visit_gap_us}, c.mode = engine::OutputMode::update; break;
     }
     return c;
@@ -29,7 +30,7 @@ std::array<std::uint64_t, 3> late_counters(const engine::WindowOperator& op) {
 }  // namespace
 
 const char* windowed_table_name(WindowedTable table) {
-    static const char* const names[] = {"win_hourly_product_views", "win_trending_products", "win_visits"};
+    static const char* const names[] = {"win_hourly_product_views", "win_product_view_panes", "win_visits"};
     return names[table];
 }
 
@@ -60,7 +61,7 @@ void ClickstreamWindows::feed(Owned& p, const StarBatch& batch, const FactRow& f
     if (product_view) {
         p.operators[kHourlyProductViews].process({std::to_string(f.product_key) + ':' + std::to_string(f.store_key) + ':' + std::to_string(f.location_key),
                                                   f.event_time_us, 1, device, {}, f.offset});
-        p.operators[kTrendingProducts].process({std::to_string(f.product_key), f.event_time_us, 1, {}, {}, f.offset});
+        p.operators[kProductViewPanes].process({std::to_string(f.product_key), f.event_time_us, 1, {}, {}, f.offset});
     }
     // Visits: value 1 marks a product view (sum = product views); the distinct set records
     // whether checkout_success was reached; the label is the page for first and last URL.

@@ -1,7 +1,9 @@
 // The clickstream's windowed aggregates, over the engine's WindowOperator:
 //   hourly_product_views  tumbling 1 h, update mode: product detail views and distinct visitors
 //                         per product, store and visitor country;
-//   trending_products     hopping 1 h every 5 min, append (final) mode: product detail views per product;
+//   product_view_panes    tumbling 5 min, append (final) mode: product detail views per product, the
+//                         panes of the trending products' hopping windows (1 h every 5 min; the
+//                         view trending_products sums 12 panes per window);
 //   visits                session windows per device (gap windows.visit_gap_ms), update mode:
 //                         events, product views, first and last URL, whether checkout_success was reached.
 // Operators run per Kafka partition, so their state moves with the partition: each batch loads

@@ -9,7 +9,7 @@
 
 namespace starstream::daemon::product_view {
 
-enum WindowedTable { kHourlyProductViews, kTrendingProducts, kVisits, kWindowedTables };
+enum WindowedTable { kHourlyProductViews, kProductViewPanes, kVisits, kWindowedTables };
 
 struct WindowSettings {
     bool enabled = true;

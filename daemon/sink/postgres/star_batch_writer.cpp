@@ -307,12 +307,20 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         }
         update_progress(batch);
         const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
+        auto late_total = [&](int policy) {
+            std::uint64_t n = 0;
+            for (const auto& table : outcome.late) n += table[static_cast<std::size_t>(policy)];
+            return std::to_string(n);
+        };
         conn_->exec_params(
-            "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time)"
-            " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6))",
+            "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time,"
+            " watermark, late_dropped, late_dead_lettered, late_corrected)"
+            " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6),"
+            " 'epoch'::timestamptz + nullif($8, '')::bigint * interval '1 microsecond', $9, $10, $11)",
             {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
              std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
-             has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : ""});
+             has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : "",
+             batch.operator_watermark_us == INT64_MIN ? "" : std::to_string(batch.operator_watermark_us), late_total(0), late_total(1), late_total(2)});
         outcome.merge_seconds = seconds_since(t1);
 
         auto t2 = Clock::now();

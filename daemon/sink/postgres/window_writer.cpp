@@ -9,16 +9,16 @@ namespace starstream::daemon::postgres {
 namespace {
 
 using product_view::kHourlyProductViews;
-using product_view::kTrendingProducts;
+using product_view::kProductViewPanes;
 using product_view::kVisits;
 
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_trending_products (LIKE win_trending_products) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_product_view_panes (LIKE win_product_view_panes) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_visits (LIKE win_visits) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_visits_retracted (device_id text, visit_start timestamptz, kafka_topic text, kafka_partition integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_window_state (LIKE starstream.window_state) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_window_state (LIKE starstream.window_state INCLUDING STORAGE) ON COMMIT DELETE ROWS;
 )SQL";
 
 /// The i-th ':'-separated integer of a window key ("product:store:location").
@@ -30,6 +30,14 @@ std::int64_t key_part(const std::string& key, int index) {
     return value;
 }
 
+/// Bytes of a hex string (Postgres' encode(..., 'hex'): lower-case, even length).
+std::string from_hex(std::string_view hex) {
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    std::string bytes(hex.size() / 2, '\0');
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    return bytes;
+}
+
 }  // namespace
 
 WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy) : conn_(conn), copy_(copy) { conn_.exec(kCreateStaging); }
@@ -37,10 +45,10 @@ WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy) : conn_(c
 product_view::ClickstreamWindows::StateLoader WindowWriter::state_loader() {
     return [this](const engine::TopicPartition& tp, const char* table) -> std::optional<std::string> {
         PgResult r = conn_.exec_params(
-            "SELECT convert_from(state, 'UTF8') FROM starstream.window_state WHERE operator = $1 AND kafka_topic = $2 AND kafka_partition = $3",
+            "SELECT encode(state, 'hex') FROM starstream.window_state WHERE operator = $1 AND kafka_topic = $2 AND kafka_partition = $3",
             {table, tp.topic, std::to_string(tp.partition)});
         if (PQntuples(r.get()) == 0) return std::nullopt;
-        return std::string(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0)));
+        return from_hex(std::string_view(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0))));
     };
 }
 
@@ -68,11 +76,11 @@ std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch,
 
     copy_.reset();
     for (const auto& p : windows)
-        for (const auto& r : p.rows[kTrendingProducts]) {
+        for (const auto& r : p.rows[kProductViewPanes]) {
             copy_.begin_row(8), window_bounds(r.window), copy_.int8(key_part(r.key, 0)), lineage(p.partition);
             copy_.int8(static_cast<std::int64_t>(r.aggregates.count)), copy_.boolean(r.is_final), copy_.int4(static_cast<std::int32_t>(r.revision));
         }
-    copy("stage_win_trending_products");
+    copy("stage_win_product_view_panes");
 
     std::string retracted;
     copy_.reset();
@@ -120,9 +128,9 @@ std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch,
                          " ON CONFLICT (window_start, product_key, store_key, location_key, kafka_topic, kafka_partition) DO UPDATE SET"
                          " views = excluded.views, visitors = excluded.visitors, is_final = excluded.is_final, revision = excluded.revision"
                          " RETURNING xmax = 0"));
-    out.push_back(upsert("win_trending_products",
-                         "INSERT INTO win_trending_products SELECT * FROM stage_win_trending_products"
-                         " ON CONFLICT (window_start, window_end, product_key, kafka_topic, kafka_partition) DO UPDATE SET"
+    out.push_back(upsert("win_product_view_panes",
+                         "INSERT INTO win_product_view_panes SELECT * FROM stage_win_product_view_panes"
+                         " ON CONFLICT (window_start, product_key, kafka_topic, kafka_partition) DO UPDATE SET"
                          " views = excluded.views, is_final = excluded.is_final, revision = excluded.revision RETURNING xmax = 0"));
     out.push_back(upsert("win_visits",
                          "INSERT INTO win_visits SELECT * FROM stage_win_visits"
