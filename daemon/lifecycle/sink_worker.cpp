@@ -94,9 +94,11 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
             ++committed_batches_;
             committed_records_ += static_cast<std::int64_t>(batch.records);
             record_commit(batch, outcome);
-            spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s commit {:.3f}s",
+            spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s"
+                          " (windows: apply {:.3f}s, write {:.3f}s) commit {:.3f}s",
                           batch.batch_id, batch.records, outcome.facts_inserted, outcome.duplicates, outcome.dead_letters,
-                          outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds);
+                          outcome.stage_seconds, outcome.merge_seconds, outcome.window_apply_seconds, outcome.window_write_seconds,
+                          outcome.commit_seconds);
             std::map<engine::TopicPartition, std::int64_t> offsets;
             for (const auto& [tp, position] : batch.checkpoint) offsets[tp] = position.next_offset;
             source_.commit_async(offsets);

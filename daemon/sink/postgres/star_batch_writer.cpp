@@ -299,8 +299,12 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
         outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
         if (windows_) {
+            const auto tw = Clock::now();
             const auto produced = windows_->apply(batch, committed, window_writer_->state_loader());
+            outcome.window_apply_seconds = seconds_since(tw);
+            const auto tww = Clock::now();
             for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));
+            outcome.window_write_seconds = seconds_since(tww);
             for (const auto& p : produced)
                 for (int t = 0; t < product_view::kWindowedTables; ++t)
                     for (int k = 0; k < 3; ++k) outcome.late[t][k] += p.late_counts[t][k];

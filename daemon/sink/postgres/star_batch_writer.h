@@ -51,6 +51,7 @@ struct BatchOutcome {
     /// Late records per windowed table and policy (dropped, dead-lettered, corrected).
     std::array<std::array<std::uint64_t, 3>, product_view::kWindowedTables> late{};
     double stage_seconds = 0, merge_seconds = 0, commit_seconds = 0;
+    double window_apply_seconds = 0, window_write_seconds = 0;  ///< parts of merge_seconds
 };
 
 class StarBatchWriter {

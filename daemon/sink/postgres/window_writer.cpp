@@ -96,9 +96,10 @@ std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch,
         }
     copy("stage_win_visits");
     copy_.reset();
+    std::size_t retractions = 0;
     for (const auto& p : windows)
         for (const auto& r : p.rows[kVisits])
-            if (r.retracted) copy_.begin_row(4), copy_.text(r.key), copy_.timestamptz_us(r.aggregates.first_time_us), lineage(p.partition);
+            if (r.retracted) ++retractions, copy_.begin_row(4), copy_.text(r.key), copy_.timestamptz_us(r.aggregates.first_time_us), lineage(p.partition);
     copy("stage_win_visits_retracted");
 
     copy_.reset();
@@ -121,8 +122,11 @@ std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch,
     copy("stage_window_state");
 
     std::vector<TableRows> out;
-    conn_.exec("DELETE FROM win_visits v USING stage_win_visits_retracted r WHERE (v.device_id, v.visit_start, v.kafka_topic, v.kafka_partition)"
-               " = (r.device_id, r.visit_start, r.kafka_topic, r.kafka_partition)");
+    // Only when there is something to delete: the planner knows nothing of the temporary table
+    // and may scan all of win_visits for it.
+    if (retractions > 0)
+        conn_.exec("DELETE FROM win_visits v USING stage_win_visits_retracted r WHERE v.device_id = r.device_id AND v.visit_start = r.visit_start"
+                   " AND v.kafka_topic = r.kafka_topic AND v.kafka_partition = r.kafka_partition");
     out.push_back(upsert("win_hourly_product_views",
                          "INSERT INTO win_hourly_product_views SELECT * FROM stage_win_hourly_product_views"
                          " ON CONFLICT (window_start, product_key, store_key, location_key, kafka_topic, kafka_partition) DO UPDATE SET"
