@@ -8,9 +8,10 @@
 //                         events, product views, first and last URL, whether checkout_success was reached.
 // Operators run per Kafka partition, so their state moves with the partition: each batch loads
 // the state of partitions this instance has not seen under their current owner epoch (a claim
-// bumps the epoch), feeds the batch's new facts in offset order, advances every owned
-// partition's operators to the batch's operator watermark, and returns the rows to write and
-// the state to commit with them. After a failed transaction, forget() drops all state so that
+// bumps the epoch), feeds the batch's new facts in offset order (each after advancing to the
+// operator watermark at its arrival, FactRow::watermark_us, against which lateness is judged),
+// advances every owned partition's operators to the batch's operator watermark, and returns
+// the rows to write and the state to commit with them. After a failed transaction, forget() drops all state so that
 // the next attempt reloads what Postgres committed.
 // Thread rules: one thread (the sink thread).
 #pragma once
