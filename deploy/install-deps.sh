@@ -10,7 +10,7 @@ packages=(
   librdkafka-dev libpq-dev libpqxx-dev libboost-dev libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libsimdjson-dev
   libxxhash-dev libgeoip-dev libyaml-cpp-dev libgtest-dev libre2-dev libpsl-dev libmaxminddb-dev
-  libhowardhinnant-date-dev
+  libhowardhinnant-date-dev libssl-dev
   # reference data
   uap-core geoip-database publicsuffix tzdata
   # servers and independent clients used by the demo and the tests
