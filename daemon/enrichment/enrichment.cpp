@@ -39,24 +39,30 @@ Enrichment::Enrichment(const EnrichmentSettings& s)
       calendar(open<ReportingCalendar>("time.reporting_time_zone", s.reporting_time_zone)),
       cache_capacity_(s.user_agent_cache_entries) {}
 
-const UserAgent& Enrichment::user_agent(std::int64_t key, std::string_view header) {
-    if (auto it = user_agent_cache_.find(key); it != user_agent_cache_.end()) {
-        ++user_agent_cache.hits;
+namespace {
+
+/// The cached value of `key`, made by `make()` on a miss. A full cache is emptied rather than
+/// grown: memory stays bounded and the hot set refills within a batch.
+template <typename Map, typename Make>
+const typename Map::mapped_type& cached(Map& cache, const typename Map::key_type& key, Enrichment::CacheCounts& counts, std::size_t capacity,
+                                        Make make) {
+    if (auto it = cache.find(key); it != cache.end()) {
+        ++counts.hits;
         return it->second;
     }
-    ++user_agent_cache.misses;
-    if (user_agent_cache_.size() >= cache_capacity_) user_agent_cache_.clear();
-    return user_agent_cache_.emplace(key, user_agents.parse(header)).first->second;
+    ++counts.misses;
+    if (cache.size() >= capacity) cache.clear();
+    return cache.emplace(key, make()).first->second;
+}
+
+}  // namespace
+
+const UserAgent& Enrichment::user_agent(std::int64_t key, std::string_view header) {
+    return cached(user_agent_cache_, key, user_agent_cache, cache_capacity_, [&] { return user_agents.parse(header); });
 }
 
 const DomainParts& Enrichment::domain_parts(const std::string& host) {
-    if (auto it = domain_cache_.find(host); it != domain_cache_.end()) {
-        ++domain_cache.hits;
-        return it->second;
-    }
-    ++domain_cache.misses;
-    if (domain_cache_.size() >= cache_capacity_) domain_cache_.clear();
-    return domain_cache_.emplace(host, web.domain_parts(host)).first->second;
+    return cached(domain_cache_, host, domain_cache, cache_capacity_, [&] { return web.domain_parts(host); });
 }
 
 }  // namespace starstream::daemon::enrichment
