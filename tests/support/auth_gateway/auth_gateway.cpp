@@ -1,0 +1,336 @@
+// starstream-auth-gateway: a Kafka-protocol gateway that puts SASL authentication in front of
+// librdkafka's mock cluster (which has none), for the tests of remote clusters (issue 6).
+//   starstream-auth-gateway --upstream 127.0.0.1:PORT --users alice:secret [--mechanisms PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]
+// One listener per mock broker (127.0.0.1, free ports); the first line on stdout is the
+// gateway's bootstrap list. Per connection: ApiVersions is relayed with SaslHandshake and
+// SaslAuthenticate added (and Metadata/FindCoordinator capped to versions without tagged
+// fields, so that their responses are easy to rewrite); SaslHandshake v1 and SaslAuthenticate
+// v0-1 are answered here (PLAIN, SCRAM-SHA-256/512); a wrong credential gets error 58
+// (SASL_AUTHENTICATION_FAILED) and the connection is closed, as a broker does; any other
+// request before authentication closes the connection. Afterwards requests are relayed, and
+// broker addresses in Metadata and FindCoordinator responses point at the gateway.
+// Thread rules: one io_context thread; each connection is two coroutines (one per direction).
+#include "auth_gateway/kafka_wire.h"
+#include "auth_gateway/scram_server.h"
+
+#include <boost/algorithm/string.hpp>
+#include <boost/asio.hpp>
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace starstream::test_support;
+
+namespace {
+
+constexpr std::int16_t kMetadata = 3, kFindCoordinator = 10, kSaslHandshake = 17, kApiVersions = 18, kSaslAuthenticate = 36;
+constexpr std::int16_t kUnsupportedSaslMechanism = 33, kSaslAuthenticationFailed = 58;
+
+struct Broker {
+    std::int32_t node_id;
+    std::string host;
+    std::int32_t port;
+};
+
+struct Gateway {
+    std::map<std::string, std::string> passwords;  ///< PLAIN
+    std::map<std::string, ScramCredential> scram256, scram512;
+    std::vector<std::string> mechanisms;
+    std::map<std::int32_t, Broker> upstream;        ///< by node id
+    std::map<std::int32_t, std::uint16_t> local_port;  ///< node id -> gateway port
+};
+
+/// Reads one size-prefixed frame (without the prefix).
+asio::awaitable<std::string> read_frame(tcp::socket& s) {
+    char size_bytes[4];
+    co_await asio::async_read(s, asio::buffer(size_bytes), asio::use_awaitable);
+    const std::int32_t size = wire::Reader(std::string_view(size_bytes, 4)).i32();
+    if (size < 0 || size > (100 << 20)) throw std::runtime_error("bad frame size");
+    std::string body(static_cast<std::size_t>(size), '\0');
+    co_await asio::async_read(s, asio::buffer(body), asio::use_awaitable);
+    co_return body;
+}
+
+asio::awaitable<void> write_frame(tcp::socket& s, const std::string& framed) {
+    co_await asio::async_write(s, asio::buffer(framed), asio::use_awaitable);
+}
+
+/// Skips tagged fields (a count, then tag, size and data each).
+void skip_tagged_fields(wire::Reader& r) {
+    for (auto n = r.uvarint(); n > 0; --n) r.uvarint(), r.take(r.uvarint());
+}
+
+/// ApiVersions response body (after the correlation id): SASL added, Metadata and
+/// FindCoordinator capped below their first flexible versions (9 and 3).
+std::string rewrite_api_versions(std::string_view body, std::int16_t version) {
+    wire::Reader r(body);
+    wire::Writer w;
+    w.i16(r.i16());  // error code
+    const bool flexible = version >= 3;
+    const std::uint64_t count = flexible ? r.uvarint() - 1 : static_cast<std::uint64_t>(r.i32());
+    struct Api { std::int16_t key, min, max; };
+    std::vector<Api> apis;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        Api a{r.i16(), r.i16(), r.i16()};
+        if (flexible) skip_tagged_fields(r);
+        if (a.key == kSaslHandshake || a.key == kSaslAuthenticate) continue;
+        if (a.key == kMetadata) a.max = std::min<std::int16_t>(a.max, 8);
+        if (a.key == kFindCoordinator) a.max = std::min<std::int16_t>(a.max, 2);
+        apis.push_back(a);
+    }
+    apis.push_back({kSaslHandshake, 0, 1});
+    apis.push_back({kSaslAuthenticate, 0, 1});
+    flexible ? w.uvarint(apis.size() + 1) : w.i32(static_cast<std::int32_t>(apis.size()));
+    for (const auto& a : apis) {
+        w.i16(a.key), w.i16(a.min), w.i16(a.max);
+        if (flexible) w.uvarint(0);
+    }
+    w.raw(r.rest());  // throttle time and, in v3, the response's tagged fields
+    return w.body();
+}
+
+/// Metadata (v0-8) or FindCoordinator (v0-2) response body with broker addresses replaced by
+/// the gateway's.
+std::string rewrite_addresses(const Gateway& g, std::string_view body, std::int16_t api_key, std::int16_t version) {
+    wire::Reader r(body);
+    wire::Writer w;
+    auto address = [&](std::int32_t node_id) {
+        r.string(), r.i32();
+        const auto it = g.local_port.find(node_id);
+        w.string("127.0.0.1"), w.i32(it == g.local_port.end() ? 0 : it->second);
+    };
+    if (api_key == kMetadata) {
+        if (version >= 3) w.i32(r.i32());  // throttle time
+        const std::int32_t brokers = r.i32();
+        w.i32(brokers);
+        for (std::int32_t i = 0; i < brokers; ++i) {
+            const std::int32_t node_id = r.i32();
+            w.i32(node_id);
+            address(node_id);
+            if (version >= 1) w.nullable_string(r.nullable_string());  // rack
+        }
+    } else {
+        if (version >= 1) w.i32(r.i32());  // throttle time
+        w.i16(r.i16());                    // error code
+        if (version >= 1) w.nullable_string(r.nullable_string());
+        const std::int32_t node_id = r.i32();
+        w.i32(node_id);
+        address(node_id);
+    }
+    w.raw(r.rest());
+    return w.body();
+}
+
+std::string response(std::int32_t correlation_id, const std::string& body) {
+    wire::Writer w;
+    w.i32(correlation_id);
+    w.raw(body);
+    return w.framed();
+}
+
+class Session {
+public:
+    Session(Gateway& g, tcp::socket client, const Broker& broker) : g_(g), client_(std::move(client)), upstream_(client_.get_executor()), broker_(broker) {}
+
+    /// The connection's life; `self` keeps the session alive (coroutines start lazily).
+    asio::awaitable<void> run(std::shared_ptr<Session> self) {
+        try {
+            co_await upstream_.async_connect({asio::ip::make_address(broker_.host), static_cast<std::uint16_t>(broker_.port)}, asio::use_awaitable);
+            if (!co_await authenticate()) co_return close();
+            asio::co_spawn(client_.get_executor(), relay_responses(self), asio::detached);
+            for (;;) {
+                std::string request = co_await read_frame(client_);
+                wire::Reader r(request);
+                const std::int16_t key = r.i16(), version = r.i16();
+                pending_[r.i32()] = {key, version};
+                wire::Writer w;
+                w.raw(request);
+                co_await write_frame(upstream_, w.framed());
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "auth-gateway: connection to node " << broker_.node_id << " closed: " << e.what() << "\n";
+        }
+        close();
+    }
+
+private:
+    struct Pending { std::int16_t key, version; };
+
+    void close() {
+        boost::system::error_code ignored;
+        client_.close(ignored);
+        upstream_.close(ignored);
+    }
+
+    /// The SASL phase; true once authenticated. ApiVersions may come first (relayed).
+    asio::awaitable<bool> authenticate() {
+        std::string mechanism;
+        std::unique_ptr<ScramServerExchange> scram;
+        for (;;) {
+            std::string request = co_await read_frame(client_);
+            wire::Reader r(request);
+            const std::int16_t key = r.i16(), version = r.i16();
+            const std::int32_t correlation_id = r.i32();
+            if (key == kApiVersions) {
+                wire::Writer w;
+                w.raw(request);
+                co_await write_frame(upstream_, w.framed());
+                std::string reply = co_await read_frame(upstream_);
+                co_await write_frame(client_, response(correlation_id, rewrite_api_versions(std::string_view(reply).substr(4), version)));
+                continue;
+            }
+            r.nullable_string();  // client id (SASL requests are not flexible: header v1)
+            if (key == kSaslHandshake) {
+                mechanism = r.string();
+                const bool enabled = std::find(g_.mechanisms.begin(), g_.mechanisms.end(), mechanism) != g_.mechanisms.end();
+                wire::Writer w;
+                w.i16(enabled ? 0 : kUnsupportedSaslMechanism);
+                w.i32(static_cast<std::int32_t>(g_.mechanisms.size()));
+                for (const auto& m : g_.mechanisms) w.string(m);
+                co_await write_frame(client_, response(correlation_id, w.body()));
+                if (!enabled) co_return false;
+                if (mechanism == "SCRAM-SHA-256") scram = std::make_unique<ScramServerExchange>(ScramHash::sha256, g_.scram256, nonce());
+                if (mechanism == "SCRAM-SHA-512") scram = std::make_unique<ScramServerExchange>(ScramHash::sha512, g_.scram512, nonce());
+                continue;
+            }
+            if (key != kSaslAuthenticate || mechanism.empty()) co_return false;  // a broker drops such clients
+            const std::string token = r.bytes();
+            std::optional<std::string> reply;
+            bool done = false;
+            if (mechanism == "PLAIN") {
+                // authzid NUL user NUL password (RFC 4616)
+                std::vector<std::string> parts;
+                boost::split(parts, token, [](char c) { return c == '\0'; });
+                const auto it = parts.size() == 3 ? g_.passwords.find(parts[1]) : g_.passwords.end();
+                if (it != g_.passwords.end() && it->second == parts[2]) reply = "", done = true;
+            } else if (!scram_first_done_) {
+                reply = scram->first(token);
+                scram_first_done_ = true;
+            } else {
+                reply = scram->final(token);
+                done = reply.has_value();
+            }
+            if (!reply) std::cerr << "auth-gateway: " << mechanism << " authentication failed" << (scram ? ": " + scram->error() : "") << "\n";
+            wire::Writer w;
+            w.i16(reply ? 0 : kSaslAuthenticationFailed);
+            w.nullable_string(reply ? std::nullopt : std::optional<std::string>("Authentication failed during authentication due to invalid credentials with SASL mechanism " + mechanism));
+            w.bytes(reply.value_or(""));
+            if (version >= 1) w.i64(0);  // session lifetime: none
+            co_await write_frame(client_, response(correlation_id, w.body()));
+            if (!reply) co_return false;
+            if (done) co_return true;
+        }
+    }
+
+    asio::awaitable<void> relay_responses(std::shared_ptr<Session> /*keeps the session alive*/) {
+        try {
+            for (;;) {
+                std::string reply = co_await read_frame(upstream_);
+                const std::int32_t correlation_id = wire::Reader(reply).i32();
+                const auto it = pending_.find(correlation_id);
+                std::string out;
+                if (it != pending_.end() && (it->second.key == kMetadata || it->second.key == kFindCoordinator)) {
+                    out = response(correlation_id, rewrite_addresses(g_, std::string_view(reply).substr(4), it->second.key, it->second.version));
+                } else {
+                    wire::Writer w;
+                    w.raw(reply);
+                    out = w.framed();
+                }
+                if (it != pending_.end()) pending_.erase(it);
+                co_await write_frame(client_, out);
+            }
+        } catch (const std::exception&) {
+        }
+        close();
+    }
+
+    std::string nonce() {
+        static std::mt19937_64 rng(std::random_device{}());
+        return std::to_string(rng()) + std::to_string(rng());  // printable, no ',' (RFC 5802 section 7)
+    }
+
+    Gateway& g_;
+    tcp::socket client_, upstream_;
+    Broker broker_;
+    std::map<std::int32_t, Pending> pending_;
+    bool scram_first_done_ = false;
+};
+
+/// The mock cluster's brokers, from a Metadata v1 request to the bootstrap server.
+std::map<std::int32_t, Broker> discover(asio::io_context& io, const std::string& bootstrap) {
+    const auto colon = bootstrap.rfind(':');
+    tcp::socket s(io);
+    s.connect({asio::ip::make_address(bootstrap.substr(0, colon)), static_cast<std::uint16_t>(std::stoi(bootstrap.substr(colon + 1)))});
+    wire::Writer w;
+    w.i16(kMetadata), w.i16(1), w.i32(1), w.string("auth-gateway"), w.i32(-1);  // all topics
+    asio::write(s, asio::buffer(w.framed()));
+    char size_bytes[4];
+    asio::read(s, asio::buffer(size_bytes));
+    std::string body(static_cast<std::size_t>(wire::Reader(std::string_view(size_bytes, 4)).i32()), '\0');
+    asio::read(s, asio::buffer(body));
+    wire::Reader r(body);
+    r.i32();  // correlation id
+    std::map<std::int32_t, Broker> brokers;
+    for (std::int32_t n = r.i32(); n > 0; --n) {
+        Broker b{r.i32(), r.string(), r.i32()};
+        r.nullable_string();
+        brokers[b.node_id] = b;
+    }
+    return brokers;
+}
+
+asio::awaitable<void> accept(Gateway& g, tcp::acceptor acceptor, Broker broker) {
+    for (;;) {
+        tcp::socket client = co_await acceptor.async_accept(asio::use_awaitable);
+        auto session = std::make_shared<Session>(g, std::move(client), broker);
+        asio::co_spawn(acceptor.get_executor(), session->run(session), asio::detached);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    namespace po = boost::program_options;
+    std::string upstream, users, mechanisms;
+    po::options_description opts("starstream-auth-gateway options");
+    opts.add_options()("help,h", "show this help")("upstream", po::value(&upstream)->required(), "a mock broker, host:port")(
+        "users", po::value(&users)->required(), "user:password,... accepted by every mechanism")(
+        "mechanisms", po::value(&mechanisms)->default_value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "enabled SASL mechanisms");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, opts), vm);
+        if (vm.count("help")) return std::cout << opts, 0;
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "starstream-auth-gateway: " << e.what() << "\n" << opts;
+        return 2;
+    }
+    Gateway g;
+    boost::split(g.mechanisms, mechanisms, boost::is_any_of(","));
+    std::vector<std::string> entries;
+    boost::split(entries, users, boost::is_any_of(","));
+    for (const auto& entry : entries) {
+        const auto colon = entry.find(':');
+        const std::string user = entry.substr(0, colon), password = entry.substr(colon + 1);
+        g.passwords[user] = password;
+        g.scram256[user] = make_scram_credential(ScramHash::sha256, password, "starstream-salt-" + user, 4096);
+        g.scram512[user] = make_scram_credential(ScramHash::sha512, password, "starstream-salt-" + user, 4096);
+    }
+    asio::io_context io;
+    g.upstream = discover(io, upstream);
+    std::string bootstrap;
+    for (const auto& [node_id, broker] : g.upstream) {
+        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        g.local_port[node_id] = acceptor.local_endpoint().port();
+        bootstrap += (bootstrap.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(acceptor.local_endpoint().port());
+        asio::co_spawn(io, accept(g, std::move(acceptor), broker), asio::detached);
+    }
+    std::cout << bootstrap << std::endl;
+    io.run();
+    return 0;
+}
