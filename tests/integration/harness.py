@@ -18,6 +18,7 @@ BUILD_DIR = os.environ.get("STARSTREAM_BUILD_DIR", os.path.join(SOURCE_DIR, "bui
 DAEMON = os.path.join(BUILD_DIR, "daemon", "starstreamd")
 GENERATOR = os.path.join(BUILD_DIR, "bench", "starstream-generate")
 MOCK_KAFKA = os.path.join(BUILD_DIR, "tests", "starstream-mock-kafka")
+AUTH_GATEWAY = os.path.join(BUILD_DIR, "tests", "starstream-auth-gateway")
 LOCAL_POSTGRES = os.path.join(SOURCE_DIR, "tests", "support", "local_postgres.sh")
 
 
@@ -83,6 +84,21 @@ class MockKafka:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+class AuthGateway:
+    """starstream-auth-gateway in front of a MockKafka: SASL (PLAIN, SCRAM-SHA-256/512) for `users`
+    ({name: password}); .bootstrap lists its listeners."""
+
+    def __init__(self, kafka, users):
+        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users", ",".join(f"{u}:{p}" for u, p in users.items())]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        assert self.bootstrap, f"auth gateway did not start: {self.proc.stderr.read()}"
+
+    def stop(self):
+        self.proc.kill()
         self.proc.wait(timeout=30)
 
 

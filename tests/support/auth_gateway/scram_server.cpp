@@ -113,7 +113,10 @@ std::optional<std::string> ScramServerExchange::final(std::string_view client_fi
     const std::string_view without_proof = client_final.substr(0, proof_at);
     if (attribute(without_proof, 'c') != std::optional<std::string>("biws") && attribute(without_proof, 'c') != std::optional<std::string>("eSws"))
         return fail("unexpected channel binding");
-    if (attribute(without_proof, 'r') != nonce_) { error_ = "nonce mismatch [" + std::string(client_final) + "] want " + nonce_; return std::nullopt; }
+    // RFC 5802 wants the nonce of server-first back; librdkafka sends its client nonce again in
+    // front of it, and Kafka's broker (ScramSaslServer) accepts any nonce that ends with it.
+    const auto final_nonce = attribute(without_proof, 'r');
+    if (!final_nonce || !final_nonce->ends_with(nonce_)) return fail("nonce mismatch");
     const auto proof = base64_decode(client_final.substr(proof_at + 3));
     const std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
     const std::string client_signature = hmac(hash_, credential_->stored_key, auth_message);
