@@ -33,10 +33,11 @@ std::string_view funnel_stage(std::string_view collection) {
     return it == stages.end() ? std::string_view{} : it->second;
 }
 
-const std::string& event_product(const ProductViewEvent& e) {
-    if (e.collection == "product_view_all_recommend_clicked" && !e.viewing_product_id.empty()) return e.viewing_product_id;
-    return e.product_id;
+bool names_viewed_product(const ProductViewEvent& e) {
+    return e.collection == "product_view_all_recommend_clicked" && !e.viewing_product_id.empty();
 }
+
+const std::string& event_product(const ProductViewEvent& e) { return names_viewed_product(e) ? e.viewing_product_id : e.product_id; }
 
 void StarBatchBuilder::reset() { ids_.clear(); }
 
@@ -93,7 +94,7 @@ void StarBatchBuilder::add_product(StarBatch& batch, FactRow& f, const ProductVi
     ProductMember& product = it->second;
     if (added) product.product_id = product_id, product.seen = {t, t};
     // Only the product's own page names its URL: a recommendation list opened from it does not.
-    if (&product_id == &e.product_id) product.url.offer(enrichment::canonical_url(e.current_url), t);
+    if (!names_viewed_product(e)) product.url.offer(enrichment::canonical_url(e.current_url), t);
     product.seen.widen(t);
 }
 

@@ -27,6 +27,8 @@ std::string_view funnel_stage(std::string_view collection);
 /// (its product_id is empty: the click opens the list of recommendations for the product being
 /// viewed), `product_id` otherwise; "" when none.
 const std::string& event_product(const ProductViewEvent& event);
+/// Whether the event is about the product it was viewing rather than the page it is on.
+bool names_viewed_product(const ProductViewEvent& event);
 
 class StarBatchBuilder {
 public:

@@ -126,6 +126,13 @@ std::string rewrite_addresses(const Gateway& g, std::string_view body, std::int1
     return w.body();
 }
 
+/// `message` with its 4-byte size prefix, to relay a frame unchanged.
+std::string framed(std::string_view message) {
+    wire::Writer w;
+    w.raw(message);
+    return w.framed();
+}
+
 std::string response(std::int32_t correlation_id, const std::string& body) {
     wire::Writer w;
     w.i32(correlation_id);
@@ -148,9 +155,7 @@ public:
                 wire::Reader r(request);
                 const std::int16_t key = r.i16(), version = r.i16();
                 pending_[r.i32()] = {key, version};
-                wire::Writer w;
-                w.raw(request);
-                co_await write_frame(upstream_, w.framed());
+                co_await write_frame(upstream_, framed(request));
             }
         } catch (const std::exception& e) {
             std::cerr << "auth-gateway: connection to node " << broker_.node_id << " closed: " << e.what() << "\n";
@@ -177,9 +182,7 @@ private:
             const std::int16_t key = r.i16(), version = r.i16();
             const std::int32_t correlation_id = r.i32();
             if (key == kApiVersions) {
-                wire::Writer w;
-                w.raw(request);
-                co_await write_frame(upstream_, w.framed());
+                co_await write_frame(upstream_, framed(request));
                 std::string reply = co_await read_frame(upstream_);
                 co_await write_frame(client_, response(correlation_id, rewrite_api_versions(std::string_view(reply).substr(4), version)));
                 continue;
@@ -237,9 +240,7 @@ private:
                 if (it != pending_.end() && (it->second.key == kMetadata || it->second.key == kFindCoordinator)) {
                     out = response(correlation_id, rewrite_addresses(g_, std::string_view(reply).substr(4), it->second.key, it->second.version));
                 } else {
-                    wire::Writer w;
-                    w.raw(reply);
-                    out = w.framed();
+                    out = framed(reply);
                 }
                 if (it != pending_.end()) pending_.erase(it);
                 co_await write_frame(client_, out);

@@ -40,7 +40,6 @@ public:
         return part;
     }
     std::string_view rest() const { return bytes_.substr(at_); }
-    std::size_t position() const { return at_; }
 
 private:
     std::uint64_t be(std::size_t n) {
