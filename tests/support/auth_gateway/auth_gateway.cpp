@@ -1,8 +1,9 @@
 // starstream-auth-gateway: a Kafka-protocol gateway that puts SASL authentication in front of
 // librdkafka's mock cluster (which has none), for the tests of remote clusters (issue 6).
 //   starstream-auth-gateway --upstream 127.0.0.1:PORT --users alice:secret [--mechanisms PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]
-// One listener per mock broker (127.0.0.1, free ports); the first line on stdout is the
-// gateway's bootstrap list. Per connection: ApiVersions is relayed with SaslHandshake and
+//                           [--tls-cert server.pem --tls-key server.key] [--advertised-host localhost]
+// One listener per mock broker (127.0.0.1, free ports; TLS when a certificate is given, as a
+// SASL_SSL listener); the first line on stdout is the gateway's bootstrap list. Per connection: ApiVersions is relayed with SaslHandshake and
 // SaslAuthenticate added (and Metadata/FindCoordinator capped to versions without tagged
 // fields, so that their responses are easy to rewrite); SaslHandshake v1 and SaslAuthenticate
 // v0-1 are answered here (PLAIN, SCRAM-SHA-256/512); a wrong credential gets error 58
@@ -15,6 +16,7 @@
 
 #include <boost/algorithm/string.hpp>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -23,6 +25,7 @@
 #include <random>
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using namespace starstream::test_support;
 
@@ -43,10 +46,17 @@ struct Gateway {
     std::vector<std::string> mechanisms;
     std::map<std::int32_t, Broker> upstream;        ///< by node id
     std::map<std::int32_t, std::uint16_t> local_port;  ///< node id -> gateway port
+    std::string advertised_host = "127.0.0.1";          ///< host name clients are told (TLS checks it)
+    std::optional<ssl::context> tls;                    ///< set: listeners speak TLS
 };
 
-/// Reads one size-prefixed frame (without the prefix).
-asio::awaitable<std::string> read_frame(tcp::socket& s) {
+/// The TCP socket under a client stream (plain or TLS), to close it.
+tcp::socket& socket_of(tcp::socket& s) { return s; }
+tcp::socket& socket_of(ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+
+/// Reads one size-prefixed frame (without the prefix) from a plain or TLS stream.
+template <typename Stream>
+asio::awaitable<std::string> read_frame(Stream& s) {
     char size_bytes[4];
     co_await asio::async_read(s, asio::buffer(size_bytes), asio::use_awaitable);
     const std::int32_t size = wire::Reader(std::string_view(size_bytes, 4)).i32();
@@ -56,7 +66,8 @@ asio::awaitable<std::string> read_frame(tcp::socket& s) {
     co_return body;
 }
 
-asio::awaitable<void> write_frame(tcp::socket& s, const std::string& framed) {
+template <typename Stream>
+asio::awaitable<void> write_frame(Stream& s, const std::string& framed) {
     co_await asio::async_write(s, asio::buffer(framed), asio::use_awaitable);
 }
 
@@ -102,7 +113,7 @@ std::string rewrite_addresses(const Gateway& g, std::string_view body, std::int1
     auto address = [&](std::int32_t node_id) {
         r.string(), r.i32();
         const auto it = g.local_port.find(node_id);
-        w.string("127.0.0.1"), w.i32(it == g.local_port.end() ? 0 : it->second);
+        w.string(g.advertised_host), w.i32(it == g.local_port.end() ? 0 : it->second);
     };
     if (api_key == kMetadata) {
         if (version >= 3) w.i32(r.i32());  // throttle time
@@ -140,13 +151,18 @@ std::string response(std::int32_t correlation_id, const std::string& body) {
     return w.framed();
 }
 
+/// One client connection; `ClientStream` is tcp::socket or ssl::stream<tcp::socket>.
+template <typename ClientStream>
 class Session {
 public:
-    Session(Gateway& g, tcp::socket client, const Broker& broker) : g_(g), client_(std::move(client)), upstream_(client_.get_executor()), broker_(broker) {}
+    Session(Gateway& g, ClientStream client, const Broker& broker)
+        : g_(g), client_(std::move(client)), upstream_(client_.get_executor()), broker_(broker) {}
 
     /// The connection's life; `self` keeps the session alive (coroutines start lazily).
     asio::awaitable<void> run(std::shared_ptr<Session> self) {
         try {
+            if constexpr (!std::is_same_v<ClientStream, tcp::socket>)
+                co_await client_.async_handshake(ssl::stream_base::server, asio::use_awaitable);
             co_await upstream_.async_connect({asio::ip::make_address(broker_.host), static_cast<std::uint16_t>(broker_.port)}, asio::use_awaitable);
             if (!co_await authenticate()) co_return close();
             asio::co_spawn(client_.get_executor(), relay_responses(self), asio::detached);
@@ -168,16 +184,25 @@ private:
 
     void close() {
         boost::system::error_code ignored;
-        client_.close(ignored);
+        socket_of(client_).close(ignored);
         upstream_.close(ignored);
     }
 
-    /// The SASL phase; true once authenticated. ApiVersions may come first (relayed).
+    /// The SASL phase; true once authenticated. ApiVersions may come first (relayed). After
+    /// SaslHandshake v1 the tokens travel in SaslAuthenticate requests; after v0 (older clients
+    /// such as kafka-python) they are bare size-prefixed frames, and a failure just closes.
     asio::awaitable<bool> authenticate() {
-        std::string mechanism;
-        std::unique_ptr<ScramServerExchange> scram;
+        bool bare_tokens = false;
         for (;;) {
             std::string request = co_await read_frame(client_);
+            if (bare_tokens) {
+                bool done = false;
+                const std::optional<std::string> reply = step(request, done);
+                if (!reply) co_return false;
+                co_await write_frame(client_, framed(*reply));
+                if (done) co_return true;
+                continue;
+            }
             wire::Reader r(request);
             const std::int16_t key = r.i16(), version = r.i16();
             const std::int32_t correlation_id = r.i32();
@@ -189,45 +214,52 @@ private:
             }
             r.nullable_string();  // client id (SASL requests are not flexible: header v1)
             if (key == kSaslHandshake) {
-                mechanism = r.string();
-                const bool enabled = std::find(g_.mechanisms.begin(), g_.mechanisms.end(), mechanism) != g_.mechanisms.end();
+                mechanism_ = r.string();
+                const bool enabled = std::find(g_.mechanisms.begin(), g_.mechanisms.end(), mechanism_) != g_.mechanisms.end();
                 wire::Writer w;
                 w.i16(enabled ? 0 : kUnsupportedSaslMechanism);
                 w.i32(static_cast<std::int32_t>(g_.mechanisms.size()));
                 for (const auto& m : g_.mechanisms) w.string(m);
                 co_await write_frame(client_, response(correlation_id, w.body()));
                 if (!enabled) co_return false;
-                if (mechanism == "SCRAM-SHA-256") scram = std::make_unique<ScramServerExchange>(ScramHash::sha256, g_.scram256, nonce());
-                if (mechanism == "SCRAM-SHA-512") scram = std::make_unique<ScramServerExchange>(ScramHash::sha512, g_.scram512, nonce());
+                if (mechanism_ == "SCRAM-SHA-256") scram_ = std::make_unique<ScramServerExchange>(ScramHash::sha256, g_.scram256, nonce());
+                if (mechanism_ == "SCRAM-SHA-512") scram_ = std::make_unique<ScramServerExchange>(ScramHash::sha512, g_.scram512, nonce());
+                bare_tokens = version == 0;
                 continue;
             }
-            if (key != kSaslAuthenticate || mechanism.empty()) co_return false;  // a broker drops such clients
-            const std::string token = r.bytes();
-            std::optional<std::string> reply;
+            if (key != kSaslAuthenticate || mechanism_.empty()) co_return false;  // a broker drops such clients
             bool done = false;
-            if (mechanism == "PLAIN") {
-                // authzid NUL user NUL password (RFC 4616)
-                std::vector<std::string> parts;
-                boost::split(parts, token, [](char c) { return c == '\0'; });
-                const auto it = parts.size() == 3 ? g_.passwords.find(parts[1]) : g_.passwords.end();
-                if (it != g_.passwords.end() && it->second == parts[2]) reply = "", done = true;
-            } else if (!scram_first_done_) {
-                reply = scram->first(token);
-                scram_first_done_ = true;
-            } else {
-                reply = scram->final(token);
-                done = reply.has_value();
-            }
-            if (!reply) std::cerr << "auth-gateway: " << mechanism << " authentication failed" << (scram ? ": " + scram->error() : "") << "\n";
+            const std::optional<std::string> reply = step(r.bytes(), done);
             wire::Writer w;
             w.i16(reply ? 0 : kSaslAuthenticationFailed);
-            w.nullable_string(reply ? std::nullopt : std::optional<std::string>("Authentication failed during authentication due to invalid credentials with SASL mechanism " + mechanism));
+            w.nullable_string(reply ? std::nullopt : std::optional<std::string>("Authentication failed during authentication due to invalid credentials with SASL mechanism " + mechanism_));
             w.bytes(reply.value_or(""));
             if (version >= 1) w.i64(0);  // session lifetime: none
             co_await write_frame(client_, response(correlation_id, w.body()));
             if (!reply) co_return false;
             if (done) co_return true;
         }
+    }
+
+    /// One client token of the negotiated mechanism: the server's reply, or nullopt when the
+    /// credentials are wrong; `done` once the client is authenticated.
+    std::optional<std::string> step(const std::string& token, bool& done) {
+        std::optional<std::string> reply;
+        if (mechanism_ == "PLAIN") {
+            // authzid NUL user NUL password (RFC 4616)
+            std::vector<std::string> parts;
+            boost::split(parts, token, [](char c) { return c == '\0'; });
+            const auto it = parts.size() == 3 ? g_.passwords.find(parts[1]) : g_.passwords.end();
+            if (it != g_.passwords.end() && it->second == parts[2]) reply = "", done = true;
+        } else if (!scram_first_done_) {
+            reply = scram_->first(token);
+            scram_first_done_ = true;
+        } else {
+            reply = scram_->final(token);
+            done = reply.has_value();
+        }
+        if (!reply) std::cerr << "auth-gateway: " << mechanism_ << " authentication failed" << (scram_ ? ": " + scram_->error() : "") << "\n";
+        return reply;
     }
 
     asio::awaitable<void> relay_responses(std::shared_ptr<Session> /*keeps the session alive*/) {
@@ -237,8 +269,11 @@ private:
                 const std::int32_t correlation_id = wire::Reader(reply).i32();
                 const auto it = pending_.find(correlation_id);
                 std::string out;
+                const std::string_view body = std::string_view(reply).substr(4);
                 if (it != pending_.end() && (it->second.key == kMetadata || it->second.key == kFindCoordinator)) {
-                    out = response(correlation_id, rewrite_addresses(g_, std::string_view(reply).substr(4), it->second.key, it->second.version));
+                    out = response(correlation_id, rewrite_addresses(g_, body, it->second.key, it->second.version));
+                } else if (it != pending_.end() && it->second.key == kApiVersions) {
+                    out = response(correlation_id, rewrite_api_versions(body, it->second.version));  // asked again later
                 } else {
                     out = framed(reply);
                 }
@@ -256,9 +291,12 @@ private:
     }
 
     Gateway& g_;
-    tcp::socket client_, upstream_;
+    ClientStream client_;
+    tcp::socket upstream_;
     Broker broker_;
     std::map<std::int32_t, Pending> pending_;
+    std::string mechanism_;
+    std::unique_ptr<ScramServerExchange> scram_;
     bool scram_first_done_ = false;
 };
 
@@ -288,8 +326,13 @@ std::map<std::int32_t, Broker> discover(asio::io_context& io, const std::string&
 asio::awaitable<void> accept(Gateway& g, tcp::acceptor acceptor, Broker broker) {
     for (;;) {
         tcp::socket client = co_await acceptor.async_accept(asio::use_awaitable);
-        auto session = std::make_shared<Session>(g, std::move(client), broker);
-        asio::co_spawn(acceptor.get_executor(), session->run(session), asio::detached);
+        if (g.tls) {
+            auto session = std::make_shared<Session<ssl::stream<tcp::socket>>>(g, ssl::stream<tcp::socket>(std::move(client), *g.tls), broker);
+            asio::co_spawn(acceptor.get_executor(), session->run(session), asio::detached);
+        } else {
+            auto session = std::make_shared<Session<tcp::socket>>(g, std::move(client), broker);
+            asio::co_spawn(acceptor.get_executor(), session->run(session), asio::detached);
+        }
     }
 }
 
@@ -297,11 +340,14 @@ asio::awaitable<void> accept(Gateway& g, tcp::acceptor acceptor, Broker broker) 
 
 int main(int argc, char** argv) {
     namespace po = boost::program_options;
-    std::string upstream, users, mechanisms;
+    std::string upstream, users, mechanisms, tls_cert, tls_key, advertised_host;
     po::options_description opts("starstream-auth-gateway options");
     opts.add_options()("help,h", "show this help")("upstream", po::value(&upstream)->required(), "a mock broker, host:port")(
         "users", po::value(&users)->required(), "user:password,... accepted by every mechanism")(
-        "mechanisms", po::value(&mechanisms)->default_value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "enabled SASL mechanisms");
+        "mechanisms", po::value(&mechanisms)->default_value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "enabled SASL mechanisms")(
+        "tls-cert", po::value(&tls_cert), "PEM certificate chain of the listeners: TLS (SASL_SSL) instead of TCP")(
+        "tls-key", po::value(&tls_key), "PEM private key of --tls-cert")(
+        "advertised-host", po::value(&advertised_host)->default_value("127.0.0.1"), "host name in Metadata/FindCoordinator answers (must match the certificate)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -312,6 +358,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     Gateway g;
+    g.advertised_host = advertised_host;
+    if (!tls_cert.empty()) {
+        g.tls.emplace(ssl::context::tls_server);
+        g.tls->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        g.tls->use_certificate_chain_file(tls_cert);
+        g.tls->use_private_key_file(tls_key.empty() ? tls_cert : tls_key, ssl::context::pem);
+    }
     boost::split(g.mechanisms, mechanisms, boost::is_any_of(","));
     std::vector<std::string> entries;
     boost::split(entries, users, boost::is_any_of(","));
@@ -328,7 +381,7 @@ int main(int argc, char** argv) {
     for (const auto& [node_id, broker] : g.upstream) {
         tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
         g.local_port[node_id] = acceptor.local_endpoint().port();
-        bootstrap += (bootstrap.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(acceptor.local_endpoint().port());
+        bootstrap += (bootstrap.empty() ? "" : ",") + g.advertised_host + ":" + std::to_string(acceptor.local_endpoint().port());
         asio::co_spawn(io, accept(g, std::move(acceptor), broker), asio::detached);
     }
     std::cout << bootstrap << std::endl;
