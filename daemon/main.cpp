@@ -13,6 +13,7 @@
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
 #include "sink/postgres/reporting_time_zone.h"
+#include "source/secret_properties.h"
 
 #include <spdlog/spdlog.h>
 
@@ -43,7 +44,7 @@ void migrate(const Config& config, bool pin_time_zone) {
 /// What /status shows of the configuration: no secrets (passwords, keys, tokens), DSN redacted.
 nlohmann::json config_summary(const Config& config) {
     nlohmann::json kafka = nlohmann::json::object();
-    for (const auto& [key, value] : config.kafka) kafka[key] = is_secret_key(key) ? "(redacted)" : value;
+    for (const auto& [key, value] : config.kafka) kafka[key] = starstream::engine::is_secret_property(key) ? "(redacted)" : value;
     return {{"postgres", redact_dsn(config.postgres_dsn)}, {"topics", config.topics}, {"kafka", kafka},
             {"batch", {{"trigger_interval_ms", config.trigger_interval.count()}, {"max_records", config.max_records}, {"max_bytes", config.max_bytes}}}};
 }
@@ -79,7 +80,14 @@ int run(const Config& config) {
     std::unique_ptr<StreamRunner> runner;
     try {
         runner = std::make_unique<StreamRunner>(config, state, probe, systemd);
-        runner->check_source();
+        std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
+        std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
+        if (!runner->wait_for_source()) {
+            spdlog::info("stopped before consuming anything");
+            runner.reset();
+            if (server) server->stop();
+            return 0;
+        }
     } catch (const ConfigError& e) {
         spdlog::critical("{}", e.what());
         return kExitConfig;
@@ -93,8 +101,6 @@ int run(const Config& config) {
         spdlog::critical("kafka.bootstrap.servers ({}): {}", config.kafka.at("bootstrap.servers"), e.what());
         return kExitUnavailable;
     }
-    std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
-    std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
     runner->run();
     runner.reset();
     if (server) server->stop();

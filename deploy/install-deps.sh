@@ -16,6 +16,7 @@ packages=(
   # servers and independent clients used by the demo and the tests
   postgresql-15 postgresql-client-15 python3 python3-kafka python3-psycopg2 python3-geoip kcat
   python3-ua-parser geoip-bin mmdb-bin libmaxmind-db-writer-perl
+  openssl  # the test CA and broker certificate of the SASL_SSL tests
   # benchmarks and checks
   time shellcheck prometheus systemd docker-compose python3-yaml
 )

@@ -306,12 +306,6 @@ std::string config_help() {
     return out.str();
 }
 
-bool is_secret_key(const std::string& key) {
-    for (const char* word : {"password", "secret", "key", "token", "credential"})
-        if (key.find(word) != std::string::npos) return true;
-    return false;
-}
-
 std::string redact_dsn(const std::string& dsn) {
     char* err = nullptr;
     PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &err);

@@ -99,7 +99,4 @@ std::string config_help();
 /// A DSN with its password removed, safe to log.
 std::string redact_dsn(const std::string& dsn);
 
-/// True for configuration keys whose values are secrets (passwords, keys, tokens, secrets).
-bool is_secret_key(const std::string& key);
-
 }  // namespace starstream::daemon

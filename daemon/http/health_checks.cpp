@@ -27,6 +27,7 @@ std::vector<CheckResult> readiness(const PipelineSnapshot& s, const HealthLimits
     }
     const double age_limit = static_cast<double>(limits.max_watermark_age.count()) / 1000.0;
     return {
+        check("kafka_authenticated", s.kafka_security_failure.empty(), s.kafka_security_failure),
         check("partitions_assigned", s.assigned && !s.partitions.empty(), "no partition assigned"),
         check("postgres_reachable", s.postgres_reachable, "Postgres does not answer: " + s.last_error),
         check("last_commit_succeeded", !s.last_commit_failed, "the last batch commit failed: " + s.last_error),

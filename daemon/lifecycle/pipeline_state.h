@@ -1,6 +1,7 @@
 // What the running pipeline reports about itself, for /status, /readyz and /livez: the
 // assigned partitions with position, high watermark, lag and watermark; the last committed
-// batch and its timings; whether Postgres answered last time; loop heartbeats.
+// batch and its timings; whether Postgres answered last time; whether the Kafka cluster
+// refuses our credentials or certificate; loop heartbeats.
 // Thread rules: writers are the consume and sink threads, readers the HTTP thread; every
 // method locks (snapshots are copies).
 #pragma once
@@ -37,6 +38,7 @@ struct PipelineSnapshot {
     bool last_commit_failed = false;
     std::string last_error;  ///< of the last failed commit or Postgres check; never holds secrets
     bool postgres_reachable = true;
+    std::string kafka_security_failure;  ///< refused SASL authentication or TLS handshake; "" when none (redacted)
     std::chrono::steady_clock::time_point consume_heartbeat, sink_heartbeat, started;
 };
 
@@ -68,6 +70,11 @@ public:
         std::lock_guard lock(mutex_);
         s_.postgres_reachable = reachable;
         if (!reachable) s_.last_error = std::move(error);
+    }
+    /// The Kafka source's current security failure (KafkaSource::security_failure()).
+    void kafka_security(std::string failure) {
+        std::lock_guard lock(mutex_);
+        s_.kafka_security_failure = std::move(failure);
     }
     void consume_beat() {
         std::lock_guard lock(mutex_);

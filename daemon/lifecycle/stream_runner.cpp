@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <ctime>
+#include <thread>
 
 namespace starstream::daemon {
 
@@ -33,7 +34,32 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
 
 StreamRunner::~StreamRunner() = default;
 
-void StreamRunner::check_source() { source_->check_reachable(config_.startup_timeout); }
+bool StreamRunner::wait_for_source() {
+    // Ask in short rounds, so that a refused authentication is reported within a second; at
+    // most one round per second, whatever librdkafka answers.
+    constexpr milliseconds kRound{1000};
+    const auto deadline = Clock::now() + config_.startup_timeout;
+    while (!stop_requested_) {
+        const auto round_end = Clock::now() + kRound;
+        if (source_->check_reachable(kRound)) {
+            state_.kafka_security("");
+            return true;
+        }
+        source_->serve_events(milliseconds(0));
+        const std::string& failure = source_->security_failure();
+        state_.kafka_security(failure);
+        probe_.kafka_errors(source_->errors(), source_->security_failures());
+        // Waiting here is the process working as meant: keep /livez and the watchdog fed.
+        state_.consume_beat();
+        state_.sink_beat();
+        feed_watchdog();
+        if (failure.empty() && Clock::now() >= deadline)
+            throw std::runtime_error("no Kafka broker answered within source.startup_timeout_ms (" + std::to_string(config_.startup_timeout.count()) + " ms)");
+        if (!failure.empty()) systemd_.notify("STATUS=waiting for Kafka: " + failure);
+        std::this_thread::sleep_until(round_end);
+    }
+    return false;
+}
 
 void StreamRunner::new_batch() {
     batch_ = product_view::StarBatch{};
@@ -184,8 +210,8 @@ void StreamRunner::publish_partitions() {
         statuses.push_back(std::move(status));
     }
     state_.set_partitions(std::move(statuses), !epochs_.empty());
-    const std::uint64_t errors = source_->errors();
-    for (; kafka_errors_seen_ < errors; ++kafka_errors_seen_) probe_.kafka_error();
+    state_.kafka_security(source_->security_failure());
+    probe_.kafka_errors(source_->errors(), source_->security_failures());
     probe_.cache_lookups("user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
     probe_.cache_lookups("domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
 }

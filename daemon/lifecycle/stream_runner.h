@@ -37,8 +37,12 @@ public:
     StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd);
     ~StreamRunner() override;
 
-    /// Checks that the brokers answer and the topics exist. Throws std::runtime_error.
-    void check_source();
+    /// Waits until the brokers answer and checks that the topics exist. A cluster that refuses
+    /// the credentials or certificate is waited for without a deadline (reported once, /readyz
+    /// 503, librdkafka reconnecting with backoff): the fix may come from the broker's side.
+    /// Returns false when request_stop() came first. Throws std::runtime_error when no broker
+    /// answers within source.startup_timeout_ms or a topic is missing.
+    bool wait_for_source();
     /// Consumes until request_stop() or, with source.stop_when_caught_up, until caught up.
     /// Returns normally after a clean shutdown (open batch committed or abandoned, group left).
     void run();
@@ -93,7 +97,6 @@ private:
     std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;
     std::int64_t burst_watermark_us_ = engine::kNoWatermark;   ///< operator watermark at the start of the poll burst
     std::int64_t sealed_watermark_us_ = engine::kNoWatermark;  ///< operator watermark of the last batch handed off
-    std::uint64_t kafka_errors_seen_ = 0;
     double decode_seconds_ = 0, enrich_seconds_ = 0;  ///< of the batch being filled
     std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };

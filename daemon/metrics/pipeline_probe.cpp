@@ -24,6 +24,9 @@ std::string reason_label(std::string_view reason) {
     return label;
 }
 
+/// Counters only go up: sets `counter` to a total kept elsewhere by adding what is new.
+void raise_to(prometheus::Counter& counter, std::uint64_t total) { counter.Increment(static_cast<double>(total) - counter.Value()); }
+
 }  // namespace
 
 PipelineProbe::PipelineProbe()
@@ -40,6 +43,7 @@ PipelineProbe::PipelineProbe()
       postgres_reconnects_(BuildCounter().Name("starstream_postgres_reconnects_total").Help("New Postgres connections after a lost one.").Register(*registry_).Add({})),
       postgres_retries_(BuildCounter().Name("starstream_postgres_retries_total").Help("Batch commits retried after a failure.").Register(*registry_).Add({})),
       kafka_errors_(BuildCounter().Name("starstream_kafka_errors_total").Help("Errors reported by the Kafka consumer.").Register(*registry_).Add({})),
+      kafka_authentication_failures_(BuildCounter().Name("starstream_kafka_authentication_failures_total").Help("Connection attempts the Kafka cluster refused: SASL authentication or TLS handshake (included in starstream_kafka_errors_total).").Register(*registry_).Add({})),
       late_records_(BuildCounter().Name("starstream_late_records_total").Help("Records below the operator watermark, by windowed table and policy (dropped, dead-lettered, corrected).").Register(*registry_)),
       cache_lookups_(BuildCounter().Name("starstream_enrichment_cache_lookups_total").Help("Enrichment cache lookups, by cache (user_agent, domain) and result (hit, miss).").Register(*registry_)),
       lag_records_(BuildGauge().Name("starstream_consumer_lag_records").Help("High watermark minus position, per partition.").Register(*registry_)),
@@ -60,14 +64,14 @@ PipelineProbe::PipelineProbe()
         for (const char* result : {"hit", "miss"}) cache_lookups_.Add({{"cache", cache}, {"result", result}});
 }
 
+void PipelineProbe::kafka_errors(std::uint64_t errors, std::uint64_t authentication_failures) {
+    raise_to(kafka_errors_, errors);
+    raise_to(kafka_authentication_failures_, authentication_failures);
+}
+
 void PipelineProbe::cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses) {
-    // Counters only go up: add what is new since the last call.
-    auto raise = [&](const char* result, std::uint64_t total) {
-        auto& counter = cache_lookups_.Add({{"cache", cache}, {"result", result}});
-        counter.Increment(static_cast<double>(total) - counter.Value());
-    };
-    raise("hit", hits);
-    raise("miss", misses);
+    raise_to(cache_lookups_.Add({{"cache", cache}, {"result", "hit"}}), hits);
+    raise_to(cache_lookups_.Add({{"cache", cache}, {"result", "miss"}}), misses);
 }
 
 void PipelineProbe::late_records(const std::string& table, const std::array<std::uint64_t, 3>& by_policy) {

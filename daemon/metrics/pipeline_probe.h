@@ -44,7 +44,9 @@ public:
     void freshness(double seconds) { freshness_.Observe(seconds); }
     void postgres_reconnect() { postgres_reconnects_.Increment(); }
     void postgres_retry() { postgres_retries_.Increment(); }
-    void kafka_error() { kafka_errors_.Increment(); }
+    /// Sets the Kafka error counters to the consumer's totals: every error, and the refused SASL
+    /// authentications and TLS handshakes among them.
+    void kafka_errors(std::uint64_t errors, std::uint64_t authentication_failures);
     /// Sets the lookup counters of an enrichment cache ("user_agent", "domain") to their totals.
     void cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses);
     /// Late records of a windowed table in one batch: dropped, dead-lettered, corrected.
@@ -76,6 +78,7 @@ private:
     prometheus::Counter& postgres_reconnects_;
     prometheus::Counter& postgres_retries_;
     prometheus::Counter& kafka_errors_;
+    prometheus::Counter& kafka_authentication_failures_;
     prometheus::Family<prometheus::Counter>& late_records_;
     prometheus::Family<prometheus::Counter>& cache_lookups_;
     prometheus::Family<prometheus::Gauge>& lag_records_;

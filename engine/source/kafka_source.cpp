@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace starstream::engine {
 
@@ -26,17 +27,38 @@ std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* lis
 const char* const kOwnedProperties[] = {"enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof",
                                         "auto.commit.enable", "auto.commit.interval.ms", "rebalance_cb", "offset_commit_cb"};
 
+/// What a report of a security failure says about the client's side (no secret).
+std::string security_settings(const std::map<std::string, std::string>& properties) {
+    auto value = [&](const char* key, const char* fallback) {
+        const auto it = properties.find(key);
+        return it == properties.end() ? std::string(fallback) : it->second;
+    };
+    std::string out = "security.protocol " + value("security.protocol", "plaintext");
+    if (properties.count("sasl.mechanisms") || properties.count("sasl.mechanism") || properties.count("sasl.username"))
+        out += ", sasl.mechanisms " + value("sasl.mechanisms", value("sasl.mechanism", "GSSAPI").c_str()) + ", sasl.username " + value("sasl.username", "(none)");
+    return out;
+}
+
+/// librdkafka's log levels are syslog's (0 emergency .. 7 debug).
+spdlog::level::level_enum log_level(int syslog_level) {
+    if (syslog_level <= 2) return spdlog::level::critical;
+    if (syslog_level == 3) return spdlog::level::err;
+    if (syslog_level == 4) return spdlog::level::warn;
+    if (syslog_level <= 6) return spdlog::level::info;
+    return spdlog::level::debug;
+}
+
 }  // namespace
 
 KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, std::vector<std::string> topics,
                          StartingOffsets starting, RebalanceListener& listener)
-    : topics_(std::move(topics)), starting_(starting), listener_(listener) {
+    : redactor_(properties), security_settings_(security_settings(properties)), topics_(std::move(topics)), starting_(starting), listener_(listener) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     auto set = [&](const std::string& key, const std::string& value) {
         if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            throw SourceConfigError(key, err);
+            throw SourceConfigError(key, redactor_.redact(err));
         }
     };
     // Defaults the user may change.
@@ -59,9 +81,11 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     set("enable.auto.offset.store", "false");
     set("enable.partition.eof", "true");
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::rebalance_callback);
+    rd_kafka_conf_set_error_cb(conf, &KafkaSource::error_callback);
+    rd_kafka_conf_set_log_cb(conf, &KafkaSource::log_callback);
     rd_kafka_conf_set_opaque(conf, this);
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!consumer_) throw std::runtime_error(std::string("cannot create the Kafka consumer: ") + err);
+    if (!consumer_) throw std::runtime_error("cannot create the Kafka consumer: " + redactor_.redact(err));
     rd_kafka_poll_set_consumer(consumer_);
 }
 
@@ -70,11 +94,12 @@ KafkaSource::~KafkaSource() {
     rd_kafka_destroy(consumer_);
 }
 
-void KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
+bool KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
     // Ask for every topic's metadata: asking for one topic by name may auto-create it.
     const rd_kafka_metadata_t* metadata = nullptr;
     rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
-    if (err) throw std::runtime_error("no Kafka broker answered within " + std::to_string(timeout.count()) + " ms: " + rd_kafka_err2str(err));
+    if (err) return false;
+    connection_works();
     std::string missing;
     for (const auto& topic : topics_) {
         int partitions = -1;
@@ -88,6 +113,7 @@ void KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
     }
     rd_kafka_metadata_destroy(metadata);
     if (!missing.empty()) throw std::runtime_error("topic(s) not found on the cluster: " + missing + " (source.topics)");
+    return true;
 }
 
 void KafkaSource::subscribe() {
@@ -97,32 +123,85 @@ void KafkaSource::subscribe() {
         throw std::runtime_error(std::string("cannot subscribe: ") + rd_kafka_err2str(err));
 }
 
+void KafkaSource::serve_events(std::chrono::milliseconds timeout) {
+    // Before subscribe() no message can arrive, so this only serves callbacks.
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, static_cast<int>(timeout.count()))) rd_kafka_message_destroy(m);
+    if (!fatal_error_.empty()) throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
+}
+
 PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, static_cast<int>(timeout.count()));
     if (!listener_failure_.empty()) {
         if (m) rd_kafka_message_destroy(m);
         throw std::runtime_error("partition assignment failed: " + listener_failure_);
     }
+    if (!fatal_error_.empty()) {
+        if (m) rd_kafka_message_destroy(m);
+        throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
+    }
     PollResult result;
     if (!m) return result;
     if (!m->err) {
+        if (!security_failure_.empty()) connection_works();
         result.record.emplace(m);
         return result;
     }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (!security_failure_.empty()) connection_works();
         result.end_of_partition = TopicPartition{m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition};
         rd_kafka_message_destroy(m);
         return result;
     }
-    std::string what = rd_kafka_message_errstr(m);
-    rd_kafka_resp_err_t err = m->err;
+    const std::string what = rd_kafka_message_errstr(m);
+    const rd_kafka_resp_err_t err = m->err;
     rd_kafka_message_destroy(m);
-    char fatal[512];
-    if (err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(consumer_, fatal, sizeof fatal))
-        throw std::runtime_error(std::string("fatal Kafka consumer error: ") + fatal);
-    ++errors_;
-    spdlog::warn("kafka consumer error (retried by librdkafka): {}", what);
+    on_error(err, what);
+    if (!fatal_error_.empty()) throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
     return result;
+}
+
+void KafkaSource::error_callback(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->on_error(static_cast<rd_kafka_resp_err_t>(err), reason ? reason : "");
+}
+
+void KafkaSource::log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+    const auto* self = static_cast<const KafkaSource*>(rd_kafka_opaque(rk));
+    // FAIL and ERROR lines repeat what the error callback reports (once, for security failures).
+    const bool repeats_error = std::string_view(facility) == "FAIL" || std::string_view(facility) == "ERROR";
+    spdlog::log(repeats_error ? spdlog::level::debug : log_level(level), "kafka {}: {}", facility, self ? self->redactor_.redact(line) : std::string(line));
+}
+
+void KafkaSource::on_error(rd_kafka_resp_err_t err, const std::string& raw_reason) {
+    const std::string reason = redactor_.redact(raw_reason);
+    ++errors_;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        fatal_error_ = rd_kafka_fatal_error(consumer_, fatal, sizeof fatal) ? redactor_.redact(fatal) : reason;
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+        ++security_failures_;
+        if (!security_failure_.empty()) {
+            spdlog::debug("kafka {} refused again: {}", err == RD_KAFKA_RESP_ERR__SSL ? "TLS handshake" : "SASL authentication", reason);
+            return;
+        }
+        security_failure_ = std::string(err == RD_KAFKA_RESP_ERR__SSL ? "TLS handshake failed" : "SASL authentication failed") + " (" +
+                            security_settings_ + "): " + reason;
+        spdlog::error("kafka {}. Nothing is consumed until it succeeds; librdkafka retries with backoff "
+                      "(reconnect.backoff.ms .. reconnect.backoff.max.ms) and /readyz answers 503. Fix the credentials, "
+                      "mechanism or CA (ssl.ca.location) and restart.",
+                      security_failure_);
+        return;
+    }
+    // While a security failure lasts, "brokers down" and disconnects are its consequences.
+    if (!security_failure_.empty()) return spdlog::debug("kafka error: {}", reason);
+    spdlog::warn("kafka error (retried by librdkafka): {}", reason);
+}
+
+void KafkaSource::connection_works() {
+    if (security_failure_.empty()) return;
+    spdlog::info("kafka connection authenticated after {} refused attempt(s); consuming", security_failures_);
+    security_failure_.clear();
 }
 
 void KafkaSource::pause_all() {

@@ -4,10 +4,17 @@
 //
 // Settings the engine owns are forced after the user's (ClickHouse's Kafka engine does the
 // same): no auto commit, no auto offset store, partition EOF events on, an eager assignor.
+// librdkafka's log lines go through spdlog with secrets redacted (SecretRedactor). Its errors
+// arrive through an error callback: a refused SASL authentication or TLS handshake is a
+// *security failure*, reported once per episode (broker, protocol, mechanism, user; never the
+// secret) and kept until a metadata answer, record or partition end proves the connection works;
+// librdkafka keeps reconnecting with its backoff (reconnect.backoff.ms .. reconnect.backoff.max.ms).
 // Thread rules: every method runs on the one poll thread, except commit_async, which
-// librdkafka allows from any thread. Rebalance callbacks run inside poll() on that thread.
+// librdkafka allows from any thread. Rebalance and error callbacks run inside poll() and
+// serve_events() on that thread; the log callback runs on librdkafka's threads.
 #pragma once
 
+#include "source/secret_properties.h"
 #include "source/topic_partition.h"
 
 #include <librdkafka/rdkafka.h>
@@ -78,9 +85,10 @@ public:
     KafkaSource(const KafkaSource&) = delete;
     KafkaSource& operator=(const KafkaSource&) = delete;
 
-    /// Asks the cluster for the topics' metadata within `timeout`. Throws std::runtime_error
-    /// saying which brokers and topics failed (unreachable cluster, unknown topic).
-    void check_reachable(std::chrono::milliseconds timeout);
+    /// Asks the cluster for the topics' metadata within `timeout`: false when no broker
+    /// answered in time (unreachable, or refusing us: see security_failure()). Throws
+    /// std::runtime_error naming the topics the cluster does not have.
+    bool check_reachable(std::chrono::milliseconds timeout);
     /// Joins the consumer group for the topics. Throws std::runtime_error on failure.
     void subscribe();
     /// Waits up to `timeout` for a message or event. Throws std::runtime_error on a fatal
@@ -96,16 +104,35 @@ public:
     /// The partition's low and high watermark offsets as last seen in fetch responses
     /// (cached, does not block); {-1, -1} when unknown.
     std::pair<std::int64_t, std::int64_t> watermarks(const TopicPartition& tp) const;
+    /// Serves librdkafka's queued events (errors, rebalances) for up to `timeout` without
+    /// consuming: waits before subscribe() use it so that security failures are noticed.
+    void serve_events(std::chrono::milliseconds timeout);
+    /// The refused SASL authentication or TLS handshake that currently keeps the consumer from
+    /// the cluster (broker, protocol, mechanism, librdkafka's reason; secrets redacted), or ""
+    /// when none is known.
+    const std::string& security_failure() const { return security_failure_; }
     /// Consumer errors seen so far (logged as they happen), for metrics.
     std::uint64_t errors() const { return errors_; }
+    /// Refused SASL authentications and TLS handshakes seen so far (each attempt), for metrics.
+    std::uint64_t security_failures() const { return security_failures_; }
     /// Leaves the group (revoking partitions through the listener) and stops fetching.
     void close();
 
 private:
     static void rebalance_callback(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list, void* opaque);
     void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* list);
+    static void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+    static void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* line);
+    void on_error(rd_kafka_resp_err_t err, const std::string& reason);
+    /// The connection demonstrably works: ends a security failure episode.
+    void connection_works();
 
     rd_kafka_t* consumer_ = nullptr;
+    SecretRedactor redactor_;
+    std::string security_settings_;  ///< "security.protocol X, sasl.mechanisms Y, sasl.username Z" for reports
+    std::string security_failure_;
+    std::string fatal_error_;
+    std::uint64_t security_failures_ = 0;
     std::vector<std::string> topics_;
     StartingOffsets starting_;
     RebalanceListener& listener_;

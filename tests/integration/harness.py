@@ -89,17 +89,46 @@ class MockKafka:
 
 class AuthGateway:
     """starstream-auth-gateway in front of a MockKafka: SASL (PLAIN, SCRAM-SHA-256/512) for `users`
-    ({name: password}); .bootstrap lists its listeners."""
+    ({name: password}); with `tls` (a TestCertificates), its listeners speak TLS. .bootstrap lists
+    its listeners; refusals() counts the clients it refused so far (one stderr line each)."""
 
-    def __init__(self, kafka, users):
-        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users", ",".join(f"{u}:{p}" for u, p in users.items())]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, kafka, users, log_path, mechanisms="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", tls=None):
+        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users", ",".join(f"{u}:{p}" for u, p in users.items()),
+                "--mechanisms", mechanisms]
+        if tls:
+            args += ["--tls-cert", tls.server_cert, "--tls-key", tls.server_key, "--advertised-host", "localhost"]
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         self.bootstrap = self.proc.stdout.readline().strip()
-        assert self.bootstrap, f"auth gateway did not start: {self.proc.stderr.read()}"
+        assert self.bootstrap, f"auth gateway did not start: {open(log_path).read()}"
+
+    def refusals(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().count(b"auth-gateway: refused ")
 
     def stop(self):
         self.proc.kill()
         self.proc.wait(timeout=30)
+
+
+class TestCertificates:
+    """A throwaway CA and a broker certificate it signed for localhost and 127.0.0.1, made with
+    the openssl command line in `folder`: .ca_cert, .server_cert, .server_key (PEM)."""
+
+    def __init__(self, folder):
+        os.makedirs(folder, exist_ok=True)
+        self.ca_cert, ca_key = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca.key")
+        self.server_cert, self.server_key = os.path.join(folder, "broker.pem"), os.path.join(folder, "broker.key")
+        csr, extensions = os.path.join(folder, "broker.csr"), os.path.join(folder, "broker.ext")
+        with open(extensions, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        for command in (
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca_cert, "-days", "2", "-subj", "/CN=starstream test CA"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.server_key, "-out", csr, "-subj", "/CN=localhost"],
+                ["x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out", self.server_cert,
+                 "-days", "2", "-extfile", extensions]):
+            subprocess.run(["openssl"] + command, check=True, capture_output=True, timeout=60)
 
 
 def generate(events, jsonl, brokers=None, topic="product_view", seed=42, **knobs):
@@ -163,14 +192,14 @@ def http_get(port, path, timeout=10):
         conn.close()
 
 
-def local_stack(cls, prefix, partitions, events=None, **generate_knobs):
-    """Class fixture: cls.tmp, cls.pg and cls.kafka (stopped at class clean-up); with `events`,
-    also cls.jsonl holding that many generated messages, produced into product_view, and
-    cls.summary, the generator's counts."""
+def local_stack(cls, prefix, partitions, events=None, topics=("product_view",), **generate_knobs):
+    """Class fixture: cls.tmp, cls.pg and cls.kafka with `topics` (stopped at class clean-up);
+    with `events`, also cls.jsonl holding that many generated messages, produced into
+    product_view, and cls.summary, the generator's counts."""
     cls.tmp = tempfile.mkdtemp(prefix=prefix)
     cls.pg = Postgres()
     cls.addClassCleanup(cls.pg.stop)
-    cls.kafka = MockKafka(partitions=partitions)
+    cls.kafka = MockKafka(partitions=partitions, topics=topics)
     cls.addClassCleanup(cls.kafka.stop)
     if events:
         cls.jsonl = os.path.join(cls.tmp, "events.jsonl")

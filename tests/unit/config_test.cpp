@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "source/secret_properties.h"
 
 #include <gtest/gtest.h>
 
@@ -115,9 +116,18 @@ TEST(Config, SecretsFromFilesAndSystemdCredentials) {
     EXPECT_EQ(c.kafka.count("sasl.password_file"), 0u);
     EXPECT_EQ(error_key(with_required({"--postgres.password_file=/nonexistent/secret"})), "postgres.password_file");
     EXPECT_EQ(error_key(with_required({"--kafka.sasl.password_file=/nonexistent/secret"})), "kafka.sasl.password_file");
-    EXPECT_TRUE(starstream::daemon::is_secret_key("sasl.password"));
-    EXPECT_TRUE(starstream::daemon::is_secret_key("ssl.key.pem"));
-    EXPECT_FALSE(starstream::daemon::is_secret_key("bootstrap.servers"));
+}
+
+TEST(SecretRedactor, RemovesEverySecretValueFromText) {
+    EXPECT_TRUE(starstream::engine::is_secret_property("sasl.password"));
+    EXPECT_TRUE(starstream::engine::is_secret_property("ssl.key.pem"));
+    EXPECT_FALSE(starstream::engine::is_secret_property("bootstrap.servers"));
+    const starstream::engine::SecretRedactor redactor(
+        {{"sasl.password", "hunter2"}, {"ssl.key.password", "hunter2-longer"}, {"sasl.username", "alice"}, {"sasl.oauthbearer.client.secret", ""}});
+    EXPECT_EQ(redactor.redact("sasl.password = hunter2, ssl.key.password = hunter2-longer; hunter2hunter2"),
+              "sasl.password = (redacted), ssl.key.password = (redacted); (redacted)(redacted)");
+    EXPECT_EQ(redactor.redact("sasl.username = alice"), "sasl.username = alice");  // not a secret
+    EXPECT_EQ(starstream::engine::SecretRedactor().redact("nothing to hide"), "nothing to hide");
 }
 
 TEST(Config, DockerStyleSecretFilesFromTheEnvironment) {

@@ -161,8 +161,14 @@ public:
     /// The connection's life; `self` keeps the session alive (coroutines start lazily).
     asio::awaitable<void> run(std::shared_ptr<Session> self) {
         try {
-            if constexpr (!std::is_same_v<ClientStream, tcp::socket>)
-                co_await client_.async_handshake(ssl::stream_base::server, asio::use_awaitable);
+            if constexpr (!std::is_same_v<ClientStream, tcp::socket>) {
+                boost::system::error_code ec;
+                co_await client_.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    log_refusal("TLS handshake: " + ec.message());
+                    co_return close();
+                }
+            }
             co_await upstream_.async_connect({asio::ip::make_address(broker_.host), static_cast<std::uint16_t>(broker_.port)}, asio::use_awaitable);
             if (!co_await authenticate()) co_return close();
             asio::co_spawn(client_.get_executor(), relay_responses(self), asio::detached);
@@ -181,6 +187,9 @@ public:
 
 private:
     struct Pending { std::int16_t key, version; };
+
+    /// Logs a refused client, one line per refusal: the tests count them.
+    static void log_refusal(const std::string& what) { std::cerr << "auth-gateway: refused " << what << std::endl; }
 
     void close() {
         boost::system::error_code ignored;
@@ -221,7 +230,10 @@ private:
                 w.i32(static_cast<std::int32_t>(g_.mechanisms.size()));
                 for (const auto& m : g_.mechanisms) w.string(m);
                 co_await write_frame(client_, response(correlation_id, w.body()));
-                if (!enabled) co_return false;
+                if (!enabled) {
+                    log_refusal("mechanism " + mechanism_ + " (enabled: " + boost::join(g_.mechanisms, ",") + ")");
+                    co_return false;
+                }
                 if (mechanism_ == "SCRAM-SHA-256") scram_ = std::make_unique<ScramServerExchange>(ScramHash::sha256, g_.scram256, nonce());
                 if (mechanism_ == "SCRAM-SHA-512") scram_ = std::make_unique<ScramServerExchange>(ScramHash::sha512, g_.scram512, nonce());
                 bare_tokens = version == 0;
@@ -258,7 +270,7 @@ private:
             reply = scram_->final(token);
             done = reply.has_value();
         }
-        if (!reply) std::cerr << "auth-gateway: " << mechanism_ << " authentication failed" << (scram_ ? ": " + scram_->error() : "") << "\n";
+        if (!reply) log_refusal(mechanism_ + " authentication" + (scram_ ? ": " + scram_->error() : ""));
         return reply;
     }
 
