@@ -57,7 +57,7 @@ class HttpAndMetrics(Fixture):
                      "starstream_batches_failed_total", 'starstream_batch_phase_duration_seconds_bucket{phase="merge"',
                      "starstream_consumer_lag_records", "starstream_consumer_lag_seconds", "starstream_watermark_timestamp_seconds",
                      "starstream_watermark_age_seconds", "starstream_event_freshness_seconds_count", "starstream_postgres_reconnects_total",
-                     "starstream_postgres_retries_total", "starstream_kafka_errors_total", "starstream_build_info",
+                     "starstream_postgres_retries_total", "starstream_kafka_errors_total", "starstream_kafka_authentication_failures_total", "starstream_build_info",
                      "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"):
             self.assertIn(name, body)
 
