@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <thread>
 
 namespace starstream::engine {
 
@@ -142,12 +141,12 @@ PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
     PollResult result;
     if (!m) return result;
     if (!m->err) {
-        if (!security_failure_.empty()) connection_works();
+        connection_works();
         result.record.emplace(m);
         return result;
     }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (!security_failure_.empty()) connection_works();
+        connection_works();
         result.end_of_partition = TopicPartition{m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition};
         rd_kafka_message_destroy(m);
         return result;
@@ -189,18 +188,17 @@ void KafkaSource::on_error(rd_kafka_resp_err_t err, const std::string& raw_reaso
                             security_settings_ + "): " + reason;
         spdlog::error("kafka {}. Nothing is consumed until it succeeds; librdkafka retries with backoff "
                       "(reconnect.backoff.ms .. reconnect.backoff.max.ms) and /readyz answers 503. Fix the credentials, "
-                      "mechanism or CA (ssl.ca.location) and restart.",
+                      "mechanism or CA (ssl.ca.location) and restart; consuming also starts by itself once the cluster accepts us.",
                       security_failure_);
         return;
     }
     // While a security failure lasts, "brokers down" and disconnects are its consequences.
-    if (!security_failure_.empty()) return spdlog::debug("kafka error: {}", reason);
-    spdlog::warn("kafka error (retried by librdkafka): {}", reason);
+    spdlog::log(security_failure_.empty() ? spdlog::level::warn : spdlog::level::debug, "kafka error (retried by librdkafka): {}", reason);
 }
 
 void KafkaSource::connection_works() {
     if (security_failure_.empty()) return;
-    spdlog::info("kafka connection authenticated after {} refused attempt(s); consuming", security_failures_);
+    spdlog::info("kafka connection accepted ({} refused attempt(s) so far); consuming", security_failures_);
     security_failure_.clear();
 }
 

@@ -3,10 +3,11 @@
 //   starstream-auth-gateway --upstream 127.0.0.1:PORT --users alice:secret [--mechanisms PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]
 //                           [--tls-cert server.pem --tls-key server.key] [--advertised-host localhost]
 // One listener per mock broker (127.0.0.1, free ports; TLS when a certificate is given, as a
-// SASL_SSL listener); the first line on stdout is the gateway's bootstrap list. Per connection: ApiVersions is relayed with SaslHandshake and
-// SaslAuthenticate added (and Metadata/FindCoordinator capped to versions without tagged
-// fields, so that their responses are easy to rewrite); SaslHandshake v1 and SaslAuthenticate
-// v0-1 are answered here (PLAIN, SCRAM-SHA-256/512); a wrong credential gets error 58
+// SASL_SSL listener); the first line on stdout is the gateway's bootstrap list. Per connection:
+// ApiVersions is relayed with SaslHandshake and SaslAuthenticate added (and Metadata/
+// FindCoordinator capped to versions without tagged fields, so that their responses are easy to
+// rewrite); SaslHandshake v0-1 and SaslAuthenticate v0-1 are answered here (PLAIN,
+// SCRAM-SHA-256/512; after v0 the tokens come as bare frames); a wrong credential gets error 58
 // (SASL_AUTHENTICATION_FAILED) and the connection is closed, as a broker does; any other
 // request before authentication closes the connection. Afterwards requests are relayed, and
 // broker addresses in Metadata and FindCoordinator responses point at the gateway.
