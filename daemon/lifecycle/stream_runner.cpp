@@ -259,6 +259,7 @@ void StreamRunner::run() {
         state_.consume_beat();
         feed_watchdog();
         if (Clock::now() >= next_publish) {
+            source_->recheck_connection(milliseconds(100));  // only while the cluster refuses us
             publish_partitions();
             next_publish = Clock::now() + std::chrono::seconds(1);
         }

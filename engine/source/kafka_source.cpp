@@ -115,6 +115,14 @@ bool KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
     return true;
 }
 
+void KafkaSource::recheck_connection(std::chrono::milliseconds timeout) {
+    if (security_failure_.empty()) return;
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(consumer_, 0, nullptr, &metadata, static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    rd_kafka_metadata_destroy(metadata);
+    connection_works();
+}
+
 void KafkaSource::subscribe() {
     PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size())), &rd_kafka_topic_partition_list_destroy);
     for (const auto& topic : topics_) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);

@@ -111,6 +111,9 @@ public:
     /// the cluster (broker, protocol, mechanism, librdkafka's reason; secrets redacted), or ""
     /// when none is known.
     const std::string& security_failure() const { return security_failure_; }
+    /// While a security failure lasts, asks a broker for metadata (waiting at most `timeout`):
+    /// an answer ends the failure. For quiet topics, where no record or partition end would.
+    void recheck_connection(std::chrono::milliseconds timeout);
     /// Consumer errors seen so far (logged as they happen), for metrics.
     std::uint64_t errors() const { return errors_; }
     /// Refused SASL authentications and TLS handshakes seen so far (each attempt), for metrics.

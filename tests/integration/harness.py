@@ -90,11 +90,13 @@ class MockKafka:
 class AuthGateway:
     """starstream-auth-gateway in front of a MockKafka: SASL (PLAIN, SCRAM-SHA-256/512) for `users`
     ({name: password}); with `tls` (a TestCertificates), its listeners speak TLS. .bootstrap lists
-    its listeners; refusals() counts the clients it refused so far (one stderr line each)."""
+    its listeners; refusals() counts the clients it refused so far (one stderr line each);
+    rotate(users) replaces the user table and closes every connection."""
 
     def __init__(self, kafka, users, log_path, mechanisms="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", tls=None):
-        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users", ",".join(f"{u}:{p}" for u, p in users.items()),
-                "--mechanisms", mechanisms]
+        self.users_file = log_path + ".users"
+        self._write_users(users)
+        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users-file", self.users_file, "--mechanisms", mechanisms]
         if tls:
             args += ["--tls-cert", tls.server_cert, "--tls-key", tls.server_key, "--advertised-host", "localhost"]
         self.log_path = log_path
@@ -103,9 +105,23 @@ class AuthGateway:
         self.bootstrap = self.proc.stdout.readline().strip()
         assert self.bootstrap, f"auth gateway did not start: {open(log_path).read()}"
 
-    def refusals(self):
+    def _write_users(self, users):
+        with open(self.users_file, "w", encoding="utf-8") as f:
+            f.writelines(f"{user}:{password}\n" for user, password in users.items())
+
+    def _count(self, text):
         with open(self.log_path, "rb") as f:
-            return f.read().count(b"auth-gateway: refused ")
+            return f.read().count(text)
+
+    def refusals(self):
+        return self._count(b"auth-gateway: refused ")
+
+    def rotate(self, users):
+        """New credentials, as a rolling broker restart would bring: returns once applied."""
+        reloads = self._count(b"auth-gateway: users reloaded")
+        self._write_users(users)
+        self.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: self._count(b"auth-gateway: users reloaded") > reloads, 30, "the gateway to reload its users")
 
     def stop(self):
         self.proc.kill()

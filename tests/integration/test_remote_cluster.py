@@ -7,8 +7,9 @@ test makes (AWS MSK / Aiven style). SASL_PLAINTEXT + PLAIN, SASL_PLAINTEXT + SCR
 SASL_SSL + SCRAM-SHA-512 each ingest 20,000 messages exactly once. A wrong password, a wrong
 mechanism and an untrusted certificate are each reported once (broker, mechanism, no secret),
 keep /readyz at 503, are retried with backoff (counted at the gateway) without spinning, and
-write nothing; fixed credentials then resume from the committed offsets with nothing lost. No
-log line, /status or /metrics body of these runs carries the password.
+write nothing; fixed credentials then resume from the committed offsets with nothing lost.
+Credentials rotated under a running daemon turn /readyz to 503 and back. No log line, /status or
+/metrics body of these runs carries the password.
 """
 import json
 import os
@@ -203,6 +204,37 @@ class RemoteCluster(unittest.TestCase):
         self.assertEqual(ids, {e["id"].lower() for e in events})
         self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), 2 * ROTATION_EVENTS)
         self.assertEqual(harness.scalar(dsn, "SELECT sum(next_offset) FROM starstream.progress"), 2 * ROTATION_EVENTS)
+
+    def test_credentials_rotated_while_running_are_reported_once_and_recovered(self):
+        """The brokers restart with a password starstreamd does not have, then with its own again:
+        /readyz goes 503 naming the refusal (one error line), then 200 on the quiet topic."""
+        gateway = harness.AuthGateway(self.kafka, {USER: PASSWORD}, os.path.join(self.tmp, "rotating-gateway.log"))
+        self.addCleanup(gateway.stop)
+        dsn, log, port = self.pg.create_database("rotated"), os.path.join(self.tmp, "rotated.log"), harness.free_port()
+        proc = harness.start_daemon(dsn, gateway.bootstrap, log, group="rotated", **{"http.port": port, **self.security_keys("SCRAM-SHA-256")})
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+
+        def readiness():
+            try:
+                status, body = harness.http_get(port, "/readyz")
+            except OSError:
+                return None, {}
+            return status, {c["check"]: c["detail"] for c in json.loads(body).get("failing", [])} if status != 200 else {}
+        harness.wait_for(lambda: readiness()[0] == 200 and harness.scalar(dsn, "SELECT count(*) FROM fact_event") == len(self.events),
+                         180, "every event and /readyz 200")
+        gateway.rotate({USER: "rotated-" + PASSWORD})
+        detail = harness.wait_for(lambda: readiness()[1].get("kafka_authenticated"), 60, "/readyz to report the refusal")
+        self.assertIn("SCRAM-SHA-256", detail)
+        gateway.rotate({USER: PASSWORD})
+        harness.wait_for(lambda: readiness()[0] == 200, 60, "/readyz 200 once the cluster accepts the credentials again")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        text = read(log)
+        self.assertEqual(proc.returncode, 0, text[-3000:])
+        self.assertEqual(len([line for line in text.splitlines() if " error kafka " in line]), 1, text[-3000:])
+        self.assertIn("kafka connection accepted", text)
+        self.assertNotIn(PASSWORD, text)
+        self.assert_ingested_exactly_once(dsn)
 
     def test_wrong_mechanism_is_refused(self):
         self.assert_refused_and_waiting("mechanism", self.tls_gateway, self.security_keys("PLAIN", tls=True),

@@ -1,6 +1,6 @@
 // starstream-auth-gateway: a Kafka-protocol gateway that puts SASL authentication in front of
 // librdkafka's mock cluster (which has none), for the tests of remote clusters (issue 6).
-//   starstream-auth-gateway --upstream 127.0.0.1:PORT --users alice:secret [--mechanisms PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]
+//   starstream-auth-gateway --upstream 127.0.0.1:PORT --users-file users.txt [--mechanisms PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]
 //                           [--tls-cert server.pem --tls-key server.key] [--advertised-host localhost]
 // One listener per mock broker (127.0.0.1, free ports; TLS when a certificate is given, as a
 // SASL_SSL listener); the first line on stdout is the gateway's bootstrap list. Per connection:
@@ -11,6 +11,8 @@
 // (SASL_AUTHENTICATION_FAILED) and the connection is closed, as a broker does; any other
 // request before authentication closes the connection. Afterwards requests are relayed, and
 // broker addresses in Metadata and FindCoordinator responses point at the gateway.
+// SIGHUP rereads the users file and closes every connection, as a rolling restart of brokers
+// with rotated credentials would: clients reconnect and authenticate with the new table.
 // Thread rules: one io_context thread; each connection is two coroutines (one per direction).
 #include "auth_gateway/kafka_wire.h"
 #include "auth_gateway/scram_server.h"
@@ -20,6 +22,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/program_options.hpp>
 
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -49,7 +53,24 @@ struct Gateway {
     std::map<std::int32_t, std::uint16_t> local_port;  ///< node id -> gateway port
     std::string advertised_host = "127.0.0.1";          ///< host name clients are told (TLS checks it)
     std::optional<ssl::context> tls;                    ///< set: listeners speak TLS
+    std::map<std::uint64_t, std::function<void()>> live;  ///< closes each open connection
+    std::uint64_t next_session = 0;
 };
+
+/// Reads "user:password" lines into the PLAIN and SCRAM tables (replacing them).
+void load_users(Gateway& g, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read the users file " + path);
+    g.passwords.clear(), g.scram256.clear(), g.scram512.clear();
+    for (std::string line; std::getline(in, line);) {
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        const std::string user = line.substr(0, colon), password = line.substr(colon + 1);
+        g.passwords[user] = password;
+        g.scram256[user] = make_scram_credential(ScramHash::sha256, password, "starstream-salt-" + user, 4096);
+        g.scram512[user] = make_scram_credential(ScramHash::sha512, password, "starstream-salt-" + user, 4096);
+    }
+}
 
 /// The TCP socket under a client stream (plain or TLS), to close it.
 tcp::socket& socket_of(tcp::socket& s) { return s; }
@@ -157,10 +178,14 @@ template <typename ClientStream>
 class Session {
 public:
     Session(Gateway& g, ClientStream client, const Broker& broker)
-        : g_(g), client_(std::move(client)), upstream_(client_.get_executor()), broker_(broker) {}
+        : g_(g), client_(std::move(client)), upstream_(client_.get_executor()), broker_(broker), id_(g.next_session++) {}
+    ~Session() { g_.live.erase(id_); }
 
     /// The connection's life; `self` keeps the session alive (coroutines start lazily).
     asio::awaitable<void> run(std::shared_ptr<Session> self) {
+        g_.live[id_] = [weak = std::weak_ptr<Session>(self)] {
+            if (auto session = weak.lock()) session->close();
+        };
         try {
             if constexpr (!std::is_same_v<ClientStream, tcp::socket>) {
                 boost::system::error_code ec;
@@ -308,6 +333,7 @@ private:
     tcp::socket upstream_;
     Broker broker_;
     std::map<std::int32_t, Pending> pending_;
+    std::uint64_t id_;
     std::string mechanism_;
     std::unique_ptr<ScramServerExchange> scram_;
     bool scram_first_done_ = false;
@@ -353,10 +379,10 @@ asio::awaitable<void> accept(Gateway& g, tcp::acceptor acceptor, Broker broker) 
 
 int main(int argc, char** argv) {
     namespace po = boost::program_options;
-    std::string upstream, users, mechanisms, tls_cert, tls_key, advertised_host;
+    std::string upstream, users_file, mechanisms, tls_cert, tls_key, advertised_host;
     po::options_description opts("starstream-auth-gateway options");
     opts.add_options()("help,h", "show this help")("upstream", po::value(&upstream)->required(), "a mock broker, host:port")(
-        "users", po::value(&users)->required(), "user:password,... accepted by every mechanism")(
+        "users-file", po::value(&users_file)->required(), "user:password lines accepted by every mechanism; SIGHUP rereads it")(
         "mechanisms", po::value(&mechanisms)->default_value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "enabled SASL mechanisms")(
         "tls-cert", po::value(&tls_cert), "PEM certificate chain of the listeners: TLS (SASL_SSL) instead of TCP")(
         "tls-key", po::value(&tls_key), "PEM private key of --tls-cert")(
@@ -379,16 +405,20 @@ int main(int argc, char** argv) {
         g.tls->use_private_key_file(tls_key.empty() ? tls_cert : tls_key, ssl::context::pem);
     }
     boost::split(g.mechanisms, mechanisms, boost::is_any_of(","));
-    std::vector<std::string> entries;
-    boost::split(entries, users, boost::is_any_of(","));
-    for (const auto& entry : entries) {
-        const auto colon = entry.find(':');
-        const std::string user = entry.substr(0, colon), password = entry.substr(colon + 1);
-        g.passwords[user] = password;
-        g.scram256[user] = make_scram_credential(ScramHash::sha256, password, "starstream-salt-" + user, 4096);
-        g.scram512[user] = make_scram_credential(ScramHash::sha512, password, "starstream-salt-" + user, 4096);
-    }
+    load_users(g, users_file);
     asio::io_context io;
+    asio::signal_set reload(io, SIGHUP);
+    std::function<void()> await_reload = [&] {
+        reload.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            load_users(g, users_file);
+            const auto open = g.live;  // closing ends sessions, which leave g.live
+            for (const auto& [id, close] : open) close();
+            std::cerr << "auth-gateway: users reloaded, " << open.size() << " connection(s) closed" << std::endl;
+            await_reload();
+        });
+    };
+    await_reload();
     g.upstream = discover(io, upstream);
     std::string bootstrap;
     for (const auto& [node_id, broker] : g.upstream) {
