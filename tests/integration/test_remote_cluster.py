@@ -32,6 +32,15 @@ def read(path):
         return f.read()
 
 
+def readiness(port):
+    """(status, {failing check: detail}) of GET /readyz; (None, {}) while nothing answers."""
+    try:
+        status, body = harness.http_get(port, "/readyz")
+    except OSError:
+        return None, {}
+    return status, {} if status == 200 else {c["check"]: c["detail"] for c in json.loads(body).get("failing", [])}
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process so far, seconds (/proc/PID/stat fields 14 and 15)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -88,14 +97,7 @@ class RemoteCluster(unittest.TestCase):
         before = self.written(dsn) if harness.scalar(dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL") else (0, 0, 0, 0)
         proc = harness.start_daemon(dsn, gateway.bootstrap, log, group=database, **{"http.port": port, "source.topics": topic, **keys})
         try:
-            def refused():
-                try:
-                    status, body = harness.http_get(port, "/readyz")
-                except OSError:
-                    return None
-                failing = {c["check"]: c["detail"] for c in json.loads(body).get("failing", [])}
-                return status == 503 and failing.get("kafka_authenticated")
-            detail = harness.wait_for(refused, 60, "/readyz to report the refused connection")
+            detail = harness.wait_for(lambda: readiness(port)[1].get("kafka_authenticated"), 60, "/readyz to report the refused connection")
             for word in words + [USER]:
                 self.assertIn(word, detail)
             self.assertTrue(any(f":{b.split(':')[1]}/" in detail for b in gateway.bootstrap.split(",")), f"no broker named: {detail}")
@@ -213,20 +215,13 @@ class RemoteCluster(unittest.TestCase):
         dsn, log, port = self.pg.create_database("rotated"), os.path.join(self.tmp, "rotated.log"), harness.free_port()
         proc = harness.start_daemon(dsn, gateway.bootstrap, log, group="rotated", **{"http.port": port, **self.security_keys("SCRAM-SHA-256")})
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-
-        def readiness():
-            try:
-                status, body = harness.http_get(port, "/readyz")
-            except OSError:
-                return None, {}
-            return status, {c["check"]: c["detail"] for c in json.loads(body).get("failing", [])} if status != 200 else {}
-        harness.wait_for(lambda: readiness()[0] == 200 and harness.scalar(dsn, "SELECT count(*) FROM fact_event") == len(self.events),
+        harness.wait_for(lambda: readiness(port)[0] == 200 and harness.scalar(dsn, "SELECT count(*) FROM fact_event") == len(self.events),
                          180, "every event and /readyz 200")
         gateway.rotate({USER: "rotated-" + PASSWORD})
-        detail = harness.wait_for(lambda: readiness()[1].get("kafka_authenticated"), 60, "/readyz to report the refusal")
+        detail = harness.wait_for(lambda: readiness(port)[1].get("kafka_authenticated"), 60, "/readyz to report the refusal")
         self.assertIn("SCRAM-SHA-256", detail)
         gateway.rotate({USER: PASSWORD})
-        harness.wait_for(lambda: readiness()[0] == 200, 60, "/readyz 200 once the cluster accepts the credentials again")
+        harness.wait_for(lambda: readiness(port)[0] == 200, 60, "/readyz 200 once the cluster accepts the credentials again")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         text = read(log)
