@@ -89,8 +89,8 @@ class MockKafka:
 
 class AuthGateway:
     """starstream-auth-gateway in front of a MockKafka: SASL (PLAIN, SCRAM-SHA-256/512) for `users`
-    ({name: password}); with `tls` (a TestCertificates), its listeners speak TLS. .bootstrap lists
-    its listeners; refusals() counts the clients it refused so far (one stderr line each);
+    ({name: password}); with `tls` (a TestCertificates, or a (certificate, key) pair), its
+    listeners speak TLS. .bootstrap lists its listeners; refusals() counts the clients it refused so far (one stderr line each);
     rotate(users) replaces the user table and closes every connection."""
 
     def __init__(self, kafka, users, log_path, mechanisms="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", tls=None):
@@ -98,7 +98,8 @@ class AuthGateway:
         self._write_users(users)
         args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users-file", self.users_file, "--mechanisms", mechanisms]
         if tls:
-            args += ["--tls-cert", tls.server_cert, "--tls-key", tls.server_key, "--advertised-host", "localhost"]
+            cert, key = tls if isinstance(tls, tuple) else (tls.server_cert, tls.server_key)
+            args += ["--tls-cert", cert, "--tls-key", key, "--advertised-host", "localhost"]
         self.log_path = log_path
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -129,22 +130,31 @@ class AuthGateway:
 
 
 class TestCertificates:
-    """A throwaway CA and a broker certificate it signed for localhost and 127.0.0.1, made with
-    the openssl command line in `folder`: .ca_cert, .server_cert, .server_key (PEM)."""
+    """A throwaway CA, made with the openssl command line in `folder`, and a broker certificate
+    it signed for localhost and 127.0.0.1: .ca_cert, .server_cert, .server_key (PEM paths).
+    issue() signs more."""
 
     def __init__(self, folder):
         os.makedirs(folder, exist_ok=True)
-        self.ca_cert, ca_key = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca.key")
-        self.server_cert, self.server_key = os.path.join(folder, "broker.pem"), os.path.join(folder, "broker.key")
-        csr, extensions = os.path.join(folder, "broker.csr"), os.path.join(folder, "broker.ext")
-        with open(extensions, "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        for command in (
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", self.ca_cert, "-days", "2", "-subj", "/CN=starstream test CA"],
-                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.server_key, "-out", csr, "-subj", "/CN=localhost"],
-                ["x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out", self.server_cert,
-                 "-days", "2", "-extfile", extensions]):
-            subprocess.run(["openssl"] + command, check=True, capture_output=True, timeout=60)
+        self.folder = folder
+        self.ca_cert, self.ca_key = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca.key")
+        self._openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "2",
+                      "-subj", "/CN=starstream test CA")
+        self.server_cert, self.server_key = self.issue("broker", "DNS:localhost,IP:127.0.0.1")
+
+    def issue(self, name, subject_alt_names):
+        """(certificate, key) paths of a server certificate for `subject_alt_names` signed by the CA."""
+        cert, key, csr, extensions = (os.path.join(self.folder, name + suffix) for suffix in (".pem", ".key", ".csr", ".ext"))
+        with open(extensions, "w", encoding="utf-8") as f:
+            f.write(f"subjectAltName={subject_alt_names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        self._openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key, "-CAcreateserial", "-out", cert,
+                      "-days", "2", "-extfile", extensions)
+        return cert, key
+
+    @staticmethod
+    def _openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
 
 def generate(events, jsonl, brokers=None, topic="product_view", seed=42, **knobs):

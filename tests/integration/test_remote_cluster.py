@@ -5,7 +5,7 @@ Two gateways on the same mock cluster: SASL_PLAINTEXT with every mechanism (a pr
 like the course cluster), and SASL_SSL with SCRAM-SHA-512 only and a certificate from a CA this
 test makes (AWS MSK / Aiven style). SASL_PLAINTEXT + PLAIN, SASL_PLAINTEXT + SCRAM-SHA-256 and
 SASL_SSL + SCRAM-SHA-512 each ingest 20,000 messages exactly once. A wrong password, a wrong
-mechanism and an untrusted certificate are each reported once (broker, mechanism, no secret),
+mechanism, an untrusted certificate and a certificate for another host are each reported once (broker, mechanism, no secret),
 keep /readyz at 503, are retried with backoff (counted at the gateway) without spinning, and
 write nothing; fixed credentials then resume from the committed offsets with nothing lost.
 Credentials rotated under a running daemon turn /readyz to 503 and back. No log line, /status or
@@ -234,6 +234,13 @@ class RemoteCluster(unittest.TestCase):
     def test_wrong_mechanism_is_refused(self):
         self.assert_refused_and_waiting("mechanism", self.tls_gateway, self.security_keys("PLAIN", tls=True),
                                         ["SASL authentication failed", "PLAIN", "SCRAM-SHA-512"])
+
+    def test_certificate_for_another_host_is_refused(self):
+        """Signed by the trusted CA, but for another name: librdkafka checks the broker's host name."""
+        gateway = harness.AuthGateway(self.kafka, {USER: PASSWORD}, os.path.join(self.tmp, "elsewhere-gateway.log"), mechanisms="SCRAM-SHA-512",
+                                      tls=self.certs.issue("elsewhere", "DNS:kafka.elsewhere.example"))
+        self.addCleanup(gateway.stop)
+        self.assert_refused_and_waiting("elsewhere", gateway, self.security_keys("SCRAM-SHA-512", tls=True), ["TLS handshake failed"])
 
     def test_untrusted_certificate_is_refused(self):
         self.assert_refused_and_waiting("untrusted", self.tls_gateway, self.security_keys("SCRAM-SHA-512", tls=True, ca=False),
