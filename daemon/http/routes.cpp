@@ -64,6 +64,7 @@ Response status(const Request& req, const StatusSource& src) {
                         {"commit_seconds", s.last_batch.commit_seconds}}},
         {"last_commit_failed", s.last_commit_failed},
         {"postgres_reachable", s.postgres_reachable},
+        {"kafka_security_failure", s.kafka_security_failure.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.kafka_security_failure)},
     };
     return respond(req, beast_http::status::ok, "application/json", body.dump(2) + "\n");
 }

@@ -114,7 +114,11 @@ class RemoteCluster(unittest.TestCase):
             self.assertIsNone(proc.poll(), "the daemon waits for the cluster instead of exiting")
             print(f"\n  {database}: {attempts} refused attempts in {elapsed:.1f} s, {cpu:.2f} s CPU", file=sys.stderr)
 
+            status, body = harness.http_get(port, "/status")
+            self.assertEqual(json.loads(body)["kafka_security_failure"], detail)
+            self.assertNotIn(keys["kafka.sasl.password"], body)
             status, metrics = harness.http_get(port, "/metrics")
+            self.assertNotIn(keys["kafka.sasl.password"], metrics)
             failures = [float(line.split()[1]) for line in metrics.splitlines() if line.startswith("starstream_kafka_authentication_failures_total ")]
             self.assertGreaterEqual(failures[0], 1)
             self.assertEqual(self.written(dsn), before, "nothing is consumed or written while refused")
