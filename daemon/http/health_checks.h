@@ -1,7 +1,8 @@
 // Liveness and readiness, evaluated from a PipelineSnapshot (pure functions).
 //   liveness: both loops beat within `liveness_timeout` (a stuck poll or commit fails it);
 //             no dependency checks.
-//   readiness: the Kafka cluster accepts our credentials and certificate, partitions assigned, Postgres reachable, last commit succeeded, consumer lag
+//   readiness: the Kafka cluster accepts our credentials and certificate, partitions
+//              assigned, Postgres reachable, last commit succeeded, consumer lag
 //              and watermark age under their limits (the age only counts while a partition
 //              lags: a caught-up, quiet topic is fresh).
 #pragma once

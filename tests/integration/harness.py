@@ -89,17 +89,16 @@ class MockKafka:
 
 class AuthGateway:
     """starstream-auth-gateway in front of a MockKafka: SASL (PLAIN, SCRAM-SHA-256/512) for `users`
-    ({name: password}); with `tls` (a TestCertificates, or a (certificate, key) pair), its
-    listeners speak TLS. .bootstrap lists its listeners; refusals() counts the clients it refused so far (one stderr line each);
-    rotate(users) replaces the user table and closes every connection."""
+    ({name: password}); with `tls`, a (certificate, key) pair of PEM paths, its listeners speak
+    TLS. .bootstrap lists its listeners; refusals() counts the clients it refused so far (one
+    stderr line each); rotate(users) replaces the user table and closes every connection."""
 
     def __init__(self, kafka, users, log_path, mechanisms="PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", tls=None):
         self.users_file = log_path + ".users"
         self._write_users(users)
         args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--users-file", self.users_file, "--mechanisms", mechanisms]
         if tls:
-            cert, key = tls if isinstance(tls, tuple) else (tls.server_cert, tls.server_key)
-            args += ["--tls-cert", cert, "--tls-key", key, "--advertised-host", "localhost"]
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1], "--advertised-host", "localhost"]
         self.log_path = log_path
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)

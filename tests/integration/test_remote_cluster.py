@@ -57,7 +57,7 @@ class RemoteCluster(unittest.TestCase):
         cls.gateway = harness.AuthGateway(cls.kafka, users, os.path.join(cls.tmp, "gateway.log"))
         cls.addClassCleanup(cls.gateway.stop)
         cls.tls_gateway = harness.AuthGateway(cls.kafka, users, os.path.join(cls.tmp, "tls-gateway.log"), mechanisms="SCRAM-SHA-512",
-                                              tls=cls.certs)
+                                              tls=(cls.certs.server_cert, cls.certs.server_key))
         cls.addClassCleanup(cls.tls_gateway.stop)
         cls.events, _ = expect.read_jsonl(cls.jsonl)
 
