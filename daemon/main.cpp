@@ -1,7 +1,8 @@
 // starstreamd: Kafka product_view clickstream -> PostgreSQL star schema, exactly once.
 //
 // Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
-// healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version. Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
+// healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version, offsets show|reset
+// (checkpoints against the Kafka log; tools/offsets_command.h). Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
 // key); 3 a dependency (Postgres, Kafka) unreachable or refusing at start-up.
 #include "config/config.h"
 #include "http/http_server.h"
@@ -14,6 +15,8 @@
 #include "sink/postgres/pg_settings.h"
 #include "sink/postgres/reporting_time_zone.h"
 #include "source/secret_properties.h"
+#include "tools/offsets_arguments.h"
+#include "tools/offsets_command.h"
 
 #include <spdlog/spdlog.h>
 
@@ -52,7 +55,7 @@ nlohmann::json config_summary(const Config& config) {
 int run(const Config& config) {
     SystemdNotifier systemd;
     PipelineState state;
-    metrics::PipelineProbe probe;
+    metrics::PipelineProbe probe(config.instance_id);
     std::unique_ptr<http::HttpServer> server;
     if (config.http_enabled) {
         try {
@@ -101,7 +104,14 @@ int run(const Config& config) {
         spdlog::critical("kafka.bootstrap.servers ({}): {}", config.kafka.at("bootstrap.servers"), e.what());
         return kExitUnavailable;
     }
-    runner->run();
+    try {
+        runner->run();
+    } catch (const FatalStop& stop) {
+        spdlog::critical("{}", stop.message);
+        runner.reset();  // leaves the group first
+        if (server) server->stop();
+        return stop.exit_code;
+    }
     runner.reset();
     if (server) server->stop();
     spdlog::info("starstreamd stopped cleanly");
@@ -118,14 +128,17 @@ int main(int argc, char** argv) {
     mallopt(M_ARENA_MAX, 2);
     configure_logging("info", "text");
     Config config;
+    tools::SplitCommandLine command_line;  // `offsets` takes its own arguments out first
     try {
-        config = load_config(argc, argv, environ);
+        command_line = tools::split_offsets_arguments(argc, argv);
+        const std::vector<const char*> rest = command_line.argv();
+        config = load_config(static_cast<int>(rest.size()) - 1, rest.data(), environ);
     } catch (const ConfigError& e) {
         std::cerr << "starstreamd: " << e.what() << "\n";
         return kExitConfig;
     }
     if (config.command == "help") {
-        std::cout << config_help();
+        std::cout << config_help() << "\n" << tools::offsets_usage();
         return 0;
     }
     if (config.command == "version") {
@@ -133,6 +146,13 @@ int main(int argc, char** argv) {
         return 0;
     }
     configure_logging(config.log_level, config.log_format);
+    if (config.command == "offsets") {
+        if (!command_line.offsets) {  // --command=offsets: the action was not where it is looked for
+            std::cerr << "starstreamd: write the command as `starstreamd offsets show|reset ...`\n";
+            return kExitConfig;
+        }
+        return tools::run_offsets(config, *command_line.offsets, std::cout, std::cerr);
+    }
     if (config.command == "healthcheck") {
         const int status = http::probe_readyz(config.http_listen_address, config.http_port, std::chrono::seconds(3));
         std::cout << "GET /readyz on " << config.http_listen_address << ":" << config.http_port << ": "

@@ -1,6 +1,9 @@
 #include "config/config.h"
 
 #include <libpq-fe.h>
+#include <unistd.h>
+
+#include <date/date.h>
 
 #include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>
@@ -25,7 +28,9 @@ constexpr const char* kEnvPrefix = "STARSTREAM_";
 
 /// Raw values as read; converted and checked by `finish`.
 struct RawConfig {
-    std::int64_t postgres_connect_timeout_ms, postgres_retry_initial_ms, postgres_retry_max_ms;
+    std::int64_t postgres_connect_timeout_ms, postgres_retry_initial_ms, postgres_retry_max_ms, postgres_statement_timeout_ms;
+    std::int64_t ownership_check_interval_ms, max_event_time_ahead_ms;
+    std::string min_event_time;
     std::string topics;
     std::int64_t max_event_bytes, startup_timeout_ms;
     std::int64_t trigger_interval_ms, max_records, max_bytes;
@@ -46,8 +51,12 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("postgres.retry_initial_ms", po::value(&r.postgres_retry_initial_ms)->default_value(500), "first backoff after a failed batch commit, milliseconds")
         ("postgres.retry_max_ms", po::value(&r.postgres_retry_max_ms)->default_value(30000), "backoff ceiling, milliseconds")
         ("postgres.migrations_dir", po::value(&c.migrations_dir)->default_value(STARSTREAM_MIGRATIONS_DIR), "folder of NNN_*.sql migrations")
+        ("postgres.statement_timeout_ms", po::value(&r.postgres_statement_timeout_ms)->default_value(60000), "longest any one Postgres call may take (server statement_timeout and client deadline), milliseconds")
+        ("instance.id", po::value(&c.instance_id)->default_value(""), "name of this instance in batches, claims, /status and logs; empty: <hostname>-<pid>")
         ("source.topics", po::value(&r.topics)->default_value("product_view"), "comma-separated Kafka topics")
         ("source.starting_offsets", po::value(&c.starting_offsets)->default_value("earliest"), "earliest | latest: where a partition without checkpoint starts")
+        ("source.offset_out_of_range", po::value(&c.offset_out_of_range)->default_value("earliest"), "earliest | latest | fail: what to do when a checkpoint is outside the partition's log (the gap is recorded in starstream.offset_gap)")
+        ("source.ownership_check_interval_ms", po::value(&r.ownership_check_interval_ms)->default_value(2000), "how often owned partitions' epochs are re-read, so an online reset is followed within this, milliseconds")
         ("source.max_event_bytes", po::value(&r.max_event_bytes)->default_value(65536), "larger messages become dead letters, bytes")
         ("source.startup_timeout_ms", po::value(&r.startup_timeout_ms)->default_value(15000), "how long start-up waits for broker metadata, milliseconds")
         ("source.stop_when_caught_up", po::value(&c.stop_when_caught_up)->default_value(false), "exit 0 once every assigned partition is consumed to its end and committed")
@@ -56,6 +65,8 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
         ("time.allowed_out_of_orderness_ms", po::value(&r.allowed_out_of_orderness_ms)->default_value(300000), "watermark = highest event time seen minus this, milliseconds")
         ("time.idle_timeout_ms", po::value(&r.idle_timeout_ms)->default_value(30000), "a caught-up partition quiet this long no longer holds the watermark back, milliseconds")
+        ("time.min_event_time", po::value(&r.min_event_time)->default_value("2000-01-01T00:00:00Z"), "earlier event times are dead letters (event_time_out_of_range), ISO 8601 UTC")
+        ("time.max_event_time_ahead_ms", po::value(&r.max_event_time_ahead_ms)->default_value(86400000), "event times later than now plus this are dead letters; the watermark never passes now plus this, milliseconds")
         ("time.reporting_time_zone", po::value(&c.enrichment.reporting_time_zone)->default_value("UTC"), "IANA time zone of fact_event.date_key and hour (reports use it); fixed once facts exist")
         ("enrichment.geoip_country_v4", po::value(&c.enrichment.geoip_country_v4)->default_value(c.enrichment.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
         ("enrichment.geoip_country_v6", po::value(&c.enrichment.geoip_country_v6)->default_value(c.enrichment.geoip_country_v6), "GeoIP country database for IPv6")
@@ -88,7 +99,7 @@ po::options_description general_options(Config& c) {
     d.add_options()
         ("help,h", "show this help")
         ("config,c", po::value(&c.config_file), "INI configuration file (also STARSTREAM_CONFIG)")
-        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | healthcheck | version");
+        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | healthcheck | version | offsets (show | reset)");
     return d;
 }
 
@@ -135,6 +146,22 @@ void collect_unregistered(const po::parsed_options& parsed, const std::string& w
     }
 }
 
+/// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" in UTC -> Unix microseconds. Throws ConfigError naming `key`.
+std::int64_t parse_utc_time(const char* key, const std::string& text) {
+    std::istringstream in(text);
+    date::sys_seconds t;
+    in >> date::parse(text.size() <= 10 ? "%F" : "%FT%T", t);
+    if (in.fail()) throw ConfigError(key, "must be an ISO 8601 UTC time such as 2000-01-01T00:00:00Z, got '" + text + "'");
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+/// <hostname>-<pid>: unique among instances on one host and across hosts.
+std::string default_instance_id() {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !*host) std::snprintf(host, sizeof host, "localhost");
+    return std::string(host) + "-" + std::to_string(getpid());
+}
+
 template <typename T>
 T positive(const char* key, std::int64_t value) {
     if (value <= 0) throw ConfigError(key, "must be greater than 0, got " + std::to_string(value));
@@ -146,6 +173,13 @@ void finish(Config& c, const RawConfig& r) {
     c.postgres_connect_timeout = ms(positive<std::int64_t>("postgres.connect_timeout_ms", r.postgres_connect_timeout_ms));
     c.postgres_retry_initial = ms(positive<std::int64_t>("postgres.retry_initial_ms", r.postgres_retry_initial_ms));
     c.postgres_retry_max = ms(positive<std::int64_t>("postgres.retry_max_ms", r.postgres_retry_max_ms));
+    c.postgres_statement_timeout = ms(positive<std::int64_t>("postgres.statement_timeout_ms", r.postgres_statement_timeout_ms));
+    c.ownership_check_interval = ms(positive<std::int64_t>("source.ownership_check_interval_ms", r.ownership_check_interval_ms));
+    c.max_event_time_ahead = ms(positive<std::int64_t>("time.max_event_time_ahead_ms", r.max_event_time_ahead_ms));
+    c.min_event_time_us = parse_utc_time("time.min_event_time", r.min_event_time);
+    if (c.offset_out_of_range != "earliest" && c.offset_out_of_range != "latest" && c.offset_out_of_range != "fail")
+        throw ConfigError("source.offset_out_of_range", "must be earliest, latest or fail; got '" + c.offset_out_of_range + "'");
+    if (c.instance_id.empty()) c.instance_id = default_instance_id();
     c.max_event_bytes = positive<std::size_t>("source.max_event_bytes", r.max_event_bytes);
     c.startup_timeout = ms(positive<std::int64_t>("source.startup_timeout_ms", r.startup_timeout_ms));
     c.trigger_interval = ms(positive<std::int64_t>("batch.trigger_interval_ms", r.trigger_interval_ms));
@@ -187,9 +221,9 @@ void finish(Config& c, const RawConfig& r) {
         throw ConfigError("source.starting_offsets", "must be earliest or latest, got '" + c.starting_offsets + "'");
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) throw ConfigError("log.level", "must be one of trace, debug, info, warn, error; got '" + c.log_level + "'");
-    static const std::set<std::string> commands{"run", "migrate", "check-config", "healthcheck", "version"};
-    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, healthcheck, version)");
-    if ((c.command == "run" || c.command == "migrate") && c.postgres_dsn.empty())
+    static const std::set<std::string> commands{"run", "migrate", "check-config", "healthcheck", "version", "offsets"};
+    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, healthcheck, version, offsets)");
+    if ((c.command == "run" || c.command == "migrate" || c.command == "offsets") && c.postgres_dsn.empty())
         throw ConfigError("postgres.dsn", "is required (file [postgres] dsn=..., STARSTREAM_POSTGRES__DSN or --postgres.dsn)");
     if (!c.postgres_dsn.empty()) {
         char* err = nullptr;
@@ -202,7 +236,7 @@ void finish(Config& c, const RawConfig& r) {
         }
         PQconninfoFree(parsed);
     }
-    if (c.command == "run" && !c.kafka.count("bootstrap.servers"))
+    if ((c.command == "run" || c.command == "offsets") && !c.kafka.count("bootstrap.servers"))
         throw ConfigError("kafka.bootstrap.servers", "is required (file [kafka] bootstrap.servers=..., STARSTREAM_KAFKA__BOOTSTRAP_SERVERS)");
 }
 
@@ -297,7 +331,8 @@ std::string config_help() {
     Config c;
     RawConfig r{};
     std::ostringstream out;
-    out << "usage: starstreamd [run|migrate|check-config|healthcheck|version] [--config FILE] [--section.key=value ...]\n\n"
+    out << "usage: starstreamd [run|migrate|check-config|healthcheck|version] [--config FILE] [--section.key=value ...]\n"
+        << "       starstreamd offsets show|reset [offsets arguments, see below] [--config FILE] [--section.key=value ...]\n\n"
         << general_options(c) << "\n"
         << key_options(c, r) << "\n"
         << "  --kafka.<property>=value  any librdkafka consumer property (also [kafka] in the file)\n\n"

@@ -30,7 +30,7 @@ private:
 };
 
 struct Config {
-    std::string command = "run";  ///< run | migrate | check-config | healthcheck | version
+    std::string command = "run";  ///< run | migrate | check-config | healthcheck | version | offsets
     std::string config_file;
 
     // [postgres]
@@ -40,6 +40,12 @@ struct Config {
     std::chrono::milliseconds postgres_retry_initial{500};   ///< first backoff after a failure
     std::chrono::milliseconds postgres_retry_max{30000};     ///< backoff ceiling
     std::string migrations_dir;                          ///< default: compiled-in sql/migrations path
+    /// Server-side statement_timeout and the client's deadline for any one call (plus a margin):
+    /// a hung server or a lost network never blocks a thread longer than this.
+    std::chrono::milliseconds postgres_statement_timeout{60000};
+
+    // [instance]
+    std::string instance_id;                             ///< default: <hostname>-<pid>; recorded with batches and claims
 
     // [source]
     std::vector<std::string> topics{"product_view"};
@@ -47,6 +53,10 @@ struct Config {
     std::size_t max_event_bytes = 65536;                 ///< larger messages are dead-lettered
     std::chrono::milliseconds startup_timeout{15000};    ///< broker metadata at start-up
     bool stop_when_caught_up = false;                    ///< exit once every partition reached its end (back-fills, tests)
+    /// earliest | latest | fail: where to go when a checkpoint is outside the partition's log
+    /// (retention deleted it, or the topic was recreated). The gap is recorded either way.
+    std::string offset_out_of_range = "earliest";
+    std::chrono::milliseconds ownership_check_interval{2000};  ///< how often claimed epochs are re-read (online resets)
 
     // [batch]
     std::chrono::milliseconds trigger_interval{1000};
@@ -56,6 +66,8 @@ struct Config {
     // [time]
     std::chrono::milliseconds allowed_out_of_orderness{300000};  ///< watermark = max event time - this
     std::chrono::milliseconds idle_timeout{30000};               ///< a caught-up partition quiet this long stops holding the watermark
+    std::int64_t min_event_time_us = 946684800000000;            ///< time.min_event_time (default 2000-01-01T00:00:00Z), Unix microseconds
+    std::chrono::milliseconds max_event_time_ahead{86400000};    ///< event time later than now + this is a dead letter
 
     // [enrichment] and time.reporting_time_zone
     enrichment::EnrichmentSettings enrichment;

@@ -1,6 +1,7 @@
 #include "lifecycle/sink_worker.h"
 
 #include "sink/postgres/pg_settings.h"
+#include "sink/postgres/rejected_records.h"
 #include "sink/postgres/star_batch_writer.h"
 
 #include <spdlog/spdlog.h>
@@ -20,7 +21,7 @@ SinkWorker::SinkWorker(const Config& config, BatchQueue& queue, engine::KafkaSou
 
 StarBatchWriter& SinkWorker::writer() {
     if (!writer_) {
-        writer_ = std::make_unique<StarBatchWriter>(pg_settings(config_), config_.windows);
+        writer_ = std::make_unique<StarBatchWriter>(pg_settings(config_), config_.windows, config_.instance_id, &abandon_);
         if (had_writer_) probe_.postgres_reconnect();
         had_writer_ = true;
     }
@@ -49,9 +50,21 @@ void SinkWorker::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
-std::set<engine::TopicPartition> SinkWorker::take_fenced() {
-    std::lock_guard lock(fenced_mutex_);
+std::map<engine::TopicPartition, std::int64_t> SinkWorker::take_fenced() {
+    std::lock_guard lock(mutex_);
     return std::exchange(fenced_, {});
+}
+
+std::optional<FatalStop> SinkWorker::failure() const {
+    std::lock_guard lock(mutex_);
+    return failure_;
+}
+
+void SinkWorker::fail(FatalStop failure) {
+    spdlog::critical("{}", failure.message);
+    state_.commit_failed(failure.message, true);
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = std::move(failure);
 }
 
 void SinkWorker::run() {
@@ -60,10 +73,20 @@ void SinkWorker::run() {
         auto batch = queue_.take(std::chrono::milliseconds(200));
         if (!batch) {
             if (stopping_) return;
-            if (std::chrono::steady_clock::now() - last_activity_ > std::chrono::seconds(2)) check_connection();
+            if (!failure() && std::chrono::steady_clock::now() - last_activity_ > std::chrono::seconds(2)) check_connection();
             continue;
         }
-        commit_with_retry(*batch);
+        // After a failure nothing is written any more: the consume loop is stopping the daemon,
+        // and what it still hands over is read again after the restart.
+        if (!failure()) {
+            try {
+                commit_with_retry(*batch);
+            } catch (const FatalStop& f) {
+                fail(f);
+            } catch (const std::exception& e) {
+                fail({"batch " + std::to_string(batch->batch_id) + " cannot be written: " + e.what() + "; stopping (nothing of it was committed)", 1});
+            }
+        }
         last_activity_ = std::chrono::steady_clock::now();
         queue_.done();
     }
@@ -86,38 +109,87 @@ void SinkWorker::record_commit(const product_view::StarBatch& batch, const postg
     state_.batch_committed({batch.batch_id, batch.records, outcome.stage_seconds, outcome.merge_seconds, outcome.commit_seconds, now});
 }
 
+void SinkWorker::committed(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome) {
+    ++committed_batches_;
+    committed_records_ += static_cast<std::int64_t>(batch.records);
+    record_commit(batch, outcome);
+    spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s"
+                  " (windows: apply {:.3f}s, write {:.3f}s) commit {:.3f}s",
+                  batch.batch_id, batch.records, outcome.facts_inserted, outcome.duplicates, outcome.dead_letters, outcome.stage_seconds,
+                  outcome.merge_seconds, outcome.window_apply_seconds, outcome.window_write_seconds, outcome.commit_seconds);
+    std::map<engine::TopicPartition, std::int64_t> offsets;
+    for (const auto& [tp, position] : batch.checkpoint) offsets[tp] = position.next_offset;
+    source_.commit_async(offsets);
+}
+
+bool SinkWorker::isolate_rejected(product_view::StarBatch& batch, const PgError& error) {
+    const auto rejected = postgres::find_rejected(writer(), batch);
+    if (rejected.empty()) return false;
+    std::string where;
+    for (const auto& r : rejected) {
+        const auto& f = batch.facts[r.fact];
+        if (where.size() < 400) where += fmt::format(" {}-{}@{} (SQLSTATE {})", batch.topics[f.topic_index], f.partition, f.offset, r.sqlstate);
+        probe_.dead_lettered("rejected by Postgres");
+    }
+    spdlog::error("batch {}: Postgres rejects {} record(s) ({}); they become dead letters, the rest commits:{}", batch.batch_id,
+                  rejected.size(), error.what(), where);
+    postgres::dead_letter_rejected(batch, rejected);
+    return true;
+}
+
 void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
+    // A COMMIT can land although its reply never arrives; a rejection with no record to blame can
+    // be a concurrent writer of the same event id, which a retry skips. Three strikes for those.
+    constexpr int kUnexplainedLimit = 3;
     auto backoff = config_.postgres_retry_initial;
+    bool outcome_unknown = false;
+    int unexplained = 0;
     for (int attempt = 1;; ++attempt) {
         try {
-            const auto outcome = writer().write(batch);
-            ++committed_batches_;
-            committed_records_ += static_cast<std::int64_t>(batch.records);
-            record_commit(batch, outcome);
-            spdlog::debug("batch {} committed: {} records, {} facts inserted, {} duplicates, {} dead letters; stage {:.3f}s merge {:.3f}s"
-                          " (windows: apply {:.3f}s, write {:.3f}s) commit {:.3f}s",
-                          batch.batch_id, batch.records, outcome.facts_inserted, outcome.duplicates, outcome.dead_letters,
-                          outcome.stage_seconds, outcome.merge_seconds, outcome.window_apply_seconds, outcome.window_write_seconds,
-                          outcome.commit_seconds);
-            std::map<engine::TopicPartition, std::int64_t> offsets;
-            for (const auto& [tp, position] : batch.checkpoint) offsets[tp] = position.next_offset;
-            source_.commit_async(offsets);
+            if (batch.batch_id == 0) batch.batch_id = writer().next_batch_id();
+            if (outcome_unknown && writer().landed(batch.batch_id)) {
+                spdlog::warn("batch {} was committed although its COMMIT's reply was lost; not writing it again", batch.batch_id);
+                probe_.commit_outcome_resolved("landed");
+                committed(batch, {});
+                return;
+            }
+            if (outcome_unknown) probe_.commit_outcome_resolved("rolled_back");
+            outcome_unknown = false;
+            committed(batch, writer().write(batch));
             return;
         } catch (const FencedError& e) {
             std::string names;
             for (const auto& tp : e.partitions()) names += " " + tp.to_string();
-            spdlog::error("batch {}: partitions owned by another instance now, their records are left to it:{}", batch.batch_id, names);
-            postgres::drop_partitions(batch, e.partitions());
-            std::lock_guard lock(fenced_mutex_);
-            fenced_.insert(e.partitions().begin(), e.partitions().end());
+            spdlog::warn("batch {}: partitions fenced (claimed since by another owner or reset by an operator), their records are left out:{}",
+                         batch.batch_id, names);
+            probe_.partitions_fenced(e.partitions().size());
+            {
+                std::lock_guard lock(mutex_);
+                for (const auto& tp : e.partitions()) fenced_[tp] = batch.checkpoint.at(tp).epoch;
+            }
+            product_view::drop_partitions(batch, e.partitions());
             continue;
         } catch (const PgError& e) {
             probe_.batch_failed();
+            if (abandon_) {
+                spdlog::error("batch {} abandoned at shutdown ({}); whatever did not commit is consumed again on restart", batch.batch_id, e.what());
+                return;
+            }
+            if (e.transient()) {
+                outcome_unknown = true;
+                writer_.reset();
+            } else if (postgres::caused_by_records(e) && isolate_rejected(batch, e)) {
+                continue;
+            } else if (!postgres::caused_by_records(e) || ++unexplained >= kUnexplainedLimit) {
+                throw FatalStop{"batch " + std::to_string(batch.batch_id) + ": Postgres refuses it permanently (SQLSTATE " + e.sqlstate() +
+                                      ") and no record is to blame: " + e.what() +
+                                      ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
+                                  kExitPostgresRefuses};
+            }
             probe_.postgres_retry();
-            state_.commit_failed(e.what(), !e.transient());
-            if (e.transient()) writer_.reset();
+            state_.commit_failed(e.what(), e.transient());
             spdlog::warn("batch {} not committed (attempt {}, {}; retrying in {} ms): {}", batch.batch_id, attempt,
-                         e.transient() ? "transient" : "permanent, SQLSTATE " + e.sqlstate(), backoff.count(), e.what());
+                         e.transient() ? "transient" : "SQLSTATE " + e.sqlstate() + ", no single record to blame", backoff.count(), e.what());
         }
         // Wait out the backoff in small steps so that a shutdown deadline is honoured.
         const auto until = std::chrono::steady_clock::now() + backoff;

@@ -2,11 +2,19 @@
 // Postgres, retrying transient failures with exponential backoff on a new connection (a
 // database outage pauses consumption: the consume loop stops when the handoff is full).
 // After each COMMIT it commits the same offsets to the Kafka group, for lag tools only.
+//
+// Each batch takes its id from starstream.batch_id_seq before its first attempt and keeps it:
+// after a transient failure (the COMMIT's reply may have been lost) the retry first asks
+// whether that batch row exists, so a batch that landed is never written twice. A data or
+// constraint error is bisected (rejected_records.h) and the refused records dead-lettered; a
+// permanent error no record explains, or any other exception, is a FatalStop: the worker
+// stops writing and the consume loop stops the daemon (exit code 4, resp. 1).
 // Thread rules: start() and stop() from the owner thread; the worker runs on its own thread.
 #pragma once
 
 #include "batch/batch_handoff.h"
 #include "config/config.h"
+#include "lifecycle/fatal_stop.h"
 #include "lifecycle/pipeline_state.h"
 #include "metrics/pipeline_probe.h"
 #include "pipeline/product_view/star_batch.h"
@@ -15,6 +23,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,10 +31,12 @@ namespace starstream::daemon {
 
 namespace postgres {
 class StarBatchWriter;
+class PgError;
 struct BatchOutcome;
 }
 
 using BatchQueue = engine::BatchHandoff<product_view::StarBatch>;
+
 
 class SinkWorker {
 public:
@@ -36,18 +47,25 @@ public:
     /// Asks the worker to finish: it drains the queue while Postgres answers; a batch still
     /// failing when `abandon` is set is given up (never half-written). Joins the thread.
     void stop();
-    /// Gives up retrying the current batch (shutdown deadline passed).
+    /// Gives up the current batch (shutdown deadline passed): a Postgres call in progress is
+    /// abandoned within 100 ms (PgConnection's abort flag). Any thread.
     void abandon() { abandon_ = true; }
+    /// Set once the sink gave up for good (it then discards every batch it is handed). Any thread.
+    std::optional<FatalStop> failure() const;
 
-    /// Partitions a newer owner fenced us out of since the last call.
-    std::set<engine::TopicPartition> take_fenced();
+    /// Partitions whose epoch moved away from a batch's since the last call, with that epoch.
+    std::map<engine::TopicPartition, std::int64_t> take_fenced();
     std::int64_t committed_batches() const { return committed_batches_; }
     std::int64_t committed_records() const { return committed_records_; }
 
 private:
     void run();
     void commit_with_retry(product_view::StarBatch& batch);
+    /// Dead-letters the records Postgres refuses; false when none is to blame.
+    bool isolate_rejected(product_view::StarBatch& batch, const postgres::PgError& error);
+    void committed(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome);
     void record_commit(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome);
+    void fail(FatalStop failure);
     void check_connection();
     postgres::StarBatchWriter& writer();
 
@@ -62,8 +80,9 @@ private:
     std::thread thread_;
     std::atomic<bool> stopping_{false}, abandon_{false};
     std::atomic<std::int64_t> committed_batches_{0}, committed_records_{0};
-    std::mutex fenced_mutex_;
-    std::set<engine::TopicPartition> fenced_;
+    mutable std::mutex mutex_;  ///< guards fenced_ and failure_
+    std::map<engine::TopicPartition, std::int64_t> fenced_;
+    std::optional<FatalStop> failure_;
 };
 
 }  // namespace starstream::daemon

@@ -19,8 +19,9 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
       systemd_(systemd),
       trigger_{config.trigger_interval, config.max_records, config.max_bytes},
       watermarks_({std::chrono::duration_cast<std::chrono::microseconds>(config.allowed_out_of_orderness).count(),
-                   std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count()}),
-      progress_(pg_settings(config)),
+                   std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(),
+                   std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()}),
+      progress_(pg_settings(config), config.instance_id, &stop_requested_),
       enrichment_(config.enrichment),
       decoder_(config.max_event_bytes),
       builder_(enrichment_) {
@@ -28,11 +29,29 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
         config.kafka, config.topics,
         config.starting_offsets == "latest" ? engine::StartingOffsets::latest : engine::StartingOffsets::earliest, *this);
     sink_ = std::make_unique<SinkWorker>(config, queue_, *source_, state_, probe_);
-    next_batch_id_ = progress_.last_batch_id() + 1;
+    bounds_ = {config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()};
     new_batch();
 }
 
-StreamRunner::~StreamRunner() = default;
+StreamRunner::~StreamRunner() {
+    // An exception left run(): leave the group while the members its callbacks use still exist.
+    close_quietly();
+    sink_->abandon();
+    sink_->stop();
+}
+
+void StreamRunner::close_quietly() {
+    closing_quietly_ = true;
+    try {
+        source_->close();
+    } catch (const std::exception& e) {
+        spdlog::warn("kafka consumer close: {}", e.what());
+    }
+}
+
+void StreamRunner::check_sink() {
+    if (auto failure = sink_->failure()) throw *failure;
+}
 
 bool StreamRunner::wait_for_source() {
     // Ask in short rounds, so that a refused authentication is reported within a second; at
@@ -63,7 +82,6 @@ bool StreamRunner::wait_for_source() {
 
 void StreamRunner::new_batch() {
     batch_ = product_view::StarBatch{};
-    batch_.batch_id = next_batch_id_;
     builder_.reset();
     batch_started_ = Clock::now();
     decode_seconds_ = enrich_seconds_ = 0;
@@ -92,7 +110,10 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     constexpr int kTimingSample = 16;
     const bool timed = consumed_ % kTimingSample == 0;
     const auto t0 = timed ? Clock::now() : Clock::time_point{};
-    const std::string reason = decoder_.decode(record.payload(), event_);
+    std::string reason = decoder_.decode(record.payload(), event_);
+    if (reason.empty() && !bounds_.admits_seconds(event_.time_stamp, now_us_))
+        reason = "event_time_out_of_range: time_stamp " + std::to_string(event_.time_stamp) +
+                 " is before time.min_event_time or after now + time.max_event_time_ahead_ms (Unix seconds expected)";
     const auto t1 = timed ? Clock::now() : Clock::time_point{};
     if (timed) decode_seconds_ += kTimingSample * std::chrono::duration<double>(t1 - t0).count();
     if (reason.empty()) {
@@ -100,12 +121,15 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
         watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_);
         const std::size_t facts = batch_.facts.size();
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
-        if (batch_.facts.size() > facts) batch_.facts.back().watermark_us = burst_watermark_us_;
+        if (batch_.facts.size() > facts) {
+            batch_.facts.back().watermark_us = burst_watermark_us_;
+            batch_.facts.back().payload = batch_.keep(record.payload());  // for a dead letter, should Postgres refuse the row
+        }
         if (timed) enrich_seconds_ += kTimingSample * std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
         ++dead_lettered_;
         probe_.dead_lettered(reason);
-        batch_.dead_letters.push_back({topic, record.partition(), record.offset(), reason, std::string(record.payload()), record.timestamp_ms()});
+        batch_.dead_letters.push_back({topic, record.partition(), record.offset(), reason, std::string(record.payload()), record.timestamp_ms(), {}});
     }
     ++batch_.records;
     ++batch_.partition_records[tp];
@@ -113,8 +137,8 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     batch_.checkpoint[tp] = {record.offset() + 1, epoch->second};
 }
 
-void StreamRunner::seal_and_hand_off(bool wait, bool watermark_only) {
-    if (batch_.empty() && !watermark_only) return;
+bool StreamRunner::seal_and_hand_off(Clock::time_point wait_until, bool watermark_only) {
+    if (batch_.empty() && !watermark_only && batch_.offset_gaps.empty()) return true;
     // The batch carries every owned partition's position (so windows of quiet partitions move
     // too, fenced like the rest) and the watermark its records justify.
     for (const auto& [tp, epoch] : epochs_)
@@ -126,15 +150,15 @@ void StreamRunner::seal_and_hand_off(bool wait, bool watermark_only) {
     const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
     const double decode_seconds = decode_seconds_, enrich_seconds = enrich_seconds_;
     while (!queue_.idle() || !queue_.try_offer(batch_)) {
-        if (!wait) return;
+        if (Clock::now() >= wait_until || sink_->failure()) return false;
         queue_.wait_idle(milliseconds(100));
     }
     probe_.phase("poll", poll_seconds);
     probe_.phase("decode", decode_seconds);
     probe_.phase("enrich", enrich_seconds);
-    ++next_batch_id_;
     sealed_watermark_us_ = batch_.operator_watermark_us;
     new_batch();
+    return true;
 }
 
 bool StreamRunner::watermark_batch_due() {
@@ -146,18 +170,36 @@ bool StreamRunner::watermark_batch_due() {
            (sealed_watermark_us_ == engine::kNoWatermark || watermark - sealed_watermark_us_ >= config_.windows.watermark_batch_step_us);
 }
 
+void StreamRunner::adopt(const std::map<engine::TopicPartition, engine::PartitionPosition>& positions) {
+    for (const auto& [tp, position] : positions) {
+        epochs_[tp] = position.epoch;
+        progress_by_partition_[tp] = {position.next_offset, -1};
+        at_end_.erase(tp);
+        watermarks_.revoke(tp);
+        watermarks_.assign(tp, position.watermark_us);
+        spdlog::info("claimed {} at offset {} (epoch {}, instance {})", tp.to_string(),
+                     position.next_offset >= 0 ? std::to_string(position.next_offset)
+                     : position.next_offset == engine::kFromLogStart ? std::string("log start (new partition)")
+                                                                     : "source.starting_offsets (" + config_.starting_offsets + ")",
+                     position.epoch, config_.instance_id);
+    }
+}
+
+void StreamRunner::forget(const engine::TopicPartition& tp) {
+    epochs_.erase(tp);
+    at_end_.erase(tp);
+    progress_by_partition_.erase(tp);
+    watermarks_.revoke(tp);
+    probe_.forget(tp);
+}
+
 std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_assigned(const std::vector<engine::TopicPartition>& partitions) {
     // Postgres may be briefly away; retry the claim rather than give the partitions up.
     auto backoff = config_.postgres_retry_initial;
     for (;;) {
         try {
             auto positions = progress_.claim(partitions);
-            for (const auto& [tp, position] : positions) {
-                epochs_[tp] = position.epoch;
-                progress_by_partition_[tp] = {position.next_offset, -1};
-                watermarks_.assign(tp, position.watermark_us);
-                spdlog::info("claimed {} at offset {} (epoch {})", tp.to_string(), position.next_offset, position.epoch);
-            }
+            adopt(positions);
             if (!ready_sent_) {
                 // Migrated (before the runner existed) and assigned: ready for systemd.
                 systemd_.notify("READY=1\nSTATUS=consuming " + std::to_string(positions.size()) + " partitions");
@@ -165,26 +207,106 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
             }
             return positions;
         } catch (const postgres::PgError& e) {
-            if (!e.transient() || stop_requested_) throw;
+            // Stopping: claim nothing. The partitions' records are ignored (no epoch) and the
+            // group is left right after.
+            if (stop_requested_) return {};
+            if (!e.transient()) throw;
             spdlog::warn("cannot claim partitions yet, retrying in {} ms: {}", backoff.count(), e.what());
-            std::this_thread::sleep_for(backoff);
+            for (auto until = Clock::now() + backoff; Clock::now() < until && !stop_requested_;) std::this_thread::sleep_for(milliseconds(50));
             backoff = std::min(backoff * 2, config_.postgres_retry_max);
         }
     }
 }
 
 void StreamRunner::on_revoked(const std::vector<engine::TopicPartition>& partitions) {
-    // Everything consumed so far commits before the partitions move to another owner.
-    seal_and_hand_off(true);
-    while (!queue_.wait_idle(milliseconds(1000))) spdlog::info("waiting for the sink to commit before giving up {} partitions", partitions.size());
-    for (const auto& tp : partitions) {
-        epochs_.erase(tp);
-        at_end_.erase(tp);
-        progress_by_partition_.erase(tp);
-        watermarks_.revoke(tp);
-        probe_.forget(tp);
+    // Everything consumed so far commits before the partitions move to another owner, within the
+    // shutdown deadline: a sink that cannot commit must not hold the group's rebalance forever.
+    // What is not committed by then is read again by the next owner (its claim fences us).
+    if (!closing_quietly_) {
+        const auto deadline = Clock::now() + config_.shutdown_timeout;
+        bool handed_off = seal_and_hand_off(deadline);
+        while (handed_off && !queue_.wait_idle(milliseconds(100)) && Clock::now() < deadline && !sink_->failure()) {
+        }
+        if (!handed_off || !queue_.idle())
+            spdlog::warn("the sink did not commit within shutdown.timeout_ms while {} partitions are revoked; their uncommitted records are "
+                         "left to the next owner",
+                         partitions.size());
     }
+    std::set<engine::TopicPartition> gone(partitions.begin(), partitions.end());
+    product_view::drop_partitions(batch_, gone);
+    for (const auto& tp : partitions) forget(tp);
     publish_partitions();
+}
+
+void StreamRunner::reposition() {
+    std::map<engine::TopicPartition, std::int64_t> positions;
+    for (const auto& [tp, epoch] : epochs_) positions[tp] = progress_by_partition_[tp].position;
+    source_->reassign(positions);
+}
+
+void StreamRunner::follow_ownership(const std::map<engine::TopicPartition, std::int64_t>& lost) {
+    std::vector<engine::TopicPartition> ours;  // lost with the epoch we still hold (not handled yet)
+    for (const auto& [tp, epoch] : lost)
+        if (auto it = epochs_.find(tp); it != epochs_.end() && it->second == epoch) ours.push_back(tp);
+    if (ours.empty()) return;
+    const auto owners = progress_.owners(ours);
+    std::vector<engine::TopicPartition> reclaim;
+    for (const auto& tp : ours) {
+        const auto owner = owners.find(tp);
+        if (owner != owners.end() && owner->second.instance == config_.instance_id) {
+            reclaim.push_back(tp);
+            continue;
+        }
+        spdlog::warn("{} is owned by instance {} now (epoch {}); released until the group assigns it again", tp.to_string(),
+                     owner == owners.end() ? "(none)" : owner->second.instance, owner == owners.end() ? 0 : owner->second.epoch);
+        forget(tp);
+    }
+    // Records read under the old epoch would be fenced anyway: drop them now.
+    product_view::drop_partitions(batch_, std::set<engine::TopicPartition>(ours.begin(), ours.end()));
+    if (!reclaim.empty()) {
+        spdlog::warn("{} partition(s) had their epoch moved while this instance still owns them (an operator's reset): claiming them again",
+                     reclaim.size());
+        adopt(progress_.claim(reclaim));
+    }
+    reposition();
+    publish_partitions();
+}
+
+void StreamRunner::check_ownership() {
+    if (epochs_.empty()) return;
+    std::vector<engine::TopicPartition> owned;
+    for (const auto& [tp, epoch] : epochs_) owned.push_back(tp);
+    std::map<engine::TopicPartition, std::int64_t> lost;
+    for (const auto& [tp, owner] : progress_.owners(owned))
+        if (owner.epoch != epochs_.at(tp)) lost[tp] = epochs_.at(tp);
+    follow_ownership(lost);
+}
+
+void StreamRunner::on_out_of_range(const engine::OffsetOutOfRange& refused) {
+    const auto& tp = refused.partition;
+    const auto epoch = epochs_.find(tp);
+    if (epoch == epochs_.end()) return;
+    const auto [log_start, log_end] = source_->query_log_bounds(tp, std::chrono::seconds(5));
+    const std::string& policy = config_.offset_out_of_range;
+    probe_.offset_out_of_range(policy);
+    const std::string what = fmt::format("the checkpoint of {} (next offset {}) is outside its log [{}, {}): retention deleted those records "
+                                         "or the topic was recreated",
+                                         tp.to_string(), refused.offset, log_start, log_end);
+    if (policy == "fail")
+        throw FatalStop{what + ". source.offset_out_of_range = fail: stopping. Move the position with `starstreamd offsets reset` "
+                               "(or choose earliest or latest) and restart.",
+                        kExitOffsetOutOfRange};
+    if (log_start < 0 || log_end < 0) {
+        spdlog::warn("{}; the log bounds are not known yet, asking again", what);
+        reposition();
+        return;
+    }
+    const std::int64_t to = policy == "earliest" ? log_start : log_end;
+    spdlog::error("{}. source.offset_out_of_range = {}: resuming at offset {}; the gap is recorded in starstream.offset_gap", what, policy, to);
+    batch_.offset_gaps.push_back({tp, refused.offset, to, log_start, log_end, policy, now_us_});
+    batch_.checkpoint[tp] = {to, epoch->second, watermarks_.partition_watermark(tp)};
+    progress_by_partition_[tp].position = to;
+    reposition();
 }
 
 bool StreamRunner::caught_up() const {
@@ -253,20 +375,32 @@ void StreamRunner::feed_watchdog() {
 void StreamRunner::run() {
     sink_->start();
     source_->subscribe();
+    const Clock::time_point no_wait = Clock::time_point::min();
     auto next_progress = Clock::now() + config_.progress_interval;
     auto next_publish = Clock::now();
+    next_ownership_check_ = Clock::now() + config_.ownership_check_interval;
     while (!stop_requested_) {
         state_.consume_beat();
         feed_watchdog();
+        check_sink();
         if (Clock::now() >= next_publish) {
             source_->recheck_connection(milliseconds(100));  // only while the cluster refuses us
             publish_partitions();
             next_publish = Clock::now() + std::chrono::seconds(1);
         }
-        for (const auto& tp : sink_->take_fenced()) epochs_.erase(tp);
-        if (watermark_batch_due()) seal_and_hand_off(false, true);
+        try {
+            follow_ownership(sink_->take_fenced());
+            if (Clock::now() >= next_ownership_check_) {
+                next_ownership_check_ = Clock::now() + config_.ownership_check_interval;
+                check_ownership();
+            }
+        } catch (const postgres::PgError& e) {
+            if (!e.transient()) throw;
+            spdlog::warn("cannot check partition ownership now (retried in {} ms): {}", config_.ownership_check_interval.count(), e.what());
+        }
+        if (watermark_batch_due() || (batch_.empty() && !batch_.offset_gaps.empty())) seal_and_hand_off(no_wait, true);
         if (trigger_.fires(batch_.records, batch_.bytes, Clock::now() - batch_started_)) {
-            seal_and_hand_off(false);
+            seal_and_hand_off(no_wait);
             // Still holding a sealed batch: the sink is behind. Stop fetching until it catches up.
             if (!batch_.empty() && trigger_.full(batch_.records, batch_.bytes)) {
                 source_->pause_all();
@@ -286,6 +420,7 @@ void StreamRunner::run() {
                 at_end_.insert(*polled.end_of_partition);
                 watermarks_.set_caught_up(*polled.end_of_partition, true, now_us_);
             }
+            if (polled.out_of_range) on_out_of_range(*polled.out_of_range);
             if (!polled.record && !polled.end_of_partition) break;
         }
         if (Clock::now() >= next_progress) {
@@ -297,23 +432,22 @@ void StreamRunner::run() {
             break;
         }
     }
+    check_sink();
     publish_partitions();
     systemd_.notify("STOPPING=1\nSTATUS=stopping: committing the open batch");
     spdlog::info("shutting down: committing the open batch");
-    seal_and_hand_off(false);
     const auto deadline = Clock::now() + config_.shutdown_timeout;
-    while (!batch_.empty() && Clock::now() < deadline) {
-        queue_.wait_idle(milliseconds(100));
-        seal_and_hand_off(false);
-    }
-    if (!queue_.wait_idle(std::chrono::duration_cast<milliseconds>(std::max(deadline - Clock::now(), Clock::duration::zero())))) {
-        spdlog::error("the sink did not commit within shutdown.timeout_ms ({} ms); abandoning the open batch", config_.shutdown_timeout.count());
+    const bool handed_off = seal_and_hand_off(deadline);
+    if (!handed_off || !queue_.wait_idle(std::chrono::duration_cast<milliseconds>(std::max(deadline - Clock::now(), Clock::duration::zero())))) {
+        spdlog::error("the sink did not commit within shutdown.timeout_ms ({} ms); abandoning the open batch (it is read again on restart)",
+                      config_.shutdown_timeout.count());
         sink_->abandon();
     }
     sink_->stop();
     batch_ = product_view::StarBatch{};  // anything still here was never committed: it will be read again
-    source_->close();
+    close_quietly();                     // everything that could commit has
     log_progress();
+    check_sink();
 }
 
 }  // namespace starstream::daemon

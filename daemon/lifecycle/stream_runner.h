@@ -4,17 +4,27 @@
 // The poll loop runs on the caller's thread; it seals a batch when the trigger fires and
 // hands it to the sink thread; when the sink is still busy with the previous one, the loop
 // pauses every partition and only serves callbacks until the handoff frees (bounded memory).
-// Rebalances: on revocation the open batch is flushed and committed before the partitions go;
-// on assignment partitions are claimed in Postgres (epoch + 1) and start at their checkpoint.
+// Rebalances: on revocation the open batch is flushed and committed (within
+// shutdown.timeout_ms; what is not committed by then is left to the next owner) before the
+// partitions go; on assignment partitions are claimed in Postgres (epoch + 1, this instance as
+// owner) and start at their checkpoint.
+// Ownership: a partition whose epoch moved (a batch was fenced, or the periodic check every
+// source.ownership_check_interval_ms saw it) is claimed again when the progress row still names
+// this instance (an operator's reset: re-read from the new position), else released (another
+// instance owns it: no more fetching, no watermark, no metrics, until the next rebalance).
+// Positions outside the log are handled by source.offset_out_of_range and recorded.
 // Thread rules: construct and run() on one thread (rebalance callbacks run inside run());
 // request_stop() from anywhere, signal handlers included (it only stores an atomic flag).
+// Destroying the runner closes the consumer first (its revoke callback uses the members).
 #pragma once
 
 #include "config/config.h"
 #include "lifecycle/pipeline_state.h"
 #include "metrics/pipeline_probe.h"
 #include "batch/trigger_policy.h"
+#include "time/event_time_bounds.h"
 #include "time/watermark_tracker.h"
+#include "lifecycle/fatal_stop.h"
 #include "lifecycle/sink_worker.h"
 #include "lifecycle/systemd_notifier.h"
 #include "pipeline/product_view/decoder.h"
@@ -45,6 +55,8 @@ public:
     bool wait_for_source();
     /// Consumes until request_stop() or, with source.stop_when_caught_up, until caught up.
     /// Returns normally after a clean shutdown (open batch committed or abandoned, group left).
+    /// Throws FatalStop when an operator must act (the sink gave up, a position is out of range
+    /// under policy fail), std::runtime_error on a fatal Kafka error.
     void run();
     static void request_stop() { stop_requested_ = true; }
 
@@ -53,9 +65,26 @@ public:
 
 private:
     void add_record(const engine::SourceRecord& record);
-    /// Hands the open batch to the sink (waiting for it when `wait`); an empty batch only when
-    /// `watermark_only` (windows of quiet partitions).
-    void seal_and_hand_off(bool wait, bool watermark_only = false);
+    /// Hands the open batch to the sink, waiting for it until `wait_until` at most; an empty
+    /// batch only when `watermark_only` (windows of quiet partitions, offset gaps). Returns
+    /// whether the batch was handed off (or there was nothing to hand off).
+    bool seal_and_hand_off(std::chrono::steady_clock::time_point wait_until, bool watermark_only = false);
+    /// Acts on partitions whose epoch moved away from `lost` (partition -> the epoch we had).
+    void follow_ownership(const std::map<engine::TopicPartition, std::int64_t>& lost);
+    /// Compares the owned partitions' epochs with the progress table (online resets).
+    void check_ownership();
+    /// Adopts claimed positions: epochs, positions, restored watermarks.
+    void adopt(const std::map<engine::TopicPartition, engine::PartitionPosition>& positions);
+    /// Forgets a partition that is no longer ours (revoked or released).
+    void forget(const engine::TopicPartition& tp);
+    /// Restarts fetching every owned partition at its position (after a claim or a gap).
+    void reposition();
+    /// Applies source.offset_out_of_range to a position the broker refused.
+    void on_out_of_range(const engine::OffsetOutOfRange& refused);
+    /// Stops at once when the sink gave up: throws its FatalStop.
+    void check_sink();
+    /// Closes the consumer without handing anything more to the sink (failure paths).
+    void close_quietly();
     bool watermark_batch_due();
     void new_batch();
     bool caught_up() const;
@@ -86,7 +115,9 @@ private:
     product_view::StarBatch batch_;
     product_view::ProductViewEvent event_;
     std::chrono::steady_clock::time_point batch_started_;
-    std::int64_t next_batch_id_ = 1;
+    engine::EventTimeBounds bounds_;
+    bool closing_quietly_ = false;  ///< revocations hand nothing to the sink
+    std::chrono::steady_clock::time_point next_ownership_check_{};
     std::map<engine::TopicPartition, std::int64_t> epochs_;  ///< claimed partitions and our epoch
     std::set<engine::TopicPartition> at_end_;                 ///< partitions consumed to their end
     struct PartitionProgress {

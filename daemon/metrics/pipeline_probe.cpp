@@ -29,7 +29,7 @@ void raise_to(prometheus::Counter& counter, std::uint64_t total) { counter.Incre
 
 }  // namespace
 
-PipelineProbe::PipelineProbe()
+PipelineProbe::PipelineProbe(const std::string& instance_id)
     : registry_(std::make_shared<prometheus::Registry>()),
       consumed_(BuildCounter().Name("starstream_records_consumed_total").Help("Kafka messages consumed.").Register(*registry_).Add({})),
       decoded_(BuildCounter().Name("starstream_records_decoded_total").Help("Messages decoded into valid events.").Register(*registry_).Add({})),
@@ -42,6 +42,9 @@ PipelineProbe::PipelineProbe()
       freshness_(BuildHistogram().Name("starstream_event_freshness_seconds").Help("Commit time minus event time of committed events.").Register(*registry_).Add({}, kFreshnessBuckets)),
       postgres_reconnects_(BuildCounter().Name("starstream_postgres_reconnects_total").Help("New Postgres connections after a lost one.").Register(*registry_).Add({})),
       postgres_retries_(BuildCounter().Name("starstream_postgres_retries_total").Help("Batch commits retried after a failure.").Register(*registry_).Add({})),
+      commit_outcomes_(BuildCounter().Name("starstream_commit_outcome_unknown_total").Help("Batches whose COMMIT reply was lost, by what the progress rows showed afterwards (landed, rolled_back).").Register(*registry_)),
+      partitions_fenced_(BuildCounter().Name("starstream_partitions_fenced_total").Help("Partitions left out of a batch because their owner epoch moved (another instance claimed them, or an operator reset them).").Register(*registry_).Add({})),
+      offset_gaps_(BuildCounter().Name("starstream_offset_out_of_range_total").Help("Checkpoints found outside their partition's log, by policy (earliest, latest, fail); see starstream.offset_gap.").Register(*registry_)),
       kafka_errors_(BuildCounter().Name("starstream_kafka_errors_total").Help("Errors reported by the Kafka consumer.").Register(*registry_).Add({})),
       kafka_authentication_failures_(BuildCounter().Name("starstream_kafka_authentication_failures_total").Help("Connection attempts the Kafka cluster refused: SASL authentication or TLS handshake (included in starstream_kafka_errors_total).").Register(*registry_).Add({})),
       late_records_(BuildCounter().Name("starstream_late_records_total").Help("Records below the operator watermark, by windowed table and policy (dropped, dead-lettered, corrected).").Register(*registry_)),
@@ -50,10 +53,13 @@ PipelineProbe::PipelineProbe()
       lag_seconds_(BuildGauge().Name("starstream_consumer_lag_seconds").Help("Age of the last consumed message while a partition lags, else 0.").Register(*registry_)),
       watermark_(BuildGauge().Name("starstream_watermark_timestamp_seconds").Help("Event-time watermark per partition, Unix seconds.").Register(*registry_)),
       watermark_age_(BuildGauge().Name("starstream_watermark_age_seconds").Help("Wall clock minus the watermark, per partition.").Register(*registry_)) {
-    BuildGauge().Name("starstream_build_info").Help("Build information; the value is always 1.").Register(*registry_).Add({{"version", STARSTREAM_VERSION}}).Set(1);
+    BuildGauge().Name("starstream_build_info").Help("Build information; the value is always 1.").Register(*registry_).Add({{"version", STARSTREAM_VERSION}, {"instance", instance_id}}).Set(1);
+    for (const char* outcome : {"landed", "rolled_back"}) commit_outcomes_.Add({{"outcome", outcome}});
+    for (const char* policy : {"earliest", "latest", "fail"}) offset_gaps_.Add({{"policy", policy}});
     for (const char* phase : {"poll", "decode", "enrich", "stage", "merge", "commit"}) phases_.Add({{"phase", phase}}, kPhaseBuckets);
     // Every known reason starts at 0, so that rate() and alerts see the series from the start.
-    for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized"})
+    for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized",
+                               "event_time_out_of_range", "rejected by Postgres"})
         dead_letters_.Add({{"reason", reason_label(reason)}});
     for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
                               "dim_referrer", "dim_collection"})

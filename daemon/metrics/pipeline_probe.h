@@ -27,7 +27,9 @@ namespace starstream::daemon::metrics {
 
 class PipelineProbe {
 public:
-    PipelineProbe();
+    /// `instance_id` labels starstream_build_info (instance.id), so that a dashboard can tell
+    /// the instances of one consumer group apart.
+    explicit PipelineProbe(const std::string& instance_id = "");
 
     void records_consumed(std::size_t n) { consumed_.Increment(static_cast<double>(n)); }
     void records_decoded(std::size_t n) { decoded_.Increment(static_cast<double>(n)); }
@@ -44,6 +46,12 @@ public:
     void freshness(double seconds) { freshness_.Observe(seconds); }
     void postgres_reconnect() { postgres_reconnects_.Increment(); }
     void postgres_retry() { postgres_retries_.Increment(); }
+    /// A batch whose COMMIT had no reply was found committed ("landed") or not ("rolled_back").
+    void commit_outcome_resolved(const char* outcome) { commit_outcomes_.Add({{"outcome", outcome}}).Increment(); }
+    /// Partitions a batch could not commit because their epoch moved (another owner, a reset).
+    void partitions_fenced(std::size_t n) { partitions_fenced_.Increment(static_cast<double>(n)); }
+    /// A checkpoint outside its partition's log, handled by `policy` (earliest, latest, fail).
+    void offset_out_of_range(const std::string& policy) { offset_gaps_.Add({{"policy", policy}}).Increment(); }
     /// Sets the Kafka error counters to the consumer's totals: every error, and the refused SASL
     /// authentications and TLS handshakes among them.
     void kafka_errors(std::uint64_t errors, std::uint64_t authentication_failures);
@@ -77,6 +85,9 @@ private:
     prometheus::Histogram& freshness_;
     prometheus::Counter& postgres_reconnects_;
     prometheus::Counter& postgres_retries_;
+    prometheus::Family<prometheus::Counter>& commit_outcomes_;
+    prometheus::Counter& partitions_fenced_;
+    prometheus::Family<prometheus::Counter>& offset_gaps_;
     prometheus::Counter& kafka_errors_;
     prometheus::Counter& kafka_authentication_failures_;
     prometheus::Family<prometheus::Counter>& late_records_;

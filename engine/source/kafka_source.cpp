@@ -23,8 +23,8 @@ std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* lis
 }
 
 // Properties whose value the engine decides; a user setting them would break exactly-once.
-const char* const kOwnedProperties[] = {"enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof",
-                                        "auto.commit.enable", "auto.commit.interval.ms", "rebalance_cb", "offset_commit_cb"};
+const char* const kOwnedProperties[] = {"enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof", "auto.commit.enable",
+                                        "auto.commit.interval.ms", "rebalance_cb", "offset_commit_cb", "auto.offset.reset"};
 
 /// What a report of a security failure says about the client's side (no secret).
 std::string security_settings(const std::map<std::string, std::string>& properties) {
@@ -64,10 +64,14 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     set("partition.assignment.strategy", "range");
     set("group.id", "starstream");
     set("queued.max.messages.kbytes", "65536");
+    // Partitions added to a topic are noticed at the next metadata refresh (librdkafka: 5 min).
+    set("topic.metadata.refresh.interval.ms", "30000");
     for (const auto& [key, value] : properties) {
         if (std::find(std::begin(kOwnedProperties), std::end(kOwnedProperties), key) != std::end(kOwnedProperties)) {
             rd_kafka_conf_destroy(conf);
-            throw SourceConfigError(key, "is owned by starstream (offsets live in Postgres); remove it");
+            throw SourceConfigError(key, key == "auto.offset.reset"
+                                             ? "is owned by starstream: set source.offset_out_of_range (earliest | latest | fail) and source.starting_offsets instead"
+                                             : "is owned by starstream (offsets live in Postgres); remove it");
         }
         if (key == "partition.assignment.strategy" && value.find("cooperative-sticky") != std::string::npos) {
             rd_kafka_conf_destroy(conf);
@@ -79,6 +83,9 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     set("enable.auto.commit", "false");
     set("enable.auto.offset.store", "false");
     set("enable.partition.eof", "true");
+    // A position outside the log is reported, never silently moved (DESIGN.md invariant 10):
+    // the owner of the checkpoint decides and records the gap.
+    set("auto.offset.reset", "error");
     rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::rebalance_callback);
     rd_kafka_conf_set_error_cb(conf, &KafkaSource::error_callback);
     rd_kafka_conf_set_log_cb(conf, &KafkaSource::log_callback);
@@ -153,6 +160,12 @@ PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
         result.record.emplace(m);
         return result;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m->rkt) {
+        result.out_of_range = OffsetOutOfRange{{rd_kafka_topic_name(m->rkt), m->partition}, m->offset};
+        spdlog::debug("kafka {}: {}", result.out_of_range->partition.to_string(), rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return result;
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         connection_works();
         result.end_of_partition = TopicPartition{m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->partition};
@@ -210,6 +223,28 @@ void KafkaSource::connection_works() {
     security_failure_.clear();
 }
 
+void KafkaSource::reassign(const std::map<TopicPartition, std::int64_t>& next_offsets) {
+    std::vector<TopicPartition> partitions;
+    for (const auto& [tp, offset] : next_offsets) partitions.push_back(tp);
+    PartitionList list = make_list(partitions);
+    for (int i = 0; i < list->cnt; ++i) {
+        const std::int64_t offset = next_offsets.at(partitions[static_cast<std::size_t>(i)]);
+        const std::int64_t fallback = starting_ == StartingOffsets::earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+        list->elems[i].offset = offset >= 0 ? offset : offset == kFromLogStart ? RD_KAFKA_OFFSET_BEGINNING : fallback;
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list.get()))
+        throw std::runtime_error(std::string("cannot reposition the assigned partitions: ") + rd_kafka_err2str(err));
+    assigned_ = std::move(partitions);
+    paused_ = false;
+}
+
+std::pair<std::int64_t, std::int64_t> KafkaSource::query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout) {
+    std::int64_t low = -1, high = -1;
+    if (rd_kafka_query_watermark_offsets(consumer_, tp.topic.c_str(), tp.partition, &low, &high, static_cast<int>(timeout.count())))
+        return {-1, -1};
+    return {low, high};
+}
+
 void KafkaSource::pause_all() {
     if (paused_ || assigned_.empty()) return;
     PartitionList list = make_list(assigned_);
@@ -264,7 +299,8 @@ void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition
         const std::int64_t fallback = starting_ == StartingOffsets::earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
         for (int i = 0; i < list->cnt; ++i) {
             auto it = positions.find(partitions[i]);
-            list->elems[i].offset = (it != positions.end() && it->second.next_offset >= 0) ? it->second.next_offset : fallback;
+            const std::int64_t next = it != positions.end() ? it->second.next_offset : -1;
+            list->elems[i].offset = next >= 0 ? next : next == kFromLogStart ? RD_KAFKA_OFFSET_BEGINNING : fallback;
         }
         rd_kafka_assign(consumer_, list);
         assigned_ = partitions;

@@ -67,10 +67,19 @@ private:
     std::unique_ptr<rd_kafka_message_t, decltype(&rd_kafka_message_destroy)> message_;
 };
 
-/// What one poll produced: a record, the end of a partition (caught up), or nothing.
+/// A partition whose position is outside its log (auto.offset.reset=error, owned by the
+/// engine): fetching it stopped until reassign() gives it a position.
+struct OffsetOutOfRange {
+    TopicPartition partition;
+    std::int64_t offset = -1;  ///< the position the broker refused
+};
+
+/// What one poll produced: a record, the end of a partition (caught up), a position outside
+/// the log, or nothing.
 struct PollResult {
     std::optional<SourceRecord> record;
     std::optional<TopicPartition> end_of_partition;
+    std::optional<OffsetOutOfRange> out_of_range;
 };
 
 enum class StartingOffsets { earliest, latest };
@@ -94,6 +103,14 @@ public:
     /// Waits up to `timeout` for a message or event. Throws std::runtime_error on a fatal
     /// consumer error or when the rebalance listener failed; transient errors are logged.
     PollResult poll(std::chrono::milliseconds timeout);
+    /// Replaces the assignment by exactly `next_offsets`' partitions, each fetched from its
+    /// offset (kFromLogStart: the log start; -1: source.starting_offsets): repositions after an out-of-range position or an
+    /// operator's reset, and stops fetching a partition another instance owns until the next
+    /// rebalance. Throws std::runtime_error when librdkafka refuses.
+    void reassign(const std::map<TopicPartition, std::int64_t>& next_offsets);
+    /// Asks the partition's leader for its log start and end (high watermark) offsets, waiting
+    /// at most `timeout`; {-1, -1} when it does not answer in time.
+    std::pair<std::int64_t, std::int64_t> query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout);
     /// Pauses or resumes fetching for every assigned partition.
     void pause_all();
     void resume_all();

@@ -12,6 +12,7 @@ void WatermarkTracker::assign(const TopicPartition& tp, std::int64_t restored_wa
 
 void WatermarkTracker::observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us) {
     Partition& p = partitions_[tp];
+    if (policy_.max_ahead_us > 0) event_time_us = std::min(event_time_us, now_us + policy_.max_ahead_us);
     p.watermark = std::max(p.watermark, event_time_us - policy_.out_of_orderness_us);
     p.last_activity_us = now_us;
 }

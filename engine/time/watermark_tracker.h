@@ -24,6 +24,9 @@ inline constexpr std::int64_t kNoWatermark = std::numeric_limits<std::int64_t>::
 struct WatermarkPolicy {
     std::int64_t out_of_orderness_us = 0;  ///< allowed disorder, e.g. 5 min = 300'000'000
     std::int64_t idle_timeout_us = 0;      ///< quiet time after which a caught-up partition is idle
+    /// An event time is counted as at most now + this (EventTimeBounds::max_ahead_us), so that no
+    /// partition watermark passes the wall clock by more; <= 0: no ceiling.
+    std::int64_t max_ahead_us = 0;
 };
 
 class WatermarkTracker {

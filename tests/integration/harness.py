@@ -6,9 +6,13 @@ Every wait polls a condition with a deadline; nothing sleeps to hide a race.
 """
 import json
 import os
+import re
+import select
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
 import psycopg2
@@ -20,6 +24,9 @@ GENERATOR = os.path.join(BUILD_DIR, "bench", "starstream-generate")
 MOCK_KAFKA = os.path.join(BUILD_DIR, "tests", "starstream-mock-kafka")
 AUTH_GATEWAY = os.path.join(BUILD_DIR, "tests", "starstream-auth-gateway")
 LOCAL_POSTGRES = os.path.join(SOURCE_DIR, "tests", "support", "local_postgres.sh")
+
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "support"))
+from pg_proxy import PgProxy  # noqa: E402  (re-exported: harness.PgProxy(upstream_port))
 
 
 def wait_for(condition, timeout, what, interval=0.1):
@@ -71,20 +78,45 @@ def scalar(dsn, sql, params=None):
 
 
 class MockKafka:
-    """librdkafka's mock cluster in a child process (tests/support/mock_kafka_cluster.cpp)."""
+    """librdkafka's mock cluster in a child process (tests/support/mock_kafka_cluster.cpp).
+    broker_down(n) / broker_up(n) / broker_rtt(n, ms) inject broker faults (broker ids 1..brokers)
+    through its stdin command channel and return once the cluster has applied them."""
 
     def __init__(self, brokers=3, partitions=24, topics=("product_view",)):
         args = [MOCK_KAFKA, "--brokers", str(brokers), "--partitions", str(partitions)]
         for t in topics:
             args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline().strip()
         assert line.startswith("bootstrap.servers="), f"mock Kafka did not start: {line!r}"
         self.bootstrap = line.split("=", 1)[1]
+        self._commands = threading.Lock()
+
+    def command(self, line, timeout=10):
+        """Sends one command ("down 2", "up 2", "rtt 1 500"); returns its "ok ..." answer, raises
+        AssertionError on an "error ..." answer or none within timeout seconds."""
+        with self._commands:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            answer = self.proc.stdout.readline().strip() if ready else ""
+        assert answer == "ok " + line, f"mock Kafka command {line!r}: answer {answer!r}"
+        return answer
+
+    def broker_down(self, broker_id):
+        self.command(f"down {broker_id}")
+
+    def broker_up(self, broker_id):
+        self.command(f"up {broker_id}")
+
+    def broker_rtt(self, broker_id, ms):
+        self.command(f"rtt {broker_id} {ms}")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
 
 
 class AuthGateway:
@@ -126,6 +158,35 @@ class AuthGateway:
     def stop(self):
         self.proc.kill()
         self.proc.wait(timeout=30)
+
+
+class KafkaGateway:
+    """starstream-auth-gateway --no-sasl in front of a MockKafka: plain Kafka (clients use
+    security.protocol=plaintext) whose Metadata shows only partitions 0..visible_partitions-1
+    of every topic until reveal_partitions(); consumers find the others at their next metadata
+    refresh (kafka.topic.metadata.refresh.interval.ms), as if partitions had been added. The
+    producer should write to kafka.bootstrap directly (all partitions). .bootstrap lists its
+    listeners."""
+
+    def __init__(self, kafka, log_path, visible_partitions=None):
+        args = [AUTH_GATEWAY, "--upstream", kafka.bootstrap.split(",")[0], "--no-sasl"]
+        if visible_partitions is not None:
+            args += ["--visible-partitions", str(visible_partitions)]
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        assert self.bootstrap, f"Kafka gateway did not start: {open(log_path).read()}"
+
+    def reveal_partitions(self):
+        """Shows every partition from now on; returns once the gateway has applied it."""
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: log_contains(self.log_path, "auth-gateway: partitions revealed"), 30, "the gateway to reveal partitions")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
 
 
 class TestCertificates:
@@ -191,6 +252,20 @@ def restart_postgres_later(pg):
     folder = os.path.join(pg.dir, "pg")
     subprocess.run([LOCAL_POSTGRES, "stop", folder], check=True, capture_output=True)
     return lambda: subprocess.run([LOCAL_POSTGRES, "start", folder], check=True, capture_output=True)
+
+
+def dsn_through(dsn, port):
+    """dsn (key=value form) with its port replaced, e.g. to connect through a PgProxy."""
+    return re.sub(r"port=\d+", f"port={port}", dsn)
+
+
+def http_port_from_log(log_path, after=0):
+    """The port of "http: serving ... on ADDRESS:PORT" in a daemon log (the first such line
+    after byte offset `after`, for a log that several runs append to), or None."""
+    with open(log_path, "rb") as f:
+        f.seek(after)
+        m = re.search(rb"http: serving \S+ \S+ \S+ \S+ on [0-9.]+:(\d+)", f.read())
+    return int(m.group(1)) if m else None
 
 
 def log_contains(path, text):

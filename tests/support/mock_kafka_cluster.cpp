@@ -4,6 +4,14 @@
 // rdkafka_mock.h) with N brokers and the requested topics, prints the bootstrap servers on
 // one line of stdout ("bootstrap.servers=HOST:PORT,...") and serves until SIGTERM or SIGINT.
 //
+// Broker faults (for chaos tests): commands on stdin, one a line, each answered with one line
+// on stdout once applied, so a test knows when the fault is in place:
+//   down <broker_id>       the broker closes its connections and refuses new ones
+//   up <broker_id>         it serves again
+//   rtt <broker_id> <ms>   every response of that broker is delayed by ms (0: none)
+// Answers: "ok <command>" or "error <command>: <why>". End of stdin just ends the channel (the
+// cluster serves on). Broker ids are 1..--brokers.
+//
 // Limits (librdkafka 2.0.2, measured in ../shared/DESIGN.md): each partition keeps about
 // 5 MB of batches and silently moves its log start offset past older ones, so spread data
 // over enough partitions, compress it, or produce while the consumer runs.
@@ -13,10 +21,14 @@
 #include <boost/program_options.hpp>
 
 #include <csignal>
+#include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace po = boost::program_options;
@@ -35,6 +47,41 @@ TopicSpec parse_topic(const std::string& text, int default_partitions) {
     int partitions = std::stoi(text.substr(colon + 1));
     if (partitions < 1) throw std::invalid_argument("topic '" + text + "': partitions must be >= 1");
     return {text.substr(0, colon), partitions};
+}
+
+/// Applies one stdin command to the cluster; returns the answer line (without newline).
+std::string apply_command(rd_kafka_mock_cluster_t* cluster, const std::string& line) {
+    std::istringstream in(line);
+    std::string verb;
+    std::int32_t broker = -1;
+    in >> verb >> broker;
+    if (!in) return "error " + line + ": expected down|up|rtt <broker_id> [ms]";
+    rd_kafka_resp_err_t err;
+    if (verb == "down") {
+        err = rd_kafka_mock_broker_set_down(cluster, broker);
+    } else if (verb == "up") {
+        err = rd_kafka_mock_broker_set_up(cluster, broker);
+    } else if (verb == "rtt") {
+        int rtt_ms = -1;
+        if (!(in >> rtt_ms) || rtt_ms < 0) return "error " + line + ": expected rtt <broker_id> <ms>";
+        err = rd_kafka_mock_broker_set_rtt(cluster, broker, rtt_ms);
+    } else {
+        return "error " + line + ": unknown command (down|up|rtt)";
+    }
+    if (err) return "error " + line + ": " + rd_kafka_err2str(err);
+    return "ok " + line;
+}
+
+/// The command channel: reads stdin until end of file; answers go to stdout, one line each.
+/// Runs on its own thread; the mock functions it calls post to the cluster's thread.
+void serve_commands(rd_kafka_mock_cluster_t* cluster) {
+    for (std::string line; std::getline(std::cin, line);) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty()) continue;
+        const std::string answer = apply_command(cluster, line);
+        std::cout << answer << std::endl;
+        std::cerr << "starstream-mock-kafka: " << answer << std::endl;
+    }
 }
 
 }  // namespace
@@ -112,9 +159,14 @@ int main(int argc, char** argv) {
     for (const auto& t : topics) std::cerr << " " << t;
     std::cerr << "; serving until SIGTERM" << std::endl;
 
+    // Detached: it may be blocked reading stdin when the stop signal comes; _exit below ends it.
+    std::thread(serve_commands, cluster).detach();
+
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::cerr << "starstream-mock-kafka: signal " << sig << ", stopping" << std::endl;
     rd_kafka_mock_cluster_destroy(cluster);
-    return 0;
+    host.reset();
+    std::cout.flush();
+    std::_Exit(0);  // not exit(): static destructors would race the command thread
 }

@@ -69,3 +69,12 @@ TEST(WatermarkTracker, RestoredWatermarkHoldsAfterReassignment) {
     w.revoke(p0);
     EXPECT_EQ(w.partition_watermark(p0), kNoWatermark);
 }
+
+TEST(WatermarkTracker, NoPartitionWatermarkPassesTheWallClockCeiling) {
+    WatermarkPolicy policy{kBound, kIdle};
+    policy.max_ahead_us = 1000;
+    WatermarkTracker w(policy);
+    w.assign(p0);
+    w.observe(p0, 253402300799000000, 5000);  // 9999-12-31 against a wall clock of 5000 µs
+    EXPECT_EQ(w.partition_watermark(p0), 5000 + 1000 - kBound);
+}

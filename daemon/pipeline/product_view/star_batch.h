@@ -50,6 +50,7 @@ struct FactRow {
     std::int64_t product_key = 0;
     bool has_product = false;
     TextRef device_id, customer_id, resolution, current_url, options_json;  ///< in StarBatch::text
+    TextRef payload;  ///< the raw Kafka message, kept for a dead letter should Postgres reject the row
     std::array<std::uint8_t, 16> ip{};  ///< network byte order; v4 uses the first 4 bytes
     std::uint8_t ip_family = 0;         ///< 0 = no valid address, 4 or 6
     std::uint16_t topic_index = 0;      ///< index into StarBatch::topics
@@ -65,6 +66,17 @@ struct DeadLetterRow {
     std::string reason;
     std::string payload;
     std::int64_t kafka_timestamp_ms = -1;
+    std::string sqlstate;  ///< set when Postgres rejected the record (bisection); empty for decode failures
+};
+
+/// A checkpoint that was outside its partition's log, and where consumption resumed
+/// (source.offset_out_of_range). Written with the first batch after it (starstream.offset_gap).
+struct OffsetGap {
+    TopicPartition partition;
+    std::int64_t from_offset = 0, to_offset = 0;
+    std::int64_t log_start = -1, log_end = -1;  ///< -1 when unknown
+    std::string policy;
+    std::int64_t detected_at_us = 0;  ///< Unix microseconds
 };
 
 /// Time range of a member within the batch, Unix microseconds.
@@ -100,7 +112,7 @@ struct ReferrerMember { std::string domain, channel; };
 struct CollectionMember { std::string collection, funnel_stage; };
 
 struct StarBatch {
-    std::int64_t batch_id = 0;
+    std::int64_t batch_id = 0;  ///< from starstream.batch_id_seq, taken by the sink before the first attempt; 0 until then
     std::vector<std::string> topics;
     std::vector<FactRow> facts;
     std::string text;  ///< the bytes of every FactRow TextRef
@@ -115,6 +127,7 @@ struct StarBatch {
     /// Next offset and epoch of every owned partition with a known position (records in this
     /// batch or not: a batch also moves the watermark of quiet partitions' windows).
     std::map<TopicPartition, PartitionPosition> checkpoint;
+    std::vector<OffsetGap> offset_gaps;  ///< recorded in the same transaction
     std::int64_t operator_watermark_us = INT64_MIN;  ///< event-time watermark when the batch was sealed
     std::size_t records = 0;             ///< messages consumed into this batch
     std::map<TopicPartition, std::size_t> partition_records;  ///< the same, per partition
@@ -129,5 +142,10 @@ struct StarBatch {
     }
     std::string_view view(TextRef ref) const { return std::string_view(text).substr(ref.offset, ref.size); }
 };
+
+/// Removes the facts, dead letters, offset gaps and checkpoint entries of `partitions` from
+/// `batch` (fenced, revoked or released partitions: their records belong to another owner).
+/// Dimension members stay: merging a member nobody references changes nothing wrong.
+void drop_partitions(StarBatch& batch, const std::set<TopicPartition>& partitions);
 
 }  // namespace starstream::daemon::product_view

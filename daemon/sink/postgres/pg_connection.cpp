@@ -2,68 +2,174 @@
 
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+
 #include <cstdlib>
+#include <thread>
 
 namespace starstream::daemon::postgres {
+
+namespace {
+
+std::string trimmed(std::string message) {
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return message;
+}
+
+/// Asks the server to cancel the running command without waiting for it: libpq 15's PQcancel
+/// blocks until the postmaster answers, which a frozen server never does.
+void cancel_in_background(PGconn* conn) {
+    PGcancel* cancel = PQgetCancel(conn);
+    if (!cancel) return;
+    std::thread([cancel] {
+        char err[256];
+        PQcancel(cancel, err, sizeof err);
+        PQfreeCancel(cancel);
+    }).detach();
+}
+
+}  // namespace
 
 bool PgError::transient() const {
     if (connection_lost_) return true;
     const std::string& s = sqlstate_;
-    return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s == "40001" || s == "40P01" || s.rfind("53", 0) == 0;
+    return s.rfind("08", 0) == 0 || s.rfind("57P", 0) == 0 || s == "57014" || s == "40001" || s == "40P01" || s.rfind("53", 0) == 0;
 }
 
-PgConnection::PgConnection(const PgSettings& settings) : conn_(nullptr, &PQfinish) {
+PgConnection::PgConnection(const PgSettings& settings, const std::atomic<bool>* abort_flag)
+    : conn_(nullptr, &PQfinish), abort_flag_(abort_flag), statement_timeout_(settings.statement_timeout) {
     const std::string seconds = std::to_string(std::max<long long>(1, (settings.connect_timeout.count() + 999) / 1000));
-    const char* keywords[] = {"dbname", "connect_timeout", "application_name", settings.password.empty() ? nullptr : "password", nullptr};
-    const char* values[] = {settings.dsn.c_str(), seconds.c_str(), "starstreamd", settings.password.c_str(), nullptr};
+    const std::string user_timeout = std::to_string(settings.statement_timeout.count() + kDeadlineMargin.count());
+    // Keepalives and tcp_user_timeout come before the DSN, so that a DSN setting them wins: a
+    // dead peer is noticed by the kernel in about 25 s, unacknowledged data fails the socket
+    // after the client deadline.
+    const char* keywords[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                              "dbname", "connect_timeout", "application_name", settings.password.empty() ? nullptr : "password", nullptr};
+    const char* values[] = {"1", "10", "5", "3", user_timeout.c_str(), settings.dsn.c_str(), seconds.c_str(), "starstreamd",
+                            settings.password.c_str(), nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, 1));
-    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-        std::string message = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
-        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-        throw PgError("cannot connect to Postgres: " + message, "08001", true);
-    }
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
+        throw PgError("cannot connect to Postgres: " + trimmed(conn_ ? PQerrorMessage(conn_.get()) : "out of memory"), "08001", true);
     // Server notices ("relation already exists, skipping") go to the log, not to stderr.
     PQsetNoticeProcessor(conn_.get(), [](void*, const char* message) {
         std::string_view text(message);
         while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
         spdlog::debug("postgres: {}", text);
     }, nullptr);
+    exec("SET statement_timeout = " + std::to_string(statement_timeout_.count()));
+    if (PQsetnonblocking(conn_.get(), 1) != 0) throw PgError("cannot make the Postgres connection non-blocking", "08000", true);
 }
 
-PgResult PgConnection::check(PGresult* raw, const std::string& what) {
-    PgResult result(raw, &PQclear);
-    ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) return result;
-    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-    std::string message = PQerrorMessage(conn_.get());
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    throw PgError(what + ": " + message, state ? state : "", PQstatus(conn_.get()) != CONNECTION_OK);
+void PgConnection::fail(const std::string& what, const std::string& sqlstate, bool connection_lost) {
+    if (connection_lost) broken_ = true;
+    throw PgError(what, sqlstate, connection_lost);
 }
 
-PgResult PgConnection::exec(const std::string& sql) { return check(PQexec(conn_.get(), sql.c_str()), "SQL failed"); }
+void PgConnection::wait_socket(bool write, Deadline deadline, const std::string& what) {
+    using namespace std::chrono;
+    for (;;) {
+        if (abort_flag_ && abort_flag_->load()) {
+            cancel_in_background(conn_.get());
+            fail(what + ": abandoned (shutting down)", "57014", true);
+        }
+        const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+        if (left.count() <= 0) {
+            cancel_in_background(conn_.get());
+            fail(what + ": no answer from Postgres within postgres.statement_timeout_ms + " + std::to_string(kDeadlineMargin.count()) +
+                     " ms; the connection is dropped",
+                 "57014", true);
+        }
+        pollfd fd{PQsocket(conn_.get()), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0};
+        if (fd.fd < 0) fail(what + ": connection lost", "08006", true);
+        const int ready = ::poll(&fd, 1, static_cast<int>(std::min<long long>(left.count(), 100)));
+        if (ready > 0) return;
+        if (ready < 0 && errno != EINTR) fail(what + ": poll failed", "08006", true);
+    }
+}
+
+void PgConnection::flush(Deadline deadline, const std::string& what) {
+    for (;;) {
+        const int r = PQflush(conn_.get());
+        if (r == 0) return;
+        if (r < 0) fail(what + ": " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+        wait_socket(true, deadline, what);
+        // Reading while writing: the server may be sending (an error) and waiting for us to read.
+        if (PQconsumeInput(conn_.get()) == 0) fail(what + ": " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+    }
+}
+
+PgResult PgConnection::results(Deadline deadline, const std::string& what, bool until_copy_in) {
+    PgResult last(nullptr, &PQclear);
+    std::optional<PgError> first_error;
+    for (;;) {
+        while (PQisBusy(conn_.get())) {
+            wait_socket(false, deadline, what);
+            if (PQconsumeInput(conn_.get()) == 0) fail(what + ": " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+        }
+        PGresult* raw = PQgetResult(conn_.get());
+        if (!raw) break;
+        PgResult result(raw, &PQclear);
+        const ExecStatusType status = PQresultStatus(raw);
+        if (status == PGRES_COPY_IN && until_copy_in) return result;
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) {
+            last = std::move(result);
+            continue;
+        }
+        if (!first_error) {
+            const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+            const char* message = PQresultErrorMessage(raw);
+            first_error.emplace(what + ": " + trimmed(message && *message ? message : PQerrorMessage(conn_.get())), state ? state : "",
+                                PQstatus(conn_.get()) != CONNECTION_OK);
+        }
+    }
+    if (PQstatus(conn_.get()) != CONNECTION_OK) broken_ = true;
+    if (first_error) throw *first_error;
+    return last;
+}
+
+PgResult PgConnection::exec(const std::string& sql) {
+    if (!PQsendQuery(conn_.get(), sql.c_str())) fail("SQL failed: " + trimmed(PQerrorMessage(conn_.get())), "08006", PQstatus(conn_.get()) != CONNECTION_OK);
+    const auto until = deadline();
+    flush(until, "SQL failed");
+    return results(until, "SQL failed");
+}
 
 PgResult PgConnection::exec_params(const std::string& sql, const std::vector<std::string>& params) {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    return check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0),
-                 "SQL failed");
+    if (!PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0))
+        fail("SQL failed: " + trimmed(PQerrorMessage(conn_.get())), "08006", PQstatus(conn_.get()) != CONNECTION_OK);
+    const auto until = deadline();
+    flush(until, "SQL failed");
+    return results(until, "SQL failed");
 }
 
 std::int64_t PgConnection::copy_in(const std::string& copy_sql, std::string_view data) {
-    check(PQexec(conn_.get(), copy_sql.c_str()), "COPY failed to start");
-    // Send in 1 MiB pieces: libpq buffers each call whole.
+    const auto until = deadline();
+    if (!PQsendQuery(conn_.get(), copy_sql.c_str())) fail("COPY failed to start: " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+    flush(until, "COPY failed to start");
+    results(until, "COPY failed to start", true);
+    // Send in 1 MiB pieces: libpq buffers each call whole. 0 means its buffer is full: wait.
     constexpr std::size_t kChunk = 1 << 20;
-    for (std::size_t at = 0; at < data.size(); at += kChunk) {
+    for (std::size_t at = 0; at < data.size();) {
         const std::size_t n = std::min(kChunk, data.size() - at);
-        if (PQputCopyData(conn_.get(), data.data() + at, static_cast<int>(n)) != 1)
-            throw PgError(std::string("COPY data failed: ") + PQerrorMessage(conn_.get()), "", PQstatus(conn_.get()) != CONNECTION_OK);
+        const int r = PQputCopyData(conn_.get(), data.data() + at, static_cast<int>(n));
+        if (r < 0) fail("COPY data failed: " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+        if (r == 0) {
+            wait_socket(true, until, "COPY data");
+            continue;
+        }
+        at += n;
     }
-    if (PQputCopyEnd(conn_.get(), nullptr) != 1)
-        throw PgError(std::string("COPY end failed: ") + PQerrorMessage(conn_.get()), "", PQstatus(conn_.get()) != CONNECTION_OK);
-    PgResult last(nullptr, &PQclear);
-    while (PGresult* r = PQgetResult(conn_.get())) last = check(r, "COPY failed");
-    return affected_rows(last);
+    for (;;) {
+        const int r = PQputCopyEnd(conn_.get(), nullptr);
+        if (r < 0) fail("COPY end failed: " + trimmed(PQerrorMessage(conn_.get())), "08006", true);
+        if (r == 1) break;
+        wait_socket(true, until, "COPY end");
+    }
+    flush(until, "COPY failed");
+    return affected_rows(results(until, "COPY failed"));
 }
 
 std::int64_t affected_rows(const PgResult& result) {

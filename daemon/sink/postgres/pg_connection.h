@@ -1,6 +1,14 @@
 // A libpq connection with the few intents the sink needs: run SQL, run SQL with text
 // parameters, stream a binary COPY.
 //
+// Every call has a deadline (PgSettings::statement_timeout plus a margin, also set as the
+// server's statement_timeout) and can be abandoned from another thread (`abort_flag`): libpq
+// runs non-blocking and each wait is a poll() of at most 100 ms. A server that stops answering
+// (a frozen backend, a network partition: TCP keepalives and tcp_user_timeout are on) therefore
+// never holds a thread past the deadline, nor a shutdown past its own. A call that missed its
+// deadline or was abandoned asks the server to cancel (PQcancel, on a detached thread since
+// libpq 15's cancel has no timeout of its own) and leaves the connection broken: make a new one.
+//
 // Why libpq and not libpqxx here: libpqxx 6.4 (bookworm) has no binary COPY and keeps its
 // PGconn private, and COPY must share the batch's transaction with the merges.
 // Errors: every failure throws PgError carrying the SQLSTATE; `transient()` tells a lost
@@ -10,8 +18,10 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -41,12 +51,18 @@ struct PgSettings {
     std::string dsn;
     std::chrono::milliseconds connect_timeout{10000};
     std::string password;
+    std::chrono::milliseconds statement_timeout{60000};  ///< server statement_timeout; client deadline adds kDeadlineMargin
 };
+
+/// How long past the server's statement_timeout the client still waits for an answer.
+inline constexpr std::chrono::milliseconds kDeadlineMargin{5000};
 
 class PgConnection {
 public:
-    /// Connects within `timeout`; throws PgError (transient) naming host and port, never the password.
-    explicit PgConnection(const PgSettings& settings);
+    /// Connects within `settings.connect_timeout`; throws PgError (transient) naming host and
+    /// port, never the password. `abort_flag` (may be null, must outlive the connection): when it
+    /// turns true, a call in progress throws PgError (transient, SQLSTATE 57014) within 100 ms.
+    explicit PgConnection(const PgSettings& settings, const std::atomic<bool>* abort_flag = nullptr);
     PgConnection(const PgConnection&) = delete;
     PgConnection& operator=(const PgConnection&) = delete;
 
@@ -56,11 +72,25 @@ public:
     PgResult exec_params(const std::string& sql, const std::vector<std::string>& params);
     /// COPY ... FROM STDIN (FORMAT binary) with `data` as the whole stream; returns rows copied.
     std::int64_t copy_in(const std::string& copy_sql, std::string_view data);
-    bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+    /// False once the connection is lost or a call was abandoned mid-protocol.
+    bool ok() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 
 private:
-    PgResult check(PGresult* result, const std::string& what);
+    using Deadline = std::chrono::steady_clock::time_point;
+    Deadline deadline() const { return std::chrono::steady_clock::now() + statement_timeout_ + kDeadlineMargin; }
+    /// Waits until the socket is readable (and writable, with `write`), the deadline passes or
+    /// the abort flag is set; throws PgError in the last two cases.
+    void wait_socket(bool write, Deadline deadline, const std::string& what);
+    /// Sends whatever libpq has buffered.
+    void flush(Deadline deadline, const std::string& what);
+    /// Collects every result of the command sent last; throws PgError for the first failed one.
+    PgResult results(Deadline deadline, const std::string& what, bool until_copy_in = false);
+    [[noreturn]] void fail(const std::string& what, const std::string& sqlstate, bool connection_lost);
+
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+    const std::atomic<bool>* abort_flag_;
+    std::chrono::milliseconds statement_timeout_;
+    bool broken_ = false;
 };
 
 /// Number of rows a command touched (PQcmdTuples), 0 if none.

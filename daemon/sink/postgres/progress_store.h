@@ -1,5 +1,6 @@
 // The checkpoint side of starstream.progress: claiming partitions on assignment (bumping
-// their owner epoch, reading their next offsets) and reading the last batch id.
+// their owner epoch, recording this instance as owner, reading their next offsets) and
+// re-reading owned partitions' epochs and owners (an operator's reset bumps the epoch).
 // Batch commits update the same rows through StarBatchWriter, fenced by the epoch.
 // Thread rules: one thread (the poll thread); owns its connection and reconnects after a
 // transient failure on the next call.
@@ -17,19 +18,30 @@ namespace starstream::daemon::postgres {
 class ProgressStore {
 public:
     /// Connects at once; throws PgError (transient) when Postgres cannot be reached.
-    explicit ProgressStore(PgSettings settings);
+    /// `abort_flag` abandons a call in progress (see PgConnection); may be null.
+    ProgressStore(PgSettings settings, std::string instance_id, const std::atomic<bool>* abort_flag = nullptr);
 
-    /// Takes ownership of `partitions`: increments each one's epoch (creating rows as needed)
-    /// and returns the new epoch and the committed next offset (-1 if none). Throws PgError.
+    /// Takes ownership of `partitions` for this instance: increments each one's epoch (creating
+    /// rows as needed) and returns the new epoch, the committed next offset and watermark. A
+    /// partition without checkpoint gets -1, or engine::kFromLogStart when another partition of
+    /// its topic has one (a partition added to a topic already consumed starts at its
+    /// beginning, whatever source.starting_offsets says). Throws PgError.
     std::map<engine::TopicPartition, engine::PartitionPosition> claim(const std::vector<engine::TopicPartition>& partitions);
 
-    /// The highest committed batch id, 0 before the first batch. Throws PgError.
-    std::int64_t last_batch_id();
+    /// Who owns a partition now, as the progress table says.
+    struct Owner {
+        std::int64_t epoch = 0;
+        std::string instance;  ///< owner_instance; "" when unknown
+    };
+    /// The current epoch and owner of each of `partitions` that has a row. Throws PgError.
+    std::map<engine::TopicPartition, Owner> owners(const std::vector<engine::TopicPartition>& partitions);
 
 private:
     PgConnection& connection();
 
     PgSettings settings_;
+    std::string instance_id_;
+    const std::atomic<bool>* abort_flag_;
     std::unique_ptr<PgConnection> conn_;
 };
 

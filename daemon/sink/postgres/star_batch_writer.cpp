@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 namespace starstream::daemon::postgres {
 
@@ -122,8 +123,9 @@ std::size_t staged_members(const StarBatch& batch, std::string_view table) {
 
 }  // namespace
 
-StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows)
-    : conn_(std::make_unique<PgConnection>(settings)) {
+StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows, std::string instance_id,
+                                 const std::atomic<bool>* abort_flag)
+    : conn_(std::make_unique<PgConnection>(settings, abort_flag)), instance_id_(std::move(instance_id)) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     conn_->exec(kCreateStaging);
     if (windows.enabled) {
@@ -134,11 +136,27 @@ StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view:
 
 StarBatchWriter::~StarBatchWriter() = default;
 
-void StarBatchWriter::stage(const StarBatch& batch) {
+MemberKeys MemberKeys::of(const StarBatch& batch, std::size_t begin, std::size_t end) {
+    MemberKeys keys;
+    keys.begin = begin, keys.end = end;
+    for (std::size_t i = begin; i < end; ++i) {
+        const auto& f = batch.facts[i];
+        keys.dates.insert(f.date_key);
+        keys.members.insert({f.store_key, f.location_key, f.user_agent_key, f.referrer_key, f.collection_key});
+        if (f.has_product) keys.members.insert(f.product_key);
+    }
+    return keys;
+}
+
+void StarBatchWriter::stage(const StarBatch& batch, const MemberKeys* only) {
     auto copy = [&](const char* table) { conn_->copy_in(std::string("COPY ") + table + " FROM STDIN (FORMAT binary)", copy_.finish()); };
+    // One key set serves every dimension: a key of another dimension that happens to be equal
+    // only stages one member more in a probe, which is harmless.
+    auto wanted = [&](std::int64_t key) { return !only || only->members.count(key); };
 
     copy_.reset();
-    for (std::int32_t key : batch.date_keys) copy_.begin_row(1), copy_.int4(key);
+    for (std::int32_t key : batch.date_keys)
+        if (!only || only->dates.count(key)) copy_.begin_row(1), copy_.int4(key);
     copy("stage_dim_date");
 
     auto optional_text = [&](const std::string& v) { v.empty() ? copy_.null() : copy_.text(v); };
@@ -148,6 +166,7 @@ void StarBatchWriter::stage(const StarBatch& batch) {
 
     copy_.reset();
     for (const auto& [key, m] : batch.stores) {
+        if (!wanted(key)) continue;
         copy_.begin_row(7), copy_.int8(key), copy_.text(m.store_id), earliest(m.domain), optional_text(m.country_code);
         copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
     }
@@ -155,6 +174,7 @@ void StarBatchWriter::stage(const StarBatch& batch) {
 
     copy_.reset();
     for (const auto& [key, m] : batch.products) {
+        if (!wanted(key)) continue;
         copy_.begin_row(6), copy_.int8(key), copy_.text(m.product_id), earliest(m.url);
         copy_.timestamptz_us(m.seen.first), copy_.timestamptz_us(m.seen.last);
     }
@@ -162,11 +182,13 @@ void StarBatchWriter::stage(const StarBatch& batch) {
 
     copy_.reset();
     for (const auto& [key, m] : batch.locations)
-        copy_.begin_row(5), copy_.int8(key), copy_.text(m.country_code), copy_.text(m.country_name), copy_.text(m.region), copy_.text(m.city);
+        if (wanted(key))
+            copy_.begin_row(5), copy_.int8(key), copy_.text(m.country_code), copy_.text(m.country_name), copy_.text(m.region), copy_.text(m.city);
     copy("stage_dim_location");
 
     copy_.reset();
     for (const auto& [key, m] : batch.user_agents) {
+        if (!wanted(key)) continue;
         const auto& p = m.parsed;
         copy_.begin_row(11), copy_.int8(key), copy_.text(m.user_agent);
         copy_.text(p.browser_family), optional_text(p.browser_version()), copy_.text(p.os_family), optional_text(p.os_version());
@@ -176,15 +198,18 @@ void StarBatchWriter::stage(const StarBatch& batch) {
     copy("stage_dim_user_agent");
 
     copy_.reset();
-    for (const auto& [key, m] : batch.referrers) copy_.begin_row(3), copy_.int8(key), copy_.text(m.domain), copy_.text(m.channel);
+    for (const auto& [key, m] : batch.referrers)
+        if (wanted(key)) copy_.begin_row(3), copy_.int8(key), copy_.text(m.domain), copy_.text(m.channel);
     copy("stage_dim_referrer");
 
     copy_.reset();
-    for (const auto& [key, m] : batch.collections) copy_.begin_row(3), copy_.int8(key), copy_.text(m.collection), optional_text(m.funnel_stage);
+    for (const auto& [key, m] : batch.collections)
+        if (wanted(key)) copy_.begin_row(3), copy_.int8(key), copy_.text(m.collection), optional_text(m.funnel_stage);
     copy("stage_dim_collection");
 
     copy_.reset();
-    for (const auto& f : batch.facts) copy_.begin_row(1), copy_.uuid(f.event_id);
+    const std::size_t begin = only ? only->begin : 0, end = only ? only->end : batch.facts.size();
+    for (std::size_t i = begin; i < end; ++i) copy_.begin_row(1), copy_.uuid(batch.facts[i].event_id);
     copy("stage_event_id");
 }
 
@@ -199,10 +224,11 @@ StarBatchWriter::EventIdSet StarBatchWriter::committed_ids() {
     return ids;
 }
 
-std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSet& skip) {
+std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSet& skip, std::size_t begin, std::size_t end) {
     copy_.reset();
     auto optional_text = [&](product_view::TextRef ref) { ref.empty() ? copy_.null() : copy_.text(batch.view(ref)); };
-    for (const auto& f : batch.facts) {
+    for (std::size_t i = begin; i < end; ++i) {
+        const auto& f = batch.facts[i];
         if (!skip.empty() && skip.count(f.event_id)) continue;
         copy_.begin_row(19);
         copy_.uuid(f.event_id);
@@ -263,12 +289,81 @@ void StarBatchWriter::update_progress(const StarBatch& batch) {
     throw FencedError(std::move(fenced));
 }
 
+std::int64_t StarBatchWriter::next_batch_id() {
+    PgResult row = conn_->exec("SELECT nextval('starstream.batch_id_seq')");
+    return std::atoll(PQgetvalue(row.get(), 0, 0));
+}
+
+bool StarBatchWriter::landed(std::int64_t batch_id) {
+    return PQntuples(conn_->exec_params("SELECT 1 FROM starstream.batch WHERE batch_id = $1", {std::to_string(batch_id)}).get()) > 0;
+}
+
+void StarBatchWriter::copy_dead_letters(const StarBatch& batch, BatchOutcome& outcome) {
+    copy_.reset();
+    for (const auto& d : batch.dead_letters) {
+        copy_.begin_row(8);
+        copy_.text(batch.topics[d.topic_index]);
+        copy_.int4(d.partition);
+        copy_.int8(d.offset);
+        copy_.text(d.reason);
+        copy_.bytea(d.payload);
+        d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
+        copy_.int8(batch.batch_id);
+        d.sqlstate.empty() ? copy_.null() : copy_.text(d.sqlstate);
+    }
+    // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
+    // "Reset a consumer position"), its messages are read again and must not fail the batch.
+    conn_->copy_in("COPY stage_dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id, sqlstate) FROM STDIN (FORMAT binary)",
+                   copy_.finish());
+    outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
+    outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
+}
+
+void StarBatchWriter::record_offset_gaps(const StarBatch& batch) {
+    for (const auto& g : batch.offset_gaps)
+        conn_->exec_params(
+            "INSERT INTO starstream.offset_gap (topic, partition, from_offset, to_offset, log_start, log_end, policy, instance_id, detected_at, batch_id)"
+            " VALUES ($1, $2, $3, $4, nullif($5, '-1')::bigint, nullif($6, '-1')::bigint, $7, $8,"
+            " 'epoch'::timestamptz + $9::bigint * interval '1 microsecond', $10) ON CONFLICT DO NOTHING",
+            {g.partition.topic, std::to_string(g.partition.partition), std::to_string(g.from_offset), std::to_string(g.to_offset),
+             std::to_string(g.log_start), std::to_string(g.log_end), g.policy, instance_id_, std::to_string(g.detected_at_us),
+             std::to_string(batch.batch_id)});
+}
+
+void StarBatchWriter::insert_batch_row(const StarBatch& batch, const BatchOutcome& outcome) {
+    const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
+    auto late_total = [&](int policy) {
+        std::uint64_t n = 0;
+        for (const auto& table : outcome.late) n += table[static_cast<std::size_t>(policy)];
+        return std::to_string(n);
+    };
+    conn_->exec_params(
+        "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time,"
+        " watermark, late_dropped, late_dead_lettered, late_corrected, instance_id)"
+        " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6),"
+        " 'epoch'::timestamptz + nullif($8, '')::bigint * interval '1 microsecond', $9, $10, $11, $12)",
+        {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
+         std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
+         has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : "",
+         batch.operator_watermark_us == INT64_MIN ? "" : std::to_string(batch.operator_watermark_us), late_total(0), late_total(1), late_total(2),
+         instance_id_});
+}
+
+void StarBatchWriter::rollback() {
+    if (windows_) windows_->forget();  // it may have applied the batch: reload what Postgres committed
+    if (!conn_->ok()) return;
+    try {
+        conn_->exec("ROLLBACK");
+    } catch (...) {
+    }
+}
+
 BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
     BatchOutcome outcome;
     conn_->exec("BEGIN");
     try {
         auto t0 = Clock::now();
-        stage(batch);
+        stage(batch, nullptr);
         outcome.stage_seconds = seconds_since(t0);
 
         auto t1 = Clock::now();
@@ -277,27 +372,11 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         // than staging them and INSERT ... ON CONFLICT (bench/results.md). A concurrent writer
         // of the same id makes the COPY fail with a unique violation; the retry then skips it.
         const EventIdSet committed = committed_ids();
-        outcome.facts_inserted = copy_facts(batch, committed);
+        outcome.facts_inserted = copy_facts(batch, committed, 0, batch.facts.size());
         // Every record is a fact, a dead letter or a duplicate of an id seen before.
         outcome.duplicates = static_cast<std::int64_t>(batch.records - batch.dead_letters.size()) - outcome.facts_inserted;
         outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
-        copy_.reset();
-        for (const auto& d : batch.dead_letters) {
-            copy_.begin_row(7);
-            copy_.text(batch.topics[d.topic_index]);
-            copy_.int4(d.partition);
-            copy_.int8(d.offset);
-            copy_.text(d.reason);
-            copy_.bytea(d.payload);
-            d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
-            copy_.int8(batch.batch_id);
-        }
-        // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
-        // "Reset a consumer position"), its messages are read again and must not fail the batch.
-        conn_->copy_in("COPY stage_dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id) FROM STDIN (FORMAT binary)",
-                       copy_.finish());
-        outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
-        outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
+        copy_dead_letters(batch, outcome);
         if (windows_) {
             const auto tw = Clock::now();
             const auto produced = windows_->apply(batch, committed, window_writer_->state_loader());
@@ -310,49 +389,34 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
                     for (int k = 0; k < 3; ++k) outcome.late[t][k] += p.late_counts[t][k];
         }
         update_progress(batch);
-        const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
-        auto late_total = [&](int policy) {
-            std::uint64_t n = 0;
-            for (const auto& table : outcome.late) n += table[static_cast<std::size_t>(policy)];
-            return std::to_string(n);
-        };
-        conn_->exec_params(
-            "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time,"
-            " watermark, late_dropped, late_dead_lettered, late_corrected)"
-            " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6),"
-            " 'epoch'::timestamptz + nullif($8, '')::bigint * interval '1 microsecond', $9, $10, $11)",
-            {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
-             std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
-             has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : "",
-             batch.operator_watermark_us == INT64_MIN ? "" : std::to_string(batch.operator_watermark_us), late_total(0), late_total(1), late_total(2)});
+        record_offset_gaps(batch);
+        insert_batch_row(batch, outcome);
         outcome.merge_seconds = seconds_since(t1);
 
         auto t2 = Clock::now();
         conn_->exec("COMMIT");
         outcome.commit_seconds = seconds_since(t2);
     } catch (...) {
-        if (windows_) windows_->forget();  // it applied this batch: reload what Postgres committed
-        if (conn_->ok()) {
-            try {
-                conn_->exec("ROLLBACK");
-            } catch (...) {
-            }
-        }
+        rollback();
         throw;
     }
     return outcome;
 }
 
-void drop_partitions(StarBatch& batch, const std::set<engine::TopicPartition>& partitions) {
-    auto fenced = [&](std::uint16_t topic_index, std::int32_t partition) {
-        return partitions.count({batch.topics[topic_index], partition}) > 0;
-    };
-    std::erase_if(batch.facts, [&](const auto& f) { return fenced(f.topic_index, f.partition); });
-    std::erase_if(batch.dead_letters, [&](const auto& d) { return fenced(d.topic_index, d.partition); });
-    for (const auto& tp : partitions) {
-        batch.checkpoint.erase(tp);
-        batch.records -= batch.partition_records[tp];  // their records are not this batch's any more
-        batch.partition_records.erase(tp);
+std::optional<PgError> StarBatchWriter::probe(const StarBatch& batch, std::size_t begin, std::size_t end) {
+    const MemberKeys keys = MemberKeys::of(batch, begin, end);
+    BatchOutcome ignored;
+    try {
+        conn_->exec("BEGIN");
+        stage(batch, &keys);
+        merge_dimensions(batch, ignored);
+        copy_facts(batch, committed_ids(), begin, end);
+        conn_->exec("ROLLBACK");
+        return std::nullopt;
+    } catch (const PgError& e) {
+        if (conn_->ok()) conn_->exec("ROLLBACK");
+        if (e.transient()) throw;
+        return e;
     }
 }
 

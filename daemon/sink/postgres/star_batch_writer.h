@@ -17,7 +17,9 @@
 #include "sink/postgres/pg_connection.h"
 
 #include <array>
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_set>
 #include <stdexcept>
@@ -34,6 +36,15 @@ public:
 
 private:
     std::set<engine::TopicPartition> partitions_;
+};
+
+/// The facts [begin, end) of a batch and the dimension members they reference: what a
+/// bisection probe writes.
+struct MemberKeys {
+    std::size_t begin = 0, end = 0;
+    std::unordered_set<std::int64_t> members;  ///< surrogate keys of any dimension
+    std::set<std::int32_t> dates;
+    static MemberKeys of(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
 };
 
 /// Rows one batch wrote to one table.
@@ -56,32 +67,46 @@ struct BatchOutcome {
 
 class StarBatchWriter {
 public:
-    /// Connects and prepares the staging tables. Throws PgError.
-    StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows);
+    /// Connects and prepares the staging tables; `instance_id` is recorded with each batch and
+    /// offset gap; `abort_flag` abandons a call in progress (see PgConnection). Throws PgError.
+    StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows, std::string instance_id,
+                    const std::atomic<bool>* abort_flag = nullptr);
     ~StarBatchWriter();
 
-    /// Writes and commits `batch`. Throws FencedError (rolled back) when a partition's epoch
-    /// moved on, PgError on database errors (rolled back; `transient()` says whether a retry
-    /// on a new connection may succeed).
+    /// A new batch id from starstream.batch_id_seq (unique across instances). Throws PgError.
+    std::int64_t next_batch_id();
+    /// Whether the batch `batch_id` is committed: decides a COMMIT whose reply was lost. Throws PgError.
+    bool landed(std::int64_t batch_id);
+    /// Writes and commits `batch` (its batch_id set). Throws FencedError (rolled back) when a
+    /// partition's epoch moved on, PgError on database errors (rolled back; `transient()` says
+    /// whether a retry on a new connection may succeed).
     BatchOutcome write(const product_view::StarBatch& batch);
+    /// Writes facts [begin, end) of `batch` with the dimension members they reference, then rolls
+    /// back: the error Postgres raises for them, if any (bisection of a rejected batch). Windows,
+    /// dead letters and progress are not part of a probe. Throws PgError when the error is
+    /// transient (the probe proves nothing then).
+    std::optional<PgError> probe(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
     /// Checks the connection with a trivial query. Throws PgError.
     void ping() { conn_->exec("SELECT 1"); }
 
 private:
-    void stage(const product_view::StarBatch& batch);
+    /// Stages the batch's members and event ids; with `only`, those of a probe's facts.
+    void stage(const product_view::StarBatch& batch, const MemberKeys* only);
     void merge_dimensions(const product_view::StarBatch& batch, BatchOutcome& outcome);
     using EventIdSet = std::unordered_set<product_view::EventId, product_view::EventIdHash>;
     EventIdSet committed_ids();
-    std::int64_t copy_facts(const product_view::StarBatch& batch, const EventIdSet& skip);
+    std::int64_t copy_facts(const product_view::StarBatch& batch, const EventIdSet& skip, std::size_t begin, std::size_t end);
+    void copy_dead_letters(const product_view::StarBatch& batch, BatchOutcome& outcome);
     void update_progress(const product_view::StarBatch& batch);
+    void record_offset_gaps(const product_view::StarBatch& batch);
+    void insert_batch_row(const product_view::StarBatch& batch, const BatchOutcome& outcome);
+    void rollback();
 
     std::unique_ptr<PgConnection> conn_;
+    std::string instance_id_;
     BinaryCopyWriter copy_;
     std::unique_ptr<product_view::ClickstreamWindows> windows_;  ///< null when windows.enabled is false
     std::unique_ptr<class WindowWriter> window_writer_;
 };
-
-/// Removes the rows and checkpoint entries of `partitions` from `batch` (after fencing).
-void drop_partitions(product_view::StarBatch& batch, const std::set<engine::TopicPartition>& partitions);
 
 }  // namespace starstream::daemon::postgres

@@ -13,6 +13,18 @@
 // broker addresses in Metadata and FindCoordinator responses point at the gateway.
 // SIGHUP rereads the users file and closes every connection, as a rolling restart of brokers
 // with rotated credentials would: clients reconnect and authenticate with the new table.
+//
+// Chaos tests (issue 12) use two more options:
+//   --no-sasl                 a PLAINTEXT listener (security.protocol=plaintext): no SASL phase,
+//                             no users file; everything else (address rewriting) is the same.
+//   --visible-partitions N    Metadata responses list only partitions 0..N-1 of every topic, as
+//                             if the topics had N partitions; SIGUSR1 shows all of them from then
+//                             on (logged "auth-gateway: partitions revealed"). The mock cluster
+//                             cannot add partitions to a topic (no CreatePartitions in
+//                             librdkafka 2.0.2), so this is how a test adds partitions at runtime:
+//                             the producer writes to every partition of the mock directly, the
+//                             consumers, behind the gateway, see the new ones at their next
+//                             metadata refresh (topic.metadata.refresh.interval.ms).
 // Thread rules: one io_context thread; each connection is two coroutines (one per direction).
 #include "auth_gateway/kafka_wire.h"
 #include "auth_gateway/scram_server.h"
@@ -49,6 +61,8 @@ struct Gateway {
     std::map<std::string, std::string> passwords;  ///< PLAIN
     std::map<std::string, ScramCredential> scram256, scram512;
     std::vector<std::string> mechanisms;
+    bool sasl = true;                                   ///< false: --no-sasl, plain relay
+    std::int32_t visible_partitions = -1;               ///< >= 0: Metadata hides partitions >= this
     std::map<std::int32_t, Broker> upstream;        ///< by node id
     std::map<std::int32_t, std::uint16_t> local_port;  ///< node id -> gateway port
     std::string advertised_host = "127.0.0.1";          ///< host name clients are told (TLS checks it)
@@ -100,7 +114,7 @@ void skip_tagged_fields(wire::Reader& r) {
 
 /// ApiVersions response body (after the correlation id): SASL added, Metadata and
 /// FindCoordinator capped below their first flexible versions (9 and 3).
-std::string rewrite_api_versions(std::string_view body, std::int16_t version) {
+std::string rewrite_api_versions(std::string_view body, std::int16_t version, bool sasl) {
     wire::Reader r(body);
     wire::Writer w;
     w.i16(r.i16());  // error code
@@ -116,8 +130,10 @@ std::string rewrite_api_versions(std::string_view body, std::int16_t version) {
         if (a.key == kFindCoordinator) a.max = std::min<std::int16_t>(a.max, 2);
         apis.push_back(a);
     }
-    apis.push_back({kSaslHandshake, 0, 1});
-    apis.push_back({kSaslAuthenticate, 0, 1});
+    if (sasl) {
+        apis.push_back({kSaslHandshake, 0, 1});
+        apis.push_back({kSaslAuthenticate, 0, 1});
+    }
     flexible ? w.uvarint(apis.size() + 1) : w.i32(static_cast<std::int32_t>(apis.size()));
     for (const auto& a : apis) {
         w.i16(a.key), w.i16(a.min), w.i16(a.max);
@@ -127,8 +143,47 @@ std::string rewrite_api_versions(std::string_view body, std::int16_t version) {
     return w.body();
 }
 
+/// Copies an INT32 array (replica, ISR or offline node ids) from `r` to `w`.
+void copy_i32_array(wire::Reader& r, wire::Writer& w) {
+    const std::int32_t n = r.i32();
+    w.i32(n);
+    for (std::int32_t i = 0; i < n; ++i) w.i32(r.i32());
+}
+
+/// The rest of a Metadata v0-8 response after the brokers (cluster id, controller, topics),
+/// with partitions >= `visible` left out of every topic.
+void filter_partitions(wire::Reader& r, wire::Writer& w, std::int16_t version, std::int32_t visible) {
+    if (version >= 2) w.nullable_string(r.nullable_string());  // cluster id
+    if (version >= 1) w.i32(r.i32());                          // controller id
+    const std::int32_t topics = r.i32();
+    w.i32(topics);
+    for (std::int32_t t = 0; t < topics; ++t) {
+        w.i16(r.i16());        // error code
+        w.string(r.string());  // name
+        if (version >= 1) w.raw(r.take(1));  // is_internal
+        const std::int32_t partitions = r.i32();
+        std::vector<std::string> kept;
+        for (std::int32_t p = 0; p < partitions; ++p) {
+            wire::Writer one;
+            one.i16(r.i16());  // error code
+            const std::int32_t index = r.i32();
+            one.i32(index);
+            one.i32(r.i32());                     // leader
+            if (version >= 7) one.i32(r.i32());   // leader epoch
+            copy_i32_array(r, one);               // replicas
+            copy_i32_array(r, one);               // ISR
+            if (version >= 5) copy_i32_array(r, one);  // offline replicas
+            if (index < visible) kept.push_back(one.body());
+        }
+        w.i32(static_cast<std::int32_t>(kept.size()));
+        for (const auto& k : kept) w.raw(k);
+        if (version >= 8) w.i32(r.i32());  // topic authorized operations
+    }
+    w.raw(r.rest());  // v8: cluster authorized operations
+}
+
 /// Metadata (v0-8) or FindCoordinator (v0-2) response body with broker addresses replaced by
-/// the gateway's.
+/// the gateway's (and, with --visible-partitions, the hidden partitions left out).
 std::string rewrite_addresses(const Gateway& g, std::string_view body, std::int16_t api_key, std::int16_t version) {
     wire::Reader r(body);
     wire::Writer w;
@@ -147,6 +202,7 @@ std::string rewrite_addresses(const Gateway& g, std::string_view body, std::int1
             address(node_id);
             if (version >= 1) w.nullable_string(r.nullable_string());  // rack
         }
+        if (g.visible_partitions >= 0) filter_partitions(r, w, version, g.visible_partitions);
     } else {
         if (version >= 1) w.i32(r.i32());  // throttle time
         w.i16(r.i16());                    // error code
@@ -196,7 +252,7 @@ public:
                 }
             }
             co_await upstream_.async_connect({asio::ip::make_address(broker_.host), static_cast<std::uint16_t>(broker_.port)}, asio::use_awaitable);
-            if (!co_await authenticate()) co_return close();
+            if (g_.sasl && !co_await authenticate()) co_return close();
             asio::co_spawn(client_.get_executor(), relay_responses(self), asio::detached);
             for (;;) {
                 std::string request = co_await read_frame(client_);
@@ -244,7 +300,7 @@ private:
             if (key == kApiVersions) {
                 co_await write_frame(upstream_, framed(request));
                 std::string reply = co_await read_frame(upstream_);
-                co_await write_frame(client_, response(correlation_id, rewrite_api_versions(std::string_view(reply).substr(4), version)));
+                co_await write_frame(client_, response(correlation_id, rewrite_api_versions(std::string_view(reply).substr(4), version, true)));
                 continue;
             }
             r.nullable_string();  // client id (SASL requests are not flexible: header v1)
@@ -311,7 +367,7 @@ private:
                 if (it != pending_.end() && (it->second.key == kMetadata || it->second.key == kFindCoordinator)) {
                     out = response(correlation_id, rewrite_addresses(g_, body, it->second.key, it->second.version));
                 } else if (it != pending_.end() && it->second.key == kApiVersions) {
-                    out = response(correlation_id, rewrite_api_versions(body, it->second.version));  // asked again later
+                    out = response(correlation_id, rewrite_api_versions(body, it->second.version, g_.sasl));  // asked again later, or first without SASL
                 } else {
                     out = framed(reply);
                 }
@@ -380,9 +436,12 @@ asio::awaitable<void> accept(Gateway& g, tcp::acceptor acceptor, Broker broker) 
 int main(int argc, char** argv) {
     namespace po = boost::program_options;
     std::string upstream, users_file, mechanisms, tls_cert, tls_key, advertised_host;
+    std::int32_t visible_partitions = -1;
     po::options_description opts("starstream-auth-gateway options");
     opts.add_options()("help,h", "show this help")("upstream", po::value(&upstream)->required(), "a mock broker, host:port")(
-        "users-file", po::value(&users_file)->required(), "user:password lines accepted by every mechanism; SIGHUP rereads it")(
+        "users-file", po::value(&users_file), "user:password lines accepted by every mechanism; SIGHUP rereads it (required unless --no-sasl)")(
+        "no-sasl", "no SASL phase: a PLAINTEXT listener in front of the mock cluster")(
+        "visible-partitions", po::value(&visible_partitions), "Metadata shows only partitions 0..N-1 of each topic until SIGUSR1")(
         "mechanisms", po::value(&mechanisms)->default_value("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"), "enabled SASL mechanisms")(
         "tls-cert", po::value(&tls_cert), "PEM certificate chain of the listeners: TLS (SASL_SSL) instead of TCP")(
         "tls-key", po::value(&tls_key), "PEM private key of --tls-cert")(
@@ -392,12 +451,16 @@ int main(int argc, char** argv) {
         po::store(po::parse_command_line(argc, argv, opts), vm);
         if (vm.count("help")) return std::cout << opts, 0;
         po::notify(vm);
+        if (!vm.count("no-sasl") && users_file.empty()) throw std::invalid_argument("--users-file is required unless --no-sasl");
+        if (vm.count("visible-partitions") && visible_partitions < 0) throw std::invalid_argument("--visible-partitions must be >= 0");
     } catch (const std::exception& e) {
         std::cerr << "starstream-auth-gateway: " << e.what() << "\n" << opts;
         return 2;
     }
     Gateway g;
     g.advertised_host = advertised_host;
+    g.sasl = !vm.count("no-sasl");
+    g.visible_partitions = visible_partitions;
     if (!tls_cert.empty()) {
         g.tls.emplace(ssl::context::tls_server);
         g.tls->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -405,13 +468,19 @@ int main(int argc, char** argv) {
         g.tls->use_private_key_file(tls_key.empty() ? tls_cert : tls_key, ssl::context::pem);
     }
     boost::split(g.mechanisms, mechanisms, boost::is_any_of(","));
-    load_users(g, users_file);
+    if (g.sasl) load_users(g, users_file);
     asio::io_context io;
+    asio::signal_set reveal(io, SIGUSR1);
+    reveal.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        g.visible_partitions = -1;
+        std::cerr << "auth-gateway: partitions revealed" << std::endl;
+    });
     asio::signal_set reload(io, SIGHUP);
     std::function<void()> await_reload = [&] {
         reload.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            load_users(g, users_file);
+            if (g.sasl) load_users(g, users_file);
             const auto open = g.live;  // closing ends sessions, which leave g.live
             for (const auto& [id, close] : open) close();
             std::cerr << "auth-gateway: users reloaded, " << open.size() << " connection(s) closed" << std::endl;

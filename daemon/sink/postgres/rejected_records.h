@@ -1,0 +1,41 @@
+// Records Postgres rejects (DESIGN.md invariant 9, "no poison pill"): when a batch fails with a
+// data exception (SQLSTATE class 22) or an integrity constraint violation (class 23), its facts
+// are bisected with rolled-back probes (StarBatchWriter::probe) until the ones Postgres refuses
+// are found; they become dead letters with the raw message, the error and its SQLSTATE, and the
+// rest of the batch commits. Cost: about log2(n / k) probes per rejected fact, each writing up
+// to half the previous one's facts (bench/results.md, "Bisection").
+// A probe writes facts and the dimension members they reference, not windows, dead letters or
+// progress rows: an error those raise is not pinned to a record, and the caller stops.
+// Thread rules: the sink thread.
+#pragma once
+
+#include "pipeline/product_view/star_batch.h"
+#include "sink/postgres/pg_connection.h"
+
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+class StarBatchWriter;
+
+/// One fact Postgres refused: its index in StarBatch::facts and the error.
+struct Rejection {
+    std::size_t fact = 0;
+    std::string sqlstate;
+    std::string message;  ///< the first line of the error (no row contents)
+};
+
+/// Whether a permanent error can come from the values of a record: classes 22 and 23.
+bool caused_by_records(const PgError& error);
+
+/// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index
+/// order, empty when every fact passes on its own (the error lies elsewhere). Throws PgError
+/// when a probe fails transiently.
+std::vector<Rejection> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch);
+
+/// Moves the rejected facts into the batch's dead letters (reason "rejected by Postgres: ...",
+/// the SQLSTATE, the raw Kafka message) and drops the dimension members only they referenced.
+void dead_letter_rejected(product_view::StarBatch& batch, const std::vector<Rejection>& rejected);
+
+}  // namespace starstream::daemon::postgres
