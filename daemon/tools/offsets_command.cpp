@@ -56,7 +56,9 @@ std::vector<TopicPartition> chosen_partitions(LogOffsets& log, const Config& con
     std::vector<TopicPartition> out;
     for (const auto& topic : chosen_topics(config, arguments)) {
         const auto existing = log.partitions(topic);
-        if (!existing) throw Refused("topic '" + topic + "' does not exist on the cluster (bootstrap.servers " + config.kafka.at("bootstrap.servers") + ")");
+        if (!existing)
+            throw Refused("topic '" + topic + "' does not exist on the cluster (bootstrap.servers " + config.kafka.at("bootstrap.servers") +
+                          "), or this client may not describe it");
         std::vector<std::int32_t> wanted = arguments.partitions.empty() ? *existing : arguments.partitions;
         std::vector<std::int32_t> unknown;
         for (auto p : wanted)
@@ -129,10 +131,9 @@ std::vector<PartitionMove> plan(LogOffsets& log, const std::map<TopicPartition, 
                 break;
             case ResetTarget::Kind::timestamp: {
                 const std::int64_t found = by_time.at(tp);
-                // Kafka answers "none" when no record is that late: start after the last one.
-                m.new_offset = found == LogOffsets::kNoOffset ? range.log_end : found;
-                m.basis = (found == LogOffsets::kNoOffset ? "no record at or after " : "first record at or after ") + iso8601(to.value) +
-                          (found == LogOffsets::kNoOffset ? ": log end" : "");
+                const bool none = found == LogOffsets::kNoOffset;  // no record that late: start after the last one
+                m.new_offset = none ? range.log_end : found;
+                m.basis = none ? "no record at or after " + iso8601(to.value) + ": log end" : "first record at or after " + iso8601(to.value);
                 break;
             }
         }

@@ -26,7 +26,7 @@ AUTH_GATEWAY = os.path.join(BUILD_DIR, "tests", "starstream-auth-gateway")
 LOCAL_POSTGRES = os.path.join(SOURCE_DIR, "tests", "support", "local_postgres.sh")
 
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "support"))
-from pg_proxy import PgProxy  # noqa: E402  (re-exported: harness.PgProxy(upstream_port))
+from pg_proxy import PgProxy  # noqa: E402,F401  (re-exported: harness.PgProxy(upstream_port))
 
 
 def wait_for(condition, timeout, what, interval=0.1):

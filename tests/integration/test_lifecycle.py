@@ -3,6 +3,8 @@ and exits 0; a PostgreSQL outage pauses consumption and is retried, losing and d
 nothing."""
 import os
 import signal
+import subprocess
+import time
 import unittest
 
 import expectations as expect
@@ -68,9 +70,11 @@ class Lifecycle(unittest.TestCase):
         proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="fenced", **keys)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
-        # Another owner takes partition 0: its epoch moves on (what a claim does).
-        fenced_at = harness.query(dsn, "UPDATE starstream.progress SET epoch = epoch + 1 WHERE partition = 0 RETURNING next_offset")[0][0]
-        harness.wait_for(lambda: harness.log_contains(log, "owned by another instance"), 60, "the daemon to notice the fence")
+        # Another instance takes partition 0: its epoch moves on and the row names the new owner
+        # (what a claim does).
+        fenced_at = harness.query(dsn, "UPDATE starstream.progress SET epoch = epoch + 1, owner_instance = 'other-instance'"
+                                       " WHERE partition = 0 RETURNING next_offset")[0][0]
+        harness.wait_for(lambda: harness.log_contains(log, "is owned by instance other-instance now"), 60, "the daemon to release the partition")
         harness.wait_for(lambda: self.batches(dsn) >= 10, 60, "more batches after the fence", interval=0.05)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=60), 0)
@@ -81,6 +85,56 @@ class Lifecycle(unittest.TestCase):
                                         (fenced_at or 0,)), 0)
         # The new owner (a restart here) resumes partition 0 from that checkpoint: exactly once.
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="fenced", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        self.assert_exactly_the_events(dsn)
+
+    def test_an_online_reset_is_followed_within_seconds_without_a_restart(self):
+        dsn = self.pg.create_database("online_reset")
+        log = os.path.join(self.tmp, "online_reset.log")
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="online_reset", **KEYS)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        harness.wait_for(lambda: self.batches(dsn) and harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch") == EVENTS, 120,
+                         "every event committed", interval=0.2)
+        facts = harness.scalar(dsn, "SELECT count(*) FROM fact_event")
+        # Partition 3's log end, from Kafka itself (kcat: the last message's offset + 1).
+        last = subprocess.run(["kcat", "-C", "-b", self.kafka.bootstrap, "-t", "product_view", "-p", "3", "-o", "-1", "-c", "1", "-e",
+                               "-f", "%o\n"], check=True, capture_output=True, text=True, timeout=60).stdout.split()
+        log_end = int(last[-1]) + 1
+        # The documented online reset: rewind partition 3 and bump its epoch, owner unchanged.
+        harness.query(dsn, "UPDATE starstream.progress SET next_offset = 0, epoch = epoch + 1 WHERE partition = 3 RETURNING 1")
+        harness.wait_for(lambda: harness.log_contains(log, "claiming them again"), 30, "the daemon to claim the reset partition again")
+        harness.wait_for(lambda: harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch") == EVENTS + log_end, 60,
+                         "partition 3 read again from offset 0", interval=0.2)
+        self.assertEqual(harness.scalar(dsn, "SELECT next_offset FROM starstream.progress WHERE partition = 3"), log_end)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event"), facts)
+        self.assertIsNone(proc.poll(), "no restart")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+
+    def test_sigterm_against_a_frozen_postgres_exits_within_the_deadline(self):
+        dsn = self.pg.create_database("frozen")
+        log = os.path.join(self.tmp, "frozen.log")
+        keys = {**KEYS, "shutdown.timeout_ms": 3000}
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="frozen", **keys)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        # Freeze every process of the server: connections stay open, nothing answers.
+        server = [int(p) for p in subprocess.run(["pgrep", "-f", self.pg.dir], capture_output=True, text=True).stdout.split()]
+        self.assertTrue(server)
+        for pid in server:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            code = proc.wait(timeout=60)
+            elapsed = time.monotonic() - started
+        finally:
+            for pid in server:
+                os.kill(pid, signal.SIGCONT)
+        self.assertEqual(code, 0, open(log).read()[-3000:])
+        self.assertLess(elapsed, 3.0 + 5.0, "shutdown.timeout_ms plus a small margin")
+        # Whatever was abandoned is read again: nothing lost, nothing doubled.
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="frozen", **KEYS, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assert_exactly_the_events(dsn)
 

@@ -5,6 +5,7 @@
                                             # does not reach the client, both sockets close
     proxy.commit_replies_dropped            # how many times that happened
     proxy.pause(); proxy.resume()           # a network partition: no byte relayed, nothing closed
+    proxy.open_transactions()               # last SQL of each connection inside a transaction
     proxy.stop()
 
 Why: the daemon's checkpoint is a Postgres COMMIT. When the COMMIT's reply is lost, the server
@@ -19,7 +20,10 @@ the typed phase (one type byte, int32 length including itself, body). A simple Q
 SQL, stripped of blanks and semicolons, starts with COMMIT (case-insensitive) or is END
 consumes an arming: from then on the server's replies on that connection are read and
 discarded up to ReadyForQuery ('Z', so the server has finished the COMMIT), then both sockets
-close. libpq sends COMMIT as a simple query (PQexec/PQsendQuery); the extended protocol
+close. Each ReadyForQuery's transaction status ('I' idle, 'T' in a transaction, 'E' failed one)
+is remembered per connection with the last SQL the client sent (simple Query or Parse), so a test
+can act while a client holds a transaction open (e.g. SIGSTOP it there: a zombie holding row
+locks). libpq sends COMMIT as a simple query (PQexec/PQsendQuery); the extended protocol
 (Parse/Bind/Execute) is relayed untouched.
 
 Thread rules: one accepting thread and two relay threads per connection (one per direction);
@@ -58,6 +62,8 @@ class _Connection:
     def __init__(self, proxy, client, server):
         self.proxy, self.client, self.server = proxy, client, server
         self.dropping = False  # set by the client thread before it forwards an armed COMMIT
+        self.status = b"I"     # transaction status of the last ReadyForQuery relayed
+        self.last_sql = ""     # the last SQL text the client sent
         self.closed = threading.Event()
 
     def close(self):
@@ -130,8 +136,12 @@ class _Connection:
             body = _recv_exact(self.client, length - 4)
             if body is None:
                 return
-            if kind == b"Q" and _is_commit(body.rstrip(b"\0").decode("utf-8", "replace")) and self.proxy._take_arming():
-                self.dropping = True
+            if kind == b"Q":
+                self.last_sql = body.rstrip(b"\0").decode("utf-8", "replace")
+                if _is_commit(self.last_sql) and self.proxy._take_arming():
+                    self.dropping = True
+            elif kind == b"P":  # Parse: statement name, NUL, query, NUL, parameter types
+                self.last_sql = body.split(b"\0", 2)[1].decode("utf-8", "replace") if body.count(b"\0") >= 2 else ""
             if not self._send(self.server, header + body):
                 return
 
@@ -151,6 +161,8 @@ class _Connection:
                         self.proxy._count_dropped()
                         return
                     continue
+                if kind == b"Z" and body:
+                    self.status = body[:1]
                 if not self._send(self.client, header + body):
                     return
         finally:
@@ -198,6 +210,12 @@ class PgProxy:
         """Connections open through the proxy right now."""
         with self._lock:
             return len(self._connections)
+
+    def open_transactions(self):
+        """[last SQL] of the connections whose last ReadyForQuery said "in a transaction"."""
+        with self._lock:
+            connections = list(self._connections)
+        return [c.last_sql for c in connections if c.status in (b"T", b"E") and not c.closed.is_set()]
 
     def drop_next_commit_reply(self):
         """Arms one drop (armings add up): see the module comment."""
