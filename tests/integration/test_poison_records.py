@@ -1,0 +1,114 @@
+"""No poison pill (issue 12): records that cannot be stored become dead letters with their
+reason and everything else commits, windows on. A time_stamp in milliseconds, one in year 9999
+and a negative one are refused by the event-time bounds (`event_time_out_of_range`); a record
+that violates a CHECK constraint the test adds to fact_event is found by bisection and
+dead-lettered with SQLSTATE 23514. Then the unknown commit: a proxy loses one COMMIT's reply
+after the server committed; the daemon must find out that the batch landed, neither doubling
+nor wedging, and end with the tables of an uninterrupted run. Oracle: the generator's JSONL and
+the poison messages the test wrote itself."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import unittest
+import uuid
+
+import expectations as expect
+import harness
+
+sys.path.insert(0, os.path.join(harness.SOURCE_DIR, "tests", "support"))
+from pg_proxy import PgProxy  # noqa: E402
+
+PARTITIONS = 8
+KEYS = {"batch.max_records": 500, "batch.trigger_interval_ms": 200, "postgres.retry_initial_ms": 100, "postgres.retry_max_ms": 1000,
+        "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000, "time.idle_timeout_ms": 1000}
+REJECTED_RESOLUTION = "13x13"  # what the test's CHECK constraint refuses
+
+
+def produce(bootstrap, partition, payloads):
+    """Writes raw messages into one partition with kcat (an independent client)."""
+    subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", "product_view", "-p", str(partition)], input=b"\n".join(payloads) + b"\n",
+                   check=True, timeout=60)
+
+
+class PoisonRecords(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.local_stack(cls, "starstream-poison-", PARTITIONS, 4000, malformed_share=0.01, duplicate_share=0.01)
+        first, malformed_first = expect.read_jsonl(cls.jsonl)
+        template = first[0]
+        cls.poison = {}
+        for name, change in {"milliseconds": {"time_stamp": template["time_stamp"] * 1000},
+                             "year 9999": {"time_stamp": 253402300799},
+                             "negative": {"time_stamp": -template["time_stamp"]},
+                             "constraint": {"resolution": REJECTED_RESOLUTION}}.items():
+            event = {**template, **change, "id": str(uuid.uuid4())}
+            cls.poison[name] = json.dumps(event).encode()
+        for i, payload in enumerate(cls.poison.values()):
+            produce(cls.kafka.bootstrap, 1 + i, [payload])
+        # Thousands of valid events after the poison, in every partition.
+        second_jsonl = os.path.join(cls.tmp, "second.jsonl")
+        harness.generate(4000, second_jsonl, brokers=cls.kafka.bootstrap, seed=7, malformed_share=0.01)
+        second, malformed_second = expect.read_jsonl(second_jsonl)
+        cls.valid_ids = {e["id"].lower() for e in first + second}
+        cls.malformed = len(malformed_first) + len(malformed_second)
+        cls.messages = 8000 + len(cls.poison)
+
+    def prepare(self, name):
+        dsn = self.pg.create_database(name)
+        done = subprocess.run([harness.DAEMON, "migrate", f"--postgres.dsn={dsn}"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        harness.query(dsn, "ALTER TABLE fact_event ADD CONSTRAINT test_refuses_a_resolution"
+                           f" CHECK (resolution IS DISTINCT FROM '{REJECTED_RESOLUTION}')")
+        return dsn
+
+    def assert_outcome(self, dsn):
+        ids = [row[0] for row in harness.query(dsn, "SELECT event_id::text FROM fact_event")]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(set(ids), self.valid_ids)
+        letters = {bytes(payload): (reason, sqlstate) for reason, sqlstate, payload in
+                   harness.query(dsn, "SELECT reason, sqlstate, payload FROM starstream.dead_letter")}
+        self.assertEqual(len(letters), self.malformed + len(self.poison))
+        for name in ("milliseconds", "year 9999", "negative"):
+            reason, sqlstate = letters[self.poison[name]]
+            self.assertTrue(reason.startswith("event_time_out_of_range"), (name, reason))
+            self.assertIsNone(sqlstate, name)
+        reason, sqlstate = letters[self.poison["constraint"]]
+        self.assertEqual(sqlstate, "23514", reason)
+        self.assertIn("test_refuses_a_resolution", reason)
+        # Every message is counted once; every partition's checkpoint reached its log end.
+        self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), self.messages)
+
+    def test_poison_records_are_dead_letters_and_everything_else_commits(self):
+        dsn = self.prepare("poison")
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="poison", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        self.assertIn("Postgres rejects 1 record(s)", out.stderr)
+        self.assert_outcome(dsn)
+        # No watermark was dragged to the end of time: windows keep finalising by the wall clock.
+        self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.progress"))
+        self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.batch"))
+        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM win_hourly_product_views WHERE is_final"), 0)
+        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM win_hourly_product_views WHERE NOT is_final"), 0)
+
+    def test_a_lost_commit_reply_neither_doubles_nor_wedges(self):
+        dsn = self.prepare("lost_reply")
+        proxy = PgProxy(self.pg.port)
+        self.addCleanup(proxy.stop)
+        log = os.path.join(self.tmp, "lost_reply.log")
+        proc = harness.start_daemon(harness.dsn_through(dsn, proxy.port), self.kafka.bootstrap, log, group="lost_reply", **KEYS)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        harness.wait_for(lambda: harness.scalar(dsn, "SELECT count(*) FROM starstream.batch") >= 2, 60, "two committed batches", interval=0.02)
+        proxy.drop_next_commit_reply()
+        harness.wait_for(lambda: proxy.commit_replies_dropped == 1, 60, "a COMMIT reply to be lost")
+        harness.wait_for(lambda: harness.scalar(dsn, "SELECT coalesce(sum(records), 0) FROM starstream.batch") >= self.messages, 120,
+                         "every message committed", interval=0.2)
+        self.assertTrue(harness.log_contains(log, "was committed although its COMMIT's reply was lost"), open(log).read()[-3000:])
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        self.assert_outcome(dsn)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
