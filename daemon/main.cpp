@@ -2,8 +2,11 @@
 //
 // Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
 // healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version, offsets show|reset
-// (checkpoints against the Kafka log; tools/offsets_command.h). Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the
-// key); 3 a dependency (Postgres, Kafka) unreachable or refusing at start-up.
+// (checkpoints against the Kafka log; tools/offsets_command.h).
+// Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the key); 3 a
+// dependency (Postgres, Kafka) unreachable or refusing at start-up; 4 Postgres refuses a batch
+// and no record is to blame; 5 a checkpoint outside the log with source.offset_out_of_range =
+// fail (lifecycle/fatal_stop.h).
 #include "config/config.h"
 #include "http/http_server.h"
 #include "http/readiness_probe.h"
@@ -48,7 +51,7 @@ void migrate(const Config& config, bool pin_time_zone) {
 nlohmann::json config_summary(const Config& config) {
     nlohmann::json kafka = nlohmann::json::object();
     for (const auto& [key, value] : config.kafka) kafka[key] = starstream::engine::is_secret_property(key) ? "(redacted)" : value;
-    return {{"postgres", redact_dsn(config.postgres_dsn)}, {"topics", config.topics}, {"kafka", kafka},
+    return {{"instance_id", config.instance_id}, {"postgres", redact_dsn(config.postgres_dsn)}, {"topics", config.topics}, {"kafka", kafka},
             {"batch", {{"trigger_interval_ms", config.trigger_interval.count()}, {"max_records", config.max_records}, {"max_bytes", config.max_bytes}}}};
 }
 
@@ -69,6 +72,9 @@ int run(const Config& config) {
         }
         server->start();
     }
+    // Before anything slow (migrations, connecting): a SIGTERM during start-up is a clean stop.
+    std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
+    std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
     spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
                  fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
     try {
@@ -83,8 +89,6 @@ int run(const Config& config) {
     std::unique_ptr<StreamRunner> runner;
     try {
         runner = std::make_unique<StreamRunner>(config, state, probe, systemd);
-        std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
-        std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
         if (!runner->wait_for_source()) {
             spdlog::info("stopped before consuming anything");
             runner.reset();

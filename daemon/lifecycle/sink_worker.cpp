@@ -143,10 +143,14 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
     constexpr int kUnexplainedLimit = 3;
     auto backoff = config_.postgres_retry_initial;
     bool outcome_unknown = false;
+    int stale_backend = 0;  ///< server process id of the connection given up last
     int unexplained = 0;
     for (int attempt = 1;; ++attempt) {
         try {
             if (batch.batch_id == 0) batch.batch_id = writer().next_batch_id();
+            // The server process of the lost connection may still hold the batch's transaction
+            // open (a network partition): end it first, so that landed() sees the final outcome.
+            if (outcome_unknown && stale_backend) writer().settle_backend(std::exchange(stale_backend, 0));
             if (outcome_unknown && writer().landed(batch.batch_id)) {
                 spdlog::warn("batch {} was committed although its COMMIT's reply was lost; not writing it again", batch.batch_id);
                 probe_.commit_outcome_resolved("landed");
@@ -175,16 +179,24 @@ void SinkWorker::commit_with_retry(product_view::StarBatch& batch) {
                 spdlog::error("batch {} abandoned at shutdown ({}); whatever did not commit is consumed again on restart", batch.batch_id, e.what());
                 return;
             }
-            if (e.transient()) {
+            bool transient = e.transient();
+            if (!transient && postgres::caused_by_records(e)) {
+                try {
+                    if (isolate_rejected(batch, e)) continue;
+                } catch (const PgError& probe_error) {
+                    if (!probe_error.transient()) throw;
+                    transient = true;  // a probe lost its connection or deadlocked: retry the whole batch
+                }
+            }
+            if (transient) {
                 outcome_unknown = true;
+                stale_backend = writer_ ? writer_->backend_pid() : 0;
                 writer_.reset();
-            } else if (postgres::caused_by_records(e) && isolate_rejected(batch, e)) {
-                continue;
             } else if (!postgres::caused_by_records(e) || ++unexplained >= kUnexplainedLimit) {
                 throw FatalStop{"batch " + std::to_string(batch.batch_id) + ": Postgres refuses it permanently (SQLSTATE " + e.sqlstate() +
-                                      ") and no record is to blame: " + e.what() +
-                                      ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
-                                  kExitPostgresRefuses};
+                                    ") and no record is to blame: " + e.what() +
+                                    ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
+                                kExitPostgresRefuses};
             }
             probe_.postgres_retry();
             state_.commit_failed(e.what(), e.transient());

@@ -225,7 +225,7 @@ void StreamRunner::on_revoked(const std::vector<engine::TopicPartition>& partiti
     if (!closing_quietly_) {
         const auto deadline = Clock::now() + config_.shutdown_timeout;
         bool handed_off = seal_and_hand_off(deadline);
-        while (handed_off && !queue_.wait_idle(milliseconds(100)) && Clock::now() < deadline && !sink_->failure()) {
+        while (handed_off && !queue_.wait_idle(milliseconds(100)) && Clock::now() < deadline && !sink_->failure() && !stop_requested_) {
         }
         if (!handed_off || !queue_.idle())
             spdlog::warn("the sink did not commit within shutdown.timeout_ms while {} partitions are revoked; their uncommitted records are "

@@ -235,7 +235,7 @@ void KafkaSource::reassign(const std::map<TopicPartition, std::int64_t>& next_of
     if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list.get()))
         throw std::runtime_error(std::string("cannot reposition the assigned partitions: ") + rd_kafka_err2str(err));
     assigned_ = std::move(partitions);
-    paused_ = false;
+    resume_assigned();
 }
 
 std::pair<std::int64_t, std::int64_t> KafkaSource::query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout) {
@@ -243,6 +243,13 @@ std::pair<std::int64_t, std::int64_t> KafkaSource::query_log_bounds(const TopicP
     if (rd_kafka_query_watermark_offsets(consumer_, tp.topic.c_str(), tp.partition, &low, &high, static_cast<int>(timeout.count())))
         return {-1, -1};
     return {low, high};
+}
+
+void KafkaSource::resume_assigned() {
+    // librdkafka 2.0 keeps an application pause across assign() (rdkafka_assignment.c clears only
+    // its own): a partition paused for backpressure would never be fetched again.
+    if (!assigned_.empty()) rd_kafka_resume_partitions(consumer_, make_list(assigned_).get());
+    paused_ = false;
 }
 
 void KafkaSource::pause_all() {
@@ -304,7 +311,7 @@ void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition
         }
         rd_kafka_assign(consumer_, list);
         assigned_ = partitions;
-        paused_ = false;
+        resume_assigned();
         spdlog::info("kafka assigned {} partitions", partitions.size());
     } else {
         try {

@@ -144,6 +144,8 @@ private:
     static void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque);
     static void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* line);
     void on_error(rd_kafka_resp_err_t err, const std::string& reason);
+    /// Resumes every assigned partition (after an assignment: pauses survive it).
+    void resume_assigned();
     /// The connection demonstrably works: ends a security failure episode.
     void connection_works();
 

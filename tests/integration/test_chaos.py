@@ -490,7 +490,8 @@ class Chaos(unittest.TestCase):
         for inst in instances:
             try:
                 rc = inst.proc.wait(timeout=30)
-                starting = b"kafka assigned" not in open(inst.log, "rb").read()[inst.log_offset:]
+                with open(inst.log, "rb") as f:
+                    starting = b"kafka assigned" not in f.read()[inst.log_offset:]
                 if rc == -signal.SIGTERM and starting:
                     # main.cpp installs its SIGTERM handler only once start-up is done; systemd
                     # counts death by SIGTERM as a clean stop, so this is a note, not a failure.
@@ -613,6 +614,11 @@ class Chaos(unittest.TestCase):
               f"restarts after exit 3 at start-up during a disruption: {self.supervisor_restarts}", flush=True)
         if done["sigkill"] < 10:
             self.problem(f"only {done['sigkill']} SIGKILLs happened (the schedule asks for at least 10)")
+        recognised = 0
+        for inst in instances:
+            with open(inst.log, "rb") as f:
+                recognised += f.read().count(b"reply was lost")
+        print(f"lost COMMIT replies the daemons recognised (batch found committed, not written again): {recognised}", flush=True)
         pattern = re.compile(rb"fenc|revok|lost|epoch", re.IGNORECASE)
         for inst in instances:
             with open(inst.log, "rb") as f:

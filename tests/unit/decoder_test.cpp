@@ -89,3 +89,11 @@ TEST(Decoder, RejectsWhatJsonbWouldReject) {
     EXPECT_EQ(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\u0000")")), "invalid string: option contains NUL");
     EXPECT_EQ(reason(replace(kValid, R"("value_label":"")", R"("value_label":"\ud83d\ude00")")), "");
 }
+
+// A natural key too long for its index would make Postgres refuse every batch that holds it
+// (SQLSTATE 54000): the decoder refuses it instead.
+TEST(Decoder, NaturalKeysLongerThanTheirIndexAllowsAreDeadLetters) {
+    EXPECT_EQ(reason(replace(kValid, "\"product_id\":\"90412\"", "\"product_id\":\"" + std::string(513, '7') + "\"")),
+              "oversized field: product_id longer than 512 bytes");
+    EXPECT_EQ(reason(replace(kValid, "\"product_id\":\"90412\"", "\"product_id\":\"" + std::string(512, '7') + "\"")), "");
+}

@@ -87,6 +87,13 @@ std::string Decoder::decode(std::string_view payload, ProductViewEvent& event) {
     };
     for (const auto& f : fields)
         if (auto reason = read_string(object, f.name, f.need, event.*f.member); !reason.empty()) return reason;
+    // These are natural keys, indexed in dimensions and windowed tables: a btree row holds at
+    // most about 2.7 KB, so a longer key could never be stored (SQLSTATE 54000).
+    constexpr std::size_t kMaxKeyBytes = 512;
+    for (const char* key : {"store_id", "collection", "product_id", "viewing_product_id", "device_id"})
+        for (const auto& f : fields)
+            if (std::string_view(f.name) == key && (event.*f.member).size() > kMaxKeyBytes)
+                return std::string("oversized field: ") + key + " longer than " + std::to_string(kMaxKeyBytes) + " bytes";
 
     simdjson::dom::element option;
     if (!object.at_key("option").get(option) && !option.is_null()) {

@@ -3,7 +3,9 @@
 // Rules (EVENTS.md): the message is UTF-8 JSON of at most `max_event_bytes`; `id` is a UUID
 // string; `time_stamp` an integer (Unix seconds); `store_id` and `collection` non-empty
 // strings; the other fields it reads, when present and not null, are strings (`option` is
-// any JSON). Unknown fields are ignored. Strings may not contain NUL (Postgres text cannot).
+// any JSON). Unknown fields are ignored. Strings may not contain NUL (Postgres text cannot);
+// the natural keys (store_id, collection, product_id, viewing_product_id, device_id) are at
+// most 512 bytes (they are indexed).
 // simdjson's DOM parser validates the whole document (On-Demand would skip unread parts).
 // Thread rules: one decoder per thread (it owns simdjson's parser buffers).
 #pragma once

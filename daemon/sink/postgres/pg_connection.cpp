@@ -56,7 +56,9 @@ PgConnection::PgConnection(const PgSettings& settings, const std::atomic<bool>* 
         while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
         spdlog::debug("postgres: {}", text);
     }, nullptr);
-    exec("SET statement_timeout = " + std::to_string(statement_timeout_.count()));
+    // A transaction left open by a client that vanished ends by itself too.
+    const std::string timeout = std::to_string(statement_timeout_.count());
+    exec("SET statement_timeout = " + timeout + "; SET idle_in_transaction_session_timeout = " + timeout);
     if (PQsetnonblocking(conn_.get(), 1) != 0) throw PgError("cannot make the Postgres connection non-blocking", "08000", true);
 }
 

@@ -72,6 +72,8 @@ public:
     PgResult exec_params(const std::string& sql, const std::vector<std::string>& params);
     /// COPY ... FROM STDIN (FORMAT binary) with `data` as the whole stream; returns rows copied.
     std::int64_t copy_in(const std::string& copy_sql, std::string_view data);
+    /// The server process serving this connection.
+    int backend_pid() const { return PQbackendPID(conn_.get()); }
     /// False once the connection is lost or a call was abandoned mid-protocol.
     bool ok() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
 

@@ -33,7 +33,8 @@ void erase_keys(Map& members, const std::unordered_set<std::int64_t>& keys) {
 
 bool caused_by_records(const PgError& error) {
     const std::string& s = error.sqlstate();
-    return !error.transient() && (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0);
+    // 54: program limit exceeded, e.g. a key too long for its index ("index row requires ...").
+    return !error.transient() && (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s.rfind("54", 0) == 0);
 }
 
 std::vector<Rejection> find_rejected(StarBatchWriter& writer, const StarBatch& batch) {

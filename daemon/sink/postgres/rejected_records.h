@@ -1,5 +1,6 @@
 // Records Postgres rejects (DESIGN.md invariant 9, "no poison pill"): when a batch fails with a
-// data exception (SQLSTATE class 22) or an integrity constraint violation (class 23), its facts
+// data exception (SQLSTATE class 22), an integrity constraint violation (23) or a program limit
+// (54, an index row too large), its facts
 // are bisected with rolled-back probes (StarBatchWriter::probe) until the ones Postgres refuses
 // are found; they become dead letters with the raw message, the error and its SQLSTATE, and the
 // rest of the batch commits. Cost: about log2(n / k) probes per rejected fact, each writing up
@@ -26,7 +27,8 @@ struct Rejection {
     std::string message;  ///< the first line of the error (no row contents)
 };
 
-/// Whether a permanent error can come from the values of a record: classes 22 and 23.
+/// Whether a permanent error can come from the values of a record: classes 22 (data
+/// exception), 23 (integrity constraint) and 54 (program limit, such as an index row too large).
 bool caused_by_records(const PgError& error);
 
 /// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index

@@ -298,6 +298,12 @@ bool StarBatchWriter::landed(std::int64_t batch_id) {
     return PQntuples(conn_->exec_params("SELECT 1 FROM starstream.batch WHERE batch_id = $1", {std::to_string(batch_id)}).get()) > 0;
 }
 
+void StarBatchWriter::settle_backend(int pid) {
+    // pg_terminate_backend(pid, timeout) (Postgres 14+) waits for the process to exit; a pid that
+    // is gone already only raises a warning (logged at debug by the notice processor).
+    conn_->exec_params("SELECT pg_terminate_backend($1::int, 5000)", {std::to_string(pid)});
+}
+
 void StarBatchWriter::copy_dead_letters(const StarBatch& batch, BatchOutcome& outcome) {
     copy_.reset();
     for (const auto& d : batch.dead_letters) {

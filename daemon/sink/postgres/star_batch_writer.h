@@ -77,6 +77,11 @@ public:
     std::int64_t next_batch_id();
     /// Whether the batch `batch_id` is committed: decides a COMMIT whose reply was lost. Throws PgError.
     bool landed(std::int64_t batch_id);
+    /// The server process id of this writer's connection (pg_stat_activity.pid).
+    int backend_pid() const { return conn_->backend_pid(); }
+    /// Terminates the server process `pid` (a connection given up on) and waits up to 5 s for it
+    /// to end, so that its open transaction is settled. A process already gone is fine. Throws PgError.
+    void settle_backend(int pid);
     /// Writes and commits `batch` (its batch_id set). Throws FencedError (rolled back) when a
     /// partition's epoch moved on, PgError on database errors (rolled back; `transient()` says
     /// whether a retry on a new connection may succeed).
