@@ -49,17 +49,19 @@ spdlog::level::level_enum log_level(int syslog_level) {
 
 }  // namespace
 
+void set_property(rd_kafka_conf_t* conf, const SecretRedactor& redactor, const std::string& key, const std::string& value) {
+    char err[512];
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK) return;
+    rd_kafka_conf_destroy(conf);
+    throw SourceConfigError(key, redactor.redact(err));
+}
+
 KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, std::vector<std::string> topics,
                          StartingOffsets starting, RebalanceListener& listener)
     : redactor_(properties), security_settings_(security_settings(properties)), topics_(std::move(topics)), starting_(starting), listener_(listener) {
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    auto set = [&](const std::string& key, const std::string& value) {
-        if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            throw SourceConfigError(key, redactor_.redact(err));
-        }
-    };
+    auto set = [&](const std::string& key, const std::string& value) { set_property(conf, redactor_, key, value); };
     // Defaults the user may change.
     set("partition.assignment.strategy", "range");
     set("group.id", "starstream");

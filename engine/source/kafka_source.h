@@ -41,6 +41,10 @@ private:
     std::string key_;
 };
 
+/// Sets one librdkafka property on `conf`. When librdkafka refuses it, destroys `conf` and
+/// throws SourceConfigError naming `key`, with librdkafka's reason redacted by `redactor`.
+void set_property(rd_kafka_conf_t* conf, const SecretRedactor& redactor, const std::string& key, const std::string& value);
+
 /// Told about assignment changes; implemented by whoever owns the checkpoint.
 class RebalanceListener {
 public:

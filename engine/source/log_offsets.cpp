@@ -1,6 +1,6 @@
 #include "source/log_offsets.h"
 
-#include "source/kafka_source.h"  // SourceConfigError
+#include "source/kafka_source.h"  // SourceConfigError, set_property
 
 #include <spdlog/spdlog.h>
 
@@ -26,12 +26,7 @@ LogOffsets::LogOffsets(const std::map<std::string, std::string>& properties, std
     if (auto it = properties.find("bootstrap.servers"); it != properties.end()) bootstrap_ = it->second;
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    auto set = [&](const std::string& key, const std::string& value) {
-        if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            throw SourceConfigError(key, redactor_.redact(err));
-        }
-    };
+    auto set = [&](const std::string& key, const std::string& value) { set_property(conf, redactor_, key, value); };
     for (const auto& [key, value] : properties)
         if (std::find(std::begin(kGroupProperties), std::end(kGroupProperties), key) == std::end(kGroupProperties)) set(key, value);
     set("enable.auto.commit", "false");

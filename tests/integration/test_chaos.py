@@ -510,9 +510,10 @@ class Chaos(unittest.TestCase):
     # -- during the run -------------------------------------------------------------------------
     def watch_unexpected_exits(self, instances, lock, t0):
         """An instance that exits without being told to is restarted 2 s later, as systemd would
-        (Restart=on-failure). Exit 3 at start-up while Postgres is unreachable (a disruption is
-        on, or just ended) is documented behaviour (README "Exit codes"); any other exit is a
-        daemon failure and recorded as a problem."""
+        (Restart=on-failure). Exit 3 at start-up because Postgres is unreachable (a disruption is
+        on, or just ended) or dropped the start-up connection (a COMMIT reply the proxy was told
+        to lose hit the migration's COMMIT) is documented behaviour (README "Exit codes"); any
+        other exit is a daemon failure and recorded as a problem."""
         now = time.monotonic()
         for inst in instances:
             if inst.proc.poll() is None or inst.expect_exit:
@@ -520,7 +521,8 @@ class Chaos(unittest.TestCase):
             if inst.restart_at is None:
                 rc, tail = inst.proc.returncode, inst.log_tail()
                 during = any(a <= now <= (time.monotonic() if b is None else b) + GRACE_S for a, b in self.excused)
-                if rc == 3 and during and "cannot connect to Postgres" in tail:
+                lost_at_start = "critical postgres.dsn" in tail and "server closed the connection" in tail
+                if rc == 3 and ((during and "cannot connect to Postgres" in tail) or lost_at_start):
                     self.supervisor_restarts.append(f"{stamp(t0)} {inst.name}")
                 else:
                     self.problem(f"{stamp(t0)} {inst.name} exited by itself with {rc}; log tail:\n{tail}")

@@ -32,12 +32,22 @@ PgConnection& ProgressStore::connection() {
     return *conn_;
 }
 
-std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim(const std::vector<engine::TopicPartition>& partitions) {
+namespace {
+
+/// The topics and partition numbers of `partitions` as two parallel Postgres array literals.
+std::pair<std::string, std::string> partition_arrays(const std::vector<engine::TopicPartition>& partitions) {
     std::vector<std::string> topics, numbers;
     for (const auto& tp : partitions) {
         topics.push_back(tp.topic);
         numbers.push_back(std::to_string(tp.partition));
     }
+    return {text_array(topics), text_array(numbers)};
+}
+
+}  // namespace
+
+std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim(const std::vector<engine::TopicPartition>& partitions) {
+    const auto [topics, numbers] = partition_arrays(partitions);
     // The CTE reads the topics' checkpoints as they were before this claim.
     PgResult rows = connection().exec_params(
         "WITH started AS (SELECT DISTINCT topic FROM starstream.progress WHERE next_offset IS NOT NULL AND topic = ANY($1::text[]))"
@@ -47,7 +57,7 @@ std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim
         " RETURNING topic, partition,"
         "   coalesce(next_offset, CASE WHEN topic IN (SELECT topic FROM started) THEN -2 ELSE -1 END),"
         "   epoch, (extract(epoch FROM watermark) * 1000000)::bigint",
-        {text_array(topics), text_array(numbers), instance_id_});
+        {topics, numbers, instance_id_});
     static_assert(engine::kFromLogStart == -2);
     std::map<engine::TopicPartition, engine::PartitionPosition> positions;
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
@@ -59,15 +69,11 @@ std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim
 }
 
 std::map<engine::TopicPartition, ProgressStore::Owner> ProgressStore::owners(const std::vector<engine::TopicPartition>& partitions) {
-    std::vector<std::string> topics, numbers;
-    for (const auto& tp : partitions) {
-        topics.push_back(tp.topic);
-        numbers.push_back(std::to_string(tp.partition));
-    }
+    const auto [topics, numbers] = partition_arrays(partitions);
     PgResult rows = connection().exec_params(
         "SELECT p.topic, p.partition, p.epoch, coalesce(p.owner_instance, '') FROM starstream.progress p"
         " JOIN unnest($1::text[], $2::int[]) AS u(t, n) ON p.topic = u.t AND p.partition = u.n",
-        {text_array(topics), text_array(numbers)});
+        {topics, numbers});
     std::map<engine::TopicPartition, Owner> out;
     for (int i = 0; i < PQntuples(rows.get()); ++i)
         out[{PQgetvalue(rows.get(), i, 0), std::atoi(PQgetvalue(rows.get(), i, 1))}] = {std::atoll(PQgetvalue(rows.get(), i, 2)),
