@@ -17,7 +17,8 @@ read back with kcat (partition, offset, payload of every message):
   - no live, running instance kept a lagging partition at the same position for more than
     STALL_LIMIT_S seconds outside the disruptions' windows (sampled from /status every second).
 
-Reproducible: the schedule comes from one seed, printed first; STARSTREAM_CHAOS_SEED replays it.
+Reproducible: the schedule comes from one seed (fixed by default), printed first;
+STARSTREAM_CHAOS_SEED=N replays N, STARSTREAM_CHAOS_SEED=random draws a new one.
 STARSTREAM_CHAOS_SCALE (default 1.0) stretches the producing time for longer soaks.
 The support pieces are checked first (TestSupport: the Postgres proxy, broker commands, the
 partition-hiding gateway), so a broken tool is not mistaken for a broken daemon.
@@ -39,7 +40,9 @@ import psycopg2
 import expectations as expect
 import harness
 
-SEED = int(os.environ.get("STARSTREAM_CHAOS_SEED", random.SystemRandom().randrange(1, 1 << 31)))
+# A fixed default keeps CI reproducible; STARSTREAM_CHAOS_SEED=random explores new schedules.
+_seed = os.environ.get("STARSTREAM_CHAOS_SEED", "200020461")
+SEED = random.SystemRandom().randrange(1, 1 << 31) if _seed == "random" else int(_seed)
 SCALE = float(os.environ.get("STARSTREAM_CHAOS_SCALE", "1.0"))
 PARTITIONS, VISIBLE_FIRST = 24, 16
 RATE = 800                           # messages per second, steady
