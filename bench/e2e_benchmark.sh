@@ -20,12 +20,9 @@ read -r -a extra <<<"${EXTRA:-}"
 source tests/support/local_stack.sh
 build_project
 LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions"
-psql_cmd=(psql -X -qAt -h 127.0.0.1 -p "$pg_port" -U postgres -d starstream)
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
 
-build/bench/starstream-generate --events "$events" --span-seconds "$span_seconds" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
-  --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
-build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
+produce_bench_events "$state" "$events" "$span_seconds"
 
 # LOAD=1: 50 HTTP clients hammer /metrics and /status during the run (ingestion cost of scrapes).
 http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -56,23 +53,23 @@ ${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" build/daemo
   --source.stop_when_caught_up=true --batch.max_records="$max_records" "${extra[@]}" >"$state/starstreamd.log" 2>&1
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
-committed=$("${psql_cmd[@]}" -c "SELECT sum(records) FROM starstream.batch")
-facts=$("${psql_cmd[@]}" -c "SELECT count(*) FROM fact_event")
+committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
+facts=$("${bench_psql[@]}" -c "SELECT count(*) FROM fact_event")
 rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
 [ "$committed" = "$events" ] || { echo "only $committed of $events events committed; see $state/starstreamd.log" >&2; exit 1; }
 
 # Ceiling: the same fact rows, binary COPY straight into a table shaped like fact_event.
-"${psql_cmd[@]}" -c "COPY fact_event TO '$state/pg/facts.bin' (FORMAT binary)"
-"${psql_cmd[@]}" -c "CREATE TABLE fact_ceiling (LIKE fact_event INCLUDING ALL)"
+"${bench_psql[@]}" -c "COPY fact_event TO '$state/pg/facts.bin' (FORMAT binary)"
+"${bench_psql[@]}" -c "CREATE TABLE fact_ceiling (LIKE fact_event INCLUDING ALL)"
 copy_start=$(($(date +%s%N) / 1000000))
-"${psql_cmd[@]}" -c "COPY fact_ceiling FROM '$state/pg/facts.bin' (FORMAT binary)"
+"${bench_psql[@]}" -c "COPY fact_ceiling FROM '$state/pg/facts.bin' (FORMAT binary)"
 copy_ms=$(($(date +%s%N) / 1000000 - copy_start))
 
 rate=$((events * 1000 / elapsed_ms))
 # Sustained: the records of every batch but the last (a partial batch that waits for the
 # trigger interval), from partition assignment (after the group join) to their commit.
 assigned_ms=$(date -d "$(grep -m1 "kafka assigned" "$state/starstreamd.log" | cut -d' ' -f1)" +%s%3N)
-read -r full_records last_full_ms < <("${psql_cmd[@]}" -F ' ' -c \
+read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
   "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
    WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
 sustained=$((full_records * 1000 / (last_full_ms - assigned_ms)))

@@ -23,7 +23,6 @@ read -r -a extra <<<"${EXTRA:-}"
 source tests/support/local_stack.sh
 build_project
 LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions"
-psql_cmd=(psql -X -qAt -h 127.0.0.1 -p "$pg_port" -U postgres -d starstream)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -32,11 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-build/bench/starstream-generate --events "$events" --span-seconds "$span_seconds" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
-  --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
-build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
+produce_bench_events "$state" "$events" "$span_seconds"
 if [ "$reject" != 0 ]; then
-  "${psql_cmd[@]}" -c "ALTER TABLE fact_event ADD CONSTRAINT bench_rejects CHECK (abs(hashtext(event_id::text)) % 1000 >= $reject)"
+  "${bench_psql[@]}" -c "ALTER TABLE fact_event ADD CONSTRAINT bench_rejects CHECK (abs(hashtext(event_id::text)) % 1000 >= $reject)"
 fi
 
 start_ms=$(($(date +%s%N) / 1000000))
@@ -46,13 +43,13 @@ for i in $(seq "$instances"); do
   pids+=($!)
 done
 # Done when every message is committed (facts, dead letters and duplicates counted per batch).
-while [ "$("${psql_cmd[@]}" -c "SELECT coalesce(sum(records), 0) FROM starstream.batch")" != "$events" ]; do
+while [ "$("${bench_psql[@]}" -c "SELECT coalesce(sum(records), 0) FROM starstream.batch")" != "$events" ]; do
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "an instance exited; see $state" >&2; exit 1; }; done
   sleep 0.2
 done
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
-rejected=$("${psql_cmd[@]}" -c "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL")
-batches=$("${psql_cmd[@]}" -c "SELECT count(*) || ' batches from ' || count(DISTINCT instance_id) || ' instances' FROM starstream.batch")
+rejected=$("${bench_psql[@]}" -c "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL")
+batches=$("${bench_psql[@]}" -c "SELECT count(*) || ' batches from ' || count(DISTINCT instance_id) || ' instances' FROM starstream.batch")
 rate=$((events * 1000 / elapsed_ms))
 echo "instances=$instances reject_per_mille=$reject events=$events elapsed_ms=$elapsed_ms events_per_s=$rate rejected=$rejected ($batches)"
 echo "| $(date -u +%F) | $events | $partitions | $instances | $reject | ${EXTRA:-} | $elapsed_ms | $rate | $rejected | $batches |" >>bench/results.md

@@ -24,7 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <map>
 #include <thread>
 
 namespace starstream::daemon {
@@ -36,7 +36,6 @@ struct BatchOutcome;
 }
 
 using BatchQueue = engine::BatchHandoff<product_view::StarBatch>;
-
 
 class SinkWorker {
 public:

@@ -22,6 +22,7 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
                    std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(),
                    std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()}),
       progress_(pg_settings(config), config.instance_id, &stop_requested_),
+      bounds_{config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()},
       enrichment_(config.enrichment),
       decoder_(config.max_event_bytes),
       builder_(enrichment_) {
@@ -29,7 +30,6 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
         config.kafka, config.topics,
         config.starting_offsets == "latest" ? engine::StartingOffsets::latest : engine::StartingOffsets::earliest, *this);
     sink_ = std::make_unique<SinkWorker>(config, queue_, *source_, state_, probe_);
-    bounds_ = {config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()};
     new_batch();
 }
 

@@ -105,6 +105,7 @@ private:
     engine::WatermarkTracker watermarks_;
     std::int64_t now_us_ = 0;  ///< wall clock, Unix microseconds, read once per poll burst
     postgres::ProgressStore progress_;
+    engine::EventTimeBounds bounds_;  ///< time.min_event_time .. now + time.max_event_time_ahead_ms
     enrichment::Enrichment enrichment_;
     product_view::Decoder decoder_;
     product_view::StarBatchBuilder builder_;
@@ -115,7 +116,6 @@ private:
     product_view::StarBatch batch_;
     product_view::ProductViewEvent event_;
     std::chrono::steady_clock::time_point batch_started_;
-    engine::EventTimeBounds bounds_;
     bool closing_quietly_ = false;  ///< revocations hand nothing to the sink
     std::chrono::steady_clock::time_point next_ownership_check_{};
     std::map<engine::TopicPartition, std::int64_t> epochs_;  ///< claimed partitions and our epoch

@@ -33,11 +33,21 @@ class Lifecycle(unittest.TestCase):
             return 0
         return harness.scalar(dsn, "SELECT count(*) FROM starstream.batch")
 
+    def start(self, name, **keys):
+        """A running daemon on a new database `name` (group `name`): (dsn, log path, process),
+        killed at clean-up if still running."""
+        dsn = self.pg.create_database(name)
+        log = os.path.join(self.tmp, name + ".log")
+        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group=name, **{**KEYS, **keys})
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        return dsn, log, proc
+
+    def wait_for_batches(self, dsn, n=3):
+        harness.wait_for(lambda: self.batches(dsn) >= n, 60, f"{n} committed batches", interval=0.01)
+
     def test_sigterm_commits_what_was_consumed_and_exits_0(self):
-        dsn = self.pg.create_database("sigterm")
-        log = os.path.join(self.tmp, "sigterm.log")
-        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="sigterm", **KEYS)
-        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        dsn, log, proc = self.start("sigterm")
+        self.wait_for_batches(dsn)
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=60), 0, open(log).read()[-2000:])
         self.assertTrue(harness.log_contains(log, "stopped cleanly"))
@@ -63,13 +73,9 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(harness.query(dsn, "SELECT (SELECT count(*) FROM fact_event), (SELECT count(*) FROM starstream.dead_letter)"), before)
 
     def test_a_fenced_partition_is_left_to_its_new_owner(self):
-        dsn = self.pg.create_database("fenced")
-        log = os.path.join(self.tmp, "fenced.log")
         # Slow batches (100 records, 200 ms apart) so that the fence lands while the stream runs.
-        keys = {**KEYS, "batch.max_records": 100}
-        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="fenced", **keys)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        dsn, log, proc = self.start("fenced", **{"batch.max_records": 100})
+        self.wait_for_batches(dsn)
         # Another instance takes partition 0: its epoch moves on and the row names the new owner
         # (what a claim does).
         fenced_at = harness.query(dsn, "UPDATE starstream.progress SET epoch = epoch + 1, owner_instance = 'other-instance'"
@@ -89,10 +95,7 @@ class Lifecycle(unittest.TestCase):
         self.assert_exactly_the_events(dsn)
 
     def test_an_online_reset_is_followed_within_seconds_without_a_restart(self):
-        dsn = self.pg.create_database("online_reset")
-        log = os.path.join(self.tmp, "online_reset.log")
-        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="online_reset", **KEYS)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        dsn, log, proc = self.start("online_reset")
         harness.wait_for(lambda: self.batches(dsn) and harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch") == EVENTS, 120,
                          "every event committed", interval=0.2)
         facts = harness.scalar(dsn, "SELECT count(*) FROM fact_event")
@@ -112,12 +115,8 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(proc.wait(timeout=60), 0)
 
     def test_sigterm_against_a_frozen_postgres_exits_within_the_deadline(self):
-        dsn = self.pg.create_database("frozen")
-        log = os.path.join(self.tmp, "frozen.log")
-        keys = {**KEYS, "shutdown.timeout_ms": 3000}
-        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="frozen", **keys)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        dsn, log, proc = self.start("frozen", **{"shutdown.timeout_ms": 3000})
+        self.wait_for_batches(dsn)
         # Freeze every process of the server: connections stay open, nothing answers.
         server = [int(p) for p in subprocess.run(["pgrep", "-f", self.pg.dir], capture_output=True, text=True).stdout.split()]
         self.assertTrue(server)
@@ -139,11 +138,8 @@ class Lifecycle(unittest.TestCase):
         self.assert_exactly_the_events(dsn)
 
     def test_postgres_outage_pauses_and_retries_without_loss(self):
-        dsn = self.pg.create_database("outage")
-        log = os.path.join(self.tmp, "outage.log")
-        proc = harness.start_daemon(dsn, self.kafka.bootstrap, log, group="outage", **KEYS)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        harness.wait_for(lambda: self.batches(dsn) >= 3, 60, "three committed batches", interval=0.01)
+        dsn, log, proc = self.start("outage")
+        self.wait_for_batches(dsn)
         start_again = harness.restart_postgres_later(self.pg)
         harness.wait_for(lambda: harness.log_contains(log, "not committed (attempt 2"), 60, "the daemon to retry a batch")
         self.assertIsNone(proc.poll(), "the daemon must survive the outage")

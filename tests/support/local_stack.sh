@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Sourced by deploy/demo.sh and bench/e2e_benchmark.sh: installs and builds, then starts a
+# Sourced by deploy/demo.sh and the bench/ scripts: installs and builds, then starts a
 # fresh local stack in a state folder. After `start_local_stack STATE PARTITIONS`:
 #   dsn, pg_port    the throwaway PostgreSQL (database "starstream"; LOCAL_PG_DURABLE=1 keeps fsync)
 #   bootstrap       the mock Kafka cluster (3 brokers, topic product_view with PARTITIONS partitions)
 #   kafka_pid       its process, stopped by the caller's EXIT trap
+#   bench_psql      psql -qAt on the database, as an array: "${bench_psql[@]}" -c "SELECT ..."
+# `produce_bench_events STATE EVENTS SPAN_SECONDS` then fills the topic the way the benchmarks
+# do (0.5 % malformed, 0.5 % duplicates; JSONL in STATE/events.jsonl) and migrates the database.
 # Run from the repository root.
 
 build_project() {
@@ -27,4 +30,13 @@ start_local_stack() {
   [ -s "$state/bootstrap" ] || { echo "mock Kafka did not start; see $state/mock-kafka.log" >&2; return 1; }
   bootstrap=$(cat "$state/bootstrap")
   export dsn pg_port bootstrap kafka_pid
+  # shellcheck disable=SC2034  # read by the scripts that source this file
+  bench_psql=(psql -X -qAt -h 127.0.0.1 -p "$pg_port" -U postgres -d starstream)
+}
+
+produce_bench_events() {
+  local state=$1 events=$2 span_seconds=$3
+  build/bench/starstream-generate --events "$events" --span-seconds "$span_seconds" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
+    --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
+  build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
 }

@@ -46,21 +46,17 @@ std::vector<Rejection> find_rejected(StarBatchWriter& writer, const StarBatch& b
 
 void dead_letter_rejected(StarBatch& batch, const std::vector<Rejection>& rejected) {
     std::vector<bool> is_rejected(batch.facts.size(), false);
+    MemberKeys gone;  // members the rejected facts reference
     for (const auto& r : rejected) {
         const auto& f = batch.facts[r.fact];
         is_rejected[r.fact] = true;
+        gone.add(f);
         batch.dead_letters.push_back({f.topic_index, f.partition, f.offset, "rejected by Postgres: " + r.message,
                                       std::string(batch.view(f.payload)), -1, r.sqlstate});
     }
-    // Members referenced only by rejected facts would be rejected again (or be orphans).
-    MemberKeys gone = MemberKeys::of(batch, 0, 0);
-    for (const auto& r : rejected) {
-        const MemberKeys one = MemberKeys::of(batch, r.fact, r.fact + 1);
-        gone.members.insert(one.members.begin(), one.members.end());
-        gone.dates.insert(one.dates.begin(), one.dates.end());
-    }
     std::size_t index = 0;
     std::erase_if(batch.facts, [&](const auto&) { return is_rejected[index++]; });
+    // Members referenced only by rejected facts would be rejected again (or be orphans).
     const MemberKeys kept = MemberKeys::of(batch, 0, batch.facts.size());
     std::erase_if(gone.members, [&](std::int64_t key) { return kept.members.count(key) > 0; });
     std::erase_if(gone.dates, [&](std::int32_t key) { return kept.dates.count(key) > 0; });

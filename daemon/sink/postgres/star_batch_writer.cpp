@@ -136,15 +136,16 @@ StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view:
 
 StarBatchWriter::~StarBatchWriter() = default;
 
+void MemberKeys::add(const product_view::FactRow& f) {
+    dates.insert(f.date_key);
+    members.insert({f.store_key, f.location_key, f.user_agent_key, f.referrer_key, f.collection_key});
+    if (f.has_product) members.insert(f.product_key);
+}
+
 MemberKeys MemberKeys::of(const StarBatch& batch, std::size_t begin, std::size_t end) {
     MemberKeys keys;
     keys.begin = begin, keys.end = end;
-    for (std::size_t i = begin; i < end; ++i) {
-        const auto& f = batch.facts[i];
-        keys.dates.insert(f.date_key);
-        keys.members.insert({f.store_key, f.location_key, f.user_agent_key, f.referrer_key, f.collection_key});
-        if (f.has_product) keys.members.insert(f.product_key);
-    }
+    for (std::size_t i = begin; i < end; ++i) keys.add(batch.facts[i]);
     return keys;
 }
 

@@ -45,6 +45,8 @@ struct MemberKeys {
     std::unordered_set<std::int64_t> members;  ///< surrogate keys of any dimension
     std::set<std::int32_t> dates;
     static MemberKeys of(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
+    /// Adds the members `fact` references (not to the range).
+    void add(const product_view::FactRow& fact);
 };
 
 /// Rows one batch wrote to one table.
