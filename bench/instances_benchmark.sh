@@ -8,7 +8,8 @@
 #   bash bench/instances_benchmark.sh                      # 1 instance, 400,000 events, 48 partitions
 #   INSTANCES=3 bash bench/instances_benchmark.sh
 #   REJECT_PER_MILLE=1 bash bench/instances_benchmark.sh   # 0.1 % rejected by Postgres
-# Prints one line and appends it to bench/results.md ("Instances and bisection").
+# Prints one line; bench/results.md ("Instances and bisection") keeps the runs worth keeping
+# (its "All runs" table belongs to e2e_benchmark.sh, whose columns differ).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${EVENTS:-400000}
@@ -52,4 +53,3 @@ rejected=$("${bench_psql[@]}" -c "SELECT count(*) FROM starstream.dead_letter WH
 batches=$("${bench_psql[@]}" -c "SELECT count(*) || ' batches from ' || count(DISTINCT instance_id) || ' instances' FROM starstream.batch")
 rate=$((events * 1000 / elapsed_ms))
 echo "instances=$instances reject_per_mille=$reject events=$events elapsed_ms=$elapsed_ms events_per_s=$rate rejected=$rejected ($batches)"
-echo "| $(date -u +%F) | $events | $partitions | $instances | $reject | ${EXTRA:-} | $elapsed_ms | $rate | $rejected | $batches |" >>bench/results.md

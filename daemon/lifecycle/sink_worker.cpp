@@ -122,12 +122,23 @@ void SinkWorker::committed(const product_view::StarBatch& batch, const postgres:
     source_.commit_async(offsets);
 }
 
+std::optional<std::string> SinkWorker::read_back(const engine::TopicPartition& tp, std::int64_t offset) {
+    try {
+        if (!log_) log_ = std::make_unique<engine::LogOffsets>(config_.kafka, config_.startup_timeout);
+        return log_->record(tp, offset);
+    } catch (const std::exception& e) {
+        spdlog::warn("cannot read {} at offset {} back from Kafka for its dead letter: {}", tp.to_string(), offset, e.what());
+        return std::nullopt;
+    }
+}
+
 bool SinkWorker::isolate_rejected(product_view::StarBatch& batch, const PgError& error) {
-    const auto rejected = postgres::find_rejected(writer(), batch);
+    auto rejected = postgres::find_rejected(writer(), batch);
     if (rejected.empty()) return false;
     std::string where;
-    for (const auto& r : rejected) {
+    for (auto& r : rejected) {
         const auto& f = batch.facts[r.fact];
+        r.payload = read_back({batch.topics[f.topic_index], f.partition}, f.offset);
         if (where.size() < 400) where += fmt::format(" {}-{}@{} (SQLSTATE {})", batch.topics[f.topic_index], f.partition, f.offset, r.sqlstate);
         probe_.dead_lettered("rejected by Postgres");
     }

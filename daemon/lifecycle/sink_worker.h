@@ -19,6 +19,7 @@
 #include "metrics/pipeline_probe.h"
 #include "pipeline/product_view/star_batch.h"
 #include "source/kafka_source.h"
+#include "source/log_offsets.h"
 
 #include <atomic>
 #include <memory>
@@ -62,6 +63,8 @@ private:
     void commit_with_retry(product_view::StarBatch& batch);
     /// Dead-letters the records Postgres refuses; false when none is to blame.
     bool isolate_rejected(product_view::StarBatch& batch, const postgres::PgError& error);
+    /// The raw message at `offset`, read back from Kafka for a dead letter; nullopt if unreadable.
+    std::optional<std::string> read_back(const engine::TopicPartition& tp, std::int64_t offset);
     void committed(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome);
     void record_commit(const product_view::StarBatch& batch, const postgres::BatchOutcome& outcome);
     void fail(FatalStop failure);
@@ -76,6 +79,7 @@ private:
     bool had_writer_ = false;  ///< a connection existed before: the next one is a reconnect
     std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
     std::unique_ptr<postgres::StarBatchWriter> writer_;  ///< reconnected after a transient failure
+    std::unique_ptr<engine::LogOffsets> log_;            ///< opened when a rejected record's bytes are first needed
     std::thread thread_;
     std::atomic<bool> stopping_{false}, abandon_{false};
     std::atomic<std::int64_t> committed_batches_{0}, committed_records_{0};

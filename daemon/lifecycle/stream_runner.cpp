@@ -121,10 +121,7 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
         watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_);
         const std::size_t facts = batch_.facts.size();
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
-        if (batch_.facts.size() > facts) {
-            batch_.facts.back().watermark_us = burst_watermark_us_;
-            batch_.facts.back().payload = batch_.keep(record.payload());  // for a dead letter, should Postgres refuse the row
-        }
+        if (batch_.facts.size() > facts) batch_.facts.back().watermark_us = burst_watermark_us_;
         if (timed) enrich_seconds_ += kTimingSample * std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
         ++dead_lettered_;

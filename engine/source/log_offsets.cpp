@@ -83,6 +83,26 @@ std::map<TopicPartition, std::int64_t> LogOffsets::offsets_for_time(const std::v
     return offsets;
 }
 
+std::optional<std::string> LogOffsets::record(const TopicPartition& tp, std::int64_t offset) {
+    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> topic(rd_kafka_topic_new(handle_, tp.topic.c_str(), nullptr),
+                                                                              &rd_kafka_topic_destroy);
+    if (!topic || rd_kafka_consume_start(topic.get(), tp.partition, offset) == -1)
+        throw failure("cannot read " + tp.to_string() + " at offset " + std::to_string(offset), rd_kafka_last_error());
+    std::optional<std::string> value;
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        std::unique_ptr<rd_kafka_message_t, decltype(&rd_kafka_message_destroy)> m(
+            rd_kafka_consume(topic.get(), tp.partition, static_cast<int>(std::max<std::int64_t>(left.count(), 1))), &rd_kafka_message_destroy);
+        if (!m) continue;
+        // An error (out of range, partition end) or a later record: the one asked for is gone.
+        if (!m->err && m->offset == offset) value.emplace(static_cast<const char*>(m->payload), m->len);
+        break;
+    }
+    rd_kafka_consume_stop(topic.get(), tp.partition);
+    return value;
+}
+
 LogQueryError LogOffsets::failure(const std::string& what, rd_kafka_resp_err_t err) {
     rd_kafka_poll(handle_, 0);  // serves queued error events: they say why (refused, unreachable)
     std::string message = what + " (bootstrap.servers " + bootstrap_ + ", waited at most " + std::to_string(timeout_.count()) +

@@ -1,11 +1,13 @@
 // LogOffsets: what a Kafka partition's log holds, asked of the cluster without joining any
 // consumer group: a topic's partitions, a partition's log start and log end (high watermark)
-// offsets, and the first offset at or after a point in time. Operator tools (`starstreamd
-// offsets show|reset`) use it to compare checkpoints with the log and to compute new positions.
+// offsets, the first offset at or after a point in time, and the bytes of one record. Operator
+// tools (`starstreamd offsets show|reset`) use it to compare checkpoints with the log and to
+// compute new positions; the sink reads back the raw message of a record Postgres refused, so
+// that its dead letter carries the bytes without every batch keeping a copy of every message.
 //
 // It opens a librdkafka consumer handle from the same properties KafkaSource gets (so security
 // settings apply unchanged) but never subscribes, assigns or commits: it only sends Metadata and
-// ListOffsets requests. librdkafka's log lines go to spdlog at debug level with secrets redacted
+// ListOffsets requests, and Fetch requests for record() (librdkafka's simple consumer). librdkafka's log lines go to spdlog at debug level with secrets redacted
 // (SecretRedactor); its last error (redacted) is quoted in the exception when a request fails.
 //
 // Deadlines: every method waits at most the `timeout` given to the constructor.
@@ -68,6 +70,11 @@ public:
     /// after `timestamp_ms`, or kNoOffset when no record is that late. One request for all.
     /// Throws LogQueryError naming the first partition that failed.
     std::map<TopicPartition, std::int64_t> offsets_for_time(const std::vector<TopicPartition>& partitions, std::int64_t timestamp_ms);
+
+    /// The value of the record at `offset` in `tp`; std::nullopt when the log no longer holds it
+    /// (retention, compaction) or it did not arrive within the timeout. Throws LogQueryError
+    /// when the read cannot start.
+    std::optional<std::string> record(const TopicPartition& tp, std::int64_t offset);
 
 private:
     static void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* line);

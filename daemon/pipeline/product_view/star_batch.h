@@ -50,7 +50,6 @@ struct FactRow {
     std::int64_t product_key = 0;
     bool has_product = false;
     TextRef device_id, customer_id, resolution, current_url, options_json;  ///< in StarBatch::text
-    TextRef payload;  ///< the raw Kafka message, kept for a dead letter should Postgres reject the row
     std::array<std::uint8_t, 16> ip{};  ///< network byte order; v4 uses the first 4 bytes
     std::uint8_t ip_family = 0;         ///< 0 = no valid address, 4 or 6
     std::uint16_t topic_index = 0;      ///< index into StarBatch::topics

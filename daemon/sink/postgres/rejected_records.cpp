@@ -15,7 +15,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 void bisect(StarBatchWriter& writer, const StarBatch& batch, std::size_t begin, std::size_t end, const PgError& error,
             std::vector<Rejection>& out) {
     if (end - begin == 1) {
-        out.push_back({begin, error.sqlstate(), first_line(error.what())});
+        out.push_back({begin, error.sqlstate(), first_line(error.what()), std::nullopt});
         return;
     }
     const std::size_t mid = begin + (end - begin) / 2;
@@ -51,8 +51,9 @@ void dead_letter_rejected(StarBatch& batch, const std::vector<Rejection>& reject
         const auto& f = batch.facts[r.fact];
         is_rejected[r.fact] = true;
         gone.add(f);
-        batch.dead_letters.push_back({f.topic_index, f.partition, f.offset, "rejected by Postgres: " + r.message,
-                                      std::string(batch.view(f.payload)), -1, r.sqlstate});
+        const std::string unread = r.payload ? "" : " (the raw message could not be read back from Kafka)";
+        batch.dead_letters.push_back({f.topic_index, f.partition, f.offset, "rejected by Postgres: " + r.message + unread,
+                                      r.payload.value_or(""), -1, r.sqlstate});
     }
     std::size_t index = 0;
     std::erase_if(batch.facts, [&](const auto&) { return is_rejected[index++]; });

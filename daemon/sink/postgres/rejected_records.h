@@ -13,6 +13,7 @@
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/pg_connection.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct Rejection {
     std::size_t fact = 0;
     std::string sqlstate;
     std::string message;  ///< the first line of the error (no row contents)
+    /// The raw Kafka message, read back by the caller (batches keep no copy of messages: it
+    /// cost 15 % of throughput, bench/results.md); std::nullopt when the log no longer has it.
+    std::optional<std::string> payload;
 };
 
 /// Whether a permanent error can come from the values of a record: classes 22 (data
@@ -37,7 +41,8 @@ bool caused_by_records(const PgError& error);
 std::vector<Rejection> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch);
 
 /// Moves the rejected facts into the batch's dead letters (reason "rejected by Postgres: ...",
-/// the SQLSTATE, the raw Kafka message) and drops the dimension members only they referenced.
+/// the SQLSTATE, the raw Kafka message or, when it could not be read back, empty bytes and a
+/// reason that says so) and drops the dimension members only they referenced.
 void dead_letter_rejected(product_view::StarBatch& batch, const std::vector<Rejection>& rejected);
 
 }  // namespace starstream::daemon::postgres
