@@ -48,10 +48,12 @@ std::string join(const std::vector<std::string>& items, const std::string& prefi
     return out;
 }
 
-/// "INSERT INTO table AS t (...) SELECT ... FROM stage_table ON CONFLICT (natural key) DO ".
+/// "INSERT INTO table AS t (...) SELECT ... FROM stage_table ORDER BY natural key ON CONFLICT
+/// (natural key) DO ". Rows are taken in natural-key order, so that instances merging the same
+/// members lock them in one order and never deadlock one another.
 std::string insert_from_stage(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key) {
-    return "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table + "\nON CONFLICT (" +
-           natural_key + ") DO ";
+    return "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table + " ORDER BY " +
+           natural_key + "\nON CONFLICT (" + natural_key + ") DO ";
 }
 
 /// Inserts new members; corrects the attributes of existing ones in place (SCD type 1) and only
@@ -94,6 +96,7 @@ INSERT INTO dim_date (date_key, date, iso_year, iso_week, weekday, weekday_name,
 SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodow FROM d), trim(to_char(d, 'Day')),
        extract(isodow FROM d) >= 6, extract(month FROM d), trim(to_char(d, 'Month')), extract(quarter FROM d), extract(year FROM d)
 FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
+ORDER BY date_key
 ON CONFLICT (date_key) DO NOTHING
 RETURNING xmax = 0)SQL"},
         earliest_attribute_merge("dim_store", "store_key", "store_id", "domain", {"country_code"}),
