@@ -2,12 +2,14 @@
 reason and everything else commits, windows on. A time_stamp in milliseconds, one in year 9999
 and a negative one are refused by the event-time bounds (`event_time_out_of_range`); a record
 that violates a CHECK constraint the test adds to fact_event is found by bisection and
-dead-lettered with SQLSTATE 23514. Then the unknown commit: a proxy loses one COMMIT's reply
+dead-lettered with SQLSTATE 23514, and so is one whose store violates a CHECK on dim_store (the
+members themselves are refused: the other bisection path). Then the unknown commit: a proxy loses one COMMIT's reply
 after the server committed; the daemon must find out that the batch landed, neither doubling
 nor wedging, and end with the tables of an uninterrupted run. Oracle: the generator's JSONL and
 the poison messages the test wrote itself."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +25,8 @@ from pg_proxy import PgProxy  # noqa: E402
 PARTITIONS = 8
 KEYS = {"batch.max_records": 500, "batch.trigger_interval_ms": 200, "postgres.retry_initial_ms": 100, "postgres.retry_max_ms": 1000,
         "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000, "time.idle_timeout_ms": 1000}
-REJECTED_RESOLUTION = "13x13"  # what the test's CHECK constraint refuses
+REJECTED_RESOLUTION = "13x13"  # what the test's CHECK constraint on fact_event refuses
+REJECTED_STORE = "999999"      # what its CHECK constraint on dim_store refuses
 
 
 def produce(bootstrap, partition, payloads):
@@ -42,7 +45,8 @@ class PoisonRecords(unittest.TestCase):
         for name, change in {"milliseconds": {"time_stamp": template["time_stamp"] * 1000},
                              "year 9999": {"time_stamp": 253402300799},
                              "negative": {"time_stamp": -template["time_stamp"]},
-                             "constraint": {"resolution": REJECTED_RESOLUTION}}.items():
+                             "constraint": {"resolution": REJECTED_RESOLUTION},
+                             "member constraint": {"store_id": REJECTED_STORE}}.items():
             event = {**template, **change, "id": str(uuid.uuid4())}
             cls.poison[name] = json.dumps(event).encode()
         for i, payload in enumerate(cls.poison.values()):
@@ -61,6 +65,7 @@ class PoisonRecords(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         harness.query(dsn, "ALTER TABLE fact_event ADD CONSTRAINT test_refuses_a_resolution"
                            f" CHECK (resolution IS DISTINCT FROM '{REJECTED_RESOLUTION}')")
+        harness.query(dsn, f"ALTER TABLE dim_store ADD CONSTRAINT test_refuses_a_store CHECK (store_id <> '{REJECTED_STORE}')")
         return dsn
 
     def assert_outcome(self, dsn):
@@ -77,6 +82,10 @@ class PoisonRecords(unittest.TestCase):
         reason, sqlstate = letters[self.poison["constraint"]]
         self.assertEqual(sqlstate, "23514", reason)
         self.assertIn("test_refuses_a_resolution", reason)
+        reason, sqlstate = letters[self.poison["member constraint"]]
+        self.assertEqual(sqlstate, "23514", reason)
+        self.assertIn("test_refuses_a_store", reason)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM dim_store WHERE store_id = %s", (REJECTED_STORE,)), 0)
         # Every message is counted once; every partition's checkpoint reached its log end.
         self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), self.messages)
 
@@ -84,7 +93,7 @@ class PoisonRecords(unittest.TestCase):
         dsn = self.prepare("poison")
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="poison", **KEYS, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
-        self.assertIn("Postgres rejects 1 record(s)", out.stderr)
+        self.assertEqual(sum(int(n) for n in re.findall(r"Postgres rejects (\d+) record", out.stderr)), 2, out.stderr[-3000:])
         self.assert_outcome(dsn)
         # No watermark was dragged to the end of time: windows keep finalising by the wall clock.
         self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.progress"))

@@ -12,15 +12,20 @@ using product_view::StarBatch;
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-void bisect(StarBatchWriter& writer, const StarBatch& batch, std::size_t begin, std::size_t end, const PgError& error,
-            std::vector<Rejection>& out) {
-    if (end - begin == 1) {
-        out.push_back({begin, error.sqlstate(), first_line(error.what()), std::nullopt});
-        return;
-    }
+/// A single fact that `error` refused. A unique violation on the fact's own key means another
+/// instance committed that event id meanwhile: a duplicate, which the retry skips, not a dead letter.
+void refused(std::size_t fact, const PgError& error, std::vector<Rejection>& out) {
+    if (error.sqlstate() != "23505") out.push_back({fact, error.sqlstate(), first_line(error.what()), std::nullopt});
+}
+
+/// `try_range(b, e)` writes facts [b, e) and returns the error that refused them, if any.
+template <typename TryRange>
+void bisect(TryRange&& try_range, std::size_t begin, std::size_t end, const PgError& error, std::vector<Rejection>& out) {
+    if (!caused_by_records(error)) return;  // a schema or permission error is no record's fault
+    if (end - begin == 1) return refused(begin, error, out);
     const std::size_t mid = begin + (end - begin) / 2;
     for (auto [b, e] : {std::pair{begin, mid}, std::pair{mid, end}})
-        if (auto failed = writer.probe(batch, b, e)) bisect(writer, batch, b, e, *failed, out);
+        if (auto failed = try_range(b, e)) bisect(try_range, b, e, *failed, out);
 }
 
 /// Erases the members of `keys` from a dimension map.
@@ -39,8 +44,27 @@ bool caused_by_records(const PgError& error) {
 
 std::vector<Rejection> find_rejected(StarBatchWriter& writer, const StarBatch& batch) {
     std::vector<Rejection> out;
-    if (batch.facts.empty()) return out;
-    if (auto failed = writer.probe(batch, 0, batch.facts.size())) bisect(writer, batch, 0, batch.facts.size(), *failed, out);
+    const std::size_t n = batch.facts.size();
+    if (n == 0) return out;
+    try {
+        writer.begin_trial(batch);
+    } catch (const PgError& members_refused) {
+        if (members_refused.transient()) throw;
+        // The members themselves are refused: each probe writes a range of facts with only the
+        // members they reference, in a transaction of its own.
+        bisect([&](std::size_t b, std::size_t e) { return writer.probe(batch, b, e); }, 0, n, members_refused, out);
+        return out;
+    }
+    // One trial transaction: ranges that pass stay under their savepoint and are never copied
+    // again; only refused ranges are split.
+    try {
+        if (auto failed = writer.try_facts(batch, 0, n))
+            bisect([&](std::size_t b, std::size_t e) { return writer.try_facts(batch, b, e); }, 0, n, *failed, out);
+    } catch (const PgError&) {
+        writer.end_trial();
+        throw;
+    }
+    writer.end_trial();
     return out;
 }
 

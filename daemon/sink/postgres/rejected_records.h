@@ -3,10 +3,15 @@
 // (54, an index row too large), its facts
 // are bisected with rolled-back probes (StarBatchWriter::probe) until the ones Postgres refuses
 // are found; they become dead letters with the raw message, the error and its SQLSTATE, and the
-// rest of the batch commits. Cost: about log2(n / k) probes per rejected fact, each writing up
-// to half the previous one's facts (bench/results.md, "Bisection").
-// A probe writes facts and the dimension members they reference, not windows, dead letters or
-// progress rows: an error those raise is not pinned to a record, and the caller stops.
+// rest of the batch commits.
+// How: one trial transaction (always rolled back) merges the batch's members, then copies the
+// facts under savepoints: a range that passes stays, a refused one is split in two. With k
+// refused among n facts that copies about n (log2 k + 2) rows once (bench/results.md,
+// "Instances and bisection"). When the members themselves are refused, ranges of facts are
+// probed in transactions of their own with only the members they reference.
+// Trials write facts and members, not windows, dead letters or progress rows: an error those
+// raise is not pinned to a record, and the caller stops. A unique violation on a fact's key at
+// a leaf is another instance's concurrent insert of the same event id: not a dead letter.
 // Thread rules: the sink thread.
 #pragma once
 

@@ -413,6 +413,38 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
     return outcome;
 }
 
+void StarBatchWriter::begin_trial(const StarBatch& batch) {
+    BatchOutcome ignored;
+    conn_->exec("BEGIN");
+    try {
+        stage(batch, nullptr);
+        merge_dimensions(batch, ignored);
+        trial_committed_ = committed_ids();
+    } catch (const PgError&) {
+        end_trial();
+        throw;
+    }
+}
+
+std::optional<PgError> StarBatchWriter::try_facts(const StarBatch& batch, std::size_t begin, std::size_t end) {
+    conn_->exec("SAVEPOINT trial_facts");
+    try {
+        copy_facts(batch, trial_committed_, begin, end);
+        conn_->exec("RELEASE SAVEPOINT trial_facts");
+        return std::nullopt;
+    } catch (const PgError& e) {
+        if (e.transient()) throw;
+        conn_->exec("ROLLBACK TO SAVEPOINT trial_facts");
+        return e;
+    }
+}
+
+void StarBatchWriter::end_trial() {
+    trial_committed_.clear();
+    if (!conn_->ok()) return;
+    conn_->exec("ROLLBACK");
+}
+
 std::optional<PgError> StarBatchWriter::probe(const StarBatch& batch, std::size_t begin, std::size_t end) {
     const MemberKeys keys = MemberKeys::of(batch, begin, end);
     BatchOutcome ignored;

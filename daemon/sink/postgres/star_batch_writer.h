@@ -93,6 +93,17 @@ public:
     /// dead letters and progress are not part of a probe. Throws PgError when the error is
     /// transient (the probe proves nothing then).
     std::optional<PgError> probe(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
+
+    /// A trial for bisection: opens a transaction (always rolled back by end_trial) with every
+    /// member of `batch` staged and merged. Throws PgError, the members' own error among them
+    /// (end_trial done already then).
+    void begin_trial(const product_view::StarBatch& batch);
+    /// Within a trial, copies facts [begin, end) under a savepoint: nullopt when Postgres takes
+    /// them (they stay, so a range is never copied twice once it passed), else the error that
+    /// refused them (rolled back to the savepoint). Throws PgError when the error is transient.
+    std::optional<PgError> try_facts(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
+    /// Rolls the trial back. Throws PgError when the connection fails.
+    void end_trial();
     /// Checks the connection with a trivial query. Throws PgError.
     void ping() { conn_->exec("SELECT 1"); }
 
@@ -111,6 +122,7 @@ private:
 
     std::unique_ptr<PgConnection> conn_;
     std::string instance_id_;
+    EventIdSet trial_committed_;  ///< ids committed before the trial began (skipped by try_facts)
     BinaryCopyWriter copy_;
     std::unique_ptr<product_view::ClickstreamWindows> windows_;  ///< null when windows.enabled is false
     std::unique_ptr<class WindowWriter> window_writer_;
