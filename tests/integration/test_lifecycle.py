@@ -114,15 +114,22 @@ class Lifecycle(unittest.TestCase):
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=60), 0)
 
-    def test_sigterm_against_a_frozen_postgres_exits_within_the_deadline(self):
-        dsn, log, proc = self.start("frozen", **{"shutdown.timeout_ms": 3000})
+    def sigterm_while_postgres_is_frozen(self, name, frozen=lambda dsn, log: None, **keys):
+        """Freezes every process of the server (connections stay open, nothing answers), calls
+        frozen(dsn, log), sends SIGTERM and asserts exit 0 within shutdown.timeout_ms (3 s) plus
+        a small margin; then a restart must end with exactly the events."""
+        dsn, log, proc = self.start(name, **{"shutdown.timeout_ms": 3000, **keys})
         self.wait_for_batches(dsn)
-        # Freeze every process of the server: connections stay open, nothing answers.
-        server = [int(p) for p in subprocess.run(["pgrep", "-f", self.pg.dir], capture_output=True, text=True).stdout.split()]
-        self.assertTrue(server)
+        # The postmaster (first line of postmaster.pid) and every backend and worker it forked.
+        with open(os.path.join(self.pg.dir, "pg", "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        server = [postmaster] + [int(p) for p in children]
+        self.assertGreater(len(server), 3, "postmaster, checkpointer, the daemon's backends...")
         for pid in server:
             os.kill(pid, signal.SIGSTOP)
         try:
+            frozen(dsn, log)
             proc.send_signal(signal.SIGTERM)
             started = time.monotonic()
             code = proc.wait(timeout=60)
@@ -133,9 +140,24 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(code, 0, open(log).read()[-3000:])
         self.assertLess(elapsed, 3.0 + 5.0, "shutdown.timeout_ms plus a small margin")
         # Whatever was abandoned is read again: nothing lost, nothing doubled.
-        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="frozen", **KEYS, **{"source.stop_when_caught_up": "true"})
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group=name, **KEYS, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 0, out.stderr[-2000:])
         self.assert_exactly_the_events(dsn)
+
+    def test_sigterm_against_a_frozen_postgres_exits_within_the_deadline(self):
+        self.sigterm_while_postgres_is_frozen("frozen")
+
+    def test_sigterm_while_reconnecting_to_a_frozen_postgres_exits_within_the_deadline(self):
+        # A call misses its deadline (statement timeout 1 s + 5 s), the sink drops the connection
+        # and connects again: the frozen server accepts TCP and never answers the start-up
+        # packet, for longer than connect_timeout_ms would allow SIGTERM to wait.
+        def call_gave_up(dsn, log):
+            port = harness.wait_for(lambda: harness.http_port_from_log(log), 30, "the HTTP port in the log")
+            harness.wait_for(lambda: "Postgres does not answer" in harness.http_get(port, "/readyz?verbose")[1]
+                             or "commit failed" in harness.http_get(port, "/readyz?verbose")[1], 60,
+                             "a Postgres call to miss its deadline", interval=0.2)
+        self.sigterm_while_postgres_is_frozen("frozen_reconnect", call_gave_up,
+                                              **{"postgres.statement_timeout_ms": 1000, "postgres.connect_timeout_ms": 60000})
 
     def test_postgres_outage_pauses_and_retries_without_loss(self):
         dsn, log, proc = self.start("outage")

@@ -38,18 +38,15 @@ bool PgError::transient() const {
 
 PgConnection::PgConnection(const PgSettings& settings, const std::atomic<bool>* abort_flag)
     : conn_(nullptr, &PQfinish), abort_flag_(abort_flag), statement_timeout_(settings.statement_timeout) {
-    const std::string seconds = std::to_string(std::max<long long>(1, (settings.connect_timeout.count() + 999) / 1000));
     const std::string user_timeout = std::to_string(settings.statement_timeout.count() + kDeadlineMargin.count());
     // Keepalives and tcp_user_timeout come before the DSN, so that a DSN setting them wins: a
     // dead peer is noticed by the kernel in about 25 s, unacknowledged data fails the socket
     // after the client deadline.
     const char* keywords[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                              "dbname", "connect_timeout", "application_name", settings.password.empty() ? nullptr : "password", nullptr};
-    const char* values[] = {"1", "10", "5", "3", user_timeout.c_str(), settings.dsn.c_str(), seconds.c_str(), "starstreamd",
+                              "dbname", "application_name", settings.password.empty() ? nullptr : "password", nullptr};
+    const char* values[] = {"1", "10", "5", "3", user_timeout.c_str(), settings.dsn.c_str(), "starstreamd",
                             settings.password.c_str(), nullptr};
-    conn_.reset(PQconnectdbParams(keywords, values, 1));
-    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
-        throw PgError("cannot connect to Postgres: " + trimmed(conn_ ? PQerrorMessage(conn_.get()) : "out of memory"), "08001", true);
+    connect(keywords, values, settings.connect_timeout);
     // Server notices ("relation already exists, skipping") go to the log, not to stderr.
     PQsetNoticeProcessor(conn_.get(), [](void*, const char* message) {
         std::string_view text(message);
@@ -62,12 +59,30 @@ PgConnection::PgConnection(const PgSettings& settings, const std::atomic<bool>* 
     if (PQsetnonblocking(conn_.get(), 1) != 0) throw PgError("cannot make the Postgres connection non-blocking", "08000", true);
 }
 
+void PgConnection::connect(const char* const* keywords, const char* const* values, std::chrono::milliseconds timeout) {
+    // Non-blocking, so that the abort flag and `timeout` hold while a frozen server accepts the
+    // TCP connection and never answers the start-up packet (libpq's own connect_timeout counts
+    // per host and cannot be interrupted).
+    conn_.reset(PQconnectStartParams(keywords, values, 1));
+    const auto lost = [&] { return PgError("cannot connect to Postgres: " + trimmed(conn_ ? PQerrorMessage(conn_.get()) : "out of memory"), "08001", true); };
+    if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) throw lost();
+    const Deadline deadline = std::chrono::steady_clock::now() + timeout;
+    for (PostgresPollingStatusType status = PGRES_POLLING_WRITING; status != PGRES_POLLING_OK; status = PQconnectPoll(conn_.get())) {
+        if (status == PGRES_POLLING_FAILED) throw lost();
+        try {
+            wait_socket(status == PGRES_POLLING_WRITING, deadline, "cannot connect to Postgres", "postgres.connect_timeout_ms");
+        } catch (const PgError& e) {
+            throw PgError(e.what(), "08001", true);
+        }
+    }
+}
+
 void PgConnection::fail(const std::string& what, const std::string& sqlstate, bool connection_lost) {
     if (connection_lost) broken_ = true;
     throw PgError(what, sqlstate, connection_lost);
 }
 
-void PgConnection::wait_socket(bool write, Deadline deadline, const std::string& what) {
+void PgConnection::wait_socket(bool write, Deadline deadline, const std::string& what, const char* limit) {
     using namespace std::chrono;
     for (;;) {
         if (abort_flag_ && abort_flag_->load()) {
@@ -77,9 +92,7 @@ void PgConnection::wait_socket(bool write, Deadline deadline, const std::string&
         const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
         if (left.count() <= 0) {
             cancel_in_background(conn_.get());
-            fail(what + ": no answer from Postgres within postgres.statement_timeout_ms + " + std::to_string(kDeadlineMargin.count()) +
-                     " ms; the connection is dropped",
-                 "57014", true);
+            fail(what + ": no answer from Postgres within " + limit + "; the connection is dropped", "57014", true);
         }
         pollfd fd{PQsocket(conn_.get()), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0};
         if (fd.fd < 0) fail(what + ": connection lost", "08006", true);

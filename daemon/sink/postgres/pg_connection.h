@@ -82,7 +82,10 @@ private:
     Deadline deadline() const { return std::chrono::steady_clock::now() + statement_timeout_ + kDeadlineMargin; }
     /// Waits until the socket is readable (and writable, with `write`), the deadline passes or
     /// the abort flag is set; throws PgError in the last two cases.
-    void wait_socket(bool write, Deadline deadline, const std::string& what);
+    void wait_socket(bool write, Deadline deadline, const std::string& what,
+                     const char* limit = "postgres.statement_timeout_ms + 5000 ms");
+    /// Connects within `timeout`, honouring the abort flag; throws PgError (transient, 08001).
+    void connect(const char* const* keywords, const char* const* values, std::chrono::milliseconds timeout);
     /// Sends whatever libpq has buffered.
     void flush(Deadline deadline, const std::string& what);
     /// Collects every result of the command sent last; throws PgError for the first failed one.
