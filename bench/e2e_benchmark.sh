@@ -5,7 +5,8 @@
 # the same run: a binary COPY of the same fact rows straight into a copy of fact_event.
 #   bash bench/e2e_benchmark.sh            # 400,000 events over 48 partitions
 # Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags),
-# SPAN_SECONDS (event time the events cover; default 3600, 15x the real shop's density; 54000 is real).
+# SPAN_SECONDS (event time the events cover; default 3600, 15x the real shop's density; 54000 is real),
+# PARTITIONING (device: keyed by device id, the default; round_robin or random: unkeyed).
 # Appends a row to bench/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ build_project
 LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions"
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
 
-produce_bench_events "$state" "$events" "$span_seconds"
+produce_bench_events "$state" "$events" "$span_seconds" "${PARTITIONING:-device}"
 
 # LOAD=1: 50 HTTP clients hammer /metrics and /status during the run (ingestion cost of scrapes).
 http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -74,6 +75,6 @@ read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
    WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
 sustained=$((full_records * 1000 / (last_full_ms - assigned_ms)))
 ceiling=$((facts * 1000 / copy_ms))
-summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
+summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
 echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"
 echo "$summary" >>bench/results.md

@@ -2,7 +2,8 @@
 //
 // Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
 // healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version, offsets show|reset
-// (checkpoints against the Kafka log; tools/offsets_command.h).
+// (checkpoints against the Kafka log; tools/offsets_command.h), rebuild-windows (the windowed
+// tables recomputed from fact_event; tools/rebuild_windows_command.h).
 // Exit codes: 0 clean stop; 1 runtime failure; 2 configuration error (names the key); 3 a
 // dependency (Postgres, Kafka) unreachable or refusing at start-up; 4 Postgres refuses a batch
 // and no record is to blame; 5 a checkpoint outside the log with source.offset_out_of_range =
@@ -20,6 +21,7 @@
 #include "source/secret_properties.h"
 #include "tools/offsets_arguments.h"
 #include "tools/offsets_command.h"
+#include "tools/rebuild_windows_command.h"
 
 #include <spdlog/spdlog.h>
 
@@ -142,7 +144,7 @@ int main(int argc, char** argv) {
         return kExitConfig;
     }
     if (config.command == "help") {
-        std::cout << config_help() << "\n" << tools::offsets_usage();
+        std::cout << config_help() << "\n" << tools::offsets_usage() << "\n" << tools::rebuild_windows_usage();
         return 0;
     }
     if (config.command == "version") {
@@ -178,10 +180,14 @@ int main(int argc, char** argv) {
             migrate(config, false);
             return 0;
         }
+        if (config.command == "rebuild-windows") {
+            tools::rebuild_windows(config, std::cout);
+            return 0;
+        }
         return run(config);
     } catch (const postgres::PgError& e) {
         spdlog::critical("postgres ({}): {}", redact_dsn(config.postgres_dsn), e.what());
-        return config.command == "migrate" ? kExitUnavailable : kExitRuntime;
+        return config.command == "migrate" || config.command == "rebuild-windows" ? kExitUnavailable : kExitRuntime;
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return kExitRuntime;

@@ -1,9 +1,10 @@
 // starstream-generate: realistic product_view events into Kafka and/or a JSONL file.
 //
-// Deterministic for a seed (same options, same bytes). Prints a JSON summary (counts by
-// message kind, elapsed seconds) on stdout when done. Exit codes: 0 done, 1 a Kafka or file
-// error, 2 bad options.
+// Deterministic for a seed (same options, same bytes; --partitioning changes where messages go,
+// never their bytes). Prints a JSON summary (counts by message kind, elapsed seconds) on stdout
+// when done. Exit codes: 0 done, 1 a Kafka or file error, 2 bad options.
 #include "event_generator.h"
+#include "partitioning.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -16,16 +17,20 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace po = boost::program_options;
 using starstream::bench::EventGenerator;
 using starstream::bench::GeneratorOptions;
 using starstream::bench::Message;
+using starstream::bench::Partitioner;
+using starstream::bench::Partitioning;
 
 namespace {
 
-/// Produces to one topic with lz4 compression; the key (device id) picks the partition.
+/// Produces to one topic with lz4 compression; either the key (device id) picks the partition,
+/// or the caller names it and the message goes unkeyed.
 class KafkaWriter {
 public:
     KafkaWriter(const std::string& brokers, std::string topic, const std::vector<std::string>& properties) : topic_(std::move(topic)) {
@@ -56,11 +61,34 @@ public:
     }
     ~KafkaWriter() { rd_kafka_destroy(rk_); }
 
-    void write(const Message& m) {
+    /// The topic's partition count from broker metadata, waiting up to `timeout_ms`.
+    std::int32_t partition_count(int timeout_ms) {
+        rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
+        if (!topic) throw std::runtime_error("cannot open topic " + topic_);
+        const rd_kafka_metadata_t* metadata = nullptr;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk_, 0, topic, &metadata, timeout_ms);
+        rd_kafka_topic_destroy(topic);
+        if (e) throw std::runtime_error("metadata of topic " + topic_ + ": " + rd_kafka_err2str(e));
+        std::int32_t count = 0;
+        rd_kafka_resp_err_t topic_error = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int i = 0; i < metadata->topic_cnt; ++i) {
+            if (topic_ != metadata->topics[i].topic) continue;
+            count = metadata->topics[i].partition_cnt;
+            topic_error = metadata->topics[i].err;
+        }
+        rd_kafka_metadata_destroy(metadata);
+        if (topic_error) throw std::runtime_error("metadata of topic " + topic_ + ": " + rd_kafka_err2str(topic_error));
+        return count;
+    }
+
+    /// Keyed by `m.key` when `partition` is empty, else unkeyed to that partition.
+    void write(const Message& m, std::optional<std::int32_t> partition) {
+        const bool keyed = !partition;
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
+                RD_KAFKA_V_KEY(keyed ? m.key.data() : nullptr, keyed ? m.key.size() : 0),
                 RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk_, 50);
@@ -90,7 +118,7 @@ private:
 
 int main(int argc, char** argv) {
     GeneratorOptions g;
-    std::string brokers, topic, jsonl;
+    std::string brokers, topic, jsonl, partitioning_name;
     std::vector<std::string> kafka_properties;
     double rate = 0;
     po::options_description opts("starstream-generate options");
@@ -108,17 +136,22 @@ int main(int argc, char** argv) {
         ("duplicate-share", po::value(&g.duplicate_share)->default_value(0), "share of messages repeating an earlier valid one (0..1)")
         ("brokers", po::value(&brokers), "Kafka bootstrap servers; produce there when given")
         ("topic", po::value(&topic)->default_value("product_view"), "Kafka topic")
+        ("partitioning", po::value(&partitioning_name)->default_value("device"),
+         "device: keyed by device id (a device's events share a partition); round_robin: unkeyed, message i to partition "
+         "i mod N; random: unkeyed, a partition drawn from the seed (the events' bytes do not change)")
         ("kafka-property", po::value(&kafka_properties)->composing(), "extra librdkafka producer property KEY=VALUE (repeatable)")
         ("jsonl", po::value(&jsonl), "also write every message as one line of this file")
         ("uap-tests", po::value(&g.uap_test_yaml)->default_value(g.uap_test_yaml), "uap-core test cases: the User-Agent pool")
         ("geoip", po::value(&g.geoip_dat)->default_value(g.geoip_dat), "GeoIP country database: the IP pool");
     po::variables_map vm;
+    Partitioning partitioning = Partitioning::device;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
         po::notify(vm);
         if (!vm.count("start-time"))
             g.start_time = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() - g.span_seconds;
         if (brokers.empty() && jsonl.empty()) throw std::invalid_argument("give --brokers, --jsonl or both");
+        partitioning = starstream::bench::parse_partitioning(partitioning_name);
     } catch (const std::exception& e) {
         std::cerr << "starstream-generate: " << e.what() << "\n" << opts;
         return 2;
@@ -131,7 +164,12 @@ int main(int argc, char** argv) {
     try {
         EventGenerator generator(g);
         std::unique_ptr<KafkaWriter> kafka;
-        if (!brokers.empty()) kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);
+        std::int32_t partitions = 0;
+        if (!brokers.empty()) {
+            kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);
+            if (partitioning != Partitioning::device) partitions = kafka->partition_count(30000);
+        }
+        Partitioner partitioner(partitioning, g.seed, kafka ? partitions : 1);
         std::ofstream file;
         if (!jsonl.empty()) {
             file.open(jsonl, std::ios::binary | std::ios::trunc);
@@ -142,7 +180,8 @@ int main(int argc, char** argv) {
         for (std::uint64_t i = 0; i < g.events; ++i) {
             Message m = generator.next();
             ++counts[to_string(m.kind)];
-            if (kafka) kafka->write(m);
+            const std::optional<std::int32_t> partition = partitioner.next(i);
+            if (kafka) kafka->write(m, partition);
             if (file) file << m.value << '\n';
             if (rate > 0 && i % 100 == 99)
                 std::this_thread::sleep_until(started + std::chrono::duration<double>(double(i + 1) / rate));
@@ -153,6 +192,7 @@ int main(int argc, char** argv) {
             if (!file) throw std::runtime_error("cannot finish writing " + jsonl);
         }
         nlohmann::json summary = {{"messages", g.events}, {"seed", g.seed}, {"start_time", g.start_time},
+                                  {"partitioning", to_string(partitioning)},
                                   {"elapsed_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()},
                                   {"kinds", counts}};
         std::cout << summary.dump() << std::endl;

@@ -36,7 +36,7 @@ struct RawConfig {
     std::int64_t trigger_interval_ms, max_records, max_bytes;
     std::int64_t progress_interval_ms, shutdown_timeout_ms;
     std::int64_t http_port, http_read_timeout_ms, liveness_timeout_ms, max_lag_records, max_watermark_age_ms;
-    std::int64_t allowed_out_of_orderness_ms, idle_timeout_ms;
+    std::int64_t allowed_out_of_orderness_ms, idle_timeout_ms, watermark_alignment_drift_ms;
     std::int64_t user_agent_cache_entries;
     std::int64_t allowed_lateness_ms, visit_gap_ms, watermark_batch_step_ms;
     std::string late_policies[product_view::kWindowedTables];
@@ -67,6 +67,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("time.idle_timeout_ms", po::value(&r.idle_timeout_ms)->default_value(30000), "a caught-up partition quiet this long no longer holds the watermark back, milliseconds")
         ("time.min_event_time", po::value(&r.min_event_time)->default_value("2000-01-01T00:00:00Z"), "earlier event times are dead letters (event_time_out_of_range), ISO 8601 UTC")
         ("time.max_event_time_ahead_ms", po::value(&r.max_event_time_ahead_ms)->default_value(86400000), "event times later than now plus this are dead letters; the watermark never passes now plus this, milliseconds")
+        ("time.watermark_alignment_drift_ms", po::value(&r.watermark_alignment_drift_ms)->default_value(1800000), "a partition whose watermark runs more than this ahead of the slowest partition is paused until it catches up (watermark alignment), milliseconds; 0: off")
         ("time.reporting_time_zone", po::value(&c.enrichment.reporting_time_zone)->default_value("UTC"), "IANA time zone of fact_event.date_key and hour (reports use it); fixed once facts exist")
         ("enrichment.geoip_country_v4", po::value(&c.enrichment.geoip_country_v4)->default_value(c.enrichment.geoip_country_v4), "GeoIP country database for IPv4 (geoip-database package)")
         ("enrichment.geoip_country_v6", po::value(&c.enrichment.geoip_country_v6)->default_value(c.enrichment.geoip_country_v6), "GeoIP country database for IPv6")
@@ -99,7 +100,7 @@ po::options_description general_options(Config& c) {
     d.add_options()
         ("help,h", "show this help")
         ("config,c", po::value(&c.config_file), "INI configuration file (also STARSTREAM_CONFIG)")
-        ("command", po::value(&c.command)->default_value("run"), "run | migrate | check-config | healthcheck | version | offsets (show | reset)");
+        ("command", po::value(&c.command)->default_value("run"), "run | migrate | rebuild-windows | check-config | healthcheck | version | offsets (show | reset)");
     return d;
 }
 
@@ -191,6 +192,12 @@ void finish(Config& c, const RawConfig& r) {
         throw ConfigError("time.allowed_out_of_orderness_ms", "must be 0 or more, got " + std::to_string(r.allowed_out_of_orderness_ms));
     c.allowed_out_of_orderness = ms(r.allowed_out_of_orderness_ms);
     c.idle_timeout = ms(positive<std::int64_t>("time.idle_timeout_ms", r.idle_timeout_ms));
+    // The upper bound keeps the drift in microseconds far from overflow; 10 years is off in effect.
+    constexpr std::int64_t kMaxDriftMs = 10LL * 365 * 86400000;
+    if (r.watermark_alignment_drift_ms < 0 || r.watermark_alignment_drift_ms > kMaxDriftMs)
+        throw ConfigError("time.watermark_alignment_drift_ms", "must be 0 (off) .. " + std::to_string(kMaxDriftMs) + " (10 years), got " +
+                                                                 std::to_string(r.watermark_alignment_drift_ms));
+    c.watermark_alignment_drift = ms(r.watermark_alignment_drift_ms);
     c.enrichment.user_agent_cache_entries = positive<std::size_t>("enrichment.user_agent_cache_entries", r.user_agent_cache_entries);
     c.windows.allowed_lateness_us = 1000 * positive<std::int64_t>("windows.allowed_lateness_ms", r.allowed_lateness_ms);
     c.windows.visit_gap_us = 1000 * positive<std::int64_t>("windows.visit_gap_ms", r.visit_gap_ms);
@@ -221,9 +228,10 @@ void finish(Config& c, const RawConfig& r) {
         throw ConfigError("source.starting_offsets", "must be earliest or latest, got '" + c.starting_offsets + "'");
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
     if (!levels.count(c.log_level)) throw ConfigError("log.level", "must be one of trace, debug, info, warn, error; got '" + c.log_level + "'");
-    static const std::set<std::string> commands{"run", "migrate", "check-config", "healthcheck", "version", "offsets"};
-    if (!commands.count(c.command)) throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, check-config, healthcheck, version, offsets)");
-    if ((c.command == "run" || c.command == "migrate" || c.command == "offsets") && c.postgres_dsn.empty())
+    static const std::set<std::string> commands{"run", "migrate", "rebuild-windows", "check-config", "healthcheck", "version", "offsets"};
+    if (!commands.count(c.command))
+        throw ConfigError("", "unknown command '" + c.command + "' (run, migrate, rebuild-windows, check-config, healthcheck, version, offsets)");
+    if ((c.command == "run" || c.command == "migrate" || c.command == "rebuild-windows" || c.command == "offsets") && c.postgres_dsn.empty())
         throw ConfigError("postgres.dsn", "is required (file [postgres] dsn=..., STARSTREAM_POSTGRES__DSN or --postgres.dsn)");
     if (!c.postgres_dsn.empty()) {
         char* err = nullptr;
@@ -331,7 +339,7 @@ std::string config_help() {
     Config c;
     RawConfig r{};
     std::ostringstream out;
-    out << "usage: starstreamd [run|migrate|check-config|healthcheck|version] [--config FILE] [--section.key=value ...]\n"
+    out << "usage: starstreamd [run|migrate|rebuild-windows|check-config|healthcheck|version] [--config FILE] [--section.key=value ...]\n"
         << "       starstreamd offsets show|reset [offsets arguments, see below] [--config FILE] [--section.key=value ...]\n\n"
         << general_options(c) << "\n"
         << key_options(c, r) << "\n"

@@ -30,7 +30,7 @@ private:
 };
 
 struct Config {
-    std::string command = "run";  ///< run | migrate | check-config | healthcheck | version | offsets
+    std::string command = "run";  ///< run | migrate | rebuild-windows | check-config | healthcheck | version | offsets
     std::string config_file;
 
     // [postgres]
@@ -68,6 +68,9 @@ struct Config {
     std::chrono::milliseconds idle_timeout{30000};               ///< a caught-up partition quiet this long stops holding the watermark
     std::int64_t min_event_time_us = 946684800000000;            ///< time.min_event_time (default 2000-01-01T00:00:00Z), Unix microseconds
     std::chrono::milliseconds max_event_time_ahead{86400000};    ///< event time later than now + this is a dead letter
+    /// Watermark alignment: a partition whose watermark runs more than this ahead of the
+    /// slowest partition of this instance is paused until the slowest catches up; 0: off.
+    std::chrono::milliseconds watermark_alignment_drift{1800000};
 
     // [enrichment] and time.reporting_time_zone
     enrichment::EnrichmentSettings enrichment;

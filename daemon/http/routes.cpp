@@ -53,7 +53,8 @@ Response status(const Request& req, const StatusSource& src) {
     nlohmann::json partitions = nlohmann::json::array();
     for (const auto& p : s.partitions)
         partitions.push_back({{"topic", p.topic}, {"partition", p.partition}, {"position", p.position}, {"high_watermark", p.high_watermark},
-                              {"lag_records", p.lag_records}, {"lag_seconds", p.lag_seconds}, {"watermark", p.watermark}});
+                              {"lag_records", p.lag_records}, {"lag_seconds", p.lag_seconds}, {"watermark", p.watermark},
+                              {"aligned_paused", p.aligned_paused}});
     nlohmann::json body = {
         {"version", STARSTREAM_VERSION},
         {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count()},

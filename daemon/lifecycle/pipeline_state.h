@@ -22,6 +22,7 @@ struct PartitionStatus {
     std::int64_t lag_records = 0;
     double lag_seconds = 0;            ///< age of the last consumed message while lagging, else 0
     double watermark = -1;             ///< event-time watermark, Unix seconds; -1 before the first event
+    bool aligned_paused = false;       ///< paused by watermark alignment: its watermark runs too far ahead
 };
 
 struct BatchStatus {

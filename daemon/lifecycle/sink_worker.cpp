@@ -102,6 +102,7 @@ void SinkWorker::record_commit(const product_view::StarBatch& batch, const postg
         if (t.inserted) probe_.rows_written(t.table, "inserted", t.inserted);
         if (t.updated) probe_.rows_written(t.table, "updated", t.updated);
         if (t.unchanged) probe_.rows_written(t.table, "unchanged", t.unchanged);
+        if (t.deleted) probe_.rows_written(t.table, "deleted", t.deleted);
     }
     for (int t = 0; t < product_view::kWindowedTables; ++t) probe_.late_records(product_view::windowed_table_name(product_view::WindowedTable(t)), outcome.late[t]);
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -12,6 +12,19 @@ namespace starstream::daemon {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+namespace {
+
+/// An event time in Unix microseconds as "YYYY-MM-DDTHH:MM:SSZ"; "none" for kNoWatermark.
+std::string utc_text(std::int64_t time_us) {
+    if (time_us == engine::kNoWatermark) return "none";
+    const std::time_t t = static_cast<std::time_t>(time_us / 1000000);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+}  // namespace
+
 StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd)
     : config_(config),
       state_(state),
@@ -21,6 +34,7 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
       watermarks_({std::chrono::duration_cast<std::chrono::microseconds>(config.allowed_out_of_orderness).count(),
                    std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(),
                    std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()}),
+      alignment_(std::chrono::duration_cast<std::chrono::microseconds>(config.watermark_alignment_drift).count()),
       progress_(pg_settings(config), config.instance_id, &stop_requested_),
       bounds_{config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()},
       enrichment_(config.enrichment),
@@ -98,12 +112,17 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     engine::TopicPartition tp{std::string(record.topic()), record.partition()};
     auto epoch = epochs_.find(tp);
     if (epoch == epochs_.end()) return;  // fenced: a newer owner consumes this partition
-    if (at_end_.erase(tp)) watermarks_.set_caught_up(tp, false, now_us_);
+    if (at_end_.erase(tp)) {
+        watermarks_.set_caught_up(tp, false, now_us_);
+        // With backlog again, it may be the slowest now: decide alignment again at this record.
+        if (alignment_.enabled()) alignment_ceiling_us_ = engine::kNoWatermark;
+    }
     ++consumed_;
     probe_.records_consumed(1);
     PartitionProgress& progress = progress_by_partition_[tp];
     progress.position = record.offset() + 1;
     progress.last_timestamp_ms = record.timestamp_ms();
+    progress.delivered = true;
     const std::uint16_t topic = topic_index(record.topic());
     // Decode and enrich times are sampled on one record in kTimingSample and scaled up: reading
     // the clock around every record cost about 4 % of the poll thread (perf, bench/results.md).
@@ -118,10 +137,9 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     if (timed) decode_seconds_ += kTimingSample * std::chrono::duration<double>(t1 - t0).count();
     if (reason.empty()) {
         probe_.records_decoded(1);
-        watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_);
-        const std::size_t facts = batch_.facts.size();
+        // Past the ceiling, this partition may run too far ahead: hold it before its next record.
+        if (watermarks_.observe(tp, event_.time_stamp * 1000000, now_us_) > alignment_ceiling_us_) align();
         builder_.add_event(batch_, event_, topic, record.partition(), record.offset());
-        if (batch_.facts.size() > facts) batch_.facts.back().watermark_us = burst_watermark_us_;
         if (timed) enrich_seconds_ += kTimingSample * std::chrono::duration<double>(Clock::now() - t1).count();
     } else {
         ++dead_lettered_;
@@ -136,12 +154,12 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
 
 bool StreamRunner::seal_and_hand_off(Clock::time_point wait_until, bool watermark_only) {
     if (batch_.empty() && !watermark_only && batch_.offset_gaps.empty()) return true;
-    // The batch carries every owned partition's position (so windows of quiet partitions move
-    // too, fenced like the rest) and the watermark its records justify.
+    // The batch carries every owned partition's position and watermark (so that a quiet
+    // partition's watermark moves on too, fenced like the rest).
     for (const auto& [tp, epoch] : epochs_)
         if (const auto& p = progress_by_partition_[tp]; p.position >= 0) batch_.checkpoint.try_emplace(tp, engine::PartitionPosition{p.position, epoch});
-    for (auto& [tp, position] : batch_.checkpoint) position.watermark_us = watermarks_.partition_watermark(tp);
-    batch_.operator_watermark_us = watermarks_.advance(now_us_);
+    for (auto& [tp, position] : batch_.checkpoint) position.watermark_us = watermarks_.committed_watermark(tp, now_us_);
+    const std::int64_t watermark_us = watermarks_.advance(now_us_);
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
     const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
@@ -153,7 +171,7 @@ bool StreamRunner::seal_and_hand_off(Clock::time_point wait_until, bool watermar
     probe_.phase("poll", poll_seconds);
     probe_.phase("decode", decode_seconds);
     probe_.phase("enrich", enrich_seconds);
-    sealed_watermark_us_ = batch_.operator_watermark_us;
+    sealed_watermark_us_ = watermark_us;
     new_batch();
     return true;
 }
@@ -167,6 +185,51 @@ bool StreamRunner::watermark_batch_due() {
            (sealed_watermark_us_ == engine::kNoWatermark || watermark - sealed_watermark_us_ >= config_.windows.watermark_batch_step_us);
 }
 
+void StreamRunner::at_end(const engine::TopicPartition& tp, std::int64_t end_offset) {
+    at_end_.insert(tp);
+    watermarks_.set_caught_up(tp, true, now_us_);
+    // A partition that never had a record takes its position from its end, so that it joins the
+    // batches' checkpoints: its progress row would otherwise keep a NULL watermark, which holds
+    // the topic's watermark back for good.
+    if (PartitionProgress& p = progress_by_partition_[tp]; p.position < 0 && end_offset >= 0) p.position = end_offset;
+}
+
+void StreamRunner::align() {
+    if (!alignment_.enabled()) return;
+    const auto& held = source_->held_for_alignment();
+    std::vector<engine::AlignedPartition> partitions;
+    partitions.reserve(epochs_.size());
+    for (const auto& [tp, epoch] : epochs_)
+        partitions.push_back({tp, watermarks_.partition_watermark(tp), at_end_.count(tp) > 0, watermarks_.idle(tp, now_us_),
+                              progress_by_partition_[tp].delivered});
+    const engine::AlignmentDecision decision = alignment_.decide(partitions);
+    alignment_ceiling_us_ = decision.ceiling_us;
+    if (decision.pause != held) {
+        std::map<engine::TopicPartition, std::int64_t> next_offsets;  // where released partitions resume
+        for (const auto& tp : held)
+            if (auto p = progress_by_partition_.find(tp); p != progress_by_partition_.end() && !decision.pause.count(tp))
+                next_offsets[tp] = p->second.position;
+        source_->hold_for_alignment(decision.pause, next_offsets);
+    }
+    report_alignment(decision);
+}
+
+void StreamRunner::report_alignment(const engine::AlignmentDecision& decision) {
+    const std::size_t held = source_->held_for_alignment().size();
+    probe_.watermark_alignment_paused(held);
+    if (held == alignment_logged_ || Clock::now() < next_alignment_log_) return;
+    if (held && decision.slowest) {
+        spdlog::info("watermark alignment holds {} of {} partitions: their watermark runs more than time.watermark_alignment_drift_ms ({} ms) "
+                     "ahead of the slowest, {} (watermark {})",
+                     held, epochs_.size(), config_.watermark_alignment_drift.count(), decision.slowest->to_string(),
+                     utc_text(decision.slowest_watermark_us));
+    } else {
+        spdlog::info("watermark alignment holds no partition now");
+    }
+    alignment_logged_ = held;
+    next_alignment_log_ = Clock::now() + config_.progress_interval;
+}
+
 void StreamRunner::adopt(const std::map<engine::TopicPartition, engine::PartitionPosition>& positions) {
     for (const auto& [tp, position] : positions) {
         epochs_[tp] = position.epoch;
@@ -174,6 +237,7 @@ void StreamRunner::adopt(const std::map<engine::TopicPartition, engine::Partitio
         at_end_.erase(tp);
         watermarks_.revoke(tp);
         watermarks_.assign(tp, position.watermark_us);
+        if (alignment_.enabled()) alignment_ceiling_us_ = engine::kNoWatermark;  // decide again at the next record
         spdlog::info("claimed {} at offset {} (epoch {}, instance {})", tp.to_string(),
                      position.next_offset >= 0 ? std::to_string(position.next_offset)
                      : position.next_offset == engine::kFromLogStart ? std::string("log start (new partition)")
@@ -237,7 +301,10 @@ void StreamRunner::on_revoked(const std::vector<engine::TopicPartition>& partiti
 
 void StreamRunner::reposition() {
     std::map<engine::TopicPartition, std::int64_t> positions;
-    for (const auto& [tp, epoch] : epochs_) positions[tp] = progress_by_partition_[tp].position;
+    for (const auto& [tp, epoch] : epochs_) {
+        positions[tp] = progress_by_partition_[tp].position;
+        progress_by_partition_[tp].delivered = false;  // librdkafka forgets where a pause would resume
+    }
     source_->reassign(positions);
 }
 
@@ -301,7 +368,7 @@ void StreamRunner::on_out_of_range(const engine::OffsetOutOfRange& refused) {
     const std::int64_t to = policy == "earliest" ? log_start : log_end;
     spdlog::error("{}. source.offset_out_of_range = {}: resuming at offset {}; the gap is recorded in starstream.offset_gap", what, policy, to);
     batch_.offset_gaps.push_back({tp, refused.offset, to, log_start, log_end, policy, now_us_});
-    batch_.checkpoint[tp] = {to, epoch->second, watermarks_.partition_watermark(tp)};
+    batch_.checkpoint[tp] = {to, epoch->second, watermarks_.committed_watermark(tp, now_us_)};
     progress_by_partition_[tp].position = to;
     reposition();
 }
@@ -324,6 +391,7 @@ void StreamRunner::publish_partitions() {
         if (status.lag_records > 0 && p.last_timestamp_ms >= 0) status.lag_seconds = std::max(0.0, now - static_cast<double>(p.last_timestamp_ms) / 1000.0);
         const std::int64_t watermark_us = watermarks_.partition_watermark(tp);
         status.watermark = watermark_us == engine::kNoWatermark ? -1 : static_cast<double>(watermark_us) / 1e6;
+        status.aligned_paused = source_->held_for_alignment().count(tp) > 0;
         const double age = status.watermark >= 0 ? now - status.watermark : 0;
         probe_.partition(tp, static_cast<double>(status.lag_records), status.lag_seconds, std::max(0.0, status.watermark), age);
         statuses.push_back(std::move(status));
@@ -340,16 +408,9 @@ void StreamRunner::log_progress() {
     std::int64_t lag = 0;
     for (const auto& p : snapshot.partitions) lag += p.lag_records;
     const std::int64_t operator_watermark = watermarks_.advance(now_us_);
-    const double watermark = operator_watermark == engine::kNoWatermark ? -1 : static_cast<double>(operator_watermark) / 1e6;
     const double seconds = std::chrono::duration<double>(Clock::now() - last_progress_).count();
     const double rate = seconds > 0 ? static_cast<double>(consumed_ - consumed_at_last_progress_) / seconds : 0;
-    std::string watermark_text = "none";
-    if (watermark >= 0) {
-        const std::time_t t = static_cast<std::time_t>(watermark);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-        watermark_text = buf;
-    }
+    const std::string watermark_text = operator_watermark < 0 ? "none" : utc_text(operator_watermark);
     spdlog::info("progress: {:.0f} events/s, {} consumed, {} dead letters, {} batches committed ({} records), lag {} records, watermark {}, {} partitions",
                  rate, consumed_, dead_lettered_, sink_->committed_batches(), sink_->committed_records(), lag, watermark_text, epochs_.size());
     consumed_at_last_progress_ = consumed_;
@@ -409,17 +470,14 @@ void StreamRunner::run() {
         // locks, which cost about 5 % of the poll thread when done per message (perf).
         constexpr int kPollBurst = 512;
         now_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-        burst_watermark_us_ = watermarks_.advance(now_us_);  // the watermark the burst's records arrive at
         for (int i = 0; i < kPollBurst && (i == 0 || !trigger_.full(batch_.records, batch_.bytes)); ++i) {
             engine::PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(source_->paused() ? 20 : 100));
             if (polled.record) add_record(*polled.record);
-            if (polled.end_of_partition && epochs_.count(*polled.end_of_partition)) {
-                at_end_.insert(*polled.end_of_partition);
-                watermarks_.set_caught_up(*polled.end_of_partition, true, now_us_);
-            }
+            if (polled.end_of_partition && epochs_.count(*polled.end_of_partition)) at_end(*polled.end_of_partition, polled.end_offset);
             if (polled.out_of_range) on_out_of_range(*polled.out_of_range);
             if (!polled.record && !polled.end_of_partition) break;
         }
+        align();
         if (Clock::now() >= next_progress) {
             log_progress();
             next_progress = Clock::now() + config_.progress_interval;

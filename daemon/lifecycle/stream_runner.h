@@ -13,6 +13,12 @@
 // this instance (an operator's reset: re-read from the new position), else released (another
 // instance owns it: no more fetching, no watermark, no metrics, until the next rebalance).
 // Positions outside the log are handled by source.offset_out_of_range and recorded.
+// Watermark alignment (time.watermark_alignment_drift_ms): after every poll burst, and at once
+// when a record takes a partition's watermark past the alignment ceiling, the partitions that
+// run too far ahead of the slowest are held (paused) and the others fetched
+// (engine/time/watermark_alignment.h decides, KafkaSource::hold_for_alignment applies).
+// Each partition commits WatermarkTracker::committed_watermark with its offset: an idle one
+// commits at least now - out-of-orderness, so it does not hold the topic's watermark back.
 // Thread rules: construct and run() on one thread (rebalance callbacks run inside run());
 // request_stop() from anywhere, signal handlers included (it only stores an atomic flag).
 // Destroying the runner closes the consumer first (its revoke callback uses the members).
@@ -23,6 +29,7 @@
 #include "metrics/pipeline_probe.h"
 #include "batch/trigger_policy.h"
 #include "time/event_time_bounds.h"
+#include "time/watermark_alignment.h"
 #include "time/watermark_tracker.h"
 #include "lifecycle/fatal_stop.h"
 #include "lifecycle/sink_worker.h"
@@ -36,6 +43,7 @@
 #include "source/kafka_source.h"
 
 #include <atomic>
+#include <limits>
 #include <memory>
 
 namespace starstream::daemon {
@@ -86,6 +94,13 @@ private:
     /// Closes the consumer without handing anything more to the sink (failure paths).
     void close_quietly();
     bool watermark_batch_due();
+    /// `tp` was consumed to its end, `end_offset` (-1 unknown).
+    void at_end(const engine::TopicPartition& tp, std::int64_t end_offset);
+    /// Decides watermark alignment anew and holds (pauses) or releases partitions accordingly.
+    void align();
+    /// Sets the alignment gauge; logs at info when the number of held partitions changed (at
+    /// most once per log.progress_interval_ms).
+    void report_alignment(const engine::AlignmentDecision& decision);
     void new_batch();
     bool caught_up() const;
     void log_progress();
@@ -103,6 +118,12 @@ private:
     std::chrono::steady_clock::time_point next_watchdog_{};
     engine::TriggerPolicy trigger_;
     engine::WatermarkTracker watermarks_;
+    engine::WatermarkAlignment alignment_;
+    /// A record taking its partition's watermark past this re-decides alignment at once
+    /// (microseconds; max: only after the poll burst; kNoWatermark: at the next record).
+    std::int64_t alignment_ceiling_us_ = std::numeric_limits<std::int64_t>::max();
+    std::size_t alignment_logged_ = 0;  ///< held partitions in the last alignment log line
+    std::chrono::steady_clock::time_point next_alignment_log_{};
     std::int64_t now_us_ = 0;  ///< wall clock, Unix microseconds, read once per poll burst
     postgres::ProgressStore progress_;
     engine::EventTimeBounds bounds_;  ///< time.min_event_time .. now + time.max_event_time_ahead_ms
@@ -123,10 +144,10 @@ private:
     struct PartitionProgress {
         std::int64_t position = -1;         ///< next offset; -1 before the first message
         std::int64_t last_timestamp_ms = -1; ///< Kafka timestamp of the last consumed message
+        bool delivered = false;              ///< a record arrived since the claim or reposition (alignment may hold it)
     };
     std::map<engine::TopicPartition, PartitionProgress> progress_by_partition_;
     std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;
-    std::int64_t burst_watermark_us_ = engine::kNoWatermark;   ///< operator watermark at the start of the poll burst
     std::int64_t sealed_watermark_us_ = engine::kNoWatermark;  ///< operator watermark of the last batch handed off
     double decode_seconds_ = 0, enrich_seconds_ = 0;  ///< of the batch being filled
     std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();

@@ -35,7 +35,7 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
       decoded_(BuildCounter().Name("starstream_records_decoded_total").Help("Messages decoded into valid events.").Register(*registry_).Add({})),
       dead_letters_(BuildCounter().Name("starstream_dead_letters_total").Help("Messages written to the dead letter table, by reason.").Register(*registry_)),
       deduplicated_(BuildCounter().Name("starstream_records_deduplicated_total").Help("Valid events dropped because their id was already seen.").Register(*registry_).Add({})),
-      rows_(BuildCounter().Name("starstream_rows_written_total").Help("Rows merged into Postgres, by table and operation (inserted, updated, unchanged).").Register(*registry_)),
+      rows_(BuildCounter().Name("starstream_rows_written_total").Help("Rows merged into Postgres, by table and operation (inserted, updated, unchanged, deleted: visits merged into others).").Register(*registry_)),
       batches_committed_(BuildCounter().Name("starstream_batches_committed_total").Help("Micro-batches committed to Postgres.").Register(*registry_).Add({})),
       batches_failed_(BuildCounter().Name("starstream_batches_failed_total").Help("Micro-batch commit attempts that failed and were rolled back.").Register(*registry_).Add({})),
       phases_(BuildHistogram().Name("starstream_batch_phase_duration_seconds").Help("Duration of each micro-batch phase.").Register(*registry_)),
@@ -52,7 +52,8 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
       lag_records_(BuildGauge().Name("starstream_consumer_lag_records").Help("High watermark minus position, per partition.").Register(*registry_)),
       lag_seconds_(BuildGauge().Name("starstream_consumer_lag_seconds").Help("Age of the last consumed message while a partition lags, else 0.").Register(*registry_)),
       watermark_(BuildGauge().Name("starstream_watermark_timestamp_seconds").Help("Event-time watermark per partition, Unix seconds.").Register(*registry_)),
-      watermark_age_(BuildGauge().Name("starstream_watermark_age_seconds").Help("Wall clock minus the watermark, per partition.").Register(*registry_)) {
+      watermark_age_(BuildGauge().Name("starstream_watermark_age_seconds").Help("Wall clock minus the watermark, per partition.").Register(*registry_)),
+      alignment_paused_(BuildGauge().Name("starstream_watermark_alignment_paused_partitions").Help("Partitions of this instance paused because their watermark ran more than time.watermark_alignment_drift_ms ahead of the slowest partition.").Register(*registry_).Add({})) {
     BuildGauge().Name("starstream_build_info").Help("Build information; the value is always 1.").Register(*registry_).Add({{"version", STARSTREAM_VERSION}, {"instance", instance_id}}).Set(1);
     for (const char* outcome : {"landed", "rolled_back"}) commit_outcomes_.Add({{"outcome", outcome}});
     for (const char* policy : {"earliest", "latest", "fail"}) offset_gaps_.Add({{"policy", policy}});

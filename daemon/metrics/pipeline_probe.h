@@ -36,7 +36,7 @@ public:
     /// `reason` is a dead letter's reason; its label is the part before ':' in snake case.
     void dead_lettered(std::string_view reason);
     void deduplicated(std::size_t n) { deduplicated_.Increment(static_cast<double>(n)); }
-    /// Rows written by a batch: table (fact_event, dim_store, ...), operation (inserted, updated, unchanged).
+    /// Rows written by a batch: table (fact_event, dim_store, ...), operation (inserted, updated, unchanged, deleted).
     void rows_written(const std::string& table, const std::string& operation, std::int64_t n);
     void batch_committed() { batches_committed_.Increment(); }
     void batch_failed() { batches_failed_.Increment(); }
@@ -63,6 +63,8 @@ public:
     void partition(const engine::TopicPartition& tp, double lag_records, double lag_seconds, double watermark, double watermark_age);
     /// Drops a revoked partition's series.
     void forget(const engine::TopicPartition& tp);
+    /// Partitions paused now by watermark alignment (time.watermark_alignment_drift_ms).
+    void watermark_alignment_paused(std::size_t n) { alignment_paused_.Set(static_cast<double>(n)); }
 
     /// The text exposition format (version 0.0.4) of every metric.
     std::string exposition() const;
@@ -96,6 +98,7 @@ private:
     prometheus::Family<prometheus::Gauge>& lag_seconds_;
     prometheus::Family<prometheus::Gauge>& watermark_;
     prometheus::Family<prometheus::Gauge>& watermark_age_;
+    prometheus::Gauge& alignment_paused_;
     std::mutex partitions_mutex_;
     std::map<engine::TopicPartition, PartitionGauges> partitions_;
 };

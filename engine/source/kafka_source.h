@@ -1,6 +1,6 @@
 // The Kafka source: a librdkafka consumer that speaks in intents (subscribe, poll, pause,
-// resume, commit_async, close) and takes its positions from a checkpoint store, never from
-// Kafka's auto-commit.
+// resume, hold for alignment, commit_async, close) and takes its positions from a checkpoint
+// store, never from Kafka's auto-commit.
 //
 // Settings the engine owns are forced after the user's (ClickHouse's Kafka engine does the
 // same): no auto commit, no auto offset store, partition EOF events on, an eager assignor.
@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -83,6 +84,7 @@ struct OffsetOutOfRange {
 struct PollResult {
     std::optional<SourceRecord> record;
     std::optional<TopicPartition> end_of_partition;
+    std::int64_t end_offset = -1;  ///< with end_of_partition: the offset it was reached at (next to read); -1 unknown
     std::optional<OffsetOutOfRange> out_of_range;
 };
 
@@ -115,10 +117,28 @@ public:
     /// Asks the partition's leader for its log start and end (high watermark) offsets, waiting
     /// at most `timeout`; {-1, -1} when it does not answer in time.
     std::pair<std::int64_t, std::int64_t> query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout);
-    /// Pauses or resumes fetching for every assigned partition.
+    /// Pauses or resumes fetching for every assigned partition (backpressure). resume_all()
+    /// leaves the partitions held for watermark alignment paused.
     void pause_all();
     void resume_all();
     bool paused() const { return paused_; }
+    /// Holds back exactly `partitions` among the assigned ones for watermark alignment: pauses
+    /// those newly held, resumes those no longer held (unless pause_all() is in force: then they
+    /// resume with resume_all()). Unassigned partitions are ignored. A pause drops what
+    /// librdkafka prefetched for the partition; its next record is fetched again on resume.
+    /// `next_offsets` holds, for each partition to release, the offset after the last record
+    /// poll() delivered from it: the release also seeks there, which wakes librdkafka's fetcher
+    /// at once (after a plain resume, librdkafka 2.0 waits up to a second when the broker has no
+    /// other partition to fetch). A partition missing from it is only resumed. Only hold a
+    /// partition after poll() delivered a record from it since its assignment: librdkafka 2.0
+    /// resumes an earlier pause from a position it does not know yet.
+    /// An assignment, a revocation or reassign() ends every hold (all partitions are fetched
+    /// again): the caller decides anew. Poll thread. Never throws (librdkafka refuses to pause
+    /// or resume only partitions it does not know, which assigned ones are not; a failed seek
+    /// is logged at debug and leaves a plain resume).
+    void hold_for_alignment(const std::set<TopicPartition>& partitions, const std::map<TopicPartition, std::int64_t>& next_offsets);
+    /// The partitions held for watermark alignment now (all assigned).
+    const std::set<TopicPartition>& held_for_alignment() const { return aligned_; }
     /// Commits `next_offsets` to the consumer group without waiting, so standard lag tools
     /// see progress. Any thread. Failures are logged, never thrown: Postgres holds the truth.
     void commit_async(const std::map<TopicPartition, std::int64_t>& next_offsets);
@@ -163,8 +183,9 @@ private:
     StartingOffsets starting_;
     RebalanceListener& listener_;
     std::vector<TopicPartition> assigned_;
+    std::set<TopicPartition> aligned_;  ///< held for watermark alignment (paused while held)
     std::string listener_failure_;
-    bool paused_ = false;
+    bool paused_ = false;  ///< every assigned partition paused (backpressure)
     bool closed_ = false;
     std::uint64_t errors_ = 0;
 };

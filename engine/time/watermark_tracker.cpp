@@ -10,11 +10,12 @@ void WatermarkTracker::assign(const TopicPartition& tp, std::int64_t restored_wa
     p.caught_up = false;  // unknown until the source says so: never idle by assumption
 }
 
-void WatermarkTracker::observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us) {
+std::int64_t WatermarkTracker::observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us) {
     Partition& p = partitions_[tp];
     if (policy_.max_ahead_us > 0) event_time_us = std::min(event_time_us, now_us + policy_.max_ahead_us);
     p.watermark = std::max(p.watermark, event_time_us - policy_.out_of_orderness_us);
     p.last_activity_us = now_us;
+    return p.watermark;
 }
 
 void WatermarkTracker::set_caught_up(const TopicPartition& tp, bool caught_up, std::int64_t now_us) {
@@ -26,6 +27,12 @@ void WatermarkTracker::set_caught_up(const TopicPartition& tp, bool caught_up, s
 std::int64_t WatermarkTracker::partition_watermark(const TopicPartition& tp) const {
     auto it = partitions_.find(tp);
     return it == partitions_.end() ? kNoWatermark : it->second.watermark;
+}
+
+std::int64_t WatermarkTracker::committed_watermark(const TopicPartition& tp, std::int64_t now_us) const {
+    const std::int64_t own = partition_watermark(tp);
+    // Idle: caught up and quiet, so nothing it still holds can arrive below now - bound.
+    return idle(tp, now_us) ? std::max(own, now_us - policy_.out_of_orderness_us) : own;
 }
 
 bool WatermarkTracker::idle(const TopicPartition& tp, std::int64_t now_us) const {

@@ -37,13 +37,23 @@ public:
     void assign(const TopicPartition& tp, std::int64_t restored_watermark_us = kNoWatermark);
     /// Stops tracking a revoked partition (its watermark no longer holds the operator back).
     void revoke(const TopicPartition& tp) { partitions_.erase(tp); }
-    /// A record with `event_time_us` was read from `tp` at wall time `now_us`.
-    void observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us);
+    /// A record with `event_time_us` was read from `tp` at wall time `now_us`. Returns the
+    /// partition's watermark afterwards (the poll loop compares it with the alignment ceiling
+    /// without a second lookup).
+    std::int64_t observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us);
     /// Whether `tp`'s position has reached its high watermark (no backlog), as of `now_us`.
     void set_caught_up(const TopicPartition& tp, bool caught_up, std::int64_t now_us);
 
     /// The partition's watermark; kNoWatermark before its first record.
     std::int64_t partition_watermark(const TopicPartition& tp) const;
+    /// The watermark `tp` commits with its offset at wall time `now_us` (microseconds), which
+    /// the topic's watermark (the minimum over every partition's committed watermark, all
+    /// instances) is judged by. An idle partition commits max(its watermark, now_us -
+    /// out_of_orderness), as the operator watermark advances when all partitions are idle;
+    /// otherwise, or when `tp` is not tracked, this is partition_watermark(tp). Without this an
+    /// idle partition, above all one that never had a record (kNoWatermark, a NULL in the
+    /// progress table), would hold the whole topic back for as long as it stays quiet.
+    std::int64_t committed_watermark(const TopicPartition& tp, std::int64_t now_us) const;
     /// Advances and returns the operator watermark at wall time `now_us` (never decreases).
     std::int64_t advance(std::int64_t now_us);
     /// The operator watermark as last advanced.

@@ -217,9 +217,12 @@ class TestCertificates:
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
 
-def generate(events, jsonl, brokers=None, topic="product_view", seed=42, **knobs):
-    """Runs starstream-generate; returns its JSON summary (counts by message kind)."""
-    args = [GENERATOR, "--events", str(events), "--seed", str(seed), "--jsonl", jsonl, "--topic", topic]
+def generate(events, jsonl, brokers=None, topic="product_view", seed=42, partitioning="device", **knobs):
+    """Runs starstream-generate; returns its JSON summary (counts by message kind). partitioning:
+    "device" (keyed by device id), "round_robin" (unkeyed, message i to partition i mod N) or
+    "random" (unkeyed, drawn from the seed); the JSONL is the same whichever is chosen. Other
+    knobs become options: out_of_order_seconds=60 -> --out-of-order-seconds 60."""
+    args = [GENERATOR, "--events", str(events), "--seed", str(seed), "--jsonl", jsonl, "--topic", topic, "--partitioning", partitioning]
     if brokers:
         args += ["--brokers", brokers]
     for key, value in knobs.items():
@@ -295,7 +298,8 @@ def http_get(port, path, timeout=10):
 def local_stack(cls, prefix, partitions, events=None, topics=("product_view",), **generate_knobs):
     """Class fixture: cls.tmp, cls.pg and cls.kafka with `topics` (stopped at class clean-up);
     with `events`, also cls.jsonl holding that many generated messages, produced into
-    product_view, and cls.summary, the generator's counts."""
+    product_view, and cls.summary, the generator's counts. generate_knobs go to generate()
+    (seed, partitioning, start_time, late_share...)."""
     cls.tmp = tempfile.mkdtemp(prefix=prefix)
     cls.pg = Postgres()
     cls.addClassCleanup(cls.pg.stop)

@@ -98,8 +98,8 @@ class PoisonRecords(unittest.TestCase):
         # No watermark was dragged to the end of time: windows keep finalising by the wall clock.
         self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.progress"))
         self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.batch"))
-        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM win_hourly_product_views WHERE is_final"), 0)
-        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM win_hourly_product_views WHERE NOT is_final"), 0)
+        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM hourly_product_views WHERE is_final"), 0)
+        self.assertGreater(harness.scalar(dsn, "SELECT count(*) FROM hourly_product_views WHERE NOT is_final"), 0)
 
     def test_a_lost_commit_reply_neither_doubles_nor_wedges(self):
         dsn = self.prepare("lost_reply")

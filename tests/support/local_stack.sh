@@ -5,8 +5,9 @@
 #   bootstrap       the mock Kafka cluster (3 brokers, topic product_view with PARTITIONS partitions)
 #   kafka_pid       its process, stopped by the caller's EXIT trap
 #   bench_psql      psql -qAt on the database, as an array: "${bench_psql[@]}" -c "SELECT ..."
-# `produce_bench_events STATE EVENTS SPAN_SECONDS` then fills the topic the way the benchmarks
-# do (0.5 % malformed, 0.5 % duplicates; JSONL in STATE/events.jsonl) and migrates the database.
+# `produce_bench_events STATE EVENTS SPAN_SECONDS [PARTITIONING]` then fills the topic the way the
+# benchmarks do (0.5 % malformed, 0.5 % duplicates; JSONL in STATE/events.jsonl) and migrates the
+# database. PARTITIONING: device (default: keyed by device id), round_robin or random (unkeyed).
 # Run from the repository root.
 
 build_project() {
@@ -35,8 +36,8 @@ start_local_stack() {
 }
 
 produce_bench_events() {
-  local state=$1 events=$2 span_seconds=$3
+  local state=$1 events=$2 span_seconds=$3 partitioning=${4:-device}
   build/bench/starstream-generate --events "$events" --span-seconds "$span_seconds" --brokers "$bootstrap" --jsonl "$state/events.jsonl" \
-    --malformed-share 0.005 --duplicate-share 0.005 >"$state/generator.json"
+    --malformed-share 0.005 --duplicate-share 0.005 --partitioning "$partitioning" >"$state/generator.json"
   build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
 }

@@ -76,6 +76,18 @@ TEST(Config, ErrorsNameTheKey) {
     EXPECT_EQ(error_key(with_required({"--config", "/nonexistent/starstreamd.conf"})), "config");
 }
 
+TEST(Config, WatermarkAlignmentDrift) {
+    EXPECT_EQ(load(kRequired).watermark_alignment_drift.count(), 1800000);  // 30 minutes
+    EXPECT_EQ(load(with_required({"--time.watermark_alignment_drift_ms=0"})).watermark_alignment_drift.count(), 0);  // off
+    EXPECT_EQ(error_key(with_required({"--time.watermark_alignment_drift_ms=-1"})), "time.watermark_alignment_drift_ms");
+    EXPECT_EQ(error_key(with_required({"--time.watermark_alignment_drift_ms=9223372036854775807"})), "time.watermark_alignment_drift_ms");
+    try {
+        load(with_required({"--time.watermark_alignment_drift_ms=-1"}));
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("time.watermark_alignment_drift_ms"), std::string::npos) << e.what();
+    }
+}
+
 TEST(Config, RedactDsnDropsThePassword) {
     const std::string redacted = starstream::daemon::redact_dsn("host=db port=5432 dbname=s user=u password=hunter2");
     EXPECT_EQ(redacted.find("hunter2"), std::string::npos);

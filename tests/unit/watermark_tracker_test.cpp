@@ -78,3 +78,39 @@ TEST(WatermarkTracker, NoPartitionWatermarkPassesTheWallClockCeiling) {
     w.observe(p0, 253402300799000000, 5000);  // 9999-12-31 against a wall clock of 5000 µs
     EXPECT_EQ(w.partition_watermark(p0), 5000 + 1000 - kBound);
 }
+
+// What a partition commits to starstream.progress.watermark, where the topic's watermark is the
+// minimum over every partition: an idle one must not hold the topic back.
+TEST(WatermarkTracker, AnIdlePartitionWithoutRecordsCommitsNowMinusTheBound) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    EXPECT_EQ(w.committed_watermark(p0, 0), kNoWatermark);  // caught up or not: unknown yet
+    w.set_caught_up(p0, true, 1000);
+    EXPECT_EQ(w.committed_watermark(p0, 1000 + kIdle - 1), kNoWatermark);  // caught up, not yet quiet long enough
+    EXPECT_EQ(w.committed_watermark(p0, 1000 + kIdle), 1000 + kIdle - kBound);
+    EXPECT_EQ(w.partition_watermark(p0), kNoWatermark);  // its own watermark is untouched
+}
+
+TEST(WatermarkTracker, AnIdlePartitionCommitsTheLaterOfItsOwnWatermarkAndNowMinusTheBound) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.observe(p0, 5000, 0);  // event time ahead of the wall clock (within the allowed ceiling)
+    w.set_caught_up(p0, true, 0);
+    EXPECT_EQ(w.committed_watermark(p0, kIdle), 4990);
+    EXPECT_EQ(w.committed_watermark(p0, 9000), 8990);
+}
+
+TEST(WatermarkTracker, ABusyPartitionCommitsItsOwnWatermark) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.assign(p1);
+    w.observe(p0, 200, 0);
+    w.set_caught_up(p0, false, 0);
+    EXPECT_EQ(w.committed_watermark(p0, 1'000'000), 190);  // silent for long, but it has backlog
+    EXPECT_EQ(w.committed_watermark(p1, 1'000'000), kNoWatermark);  // never caught up: never idle
+    w.set_caught_up(p0, true, 1'000'000);
+    EXPECT_EQ(w.committed_watermark(p0, 1'000'000 + kIdle - 1), 190);  // caught up but not yet quiet
+    w.observe(p0, 300, 1'000'000 + kIdle - 1);                          // a record: quiet again from here
+    EXPECT_EQ(w.committed_watermark(p0, 1'000'000 + kIdle), 290);
+    EXPECT_EQ(w.committed_watermark({"t", 9}, 1'000'000), kNoWatermark);  // not tracked
+}

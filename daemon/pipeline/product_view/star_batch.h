@@ -55,7 +55,6 @@ struct FactRow {
     std::uint16_t topic_index = 0;      ///< index into StarBatch::topics
     std::int32_t partition = 0;
     std::int64_t offset = 0;
-    std::int64_t watermark_us = INT64_MIN;  ///< operator watermark when the event was consumed (late-record test)
 };
 
 struct DeadLetterRow {
@@ -127,7 +126,6 @@ struct StarBatch {
     /// batch or not: a batch also moves the watermark of quiet partitions' windows).
     std::map<TopicPartition, PartitionPosition> checkpoint;
     std::vector<OffsetGap> offset_gaps;  ///< recorded in the same transaction
-    std::int64_t operator_watermark_us = INT64_MIN;  ///< event-time watermark when the batch was sealed
     std::size_t records = 0;             ///< messages consumed into this batch
     std::map<TopicPartition, std::size_t> partition_records;  ///< the same, per partition
     std::size_t bytes = 0;               ///< their payload bytes

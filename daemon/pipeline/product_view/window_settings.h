@@ -2,7 +2,7 @@
 // config/starstreamd.conf.example and ClickstreamWindows).
 #pragma once
 
-#include "window/window_operator.h"
+#include "window/window_partials.h"
 
 #include <array>
 #include <cstdint>

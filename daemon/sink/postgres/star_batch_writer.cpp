@@ -133,7 +133,7 @@ StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view:
     conn_->exec(kCreateStaging);
     if (windows.enabled) {
         windows_ = std::make_unique<product_view::ClickstreamWindows>(windows);
-        window_writer_ = std::make_unique<WindowWriter>(*conn_, copy_);
+        window_writer_ = std::make_unique<WindowWriter>(*conn_, copy_, windows);
     }
 }
 
@@ -355,12 +355,27 @@ void StarBatchWriter::insert_batch_row(const StarBatch& batch, const BatchOutcom
         {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
          std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
          has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : "",
-         batch.operator_watermark_us == INT64_MIN ? "" : std::to_string(batch.operator_watermark_us), late_total(0), late_total(1), late_total(2),
+         outcome.window_watermark_us == INT64_MIN ? "" : std::to_string(outcome.window_watermark_us), late_total(0), late_total(1), late_total(2),
          instance_id_});
 }
 
+void StarBatchWriter::merge_windows(const StarBatch& batch, const EventIdSet& committed, BatchOutcome& outcome) {
+    // After the facts: whatever waits for the lock has its own facts written already, and the
+    // watermark is read where no other instance's merge can move it under this batch.
+    outcome.window_watermark_us = window_writer_->lock_and_read_watermark();
+    const auto tw = Clock::now();
+    const auto produced = windows_->apply(batch, committed, outcome.window_watermark_us);
+    outcome.window_apply_seconds = seconds_since(tw);
+    const auto tww = Clock::now();
+    for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));
+    outcome.window_write_seconds = seconds_since(tww);
+    for (int t = 0; t < product_view::kWindowedTables; ++t) {
+        const auto& late = produced.tables[static_cast<std::size_t>(t)].late_counts();
+        outcome.late[t] = {late.dropped, late.dead_lettered, late.corrected};
+    }
+}
+
 void StarBatchWriter::rollback() {
-    if (windows_) windows_->forget();  // it may have applied the batch: reload what Postgres committed
     if (!conn_->ok()) return;
     try {
         conn_->exec("ROLLBACK");
@@ -387,17 +402,7 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         outcome.duplicates = static_cast<std::int64_t>(batch.records - batch.dead_letters.size()) - outcome.facts_inserted;
         outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
         copy_dead_letters(batch, outcome);
-        if (windows_) {
-            const auto tw = Clock::now();
-            const auto produced = windows_->apply(batch, committed, window_writer_->state_loader());
-            outcome.window_apply_seconds = seconds_since(tw);
-            const auto tww = Clock::now();
-            for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));
-            outcome.window_write_seconds = seconds_since(tww);
-            for (const auto& p : produced)
-                for (int t = 0; t < product_view::kWindowedTables; ++t)
-                    for (int k = 0; k < 3; ++k) outcome.late[t][k] += p.late_counts[t][k];
-        }
+        if (windows_) merge_windows(batch, committed, outcome);
         update_progress(batch);
         record_offset_gaps(batch);
         insert_batch_row(batch, outcome);

@@ -4,8 +4,8 @@
 //      not change are not rewritten);
 //   3. facts whose event id (the dedupe key) is not committed yet, binary COPY into fact_event;
 //   4. dead letters copied;
-//   5. windowed rows, late events and window operator state (WindowWriter), from the facts
-//      that are new (ClickstreamWindows);
+//   5. under the window merge lock, the window watermark read, the new facts pre-aggregated
+//      against it (ClickstreamWindows) and merged into the shared windowed tables (WindowWriter);
 //   6. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
 // The COMMIT is the checkpoint: a crash before it leaves nothing, after it everything.
 // Thread rules: one thread (the sink thread); owns its connection.
@@ -52,7 +52,7 @@ struct MemberKeys {
 /// Rows one batch wrote to one table.
 struct TableRows {
     std::string table;
-    std::int64_t inserted = 0, updated = 0, unchanged = 0;
+    std::int64_t inserted = 0, updated = 0, unchanged = 0, deleted = 0;
 };
 
 /// What a committed batch did, for logs and metrics.
@@ -65,6 +65,7 @@ struct BatchOutcome {
     std::array<std::array<std::uint64_t, 3>, product_view::kWindowedTables> late{};
     double stage_seconds = 0, merge_seconds = 0, commit_seconds = 0;
     double window_apply_seconds = 0, window_write_seconds = 0;  ///< parts of merge_seconds
+    std::int64_t window_watermark_us = INT64_MIN;  ///< the window watermark the batch judged lateness against
 };
 
 class StarBatchWriter {
@@ -118,6 +119,7 @@ private:
     void update_progress(const product_view::StarBatch& batch);
     void record_offset_gaps(const product_view::StarBatch& batch);
     void insert_batch_row(const product_view::StarBatch& batch, const BatchOutcome& outcome);
+    void merge_windows(const product_view::StarBatch& batch, const EventIdSet& committed, BatchOutcome& outcome);
     void rollback();
 
     std::unique_ptr<PgConnection> conn_;

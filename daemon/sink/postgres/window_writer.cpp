@@ -1,8 +1,13 @@
 #include "sink/postgres/window_writer.h"
 
+#include "sink/postgres/progress_store.h"
 #include "sink/postgres/star_batch_writer.h"
+#include "sink/postgres/window_lock.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <map>
 
 namespace starstream::daemon::postgres {
 
@@ -12,14 +17,54 @@ using product_view::kHourlyProductViews;
 using product_view::kProductViewPanes;
 using product_view::kVisits;
 
+constexpr std::int64_t kHourUs = 3600'000'000;
+
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_hourly_product_visitor (LIKE starstream.win_hourly_product_visitor) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_product_view_panes (LIKE win_product_view_panes) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_visits (LIKE win_visits) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_visits_retracted (device_id text, visit_start timestamptz, kafka_topic text, kafka_partition integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_window_state (LIKE starstream.window_state INCLUDING STORAGE) ON COMMIT DELETE ROWS;
 )SQL";
+
+// Additive: the cell's visitors grow by the devices the side table did not have yet.
+constexpr const char* kMergeHourly = R"SQL(
+WITH fresh AS (
+    INSERT INTO starstream.win_hourly_product_visitor SELECT * FROM stage_win_hourly_product_visitor ON CONFLICT DO NOTHING
+    RETURNING window_start, product_key, store_key, location_key),
+counted AS (SELECT window_start, product_key, store_key, location_key, count(*) AS n FROM fresh GROUP BY 1, 2, 3, 4)
+INSERT INTO win_hourly_product_views AS t
+SELECT s.window_start, s.window_end, s.product_key, s.store_key, s.location_key, s.views, coalesce(c.n, 0)
+FROM stage_win_hourly_product_views s LEFT JOIN counted c USING (window_start, product_key, store_key, location_key)
+ON CONFLICT (window_start, product_key, store_key, location_key) DO UPDATE SET
+    views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
+RETURNING xmax = 0)SQL";
+
+constexpr const char* kMergePanes = R"SQL(
+INSERT INTO win_product_view_panes AS t SELECT * FROM stage_win_product_view_panes
+ON CONFLICT (window_start, product_key) DO UPDATE SET views = t.views + excluded.views
+RETURNING xmax = 0)SQL";
+
+// The stored visits of each device that the batch's sessions of it (spanning [lo, hi + gap)) touch.
+constexpr const char* kTouchedVisits = R"SQL(
+SELECT v.device_id, (extract(epoch FROM v.visit_start) * 1000000)::bigint, (extract(epoch FROM v.last_event_time) * 1000000)::bigint,
+       v.events, v.product_views, v.first_url, v.last_url, v.reached_checkout
+FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS s(device_id, lo, hi)
+JOIN win_visits v ON v.device_id = s.device_id
+ AND v.visit_start < 'epoch'::timestamptz + (s.hi + $4::bigint) * interval '1 microsecond'
+ AND v.last_event_time > 'epoch'::timestamptz + (s.lo - $4::bigint) * interval '1 microsecond')SQL";
+
+constexpr const char* kDeleteVisits = R"SQL(
+DELETE FROM win_visits v USING unnest($1::text[], $2::bigint[]) AS d(device_id, start_us)
+WHERE v.device_id = d.device_id AND v.visit_start = 'epoch'::timestamptz + d.start_us * interval '1 microsecond')SQL";
+
+constexpr const char* kUpsertVisits = R"SQL(
+INSERT INTO win_visits AS t SELECT * FROM stage_win_visits
+ON CONFLICT (device_id, visit_start) DO UPDATE SET
+    visit_end = excluded.visit_end, last_event_time = excluded.last_event_time, events = excluded.events,
+    product_views = excluded.product_views, first_url = excluded.first_url, last_url = excluded.last_url,
+    reached_checkout = excluded.reached_checkout
+RETURNING xmax = 0)SQL";
 
 /// The i-th ':'-separated integer of a window key ("product:store:location").
 std::int64_t key_part(const std::string& key, int index) {
@@ -30,26 +75,32 @@ std::int64_t key_part(const std::string& key, int index) {
     return value;
 }
 
-/// Bytes of a hex string (Postgres' encode(..., 'hex'): lower-case, even length).
-std::string from_hex(std::string_view hex) {
-    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-    std::string bytes(hex.size() / 2, '\0');
-    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
-    return bytes;
+std::int64_t as_int64(const PgResult& r, int row, int column) { return std::atoll(PQgetvalue(r.get(), row, column)); }
+
+/// A stored visit as the session it is (the aggregates its columns keep).
+engine::Session stored_session(const PgResult& r, int row) {
+    engine::Session s{as_int64(r, row, 1), as_int64(r, row, 2), {}};
+    auto& a = s.aggregates;
+    a.count = static_cast<std::uint64_t>(as_int64(r, row, 3));
+    a.sum = static_cast<double>(as_int64(r, row, 4));
+    a.first_time_us = s.first_us, a.first_label = PQgetvalue(r.get(), row, 5);
+    a.last_time_us = s.last_us, a.last_label = PQgetvalue(r.get(), row, 6);
+    if (*PQgetvalue(r.get(), row, 7) == 't') a.distinct.insert("checkout_success");
+    return s;
 }
 
 }  // namespace
 
-WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy) : conn_(conn), copy_(copy) { conn_.exec(kCreateStaging); }
+WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const product_view::WindowSettings& settings)
+    : conn_(conn), copy_(copy), settings_(settings) {
+    conn_.exec(kCreateStaging);
+}
 
-product_view::ClickstreamWindows::StateLoader WindowWriter::state_loader() {
-    return [this](const engine::TopicPartition& tp, const char* table) -> std::optional<std::string> {
-        PgResult r = conn_.exec_params(
-            "SELECT encode(state, 'hex') FROM starstream.window_state WHERE operator = $1 AND kafka_topic = $2 AND kafka_partition = $3",
-            {table, tp.topic, std::to_string(tp.partition)});
-        if (PQntuples(r.get()) == 0) return std::nullopt;
-        return from_hex(std::string_view(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0))));
-    };
+std::int64_t WindowWriter::lock_and_read_watermark() {
+    conn_.exec(kWindowMergeLock);
+    PgResult r = conn_.exec("SELECT (extract(epoch FROM watermark) * 1000000)::bigint FROM starstream.window_watermark");
+    if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
+    return as_int64(r, 0, 0);
 }
 
 TableRows WindowWriter::upsert(const char* table, const std::string& sql) {
@@ -59,92 +110,114 @@ TableRows WindowWriter::upsert(const char* table, const std::string& sql) {
     return counts;
 }
 
-std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch, const std::vector<product_view::PartitionWindows>& windows) {
-    auto copy = [&](const std::string& table) { conn_.copy_in("COPY " + table + " FROM STDIN (FORMAT binary)", copy_.finish()); };
-    auto window_bounds = [&](const engine::Window& w) { copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us); };
-    auto lineage = [&](const engine::TopicPartition& tp) { copy_.text(tp.topic), copy_.int4(tp.partition); };
-
+TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
     copy_.reset();
-    for (const auto& p : windows)
-        for (const auto& r : p.rows[kHourlyProductViews]) {
-            copy_.begin_row(11), window_bounds(r.window);
-            copy_.int8(key_part(r.key, 0)), copy_.int8(key_part(r.key, 1)), copy_.int8(key_part(r.key, 2)), lineage(p.partition);
-            copy_.int8(static_cast<std::int64_t>(r.aggregates.count)), copy_.int8(static_cast<std::int64_t>(r.aggregates.distinct_count()));
-            copy_.boolean(r.is_final), copy_.int4(static_cast<std::int32_t>(r.revision));
+    for (const auto& [id, a] : hourly.cells()) {
+        const auto& [key, w] = id;
+        copy_.begin_row(7), copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
+        copy_.int8(key_part(key, 0)), copy_.int8(key_part(key, 1)), copy_.int8(key_part(key, 2));
+        copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(0);
+    }
+    conn_.copy_in("COPY stage_win_hourly_product_views FROM STDIN (FORMAT binary)", copy_.finish());
+    copy_.reset();
+    for (const auto& [id, a] : hourly.cells())
+        for (const auto& device : a.distinct) {
+            copy_.begin_row(5), copy_.timestamptz_us(id.second.start_us);
+            copy_.int8(key_part(id.first, 0)), copy_.int8(key_part(id.first, 1)), copy_.int8(key_part(id.first, 2)), copy_.text(device);
         }
-    copy("stage_win_hourly_product_views");
+    conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
+    return upsert("win_hourly_product_views", kMergeHourly);
+}
 
+TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
     copy_.reset();
-    for (const auto& p : windows)
-        for (const auto& r : p.rows[kProductViewPanes]) {
-            copy_.begin_row(8), window_bounds(r.window), copy_.int8(key_part(r.key, 0)), lineage(p.partition);
-            copy_.int8(static_cast<std::int64_t>(r.aggregates.count)), copy_.boolean(r.is_final), copy_.int4(static_cast<std::int32_t>(r.revision));
+    for (const auto& [id, a] : panes.cells()) {
+        copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
+        copy_.int8(key_part(id.first, 0)), copy_.int8(static_cast<std::int64_t>(a.count));
+    }
+    conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
+    return upsert("win_product_view_panes", kMergePanes);
+}
+
+TableRows WindowWriter::merge_visits(const engine::WindowPartials& visits) {
+    const std::int64_t gap = settings_.visit_gap_us;
+    auto sessions = visits.sessions();
+    if (sessions.empty()) return {"win_visits"};
+    std::vector<std::string> devices, lows, highs;
+    for (const auto& [device, list] : sessions) {
+        devices.push_back(device);
+        lows.push_back(std::to_string(list.front().first_us));
+        std::int64_t hi = INT64_MIN;
+        for (const auto& s : list) hi = std::max(hi, s.last_us);
+        highs.push_back(std::to_string(hi));
+    }
+    PgResult stored = conn_.exec_params(kTouchedVisits, {text_array(devices), text_array(lows), text_array(highs), std::to_string(gap)});
+    // Stored visits join their device's new sessions; whatever merged away is deleted.
+    std::map<std::string, std::vector<std::int64_t>> stored_starts;
+    for (int i = 0; i < PQntuples(stored.get()); ++i) {
+        const std::string device = PQgetvalue(stored.get(), i, 0);
+        stored_starts[device].push_back(as_int64(stored, i, 1));
+        sessions[device].push_back(stored_session(stored, i));
+    }
+    std::vector<std::string> gone_devices, gone_starts;
+    copy_.reset();
+    for (auto& [device, list] : sessions) {
+        list = engine::merge_sessions(std::move(list), gap);
+        for (std::int64_t start : stored_starts[device]) {
+            const bool kept = std::any_of(list.begin(), list.end(), [&](const engine::Session& s) { return s.first_us == start; });
+            if (!kept) gone_devices.push_back(device), gone_starts.push_back(std::to_string(start));
         }
-    copy("stage_win_product_view_panes");
-
-    std::string retracted;
-    copy_.reset();
-    for (const auto& p : windows)
-        for (const auto& r : p.rows[kVisits]) {
-            if (r.retracted) continue;
-            const auto& a = r.aggregates;
-            // A session window ends one gap after its last event; visit_start is its first event.
-            copy_.begin_row(12), copy_.text(r.key), copy_.timestamptz_us(a.first_time_us), copy_.timestamptz_us(r.window.end_us), lineage(p.partition);
+        for (const auto& s : list) {
+            const auto& a = s.aggregates;
+            copy_.begin_row(9), copy_.text(device), copy_.timestamptz_us(s.first_us), copy_.timestamptz_us(s.last_us + gap), copy_.timestamptz_us(s.last_us);
             copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(static_cast<std::int64_t>(a.sum));
             copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count("checkout_success") > 0);
-            copy_.boolean(r.is_final), copy_.int4(static_cast<std::int32_t>(r.revision));
         }
-    copy("stage_win_visits");
-    copy_.reset();
-    std::size_t retractions = 0;
-    for (const auto& p : windows)
-        for (const auto& r : p.rows[kVisits])
-            if (r.retracted) ++retractions, copy_.begin_row(4), copy_.text(r.key), copy_.timestamptz_us(r.aggregates.first_time_us), lineage(p.partition);
-    copy("stage_win_visits_retracted");
+    }
+    conn_.copy_in("COPY stage_win_visits FROM STDIN (FORMAT binary)", copy_.finish());
+    if (!gone_devices.empty()) conn_.exec_params(kDeleteVisits, {text_array(gone_devices), text_array(gone_starts)});
+    TableRows rows = upsert("win_visits", kUpsertVisits);
+    rows.deleted = static_cast<std::int64_t>(gone_devices.size());
+    return rows;
+}
 
+TableRows WindowWriter::insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows) {
     copy_.reset();
-    for (const auto& p : windows)
-        for (int t = 0; t < product_view::kWindowedTables; ++t)
-            for (const auto& late : p.late[t]) {
-                copy_.begin_row(10), copy_.text(product_view::windowed_table_name(product_view::WindowedTable(t))), lineage(p.partition);
-                copy_.int8(late.input.origin), copy_.timestamptz_us(late.input.time_us), copy_.int8(late.lateness_us / 1000);
-                window_bounds(late.target), copy_.timestamptz_us(late.watermark_us), copy_.int8(batch.batch_id);
-            }
-    copy("stage_late_event");
-
-    copy_.reset();
-    for (const auto& p : windows)
-        for (int t = 0; t < product_view::kWindowedTables; ++t) {
-            if (p.state[t].empty()) continue;
-            copy_.begin_row(5), copy_.text(product_view::windowed_table_name(product_view::WindowedTable(t))), lineage(p.partition);
-            copy_.bytea(p.state[t]), copy_.int8(batch.batch_id);
+    std::int64_t staged = 0;
+    for (int t = 0; t < product_view::kWindowedTables; ++t)
+        for (const auto& late : windows.tables[static_cast<std::size_t>(t)].late()) {
+            const auto& f = batch.facts[static_cast<std::size_t>(late.input.origin)];
+            copy_.begin_row(10), copy_.text(product_view::windowed_table_name(product_view::WindowedTable(t)));
+            copy_.text(batch.topics[f.topic_index]), copy_.int4(f.partition), copy_.int8(f.offset);
+            copy_.timestamptz_us(late.input.time_us), copy_.int8(late.lateness_us / 1000);
+            copy_.timestamptz_us(late.target.start_us), copy_.timestamptz_us(late.target.end_us), copy_.timestamptz_us(late.watermark_us);
+            copy_.int8(batch.batch_id);
+            ++staged;
         }
-    copy("stage_window_state");
+    if (staged == 0) return {"late_event"};
+    conn_.copy_in("COPY stage_late_event FROM STDIN (FORMAT binary)", copy_.finish());
+    // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
+    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_late_event ON CONFLICT DO NOTHING"));
+    return {"late_event", inserted, 0, staged - inserted};
+}
 
+void WindowWriter::prune_visitors(std::int64_t watermark_us) {
+    if (watermark_us == INT64_MIN) return;
+    // An hour whose end (plus allowed lateness, if corrected) the watermark passed takes no record
+    // again (the watermark never goes back), so its visitors are never looked up again.
+    const bool corrected = settings_.late_policy[kHourlyProductViews] == engine::LatePolicy::correct;
+    const std::int64_t horizon = watermark_us - kHourUs - (corrected ? settings_.allowed_lateness_us : 0);
+    conn_.exec_params("DELETE FROM starstream.win_hourly_product_visitor WHERE window_start <= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'",
+                      {std::to_string(horizon)});
+}
+
+std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch, const product_view::BatchWindows& windows) {
     std::vector<TableRows> out;
-    // Only when there is something to delete: the planner knows nothing of the temporary table
-    // and may scan all of win_visits for it.
-    if (retractions > 0)
-        conn_.exec("DELETE FROM win_visits v USING stage_win_visits_retracted r WHERE v.device_id = r.device_id AND v.visit_start = r.visit_start"
-                   " AND v.kafka_topic = r.kafka_topic AND v.kafka_partition = r.kafka_partition");
-    out.push_back(upsert("win_hourly_product_views",
-                         "INSERT INTO win_hourly_product_views SELECT * FROM stage_win_hourly_product_views"
-                         " ON CONFLICT (window_start, product_key, store_key, location_key, kafka_topic, kafka_partition) DO UPDATE SET"
-                         " views = excluded.views, visitors = excluded.visitors, is_final = excluded.is_final, revision = excluded.revision"
-                         " RETURNING xmax = 0"));
-    out.push_back(upsert("win_product_view_panes",
-                         "INSERT INTO win_product_view_panes SELECT * FROM stage_win_product_view_panes"
-                         " ON CONFLICT (window_start, product_key, kafka_topic, kafka_partition) DO UPDATE SET"
-                         " views = excluded.views, is_final = excluded.is_final, revision = excluded.revision RETURNING xmax = 0"));
-    out.push_back(upsert("win_visits",
-                         "INSERT INTO win_visits SELECT * FROM stage_win_visits"
-                         " ON CONFLICT (device_id, visit_start, kafka_topic, kafka_partition) DO UPDATE SET"
-                         " visit_end = excluded.visit_end, events = excluded.events, product_views = excluded.product_views,"
-                         " first_url = excluded.first_url, last_url = excluded.last_url, reached_checkout = excluded.reached_checkout,"
-                         " is_final = excluded.is_final, revision = excluded.revision RETURNING xmax = 0"));
-    out.push_back({"late_event", affected_rows(conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_late_event ON CONFLICT DO NOTHING"))});
-    conn_.exec("INSERT INTO starstream.window_state SELECT * FROM stage_window_state"
-               " ON CONFLICT (operator, kafka_topic, kafka_partition) DO UPDATE SET state = excluded.state, batch_id = excluded.batch_id");
+    out.push_back(merge_hourly(windows.tables[kHourlyProductViews]));
+    out.push_back(merge_panes(windows.tables[kProductViewPanes]));
+    out.push_back(merge_visits(windows.tables[kVisits]));
+    out.push_back(insert_late(batch, windows));
+    prune_visitors(windows.watermark_us);
     return out;
 }
 

@@ -1,8 +1,15 @@
-// Writes the clickstream's windowed rows, late events and window operator state inside the
-// batch transaction of StarBatchWriter (so they commit with the offsets, exactly once):
-//   retracted sessions deleted; window rows upserted (staged by binary COPY); late events of the
-//   dead-letter policy inserted (a replay after a rewind inserts nothing twice); each changed
-//   partition's encoded operator state upserted into starstream.window_state.
+// Merges one batch's windowed partial aggregates into the shared windowed tables, inside the
+// batch transaction of StarBatchWriter (so they commit with the offsets, exactly once), under
+// the window merge lock (window_lock.h):
+//   win_hourly_product_views  views added; visitors added as the devices new to the cell in
+//                             starstream.win_hourly_product_visitor (exact distinct counts);
+//   win_product_view_panes    views added;
+//   win_visits                the batch's sessions merged with the stored visits of their
+//                             devices that they touch (engine merge_sessions); visits merged
+//                             away are deleted;
+//   starstream.late_event     late records of the dead-letter policy and too-late corrections;
+//   visitor rows of windows past allowed lateness pruned (no record can reach them any more).
+// The window watermark (view starstream.window_watermark) is read under the same lock.
 // Thread rules: one thread (the sink thread); uses StarBatchWriter's connection.
 #pragma once
 
@@ -19,18 +26,25 @@ struct TableRows;
 class WindowWriter {
 public:
     /// Creates the staging tables on `conn`. Throws PgError.
-    WindowWriter(PgConnection& conn, BinaryCopyWriter& copy);
+    WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const product_view::WindowSettings& settings);
 
-    /// Reads committed operator state (within the open transaction). Throws PgError.
-    product_view::ClickstreamWindows::StateLoader state_loader();
-    /// Writes what `windows` produced for `batch`; returns rows per windowed table. Throws PgError.
-    std::vector<TableRows> write(const product_view::StarBatch& batch, const std::vector<product_view::PartitionWindows>& windows);
+    /// Takes the window merge lock (held to the end of the open transaction) and returns the
+    /// window watermark, Unix microseconds, INT64_MIN when there is none yet. Throws PgError.
+    std::int64_t lock_and_read_watermark();
+    /// Merges `windows` (from `batch`); returns rows per table. Throws PgError.
+    std::vector<TableRows> write(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
 
 private:
+    TableRows merge_hourly(const engine::WindowPartials& hourly);
+    TableRows merge_panes(const engine::WindowPartials& panes);
+    TableRows merge_visits(const engine::WindowPartials& visits);
+    TableRows insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
+    void prune_visitors(std::int64_t watermark_us);
     TableRows upsert(const char* table, const std::string& sql);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
+    product_view::WindowSettings settings_;
 };
 
 }  // namespace starstream::daemon::postgres

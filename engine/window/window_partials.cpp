@@ -1,0 +1,61 @@
+#include "window/window_partials.h"
+
+namespace starstream::engine {
+
+WindowPartials::WindowPartials(WindowTableSpec spec, std::int64_t watermark_us) : spec_(std::move(spec)), watermark_us_(watermark_us) {
+    spec_.window.validate();
+}
+
+Window WindowPartials::first_window(std::int64_t time_us) const {
+    if (spec_.window.kind == WindowKind::session) return {time_us, time_us + spec_.window.gap_us};
+    return assign_windows(spec_.window, time_us).front();
+}
+
+std::int64_t WindowPartials::last_window_end(std::int64_t time_us) const {
+    if (spec_.window.kind == WindowKind::session) return time_us + spec_.window.gap_us;
+    std::int64_t end = INT64_MIN;
+    for (const Window& w : assign_windows(spec_.window, time_us)) end = std::max(end, w.end_us);
+    return end;
+}
+
+bool WindowPartials::admit(const WindowInput& input) {
+    if (input.time_us >= watermark_us_) return true;
+    auto dead_letter = [&] {
+        ++counts_.dead_lettered;
+        late_.push_back({input, watermark_us_ - input.time_us, first_window(input.time_us), watermark_us_});
+        return false;
+    };
+    switch (spec_.late) {
+        case LatePolicy::drop:
+            ++counts_.dropped;
+            return false;
+        case LatePolicy::dead_letter:
+            return dead_letter();
+        case LatePolicy::correct:
+            // Past allowed lateness a window no longer changes: its readers may have taken it as final.
+            if (last_window_end(input.time_us) + spec_.allowed_lateness_us <= watermark_us_) return dead_letter();
+            ++counts_.corrected;
+            return true;
+    }
+    return false;
+}
+
+void WindowPartials::add(const WindowInput& input) {
+    if (!admit(input)) return;
+    if (spec_.window.kind == WindowKind::session) {
+        Session s{input.time_us, input.time_us, {}};
+        s.aggregates.add(input.time_us, input.value, input.distinct, input.label);
+        session_events_[input.key].push_back(std::move(s));
+        return;
+    }
+    for (const Window& w : assign_windows(spec_.window, input.time_us))
+        cells_[{input.key, w}].add(input.time_us, input.value, input.distinct, input.label);
+}
+
+std::map<std::string, std::vector<Session>> WindowPartials::sessions() const {
+    std::map<std::string, std::vector<Session>> out;
+    for (const auto& [key, events] : session_events_) out.emplace(key, merge_sessions(events, spec_.window.gap_us));
+    return out;
+}
+
+}  // namespace starstream::engine

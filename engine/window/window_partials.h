@@ -1,0 +1,98 @@
+// The windowed aggregate of one micro-batch: its records pre-aggregated per window and key into
+// partial aggregates that a sink merges into a shared table (counts and sums add, min/max and
+// first/last compare, distinct values union, sessions merge by overlap: session_merge.h). The
+// table is the state; nothing is kept here between batches, so results do not depend on batch
+// boundaries, on how records are spread over partitions and instances, or on restarts.
+//
+// Lateness is judged per record against the window watermark the caller passes in (the one
+// watermark of the topic, shared by every instance): a record is late when its event time is
+// below it. Per table, a late policy:
+//   drop        counted (late_dropped), not aggregated;
+//   dead_letter returned by take_late() with its lateness and target window, not aggregated;
+//   correct     aggregated anyway, unless its last window ended `allowed_lateness_us` or more
+//               before the watermark (too late: then returned by take_late() as a dead letter,
+//               so that no window that can no longer change is ever touched).
+// Windows are final when the watermark passes their end: a property of the stored row and the
+// watermark (a view), never a flag written here.
+// Thread rules: one thread per object.
+#pragma once
+
+#include "window/aggregate_state.h"
+#include "window/session_merge.h"
+#include "window/window_spec.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace starstream::engine {
+
+enum class LatePolicy { drop, dead_letter, correct };
+
+/// A windowed table's window spec and how it treats late records.
+struct WindowTableSpec {
+    WindowSpec window;
+    LatePolicy late = LatePolicy::drop;
+    std::int64_t allowed_lateness_us = 0;  ///< correct policy: how long past its end a window still takes records
+};
+
+/// One input record: a key (e.g. a product id), its event time, a value to sum/min/max, a value
+/// to count distinctly (e.g. a device id) and a label for first/last (e.g. a URL).
+struct WindowInput {
+    std::string key;
+    std::int64_t time_us = 0;
+    double value = 1;
+    std::string distinct;
+    std::string label;
+    std::int64_t origin = 0;  ///< the caller's reference (e.g. the record's index), returned with late records
+};
+
+struct LateRecord {
+    WindowInput input;
+    std::int64_t lateness_us = 0;  ///< watermark minus event time
+    Window target;                 ///< the (first) window it belonged to
+    std::int64_t watermark_us = 0;
+};
+
+/// Late records of a batch by policy outcome.
+struct LateCounts {
+    std::uint64_t dropped = 0, dead_lettered = 0, corrected = 0;  ///< dead_lettered includes too-late corrections
+};
+
+class WindowPartials {
+public:
+    using Cells = std::map<std::pair<std::string, Window>, AggregateState>;
+
+    /// `watermark_us`: the window watermark lateness is judged against (kNoWatermark-like
+    /// INT64_MIN: nothing is late). Throws std::invalid_argument on an invalid window spec.
+    WindowPartials(WindowTableSpec spec, std::int64_t watermark_us);
+
+    /// Classifies one record and, unless late and not corrected, aggregates it.
+    void add(const WindowInput& input);
+
+    /// Tumbling, hopping, cumulative: the partial aggregate per (key, window).
+    const Cells& cells() const { return cells_; }
+    /// Session windows: per key, this batch's sessions merged among themselves (merge them with
+    /// the stored sessions of the key with merge_sessions).
+    std::map<std::string, std::vector<Session>> sessions() const;
+    const std::vector<LateRecord>& late() const { return late_; }
+    const LateCounts& late_counts() const { return counts_; }
+    const WindowTableSpec& spec() const { return spec_; }
+
+private:
+    /// Whether `input` is aggregated; records the late ones.
+    bool admit(const WindowInput& input);
+    Window first_window(std::int64_t time_us) const;
+    std::int64_t last_window_end(std::int64_t time_us) const;
+
+    WindowTableSpec spec_;
+    std::int64_t watermark_us_;
+    Cells cells_;
+    std::map<std::string, std::vector<Session>> session_events_;  ///< one single-event session per record
+    std::vector<LateRecord> late_;
+    LateCounts counts_;
+};
+
+}  // namespace starstream::engine
