@@ -32,9 +32,9 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
       systemd_(systemd),
       trigger_{config.trigger_interval, config.max_records, config.max_bytes},
       watermarks_({std::chrono::duration_cast<std::chrono::microseconds>(config.allowed_out_of_orderness).count(),
-                   std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(),
-                   std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()}),
-      alignment_(std::chrono::duration_cast<std::chrono::microseconds>(config.watermark_alignment_drift).count()),
+                   std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(), /*max_ahead_us=*/0}),
+      // Alignment only serves the windowed tables: without them it would only slow the backlog down.
+      alignment_(config.windows.enabled ? std::chrono::duration_cast<std::chrono::microseconds>(config.watermark_alignment_drift).count() : 0),
       progress_(pg_settings(config), config.instance_id, &stop_requested_),
       bounds_{config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()},
       enrichment_(config.enrichment),
@@ -200,7 +200,9 @@ void StreamRunner::align() {
     std::vector<engine::AlignedPartition> partitions;
     partitions.reserve(epochs_.size());
     for (const auto& [tp, epoch] : epochs_)
-        partitions.push_back({tp, watermarks_.partition_watermark(tp), at_end_.count(tp) > 0, watermarks_.idle(tp, now_us_),
+        // A quiet partition (no record for the idle timeout, e.g. its leader is offline) holds
+        // nothing back: waiting for it would stall this instance's every other partition.
+        partitions.push_back({tp, watermarks_.partition_watermark(tp), at_end_.count(tp) > 0, watermarks_.quiet(tp, now_us_),
                               progress_by_partition_[tp].delivered});
     const engine::AlignmentDecision decision = alignment_.decide(partitions);
     alignment_ceiling_us_ = decision.ceiling_us;
@@ -461,6 +463,11 @@ void StreamRunner::run() {
             seal_and_hand_off(no_wait);
             // Still holding a sealed batch: the sink is behind. Stop fetching until it catches up.
             if (!batch_.empty() && trigger_.full(batch_.records, batch_.bytes)) {
+                // Paused, nothing tells whether a partition stays at its end: none may count as
+                // idle (its committed watermark would run to the wall clock over records the
+                // producers write meanwhile) until a record or a new end of partition says so.
+                if (!source_->paused())
+                    for (const auto& tp : at_end_) watermarks_.set_caught_up(tp, false, now_us_);
                 source_->pause_all();
             } else {
                 source_->resume_all();

@@ -29,7 +29,7 @@ std::vector<std::int64_t> rebuild_in_transaction(postgres::PgConnection& conn, s
     // READ COMMITTED whatever the server's default: the rebuild must read fact_event as of after
     // the lock, including the facts of the batch that held it; a REPEATABLE READ snapshot would
     // be taken by the lock statement itself, before the wait.
-    conn.exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+    conn.exec(postgres::kBeginReadCommitted);
     try {
         conn.exec(postgres::kWindowMergeLock);
         // Microseconds: an interval without days or months, so no session time zone is involved.

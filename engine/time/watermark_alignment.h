@@ -40,7 +40,7 @@ struct AlignedPartition {
     TopicPartition tp;
     std::int64_t watermark_us = kNoWatermark;  ///< WatermarkTracker::partition_watermark
     bool caught_up = false;                    ///< its position reached its high watermark
-    bool idle = false;                         ///< caught up and quiet for the idle timeout
+    bool idle = false;                         ///< no record for the idle timeout (WatermarkTracker::quiet): waiting for it moves nothing
     bool started = true;                       ///< delivered a record since its assignment (else never paused)
 };
 

@@ -12,7 +12,7 @@ void WatermarkTracker::assign(const TopicPartition& tp, std::int64_t restored_wa
 
 std::int64_t WatermarkTracker::observe(const TopicPartition& tp, std::int64_t event_time_us, std::int64_t now_us) {
     Partition& p = partitions_[tp];
-    if (policy_.max_ahead_us > 0) event_time_us = std::min(event_time_us, now_us + policy_.max_ahead_us);
+    if (policy_.max_ahead_us >= 0) event_time_us = std::min(event_time_us, now_us + policy_.max_ahead_us);
     p.watermark = std::max(p.watermark, event_time_us - policy_.out_of_orderness_us);
     p.last_activity_us = now_us;
     return p.watermark;
@@ -38,6 +38,11 @@ std::int64_t WatermarkTracker::committed_watermark(const TopicPartition& tp, std
 bool WatermarkTracker::idle(const TopicPartition& tp, std::int64_t now_us) const {
     auto it = partitions_.find(tp);
     return it != partitions_.end() && it->second.caught_up && now_us - it->second.last_activity_us >= policy_.idle_timeout_us;
+}
+
+bool WatermarkTracker::quiet(const TopicPartition& tp, std::int64_t now_us) const {
+    auto it = partitions_.find(tp);
+    return it == partitions_.end() || now_us - it->second.last_activity_us >= policy_.idle_timeout_us;
 }
 
 std::int64_t WatermarkTracker::advance(std::int64_t now_us) {

@@ -24,9 +24,11 @@ inline constexpr std::int64_t kNoWatermark = std::numeric_limits<std::int64_t>::
 struct WatermarkPolicy {
     std::int64_t out_of_orderness_us = 0;  ///< allowed disorder, e.g. 5 min = 300'000'000
     std::int64_t idle_timeout_us = 0;      ///< quiet time after which a caught-up partition is idle
-    /// An event time is counted as at most now + this (EventTimeBounds::max_ahead_us), so that no
-    /// partition watermark passes the wall clock by more; <= 0: no ceiling.
-    std::int64_t max_ahead_us = 0;
+    /// An event time is counted as at most now + this, so that no partition watermark passes the
+    /// wall clock by more; negative: no ceiling. The daemon uses 0: an event dated in the future
+    /// (a producer's wrong clock, accepted as a fact up to time.max_event_time_ahead_ms) must not
+    /// carry the topic's watermark past the present, where every on-time record would be late.
+    std::int64_t max_ahead_us = -1;
 };
 
 class WatermarkTracker {
@@ -59,6 +61,9 @@ public:
     /// The operator watermark as last advanced.
     std::int64_t watermark() const { return watermark_; }
     bool idle(const TopicPartition& tp, std::int64_t now_us) const;
+    /// Whether `tp` delivered no record (and reached no end) for the idle timeout, caught up or
+    /// not: e.g. its leader is offline. Watermark alignment does not wait for such a partition.
+    bool quiet(const TopicPartition& tp, std::int64_t now_us) const;
 
 private:
     struct Partition {

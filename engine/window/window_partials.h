@@ -10,8 +10,9 @@
 //   drop        counted (late_dropped), not aggregated;
 //   dead_letter returned by take_late() with its lateness and target window, not aggregated;
 //   correct     aggregated anyway, unless its last window ended `allowed_lateness_us` or more
-//               before the watermark (too late: then returned by take_late() as a dead letter,
-//               so that no window that can no longer change is ever touched).
+//               before the watermark (too late: then returned by take_late() as a dead letter).
+//               A session's window here is the record's own [t, t + gap): a correction admitted
+//               by it may still join a stored session that ended earlier.
 // Windows are final when the watermark passes their end: a property of the stored row and the
 // watermark (a view), never a flag written here.
 // Thread rules: one thread per object.

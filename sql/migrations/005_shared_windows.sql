@@ -69,6 +69,12 @@ CREATE TABLE win_visits (
     PRIMARY KEY (device_id, visit_start)
 );
 
+-- Until now a batch recorded its own instance's watermark, which ran to the wall clock when that
+-- instance's partitions were idle while another instance still had backlog: as the floor of the
+-- window watermark below, it would make that backlog late. From now on the column records the
+-- window watermark a batch judged lateness against.
+UPDATE starstream.batch SET watermark = NULL WHERE watermark IS NOT NULL;
+
 -- max(watermark) below reads the index's end instead of every batch.
 CREATE INDEX ON starstream.batch (watermark);
 
@@ -162,7 +168,7 @@ BEGIN
     WITH moment AS (
         SELECT f.device_id, f.event_time, count(*) AS events,
                count(*) FILTER (WHERE c.collection = 'view_product_detail' AND f.product_key IS NOT NULL) AS product_views,
-               min(coalesce(f.current_url, '')) AS min_url, max(coalesce(f.current_url, '')) AS max_url,
+               min(coalesce(f.current_url, '') COLLATE "C") AS min_url, max(coalesce(f.current_url, '') COLLATE "C") AS max_url,
                bool_or(c.collection = 'checkout_success') AS checkout
         FROM fact_event f
         JOIN dim_collection c ON c.collection_key = f.collection_key

@@ -79,6 +79,17 @@ TEST(WatermarkTracker, NoPartitionWatermarkPassesTheWallClockCeiling) {
     EXPECT_EQ(w.partition_watermark(p0), 5000 + 1000 - kBound);
 }
 
+TEST(WatermarkTracker, WithNoAllowanceAFutureEventCarriesTheWatermarkToTheWallClockOnly) {
+    WatermarkPolicy policy{kBound, kIdle};
+    policy.max_ahead_us = 0;  // as the daemon runs it
+    WatermarkTracker w(policy);
+    w.assign(p0);
+    w.observe(p0, 4000, 5000);
+    EXPECT_EQ(w.partition_watermark(p0), 4000 - kBound);
+    w.observe(p0, 5000 + 72'000'000'000, 5000);  // a device clock 20 h ahead
+    EXPECT_EQ(w.partition_watermark(p0), 5000 - kBound);
+}
+
 // What a partition commits to starstream.progress.watermark, where the topic's watermark is the
 // minimum over every partition: an idle one must not hold the topic back.
 TEST(WatermarkTracker, AnIdlePartitionWithoutRecordsCommitsNowMinusTheBound) {

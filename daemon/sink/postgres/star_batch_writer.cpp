@@ -2,6 +2,7 @@
 
 #include "pipeline/product_view/decoder.h"
 #include "sink/postgres/progress_store.h"
+#include "sink/postgres/window_lock.h"
 #include "sink/postgres/window_writer.h"
 
 #include <algorithm>
@@ -385,7 +386,7 @@ void StarBatchWriter::rollback() {
 
 BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
     BatchOutcome outcome;
-    conn_->exec("BEGIN");
+    conn_->exec(kBeginReadCommitted);
     try {
         auto t0 = Clock::now();
         stage(batch, nullptr);
@@ -420,7 +421,7 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
 
 void StarBatchWriter::begin_trial(const StarBatch& batch) {
     BatchOutcome ignored;
-    conn_->exec("BEGIN");
+    conn_->exec(kBeginReadCommitted);
     try {
         stage(batch, nullptr);
         merge_dimensions(batch, ignored);
@@ -454,7 +455,7 @@ std::optional<PgError> StarBatchWriter::probe(const StarBatch& batch, std::size_
     const MemberKeys keys = MemberKeys::of(batch, begin, end);
     BatchOutcome ignored;
     try {
-        conn_->exec("BEGIN");
+        conn_->exec(kBeginReadCommitted);
         stage(batch, &keys);
         merge_dimensions(batch, ignored);
         copy_facts(batch, committed_ids(), begin, end);

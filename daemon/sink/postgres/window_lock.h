@@ -9,4 +9,9 @@ namespace starstream::daemon::postgres {
 
 inline constexpr const char* kWindowMergeLock = "SELECT pg_advisory_xact_lock(hashtext('starstream.windows'))";
 
+/// Transactions that take the lock begin with this whatever the server's default isolation
+/// (default_transaction_isolation may be repeatable read): what they read after the lock must
+/// include what the previous holder committed, not a snapshot from before the wait.
+inline constexpr const char* kBeginReadCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
 }  // namespace starstream::daemon::postgres

@@ -203,10 +203,12 @@ TableRows WindowWriter::insert_late(const product_view::StarBatch& batch, const 
 
 void WindowWriter::prune_visitors(std::int64_t watermark_us) {
     if (watermark_us == INT64_MIN) return;
-    // An hour whose end (plus allowed lateness, if corrected) the watermark passed takes no record
-    // again (the watermark never goes back), so its visitors are never looked up again.
-    const bool corrected = settings_.late_policy[kHourlyProductViews] == engine::LatePolicy::correct;
-    const std::int64_t horizon = watermark_us - kHourUs - (corrected ? settings_.allowed_lateness_us : 0);
+    // An hour whose end plus allowed lateness the watermark passed takes no record again, under
+    // any policy (the watermark never goes back), so its visitors are never looked up again.
+    // Allowed lateness is counted whatever this instance's policy: an instance restarted (or run
+    // beside others) with the correct policy must not find the visitors of a correctable hour gone.
+    // Raising windows.allowed_lateness_ms therefore needs a rebuild-windows (README).
+    const std::int64_t horizon = watermark_us - kHourUs - settings_.allowed_lateness_us;
     conn_.exec_params("DELETE FROM starstream.win_hourly_product_visitor WHERE window_start <= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'",
                       {std::to_string(horizon)});
 }
