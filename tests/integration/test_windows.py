@@ -11,7 +11,6 @@ below the watermark it was judged against.
 IdlePartition: a partition goes quiet while the others move on: no window past its watermark is
 final, none of its later records is late; once everything is caught up and quiet, the final
 windows are written within the idle timeout."""
-import collections
 import json
 import os
 import time
@@ -20,11 +19,12 @@ import uuid
 
 import expectations as expect
 import harness
+import window_oracle as oracle
 from kafka import KafkaProducer
 
 EVENTS = 20_000
 START = 1588500000  # 2020-05-03 10:00 UTC
-HOUR, FIVE_MIN, GAP = 3600, 300, 1800
+HOUR, GAP = 3600, 1800
 INJECTED = 12
 
 
@@ -59,7 +59,6 @@ class WindowedTables(unittest.TestCase):
         cls.daemon = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, **keys)
         cls.first_returncode, cls.first_stderr = first.returncode, first.stderr
         cls.events += cls.injected
-        cls.views = [e for e in cls.events if e["collection"] == "view_product_detail" and e.get("product_id")]
 
     @classmethod
     def inject_late_views(cls):
@@ -78,8 +77,7 @@ class WindowedTables(unittest.TestCase):
 
     def counted(self, operator):
         """The events a table counts: every event but those late_event lists for it."""
-        listed = late_listed(self.dsn, operator)
-        return [e for e in self.events if e["id"].lower() not in listed]
+        return oracle.without(self.events, late_listed(self.dsn, operator))
 
     def test_daemon_exits_cleanly(self):
         self.assertEqual(self.first_returncode, 0, self.first_stderr[-3000:])
@@ -103,61 +101,27 @@ class WindowedTables(unittest.TestCase):
         self.assertGreater(harness.scalar(self.dsn, "SELECT sum(late_corrected) FROM starstream.batch"), 0)
 
     def test_hourly_product_views_count_every_view_not_listed_late(self):
-        want = collections.defaultdict(set)
-        counts = collections.Counter()
-        for e in self.counted("win_hourly_product_views"):
-            if e["collection"] != "view_product_detail" or not e.get("product_id"):
-                continue
-            cell = (e["time_stamp"] // HOUR * HOUR, e["product_id"], e["store_id"], expect.country(e.get("ip")))
-            counts[cell] += 1
-            want[cell].add(e.get("device_id") or "")
         watermark = window_watermark(self.dsn)
         got = {(ts(start), p, s, c): (views, visitors, final) for start, p, s, c, views, visitors, final in harness.query(self.dsn, """
             SELECT h.window_start, p.product_id, s.store_id, l.country_code, h.views, h.visitors, h.is_final
             FROM hourly_product_views h JOIN dim_product p USING (product_key) JOIN dim_store s USING (store_key)
             JOIN dim_location l USING (location_key)""")}
-        self.assertEqual(set(got), set(counts))
-        for cell, n in counts.items():
-            self.assertEqual(got[cell], (n, len(want[cell]), cell[0] + HOUR <= watermark), cell)
+        want = {cell: (views, visitors, cell[0] + HOUR <= watermark)
+                for cell, (views, visitors) in oracle.hourly(self.counted("win_hourly_product_views")).items()}
+        self.assertEqual(got, want)
 
     def test_visits_are_sessions_of_every_event_per_device(self):
-        by_device = collections.defaultdict(list)
-        for e in self.counted("win_visits"):
-            by_device[e.get("device_id") or ""].append(e)
-        want = {}
-        for device, events in by_device.items():
-            events.sort(key=lambda e: e["time_stamp"])
-            sessions, current = [], [events[0]]
-            for e in events[1:]:
-                (current.append(e) if e["time_stamp"] < current[-1]["time_stamp"] + GAP else (sessions.append(current), current := [e]))
-            sessions.append(current)
-            for s in sessions:
-                first_t, last_t = s[0]["time_stamp"], s[-1]["time_stamp"]
-                want[(device, first_t)] = (
-                    last_t + GAP, last_t, len(s), sum(e["collection"] == "view_product_detail" and bool(e.get("product_id")) for e in s),
-                    min(e.get("current_url") or "" for e in s if e["time_stamp"] == first_t),
-                    max(e.get("current_url") or "" for e in s if e["time_stamp"] == last_t),
-                    any(e["collection"] == "checkout_success" for e in s))
         got = {(d, ts(start)): (ts(end), ts(last), n, pv, first, last_url, checkout)
                for d, start, end, last, n, pv, first, last_url, checkout in harness.query(self.dsn, """
                SELECT device_id, visit_start, visit_end, last_event_time, events, product_views, first_url, last_url, reached_checkout
                FROM win_visits""")}
-        self.assertEqual(len(got), len(want))
-        self.assertEqual(got, want)
+        self.assertEqual(got, oracle.visits(self.counted("win_visits"), GAP))
 
     def test_trending_windows_count_every_view_not_listed_late(self):
         watermark = window_watermark(self.dsn)
         table = {(ts(s), p): n for s, p, n in harness.query(self.dsn, """
             SELECT t.window_start, p.product_id, t.views FROM trending_products t JOIN dim_product p USING (product_key)""")}
-        expected = collections.Counter()
-        for e in self.counted("win_product_view_panes"):
-            if e["collection"] != "view_product_detail" or not e.get("product_id"):
-                continue
-            t = e["time_stamp"]
-            for start in range((t - HOUR) // FIVE_MIN * FIVE_MIN + FIVE_MIN, t + 1, FIVE_MIN):
-                if start + HOUR <= watermark:
-                    expected[(start, e["product_id"])] += 1
-        self.assertEqual(table, dict(expected))
+        self.assertEqual(table, oracle.trending(self.counted("win_product_view_panes"), watermark))
         self.assertFalse([k for k in table if k[0] + HOUR > watermark], "only final windows trend")
 
 
