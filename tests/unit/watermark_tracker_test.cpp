@@ -125,3 +125,16 @@ TEST(WatermarkTracker, ABusyPartitionCommitsItsOwnWatermark) {
     EXPECT_EQ(w.committed_watermark(p0, 1'000'000 + kIdle), 290);
     EXPECT_EQ(w.committed_watermark({"t", 9}, 1'000'000), kNoWatermark);  // not tracked
 }
+
+// Watermark alignment does not wait for a partition that delivers nothing (its leader offline):
+// quiet is about records, caught up or not; idle needs both.
+TEST(WatermarkTracker, APartitionWithoutRecordsForTheIdleTimeoutIsQuietEvenWithBacklog) {
+    WatermarkTracker w({kBound, kIdle});
+    w.assign(p0);
+    w.observe(p0, 1000, 10);
+    EXPECT_FALSE(w.quiet(p0, 10 + kIdle - 1));
+    EXPECT_TRUE(w.quiet(p0, 10 + kIdle));
+    EXPECT_FALSE(w.idle(p0, 10 + kIdle));  // not caught up: never idle
+    w.observe(p0, 1001, 10 + kIdle);
+    EXPECT_FALSE(w.quiet(p0, 10 + kIdle));
+}
