@@ -238,7 +238,7 @@ void StreamRunner::adopt(const std::map<engine::TopicPartition, engine::Partitio
         progress_by_partition_[tp] = {position.next_offset, -1};
         at_end_.erase(tp);
         watermarks_.revoke(tp);
-        watermarks_.assign(tp, position.watermark_us);
+        watermarks_.assign(tp, position.watermark_us, now_us_);
         if (alignment_.enabled()) alignment_ceiling_us_ = engine::kNoWatermark;  // decide again at the next record
         spdlog::info("claimed {} at offset {} (epoch {}, instance {})", tp.to_string(),
                      position.next_offset >= 0 ? std::to_string(position.next_offset)

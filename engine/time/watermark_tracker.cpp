@@ -4,9 +4,10 @@
 
 namespace starstream::engine {
 
-void WatermarkTracker::assign(const TopicPartition& tp, std::int64_t restored_watermark_us) {
+void WatermarkTracker::assign(const TopicPartition& tp, std::int64_t restored_watermark_us, std::int64_t now_us) {
     Partition& p = partitions_[tp];
     p.watermark = std::max(p.watermark, restored_watermark_us);
+    p.last_activity_us = std::max(p.last_activity_us, now_us);
     p.caught_up = false;  // unknown until the source says so: never idle by assumption
 }
 

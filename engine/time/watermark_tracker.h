@@ -36,7 +36,9 @@ public:
     explicit WatermarkTracker(WatermarkPolicy policy) : policy_(policy) {}
 
     /// Starts tracking a partition, e.g. on assignment, with a restored watermark (checkpoint).
-    void assign(const TopicPartition& tp, std::int64_t restored_watermark_us = kNoWatermark);
+    /// `now_us` starts its quiet time: a partition that delivers nothing for the idle timeout
+    /// after its assignment is quiet.
+    void assign(const TopicPartition& tp, std::int64_t restored_watermark_us = kNoWatermark, std::int64_t now_us = 0);
     /// Stops tracking a revoked partition (its watermark no longer holds the operator back).
     void revoke(const TopicPartition& tp) { partitions_.erase(tp); }
     /// A record with `event_time_us` was read from `tp` at wall time `now_us`. Returns the

@@ -137,4 +137,8 @@ TEST(WatermarkTracker, APartitionWithoutRecordsForTheIdleTimeoutIsQuietEvenWithB
     EXPECT_FALSE(w.idle(p0, 10 + kIdle));  // not caught up: never idle
     w.observe(p0, 1001, 10 + kIdle);
     EXPECT_FALSE(w.quiet(p0, 10 + kIdle));
+    // A partition newly assigned at 500 that delivers nothing turns quiet an idle timeout later.
+    w.assign(p1, kNoWatermark, 500);
+    EXPECT_FALSE(w.quiet(p1, 500 + kIdle - 1));
+    EXPECT_TRUE(w.quiet(p1, 500 + kIdle));
 }
