@@ -76,6 +76,9 @@ bool StreamRunner::wait_for_source() {
         const auto round_end = Clock::now() + kRound;
         if (source_->check_reachable(kRound)) {
             state_.kafka_security("");
+            // Before any claim: instances starting together must not judge lateness by the
+            // partitions one of them claimed first (the others' backlog would be late).
+            progress_.register_partitions(source_->topic_partitions());
             return true;
         }
         source_->serve_events(milliseconds(0));

@@ -112,6 +112,7 @@ bool KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
     if (err) return false;
     connection_works();
     std::string missing;
+    topic_partitions_.clear();
     for (const auto& topic : topics_) {
         int partitions = -1;
         for (int i = 0; i < metadata->topic_cnt; ++i)
@@ -120,6 +121,7 @@ bool KafkaSource::check_reachable(std::chrono::milliseconds timeout) {
             missing += (missing.empty() ? "" : ", ") + topic;
         } else {
             spdlog::info("kafka topic {} has {} partitions", topic, partitions);
+            for (int p = 0; p < partitions; ++p) topic_partitions_.push_back({topic, p});
         }
     }
     rd_kafka_metadata_destroy(metadata);

@@ -104,6 +104,9 @@ public:
     /// answered in time (unreachable, or refusing us: see security_failure()). Throws
     /// std::runtime_error naming the topics the cluster does not have.
     bool check_reachable(std::chrono::milliseconds timeout);
+    /// Every partition of the subscribed topics, as the last successful check_reachable() found
+    /// them (empty before).
+    const std::vector<TopicPartition>& topic_partitions() const { return topic_partitions_; }
     /// Joins the consumer group for the topics. Throws std::runtime_error on failure.
     void subscribe();
     /// Waits up to `timeout` for a message or event. Throws std::runtime_error on a fatal
@@ -184,6 +187,7 @@ private:
     RebalanceListener& listener_;
     std::vector<TopicPartition> assigned_;
     std::set<TopicPartition> aligned_;  ///< held for watermark alignment (paused while held)
+    std::vector<TopicPartition> topic_partitions_;  ///< of the subscribed topics, from metadata
     std::string listener_failure_;
     bool paused_ = false;  ///< every assigned partition paused (backpressure)
     bool closed_ = false;

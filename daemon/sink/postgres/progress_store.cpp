@@ -46,6 +46,15 @@ std::pair<std::string, std::string> partition_arrays(const std::vector<engine::T
 
 }  // namespace
 
+void ProgressStore::register_partitions(const std::vector<engine::TopicPartition>& partitions) {
+    if (partitions.empty()) return;
+    const auto [topics, numbers] = partition_arrays(partitions);
+    connection().exec_params(
+        "INSERT INTO starstream.progress (topic, partition, next_offset, epoch) SELECT t, n, NULL, 0 FROM unnest($1::text[], $2::int[]) AS u(t, n)"
+        " ORDER BY t, n ON CONFLICT (topic, partition) DO NOTHING",
+        {topics, numbers});
+}
+
 std::map<engine::TopicPartition, engine::PartitionPosition> ProgressStore::claim(const std::vector<engine::TopicPartition>& partitions) {
     const auto [topics, numbers] = partition_arrays(partitions);
     // The CTE reads the topics' checkpoints as they were before this claim.

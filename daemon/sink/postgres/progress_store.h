@@ -28,6 +28,12 @@ public:
     /// beginning, whatever source.starting_offsets says). Throws PgError.
     std::map<engine::TopicPartition, engine::PartitionPosition> claim(const std::vector<engine::TopicPartition>& partitions);
 
+    /// Creates a row (no checkpoint, no owner, epoch 0, no watermark) for each of `partitions`
+    /// that has none, so that the window watermark (the minimum over the rows) waits for every
+    /// partition of the topic from the start, not only for those some instance claimed already.
+    /// Throws PgError.
+    void register_partitions(const std::vector<engine::TopicPartition>& partitions);
+
     /// Who owns a partition now, as the progress table says.
     struct Owner {
         std::int64_t epoch = 0;
