@@ -261,9 +261,7 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSe
 
 void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& outcome) {
     for (const auto& merge : dimension_merges()) {
-        PgResult rows = conn_->exec(merge.sql);
-        TableRows counts{merge.table};
-        for (int i = 0; i < PQntuples(rows.get()); ++i) (*PQgetvalue(rows.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
+        TableRows counts = upserted_rows(merge.table, conn_->exec(merge.sql));
         counts.unchanged = static_cast<std::int64_t>(staged_members(batch, merge.table)) - counts.inserted - counts.updated;
         outcome.tables.push_back(counts);
     }
@@ -292,6 +290,12 @@ void StarBatchWriter::update_progress(const StarBatch& batch) {
     for (const auto& [tp, position] : batch.checkpoint) fenced.insert(tp);
     for (int i = 0; i < PQntuples(updated.get()); ++i) fenced.erase({PQgetvalue(updated.get(), i, 0), std::atoi(PQgetvalue(updated.get(), i, 1))});
     throw FencedError(std::move(fenced));
+}
+
+TableRows upserted_rows(std::string table, const PgResult& returned) {
+    TableRows counts{std::move(table)};
+    for (int i = 0; i < PQntuples(returned.get()); ++i) (*PQgetvalue(returned.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
+    return counts;
 }
 
 std::int64_t StarBatchWriter::next_batch_id() {

@@ -55,6 +55,10 @@ struct TableRows {
     std::int64_t inserted = 0, updated = 0, unchanged = 0, deleted = 0;
 };
 
+/// The rows of an INSERT ... ON CONFLICT ... RETURNING (xmax = 0) into `table`: 't' marks an
+/// inserted row, 'f' an updated one (rows left unchanged are not returned).
+TableRows upserted_rows(std::string table, const PgResult& returned);
+
 /// What a committed batch did, for logs and metrics.
 struct BatchOutcome {
     std::vector<TableRows> tables;

@@ -103,13 +103,6 @@ std::int64_t WindowWriter::lock_and_read_watermark() {
     return as_int64(r, 0, 0);
 }
 
-TableRows WindowWriter::upsert(const char* table, const std::string& sql) {
-    PgResult rows = conn_.exec(sql);
-    TableRows counts{table};
-    for (int i = 0; i < PQntuples(rows.get()); ++i) (*PQgetvalue(rows.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
-    return counts;
-}
-
 TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
     copy_.reset();
     for (const auto& [id, a] : hourly.cells()) {
@@ -126,7 +119,7 @@ TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
             copy_.int8(key_part(id.first, 0)), copy_.int8(key_part(id.first, 1)), copy_.int8(key_part(id.first, 2)), copy_.text(device);
         }
     conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
-    return upsert("win_hourly_product_views", kMergeHourly);
+    return upserted_rows("win_hourly_product_views", conn_.exec(kMergeHourly));
 }
 
 TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
@@ -136,7 +129,7 @@ TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
         copy_.int8(key_part(id.first, 0)), copy_.int8(static_cast<std::int64_t>(a.count));
     }
     conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
-    return upsert("win_product_view_panes", kMergePanes);
+    return upserted_rows("win_product_view_panes", conn_.exec(kMergePanes));
 }
 
 TableRows WindowWriter::merge_visits(const engine::WindowPartials& visits) {
@@ -176,7 +169,7 @@ TableRows WindowWriter::merge_visits(const engine::WindowPartials& visits) {
     }
     conn_.copy_in("COPY stage_win_visits FROM STDIN (FORMAT binary)", copy_.finish());
     if (!gone_devices.empty()) conn_.exec_params(kDeleteVisits, {text_array(gone_devices), text_array(gone_starts)});
-    TableRows rows = upsert("win_visits", kUpsertVisits);
+    TableRows rows = upserted_rows("win_visits", conn_.exec(kUpsertVisits));
     rows.deleted = static_cast<std::int64_t>(gone_devices.size());
     return rows;
 }

@@ -40,7 +40,6 @@ private:
     TableRows merge_visits(const engine::WindowPartials& visits);
     TableRows insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
     void prune_visitors(std::int64_t watermark_us);
-    TableRows upsert(const char* table, const std::string& sql);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
