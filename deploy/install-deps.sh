@@ -1,25 +1,44 @@
 #!/usr/bin/env bash
-# Installs the Debian bookworm packages starstream builds, tests and runs with.
+# Installs the Debian bookworm packages starstream builds, runs and tests with. This script and
+# deploy/runtime-packages.txt are the only lists of them: the Dockerfile's stages run it too, so
+# the image, CMakeLists.txt and a development machine cannot drift apart
+# (tests/integration/test_container_image.py builds the image from them).
+#   install-deps.sh            everything: build, runtime, the tests' servers and tools (the README's commands)
+#   install-deps.sh --build    compiler and -dev packages only (the Dockerfile's build stage)
+#   install-deps.sh --runtime  deploy/runtime-packages.txt only (the Dockerfile's runtime stage)
 # Idempotent: installs only what is missing, so the README's commands can call it every time.
 set -euo pipefail
+here=$(dirname "$0")
 
-packages=(
-  # build
+# What CMakeLists.txt finds (pkg_check_modules, find_package): one -dev package each.
+build_packages=(
   g++ cmake make pkg-config
-  # libraries
-  librdkafka-dev libpq-dev libpqxx-dev libboost-dev libboost-program-options-dev
+  librdkafka-dev libpq-dev libboost-dev libboost-program-options-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libsimdjson-dev
   libxxhash-dev libgeoip-dev libyaml-cpp-dev libgtest-dev libre2-dev libpsl-dev libmaxminddb-dev
   libhowardhinnant-date-dev libssl-dev
-  # reference data
-  uap-core geoip-database publicsuffix tzdata
-  # servers and independent clients used by the demo and the tests
+)
+
+# Servers, clients and checkers of the demo, the tests and the benchmarks (never in the image).
+tool_packages=(
   postgresql-15 postgresql-client-15 python3 python3-kafka python3-psycopg2 python3-geoip kcat
   python3-ua-parser geoip-bin mmdb-bin libmaxmind-db-writer-perl
   openssl  # the test CA and broker certificate of the SASL_SSL tests
-  # benchmarks and checks
   time shellcheck prometheus systemd docker-compose python3-yaml
+  podman mmdebstrap  # the container image test: a local base image and a real build, no Docker engine
 )
+
+# The runtime list without comments and blank lines.
+runtime_packages() {
+  sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$here/runtime-packages.txt"
+}
+
+case "${1:-}" in
+  --build) packages=("${build_packages[@]}") ;;
+  --runtime) mapfile -t packages < <(runtime_packages) ;;
+  "") mapfile -t packages < <(runtime_packages); packages+=("${build_packages[@]}" "${tool_packages[@]}") ;;
+  *) echo "usage: $0 [--build | --runtime]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
