@@ -210,11 +210,7 @@ void StreamRunner::align() {
     const engine::AlignmentDecision decision = alignment_.decide(partitions);
     alignment_ceiling_us_ = decision.ceiling_us;
     if (decision.pause != held) {
-        std::map<engine::TopicPartition, std::int64_t> next_offsets;  // where released partitions resume
-        for (const auto& tp : held)
-            if (auto p = progress_by_partition_.find(tp); p != progress_by_partition_.end() && !decision.pause.count(tp))
-                next_offsets[tp] = p->second.position;
-        source_->hold_for_alignment(decision.pause, next_offsets);
+        source_->hold_for_alignment(decision.pause);
     }
     report_alignment(decision);
 }
@@ -308,7 +304,7 @@ void StreamRunner::reposition() {
     std::map<engine::TopicPartition, std::int64_t> positions;
     for (const auto& [tp, epoch] : epochs_) {
         positions[tp] = progress_by_partition_[tp].position;
-        progress_by_partition_[tp].delivered = false;  // librdkafka forgets where a pause would resume
+        progress_by_partition_[tp].delivered = false;  // alignment holds it only once it delivered from its new position
     }
     source_->reassign(positions);
 }
@@ -464,24 +460,23 @@ void StreamRunner::run() {
         if (watermark_batch_due() || (batch_.empty() && !batch_.offset_gaps.empty())) seal_and_hand_off(no_wait, true);
         if (trigger_.fires(batch_.records, batch_.bytes, Clock::now() - batch_started_)) {
             seal_and_hand_off(no_wait);
-            // Still holding a sealed batch: the sink is behind. Stop fetching until it catches up.
-            if (!batch_.empty() && trigger_.full(batch_.records, batch_.bytes)) {
-                // Paused, nothing tells whether a partition stays at its end: none may count as
-                // idle (its committed watermark would run to the wall clock over records the
-                // producers write meanwhile) until a record or a new end of partition says so.
-                if (!source_->paused())
-                    for (const auto& tp : at_end_) watermarks_.set_caught_up(tp, false, now_us_);
-                source_->pause_all();
-            } else {
-                source_->resume_all();
-            }
         }
+        // Still holding a full batch (a revocation may have flushed it since): the sink is
+        // behind. Take no record until it catches up (the partitions' queues fill, then
+        // librdkafka stops fetching them: bounded memory). Taking nothing, nothing tells whether
+        // a partition stays at its end: none may count as idle (its committed watermark would
+        // run to the wall clock over records the producers write meanwhile) until a record or a
+        // new end of partition says so.
+        const bool behind = !batch_.empty() && trigger_.full(batch_.records, batch_.bytes);
+        if (behind && !backpressure_)
+            for (const auto& tp : at_end_) watermarks_.set_caught_up(tp, false, now_us_);
+        backpressure_ = behind;
         // Up to kPollBurst messages per round: the bookkeeping above reads clocks and takes
         // locks, which cost about 5 % of the poll thread when done per message (perf).
         constexpr int kPollBurst = 512;
         now_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         for (int i = 0; i < kPollBurst && (i == 0 || !trigger_.full(batch_.records, batch_.bytes)); ++i) {
-            engine::PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(source_->paused() ? 20 : 100));
+            engine::PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(backpressure_ ? 20 : 100), !backpressure_);
             if (polled.record) add_record(*polled.record);
             if (polled.end_of_partition && epochs_.count(*polled.end_of_partition)) at_end(*polled.end_of_partition, polled.end_offset);
             if (polled.out_of_range) on_out_of_range(*polled.out_of_range);

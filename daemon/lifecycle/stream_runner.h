@@ -3,7 +3,8 @@
 //
 // The poll loop runs on the caller's thread; it seals a batch when the trigger fires and
 // hands it to the sink thread; when the sink is still busy with the previous one, the loop
-// pauses every partition and only serves callbacks until the handoff frees (bounded memory).
+// takes no record and only serves callbacks until the handoff frees (bounded memory: the
+// partitions' queues fill, then librdkafka stops fetching them).
 // Rebalances: on revocation the open batch is flushed and committed (within
 // shutdown.timeout_ms; what is not committed by then is left to the next owner) before the
 // partitions go; on assignment partitions are claimed in Postgres (epoch + 1, this instance as
@@ -15,7 +16,7 @@
 // Positions outside the log are handled by source.offset_out_of_range and recorded.
 // Watermark alignment (time.watermark_alignment_drift_ms): after every poll burst, and at once
 // when a record takes a partition's watermark past the alignment ceiling, the partitions that
-// run too far ahead of the slowest are held (paused) and the others fetched
+// run too far ahead of the slowest are held (no record taken from them) and the others consumed
 // (engine/time/watermark_alignment.h decides, KafkaSource::hold_for_alignment applies).
 // Each partition commits WatermarkTracker::committed_watermark with its offset: an idle one
 // commits at least now - out-of-orderness, so it does not hold the topic's watermark back.
@@ -96,7 +97,7 @@ private:
     bool watermark_batch_due();
     /// `tp` was consumed to its end, `end_offset` (-1 unknown).
     void at_end(const engine::TopicPartition& tp, std::int64_t end_offset);
-    /// Decides watermark alignment anew and holds (pauses) or releases partitions accordingly.
+    /// Decides watermark alignment anew and holds or releases partitions accordingly.
     void align();
     /// Sets the alignment gauge; logs at info when the number of held partitions changed (at
     /// most once per log.progress_interval_ms).
@@ -148,6 +149,7 @@ private:
     };
     std::map<engine::TopicPartition, PartitionProgress> progress_by_partition_;
     std::int64_t consumed_ = 0, dead_lettered_ = 0, consumed_at_last_progress_ = 0;
+    bool backpressure_ = false;  ///< the open batch is full and the sink busy: no record is taken
     std::int64_t sealed_watermark_us_ = engine::kNoWatermark;  ///< operator watermark of the last batch handed off
     double decode_seconds_ = 0, enrich_seconds_ = 0;  ///< of the batch being filled
     std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();

@@ -2,7 +2,8 @@
 //
 // The slot holds at most one batch; a producer that offers only when idle() keeps memory
 // to two batches (one filling, one committing); while the sink is busy the consume loop
-// pauses its partitions instead of buffering further (DESIGN.md, invariant 5).
+// takes no record instead of buffering further (DESIGN.md, invariant 5): the source's
+// per-partition queues fill, then librdkafka stops fetching.
 // Thread rules: one producer thread (offer, wait_idle), one consumer thread (take, done).
 #pragma once
 

@@ -65,9 +65,13 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     // Defaults the user may change.
     set("partition.assignment.strategy", "range");
     set("group.id", "starstream");
-    set("queued.max.messages.kbytes", "65536");
-    // A partition resumed by watermark alignment is fetched after the fetch in flight returns:
-    // librdkafka's 500 ms made an aligned backlog 4-5x slower (test_watermark_alignment.py).
+    // Per partition (each has its own queue, PartitionQueues): prefetched records take at most
+    // about partitions x (this + max.partition.fetch.bytes), 96 MiB for 48 partitions. A full
+    // queue is fetched again within librdkafka's broker wake-up (up to a second), so each
+    // partition keeps about a second of consumption.
+    set("queued.max.messages.kbytes", "1024");
+    // A partition released by watermark alignment after its queue ran dry is fetched after the
+    // fetch in flight returns: librdkafka's 500 ms made an aligned backlog 4-5x slower.
     set("fetch.wait.max.ms", "100");
     // Partitions added to a topic are noticed at the next metadata refresh (librdkafka: 5 min).
     set("topic.metadata.refresh.interval.ms", "30000");
@@ -98,10 +102,12 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!consumer_) throw std::runtime_error("cannot create the Kafka consumer: " + redactor_.redact(err));
     rd_kafka_poll_set_consumer(consumer_);
+    queues_ = std::make_unique<PartitionQueues>(consumer_);
 }
 
 KafkaSource::~KafkaSource() {
     if (!closed_) rd_kafka_consumer_close(consumer_);
+    queues_.reset();
     rd_kafka_destroy(consumer_);
 }
 
@@ -150,18 +156,30 @@ void KafkaSource::serve_events(std::chrono::milliseconds timeout) {
     if (!fatal_error_.empty()) throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
 }
 
-PollResult KafkaSource::poll(std::chrono::milliseconds timeout) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, static_cast<int>(timeout.count()));
-    if (!listener_failure_.empty()) {
-        if (m) rd_kafka_message_destroy(m);
-        throw std::runtime_error("partition assignment failed: " + listener_failure_);
+void KafkaSource::throw_if_failed() const {
+    if (!listener_failure_.empty()) throw std::runtime_error("partition assignment failed: " + listener_failure_);
+    if (!fatal_error_.empty()) throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
+}
+
+PollResult KafkaSource::poll(std::chrono::milliseconds timeout, bool take_records) {
+    // The consumer queue first: rebalances run in there (they replace the partition queues),
+    // and errors, or a record that reached it before its partition's queue was taken out.
+    for (int round = 0; round < 2; ++round) {
+        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0)) return take(m);
+        throw_if_failed();
+        if (take_records)
+            if (rd_kafka_message_t* m = queues_->next(aligned_)) return take(m);
+        if (round == 0 && timeout.count() > 0) queues_->wait(timeout);
     }
-    if (!fatal_error_.empty()) {
-        if (m) rd_kafka_message_destroy(m);
-        throw std::runtime_error("fatal Kafka consumer error: " + fatal_error_);
-    }
+    return {};
+}
+
+PollResult KafkaSource::take(rd_kafka_message_t* m) {
     PollResult result;
-    if (!m) return result;
+    if (!listener_failure_.empty() || !fatal_error_.empty()) {
+        rd_kafka_message_destroy(m);
+        throw_if_failed();
+    }
     if (!m->err) {
         connection_works();
         result.record.emplace(m);
@@ -240,10 +258,11 @@ void KafkaSource::reassign(const std::map<TopicPartition, std::int64_t>& next_of
         const std::int64_t fallback = starting_ == StartingOffsets::earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
         list->elems[i].offset = offset >= 0 ? offset : offset == kFromLogStart ? RD_KAFKA_OFFSET_BEGINNING : fallback;
     }
+    queues_->adopt(partitions);
     if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list.get()))
         throw std::runtime_error(std::string("cannot reposition the assigned partitions: ") + rd_kafka_err2str(err));
     assigned_ = std::move(partitions);
-    resume_assigned();
+    aligned_.clear();
 }
 
 std::pair<std::int64_t, std::int64_t> KafkaSource::query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout) {
@@ -253,59 +272,11 @@ std::pair<std::int64_t, std::int64_t> KafkaSource::query_log_bounds(const TopicP
     return {low, high};
 }
 
-void KafkaSource::resume_assigned() {
-    // librdkafka 2.0 keeps an application pause across assign() (rdkafka_assignment.c clears only
-    // its own): a partition paused for backpressure or alignment would never be fetched again.
-    if (!assigned_.empty()) rd_kafka_resume_partitions(consumer_, make_list(assigned_).get());
-    paused_ = false;
-    aligned_.clear();
-}
-
-void KafkaSource::pause_all() {
-    if (paused_ || assigned_.empty()) return;
-    PartitionList list = make_list(assigned_);
-    rd_kafka_pause_partitions(consumer_, list.get());
-    paused_ = true;
-}
-
-void KafkaSource::resume_all() {
-    if (!paused_) return;
-    std::vector<TopicPartition> fetch;
-    for (const auto& tp : assigned_)
-        if (!aligned_.count(tp)) fetch.push_back(tp);
-    if (!fetch.empty()) rd_kafka_resume_partitions(consumer_, make_list(fetch).get());
-    paused_ = false;
-}
-
-void KafkaSource::hold_for_alignment(const std::set<TopicPartition>& partitions, const std::map<TopicPartition, std::int64_t>& next_offsets) {
-    std::vector<TopicPartition> hold, release;
+void KafkaSource::hold_for_alignment(const std::set<TopicPartition>& partitions) {
     std::set<TopicPartition> held;
-    for (const auto& tp : assigned_) {
-        const bool wanted = partitions.count(tp) > 0;
-        if (wanted) held.insert(tp);
-        if (wanted && !aligned_.count(tp)) hold.push_back(tp);
-        if (!wanted && aligned_.count(tp)) release.push_back(tp);
-    }
+    for (const auto& tp : assigned_)
+        if (partitions.count(tp)) held.insert(tp);
     aligned_ = std::move(held);
-    // Under backpressure everything is paused already, and released partitions wait for resume_all().
-    if (paused_) return;
-    if (!hold.empty()) rd_kafka_pause_partitions(consumer_, make_list(hold).get());
-    if (release.empty()) return;
-    rd_kafka_resume_partitions(consumer_, make_list(release).get());
-    // librdkafka 2.0 notices a resume at its broker thread's next wake-up, up to a second later
-    // when that broker has nothing else to fetch (rdkafka_partition.c: resume wakes no broker);
-    // a seek to an absolute offset wakes it ("seek done"). The offset is where the resume would
-    // fetch from anyway: the one after the last record delivered.
-    std::vector<TopicPartition> seek;
-    for (const auto& tp : release)
-        if (auto it = next_offsets.find(tp); it != next_offsets.end() && it->second >= 0) seek.push_back(tp);
-    if (seek.empty()) return;
-    PartitionList list = make_list(seek);
-    for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = next_offsets.at(seek[static_cast<std::size_t>(i)]);
-    if (rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list.get(), 0)) {  // 0: asynchronous, never blocks
-        spdlog::debug("kafka seek after an alignment resume: {}", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-    }
 }
 
 std::pair<std::int64_t, std::int64_t> KafkaSource::watermarks(const TopicPartition& tp) const {
@@ -343,6 +314,7 @@ void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition
         } catch (const std::exception& e) {
             listener_failure_ = e.what();
             rd_kafka_assign(consumer_, nullptr);
+            queues_->clear();
             return;
         }
         const std::int64_t fallback = starting_ == StartingOffsets::earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
@@ -351,9 +323,10 @@ void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition
             const std::int64_t next = it != positions.end() ? it->second.next_offset : -1;
             list->elems[i].offset = next >= 0 ? next : next == kFromLogStart ? RD_KAFKA_OFFSET_BEGINNING : fallback;
         }
+        queues_->adopt(partitions);
         rd_kafka_assign(consumer_, list);
         assigned_ = partitions;
-        resume_assigned();
+        aligned_.clear();
         spdlog::info("kafka assigned {} partitions", partitions.size());
     } else {
         try {
@@ -362,9 +335,9 @@ void KafkaSource::on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition
             spdlog::error("flushing revoked partitions failed: {}", e.what());
         }
         rd_kafka_assign(consumer_, nullptr);
+        queues_->clear();
         assigned_.clear();
         aligned_.clear();
-        paused_ = false;
         spdlog::info("kafka revoked {} partitions", partitions.size());
     }
 }

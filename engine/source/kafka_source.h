@@ -1,6 +1,8 @@
-// The Kafka source: a librdkafka consumer that speaks in intents (subscribe, poll, pause,
-// resume, hold for alignment, commit_async, close) and takes its positions from a checkpoint
-// store, never from Kafka's auto-commit.
+// The Kafka source: a librdkafka consumer that speaks in intents (subscribe, poll, hold for
+// alignment, commit_async, close) and takes its positions from a checkpoint store, never from
+// Kafka's auto-commit. Records come from one queue per partition (PartitionQueues): holding a
+// partition back, or taking no record at all while the sink is behind, never pauses it, so
+// nothing librdkafka prefetched is dropped; its queue limits, per partition, bound memory.
 //
 // Settings the engine owns are forced after the user's (ClickHouse's Kafka engine does the
 // same): no auto commit, no auto offset store, partition EOF events on, an eager assignor.
@@ -14,6 +16,7 @@
 // serve_events() on that thread; the log callback runs on librdkafka's threads.
 #pragma once
 
+#include "source/partition_queues.h"
 #include "source/secret_properties.h"
 #include "source/topic_partition.h"
 
@@ -109,9 +112,13 @@ public:
     const std::vector<TopicPartition>& topic_partitions() const { return topic_partitions_; }
     /// Joins the consumer group for the topics. Throws std::runtime_error on failure.
     void subscribe();
-    /// Waits up to `timeout` for a message or event. Throws std::runtime_error on a fatal
-    /// consumer error or when the rebalance listener failed; transient errors are logged.
-    PollResult poll(std::chrono::milliseconds timeout);
+    /// Waits up to `timeout` for a message or event: a record, partition end or position outside
+    /// the log of a partition not held for alignment, or (serving rebalances and errors) nothing.
+    /// With `take_records` false it only serves events and returns nothing: the backpressure of
+    /// a sink that is behind (the partitions' queues fill up, then librdkafka stops fetching).
+    /// Throws std::runtime_error on a fatal consumer error or when the rebalance listener
+    /// failed; transient errors are logged.
+    PollResult poll(std::chrono::milliseconds timeout, bool take_records = true);
     /// Replaces the assignment by exactly `next_offsets`' partitions, each fetched from its
     /// offset (kFromLogStart: the log start; -1: source.starting_offsets): repositions after an out-of-range position or an
     /// operator's reset, and stops fetching a partition another instance owns until the next
@@ -120,26 +127,12 @@ public:
     /// Asks the partition's leader for its log start and end (high watermark) offsets, waiting
     /// at most `timeout`; {-1, -1} when it does not answer in time.
     std::pair<std::int64_t, std::int64_t> query_log_bounds(const TopicPartition& tp, std::chrono::milliseconds timeout);
-    /// Pauses or resumes fetching for every assigned partition (backpressure). resume_all()
-    /// leaves the partitions held for watermark alignment paused.
-    void pause_all();
-    void resume_all();
-    bool paused() const { return paused_; }
-    /// Holds back exactly `partitions` among the assigned ones for watermark alignment: pauses
-    /// those newly held, resumes those no longer held (unless pause_all() is in force: then they
-    /// resume with resume_all()). Unassigned partitions are ignored. A pause drops what
-    /// librdkafka prefetched for the partition; its next record is fetched again on resume.
-    /// `next_offsets` holds, for each partition to release, the offset after the last record
-    /// poll() delivered from it: the release also seeks there, which wakes librdkafka's fetcher
-    /// at once (after a plain resume, librdkafka 2.0 waits up to a second when the broker has no
-    /// other partition to fetch). A partition missing from it is only resumed. Only hold a
-    /// partition after poll() delivered a record from it since its assignment: librdkafka 2.0
-    /// resumes an earlier pause from a position it does not know yet.
-    /// An assignment, a revocation or reassign() ends every hold (all partitions are fetched
-    /// again): the caller decides anew. Poll thread. Never throws (librdkafka refuses to pause
-    /// or resume only partitions it does not know, which assigned ones are not; a failed seek
-    /// is logged at debug and leaves a plain resume).
-    void hold_for_alignment(const std::set<TopicPartition>& partitions, const std::map<TopicPartition, std::int64_t>& next_offsets);
+    /// Holds back exactly `partitions` among the assigned ones for watermark alignment: poll()
+    /// takes no record from them until they are released; what librdkafka prefetched for them
+    /// stays in their queues (which stop being fetched once full). Unassigned partitions are
+    /// ignored. An assignment, a revocation or reassign() ends every hold: the caller decides
+    /// anew. Poll thread. Never throws.
+    void hold_for_alignment(const std::set<TopicPartition>& partitions);
     /// The partitions held for watermark alignment now (all assigned).
     const std::set<TopicPartition>& held_for_alignment() const { return aligned_; }
     /// Commits `next_offsets` to the consumer group without waiting, so standard lag tools
@@ -171,8 +164,10 @@ private:
     static void error_callback(rd_kafka_t* rk, int err, const char* reason, void* opaque);
     static void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* line);
     void on_error(rd_kafka_resp_err_t err, const std::string& reason);
-    /// Resumes every assigned partition (after an assignment: pauses survive it).
-    void resume_assigned();
+    /// What one librdkafka message means (takes ownership of `m`).
+    PollResult take(rd_kafka_message_t* m);
+    /// Throws the consumer's fatal error or the rebalance listener's failure, if any.
+    void throw_if_failed() const;
     /// The connection demonstrably works: ends a security failure episode.
     void connection_works();
 
@@ -186,10 +181,10 @@ private:
     StartingOffsets starting_;
     RebalanceListener& listener_;
     std::vector<TopicPartition> assigned_;
-    std::set<TopicPartition> aligned_;  ///< held for watermark alignment (paused while held)
+    std::set<TopicPartition> aligned_;  ///< held for watermark alignment (no record taken while held)
     std::vector<TopicPartition> topic_partitions_;  ///< of the subscribed topics, from metadata
     std::string listener_failure_;
-    bool paused_ = false;  ///< every assigned partition paused (backpressure)
+    std::unique_ptr<PartitionQueues> queues_;  ///< the assigned partitions' queues
     bool closed_ = false;
     std::uint64_t errors_ = 0;
 };

@@ -13,13 +13,13 @@
 //  - the slowest partition, a partition without watermark and a caught-up partition (nothing to
 //    hold back; pausing it would freeze its end-of-partition state while new records arrive)
 //    are never paused, so the slowest one always moves on, or reaches its end; nor is one that
-//    has not delivered a record since its assignment (librdkafka 2.0 would resume it from a
-//    position it does not know yet), which is held after its first record if it runs ahead;
+//    has not delivered a record since its assignment (its watermark is only the one restored
+//    from its checkpoint), which is held after its first record if it runs ahead;
 //  - when no partition qualifies as the slowest, nothing is paused.
 // No hysteresis: a held partition resumes as soon as it is within max_drift of the slowest.
-// A pause and resume costs a refetch of what librdkafka had prefetched, milliseconds; resuming
-// only within max_drift / 2 was no faster on a 24 h backlog (tests/integration/
-// test_watermark_alignment.py: 37 s against 35 s).
+// Resuming only within max_drift / 2 was no faster on a 24 h backlog (tests/integration/
+// test_watermark_alignment.py: 37 s against 35 s, when a hold still paused the partition).
+// "Pause" here means hold back: KafkaSource takes no record from the partition's own queue.
 // This class only decides; the poll loop applies the decision (KafkaSource::hold_for_alignment).
 // Times are microseconds (event time, Unix epoch). Thread rules: immutable, any thread.
 #pragma once
