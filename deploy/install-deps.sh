@@ -33,6 +33,8 @@ runtime_packages() {
   sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$here/runtime-packages.txt"
 }
 
+# (process substitution hides a failure from set -e: a missing list must stop here)
+[ "${1:-}" = --build ] || [ -r "$here/runtime-packages.txt" ] || { echo "install-deps.sh: $here/runtime-packages.txt is missing" >&2; exit 1; }
 case "${1:-}" in
   --build) packages=("${build_packages[@]}") ;;
   --runtime) mapfile -t packages < <(runtime_packages) ;;

@@ -66,7 +66,8 @@ def base_tarball(cache_dir):
         if os.path.exists(partial):
             os.remove(partial)
     for name in os.listdir(cache_dir):  # bases of older recipes: nothing reads them again
-        if name.startswith("debian-bookworm-minbase-") and name.endswith(".tar") and os.path.join(cache_dir, name) != path:
+        # (another run's .partial. file is being written: left alone)
+        if name.startswith("debian-bookworm-minbase-") and name.endswith(".tar") and ".partial." not in name and os.path.join(cache_dir, name) != path:
             os.remove(os.path.join(cache_dir, name))
     return path
 
@@ -76,7 +77,10 @@ class Podman:
     the folder."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="starstream-podman-", dir="/var/tmp")
+        remove_stale_storage()
+        self.dir = tempfile.mkdtemp(prefix=STORAGE_PREFIX, dir="/var/tmp")
+        with open(os.path.join(self.dir, "owner.pid"), "w") as f:
+            f.write(str(os.getpid()))
         self.base = ["podman", "--root", os.path.join(self.dir, "storage"), "--runroot", os.path.join(self.dir, "run")]
         self.mounted = []
 
@@ -115,7 +119,42 @@ class Podman:
             subprocess.run([*self.base, "image", "unmount", image], capture_output=True, timeout=60)
         subprocess.run([*self.base, "rmi", "--all", "--force"], capture_output=True, timeout=300)
         # The overlay folders are unmounted now; what podman left behind goes with the folder.
+        left = mounts_under(self.dir)
+        if left:
+            subprocess.run(["umount", "-l", *reversed(left)], capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.exists(self.dir):
+            raise AssertionError(f"podman's storage {self.dir} could not be removed (mounts left: {mounts_under(self.dir)})")
+
+
+STORAGE_PREFIX = "starstream-podman-"
+
+
+def mounts_under(folder):
+    """Mount points at or below `folder`, in mount order (/proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == folder or p.startswith(folder.rstrip("/") + "/")]
+
+
+def remove_stale_storage():
+    """Removes the storage of earlier runs whose process is gone (killed by a ctest timeout, its
+    cleanup never ran): their mounts are lazily unmounted, then the folders deleted, so that a
+    stale build never fills /var/tmp run after run."""
+    for name in os.listdir("/var/tmp"):
+        folder = os.path.join("/var/tmp", name)
+        if not name.startswith(STORAGE_PREFIX) or not os.path.isdir(folder):
+            continue
+        try:
+            with open(os.path.join(folder, "owner.pid")) as f:
+                os.kill(int(f.read().strip()), 0)
+            continue  # its run is alive
+        except (OSError, ValueError):
+            pass
+        left = mounts_under(folder)
+        if left:
+            subprocess.run(["umount", "-l", *reversed(left)], capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def image_environment(config, **overrides):
