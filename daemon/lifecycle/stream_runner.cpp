@@ -188,6 +188,16 @@ bool StreamRunner::watermark_batch_due() {
            (sealed_watermark_us_ == engine::kNoWatermark || watermark - sealed_watermark_us_ >= config_.windows.watermark_batch_step_us);
 }
 
+void StreamRunner::recheck_caught_up() {
+    // librdkafka reports a partition's end once per fetch position: one that stayed at its end
+    // while no record was taken gets no new report. Its fetcher kept asking, so the high
+    // watermark it cached is fresh: a partition still at it is caught up again.
+    for (const auto& tp : at_end_) {
+        const std::int64_t high = source_->watermarks(tp).second;
+        if (high >= 0 && progress_by_partition_[tp].position >= high) watermarks_.set_caught_up(tp, true, now_us_);
+    }
+}
+
 void StreamRunner::at_end(const engine::TopicPartition& tp, std::int64_t end_offset) {
     at_end_.insert(tp);
     watermarks_.set_caught_up(tp, true, now_us_);
@@ -470,6 +480,7 @@ void StreamRunner::run() {
         const bool behind = !batch_.empty() && trigger_.full(batch_.records, batch_.bytes);
         if (behind && !backpressure_)
             for (const auto& tp : at_end_) watermarks_.set_caught_up(tp, false, now_us_);
+        if (!behind && backpressure_) recheck_caught_up();
         backpressure_ = behind;
         // Up to kPollBurst messages per round: the bookkeeping above reads clocks and takes
         // locks, which cost about 5 % of the poll thread when done per message (perf).

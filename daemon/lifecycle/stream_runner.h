@@ -102,6 +102,8 @@ private:
     /// Sets the alignment gauge; logs at info when the number of held partitions changed (at
     /// most once per log.progress_interval_ms).
     void report_alignment(const engine::AlignmentDecision& decision);
+    /// After backpressure: marks caught up again the partitions still at their high watermark.
+    void recheck_caught_up();
     void new_batch();
     bool caught_up() const;
     void log_progress();

@@ -65,11 +65,15 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     // Defaults the user may change.
     set("partition.assignment.strategy", "range");
     set("group.id", "starstream");
-    // Per partition (each has its own queue, PartitionQueues): prefetched records take at most
-    // about partitions x (this + max.partition.fetch.bytes), 96 MiB for 48 partitions. A full
-    // queue is fetched again within librdkafka's broker wake-up (up to a second), so each
-    // partition keeps about a second of consumption.
+    // Per partition (each has its own queue, PartitionQueues): a partition's queue is fetched
+    // while it holds less than this (decompressed values), so it holds at most this plus one
+    // fetch (max.partition.fetch.bytes compressed, a few times that decompressed). A queue over
+    // the limit is fetched again at its broker's next wake-up, up to a second later in
+    // librdkafka 2.0 (no wake-up when the application drains it): 512 halved throughput.
     set("queued.max.messages.kbytes", "1024");
+    // librdkafka 2.0 lowers an unset fetch.max.bytes to queued.max.messages.kbytes (conf.c),
+    // which per partition would cap each fetch request at 1 MiB for all of a broker's partitions.
+    set("fetch.max.bytes", "52428800");
     // A partition released by watermark alignment after its queue ran dry is fetched after the
     // fetch in flight returns: librdkafka's 500 ms made an aligned backlog 4-5x slower.
     set("fetch.wait.max.ms", "100");
@@ -102,7 +106,12 @@ KafkaSource::KafkaSource(const std::map<std::string, std::string>& properties, s
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!consumer_) throw std::runtime_error("cannot create the Kafka consumer: " + redactor_.redact(err));
     rd_kafka_poll_set_consumer(consumer_);
-    queues_ = std::make_unique<PartitionQueues>(consumer_);
+    try {
+        queues_ = std::make_unique<PartitionQueues>(consumer_);
+    } catch (...) {
+        rd_kafka_destroy(consumer_);
+        throw;
+    }
 }
 
 KafkaSource::~KafkaSource() {
@@ -164,9 +173,14 @@ void KafkaSource::throw_if_failed() const {
 PollResult KafkaSource::poll(std::chrono::milliseconds timeout, bool take_records) {
     // The consumer queue first: rebalances run in there (they replace the partition queues),
     // and errors, or a record that reached it before its partition's queue was taken out.
+    // Checked every kEventsEvery records (a lock per call otherwise), and always before waiting.
+    constexpr int kEventsEvery = 64;
     for (int round = 0; round < 2; ++round) {
-        if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0)) return take(m);
-        throw_if_failed();
+        if (!take_records || round > 0 || ++records_since_events_ >= kEventsEvery) {
+            records_since_events_ = 0;
+            if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0)) return take(m);
+            throw_if_failed();
+        }
         if (take_records)
             if (rd_kafka_message_t* m = queues_->next(aligned_)) return take(m);
         if (round == 0 && timeout.count() > 0) queues_->wait(timeout);

@@ -185,6 +185,7 @@ private:
     std::vector<TopicPartition> topic_partitions_;  ///< of the subscribed topics, from metadata
     std::string listener_failure_;
     std::unique_ptr<PartitionQueues> queues_;  ///< the assigned partitions' queues
+    int records_since_events_ = 0;             ///< poll() calls since the consumer queue was last served
     bool closed_ = false;
     std::uint64_t errors_ = 0;
 };

@@ -44,6 +44,9 @@ void PartitionQueues::adopt(const std::vector<TopicPartition>& partitions) {
 
 void PartitionQueues::clear() {
     for (auto& [tp, queue] : queues_) {
+        // What was prefetched is dropped now: nobody reads this queue until the partition is
+        // assigned here again (and a new assignment fetches from its own position anyway).
+        while (rd_kafka_message_t* m = rd_kafka_consume_queue(queue, 0)) rd_kafka_message_destroy(m);
         rd_kafka_queue_io_event_enable(queue, -1, nullptr, 0);
         rd_kafka_queue_destroy(queue);
     }

@@ -39,7 +39,8 @@ public:
     /// of them: librdkafka forwards a partition's queue to the consumer queue when its fetch
     /// starts, unless the application set its forwarding first. Replaces earlier partitions.
     void adopt(const std::vector<TopicPartition>& partitions);
-    /// Forgets every partition queue (after a revocation).
+    /// Forgets every partition queue, dropping what they still hold (after a revocation, or
+    /// before a new assignment, which fetches from the positions it gives).
     void clear();
 
     /// The next message of a partition not in `held`, round robin (a run of up to 64 messages
