@@ -61,7 +61,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("source.startup_timeout_ms", po::value(&r.startup_timeout_ms)->default_value(15000), "how long start-up waits for broker metadata, milliseconds")
         ("source.stop_when_caught_up", po::value(&c.stop_when_caught_up)->default_value(false), "exit 0 once every assigned partition is consumed to its end and committed")
         ("batch.trigger_interval_ms", po::value(&r.trigger_interval_ms)->default_value(1000), "a non-empty micro-batch is committed after this long, milliseconds")
-        ("batch.max_records", po::value(&r.max_records)->default_value(50000), "records that seal a micro-batch")
+        ("batch.max_records", po::value(&r.max_records)->default_value(25000), "records that seal a micro-batch (at most two batches are in memory: one filling, one committing)")
         ("batch.max_bytes", po::value(&r.max_bytes)->default_value(64 << 20), "message bytes that seal a micro-batch")
         ("time.allowed_out_of_orderness_ms", po::value(&r.allowed_out_of_orderness_ms)->default_value(300000), "watermark = highest event time seen minus this, milliseconds")
         ("time.idle_timeout_ms", po::value(&r.idle_timeout_ms)->default_value(30000), "a caught-up partition quiet this long no longer holds the watermark back, milliseconds")

@@ -48,6 +48,11 @@ void WindowPartials::add(const WindowInput& input) {
         session_events_[input.key].push_back(std::move(s));
         return;
     }
+    if (spec_.window.kind == WindowKind::tumbling) {  // one window: no assignment list to allocate per record
+        const std::int64_t start = floor_div(input.time_us, spec_.window.size_us) * spec_.window.size_us;
+        cells_[{input.key, {start, start + spec_.window.size_us}}].add(input.time_us, input.value, input.distinct, input.label);
+        return;
+    }
     for (const Window& w : assign_windows(spec_.window, input.time_us))
         cells_[{input.key, w}].add(input.time_us, input.value, input.distinct, input.label);
 }

@@ -23,8 +23,10 @@
 #include "window/window_spec.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -62,9 +64,19 @@ struct LateCounts {
     std::uint64_t dropped = 0, dead_lettered = 0, corrected = 0;  ///< dead_lettered includes too-late corrections
 };
 
+/// Hash of a (key, window) cell.
+struct CellHash {
+    std::size_t operator()(const std::pair<std::string, Window>& cell) const noexcept {
+        std::size_t h = std::hash<std::string>{}(cell.first);
+        for (std::int64_t v : {cell.second.start_us, cell.second.end_us}) h = (h ^ std::hash<std::int64_t>{}(v)) * 0x100000001b3ULL;
+        return h;
+    }
+};
+
 class WindowPartials {
 public:
-    using Cells = std::map<std::pair<std::string, Window>, AggregateState>;
+    /// Unordered: a sink merges cells in any order (the merge is commutative).
+    using Cells = std::unordered_map<std::pair<std::string, Window>, AggregateState, CellHash>;
 
     /// `watermark_us`: the window watermark lateness is judged against (kNoWatermark-like
     /// INT64_MIN: nothing is late). Throws std::invalid_argument on an invalid window spec.
@@ -91,7 +103,7 @@ private:
     WindowTableSpec spec_;
     std::int64_t watermark_us_;
     Cells cells_;
-    std::map<std::string, std::vector<Session>> session_events_;  ///< one single-event session per record
+    std::unordered_map<std::string, std::vector<Session>> session_events_;  ///< one single-event session per record
     std::vector<LateRecord> late_;
     LateCounts counts_;
 };

@@ -31,6 +31,8 @@ case "$cmd" in
     if [ -s "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
     durability="-c fsync=off -c full_page_writes=off"
     [ "${LOCAL_PG_DURABLE:-0}" = 1 ] && durability=""
+    # LOCAL_PG_OPTIONS: more server settings, e.g. "-c shared_preload_libraries=pg_stat_statements" to profile.
+    durability="$durability ${LOCAL_PG_OPTIONS:-}"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_wal_size=2GB" start >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; exit 1; }

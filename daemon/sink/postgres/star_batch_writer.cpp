@@ -219,8 +219,12 @@ void StarBatchWriter::stage(const StarBatch& batch, const MemberKeys* only) {
 }
 
 StarBatchWriter::EventIdSet StarBatchWriter::committed_ids() {
-    // Ids of this batch that earlier batches already committed (duplicates sent again).
-    PgResult rows = conn_->exec("SELECT s.event_id::text FROM stage_event_id s JOIN fact_event f USING (event_id)");
+    // Ids of this batch that earlier batches already committed (duplicates sent again). One
+    // primary-key probe per staged id: the LATERAL ... LIMIT 1 keeps the planner from hashing the
+    // whole fact table, which it prefers for the statistics-less staging table until fact_event
+    // is large (a sequential scan of every fact per batch: 50 ms at 370,000 facts and growing).
+    PgResult rows = conn_->exec("SELECT s.event_id::text FROM stage_event_id s CROSS JOIN LATERAL "
+                                "(SELECT 1 FROM fact_event f WHERE f.event_id = s.event_id LIMIT 1) AS hit");
     EventIdSet ids;
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
         product_view::EventId id;

@@ -201,7 +201,11 @@ void WindowWriter::prune_visitors(std::int64_t watermark_us) {
     // Allowed lateness is counted whatever this instance's policy: an instance restarted (or run
     // beside others) with the correct policy must not find the visitors of a correctable hour gone.
     // Raising windows.allowed_lateness_ms therefore needs a rebuild-windows (README).
-    const std::int64_t horizon = watermark_us - kHourUs - settings_.allowed_lateness_us;
+    // Hours start on the hour, so the DELETE finds rows only once the horizon enters a new hour.
+    // (Should the batch roll back, the next hour's DELETE takes these rows too: it deletes `<=`.)
+    const std::int64_t horizon = engine::floor_div(watermark_us - kHourUs - settings_.allowed_lateness_us, kHourUs) * kHourUs;
+    if (horizon <= pruned_through_us_) return;
+    pruned_through_us_ = horizon;
     conn_.exec_params("DELETE FROM starstream.win_hourly_product_visitor WHERE window_start <= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'",
                       {std::to_string(horizon)});
 }

@@ -44,6 +44,7 @@ private:
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
     product_view::WindowSettings settings_;
+    std::int64_t pruned_through_us_ = INT64_MIN;  ///< the last horizon pruned, floored to the hour
 };
 
 }  // namespace starstream::daemon::postgres

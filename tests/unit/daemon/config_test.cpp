@@ -44,7 +44,7 @@ std::vector<std::string> with_required(std::vector<std::string> args) {
 TEST(Config, DefaultsAndKafkaPassThrough) {
     Config c = load(with_required({"--kafka.security.protocol=SASL_SSL"}));
     EXPECT_EQ(c.command, "run");
-    EXPECT_EQ(c.max_records, 50000u);
+    EXPECT_EQ(c.max_records, 25000u);
     EXPECT_EQ(c.trigger_interval.count(), 1000);
     EXPECT_EQ(c.topics, std::vector<std::string>{"product_view"});
     EXPECT_EQ(c.kafka.at("security.protocol"), "SASL_SSL");
