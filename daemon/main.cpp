@@ -18,6 +18,7 @@
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
 #include "sink/postgres/reporting_time_zone.h"
+#include "spec/spec_reader.h"
 #include "source/secret_properties.h"
 #include "tools/offsets_arguments.h"
 #include "tools/offsets_command.h"
@@ -55,6 +56,23 @@ nlohmann::json config_summary(const Config& config) {
     for (const auto& [key, value] : config.kafka) kafka[key] = starstream::engine::is_secret_property(key) ? "(redacted)" : value;
     return {{"instance_id", config.instance_id}, {"postgres", redact_dsn(config.postgres_dsn)}, {"topics", config.topics}, {"kafka", kafka},
             {"batch", {{"trigger_interval_ms", config.trigger_interval.count()}, {"max_records", config.max_records}, {"max_bytes", config.max_bytes}}}};
+}
+
+/// Reads and validates every pipeline spec of pipelines.dir; nullopt after printing the first
+/// mistake (file:line:column: key: message) to stderr.
+std::optional<std::vector<spec::PipelineSpec>> validated_pipelines(const Config& config) {
+    try {
+        return spec::read_pipeline_folder(config.pipelines_dir);
+    } catch (const spec::SpecError& e) {
+        std::cerr << "starstreamd: pipeline spec: " << e.what() << "\n";
+        return std::nullopt;
+    }
+}
+
+std::string pipeline_names(const std::vector<spec::PipelineSpec>& specs) {
+    std::string names;
+    for (const auto& s : specs) names += (names.empty() ? "" : ", ") + s.name + " (" + s.file + ")";
+    return names;
 }
 
 int run(const Config& config) {
@@ -166,6 +184,9 @@ int main(int argc, char** argv) {
         return status == 200 ? 0 : 1;
     }
     if (config.command == "check-config") {
+        const auto pipelines = validated_pipelines(config);
+        if (!pipelines) return kExitConfig;
+        std::cout << "pipeline specs OK: " << pipeline_names(*pipelines) << "\n";
         try {
             const enrichment::Enrichment opened(config.enrichment);  // reference files and time zone
         } catch (const ConfigError& e) {
@@ -184,6 +205,11 @@ int main(int argc, char** argv) {
             tools::rebuild_windows(config, std::cout);
             return 0;
         }
+        // A bad spec stops the daemon before it connects or consumes. The specs are validated
+        // only: product_view still runs from its compiled pipeline (pipelines/README.md).
+        const auto pipelines = validated_pipelines(config);
+        if (!pipelines) return kExitConfig;
+        spdlog::info("pipeline specs validated: {}", pipeline_names(*pipelines));
         return run(config);
     } catch (const postgres::PgError& e) {
         spdlog::critical("postgres ({}): {}", redact_dsn(config.postgres_dsn), e.what());

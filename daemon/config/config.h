@@ -44,6 +44,9 @@ struct Config {
     /// a hung server or a lost network never blocks a thread longer than this.
     std::chrono::milliseconds postgres_statement_timeout{60000};
 
+    // [pipelines]
+    std::string pipelines_dir;                           ///< folder of pipeline specs (*.yaml); default: compiled-in pipelines/ path
+
     // [instance]
     std::string instance_id;                             ///< default: <hostname>-<pid>; recorded with batches and claims
 

@@ -62,6 +62,44 @@ class BadConfig(unittest.TestCase):
         self.assertIn("kafka.enable.auto.commit", out.stdout + out.stderr)
         self.assert_nothing_consumed()
 
+    def spec_folder(self, name, original, mistake):
+        """A copy of pipelines/ whose product_view.yaml has `original` replaced by `mistake`."""
+        folder = os.path.join(self.tmp, "pipelines-" + name)
+        os.makedirs(folder, exist_ok=True)
+        for spec in os.listdir(os.path.join(harness.SOURCE_DIR, "pipelines")):
+            with open(os.path.join(harness.SOURCE_DIR, "pipelines", spec)) as f:
+                text = f.read()
+            if spec == "product_view.yaml":
+                self.assertIn(original, text)
+                text = text.replace(original, mistake, 1)
+            with open(os.path.join(folder, spec), "w") as f:
+                f.write(text)
+        path = os.path.join(folder, "product_view.yaml")
+        with open(path) as f:
+            line = [i for i, text in enumerate(f, 1) if mistake in text][-1]  # a duplicate is reported where it repeats
+        return folder, f"{path}:{line}:"
+
+    def test_pipeline_spec_mistakes_stop_before_consuming(self):
+        cases = {  # class of mistake: (original text, mistake, the key the message names)
+            "unknown_key": ("{pointer: /resolution, type: text}", "{pointer: /resolution, typ: text}", "fields.resolution.typ"),
+            "bad_pointer": ("pointer: /device_id,", "pointer: device_id,", "fields.device_id.pointer"),
+            "unknown_enricher": ("function: ip_geography", "function: ip_geolocation", "enrichers.geo.function"),
+            "duplicate_table": ("  win_product_view_panes:", "  win_hourly_product_views:", "windows.win_hourly_product_views"),
+            "unknown_field": ("group_by: [dim_product]", "group_by: [dim_produkt]", "windows.win_product_view_panes.group_by[0]"),
+        }
+        for name, (original, mistake, key) in cases.items():
+            with self.subTest(name):
+                folder, where = self.spec_folder(name, original, mistake)
+                check = subprocess.run([harness.DAEMON, "check-config", "--postgres.dsn=host=127.0.0.1", "--kafka.bootstrap.servers=127.0.0.1:9",
+                                        f"--pipelines.dir={folder}"], capture_output=True, text=True, timeout=60)
+                self.assertEqual(check.returncode, 2, check.stdout + check.stderr)
+                self.assertIn(where, check.stderr)
+                self.assertIn(f" {key}: ", check.stderr)
+        out = self.start(f"--pipelines.dir={folder}")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("pipeline spec", out.stderr)
+        self.assert_nothing_consumed()
+
     def test_unparsable_dsn(self):
         out = self.start(dsn="host=127.0.0.1 dbname")
         self.assertEqual(out.returncode, 2, out.stderr)

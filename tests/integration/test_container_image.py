@@ -247,6 +247,8 @@ class ContainerImage(unittest.TestCase):
         checked = self.run_in_image(self.entrypoint("check-config"), self.environment())
         self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
         self.assertIn("configuration OK", checked.stdout)
+        # ... and the pipeline specs the image ships (STARSTREAM_PIPELINES__DIR of the Dockerfile).
+        self.assertIn("product_view (/usr/share/starstream/pipelines/product_view.yaml)", checked.stdout)
 
     # ---- a real ingestion --------------------------------------------------------------------
 

@@ -1,0 +1,28 @@
+// The enrichers a pipeline spec can name: the lookups of daemon/enrichment/ as functions with
+// declared inputs and outputs, so that a spec is checked against them before anything runs.
+// Pure data; any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+struct EnricherFunction {
+    std::string_view name;
+    std::vector<std::string_view> inputs;   ///< what each input reference must hold, in order
+    std::vector<std::string_view> outputs;  ///< referenced as "<enricher>.<output>"
+    std::string_view source;                ///< the reference data behind it
+};
+
+/// Every enricher function, by name.
+const std::vector<EnricherFunction>& enricher_catalog();
+
+/// The function called `name`, or nullptr.
+const EnricherFunction* find_enricher(std::string_view name);
+
+/// "user_agent, ip_geography, ..." (for error messages).
+std::string enricher_names();
+
+}  // namespace starstream::daemon::spec

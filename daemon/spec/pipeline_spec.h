@@ -1,0 +1,124 @@
+// A pipeline spec: what one topic family becomes in the star schema, as data (one YAML file per
+// pipeline in pipelines/, read by spec_reader.h). It names the source topics, the typed fields
+// taken from each JSON message by JSON pointer with their validation rules (a failed rule is a
+// dead-letter reason), the event id (dedupe key) and event time, the named enrichers applied,
+// and the tables: dimensions (natural key, attributes, SCD policy), facts (grain, dimension
+// keys, columns) and windowed aggregates (window, filter, group keys, aggregates, late policy).
+//
+// References: a field is named by its spec name ("price"), an enricher output by
+// "<enricher>.<output>" ("ua.browser_family"); a fact's or window's dimension by its table name.
+// Columns take the reference's last segment as their name. Durations are microseconds.
+// Value types; any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+enum class FieldType { text, integer, numeric, double_precision, boolean, uuid, inet, jsonb, timestamp };
+
+/// How a timestamp field is written: epoch seconds/milliseconds/microseconds (a number), ISO
+/// 8601 text, or a strftime-style format string.
+struct TimestampEncoding {
+    enum class Kind { epoch_s, epoch_ms, epoch_us, iso8601, format } kind = Kind::iso8601;
+    std::string format;  ///< Kind::format only
+};
+
+struct FieldSpec {
+    std::string name;
+    std::string pointer;  ///< RFC 6901 JSON pointer into the message ("/event_id")
+    FieldType type = FieldType::text;
+    TimestampEncoding timestamp;  ///< FieldType::timestamp only
+    // Validation rules: each failure is a dead letter naming the field and the rule.
+    bool required = false;
+    std::optional<double> min, max;       ///< numeric types: inclusive range
+    std::vector<std::string> one_of;      ///< allowed values (text)
+    std::string pattern;                  ///< RE2, matched against the whole value (text)
+    std::optional<std::size_t> max_length;  ///< text: bytes
+};
+
+struct EventSpec {
+    std::vector<std::string> id;  ///< fields whose values together identify an event (dedupe key)
+    std::string time;             ///< the event-time field (FieldType::timestamp)
+};
+
+/// A named enricher: a function from the catalog (enricher_catalog.h) applied to input references.
+struct EnricherSpec {
+    std::string name;
+    std::string function;
+    std::vector<std::string> inputs;
+};
+
+enum class DimensionPolicy {
+    scd1,      ///< attributes overwritten by the latest event
+    scd2,      ///< a version per attribute change: valid_from/valid_to/is_current; facts take the version current at event time
+    earliest,  ///< attributes from the earliest event that carries them
+};
+
+struct DimensionSpec {
+    std::string table;
+    std::vector<std::string> key;         ///< natural key references
+    std::vector<std::string> attributes;  ///< attribute references
+    DimensionPolicy policy = DimensionPolicy::scd1;
+};
+
+struct FactSpec {
+    std::string table;
+    std::vector<std::string> grain;       ///< references whose values identify a row; empty: one row per event (the event id)
+    std::vector<std::string> dimensions;  ///< dimension tables whose surrogate key each row carries
+    std::vector<std::string> columns;     ///< degenerate and measure references
+};
+
+enum class WindowKind { tumbling, hopping, cumulative, session };
+enum class AggregateFunction { count, sum, min, max, avg, count_distinct, first, last, any };
+enum class LatePolicy { drop, dead_letter, correct };
+
+/// A record filter: every listed reference equals one of its values.
+using Filter = std::map<std::string, std::vector<std::string>>;
+
+struct AggregateSpec {
+    std::string column;
+    AggregateFunction function = AggregateFunction::count;
+    std::string of;  ///< the aggregated reference; empty for count and any
+    Filter where;    ///< only records passing it are aggregated
+};
+
+struct WindowTableSpec {
+    std::string table;
+    WindowKind kind = WindowKind::tumbling;
+    std::int64_t size_us = 0;   ///< tumbling, hopping, cumulative
+    std::int64_t slide_us = 0;  ///< hopping: slide; cumulative: step
+    std::int64_t gap_us = 0;    ///< session
+    std::string session_key;    ///< session: the reference sessions are per
+    Filter where;
+    std::vector<std::string> group_by;  ///< references or dimension tables
+    std::vector<AggregateSpec> aggregates;
+    LatePolicy late = LatePolicy::drop;
+    std::int64_t allowed_lateness_us = 0;
+};
+
+struct PipelineSpec {
+    std::string name;
+    std::string file;  ///< where it was read from
+    std::vector<std::string> topics;
+    std::vector<FieldSpec> fields;
+    EventSpec event;
+    std::vector<EnricherSpec> enrichers;
+    std::vector<DimensionSpec> dimensions;
+    std::vector<FactSpec> facts;
+    std::vector<WindowTableSpec> windows;
+    /// Line (1-based) of the pipeline name ("pipeline"), of the topics ("source.topics") and of
+    /// each table (by table name): where checks across specs point.
+    std::map<std::string, int> lines;
+
+    const FieldSpec* field(const std::string& field_name) const;
+    const DimensionSpec* dimension(const std::string& table) const;
+    /// Every table the spec writes (dimensions, facts, windows), in that order.
+    std::vector<std::string> tables() const;
+};
+
+}  // namespace starstream::daemon::spec
