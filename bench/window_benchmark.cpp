@@ -57,7 +57,7 @@ double run(const WindowTableSpec& spec, const std::vector<Record>& records, std:
         const std::size_t end = std::min(records.size(), begin + 50000);
         for (std::size_t i = begin; i < end; ++i) batch.add(records[i].input);
         rows += batch.cells().size();
-        for (const auto& [key, sessions] : batch.sessions()) rows += sessions.size();
+        for (const auto& [key, sessions] : batch.take_sessions()) rows += sessions.size();
     }
     return static_cast<double>(records.size()) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -57,9 +57,11 @@ void WindowPartials::add(const WindowInput& input) {
         cells_[{input.key, w}].add(input.time_us, input.value, input.distinct, input.label);
 }
 
-std::map<std::string, std::vector<Session>> WindowPartials::sessions() const {
-    std::map<std::string, std::vector<Session>> out;
-    for (const auto& [key, events] : session_events_) out.emplace(key, merge_sessions(events, spec_.window.gap_us));
+std::unordered_map<std::string, std::vector<Session>> WindowPartials::take_sessions() {
+    std::unordered_map<std::string, std::vector<Session>> out;
+    out.reserve(session_events_.size());
+    for (auto& [key, events] : session_events_) out.emplace(key, merge_sessions(std::move(events), spec_.window.gap_us));
+    session_events_.clear();
     return out;
 }
 

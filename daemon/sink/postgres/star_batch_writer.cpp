@@ -373,7 +373,7 @@ void StarBatchWriter::merge_windows(const StarBatch& batch, const EventIdSet& co
     // watermark is read where no other instance's merge can move it under this batch.
     outcome.window_watermark_us = window_writer_->lock_and_read_watermark();
     const auto tw = Clock::now();
-    const auto produced = windows_->apply(batch, committed, outcome.window_watermark_us);
+    auto produced = windows_->apply(batch, committed, outcome.window_watermark_us);
     outcome.window_apply_seconds = seconds_since(tw);
     const auto tww = Clock::now();
     for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));

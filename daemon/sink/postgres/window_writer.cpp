@@ -132,9 +132,9 @@ TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
     return upserted_rows("win_product_view_panes", conn_.exec(kMergePanes));
 }
 
-TableRows WindowWriter::merge_visits(const engine::WindowPartials& visits) {
+TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
     const std::int64_t gap = settings_.visit_gap_us;
-    auto sessions = visits.sessions();
+    auto sessions = visits.take_sessions();
     if (sessions.empty()) return {"win_visits"};
     std::vector<std::string> devices, lows, highs;
     for (const auto& [device, list] : sessions) {
@@ -210,7 +210,7 @@ void WindowWriter::prune_visitors(std::int64_t watermark_us) {
                       {std::to_string(horizon)});
 }
 
-std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch, const product_view::BatchWindows& windows) {
+std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch, product_view::BatchWindows& windows) {
     std::vector<TableRows> out;
     out.push_back(merge_hourly(windows.tables[kHourlyProductViews]));
     out.push_back(merge_panes(windows.tables[kProductViewPanes]));

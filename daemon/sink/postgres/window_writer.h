@@ -31,13 +31,13 @@ public:
     /// Takes the window merge lock (held to the end of the open transaction) and returns the
     /// window watermark, Unix microseconds, INT64_MIN when there is none yet. Throws PgError.
     std::int64_t lock_and_read_watermark();
-    /// Merges `windows` (from `batch`); returns rows per table. Throws PgError.
-    std::vector<TableRows> write(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
+    /// Merges `windows` (from `batch`; its sessions are taken); returns rows per table. Throws PgError.
+    std::vector<TableRows> write(const product_view::StarBatch& batch, product_view::BatchWindows& windows);
 
 private:
     TableRows merge_hourly(const engine::WindowPartials& hourly);
     TableRows merge_panes(const engine::WindowPartials& panes);
-    TableRows merge_visits(const engine::WindowPartials& visits);
+    TableRows merge_visits(engine::WindowPartials& visits);
     TableRows insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
     void prune_visitors(std::int64_t watermark_us);
 

@@ -119,7 +119,7 @@ Result merged_batches(const Scenario& s, const WindowTableSpec& spec) {
         WindowPartials batch(spec, s.watermarks[b]);
         for (std::size_t i : s.batches[b]) batch.add(s.events[i]);
         for (const auto& [id, partial] : batch.cells()) r.table[id].merge(partial);
-        for (auto& [key, sessions] : batch.sessions()) {
+        for (auto& [key, sessions] : batch.take_sessions()) {
             auto& list = stored[key];
             list.insert(list.end(), sessions.begin(), sessions.end());
             list = merge_sessions(std::move(list), spec.window.gap_us);
