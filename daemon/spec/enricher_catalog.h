@@ -13,6 +13,7 @@ struct EnricherFunction {
     std::string_view name;
     std::vector<std::string_view> inputs;   ///< what each input reference must hold, in order
     std::vector<std::string_view> outputs;  ///< referenced as "<enricher>.<output>"
+    bool time_input = false;                ///< the input is an event time (a timestamp field), not text
     std::string_view source;                ///< the reference data behind it
 };
 

@@ -6,8 +6,11 @@
 // keys, columns) and windowed aggregates (window, filter, group keys, aggregates, late policy).
 //
 // References: a field is named by its spec name ("price"), an enricher output by
-// "<enricher>.<output>" ("ua.browser_family"); a fact's or window's dimension by its table name.
-// Columns take the reference's last segment as their name. Durations are microseconds.
+// "<enricher>.<output>" ("ua.browser_family"); a fact's or window's dimension by its table name,
+// whose surrogate key column is the name without "dim_" plus "_key" (dim_store -> store_key; a
+// single natural key column so named is the surrogate key itself, as dim_date's date_key).
+// A column takes the reference's name without the enricher ("ua.os_family" -> os_family).
+// Durations (`*_us`) are microseconds, at most 3660 days.
 // Value types; any thread.
 #pragma once
 
@@ -98,7 +101,7 @@ struct WindowTableSpec {
     std::vector<std::string> group_by;  ///< references or dimension tables
     std::vector<AggregateSpec> aggregates;
     LatePolicy late = LatePolicy::drop;
-    std::int64_t allowed_lateness_us = 0;
+    std::int64_t allowed_lateness_us = 0;  ///< correct: how long past its end a window still takes records
 };
 
 struct PipelineSpec {
@@ -111,9 +114,11 @@ struct PipelineSpec {
     std::vector<DimensionSpec> dimensions;
     std::vector<FactSpec> facts;
     std::vector<WindowTableSpec> windows;
-    /// Line (1-based) of the pipeline name ("pipeline"), of the topics ("source.topics") and of
+    /// Line (1-based) of the pipeline name (kPipelineLine), of the topics (kTopicsLine) and of
     /// each table (by table name): where checks across specs point.
     std::map<std::string, int> lines;
+    static constexpr const char* kPipelineLine = "#pipeline";  ///< not a table name: '#' is not in one
+    static constexpr const char* kTopicsLine = "#topics";
 
     const FieldSpec* field(const std::string& field_name) const;
     const DimensionSpec* dimension(const std::string& table) const;

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -19,40 +21,46 @@ namespace {
 
 constexpr std::int64_t kMillisecondUs = 1000, kSecondUs = 1000 * kMillisecondUs, kMinuteUs = 60 * kSecondUs, kHourUs = 60 * kMinuteUs,
                        kDayUs = 24 * kHourUs;
+/// Longest duration a spec may give (windows, gaps, lateness): far beyond any use, far below overflow.
+constexpr std::int64_t kMaxDurationUs = 3660 * kDayUs;
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
 
 /// A YAML node with the dotted key that leads to it, so that every error names file, line and key.
 class Cursor {
 public:
-    /// `mark`: where errors point; the node's own position unless given (an empty value has none).
-    Cursor(YAML::Node node, std::string key, const std::string& file, std::optional<YAML::Mark> mark = std::nullopt)
-        : node_(std::move(node)), key_(std::move(key)), file_(&file), mark_(mark.value_or(node_.Mark())) {}
+    /// `mark`: where errors about the value point (an empty value has no position of its own);
+    /// `key_mark`: where errors about the key itself point (a name, a table defined twice).
+    Cursor(YAML::Node node, std::string key, const std::string& file, std::optional<YAML::Mark> mark = std::nullopt,
+           std::optional<YAML::Mark> key_mark = std::nullopt)
+        : node_(std::move(node)), key_(std::move(key)), file_(&file), mark_(mark.value_or(node_.Mark())), key_mark_(key_mark.value_or(mark_)) {}
 
-    [[noreturn]] void fail(const std::string& message) const {
-        throw SpecError(*file_, mark_.line + 1, mark_.column + 1, key_.empty() ? "(top level)" : key_, message);
-    }
+    [[noreturn]] void fail(const std::string& message) const { fail_at(mark_, message); }
+    [[noreturn]] void fail_at_key(const std::string& message) const { fail_at(key_mark_, message); }
     const std::string& key() const { return key_; }
-    int line() const { return mark_.line + 1; }
-    bool is_sequence() const { return node_.IsSequence(); }
+    int key_line() const { return key_mark_.line + 1; }
     bool is_scalar() const { return node_.IsScalar(); }
 
-    /// The entries of a mapping in file order, refusing keys outside `allowed` (unless empty)
-    /// and keys given twice.
+    /// The entries of a mapping in file order, refusing keys outside `allowed` (unless empty),
+    /// keys that are not plain names, and keys given twice.
     std::vector<std::pair<std::string, Cursor>> entries(const std::set<std::string>& allowed = {}) const {
         if (!node_.IsMap()) fail("expected a mapping (key: value lines)");
         std::vector<std::pair<std::string, Cursor>> out;
         std::set<std::string> seen;
         for (auto it = node_.begin(); it != node_.end(); ++it) {
+            if (!it->first.IsScalar() || it->first.Scalar().empty())
+                Cursor(it->first, key_, *file_).fail("a key must be a plain name, not a list, a mapping or null");
             const std::string name = it->first.Scalar();
             const Cursor key_cursor(it->first, join(name), *file_);
-            if (!allowed.empty() && !allowed.count(name)) {
-                std::string list;
-                for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                key_cursor.fail("unknown key '" + name + "' (expected one of: " + list + ")");
-            }
+            if (!allowed.empty() && !allowed.count(name))
+                key_cursor.fail("unknown key '" + name + "' (expected one of: " + joined({allowed.begin(), allowed.end()}) + ")");
             if (!seen.insert(name).second) key_cursor.fail("'" + name + "' is given twice");
-            // An empty value has no position of its own: point at its key.
             const bool empty = it->second.IsNull() || it->second.Mark().line < 0;
-            out.emplace_back(name, Cursor(it->second, key_cursor.key_, *file_, empty ? it->first.Mark() : it->second.Mark()));
+            out.emplace_back(name, Cursor(it->second, key_cursor.key_, *file_, empty ? it->first.Mark() : it->second.Mark(), it->first.Mark()));
         }
         return out;
     }
@@ -64,7 +72,7 @@ public:
     }
     const Cursor& need(const std::vector<std::pair<std::string, Cursor>>& entries, const std::string& name) const {
         if (const Cursor* c = find(entries, name)) return *c;
-        fail("missing key '" + join(name) + "'");
+        fail_at_key("missing key '" + join(name) + "'");
     }
 
     std::string text() const {
@@ -77,19 +85,26 @@ public:
         if (v == "false") return false;
         fail("expected true or false, got '" + v + "'");
     }
+    /// A finite number.
     double number() const {
         const std::string v = text();
         double out = 0;
         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-        if (ec != std::errc() || end != v.data() + v.size()) fail("expected a number, got '" + v + "'");
+        if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(out)) fail("expected a finite number, got '" + v + "'");
         return out;
     }
-    /// A scalar or a sequence of scalars, each with its cursor (errors point at one item).
-    std::vector<Cursor> items() const {
+    /// A scalar or a non-empty sequence of scalars, each with its cursor; with `distinct`, no
+    /// value twice.
+    std::vector<Cursor> items(bool distinct = true) const {
+        std::vector<Cursor> out;
         if (node_.IsScalar()) return {*this};
         if (!node_.IsSequence()) fail("expected a value or a list of values");
-        std::vector<Cursor> out;
-        for (std::size_t i = 0; i < node_.size(); ++i) out.emplace_back(node_[i], key_ + "[" + std::to_string(i) + "]", *file_);
+        if (node_.size() == 0) fail("an empty list: give at least one value");
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < node_.size(); ++i) {
+            out.emplace_back(node_[i], key_ + "[" + std::to_string(i) + "]", *file_);
+            if (distinct && !seen.insert(out.back().text()).second) out.back().fail("'" + out.back().text() + "' is listed twice");
+        }
         return out;
     }
     std::vector<std::string> texts() const {
@@ -99,28 +114,35 @@ public:
     }
 
 private:
+    [[noreturn]] void fail_at(const YAML::Mark& mark, const std::string& message) const {
+        throw SpecError(*file_, mark.line + 1, mark.column + 1, key_.empty() ? "(top level)" : key_, message);
+    }
     std::string join(const std::string& child) const { return key_.empty() ? child : key_ + "." + child; }
 
     YAML::Node node_;
     std::string key_;
     const std::string* file_;
-    YAML::Mark mark_;
+    YAML::Mark mark_, key_mark_;
 };
 
-void check_identifier(const Cursor& at, const std::string& name, const std::string& what) {
+/// Fails at the key whose name `name` is, unless it is a plain lower-case SQL name.
+void check_name(const Cursor& at, const std::string& name, const std::string& what) {
     static const RE2 identifier("[a-z_][a-z0-9_]*");
     if (name.size() > 63 || !RE2::FullMatch(name, identifier))
-        at.fail(what + " '" + name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 bytes");
+        at.fail_at_key(what + " '" + name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 bytes");
 }
 
 void check_pointer(const Cursor& at, const std::string& pointer) {
-    // RFC 6901: "" or a sequence of "/" reference tokens in which "~" is followed by 0 or 1.
+    // RFC 6901 also allows "" (the whole document), which is never a field: refused here.
     if (pointer.empty() || pointer[0] != '/') at.fail("JSON pointer '" + pointer + "' must start with '/' (RFC 6901), e.g. /event_id");
-    for (std::size_t i = 0; i < pointer.size(); ++i)
+    for (std::size_t i = 0; i < pointer.size(); ++i) {
         if (pointer[i] == '~' && (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1')))
             at.fail("JSON pointer '" + pointer + "': '~' must be followed by 0 or 1 (RFC 6901 escapes ~0 and ~1)");
+        if (static_cast<unsigned char>(pointer[i]) < 0x20) at.fail("JSON pointer '" + pointer + "' holds a control character");
+    }
 }
 
+/// "500ms", "30s", "5m", "1h", "1d" in microseconds, at most kMaxDurationUs.
 std::int64_t duration_us(const Cursor& at) {
     const std::string v = at.text();
     std::int64_t n = 0;
@@ -129,46 +151,54 @@ std::int64_t duration_us(const Cursor& at) {
     static const std::map<std::string, std::int64_t> units = {{"ms", kMillisecondUs}, {"s", kSecondUs}, {"m", kMinuteUs}, {"h", kHourUs}, {"d", kDayUs}};
     const auto u = units.find(unit);
     if (ec != std::errc() || n < 0 || u == units.end()) at.fail("expected a duration such as 500ms, 30s, 5m, 1h or 1d, got '" + v + "'");
+    if (n > kMaxDurationUs / u->second) at.fail("duration '" + v + "' is longer than " + std::to_string(kMaxDurationUs / kDayUs) + "d");
     return n * u->second;
 }
 
 /// The option called `name`; fails at `at` listing the options.
 template <typename Enum>
 Enum lookup(const Cursor& at, const std::string& name, const std::vector<std::pair<std::string, Enum>>& options, const std::string& what = "value") {
-    std::string list;
+    std::vector<std::string> names;
     for (const auto& [option, value] : options) {
         if (option == name) return value;
-        list += (list.empty() ? "" : ", ") + option;
+        names.push_back(option);
     }
-    at.fail("unknown " + what + " '" + name + "' (expected one of: " + list + ")");
+    at.fail("unknown " + what + " '" + name + "' (expected one of: " + joined(names) + ")");
 }
 
 template <typename Enum>
 Enum choice(const Cursor& at, const std::vector<std::pair<std::string, Enum>>& options) { return lookup(at, at.text(), options); }
 
-/// A reference's column name: its last segment.
+/// A reference's column name: what follows the enricher's name ("ua.os_family" -> "os_family").
 std::string column_of(const std::string& ref) { return ref.substr(ref.find('.') + 1); }
+
+/// The surrogate key column a dimension table gives facts and windows ("dim_store" -> "store_key").
+std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
 bool numeric(FieldType t) { return t == FieldType::integer || t == FieldType::numeric || t == FieldType::double_precision; }
 
 class SpecParser {
 public:
     SpecParser(const std::string& yaml, const std::string& file) : file_(file) {
+        std::vector<YAML::Node> documents;
         try {
-            root_ = YAML::Load(yaml);
+            documents = YAML::LoadAll(yaml);
         } catch (const YAML::ParserException& e) {
             throw SpecError(file, e.mark.line + 1, e.mark.column + 1, "(yaml)", e.msg);
         }
+        if (documents.size() > 1) Cursor(documents[1], "(yaml)", file_).fail("a spec file holds one YAML document; this is a second (after ---)");
+        if (!documents.empty()) root_ = documents[0];
     }
 
     PipelineSpec parse() {
         const Cursor root(root_, "", file_);
-        if (root_.IsNull()) root.fail("the file is empty: a pipeline spec needs pipeline, source, fields, event and tables");
+        if (!root_.IsDefined() || root_.IsNull()) throw SpecError(file_, 1, 1, "(top level)", "no spec: a pipeline spec needs pipeline, source, fields, event and tables");
         const auto top = root.entries({"pipeline", "source", "fields", "event", "enrichers", "dimensions", "facts", "windows"});
         const Cursor& name = root.need(top, "pipeline");
         spec_.name = name.text();
-        spec_.lines["pipeline"] = name.line();
-        check_identifier(name, spec_.name, "pipeline name");
+        static const RE2 identifier("[a-z_][a-z0-9_]{0,62}");
+        if (!RE2::FullMatch(spec_.name, identifier)) name.fail("pipeline name '" + spec_.name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit");
+        spec_.lines[PipelineSpec::kPipelineLine] = name.key_line();
         spec_.file = file_;
         parse_source(root.need(top, "source"));
         parse_fields(root.need(top, "fields"));
@@ -184,10 +214,12 @@ public:
 private:
     void parse_source(const Cursor& at) {
         const auto e = at.entries({"topics", "format"});
-        spec_.lines["source.topics"] = at.need(e, "topics").line();
-        for (const Cursor& topic : at.need(e, "topics").items()) {
+        const Cursor& topics = at.need(e, "topics");
+        spec_.lines[PipelineSpec::kTopicsLine] = topics.key_line();
+        for (const Cursor& topic : topics.items()) {
             static const RE2 kafka_topic("[A-Za-z0-9._-]{1,249}");
-            if (!RE2::FullMatch(topic.text(), kafka_topic)) topic.fail("'" + topic.text() + "' is not a Kafka topic name (A-Z, a-z, 0-9, '.', '_', '-')");
+            if (!RE2::FullMatch(topic.text(), kafka_topic) || topic.text() == "." || topic.text() == "..")
+                topic.fail("'" + topic.text() + "' is not a Kafka topic name (A-Z, a-z, 0-9, '.', '_', '-'; not . or ..)");
             spec_.topics.push_back(topic.text());
         }
         if (const Cursor* f = Cursor::find(e, "format"); f && f->text() != "json") f->fail("unknown format '" + f->text() + "' (expected json)");
@@ -195,17 +227,16 @@ private:
 
     void parse_fields(const Cursor& at) {
         for (const auto& [name, c] : at.entries()) {
-            check_identifier(c, name, "field name");
+            check_name(c, name, "field name");
             FieldSpec f;
             f.name = name;
             const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format"});
             const Cursor& pointer = c.need(e, "pointer");
             f.pointer = pointer.text();
             check_pointer(pointer, f.pointer);
-            const Cursor& type = c.need(e, "type");
-            f.type = choice<FieldType>(type, {{"text", FieldType::text}, {"integer", FieldType::integer}, {"numeric", FieldType::numeric},
-                                              {"double", FieldType::double_precision}, {"boolean", FieldType::boolean}, {"uuid", FieldType::uuid},
-                                              {"inet", FieldType::inet}, {"jsonb", FieldType::jsonb}, {"timestamp", FieldType::timestamp}});
+            f.type = choice<FieldType>(c.need(e, "type"), {{"text", FieldType::text}, {"integer", FieldType::integer}, {"numeric", FieldType::numeric},
+                                                           {"double", FieldType::double_precision}, {"boolean", FieldType::boolean}, {"uuid", FieldType::uuid},
+                                                           {"inet", FieldType::inet}, {"jsonb", FieldType::jsonb}, {"timestamp", FieldType::timestamp}});
             if (const Cursor* r = Cursor::find(e, "required")) f.required = r->boolean();
             if (const Cursor* r = Cursor::find(e, "range")) parse_range(*r, f);
             if (const Cursor* r = Cursor::find(e, "one_of")) f.one_of = r->texts();
@@ -215,14 +246,15 @@ private:
                 if (!compiled.ok()) r->fail("pattern does not compile (RE2 syntax): " + compiled.error());
             }
             if (const Cursor* r = Cursor::find(e, "max_length")) {
-                const double n = r->number();
-                if (n < 1 || n != static_cast<double>(static_cast<std::size_t>(n))) r->fail("max_length must be a positive whole number of bytes");
-                f.max_length = static_cast<std::size_t>(n);
+                const std::string v = r->text();
+                std::size_t n = 0;
+                const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+                if (ec != std::errc() || end != v.data() + v.size() || n == 0) r->fail("max_length must be a positive whole number of bytes, got '" + v + "'");
+                f.max_length = n;
             }
             parse_timestamp_encoding(c, e, f);
             if ((!f.one_of.empty() || !f.pattern.empty() || f.max_length) && f.type != FieldType::text)
                 c.fail("one_of, pattern and max_length apply to text fields; '" + name + "' is not text");
-            if (find_field(name)) c.fail("field '" + name + "' is given twice");
             spec_.fields.push_back(std::move(f));
         }
         if (spec_.fields.empty()) at.fail("a spec needs at least one field");
@@ -230,10 +262,15 @@ private:
 
     static void parse_range(const Cursor& r, FieldSpec& f) {
         if (!numeric(f.type)) r.fail("range applies to integer, numeric and double fields");
-        const auto bounds = r.items();
-        if (!r.is_sequence() || bounds.size() != 2) r.fail("range is [min, max]");
+        const auto bounds = r.items(false);
+        if (r.is_scalar() || bounds.size() != 2) r.fail("range is [min, max]");
         f.min = bounds[0].number(), f.max = bounds[1].number();
         if (*f.min > *f.max) r.fail("range minimum is above its maximum");
+        // Whole bounds an int64 holds exactly (2^53): a rounded bound would move the rule.
+        constexpr double kExact = 9007199254740992.0;
+        if (f.type == FieldType::integer)
+            for (const auto& b : bounds)
+                if (b.number() != std::trunc(b.number()) || std::abs(b.number()) > kExact) b.fail("an integer field's range takes whole numbers within +-2^53");
     }
 
     static void parse_timestamp_encoding(const Cursor& c, const std::vector<std::pair<std::string, Cursor>>& e, FieldSpec& f) {
@@ -244,40 +281,48 @@ private:
         using Kind = TimestampEncoding::Kind;
         if (unit) f.timestamp.kind = choice<Kind>(*unit, {{"s", Kind::epoch_s}, {"ms", Kind::epoch_ms}, {"us", Kind::epoch_us}});
         if (format && format->text() != "iso8601") {
-            if (format->text().find('%') == std::string::npos) format->fail("format is iso8601 or a strftime pattern such as '%Y-%m-%d %H:%M:%S UTC'");
+            static const RE2 conversion("%[a-zA-Z]");
+            if (!RE2::PartialMatch(format->text(), conversion)) format->fail("format is iso8601 or a strftime pattern such as '%Y-%m-%d %H:%M:%S UTC'");
             f.timestamp = {Kind::format, format->text()};
         }
     }
 
     void parse_event(const Cursor& at) {
         const auto e = at.entries({"id", "time"});
-        for (const Cursor& id : at.need(e, "id").items()) {
-            const FieldSpec* f = find_field(id.text());
-            if (!f) id.fail("event id '" + id.text() + "' is not a field");
-            spec_.event.id.push_back(f->name);
-        }
+        for (const Cursor& id : at.need(e, "id").items()) spec_.event.id.push_back(required_field(id, "event id")->name);
         const Cursor& time = at.need(e, "time");
-        const FieldSpec* f = find_field(time.text());
-        if (!f) time.fail("event time '" + time.text() + "' is not a field");
+        const FieldSpec* f = required_field(time, "event time");
         if (f->type != FieldType::timestamp) time.fail("event time '" + time.text() + "' must be a timestamp field");
         spec_.event.time = f->name;
     }
 
+    /// The field `at` names, which must be required: an event without it has no identity or time.
+    const FieldSpec* required_field(const Cursor& at, const std::string& what) {
+        const FieldSpec* f = spec_.field(at.text());
+        if (!f) at.fail(what + " '" + at.text() + "' is not a field");
+        if (!f->required) at.fail(what + " '" + at.text() + "' must be a required field (required: true)");
+        return f;
+    }
+
     void parse_enrichers(const Cursor& at) {
         for (const auto& [name, c] : at.entries()) {
-            check_identifier(c, name, "enricher name");
-            if (find_field(name)) c.fail("enricher '" + name + "' has the name of a field");
+            check_name(c, name, "enricher name");
+            if (spec_.field(name)) c.fail_at_key("enricher '" + name + "' has the name of a field");
             const auto e = c.entries({"function", "input"});
             const Cursor& function = c.need(e, "function");
             const EnricherFunction* fn = find_enricher(function.text());
             if (!fn) function.fail("unknown enricher function '" + function.text() + "' (expected one of: " + enricher_names() + ")");
             EnricherSpec spec{name, function.text(), {}};
             const Cursor& input = c.need(e, "input");
-            for (const Cursor& ref : input.items()) spec.inputs.push_back(reference(ref));
-            if (spec.inputs.size() != fn->inputs.size()) {
-                std::string wanted;
-                for (auto w : fn->inputs) wanted += (wanted.empty() ? "" : ", ") + std::string(w);
-                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + wanted);
+            const auto refs = input.items(false);
+            if (refs.size() != fn->inputs.size())
+                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined({fn->inputs.begin(), fn->inputs.end()}));
+            for (const Cursor& ref : refs) {
+                spec.inputs.push_back(reference(ref));
+                const FieldSpec* f = spec_.field(spec.inputs.back());
+                const bool is_time = f && f->type == FieldType::timestamp;
+                if (fn->time_input != is_time)
+                    ref.fail(function.text() + " takes " + (fn->time_input ? "a timestamp field" : "text (a field or an enricher output), not a timestamp"));
             }
             spec_.enrichers.push_back(std::move(spec));
         }
@@ -295,7 +340,10 @@ private:
             if (const Cursor* p = Cursor::find(e, "policy"))
                 d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd2", DimensionPolicy::scd2}, {"earliest", DimensionPolicy::earliest}});
             if (d.policy == DimensionPolicy::scd2 && d.attributes.empty()) c.fail("an SCD type 2 dimension needs attributes whose changes make versions");
-            check_columns(c, {d.key, d.attributes});
+            // A single key column named like the surrogate key is that key (dim_date's date_key).
+            std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
+            if (!(d.key.size() == 1 && column_of(d.key[0]) == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
+            check_columns(c, {d.key, d.attributes}, reserved);
             spec_.dimensions.push_back(std::move(d));
         }
     }
@@ -306,12 +354,18 @@ private:
             FactSpec f;
             f.table = table;
             const auto e = c.entries({"grain", "dimensions", "columns"});
-            if (const Cursor* g = Cursor::find(e, "grain"); g && !(g->is_scalar() && g->text() == "event"))
-                for (const Cursor& ref : g->items()) f.grain.push_back(reference(ref));
+            if (const Cursor* g = Cursor::find(e, "grain")) {
+                if (g->is_scalar() && g->text() == "event") {
+                    if (spec_.field("event")) g->fail("'event' is both the event grain and a field: rename the field");
+                } else {
+                    for (const Cursor& ref : g->items()) f.grain.push_back(reference(ref));
+                }
+            }
+            std::vector<std::string> key_columns;
             if (const Cursor* d = Cursor::find(e, "dimensions"))
-                for (const Cursor& dim : d->items()) f.dimensions.push_back(dimension(dim));
+                for (const Cursor& dim : d->items()) f.dimensions.push_back(dimension(dim)), key_columns.push_back(surrogate_key_column(f.dimensions.back()));
             for (const Cursor& ref : c.need(e, "columns").items()) f.columns.push_back(reference(ref));
-            check_columns(c, {f.columns});
+            check_columns(c, {f.columns, key_columns}, {});
             spec_.facts.push_back(std::move(f));
         }
     }
@@ -324,40 +378,48 @@ private:
             const auto e = c.entries({"tumbling", "hopping", "cumulative", "session", "where", "group_by", "aggregates", "late"});
             parse_window_shape(c, e, w);
             if (const Cursor* f = Cursor::find(e, "where")) w.where = filter(*f);
+            std::vector<std::string> key_columns;
             if (const Cursor* g = Cursor::find(e, "group_by"))
-                for (const Cursor& ref : g->items()) w.group_by.push_back(spec_.dimension(ref.text()) ? ref.text() : reference(ref));
+                for (const Cursor& ref : g->items()) {
+                    w.group_by.push_back(group_key(ref));
+                    key_columns.push_back(spec_.dimension(w.group_by.back()) ? surrogate_key_column(w.group_by.back()) : column_of(w.group_by.back()));
+                }
+            if (!w.session_key.empty()) key_columns.push_back(column_of(w.session_key));
+            std::vector<std::string> aggregate_columns;
             for (const auto& [column, a] : c.need(e, "aggregates").entries()) {
-                check_identifier(a, column, "aggregate column");
+                check_name(a, column, "aggregate column");
                 w.aggregates.push_back(aggregate(a, column));
+                aggregate_columns.push_back(column);
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
+            check_columns(c, {key_columns, aggregate_columns}, {"window_start", "window_end"});
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));
         }
     }
 
     void parse_window_shape(const Cursor& c, const std::vector<std::pair<std::string, Cursor>>& e, WindowTableSpec& w) {
-        int shapes = 0;
-        for (const char* kind : {"tumbling", "hopping", "cumulative", "session"}) shapes += Cursor::find(e, kind) != nullptr;
-        if (shapes != 1) c.fail("a window table has exactly one of tumbling, hopping, cumulative or session");
+        const Cursor* tumbling = Cursor::find(e, "tumbling");
+        const Cursor* hopping = Cursor::find(e, "hopping");
+        const Cursor* cumulative = Cursor::find(e, "cumulative");
+        const Cursor* session = Cursor::find(e, "session");
+        if ((tumbling != nullptr) + (hopping != nullptr) + (cumulative != nullptr) + (session != nullptr) != 1)
+            c.fail("a window table has exactly one of tumbling, hopping, cumulative or session");
+        const Cursor* at = tumbling ? tumbling : hopping ? hopping : cumulative ? cumulative : session;
         engine::WindowSpec engine_spec;
-        const Cursor* at = nullptr;
-        if ((at = Cursor::find(e, "tumbling"))) {
+        if (tumbling) {
             w.kind = WindowKind::tumbling, w.size_us = duration_us(*at);
             engine_spec = {engine::WindowKind::tumbling, w.size_us, w.size_us, 0};
-        } else if ((at = Cursor::find(e, "hopping"))) {
-            const auto h = at->entries({"size", "slide"});
-            w.kind = WindowKind::hopping, w.size_us = duration_us(at->need(h, "size")), w.slide_us = duration_us(at->need(h, "slide"));
-            engine_spec = {engine::WindowKind::hopping, w.size_us, w.slide_us, 0};
-        } else if ((at = Cursor::find(e, "cumulative"))) {
-            const auto h = at->entries({"size", "step"});
-            w.kind = WindowKind::cumulative, w.size_us = duration_us(at->need(h, "size")), w.slide_us = duration_us(at->need(h, "step"));
-            engine_spec = {engine::WindowKind::cumulative, w.size_us, w.slide_us, 0};
-        } else {
-            at = Cursor::find(e, "session");
+        } else if (session) {
             const auto s = at->entries({"gap", "key"});
             w.kind = WindowKind::session, w.gap_us = duration_us(at->need(s, "gap")), w.session_key = reference(at->need(s, "key"));
             engine_spec = {engine::WindowKind::session, 0, 0, w.gap_us};
+        } else {  // hopping {size, slide} or cumulative {size, step}
+            const char* step = hopping ? "slide" : "step";
+            const auto h = at->entries({"size", step});
+            w.kind = hopping ? WindowKind::hopping : WindowKind::cumulative;
+            w.size_us = duration_us(at->need(h, "size")), w.slide_us = duration_us(at->need(h, step));
+            engine_spec = {hopping ? engine::WindowKind::hopping : engine::WindowKind::cumulative, w.size_us, w.slide_us, 0};
         }
         try {
             engine_spec.validate();  // the engine's rules are the only rules
@@ -382,7 +444,8 @@ private:
             of_at = at;
         } else {
             const auto e = at.entries({"function", "of", "where"});
-            a.function = lookup(at.need(e, "function"), at.need(e, "function").text(), functions, "aggregate function");
+            const Cursor& function = at.need(e, "function");
+            a.function = lookup(function, function.text(), functions, "aggregate function");
             if (const Cursor* o = Cursor::find(e, "of")) a.of = o->text(), of_at = *o;
             if (const Cursor* w = Cursor::find(e, "where")) a.where = filter(*w);
         }
@@ -391,7 +454,7 @@ private:
         if (!needs_argument && !a.of.empty()) at.fail("count and any take no argument (filter with where:)");
         if (!a.of.empty()) {
             a.of = reference(*of_at, a.of);
-            const FieldSpec* f = find_field(a.of);
+            const FieldSpec* f = spec_.field(a.of);
             const bool arithmetic = a.function == F::sum || a.function == F::avg;
             if (arithmetic && (!f || !numeric(f->type))) at.fail("sum and avg need an integer, numeric or double field, not '" + a.of + "'");
         }
@@ -407,30 +470,46 @@ private:
         }
     }
 
+    /// `reference: value or [values]` lines; each value must be one the field can hold.
     Filter filter(const Cursor& at) {
         Filter out;
-        for (const auto& [ref, values] : at.entries()) out[reference(values, ref)] = values.texts();
+        for (const auto& [ref, values] : at.entries()) {
+            const std::string resolved = reference(values, ref);
+            const FieldSpec* f = spec_.field(resolved);
+            for (const Cursor& v : values.items()) {
+                if (f && numeric(f->type)) v.number();
+                if (f && f->type == FieldType::boolean) v.boolean();
+                if (f && !f->one_of.empty() && std::find(f->one_of.begin(), f->one_of.end(), v.text()) == f->one_of.end())
+                    v.fail("'" + v.text() + "' is not one of the values field '" + f->name + "' allows (" + joined(f->one_of) + "): nothing would match");
+                out[resolved].push_back(v.text());
+            }
+        }
         return out;
     }
 
     /// A field name or "<enricher>.<output>"; fails naming the reference otherwise.
     std::string reference(const Cursor& at) { return reference(at, at.text()); }
     std::string reference(const Cursor& at, const std::string& ref) {
-        if (find_field(ref)) return ref;
+        if (spec_.field(ref)) return ref;
         const auto dot = ref.find('.');
-        if (dot != std::string::npos) {
-            const std::string enricher = ref.substr(0, dot), output = ref.substr(dot + 1);
-            for (const auto& e : spec_.enrichers)
-                if (e.name == enricher) {
-                    const auto& outputs = find_enricher(e.function)->outputs;
-                    if (std::find(outputs.begin(), outputs.end(), output) != outputs.end()) return ref;
-                    std::string list;
-                    for (auto o : outputs) list += (list.empty() ? "" : ", ") + std::string(o);
-                    at.fail("enricher '" + enricher + "' (" + e.function + ") has no output '" + output + "' (it has: " + list + ")");
-                }
-            at.fail("'" + ref + "' names no enricher declared above under enrichers");
+        if (dot == std::string::npos) at.fail("'" + ref + "' is not a field or enricher output of this spec");
+        const std::string enricher = ref.substr(0, dot), output = ref.substr(dot + 1);
+        for (const auto& e : spec_.enrichers) {
+            if (e.name != enricher) continue;
+            const EnricherFunction* fn = find_enricher(e.function);  // checked when the enricher was read
+            if (std::find(fn->outputs.begin(), fn->outputs.end(), output) != fn->outputs.end()) return ref;
+            at.fail("enricher '" + enricher + "' (" + e.function + ") has no output '" + output + "' (it has: " + joined({fn->outputs.begin(), fn->outputs.end()}) + ")");
         }
-        at.fail("'" + ref + "' is not a field of this spec");
+        at.fail("'" + ref + "' names no enricher declared above under enrichers");
+    }
+
+    /// A dimension table of this spec or a reference (group keys).
+    std::string group_key(const Cursor& at) {
+        const bool is_dimension = spec_.dimension(at.text()) != nullptr;
+        if (is_dimension && spec_.field(at.text())) at.fail("'" + at.text() + "' is both a dimension and a field: rename one");
+        if (is_dimension) return at.text();
+        if (spec_.field(at.text()) || at.text().find('.') != std::string::npos) return reference(at);
+        at.fail("'" + at.text() + "' is not a field, enricher output or dimension of this spec");
     }
 
     std::string dimension(const Cursor& at) {
@@ -439,22 +518,21 @@ private:
     }
 
     void claim_table(const Cursor& at, const std::string& table) {
-        check_identifier(at, table, "table name");
-        if (!tables_.insert(table).second) at.fail("table '" + table + "' is defined twice in this spec");
-        spec_.lines[table] = at.line();
+        check_name(at, table, "table name");
+        if (!tables_.insert(table).second) at.fail_at_key("table '" + table + "' is defined twice in this spec");
+        spec_.lines[table] = at.key_line();
     }
 
-    /// Column names (a reference's last segment) are unique within a table.
-    static void check_columns(const Cursor& at, const std::vector<std::vector<std::string>>& groups) {
+    /// Column names are unique within a table and none takes a name the table keeps for itself.
+    static void check_columns(const Cursor& at, const std::vector<std::vector<std::string>>& groups, const std::set<std::string>& reserved) {
         std::set<std::string> columns;
         for (const auto& group : groups)
             for (const auto& ref : group) {
                 const std::string column = column_of(ref);
+                if (reserved.count(column)) at.fail("the column '" + column + "' is one the table keeps for itself (" + joined({reserved.begin(), reserved.end()}) + ")");
                 if (!columns.insert(column).second) at.fail("two references make the column '" + column + "'");
             }
     }
-
-    const FieldSpec* find_field(const std::string& name) const { return spec_.field(name); }
 
     std::string file_;
     YAML::Node root_;
@@ -462,15 +540,43 @@ private:
     std::set<std::string> tables_;
 };
 
-std::vector<std::string> columns_of(const std::vector<std::string>& refs) {
-    std::vector<std::string> out;
-    for (const auto& r : refs) out.push_back(column_of(r));
-    return out;
+/// What a reference holds, beyond its column name: a field's type, an enricher output's function.
+std::string signature(const PipelineSpec& spec, const std::string& ref) {
+    if (const FieldSpec* f = spec.field(ref)) return "field of type " + std::to_string(static_cast<int>(f->type));
+    for (const auto& e : spec.enrichers)
+        if (ref.rfind(e.name + ".", 0) == 0) return e.function + "." + column_of(ref);
+    return ref;
 }
 
-/// Same table shape: key and attribute columns, and policy (enricher names are each spec's own).
-bool same_dimension(const DimensionSpec& a, const DimensionSpec& b) {
-    return columns_of(a.key) == columns_of(b.key) && columns_of(a.attributes) == columns_of(b.attributes) && a.policy == b.policy;
+/// Same table: key and attribute columns holding the same things, and the same policy.
+bool same_dimension(const PipelineSpec& a_spec, const DimensionSpec& a, const PipelineSpec& b_spec, const DimensionSpec& b) {
+    auto shape = [](const PipelineSpec& spec, const std::vector<std::string>& refs) {
+        std::vector<std::string> out;
+        for (const auto& r : refs) out.push_back(column_of(r) + " " + signature(spec, r));
+        return out;
+    };
+    return shape(a_spec, a.key) == shape(b_spec, b.key) && shape(a_spec, a.attributes) == shape(b_spec, b.attributes) && a.policy == b.policy;
+}
+
+/// The spec files of `dir`, sorted: *.yaml and *.yml (any case); anything else so named is an error.
+std::vector<std::string> spec_files(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw SpecError(dir, 0, 0, "pipelines.dir", "is not a folder");
+    std::vector<std::string> paths;
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+        std::string extension = it->path().extension().string();
+        std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        if (extension != ".yaml" && extension != ".yml") continue;
+        std::error_code type_ec;
+        if (!fs::is_regular_file(it->path(), type_ec)) throw SpecError(it->path().string(), 0, 0, "pipelines.dir", "is not a readable spec file (a folder, or a broken or looping link)");
+        paths.push_back(it->path().string());
+    }
+    if (ec) throw SpecError(dir, 0, 0, "pipelines.dir", "cannot be listed: " + ec.message());
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty()) throw SpecError(dir, 0, 0, "pipelines.dir", "holds no pipeline spec (*.yaml, *.yml)");
+    return paths;
 }
 
 }  // namespace
@@ -479,6 +585,7 @@ SpecError::SpecError(std::string file, int line, int column, std::string key, co
     : std::runtime_error((line > 0 ? file + ":" + std::to_string(line) + ":" + std::to_string(column) : file) + ": " + key + ": " + message),
       file_(std::move(file)),
       line_(line),
+      column_(column),
       key_(std::move(key)) {}
 
 const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
@@ -504,44 +611,35 @@ std::vector<std::string> PipelineSpec::tables() const {
 PipelineSpec parse_pipeline_spec(const std::string& yaml, const std::string& file) { return SpecParser(yaml, file).parse(); }
 
 PipelineSpec read_pipeline_spec(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw SpecError(path, 0, 0, "(file)", "cannot be read");
+    std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
-    text << in.rdbuf();
+    if (in) text << in.rdbuf();
+    if (!in || in.bad()) throw SpecError(path, 0, 0, "(file)", "cannot be read");
     return parse_pipeline_spec(text.str(), path);
 }
 
 std::vector<PipelineSpec> read_pipeline_folder(const std::string& dir) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw SpecError(dir, 0, 0, "pipelines.dir", "is not a folder");
-    std::vector<std::string> paths;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-        if (entry.is_regular_file() && (entry.path().extension() == ".yaml" || entry.path().extension() == ".yml")) paths.push_back(entry.path().string());
-    std::sort(paths.begin(), paths.end());
-    if (paths.empty()) throw SpecError(dir, 0, 0, "pipelines.dir", "holds no pipeline spec (*.yaml)");
-
     std::vector<PipelineSpec> specs;
+    for (const auto& path : spec_files(dir)) specs.push_back(read_pipeline_spec(path));
     std::map<std::string, const PipelineSpec*> names, topics;
     std::map<std::string, std::pair<const PipelineSpec*, const DimensionSpec*>> tables;
-    for (const auto& path : paths) specs.push_back(read_pipeline_spec(path));
     for (const auto& spec : specs) {
-        auto clash = [&](const std::string& at, const std::string& key, const std::string& message) {
-            throw SpecError(spec.file, spec.lines.count(at) ? spec.lines.at(at) : 1, 1, key, message);
+        auto clash = [&](const std::string& line_of, const std::string& key, const std::string& message) {
+            throw SpecError(spec.file, spec.lines.count(line_of) ? spec.lines.at(line_of) : 1, 1, key, message);
         };
         if (auto [it, fresh] = names.emplace(spec.name, &spec); !fresh)
-            clash("pipeline", "pipeline", "pipeline '" + spec.name + "' is also defined in " + it->second->file);
+            clash(PipelineSpec::kPipelineLine, "pipeline", "pipeline '" + spec.name + "' is also defined in " + it->second->file);
         for (const auto& t : spec.topics)
             if (auto [it, fresh] = topics.emplace(t, &spec); !fresh)
-                clash("source.topics", "source.topics", "topic '" + t + "' is already consumed by " + it->second->file);
+                clash(PipelineSpec::kTopicsLine, "source.topics", "topic '" + t + "' is already consumed by " + it->second->file);
         for (const auto& table : spec.tables()) {
             const DimensionSpec* dim = spec.dimension(table);
             auto [it, fresh] = tables.emplace(table, std::make_pair(&spec, dim));
             if (fresh) continue;
             // A conformed dimension (dim_date, dim_customer...) may serve several pipelines.
-            if (dim && it->second.second && same_dimension(*dim, *it->second.second)) continue;
-            clash(table, table, "table '" + table + "' is also defined in " + it->second.first->file +
-                             (dim && it->second.second ? " with another key, attributes or policy" : ""));
+            const auto& [other_spec, other_dim] = it->second;
+            if (dim && other_dim && same_dimension(spec, *dim, *other_spec, *other_dim)) continue;
+            clash(table, table, "table '" + table + "' is also defined in " + other_spec->file + (dim && other_dim ? " with other key, attributes or policy" : ""));
         }
     }
     return specs;

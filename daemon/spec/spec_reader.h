@@ -23,24 +23,26 @@ class SpecError : public std::runtime_error {
 public:
     SpecError(std::string file, int line, int column, std::string key, const std::string& message);
     const std::string& file() const { return file_; }
-    int line() const { return line_; }
+    int line() const { return line_; }      ///< 1-based; 0: none applies
+    int column() const { return column_; }  ///< 1-based; 0: none applies
     const std::string& key() const { return key_; }
 
 private:
     std::string file_;
-    int line_;
+    int line_, column_;
     std::string key_;
 };
 
 /// Parses one spec from YAML text; `file` names it in errors. Throws SpecError.
 PipelineSpec parse_pipeline_spec(const std::string& yaml, const std::string& file);
 
-/// Reads one spec file. Throws SpecError (also when the file cannot be read).
+/// Reads one spec file. Throws SpecError (also when the file cannot be read); nothing else.
 PipelineSpec read_pipeline_spec(const std::string& path);
 
-/// Reads every *.yaml / *.yml file of `dir` (sorted by name) and checks them together. Throws
-/// SpecError naming the file and key; a missing folder or a folder without specs is an error
-/// naming the folder (key "pipelines.dir").
+/// Reads every *.yaml / *.yml file of `dir` (any case, sorted by name) and checks them together.
+/// Throws SpecError (nothing else) naming the file and key; a missing or unlistable folder, a
+/// folder without specs, or an entry so named that is not a readable file (a folder, a broken or
+/// looping link) is an error naming it (key "pipelines.dir").
 std::vector<PipelineSpec> read_pipeline_folder(const std::string& dir);
 
 }  // namespace starstream::daemon::spec

@@ -11,6 +11,11 @@ void WindowSpec::validate() const {
         case WindowKind::cumulative:
             if (size_us <= 0 || slide_us <= 0) throw std::invalid_argument("window size and slide/step must be positive");
             if (size_us % slide_us != 0) throw std::invalid_argument("window size must be a multiple of its slide/step");
+            // Each record is aggregated into size/slide windows: a hopping 100-day window sliding
+            // by the millisecond would be 8.6e9 of them per record.
+            if (size_us / slide_us > kMaxWindowsPerRecord)
+                throw std::invalid_argument("a record would belong to " + std::to_string(size_us / slide_us) + " windows (size / slide); at most " +
+                                            std::to_string(kMaxWindowsPerRecord));
             break;
         case WindowKind::session:
             if (gap_us <= 0) throw std::invalid_argument("session window: gap must be positive");

@@ -28,8 +28,10 @@ struct WindowSpec {
     std::int64_t slide_us = 0;  ///< hopping: slide; cumulative: step
     std::int64_t gap_us = 0;    ///< session
 
-    /// Throws std::invalid_argument when a size is not positive or does not divide as required.
+    /// Throws std::invalid_argument when a size is not positive, does not divide as required, or
+    /// puts a record into more than kMaxWindowsPerRecord windows.
     void validate() const;
+    static constexpr std::int64_t kMaxWindowsPerRecord = 1000;
 };
 
 /// Floor division that rounds towards minus infinity (event times may precede 1970).

@@ -85,7 +85,7 @@ class BadConfig(unittest.TestCase):
             "bad_pointer": ("pointer: /device_id,", "pointer: device_id,", "fields.device_id.pointer"),
             "unknown_enricher": ("function: ip_geography", "function: ip_geolocation", "enrichers.geo.function"),
             "duplicate_table": ("  win_product_view_panes:", "  win_hourly_product_views:", "windows.win_hourly_product_views"),
-            "unknown_field": ("group_by: [dim_product]", "group_by: [dim_produkt]", "windows.win_product_view_panes.group_by[0]"),
+            "unknown_reference": ("group_by: [dim_product]", "group_by: [dim_produkt]", "windows.win_product_view_panes.group_by[0]"),
         }
         for name, (original, mistake, key) in cases.items():
             with self.subTest(name):

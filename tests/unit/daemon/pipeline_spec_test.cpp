@@ -17,7 +17,7 @@ fields:
   event_id: {pointer: /event_id, type: uuid, required: true}
   user_id: {pointer: /user/id, type: text, pattern: "user_[0-9]+"}
   price: {pointer: /price, type: numeric, range: [0, 1000]}
-  at: {pointer: /timestamp, type: timestamp, unit: ms}
+  at: {pointer: /timestamp, type: timestamp, unit: ms, required: true}
 event: {id: event_id, time: at}
 enrichers:
   calendar: {function: calendar, input: at}
@@ -112,11 +112,44 @@ TEST(PipelineSpec, TypesRulesAndReferences) {
     expect_error(with("revenue: sum(price)", "revenue: total(price)"), 19, "windows.win_revenue.aggregates.revenue", "unknown aggregate function 'total'");
     expect_error(with("columns: [event_id,", "columns: [evnt_id,"), 14, "facts.fact_lab.columns[0]", "'evnt_id' is not a field");
     expect_error(with("dimensions: [dim_user], columns", "dimensions: [dim_usr], columns"), 14, "facts.fact_lab.dimensions[0]", "not a dimension");
-    expect_error(with("time: at}", "time: price}"), 8, "event.time", "must be a timestamp field");
+    expect_error(with("time: at}", "time: event_id}"), 8, "event.time", "must be a timestamp field");
+    expect_error(with("time: at}", "time: price}"), 8, "event.time", "must be a required field");
     expect_error(with("pattern: \"user_[0-9]+\"", "pattern: \"user_[0-9+\""), 5, "fields.user_id.pattern", "does not compile");
     expect_error(with("slide: 5m", "slide: 7m"), 17, "windows.win_revenue.hopping", "multiple of its slide");
     expect_error(with("allowed_lateness: 10m", "allowed_lateness: 10 minutes"), 20, "windows.win_revenue.late.allowed_lateness", "duration");
     expect_error(with("pipeline: lab", "pipeline: Lab-Events"), 1, "pipeline", "lower-case SQL name");
+}
+
+// What an adversarial review found accepted, crashing or pointing at the wrong line.
+TEST(PipelineSpec, HostileInputs) {
+    expect_error(kValid + "---\npipeline: other\n", 22, "(yaml)", "one YAML document");
+    expect_error(with("allowed_lateness: 10m", "allowed_lateness: 106751992d"), 20, "windows.win_revenue.late.allowed_lateness", "longer than");
+    expect_error(with("allowed_lateness: 10m", "allowed_lateness: 18446744073709552ms"), 20, "windows.win_revenue.late.allowed_lateness", "duration");
+    expect_error(with("slide: 5m", "slide: 1ms"), 17, "windows.win_revenue.hopping", "at most 1000");
+    expect_error(with("range: [0, 1000]", "range: [nan, nan]"), 6, "fields.price.range[0]", "finite number");
+    expect_error(with("range: [0, 1000]", "range: [0, inf]"), 6, "fields.price.range[1]", "finite number");
+    expect_error(with("pattern: \"user_[0-9]+\"", "max_length: 1e300"), 5, "fields.user_id.max_length", "whole number");
+    expect_error(with("topics: [lab_events]", "topics: []"), 2, "source.topics", "empty list");
+    expect_error(with("topics: [lab_events]", "topics: [a, a]"), 2, "source.topics[1]", "listed twice");
+    expect_error(with("topics: [lab_events]", "topics: [..]"), 2, "source.topics[0]", "not a Kafka topic");
+    expect_error(with("group_by: [dim_user]", "group_by: [dim_user, dim_user]"), 18, "windows.win_revenue.group_by[1]", "listed twice");
+    std::string clash = with("group_by: [dim_user]", "group_by: [user_id]");
+    expect_error(clash.replace(clash.find("revenue: sum"), 7, "user_id"), 17, "windows.win_revenue", "make the column 'user_id'");
+    expect_error(with("revenue: sum(price)", "window_start: sum(price)"), 17, "windows.win_revenue", "keeps for itself");
+    expect_error(with("where: {user_id: [user_1, user_2]}", "where: {user_id: []}"), 19, "windows.win_revenue.aggregates.big.where.user_id", "empty list");
+    expect_error(with("input: at}", "input: user_id}"), 10, "enrichers.calendar.input", "takes a timestamp field");
+    expect_error(with("  event_id: {pointer", "  ? [a, b]\n  : 1\n  event_id: {pointer"), 4, "fields", "plain name");
+    // Block style: a name's error points at the name, not at the value on the next line.
+    expect_error(with("dimensions:\n  dim_user: {key: [user_id]}", "dimensions:\n  Dim_User:\n    key: [user_id]"), 12, "dimensions.Dim_User", "lower-case SQL name");
+    std::string twice = with("dimensions:\n  dim_user: {key: [user_id]}", "dimensions:\n  dim_user:\n    key: [user_id]");
+    expect_error(twice.replace(twice.find("  fact_lab:"), 11, "  dim_user:\n    columns: [price]\n  fact_lab:"), 15, "facts.dim_user", "defined twice");
+}
+
+TEST(PipelineSpec, FilterValuesMustBePossible) {
+    std::string spec = with("user_id: {pointer: /user/id, type: text, pattern: \"user_[0-9]+\"}", "user_id: {pointer: /user/id, type: text, one_of: [user_1, user_2]}");
+    expect_error(spec.replace(spec.find("[user_1, user_2]}}}"), 16, "[user_1, usr_2]"), 19, "windows.win_revenue.aggregates.big.where.user_id[1]", "nothing would match");
+    expect_error(with("big: {function: count, where: {user_id: [user_1, user_2]}}", "big: {function: count, where: {price: cheap}}"), 19,
+                 "windows.win_revenue.aggregates.big.where.price", "finite number");
 }
 
 TEST(PipelineSpec, YamlSyntaxErrorHasALine) {
@@ -154,6 +187,53 @@ TEST(PipelineSpec, FolderRefusesATopicOrTableOwnedTwice) {
     } catch (const SpecError& e) {
         EXPECT_EQ(e.key(), "fact_lab");
         EXPECT_NE(std::string(e.what()).find("also defined in"), std::string::npos) << e.what();
+    }
+    std::filesystem::remove_all(dir);
+}
+
+TEST(PipelineSpec, FolderEntriesThatAreNoSpecFile) {
+    const auto dir = std::filesystem::temp_directory_path() / ("starstream-specs-odd-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "a.YAML") << kValid;  // read: the extension's case does not matter
+    EXPECT_EQ(read_pipeline_folder(dir.string()).size(), 1u);
+    std::filesystem::create_symlink("loop.yaml", dir / "loop.yaml");  // a link to itself
+    try {
+        read_pipeline_folder(dir.string());
+        ADD_FAILURE() << "a looping link was skipped";
+    } catch (const SpecError& e) {
+        EXPECT_EQ(e.file(), (dir / "loop.yaml").string());
+        EXPECT_NE(std::string(e.what()).find("looping link"), std::string::npos) << e.what();
+    }
+    std::filesystem::remove(dir / "loop.yaml");
+    std::filesystem::create_directory(dir / "b.yml");
+    EXPECT_THROW(read_pipeline_folder(dir.string()), SpecError);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(PipelineSpec, ConformedDimensionMustHoldTheSameThings) {
+    const auto dir = std::filesystem::temp_directory_path() / ("starstream-specs-dim-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "a.yaml") << kValid;
+    auto other = [&](const std::string& user_id_type) {
+        std::string b = with("pipeline: lab", "pipeline: lab2");
+        b.replace(b.find("lab_events"), 10, "other_topic");
+        b.replace(b.find("fact_lab:"), 9, "fact_lab2:");
+        b.replace(b.find("win_revenue:"), 12, "win_revenue2:");
+        const std::string line = "user_id: {pointer: /user/id, type: text, pattern: \"user_[0-9]+\"}";
+        b.replace(b.find(line), line.size(), "user_id: {pointer: /user/id, type: " + user_id_type + "}");
+        return b;
+    };
+    std::ofstream(dir / "b.yaml") << other("text");  // dim_user shared, the same: accepted
+    EXPECT_EQ(read_pipeline_folder(dir.string()).size(), 2u);
+    std::ofstream(dir / "b.yaml") << other("uuid");
+    try {
+        read_pipeline_folder(dir.string());
+        ADD_FAILURE() << "dim_user keyed by text in one spec and by uuid in the other was accepted";
+    } catch (const SpecError& e) {
+        EXPECT_EQ(e.key(), "dim_user") << e.what();
+        EXPECT_EQ(e.line(), 12) << e.what();
     }
     std::filesystem::remove_all(dir);
 }
