@@ -1,0 +1,206 @@
+#include "spec/record_decoder.h"
+
+#include <arpa/inet.h>
+#include <date/date.h>
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace starstream::daemon::spec {
+
+namespace {
+
+using Microseconds = std::chrono::duration<std::int64_t, std::micro>;
+using TimePoint = std::chrono::time_point<std::chrono::system_clock, Microseconds>;
+
+std::string format_number(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+}
+
+bool is_decimal(std::string_view text) {
+    static const RE2 decimal(R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)");
+    return RE2::FullMatch(text, decimal);
+}
+
+bool is_uuid(std::string_view text) {
+    static const RE2 uuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+    return RE2::FullMatch(text, uuid);
+}
+
+bool is_inet(const std::string& text) {
+    unsigned char buffer[16];
+    return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+/// Epoch seconds, milliseconds or microseconds -> microseconds; nullopt outside int64.
+std::optional<std::int64_t> epoch_us(double value, TimestampEncoding::Kind unit) {
+    const double scale = unit == TimestampEncoding::Kind::epoch_s ? 1e6 : unit == TimestampEncoding::Kind::epoch_ms ? 1e3 : 1.0;
+    const double us = std::round(value * scale);
+    if (!std::isfinite(us) || std::abs(us) >= 9.2e18) return std::nullopt;
+    return static_cast<std::int64_t>(us);
+}
+
+/// ISO 8601 date and time with an optional fraction and offset (none: UTC); nullopt if not one.
+std::optional<std::int64_t> iso8601_us(const std::string& text) {
+    static const RE2 iso(R"((\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?)");
+    std::string day, time, offset;
+    if (!RE2::FullMatch(text, iso, &day, &time, &offset)) return std::nullopt;
+    std::istringstream in(day + "T" + time);
+    TimePoint t;
+    in >> date::parse("%FT%T", t);
+    if (in.fail()) return std::nullopt;
+    std::int64_t us = t.time_since_epoch().count();
+    if (!offset.empty() && offset != "Z") {
+        const int sign = offset[0] == '-' ? -1 : 1;
+        const std::string digits = offset.substr(1);
+        const int hours = std::stoi(digits.substr(0, 2)), minutes = std::stoi(digits.substr(digits.size() - 2));
+        if (hours > 23 || minutes > 59) return std::nullopt;
+        us -= sign * (hours * 3600LL + minutes * 60LL) * 1'000'000;  // local time minus its offset = UTC
+    }
+    return us;
+}
+
+std::optional<std::int64_t> formatted_us(const std::string& text, const std::string& format) {
+    std::istringstream in(text);
+    TimePoint t;
+    in >> date::parse(format, t);
+    if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+    return t.time_since_epoch().count();
+}
+
+}  // namespace
+
+RecordDecoder::RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes) : fields_(spec.fields), max_bytes_(max_bytes) {
+    for (const auto& f : fields_) patterns_.push_back(f.pattern.empty() ? nullptr : std::make_unique<RE2>(f.pattern));
+}
+
+RecordDecoder::~RecordDecoder() = default;
+
+std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) {
+    if (payload.size() > max_bytes_) return "oversized: more than source.max_event_bytes (" + std::to_string(max_bytes_) + ")";
+    simdjson::dom::element root;
+    // realloc_if_needed copies into a padded buffer: Kafka's payload has no SIMDJSON_PADDING.
+    if (auto error = parser_.parse(payload.data(), payload.size(), true).get(root)) {
+        if (error == simdjson::UTF8_ERROR) return "invalid UTF-8";
+        return std::string("invalid JSON: ") + simdjson::error_message(error);
+    }
+    if (!root.is_object()) return "not a JSON object";
+    out.values.assign(fields_.size(), std::monostate{});
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+        const FieldSpec& f = fields_[i];
+        simdjson::dom::element value;
+        const auto error = root.at_pointer(f.pointer).get(value);
+        const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
+                            (!error && value.is_null());
+        if (error && !absent) return "invalid field: " + f.name + " (" + simdjson::error_message(error) + ")";
+        if (!absent) {
+            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) return reason;
+        }
+        const bool empty_text = std::holds_alternative<std::string>(out.values[i]) && f.type == FieldType::text && std::get<std::string>(out.values[i]).empty();
+        if (f.required && (std::holds_alternative<std::monostate>(out.values[i]) || empty_text)) return "missing field: " + f.name;
+        if (auto reason = check_rules(i, out.values[i]); !reason.empty()) return reason;
+    }
+    return "";
+}
+
+std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const {
+    const FieldSpec& f = fields_[field];
+    auto wrong = [&](const char* what) { return "wrong type: " + f.name + " must be " + what; };
+    std::string_view text;
+    const bool is_string = !value.get_string().get(text);
+    if (is_string && text.find('\0') != std::string_view::npos) return "invalid string: " + f.name + " contains NUL";
+    switch (f.type) {
+        case FieldType::text:
+            if (!is_string) return wrong("a string");
+            out = std::string(text);
+            return "";
+        case FieldType::integer: {
+            std::int64_t v = 0;
+            if (value.get_int64().get(v)) return wrong("an integer");
+            out = v;
+            return "";
+        }
+        case FieldType::numeric: {
+            if (is_string) {
+                if (!is_decimal(text)) return wrong("a decimal number");
+                out = std::string(text);
+                return "";
+            }
+            if (!value.is_number()) return wrong("a decimal number");
+            out = simdjson::minify(value);  // shortest text that reads back as the same double
+            return "";
+        }
+        case FieldType::double_precision: {
+            double v = 0;
+            if (value.get_double().get(v)) return wrong("a number");
+            out = v;
+            return "";
+        }
+        case FieldType::boolean: {
+            bool v = false;
+            if (value.get_bool().get(v)) return wrong("true or false");
+            out = v;
+            return "";
+        }
+        case FieldType::uuid: {
+            if (!is_string || !is_uuid(text)) return wrong("a UUID");
+            std::string lower(text);
+            for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            out = std::move(lower);
+            return "";
+        }
+        case FieldType::inet:
+            if (!is_string || !is_inet(std::string(text))) return wrong("an IP address");
+            out = std::string(text);
+            return "";
+        case FieldType::jsonb: {
+            std::string json = simdjson::minify(value);
+            if (json.find("\\u0000") != std::string::npos) return "invalid string: " + f.name + " contains NUL";
+            out = std::move(json);
+            return "";
+        }
+        case FieldType::timestamp: {
+            using Kind = TimestampEncoding::Kind;
+            std::optional<std::int64_t> us;
+            if (f.timestamp.kind == Kind::epoch_s || f.timestamp.kind == Kind::epoch_ms || f.timestamp.kind == Kind::epoch_us) {
+                double v = 0;
+                if (value.get_double().get(v)) return wrong("a number (epoch time)");
+                if (f.timestamp.kind != Kind::epoch_s && v != std::trunc(v)) return wrong("a whole number (epoch time)");
+                us = epoch_us(v, f.timestamp.kind);
+            } else {
+                if (!is_string) return wrong("a date and time string");
+                us = f.timestamp.kind == Kind::iso8601 ? iso8601_us(std::string(text)) : formatted_us(std::string(text), f.timestamp.format);
+                if (!us) return "wrong format: " + f.name + " must be " + (f.timestamp.kind == Kind::iso8601 ? "ISO 8601" : "'" + f.timestamp.format + "'");
+            }
+            if (!us) return "out of range: " + f.name + " is not a representable time";
+            out = *us;
+            return "";
+        }
+    }
+    return wrong("of its declared type");
+}
+
+std::string RecordDecoder::check_rules(std::size_t field, const FieldValue& value) const {
+    const FieldSpec& f = fields_[field];
+    if (std::holds_alternative<std::monostate>(value)) return "";
+    if (f.min || f.max) {
+        double v = 0;
+        if (const auto* i = std::get_if<std::int64_t>(&value)) v = static_cast<double>(*i);
+        else if (const auto* d = std::get_if<double>(&value)) v = *d;
+        else std::from_chars(std::get<std::string>(value).data(), std::get<std::string>(value).data() + std::get<std::string>(value).size(), v);
+        if ((f.min && v < *f.min) || (f.max && v > *f.max))
+            return "out of range: " + f.name + " not in [" + format_number(f.min.value_or(-INFINITY)) + ", " + format_number(f.max.value_or(INFINITY)) + "]";
+    }
+    const auto* text = std::get_if<std::string>(&value);
+    if (!text || f.type != FieldType::text) return "";
+    if (!f.one_of.empty() && std::find(f.one_of.begin(), f.one_of.end(), *text) == f.one_of.end())
+        return "not allowed: " + f.name + " is not one of the values the spec lists (one_of)";
+    if (patterns_[field] && !RE2::FullMatch(*text, *patterns_[field])) return "pattern mismatch: " + f.name + " does not match " + f.pattern;
+    if (f.max_length && text->size() > *f.max_length) return "too long: " + f.name + " longer than " + std::to_string(*f.max_length) + " bytes";
+    return "";
+}
+
+}  // namespace starstream::daemon::spec

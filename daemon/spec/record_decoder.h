@@ -1,0 +1,70 @@
+// The decode stage of a spec-driven pipeline: one JSON message -> the spec's typed fields, or a
+// dead-letter reason. Each field is found by its JSON pointer (simdjson's RFC 6901 at_pointer),
+// converted to its type and checked against its rules (pipeline_spec.h); the first failure is
+// the reason, in the words of the compiled product_view decoder ("missing field: user_id",
+// "wrong type: price must be a number", ...).
+//
+// Conversions (the JSON a field accepts -> the value kept):
+//   text      string -> as sent (no NUL)
+//   integer   integral number within int64 -> int64
+//   numeric   a string holding a decimal number ("12.50") -> that text, every digit kept; or a
+//             number -> the shortest text of its double (send decimals as strings to keep them exact)
+//   double    number -> double
+//   boolean   true / false -> bool
+//   uuid      string 8-4-4-4-12 hex digits -> lower-case text
+//   inet      string, an IPv4 or IPv6 address (inet_pton) -> as sent
+//   jsonb     any value -> its minified JSON text (no \u0000: jsonb refuses it)
+//   timestamp unit s / ms / us: a number (s may have a fraction) -> Unix microseconds;
+//             iso8601: "YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM|-HH:MM]" (no offset: UTC);
+//             format: a strftime pattern (date::parse) -> Unix microseconds
+// Absent and null are the same: null for an optional field, "missing field" for a required one;
+// an empty string in a required text field counts as missing.
+// Thread rules: one thread per object (the simdjson parser is reused).
+#pragma once
+
+#include "spec/pipeline_spec.h"
+
+#include <re2/re2.h>
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+/// One field's value: null, text (text, numeric, uuid, inet, jsonb), integer or timestamp
+/// (int64; timestamps in Unix microseconds), double, boolean.
+using FieldValue = std::variant<std::monostate, std::string, std::int64_t, double, bool>;
+
+/// A decoded message: values in the order of PipelineSpec::fields.
+struct DecodedRecord {
+    std::vector<FieldValue> values;
+};
+
+class RecordDecoder {
+public:
+    /// Compiles the fields of `spec` (a spec read by spec_reader.h: pointers and patterns are
+    /// valid). `max_bytes`: longer messages are dead letters (source.max_event_bytes).
+    RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes);
+    ~RecordDecoder();
+
+    /// Decodes `payload` into `out`. Returns "" on success, else the dead-letter reason.
+    std::string decode(std::string_view payload, DecodedRecord& out);
+
+private:
+    /// Converts and checks one field's element. Returns "" or the reason.
+    std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
+    std::string check_rules(std::size_t field, const FieldValue& value) const;
+
+    std::vector<FieldSpec> fields_;
+    std::vector<std::unique_ptr<RE2>> patterns_;  ///< per field; null without a pattern
+    std::size_t max_bytes_;
+    simdjson::dom::parser parser_;
+};
+
+}  // namespace starstream::daemon::spec

@@ -1,0 +1,107 @@
+// The spec-driven decoder: lab events (pipelines/lab_events.yaml) and every field type, against
+// hand-computed values; each malformed message becomes the dead-letter reason a reader expects.
+#include "spec/record_decoder.h"
+#include "spec/spec_reader.h"
+
+#include <gtest/gtest.h>
+
+using namespace starstream::daemon::spec;
+
+namespace {
+
+PipelineSpec lab_spec() { return read_pipeline_spec(std::string(STARSTREAM_SOURCE_DIR) + "/pipelines/lab_events.yaml"); }
+
+std::size_t index_of(const PipelineSpec& spec, const std::string& field) {
+    for (std::size_t i = 0; i < spec.fields.size(); ++i)
+        if (spec.fields[i].name == field) return i;
+    ADD_FAILURE() << "no field " << field;
+    return 0;
+}
+
+const std::string kLab =
+    R"({"event_id":"3F2C9A0E-5D1B-4C8E-9A77-0B6E2F4D1C55","event_type":"purchase","user_id":"user_7","item_id":"item_12","price":"129.90","timestamp":"2026-11-30T10:15:30.250"})";
+
+std::string with(std::string json, const std::string& from, const std::string& to) {
+    const auto at = json.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return json.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST(RecordDecoder, DecodesALabEvent) {
+    const PipelineSpec spec = lab_spec();
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    ASSERT_EQ(decoder.decode(kLab, r), "");
+    EXPECT_EQ(std::get<std::string>(r.values[index_of(spec, "event_id")]), "3f2c9a0e-5d1b-4c8e-9a77-0b6e2f4d1c55");
+    EXPECT_EQ(std::get<std::string>(r.values[index_of(spec, "price")]), "129.90");  // every digit kept
+    // 2026-11-30T10:15:30.25 UTC: 20,454 days to 2026-01-01 (14 leap days), 333 more to Nov 30, plus 36,930.25 s.
+    EXPECT_EQ(std::get<std::int64_t>(r.values[index_of(spec, "timestamp")]), ((20454LL + 333) * 86400 + 36930) * 1'000'000 + 250'000);
+}
+
+TEST(RecordDecoder, MalformedLabEventsBecomeReasons) {
+    const PipelineSpec spec = lab_spec();
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {with(kLab, R"("user_id":"user_7",)", ""), "missing field: user_id"},
+        {with(kLab, R"("user_7")", "null"), "missing field: user_id"},
+        {with(kLab, R"("user_7")", R"("")"), "missing field: user_id"},
+        {with(kLab, R"("user_7")", "7"), "wrong type: user_id must be a string"},
+        {with(kLab, R"("user_7")", R"("usr_7")"), "pattern mismatch: user_id does not match user_[0-9]+"},
+        {with(kLab, R"("purchase")", R"("refund")"), "not allowed: event_type"},
+        {with(kLab, R"("129.90")", R"("-1")"), "out of range: price not in [0, 1e+06]"},
+        {with(kLab, R"("129.90")", R"("12,90")"), "wrong type: price must be a decimal number"},
+        {with(kLab, R"("3F2C9A0E)", R"("3F2C9A0X)"), "wrong type: event_id must be a UUID"},
+        {with(kLab, "2026-11-30T10:15:30.250", "30/11/2026 10:15"), "wrong format: timestamp must be ISO 8601"},
+        {with(kLab, "2026-11-30T10", "2026-13-30T10"), "wrong format: timestamp must be ISO 8601"},
+        {"[1, 2]", "not a JSON object"},
+        {"{\"event_id\": ", "invalid JSON"},
+        {std::string("{\"a\":\"\xff\"}"), "invalid UTF-8"},
+    };
+    for (const auto& [json, reason] : cases) EXPECT_EQ(decoder.decode(json, r).rfind(reason, 0), 0u) << json << " -> " << decoder.decode(json, r);
+    EXPECT_EQ(RecordDecoder(spec, 10).decode(kLab, r).rfind("oversized", 0), 0u);
+}
+
+TEST(RecordDecoder, EveryTypeAndEncoding) {
+    const PipelineSpec spec = parse_pipeline_spec(R"(pipeline: types
+source: {topics: [t]}
+fields:
+  id: {pointer: /id, type: integer, required: true, range: [1, 100]}
+  at: {pointer: /at/ms, type: timestamp, unit: ms, required: true}
+  seen: {pointer: /seen, type: timestamp, format: "%Y-%m-%d %H:%M:%S UTC"}
+  zoned: {pointer: /zoned, type: timestamp}
+  ip: {pointer: /ip, type: inet}
+  ok: {pointer: /flags/0, type: boolean}
+  ratio: {pointer: /ratio, type: double}
+  extra: {pointer: /extra, type: jsonb}
+  slash: {pointer: /a~1b, type: text}
+event: {id: id, time: at}
+facts:
+  fact_types: {columns: [id, at]}
+)", "types.yaml");
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    const std::string json = R"({"id":42,"at":{"ms":1700000000123},"seen":"2019-10-01 00:00:00 UTC","zoned":"2020-05-03T17:02:03+07:00",)"
+                             R"("ip":"2001:db8::1","flags":[true],"ratio":0.25,"extra":{"k": [1, "x"]},"a/b":"slashed"})";
+    ASSERT_EQ(decoder.decode(json, r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[0]), 42);
+    EXPECT_EQ(std::get<std::int64_t>(r.values[1]), 1700000000123000);
+    EXPECT_EQ(std::get<std::int64_t>(r.values[2]), 1569888000LL * 1'000'000);  // 2019-10-01T00:00:00Z
+    EXPECT_EQ(std::get<std::int64_t>(r.values[3]), 1588500123LL * 1'000'000);  // 17:02:03 at +07:00 = 10:02:03Z
+    EXPECT_EQ(std::get<std::string>(r.values[4]), "2001:db8::1");
+    EXPECT_EQ(std::get<bool>(r.values[5]), true);
+    EXPECT_EQ(std::get<double>(r.values[6]), 0.25);
+    EXPECT_EQ(std::get<std::string>(r.values[7]), R"({"k":[1,"x"]})");
+    EXPECT_EQ(std::get<std::string>(r.values[8]), "slashed");
+    // Optional fields may be absent: null.
+    ASSERT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0}})", r), "");
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(r.values[4]));
+    EXPECT_EQ(decoder.decode(R"({"id":101,"at":{"ms":0}})", r), "out of range: id not in [1, 100]");
+    EXPECT_EQ(decoder.decode(R"({"id":1.5,"at":{"ms":0}})", r), "wrong type: id must be an integer");
+    EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0.5}})", r), "wrong type: at must be a whole number (epoch time)");
+    EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"ip":"300.1.1.1"})", r), "wrong type: ip must be an IP address");
+    EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"extra":"\u0000"})", r), "invalid string: extra contains NUL");
+    EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"seen":"2019-10-01 00:00:00"})", r), "wrong format: seen must be '%Y-%m-%d %H:%M:%S UTC'");
+}
