@@ -18,6 +18,7 @@
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
 #include "sink/postgres/reporting_time_zone.h"
+#include "sink/postgres/schema_check.h"
 #include "spec/spec_reader.h"
 #include "source/secret_properties.h"
 #include "tools/offsets_arguments.h"
@@ -41,12 +42,24 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitUnavailable = 3;
 
-/// Applies pending migrations; with `pin_time_zone`, also records (or checks) the reporting
-/// time zone the facts are written in.
-void migrate(const Config& config, bool pin_time_zone) {
+/// Logs what the database lacks of the specs' tables; throws spec::SpecError on a column the
+/// database types differently (compare_schema), PgError.
+void compare_with_specs(postgres::PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
+    const auto difference = postgres::compare_schema(conn, specs);
+    if (!difference.missing_tables.empty())
+        spdlog::info("pipeline spec tables not in the database (created once the generic driver runs specs, issue 14): {}",
+                     fmt::join(difference.missing_tables, ", "));
+    if (!difference.missing_columns.empty())
+        spdlog::warn("pipeline spec columns not in the database: {}", fmt::join(difference.missing_columns, ", "));
+}
+
+/// Applies pending migrations, then compares the database with the pipeline specs; with
+/// `pin_time_zone`, also records (or checks) the reporting time zone the facts are written in.
+void migrate(const Config& config, bool pin_time_zone, const std::vector<spec::PipelineSpec>& specs) {
     postgres::PgConnection conn(pg_settings(config));
     auto applied = postgres::apply_migrations(conn, postgres::read_migrations(config.migrations_dir));
     spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
+    compare_with_specs(conn, specs);
     if (pin_time_zone) postgres::pin_reporting_time_zone(conn, config.enrichment.reporting_time_zone);
 }
 
@@ -69,13 +82,39 @@ std::optional<std::vector<spec::PipelineSpec>> validated_pipelines(const Config&
     }
 }
 
+/// check-config's comparison of the specs with the database, when it answers: 0, or 2 on a
+/// conflict. An unreachable database is reported, not an error (the configuration may be right).
+int check_database(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
+    std::unique_ptr<postgres::PgConnection> conn;
+    try {
+        conn = std::make_unique<postgres::PgConnection>(pg_settings(config));
+    } catch (const postgres::PgError& e) {
+        std::cout << "database not compared with the specs: " << redact_dsn(config.postgres_dsn) << " does not answer (" << e.what() << ")\n";
+        return 0;
+    }
+    try {
+        const auto difference = postgres::compare_schema(*conn, specs);
+        std::cout << "database compared with the specs: no conflicting column";
+        if (!difference.missing_tables.empty()) std::cout << "; tables not in it yet: " << fmt::format("{}", fmt::join(difference.missing_tables, ", "));
+        if (!difference.missing_columns.empty()) std::cout << "; columns not in it yet: " << fmt::format("{}", fmt::join(difference.missing_columns, ", "));
+        std::cout << "\n";
+        return 0;
+    } catch (const spec::SpecError& e) {
+        std::cerr << "starstreamd: pipeline spec against the database: " << e.what() << "\n";
+        return kExitConfig;
+    } catch (const postgres::PgError& e) {
+        std::cout << "database not compared with the specs: " << e.what() << "\n";
+        return 0;
+    }
+}
+
 std::string pipeline_names(const std::vector<spec::PipelineSpec>& specs) {
     std::string names;
     for (const auto& s : specs) names += (names.empty() ? "" : ", ") + s.name + " (" + s.file + ")";
     return names;
 }
 
-int run(const Config& config) {
+int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
     SystemdNotifier systemd;
     PipelineState state;
     metrics::PipelineProbe probe(config.instance_id);
@@ -98,10 +137,13 @@ int run(const Config& config) {
     spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
                  fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
     try {
-        migrate(config, true);
+        migrate(config, true, specs);
     } catch (const postgres::PgError& e) {
         spdlog::critical("postgres.dsn ({}): {}", redact_dsn(config.postgres_dsn), e.what());
         return kExitUnavailable;
+    } catch (const spec::SpecError& e) {
+        spdlog::critical("pipeline spec against the database: {}", e.what());
+        return kExitConfig;
     } catch (const ConfigError& e) {
         spdlog::critical("{}", e.what());
         return kExitConfig;
@@ -194,11 +236,13 @@ int main(int argc, char** argv) {
             return kExitConfig;
         }
         std::cout << "configuration OK\n";
-        return 0;
+        return check_database(config, *pipelines);
     }
     try {
         if (config.command == "migrate") {
-            migrate(config, false);
+            const auto pipelines = validated_pipelines(config);
+            if (!pipelines) return kExitConfig;
+            migrate(config, false, *pipelines);
             return 0;
         }
         if (config.command == "rebuild-windows") {
@@ -206,14 +250,18 @@ int main(int argc, char** argv) {
             return 0;
         }
         // A bad spec stops the daemon before it connects or consumes. The specs are validated
-        // only: product_view still runs from its compiled pipeline (pipelines/README.md).
+        // and compared with the database only: product_view still runs from its compiled
+        // pipeline (pipelines/README.md).
         const auto pipelines = validated_pipelines(config);
         if (!pipelines) return kExitConfig;
         spdlog::info("pipeline specs validated: {}", pipeline_names(*pipelines));
-        return run(config);
+        return run(config, *pipelines);
     } catch (const postgres::PgError& e) {
         spdlog::critical("postgres ({}): {}", redact_dsn(config.postgres_dsn), e.what());
         return config.command == "migrate" || config.command == "rebuild-windows" ? kExitUnavailable : kExitRuntime;
+    } catch (const spec::SpecError& e) {  // migrate: a spec conflicts with the database
+        spdlog::critical("pipeline spec against the database: {}", e.what());
+        return kExitConfig;
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return kExitRuntime;

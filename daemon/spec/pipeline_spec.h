@@ -9,7 +9,8 @@
 // "<enricher>.<output>" ("ua.browser_family"); a fact's or window's dimension by its table name,
 // whose surrogate key column is the name without "dim_" plus "_key" (dim_store -> store_key; a
 // single natural key column so named is the surrogate key itself, as dim_date's date_key).
-// A column takes the reference's name without the enricher ("ua.os_family" -> os_family).
+// A column takes the reference's name without the enricher ("ua.os_family" -> os_family), or
+// the name given with it ({product_url: page.url}).
 // Durations (`*_us`) are microseconds, at most 3660 days.
 // Value types; any thread.
 #pragma once
@@ -62,10 +63,17 @@ enum class DimensionPolicy {
     earliest,  ///< attributes from the earliest event that carries them
 };
 
+/// A table column and the reference whose value it holds.
+struct Column {
+    std::string name;
+    std::string ref;
+    bool operator==(const Column&) const = default;
+};
+
 struct DimensionSpec {
     std::string table;
-    std::vector<std::string> key;         ///< natural key references
-    std::vector<std::string> attributes;  ///< attribute references
+    std::vector<Column> key;         ///< natural key
+    std::vector<Column> attributes;
     DimensionPolicy policy = DimensionPolicy::scd1;
 };
 
@@ -73,7 +81,7 @@ struct FactSpec {
     std::string table;
     std::vector<std::string> grain;       ///< references whose values identify a row; empty: one row per event (the event id)
     std::vector<std::string> dimensions;  ///< dimension tables whose surrogate key each row carries
-    std::vector<std::string> columns;     ///< degenerate and measure references
+    std::vector<Column> columns;          ///< degenerate dimensions and measures
 };
 
 enum class WindowKind { tumbling, hopping, cumulative, session };
@@ -97,6 +105,7 @@ struct WindowTableSpec {
     std::int64_t slide_us = 0;  ///< hopping: slide; cumulative: step
     std::int64_t gap_us = 0;    ///< session
     std::string session_key;    ///< session: the reference sessions are per
+    std::string start_column = "window_start", end_column = "window_end";  ///< the window's bounds (timestamptz)
     Filter where;
     std::vector<std::string> group_by;  ///< references or dimension tables
     std::vector<AggregateSpec> aggregates;
@@ -120,10 +129,18 @@ struct PipelineSpec {
     static constexpr const char* kPipelineLine = "#pipeline";  ///< not a table name: '#' is not in one
     static constexpr const char* kTopicsLine = "#topics";
 
+    /// The field called `field_name`; nullptr if none.
     const FieldSpec* field(const std::string& field_name) const;
+    /// The dimension written to `table`; nullptr if none.
     const DimensionSpec* dimension(const std::string& table) const;
     /// Every table the spec writes (dimensions, facts, windows), in that order.
     std::vector<std::string> tables() const;
 };
+
+/// The column a reference makes unless named: "ua.os_family" -> "os_family", "price" -> "price".
+std::string column_name_of(const std::string& ref);
+
+/// The surrogate key column of a dimension table: "dim_store" -> "store_key".
+std::string surrogate_key_column(const std::string& table);
 
 }  // namespace starstream::daemon::spec

@@ -93,7 +93,7 @@ public:
         if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(out)) fail("expected a finite number, got '" + v + "'");
         return out;
     }
-    /// A scalar or a non-empty sequence of scalars, each with its cursor; with `distinct`, no
+    /// A scalar or a non-empty sequence, each item with its cursor; with `distinct`, no scalar
     /// value twice.
     std::vector<Cursor> items(bool distinct = true) const {
         std::vector<Cursor> out;
@@ -103,7 +103,7 @@ public:
         std::set<std::string> seen;
         for (std::size_t i = 0; i < node_.size(); ++i) {
             out.emplace_back(node_[i], key_ + "[" + std::to_string(i) + "]", *file_);
-            if (distinct && !seen.insert(out.back().text()).second) out.back().fail("'" + out.back().text() + "' is listed twice");
+            if (distinct && out.back().is_scalar() && !seen.insert(out.back().text()).second) out.back().fail("'" + out.back().text() + "' is listed twice");
         }
         return out;
     }
@@ -168,12 +168,6 @@ Enum lookup(const Cursor& at, const std::string& name, const std::vector<std::pa
 
 template <typename Enum>
 Enum choice(const Cursor& at, const std::vector<std::pair<std::string, Enum>>& options) { return lookup(at, at.text(), options); }
-
-/// A reference's column name: what follows the enricher's name ("ua.os_family" -> "os_family").
-std::string column_of(const std::string& ref) { return ref.substr(ref.find('.') + 1); }
-
-/// The surrogate key column a dimension table gives facts and windows ("dim_store" -> "store_key").
-std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
 bool numeric(FieldType t) { return t == FieldType::integer || t == FieldType::numeric || t == FieldType::double_precision; }
 
@@ -334,16 +328,16 @@ private:
             DimensionSpec d;
             d.table = table;
             const auto e = c.entries({"key", "attributes", "policy"});
-            for (const Cursor& ref : c.need(e, "key").items()) d.key.push_back(reference(ref));
+            for (const Cursor& item : c.need(e, "key").items()) d.key.push_back(column(item));
             if (const Cursor* a = Cursor::find(e, "attributes"))
-                for (const Cursor& ref : a->items()) d.attributes.push_back(reference(ref));
+                for (const Cursor& item : a->items()) d.attributes.push_back(column(item));
             if (const Cursor* p = Cursor::find(e, "policy"))
                 d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd2", DimensionPolicy::scd2}, {"earliest", DimensionPolicy::earliest}});
             if (d.policy == DimensionPolicy::scd2 && d.attributes.empty()) c.fail("an SCD type 2 dimension needs attributes whose changes make versions");
             // A single key column named like the surrogate key is that key (dim_date's date_key).
             std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
-            if (!(d.key.size() == 1 && column_of(d.key[0]) == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
-            check_columns(c, {d.key, d.attributes}, reserved);
+            if (!(d.key.size() == 1 && d.key[0].name == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
+            check_columns(c, {names(d.key), names(d.attributes)}, reserved);
             spec_.dimensions.push_back(std::move(d));
         }
     }
@@ -364,8 +358,8 @@ private:
             std::vector<std::string> key_columns;
             if (const Cursor* d = Cursor::find(e, "dimensions"))
                 for (const Cursor& dim : d->items()) f.dimensions.push_back(dimension(dim)), key_columns.push_back(surrogate_key_column(f.dimensions.back()));
-            for (const Cursor& ref : c.need(e, "columns").items()) f.columns.push_back(reference(ref));
-            check_columns(c, {f.columns, key_columns}, {});
+            for (const Cursor& item : c.need(e, "columns").items()) f.columns.push_back(column(item));
+            check_columns(c, {names(f.columns), key_columns}, {});
             spec_.facts.push_back(std::move(f));
         }
     }
@@ -375,16 +369,22 @@ private:
             claim_table(c, table);
             WindowTableSpec w;
             w.table = table;
-            const auto e = c.entries({"tumbling", "hopping", "cumulative", "session", "where", "group_by", "aggregates", "late"});
+            const auto e = c.entries({"tumbling", "hopping", "cumulative", "session", "bounds", "where", "group_by", "aggregates", "late"});
             parse_window_shape(c, e, w);
+            if (const Cursor* b = Cursor::find(e, "bounds")) {  // [start column, end column]
+                const auto both = b->items();
+                if (b->is_scalar() || both.size() != 2) b->fail("bounds is [start column, end column], e.g. [visit_start, visit_end]");
+                for (const Cursor& name : both) check_name(name, name.text(), "bound column");
+                w.start_column = both[0].text(), w.end_column = both[1].text();
+            }
             if (const Cursor* f = Cursor::find(e, "where")) w.where = filter(*f);
             std::vector<std::string> key_columns;
             if (const Cursor* g = Cursor::find(e, "group_by"))
                 for (const Cursor& ref : g->items()) {
                     w.group_by.push_back(group_key(ref));
-                    key_columns.push_back(spec_.dimension(w.group_by.back()) ? surrogate_key_column(w.group_by.back()) : column_of(w.group_by.back()));
+                    key_columns.push_back(spec_.dimension(w.group_by.back()) ? surrogate_key_column(w.group_by.back()) : column_name_of(w.group_by.back()));
                 }
-            if (!w.session_key.empty()) key_columns.push_back(column_of(w.session_key));
+            if (!w.session_key.empty()) key_columns.push_back(column_name_of(w.session_key));
             std::vector<std::string> aggregate_columns;
             for (const auto& [column, a] : c.need(e, "aggregates").entries()) {
                 check_name(a, column, "aggregate column");
@@ -392,7 +392,7 @@ private:
                 aggregate_columns.push_back(column);
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
-            check_columns(c, {key_columns, aggregate_columns}, {"window_start", "window_end"});
+            check_columns(c, {key_columns, aggregate_columns}, {w.start_column, w.end_column});
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));
         }
@@ -503,6 +503,24 @@ private:
         at.fail("'" + ref + "' names no enricher declared above under enrichers");
     }
 
+    /// A column: "ref" (named after the reference) or "{name: ref}".
+    Column column(const Cursor& at) {
+        if (at.is_scalar()) {
+            const std::string ref = reference(at);
+            return {column_name_of(ref), ref};
+        }
+        const auto e = at.entries();
+        if (e.size() != 1) at.fail("a column is a reference or {column name: reference}");
+        check_name(e[0].second, e[0].first, "column name");
+        return {e[0].first, reference(e[0].second)};
+    }
+
+    static std::vector<std::string> names(const std::vector<Column>& columns) {
+        std::vector<std::string> out;
+        for (const auto& c : columns) out.push_back(c.name);
+        return out;
+    }
+
     /// A dimension table of this spec or a reference (group keys).
     std::string group_key(const Cursor& at) {
         const bool is_dimension = spec_.dimension(at.text()) != nullptr;
@@ -527,8 +545,7 @@ private:
     static void check_columns(const Cursor& at, const std::vector<std::vector<std::string>>& groups, const std::set<std::string>& reserved) {
         std::set<std::string> columns;
         for (const auto& group : groups)
-            for (const auto& ref : group) {
-                const std::string column = column_of(ref);
+            for (const auto& column : group) {
                 if (reserved.count(column)) at.fail("the column '" + column + "' is one the table keeps for itself (" + joined({reserved.begin(), reserved.end()}) + ")");
                 if (!columns.insert(column).second) at.fail("two references make the column '" + column + "'");
             }
@@ -544,15 +561,15 @@ private:
 std::string signature(const PipelineSpec& spec, const std::string& ref) {
     if (const FieldSpec* f = spec.field(ref)) return "field of type " + std::to_string(static_cast<int>(f->type));
     for (const auto& e : spec.enrichers)
-        if (ref.rfind(e.name + ".", 0) == 0) return e.function + "." + column_of(ref);
+        if (ref.rfind(e.name + ".", 0) == 0) return e.function + "." + column_name_of(ref);
     return ref;
 }
 
 /// Same table: key and attribute columns holding the same things, and the same policy.
 bool same_dimension(const PipelineSpec& a_spec, const DimensionSpec& a, const PipelineSpec& b_spec, const DimensionSpec& b) {
-    auto shape = [](const PipelineSpec& spec, const std::vector<std::string>& refs) {
+    auto shape = [](const PipelineSpec& spec, const std::vector<Column>& columns) {
         std::vector<std::string> out;
-        for (const auto& r : refs) out.push_back(column_of(r) + " " + signature(spec, r));
+        for (const auto& c : columns) out.push_back(c.name + " " + signature(spec, c.ref));
         return out;
     };
     return shape(a_spec, a.key) == shape(b_spec, b.key) && shape(a_spec, a.attributes) == shape(b_spec, b.attributes) && a.policy == b.policy;
@@ -587,26 +604,6 @@ SpecError::SpecError(std::string file, int line, int column, std::string key, co
       line_(line),
       column_(column),
       key_(std::move(key)) {}
-
-const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
-    for (const auto& f : fields)
-        if (f.name == field_name) return &f;
-    return nullptr;
-}
-
-const DimensionSpec* PipelineSpec::dimension(const std::string& table) const {
-    for (const auto& d : dimensions)
-        if (d.table == table) return &d;
-    return nullptr;
-}
-
-std::vector<std::string> PipelineSpec::tables() const {
-    std::vector<std::string> out;
-    for (const auto& d : dimensions) out.push_back(d.table);
-    for (const auto& f : facts) out.push_back(f.table);
-    for (const auto& w : windows) out.push_back(w.table);
-    return out;
-}
 
 PipelineSpec parse_pipeline_spec(const std::string& yaml, const std::string& file) { return SpecParser(yaml, file).parse(); }
 

@@ -100,6 +100,31 @@ class BadConfig(unittest.TestCase):
         self.assertIn("pipeline spec", out.stderr)
         self.assert_nothing_consumed()
 
+    def test_pipeline_spec_compared_with_the_database(self):
+        dsn = self.pg.create_database("specdb")
+        common = [f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={self.kafka.bootstrap}"]
+        migrated = subprocess.run([harness.DAEMON, "migrate", *common], capture_output=True, text=True, timeout=120)
+        self.assertEqual(migrated.returncode, 0, migrated.stderr)
+        # The hand-written migrations make exactly what pipelines/product_view.yaml describes.
+        check = subprocess.run([harness.DAEMON, "check-config", *common], capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("database compared with the specs: no conflicting column", check.stdout)
+        self.assertNotIn("columns not in it yet", check.stdout)
+        self.assertNotIn("fact_event (", check.stdout)  # not missing
+        # An operator changes a column the spec types otherwise: refused, naming both sides.
+        harness.query(dsn, "ALTER TABLE fact_event ALTER COLUMN resolution TYPE integer USING NULL")
+        spec = os.path.join(harness.SOURCE_DIR, "pipelines", "product_view.yaml")
+        with open(spec) as f:
+            line = next(i for i, text in enumerate(f, 1) if text.startswith("  fact_event:"))
+        check = subprocess.run([harness.DAEMON, "check-config", *common], capture_output=True, text=True, timeout=60)
+        self.assertEqual(check.returncode, 2, check.stdout + check.stderr)
+        self.assertIn(f"{spec}:{line}:", check.stderr)
+        self.assertIn("facts.fact_event: column resolution: the spec makes it text, the database's fact_event.resolution is integer", check.stderr)
+        out = self.start(dsn=dsn)
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("fact_event.resolution is integer", out.stderr)
+        self.assert_nothing_consumed()
+
     def test_unparsable_dsn(self):
         out = self.start(dsn="host=127.0.0.1 dbname")
         self.assertEqual(out.returncode, 2, out.stderr)

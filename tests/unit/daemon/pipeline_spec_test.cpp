@@ -1,11 +1,13 @@
 // Pipeline specs: the shipped specs read cleanly, and each class of mistake a spec author makes
 // is refused with the file, the line and the dotted key of the mistake.
 #include "spec/spec_reader.h"
+#include "spec/table_schema.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 using namespace starstream::daemon::spec;
 
@@ -236,4 +238,25 @@ TEST(PipelineSpec, ConformedDimensionMustHoldTheSameThings) {
         EXPECT_EQ(e.line(), 12) << e.what();
     }
     std::filesystem::remove_all(dir);
+}
+
+TEST(TableSchema, TheLabSpecsTablesAndTypes) {
+    const PipelineSpec spec = read_pipeline_spec(std::string(STARSTREAM_SOURCE_DIR) + "/pipelines/lab_events.yaml");
+    std::map<std::string, std::string> got;
+    for (const auto& t : table_schemas(spec)) {
+        std::string columns;
+        for (const auto& c : t.columns) columns += (columns.empty() ? "" : ", ") + c.name + " " + c.type;
+        got[t.table] = columns;
+        EXPECT_GT(t.line, 0) << t.table;
+    }
+    EXPECT_EQ(got["dim_date"], "date_key integer");
+    EXPECT_EQ(got["dim_lab_item"], "lab_item_key bigint, item_id text, price numeric, valid_from timestamp with time zone, "
+                                   "valid_to timestamp with time zone, is_current boolean");
+    EXPECT_EQ(got["fact_lab_event"], "date_key integer, lab_user_key bigint, lab_item_key bigint, event_id uuid, event_type text, price numeric, "
+                                     "timestamp timestamp with time zone");
+    EXPECT_EQ(got["win_lab_revenue_per_minute"], "window_start timestamp with time zone, window_end timestamp with time zone, revenue numeric, "
+                                                 "purchases bigint, buyers bigint");
+    EXPECT_TRUE(holds("bigint", "smallint"));
+    EXPECT_FALSE(holds("integer", "bigint"));
+    EXPECT_FALSE(holds("text", "uuid"));
 }

@@ -1,0 +1,29 @@
+#include "spec/pipeline_spec.h"
+
+namespace starstream::daemon::spec {
+
+std::string column_name_of(const std::string& ref) { return ref.substr(ref.find('.') + 1); }
+
+std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
+
+const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
+    for (const auto& f : fields)
+        if (f.name == field_name) return &f;
+    return nullptr;
+}
+
+const DimensionSpec* PipelineSpec::dimension(const std::string& table) const {
+    for (const auto& d : dimensions)
+        if (d.table == table) return &d;
+    return nullptr;
+}
+
+std::vector<std::string> PipelineSpec::tables() const {
+    std::vector<std::string> out;
+    for (const auto& d : dimensions) out.push_back(d.table);
+    for (const auto& f : facts) out.push_back(f.table);
+    for (const auto& w : windows) out.push_back(w.table);
+    return out;
+}
+
+}  // namespace starstream::daemon::spec

@@ -1,0 +1,49 @@
+// The tables a pipeline spec writes, as PostgreSQL columns and types: what the database must
+// hold for the spec (schema_check.h compares them; generated migrations will create them).
+//
+// Types, named as information_schema.columns.data_type names them:
+//   fields       text, integer -> bigint, numeric, double -> double precision, boolean, uuid,
+//                inet, jsonb, timestamp -> timestamp with time zone
+//   enricher     calendar.date_key integer, calendar.hour smallint, user_agent.is_bot boolean,
+//   outputs      every other output text
+//   dimensions   surrogate key <name>_key bigint (a single natural key column so named is the
+//                key itself, e.g. dim_date.date_key integer); key and attribute columns; SCD
+//                type 2 adds valid_from, valid_to (timestamptz) and is_current (boolean)
+//   facts        one surrogate key column per dimension, then the columns
+//   windows      the bounds (timestamptz), the group keys, the session key, the aggregates:
+//                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
+//                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
+//                precision; min, max, first, last -> the type of what they take
+// Pure functions; any thread.
+#pragma once
+
+#include "spec/pipeline_spec.h"
+
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+struct ColumnSchema {
+    std::string name;
+    std::string type;  ///< information_schema data_type, e.g. "timestamp with time zone"
+};
+
+struct TableSchema {
+    std::string table;
+    std::string key;  ///< the spec key that defines it, e.g. "facts.fact_event"
+    int line = 0;     ///< its line in the spec file
+    std::vector<ColumnSchema> columns;
+};
+
+/// Every table of `spec`, in the order of PipelineSpec::tables().
+std::vector<TableSchema> table_schemas(const PipelineSpec& spec);
+
+/// The type of a reference (a field or an enricher output) of `spec`.
+std::string reference_type(const PipelineSpec& spec, const std::string& ref);
+
+/// Whether a column of `database_type` holds every value of `spec_type`: the same type, or a
+/// wider integer (a spec integer in a bigint column, not in an integer one).
+bool holds(const std::string& database_type, const std::string& spec_type);
+
+}  // namespace starstream::daemon::spec
