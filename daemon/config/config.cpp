@@ -244,7 +244,12 @@ void finish(Config& c, const RawConfig& r) {
             std::string what = err ? err : "cannot parse";
             PQfreemem(err);
             boost::trim(what);
-            throw ConfigError("postgres.dsn", "is not a valid libpq connection string: " + what);
+            // libpq quotes the part it stumbled on, which may be a password (a URI's user:secret@,
+            // or what follows password=): then only the shape of the mistake is told.
+            const bool may_quote_secret = c.postgres_dsn.find("password") != std::string::npos || c.postgres_dsn.find('@') != std::string::npos;
+            throw ConfigError("postgres.dsn", may_quote_secret ? "is not a valid libpq connection string (keyword=value pairs or a postgresql:// URI; "
+                                                                 "libpq's detail is withheld: it may quote the password)"
+                                                               : "is not a valid libpq connection string: " + what);
         }
         PQconninfoFree(parsed);
     }

@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <date/date.h>
 
-#include <charconv>
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace starstream::daemon::spec {
@@ -20,9 +22,14 @@ std::string format_number(double v) {
     return out.str();
 }
 
+/// A decimal PostgreSQL's numeric takes and a double can compare with a range: at most 1,000
+/// digits and an exponent within +-1,000 (numeric itself stops at 131,072 digits before the
+/// point and 16,383 after; beyond them a COPY would fail and wedge the batch).
 bool is_decimal(std::string_view text) {
-    static const RE2 decimal(R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)");
-    return RE2::FullMatch(text, decimal);
+    static const RE2 decimal(R"([+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?)");
+    std::string whole, fraction, exponent;
+    if (!RE2::FullMatch(text, decimal, &whole, &fraction, &exponent) || whole.size() + fraction.size() == 0) return false;
+    return whole.size() + fraction.size() <= 1000 && (exponent.empty() || std::abs(std::stoi(exponent)) <= 1000);
 }
 
 bool is_uuid(std::string_view text) {
@@ -35,17 +42,39 @@ bool is_inet(const std::string& text) {
     return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
-/// Epoch seconds, milliseconds or microseconds -> microseconds; nullopt outside int64.
+/// Times a record may carry: years 0001 to 9999 (PostgreSQL's timestamptz goes further, but the
+/// calendar's date keys and the star schema's smallint years do not).
+constexpr std::int64_t kMinTimeUs = -62135596800LL * 1'000'000;  // 0001-01-01T00:00:00Z
+constexpr std::int64_t kMaxTimeUs = 253402300799LL * 1'000'000;  // 9999-12-31T23:59:59Z
+
+/// Epoch seconds, milliseconds or microseconds -> microseconds; nullopt outside the years 1-9999.
 std::optional<std::int64_t> epoch_us(double value, TimestampEncoding::Kind unit) {
     const double scale = unit == TimestampEncoding::Kind::epoch_s ? 1e6 : unit == TimestampEncoding::Kind::epoch_ms ? 1e3 : 1.0;
     const double us = std::round(value * scale);
-    if (!std::isfinite(us) || std::abs(us) >= 9.2e18) return std::nullopt;
+    if (!std::isfinite(us) || us < static_cast<double>(kMinTimeUs) || us > static_cast<double>(kMaxTimeUs)) return std::nullopt;
     return static_cast<std::int64_t>(us);
+}
+
+bool contains_nul(simdjson::dom::element value) {
+    std::string_view text;
+    simdjson::dom::array array;
+    simdjson::dom::object object;
+    if (!value.get_string().get(text)) return text.find('\0') != std::string_view::npos;
+    if (!value.get_array().get(array)) {
+        for (simdjson::dom::element item : array)
+            if (contains_nul(item)) return true;
+        return false;
+    }
+    if (!value.get_object().get(object)) {
+        for (const auto field : object)
+            if (field.key.find('\0') != std::string_view::npos || contains_nul(field.value)) return true;
+    }
+    return false;
 }
 
 /// ISO 8601 date and time with an optional fraction and offset (none: UTC); nullopt if not one.
 std::optional<std::int64_t> iso8601_us(const std::string& text) {
-    static const RE2 iso(R"((\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?)");
+    static const RE2 iso(R"((\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)(Z|[+-]\d{2}:?\d{2})?)");
     std::string day, time, offset;
     if (!RE2::FullMatch(text, iso, &day, &time, &offset)) return std::nullopt;
     std::istringstream in(day + "T" + time);
@@ -60,6 +89,7 @@ std::optional<std::int64_t> iso8601_us(const std::string& text) {
         if (hours > 23 || minutes > 59) return std::nullopt;
         us -= sign * (hours * 3600LL + minutes * 60LL) * 1'000'000;  // local time minus its offset = UTC
     }
+    if (us < kMinTimeUs || us > kMaxTimeUs) return std::nullopt;
     return us;
 }
 
@@ -68,7 +98,9 @@ std::optional<std::int64_t> formatted_us(const std::string& text, const std::str
     TimePoint t;
     in >> date::parse(format, t);
     if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
-    return t.time_since_epoch().count();
+    const std::int64_t us = t.time_since_epoch().count();
+    if (us < kMinTimeUs || us > kMaxTimeUs) return std::nullopt;
+    return us;
 }
 
 }  // namespace
@@ -93,8 +125,10 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
         const FieldSpec& f = fields_[i];
         simdjson::dom::element value;
         const auto error = root.at_pointer(f.pointer).get(value);
+        // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
+        // on the path is null or a scalar: like a missing parent, nothing is there.
         const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
-                            (!error && value.is_null());
+                            error == simdjson::INVALID_JSON_POINTER || (!error && value.is_null());
         if (error && !absent) return "invalid field: " + f.name + " (" + simdjson::error_message(error) + ")";
         if (!absent) {
             if (auto reason = convert(i, value, out.values[i]); !reason.empty()) return reason;
@@ -119,7 +153,7 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
             return "";
         case FieldType::integer: {
             std::int64_t v = 0;
-            if (value.get_int64().get(v)) return wrong("an integer");
+            if (value.get_int64().get(v)) return wrong("an integer within +-9223372036854775807");
             out = v;
             return "";
         }
@@ -157,9 +191,8 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
             out = std::string(text);
             return "";
         case FieldType::jsonb: {
-            std::string json = simdjson::minify(value);
-            if (json.find("\\u0000") != std::string::npos) return "invalid string: " + f.name + " contains NUL";
-            out = std::move(json);
+            if (contains_nul(value)) return "invalid string: " + f.name + " contains NUL";
+            out = simdjson::minify(value);
             return "";
         }
         case FieldType::timestamp: {
@@ -175,7 +208,7 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
                 us = f.timestamp.kind == Kind::iso8601 ? iso8601_us(std::string(text)) : formatted_us(std::string(text), f.timestamp.format);
                 if (!us) return "wrong format: " + f.name + " must be " + (f.timestamp.kind == Kind::iso8601 ? "ISO 8601" : "'" + f.timestamp.format + "'");
             }
-            if (!us) return "out of range: " + f.name + " is not a representable time";
+            if (!us) return "out of range: " + f.name + " outside the years 1 to 9999";
             out = *us;
             return "";
         }
@@ -190,7 +223,7 @@ std::string RecordDecoder::check_rules(std::size_t field, const FieldValue& valu
         double v = 0;
         if (const auto* i = std::get_if<std::int64_t>(&value)) v = static_cast<double>(*i);
         else if (const auto* d = std::get_if<double>(&value)) v = *d;
-        else std::from_chars(std::get<std::string>(value).data(), std::get<std::string>(value).data() + std::get<std::string>(value).size(), v);
+        else v = std::strtod(std::get<std::string>(value).c_str(), nullptr);  // beyond double: +-inf, still ordered
         if ((f.min && v < *f.min) || (f.max && v > *f.max))
             return "out of range: " + f.name + " not in [" + format_number(f.min.value_or(-INFINITY)) + ", " + format_number(f.max.value_or(INFINITY)) + "]";
     }

@@ -7,18 +7,24 @@
 // Conversions (the JSON a field accepts -> the value kept):
 //   text      string -> as sent (no NUL)
 //   integer   integral number within int64 -> int64
-//   numeric   a string holding a decimal number ("12.50") -> that text, every digit kept; or a
-//             number -> the shortest text of its double (send decimals as strings to keep them exact)
+//   numeric   a string holding a decimal number ("12.50", "+5", "1.5e3"; at most 1,000 digits,
+//             exponent within +-1,000) -> that text, every digit kept; or a number -> simdjson's
+//             text of its double (12.50 -> 12.5: send decimals as strings to keep them exact)
 //   double    number -> double
 //   boolean   true / false -> bool
 //   uuid      string 8-4-4-4-12 hex digits -> lower-case text
 //   inet      string, an IPv4 or IPv6 address (inet_pton) -> as sent
-//   jsonb     any value -> its minified JSON text (no \u0000: jsonb refuses it)
+//   jsonb     any value -> its minified JSON text (no NUL in a string or key: jsonb refuses it;
+//             numbers pass through doubles as above)
 //   timestamp unit s / ms / us: a number (s may have a fraction) -> Unix microseconds;
-//             iso8601: "YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM|-HH:MM]" (no offset: UTC);
-//             format: a strftime pattern (date::parse) -> Unix microseconds
+//             iso8601: "YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM|+HHMM]" (no offset: UTC);
+//             format: a strftime pattern of %Y %m %d %H %M %S %F %T %z (spec_reader refuses the
+//             conversions date::parse reads loosely) -> Unix microseconds; years 1 to 9999 only
+// A pointer whose path is not in the message (a parent missing, null, or not a container of
+// that kind) finds nothing. A key given twice in an object: the first one counts. A number no
+// double holds anywhere in the message makes it invalid JSON (simdjson).
 // Absent and null are the same: null for an optional field, "missing field" for a required one;
-// an empty string in a required text field counts as missing.
+// an empty string in a required text field counts as missing. Range bounds compare as doubles.
 // Thread rules: one thread per object (the simdjson parser is reused).
 #pragma once
 

@@ -275,8 +275,11 @@ private:
         using Kind = TimestampEncoding::Kind;
         if (unit) f.timestamp.kind = choice<Kind>(*unit, {{"s", Kind::epoch_s}, {"ms", Kind::epoch_ms}, {"us", Kind::epoch_us}});
         if (format && format->text() != "iso8601") {
-            static const RE2 conversion("%[a-zA-Z]");
-            if (!RE2::PartialMatch(format->text(), conversion)) format->fail("format is iso8601 or a strftime pattern such as '%Y-%m-%d %H:%M:%S UTC'");
+            // Only conversions date::parse reads strictly: %p is ignored, %Z read and dropped,
+            // %j wraps out-of-range days (an adversarial review found each giving wrong times).
+            static const RE2 pattern("(?:[^%]|%[YmdHMSFTz%])*%[YFm](?:[^%]|%[YmdHMSFTz%])*");
+            if (!RE2::FullMatch(format->text(), pattern))
+                format->fail("format is iso8601 or a pattern of %Y %m %d %H %M %S %F %T %z and literal text, e.g. '%Y-%m-%d %H:%M:%S UTC'");
             f.timestamp = {Kind::format, format->text()};
         }
     }

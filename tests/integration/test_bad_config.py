@@ -119,7 +119,7 @@ class BadConfig(unittest.TestCase):
         check = subprocess.run([harness.DAEMON, "check-config", *common], capture_output=True, text=True, timeout=60)
         self.assertEqual(check.returncode, 2, check.stdout + check.stderr)
         self.assertIn(f"{spec}:{line}:", check.stderr)
-        self.assertIn("facts.fact_event: column resolution: the spec makes it text, the database's fact_event.resolution is integer", check.stderr)
+        self.assertIn("facts.fact_event: column resolution: the spec makes it text, the database's public.fact_event.resolution is integer", check.stderr)
         out = self.start(dsn=dsn)
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("fact_event.resolution is integer", out.stderr)
@@ -129,6 +129,13 @@ class BadConfig(unittest.TestCase):
         out = self.start(dsn="host=127.0.0.1 dbname")
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("'postgres.dsn'", out.stderr)
+        # libpq's parse error quotes where it stopped: never a password (found in review).
+        for dsn in ("postgresql://u:Hunter2secret@[::1/db", "host=127.0.0.1 password=Hunter2 secret"):
+            with self.subTest(dsn=dsn):
+                out = self.start(dsn=dsn)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn("'postgres.dsn'", out.stderr)
+                self.assertNotIn("Hunter2", out.stdout + out.stderr)
 
     def test_unreachable_postgres_names_the_dsn_without_password(self):
         out = self.start(dsn=f"host=127.0.0.1 port={closed_port()} dbname=x user=u password=hunter2 connect_timeout=2")

@@ -5,35 +5,81 @@
 #include "spec/table_schema.h"
 
 #include <map>
+#include <set>
 
 namespace starstream::daemon::postgres {
+
+namespace {
+
+struct Relation {
+    std::string kind;  ///< pg_class.relkind: r table, p partitioned table, v view...
+    std::string qualified;
+    std::map<std::string, std::string> columns;  ///< name -> format_type(), e.g. "numeric(5,2)"
+};
+
+/// The specs' table names as unqualified SQL resolves them (to_regclass follows search_path).
+std::map<std::string, Relation> resolve(PgConnection& conn, const std::vector<std::string>& names) {
+    PgResult rows = conn.exec_params(R"SQL(
+SELECT t.name, c.relkind, format('%I.%I', n.nspname, c.relname), a.attname, format_type(a.atttypid, a.atttypmod)
+FROM unnest($1::text[]) AS t(name)
+JOIN pg_class c ON c.oid = to_regclass(quote_ident(t.name))
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)SQL",
+                                     {text_array(names)});
+    std::map<std::string, Relation> out;
+    for (int i = 0; i < PQntuples(rows.get()); ++i) {
+        Relation& r = out[PQgetvalue(rows.get(), i, 0)];
+        r.kind = PQgetvalue(rows.get(), i, 1), r.qualified = PQgetvalue(rows.get(), i, 2);
+        if (!PQgetisnull(rows.get(), i, 3)) r.columns[PQgetvalue(rows.get(), i, 3)] = PQgetvalue(rows.get(), i, 4);
+    }
+    return out;
+}
+
+std::string plural(std::size_t n, const std::string& word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
+
+}  // namespace
+
+std::string SchemaDifference::describe() const {
+    std::string out = "no conflicting column";
+    auto list = [&](const char* what, const std::vector<std::string>& items) {
+        if (items.empty()) return;
+        out += std::string("; ") + what + ": ";
+        for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    };
+    list("tables not in it yet", missing_tables);
+    list("columns not in it yet", missing_columns);
+    return out;
+}
 
 SchemaDifference compare_schema(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
     std::vector<std::string> names;
     for (const auto& s : specs)
         for (const auto& t : s.tables()) names.push_back(t);
-    PgResult rows = conn.exec_params(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ANY($1::text[])",
-        {text_array(names)});
-    std::map<std::string, std::map<std::string, std::string>> database;  // table -> column -> type
-    for (int i = 0; i < PQntuples(rows.get()); ++i) database[PQgetvalue(rows.get(), i, 0)][PQgetvalue(rows.get(), i, 1)] = PQgetvalue(rows.get(), i, 2);
+    const auto database = resolve(conn, names);
 
     SchemaDifference out;
+    std::set<std::string> reported;  // a conformed dimension shared by several specs: once
     for (const auto& s : specs)
         for (const auto& table : spec::table_schemas(s)) {
+            auto conflict = [&](const std::string& message) {
+                throw spec::SpecError(s.file, table.line, 1, table.key, message + " (change one of them; stopping before anything is consumed)");
+            };
             const auto found = database.find(table.table);
             if (found == database.end()) {
-                out.missing_tables.push_back(table.table + " (" + s.file + ", " + std::to_string(table.columns.size()) + " columns)");
+                if (reported.insert(table.table).second)
+                    out.missing_tables.push_back(table.table + " (" + s.file + ", " + plural(table.columns.size(), "column") + ")");
                 continue;
             }
+            const Relation& relation = found->second;
+            if (relation.kind != "r" && relation.kind != "p") conflict("the spec writes a table, but " + relation.qualified + " is not one (a view or another relation)");
             for (const auto& column : table.columns) {
-                const auto type = found->second.find(column.name);
-                if (type == found->second.end()) {
-                    out.missing_columns.push_back(table.table + "." + column.name + " " + column.type + " (" + s.file + ")");
+                const auto type = relation.columns.find(column.name);
+                if (type == relation.columns.end()) {
+                    if (reported.insert(table.table + "." + column.name).second)
+                        out.missing_columns.push_back(table.table + "." + column.name + " " + column.type + " (" + s.file + ")");
                 } else if (!spec::holds(type->second, column.type)) {
-                    throw spec::SpecError(s.file, table.line, 1, table.key,
-                                          "column " + column.name + ": the spec makes it " + column.type + ", the database's " + table.table + "." +
-                                              column.name + " is " + type->second + " (change one of them; nothing was written)");
+                    conflict("column " + column.name + ": the spec makes it " + column.type + ", the database's " + relation.qualified + "." + column.name +
+                             " is " + type->second);
                 }
             }
         }

@@ -99,9 +99,55 @@ facts:
     ASSERT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0}})", r), "");
     EXPECT_TRUE(std::holds_alternative<std::monostate>(r.values[4]));
     EXPECT_EQ(decoder.decode(R"({"id":101,"at":{"ms":0}})", r), "out of range: id not in [1, 100]");
-    EXPECT_EQ(decoder.decode(R"({"id":1.5,"at":{"ms":0}})", r), "wrong type: id must be an integer");
+    EXPECT_EQ(decoder.decode(R"({"id":1.5,"at":{"ms":0}})", r), "wrong type: id must be an integer within +-9223372036854775807");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0.5}})", r), "wrong type: at must be a whole number (epoch time)");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"ip":"300.1.1.1"})", r), "wrong type: ip must be an IP address");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"extra":"\u0000"})", r), "invalid string: extra contains NUL");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"seen":"2019-10-01 00:00:00"})", r), "wrong format: seen must be '%Y-%m-%d %H:%M:%S UTC'");
+}
+
+// Values an adversarial review found accepted here and refused by PostgreSQL (a wedged batch),
+// or decoded into something else than sent.
+TEST(RecordDecoder, NothingPostgresWouldRefuse) {
+    const PipelineSpec spec = lab_spec();
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    for (const char* price : {R"("1e999999")", R"("1e-16384")", R"("0e99999999999999999999")", R"("NaN")", R"("Infinity")", R"(" 12")"})
+        EXPECT_EQ(decoder.decode(with(kLab, R"("129.90")", price), r), "wrong type: price must be a decimal number") << price;
+    for (const char* price : {R"("+5000000")", R"("-1e999")", R"("1e999")"})
+        EXPECT_EQ(decoder.decode(with(kLab, R"("129.90")", price), r).rfind("out of range: price", 0), 0u) << price;
+    EXPECT_EQ(decoder.decode(with(kLab, R"("129.90")", R"("+5")"), r), "");
+    EXPECT_EQ(decoder.decode(with(kLab, "2026-11-30T10:15:30.250", "0000-12-31T23:59:59"), r).rfind("wrong format: timestamp", 0), 0u);
+    EXPECT_EQ(decoder.decode(with(kLab, "2026-11-30T10:15:30.250", "2026-11-30T10:15:30.2500001"), r).rfind("wrong format", 0), 0u);
+
+    const PipelineSpec typed = parse_pipeline_spec(R"(pipeline: edge
+source: {topics: [t]}
+fields:
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+  nested: {pointer: /a/b, type: text}
+  extra: {pointer: /extra, type: jsonb}
+event: {id: at, time: at}
+facts:
+  fact_edge: {columns: [at, nested, extra]}
+)", "edge.yaml");
+    RecordDecoder edge(typed, 65536);
+    EXPECT_EQ(edge.decode(R"({"at":1e12})", r), "out of range: at outside the years 1 to 9999");
+    EXPECT_EQ(edge.decode(R"({"at":-1e12})", r), "out of range: at outside the years 1 to 9999");
+    EXPECT_EQ(edge.decode(R"({"at":253402300799})", r), "");  // 9999-12-31T23:59:59Z
+    // A parent that is null or a scalar: the optional field is absent, the message a fact.
+    for (const char* parent : {R"({"at":0,"a":null})", R"({"at":0,"a":5})", R"({"at":0,"a":[1]})"}) {
+        ASSERT_EQ(edge.decode(parent, r), "") << parent;
+        EXPECT_TRUE(std::holds_alternative<std::monostate>(r.values[1])) << parent;
+    }
+    // A backslash followed by u0000 is text, not a NUL; a real NUL in a key or value is refused.
+    ASSERT_EQ(edge.decode(R"({"at":0,"extra":{"k":"\\u0000 literal"}})", r), "");
+    EXPECT_EQ(edge.decode(R"({"at":0,"extra":{"k\u0000":1}})", r), "invalid string: extra contains NUL");
+}
+
+TEST(RecordDecoder, LooseStrftimeConversionsAreRefusedInTheSpec) {
+    for (const char* format : {"%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S %Z", "%Y-%j"}) {
+        const std::string yaml = std::string("pipeline: f\nsource: {topics: [t]}\nfields:\n  at: {pointer: /at, type: timestamp, required: true, format: \"") +
+                                 format + "\"}\nevent: {id: at, time: at}\nfacts:\n  fact_f: {columns: [at]}\n";
+        EXPECT_THROW(parse_pipeline_spec(yaml, "f.yaml"), SpecError) << format;
+    }
 }
