@@ -152,16 +152,16 @@ void StreamRunner::add_record(const engine::SourceRecord& record) {
     ++batch_.records;
     ++batch_.partition_records[tp];
     batch_.bytes += record.payload().size();
-    batch_.checkpoint[tp] = {record.offset() + 1, epoch->second};
+    batch_.checkpoint.consumed(tp, record.offset(), epoch->second);
 }
 
 bool StreamRunner::seal_and_hand_off(Clock::time_point wait_until, bool watermark_only) {
     if (batch_.empty() && !watermark_only && batch_.offset_gaps.empty()) return true;
     // The batch carries every owned partition's position and watermark (so that a quiet
     // partition's watermark moves on too, fenced like the rest).
-    for (const auto& [tp, epoch] : epochs_)
-        if (const auto& p = progress_by_partition_[tp]; p.position >= 0) batch_.checkpoint.try_emplace(tp, engine::PartitionPosition{p.position, epoch});
-    for (auto& [tp, position] : batch_.checkpoint) position.watermark_us = watermarks_.committed_watermark(tp, now_us_);
+    batch_.checkpoint.seal(
+        epochs_, [&](const engine::TopicPartition& tp) { return progress_by_partition_[tp].position; },
+        [&](const engine::TopicPartition& tp) { return watermarks_.committed_watermark(tp, now_us_); });
     const std::int64_t watermark_us = watermarks_.advance(now_us_);
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
@@ -379,7 +379,7 @@ void StreamRunner::on_out_of_range(const engine::OffsetOutOfRange& refused) {
     const std::int64_t to = policy == "earliest" ? log_start : log_end;
     spdlog::error("{}. source.offset_out_of_range = {}: resuming at offset {}; the gap is recorded in starstream.offset_gap", what, policy, to);
     batch_.offset_gaps.push_back({tp, refused.offset, to, log_start, log_end, policy, now_us_});
-    batch_.checkpoint[tp] = {to, epoch->second, watermarks_.committed_watermark(tp, now_us_)};
+    batch_.checkpoint.moved(tp, to, epoch->second);
     progress_by_partition_[tp].position = to;
     reposition();
 }

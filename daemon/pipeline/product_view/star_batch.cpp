@@ -12,7 +12,7 @@ void drop_partitions(StarBatch& batch, const std::set<engine::TopicPartition>& p
     std::erase_if(batch.dead_letters, [&](const auto& d) { return fenced(d.topic_index, d.partition); });
     std::erase_if(batch.offset_gaps, [&](const auto& g) { return partitions.count(g.partition) > 0; });
     for (const auto& tp : partitions) {
-        batch.checkpoint.erase(tp);
+        batch.checkpoint.drop(tp);
         batch.records -= batch.partition_records[tp];  // their records are not this batch's any more
         batch.partition_records.erase(tp);
     }

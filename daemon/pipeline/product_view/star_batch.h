@@ -4,6 +4,7 @@
 // Thread rules: built on the consume thread, then moved to the sink thread; never shared.
 #pragma once
 
+#include "batch/batch_checkpoint.h"
 #include "enrichment/user_agent_parser.h"
 #include "source/topic_partition.h"
 
@@ -122,9 +123,9 @@ struct StarBatch {
     std::unordered_map<std::int64_t, ReferrerMember> referrers;
     std::unordered_map<std::int64_t, CollectionMember> collections;
     std::set<std::int32_t> date_keys;
-    /// Next offset and epoch of every owned partition with a known position (records in this
-    /// batch or not: a batch also moves the watermark of quiet partitions' windows).
-    std::map<TopicPartition, PartitionPosition> checkpoint;
+    /// Next offset, epoch and watermark of every owned partition with a known position (records
+    /// in this batch or not: a batch also moves the watermark of quiet partitions' windows).
+    engine::BatchCheckpoint checkpoint;
     std::vector<OffsetGap> offset_gaps;  ///< recorded in the same transaction
     std::size_t records = 0;             ///< messages consumed into this batch
     std::map<TopicPartition, std::size_t> partition_records;  ///< the same, per partition
