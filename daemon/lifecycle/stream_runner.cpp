@@ -1,6 +1,7 @@
 #include "lifecycle/stream_runner.h"
 
 #include "http/health_checks.h"
+#include "sink/postgres/progress_store.h"
 
 #include <spdlog/spdlog.h>
 
@@ -35,7 +36,7 @@ StreamRunner::StreamRunner(const Config& config, PipelineState& state, metrics::
                    std::chrono::duration_cast<std::chrono::microseconds>(config.idle_timeout).count(), /*max_ahead_us=*/0}),
       // Alignment only serves the windowed tables: without them it would only slow the backlog down.
       alignment_(config.windows.enabled ? std::chrono::duration_cast<std::chrono::microseconds>(config.watermark_alignment_drift).count() : 0),
-      progress_(pg_settings(config), config.instance_id, &stop_requested_),
+      checkpoints_(std::make_unique<postgres::ProgressStore>(pg_settings(config), config.instance_id, &stop_requested_)),
       bounds_{config.min_event_time_us, std::chrono::duration_cast<std::chrono::microseconds>(config.max_event_time_ahead).count()},
       enrichment_(config.enrichment),
       decoder_(config.max_event_bytes),
@@ -78,7 +79,7 @@ bool StreamRunner::wait_for_source() {
             state_.kafka_security("");
             // Before any claim: instances starting together must not judge lateness by the
             // partitions one of them claimed first (the others' backlog would be late).
-            progress_.register_partitions(source_->topic_partitions());
+            checkpoints_->register_partitions(source_->topic_partitions());
             return true;
         }
         source_->serve_events(milliseconds(0));
@@ -270,7 +271,7 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
     auto backoff = config_.postgres_retry_initial;
     for (;;) {
         try {
-            auto positions = progress_.claim(partitions);
+            auto positions = checkpoints_->claim(partitions);
             adopt(positions);
             if (!ready_sent_) {
                 // Migrated (before the runner existed) and assigned: ready for systemd.
@@ -278,7 +279,7 @@ std::map<engine::TopicPartition, engine::PartitionPosition> StreamRunner::on_ass
                 ready_sent_ = true;
             }
             return positions;
-        } catch (const postgres::PgError& e) {
+        } catch (const engine::StoreError& e) {
             // Stopping: claim nothing. The partitions' records are ignored (no epoch) and the
             // group is left right after.
             if (stop_requested_) return {};
@@ -324,7 +325,7 @@ void StreamRunner::follow_ownership(const std::map<engine::TopicPartition, std::
     for (const auto& [tp, epoch] : lost)
         if (auto it = epochs_.find(tp); it != epochs_.end() && it->second == epoch) ours.push_back(tp);
     if (ours.empty()) return;
-    const auto owners = progress_.owners(ours);
+    const auto owners = checkpoints_->owners(ours);
     std::vector<engine::TopicPartition> reclaim;
     for (const auto& tp : ours) {
         const auto owner = owners.find(tp);
@@ -341,7 +342,7 @@ void StreamRunner::follow_ownership(const std::map<engine::TopicPartition, std::
     if (!reclaim.empty()) {
         spdlog::warn("{} partition(s) had their epoch moved while this instance still owns them (an operator's reset): claiming them again",
                      reclaim.size());
-        adopt(progress_.claim(reclaim));
+        adopt(checkpoints_->claim(reclaim));
     }
     reposition();
     publish_partitions();
@@ -352,7 +353,7 @@ void StreamRunner::check_ownership() {
     std::vector<engine::TopicPartition> owned;
     for (const auto& [tp, epoch] : epochs_) owned.push_back(tp);
     std::map<engine::TopicPartition, std::int64_t> lost;
-    for (const auto& [tp, owner] : progress_.owners(owned))
+    for (const auto& [tp, owner] : checkpoints_->owners(owned))
         if (owner.epoch != epochs_.at(tp)) lost[tp] = epochs_.at(tp);
     follow_ownership(lost);
 }
@@ -463,7 +464,7 @@ void StreamRunner::run() {
                 next_ownership_check_ = Clock::now() + config_.ownership_check_interval;
                 check_ownership();
             }
-        } catch (const postgres::PgError& e) {
+        } catch (const engine::StoreError& e) {
             if (!e.transient()) throw;
             spdlog::warn("cannot check partition ownership now (retried in {} ms): {}", config_.ownership_check_interval.count(), e.what());
         }

@@ -40,7 +40,7 @@
 #include "pipeline/product_view/star_batch_builder.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
-#include "sink/postgres/progress_store.h"
+#include "checkpoint/checkpoint_store.h"
 #include "source/kafka_source.h"
 
 #include <atomic>
@@ -128,7 +128,7 @@ private:
     std::size_t alignment_logged_ = 0;  ///< held partitions in the last alignment log line
     std::chrono::steady_clock::time_point next_alignment_log_{};
     std::int64_t now_us_ = 0;  ///< wall clock, Unix microseconds, read once per poll burst
-    postgres::ProgressStore progress_;
+    std::unique_ptr<engine::CheckpointStore> checkpoints_;  ///< starstream.progress (postgres::ProgressStore)
     engine::EventTimeBounds bounds_;  ///< time.min_event_time .. now + time.max_event_time_ahead_ms
     enrichment::Enrichment enrichment_;
     product_view::Decoder decoder_;

@@ -16,6 +16,7 @@
 // Thread rules: one thread at a time.
 #pragma once
 
+#include "checkpoint/checkpoint_store.h"
 #include <libpq-fe.h>
 
 #include <atomic>
@@ -29,14 +30,14 @@
 
 namespace starstream::daemon::postgres {
 
-class PgError : public std::runtime_error {
+class PgError : public engine::StoreError {
 public:
     PgError(const std::string& message, std::string sqlstate, bool connection_lost)
-        : std::runtime_error(message), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
+        : engine::StoreError(message), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
     const std::string& sqlstate() const { return sqlstate_; }
     /// True when retrying the same work later may succeed (connection lost, server shutting
     /// down, serialization failure, deadlock): classes 08, 57P, 40001, 40P01, 53.
-    bool transient() const;
+    bool transient() const override;
 
 private:
     std::string sqlstate_;

@@ -6,6 +6,7 @@
 // transient failure on the next call.
 #pragma once
 
+#include "checkpoint/checkpoint_store.h"
 #include "sink/postgres/pg_connection.h"
 #include "source/topic_partition.h"
 
@@ -15,7 +16,7 @@
 
 namespace starstream::daemon::postgres {
 
-class ProgressStore {
+class ProgressStore final : public engine::CheckpointStore {
 public:
     /// Connects at once; throws PgError (transient) when Postgres cannot be reached.
     /// `abort_flag` abandons a call in progress (see PgConnection); may be null.
@@ -26,21 +27,17 @@ public:
     /// partition without checkpoint gets -1, or engine::kFromLogStart when another partition of
     /// its topic has one (a partition added to a topic already consumed starts at its
     /// beginning, whatever source.starting_offsets says). Throws PgError.
-    std::map<engine::TopicPartition, engine::PartitionPosition> claim(const std::vector<engine::TopicPartition>& partitions);
+    std::map<engine::TopicPartition, engine::PartitionPosition> claim(const std::vector<engine::TopicPartition>& partitions) override;
 
     /// Creates a row (no checkpoint, no owner, epoch 0, no watermark) for each of `partitions`
     /// that has none, so that the window watermark (the minimum over the rows) waits for every
     /// partition of the topic from the start, not only for those some instance claimed already.
     /// Throws PgError.
-    void register_partitions(const std::vector<engine::TopicPartition>& partitions);
+    void register_partitions(const std::vector<engine::TopicPartition>& partitions) override;
 
-    /// Who owns a partition now, as the progress table says.
-    struct Owner {
-        std::int64_t epoch = 0;
-        std::string instance;  ///< owner_instance; "" when unknown
-    };
-    /// The current epoch and owner of each of `partitions` that has a row. Throws PgError.
-    std::map<engine::TopicPartition, Owner> owners(const std::vector<engine::TopicPartition>& partitions);
+    /// The current epoch and owner (owner_instance) of each of `partitions` that has a row.
+    /// Throws PgError.
+    std::map<engine::TopicPartition, Owner> owners(const std::vector<engine::TopicPartition>& partitions) override;
 
 private:
     PgConnection& connection();
