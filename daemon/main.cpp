@@ -1,6 +1,8 @@
 // starstreamd: Kafka product_view clickstream -> PostgreSQL star schema, exactly once.
 //
-// Commands: run (default; applies pending migrations, then consumes), migrate, check-config,
+// Commands: run (default; validates the pipeline specs, applies pending migrations, compares the
+// specs with the database, then consumes), migrate, check-config (configuration, specs, and
+// specs against the database when it answers),
 // healthcheck (exit 0 when a running daemon's /readyz answers 200, else 1), version, offsets show|reset
 // (checkpoints against the Kafka log; tools/offsets_command.h), rebuild-windows (the windowed
 // tables recomputed from fact_event; tools/rebuild_windows_command.h).
