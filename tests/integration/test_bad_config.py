@@ -124,6 +124,29 @@ class BadConfig(unittest.TestCase):
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("fact_event.resolution is integer", out.stderr)
         self.assert_nothing_consumed()
+        harness.query(dsn, "ALTER TABLE fact_event ALTER COLUMN resolution TYPE text")
+
+        # What information_schema hides (found in review): a type modifier, a view, a domain.
+        lab = os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")
+        cases = [  # (create, drop afterwards, what the message says)
+            ("CREATE TABLE win_lab_revenue_per_minute (window_start timestamptz, window_end timestamptz, revenue numeric(5,2), purchases bigint, buyers bigint)",
+             "DROP TABLE win_lab_revenue_per_minute",
+             "column revenue: the spec makes it numeric, the database's public.win_lab_revenue_per_minute.revenue is numeric(5,2)"),
+            ("CREATE VIEW win_lab_revenue_per_minute AS SELECT now() AS window_start, now() AS window_end, 1.0 AS revenue, 1::bigint AS purchases, 1::bigint AS buyers",
+             "DROP VIEW win_lab_revenue_per_minute",
+             "public.win_lab_revenue_per_minute is not one (a view or another relation)"),
+            ("CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 3); CREATE TABLE dim_lab_user (lab_user_key bigint, user_id short_text)",
+             "DROP TABLE dim_lab_user; DROP DOMAIN short_text",
+             "column user_id: the spec makes it text, the database's public.dim_lab_user.user_id is short_text"),
+        ]
+        for create, drop, says in cases:
+            with self.subTest(create=create):
+                harness.query(dsn, create)
+                check = subprocess.run([harness.DAEMON, "check-config", *common], capture_output=True, text=True, timeout=60)
+                harness.query(dsn, drop)
+                self.assertEqual(check.returncode, 2, check.stdout + check.stderr)
+                self.assertIn(f"{lab}:", check.stderr)
+                self.assertIn(says, check.stderr)
 
     def test_unparsable_dsn(self):
         out = self.start(dsn="host=127.0.0.1 dbname")
