@@ -9,10 +9,17 @@
 
 namespace starstream::daemon::spec {
 
+/// An enricher's output: referenced as "<enricher>.<name>", a column of `type` (a PostgreSQL type
+/// as information_schema names it: "text", "integer", "smallint", "boolean").
+struct EnricherOutput {
+    std::string_view name;
+    std::string_view type = "text";
+};
+
 struct EnricherFunction {
     std::string_view name;
-    std::vector<std::string_view> inputs;   ///< what each input reference must hold, in order
-    std::vector<std::string_view> outputs;  ///< referenced as "<enricher>.<output>"
+    std::vector<std::string_view> inputs;  ///< what each input reference must hold, in order
+    std::vector<EnricherOutput> outputs;
     bool time_input = false;                ///< the input is an event time (a timestamp field), not text
     std::string_view source;                ///< the reference data behind it
 };
@@ -22,6 +29,12 @@ const std::vector<EnricherFunction>& enricher_catalog();
 
 /// The function called `name`, or nullptr.
 const EnricherFunction* find_enricher(std::string_view name);
+
+/// `function`'s output called `name`, or nullptr.
+const EnricherOutput* find_output(const EnricherFunction& function, std::string_view name);
+
+/// "browser_family, browser_version, ..." (for error messages).
+std::string output_names(const EnricherFunction& function);
 
 /// "user_agent, ip_geography, ..." (for error messages).
 std::string enricher_names();

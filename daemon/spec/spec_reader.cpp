@@ -3,6 +3,7 @@
 #include "spec/enricher_catalog.h"
 #include "window/window_spec.h"
 
+#include <fmt/format.h>
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -24,10 +25,9 @@ constexpr std::int64_t kMillisecondUs = 1000, kSecondUs = 1000 * kMillisecondUs,
 /// Longest duration a spec may give (windows, gaps, lateness): far beyond any use, far below overflow.
 constexpr std::int64_t kMaxDurationUs = 3660 * kDayUs;
 
-std::string joined(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-    return out;
+template <typename Items>
+std::string joined(const Items& items) {
+    return fmt::format("{}", fmt::join(items, ", "));
 }
 
 /// A YAML node with the dotted key that leads to it, so that every error names file, line and key.
@@ -57,7 +57,7 @@ public:
             const std::string name = it->first.Scalar();
             const Cursor key_cursor(it->first, join(name), *file_);
             if (!allowed.empty() && !allowed.count(name))
-                key_cursor.fail("unknown key '" + name + "' (expected one of: " + joined({allowed.begin(), allowed.end()}) + ")");
+                key_cursor.fail("unknown key '" + name + "' (expected one of: " + joined(allowed) + ")");
             if (!seen.insert(name).second) key_cursor.fail("'" + name + "' is given twice");
             const bool empty = it->second.IsNull() || it->second.Mark().line < 0;
             out.emplace_back(name, Cursor(it->second, key_cursor.key_, *file_, empty ? it->first.Mark() : it->second.Mark(), it->first.Mark()));
@@ -125,11 +125,19 @@ private:
     YAML::Mark mark_, key_mark_;
 };
 
+/// A plain lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 bytes.
+bool is_sql_name(const std::string& name) {
+    static const RE2 identifier("[a-z_][a-z0-9_]{0,62}");
+    return RE2::FullMatch(name, identifier);
+}
+
+std::string not_a_sql_name(const std::string& what, const std::string& name) {
+    return what + " '" + name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 bytes";
+}
+
 /// Fails at the key whose name `name` is, unless it is a plain lower-case SQL name.
 void check_name(const Cursor& at, const std::string& name, const std::string& what) {
-    static const RE2 identifier("[a-z_][a-z0-9_]*");
-    if (name.size() > 63 || !RE2::FullMatch(name, identifier))
-        at.fail_at_key(what + " '" + name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit, at most 63 bytes");
+    if (!is_sql_name(name)) at.fail_at_key(not_a_sql_name(what, name));
 }
 
 void check_pointer(const Cursor& at, const std::string& pointer) {
@@ -190,8 +198,7 @@ public:
         const auto top = root.entries({"pipeline", "source", "fields", "event", "enrichers", "dimensions", "facts", "windows"});
         const Cursor& name = root.need(top, "pipeline");
         spec_.name = name.text();
-        static const RE2 identifier("[a-z_][a-z0-9_]{0,62}");
-        if (!RE2::FullMatch(spec_.name, identifier)) name.fail("pipeline name '" + spec_.name + "' must be a lower-case SQL name: a-z, 0-9 and _, not starting with a digit");
+        if (!is_sql_name(spec_.name)) name.fail(not_a_sql_name("pipeline name", spec_.name));
         spec_.lines[PipelineSpec::kPipelineLine] = name.key_line();
         spec_.file = file_;
         parse_source(root.need(top, "source"));
@@ -313,7 +320,7 @@ private:
             const Cursor& input = c.need(e, "input");
             const auto refs = input.items(false);
             if (refs.size() != fn->inputs.size())
-                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined({fn->inputs.begin(), fn->inputs.end()}));
+                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined(fn->inputs));
             for (const Cursor& ref : refs) {
                 spec.inputs.push_back(reference(ref));
                 const FieldSpec* f = spec_.field(spec.inputs.back());
@@ -500,8 +507,8 @@ private:
         for (const auto& e : spec_.enrichers) {
             if (e.name != enricher) continue;
             const EnricherFunction* fn = find_enricher(e.function);  // checked when the enricher was read
-            if (std::find(fn->outputs.begin(), fn->outputs.end(), output) != fn->outputs.end()) return ref;
-            at.fail("enricher '" + enricher + "' (" + e.function + ") has no output '" + output + "' (it has: " + joined({fn->outputs.begin(), fn->outputs.end()}) + ")");
+            if (find_output(*fn, output)) return ref;
+            at.fail("enricher '" + enricher + "' (" + e.function + ") has no output '" + output + "' (it has: " + output_names(*fn) + ")");
         }
         at.fail("'" + ref + "' names no enricher declared above under enrichers");
     }
@@ -549,7 +556,7 @@ private:
         std::set<std::string> columns;
         for (const auto& group : groups)
             for (const auto& column : group) {
-                if (reserved.count(column)) at.fail("the column '" + column + "' is one the table keeps for itself (" + joined({reserved.begin(), reserved.end()}) + ")");
+                if (reserved.count(column)) at.fail("the column '" + column + "' is one the table keeps for itself (" + joined(reserved) + ")");
                 if (!columns.insert(column).second) at.fail("two references make the column '" + column + "'");
             }
     }

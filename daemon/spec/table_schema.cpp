@@ -1,5 +1,7 @@
 #include "spec/table_schema.h"
 
+#include "spec/enricher_catalog.h"
+
 #include <map>
 
 namespace starstream::daemon::spec {
@@ -49,11 +51,12 @@ std::string aggregate_type(const PipelineSpec& spec, const AggregateSpec& a) {
 
 std::string reference_type(const PipelineSpec& spec, const std::string& ref) {
     if (const FieldSpec* f = spec.field(ref)) return field_type(f->type);
-    const std::string output = ref.substr(ref.find('.') + 1);
-    if (output == "date_key") return "integer";
-    if (output == "hour") return "smallint";
-    if (output == "is_bot") return "boolean";
-    return "text";
+    const std::string enricher = ref.substr(0, ref.find('.')), output = column_name_of(ref);
+    for (const auto& e : spec.enrichers)
+        if (e.name == enricher)
+            if (const EnricherFunction* fn = find_enricher(e.function))
+                if (const EnricherOutput* o = find_output(*fn, output)) return std::string(o->type);
+    return "text";  // unreachable for a spec spec_reader accepted: every reference resolves
 }
 
 bool holds(const std::string& database_type, const std::string& spec_type) {

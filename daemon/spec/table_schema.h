@@ -4,8 +4,8 @@
 // Types, named as information_schema.columns.data_type names them:
 //   fields       text, integer -> bigint, numeric, double -> double precision, boolean, uuid,
 //                inet, jsonb, timestamp -> timestamp with time zone
-//   enricher     calendar.date_key integer, calendar.hour smallint, user_agent.is_bot boolean,
-//   outputs      every other output text
+//   enricher     the output's type in the catalog (spec/enricher_catalog.cpp): calendar's
+//   outputs      date_key integer and hour smallint, user_agent's is_bot boolean, the rest text
 //   dimensions   surrogate key <name>_key bigint (a single natural key column so named is the
 //                key itself, e.g. dim_date.date_key integer); key and attribute columns; SCD
 //                type 2 adds valid_from, valid_to (timestamptz) and is_current (boolean)

@@ -4,6 +4,8 @@
 #include "spec/spec_reader.h"
 #include "spec/table_schema.h"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <set>
 
@@ -41,13 +43,8 @@ std::string plural(std::size_t n, const std::string& word) { return std::to_stri
 
 std::string SchemaDifference::describe() const {
     std::string out = "no conflicting column";
-    auto list = [&](const char* what, const std::vector<std::string>& items) {
-        if (items.empty()) return;
-        out += std::string("; ") + what + ": ";
-        for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
-    };
-    list("tables not in it yet", missing_tables);
-    list("columns not in it yet", missing_columns);
+    if (!missing_tables.empty()) out += fmt::format("; tables not in it yet: {}", fmt::join(missing_tables, ", "));
+    if (!missing_columns.empty()) out += fmt::format("; columns not in it yet: {}", fmt::join(missing_columns, ", "));
     return out;
 }
 
