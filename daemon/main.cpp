@@ -14,7 +14,7 @@
 #include "http/http_server.h"
 #include "http/readiness_probe.h"
 #include "lifecycle/logging.h"
-#include "lifecycle/stream_runner.h"
+#include "lifecycle/stream_service.h"
 #include "lifecycle/systemd_notifier.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
@@ -130,8 +130,8 @@ int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
         server->start();
     }
     // Before anything slow (migrations, connecting): a SIGTERM during start-up is a clean stop.
-    std::signal(SIGTERM, [](int) { StreamRunner::request_stop(); });
-    std::signal(SIGINT, [](int) { StreamRunner::request_stop(); });
+    std::signal(SIGTERM, [](int) { StreamService::request_stop(); });
+    std::signal(SIGINT, [](int) { StreamService::request_stop(); });
     spdlog::info("starstreamd {} starting: postgres {}, topics {}, brokers {}", STARSTREAM_VERSION, redact_dsn(config.postgres_dsn),
                  fmt::join(config.topics, ","), config.kafka.at("bootstrap.servers"));
     try {
@@ -146,9 +146,9 @@ int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
         spdlog::critical("{}", e.what());
         return kExitConfig;
     }
-    std::unique_ptr<StreamRunner> runner;
+    std::unique_ptr<StreamService> runner;
     try {
-        runner = std::make_unique<StreamRunner>(config, state, probe, systemd);
+        runner = std::make_unique<StreamService>(config, state, probe, systemd);
         if (!runner->wait_for_source()) {
             spdlog::info("stopped before consuming anything");
             runner.reset();

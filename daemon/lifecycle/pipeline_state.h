@@ -6,6 +6,8 @@
 // method locks (snapshots are copies).
 #pragma once
 
+#include "driver/driver_observer.h"
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -14,16 +16,7 @@
 
 namespace starstream::daemon {
 
-struct PartitionStatus {
-    std::string topic;
-    std::int32_t partition = 0;
-    std::int64_t position = -1;        ///< next offset to consume; -1 before the first message
-    std::int64_t high_watermark = -1;  ///< offset after the partition's last message; -1 unknown
-    std::int64_t lag_records = 0;
-    double lag_seconds = 0;            ///< age of the last consumed message while lagging, else 0
-    double watermark = -1;             ///< event-time watermark, Unix seconds; -1 before the first event
-    bool aligned_paused = false;       ///< paused by watermark alignment: its watermark runs too far ahead
-};
+using engine::PartitionStatus;
 
 struct BatchStatus {
     std::int64_t batch_id = 0;

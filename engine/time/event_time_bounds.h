@@ -24,6 +24,8 @@ struct EventTimeBounds {
         const std::int64_t us = seconds * 1000000;
         return us >= min_us && us <= now_us + max_ahead_us;
     }
+    /// Whether an event time of `us` (Unix microseconds) lies within [min_us, now_us + max_ahead_us].
+    bool admits_us(std::int64_t us, std::int64_t now_us) const { return us >= min_us && us <= now_us + max_ahead_us; }
 };
 
 }  // namespace starstream::engine

@@ -4,18 +4,52 @@
 
 namespace starstream::daemon::product_view {
 
-void drop_partitions(StarBatch& batch, const std::set<engine::TopicPartition>& partitions) {
-    auto fenced = [&](std::uint16_t topic_index, std::int32_t partition) {
-        return partitions.count({batch.topics[topic_index], partition}) > 0;
-    };
-    std::erase_if(batch.facts, [&](const auto& f) { return fenced(f.topic_index, f.partition); });
-    std::erase_if(batch.dead_letters, [&](const auto& d) { return fenced(d.topic_index, d.partition); });
-    std::erase_if(batch.offset_gaps, [&](const auto& g) { return partitions.count(g.partition) > 0; });
-    for (const auto& tp : partitions) {
-        batch.checkpoint.drop(tp);
-        batch.records -= batch.partition_records[tp];  // their records are not this batch's any more
-        batch.partition_records.erase(tp);
+namespace {
+
+/// Erases the members of `keys` from a dimension map.
+template <typename Map>
+void erase_keys(Map& members, const std::unordered_set<std::int64_t>& keys) {
+    for (std::int64_t key : keys) members.erase(key);
+}
+
+}  // namespace
+
+void MemberKeys::add(const FactRow& f) {
+    dates.insert(f.date_key);
+    members.insert({f.store_key, f.location_key, f.user_agent_key, f.referrer_key, f.collection_key});
+    if (f.has_product) members.insert(f.product_key);
+}
+
+MemberKeys MemberKeys::of(const StarBatch& batch, std::size_t begin, std::size_t end) {
+    MemberKeys keys;
+    keys.begin = begin, keys.end = end;
+    for (std::size_t i = begin; i < end; ++i) keys.add(batch.facts[i]);
+    return keys;
+}
+
+void StarBatch::drop_rows(const std::set<TopicPartition>& partitions) {
+    std::erase_if(facts, [&](const FactRow& f) { return partitions.count({topics[f.topic_index], f.partition}) > 0; });
+}
+
+void StarBatch::remove_rows(const std::vector<engine::RejectedRow>& rejected) {
+    std::vector<bool> is_rejected(facts.size(), false);
+    MemberKeys gone;  // members the rejected facts reference
+    for (const auto& r : rejected) {
+        is_rejected[r.row] = true;
+        gone.add(facts[r.row]);
     }
+    std::size_t index = 0;
+    std::erase_if(facts, [&](const auto&) { return is_rejected[index++]; });
+    const MemberKeys kept = MemberKeys::of(*this, 0, facts.size());
+    std::erase_if(gone.members, [&](std::int64_t key) { return kept.members.count(key) > 0; });
+    std::erase_if(gone.dates, [&](std::int32_t key) { return kept.dates.count(key) > 0; });
+    erase_keys(stores, gone.members);
+    erase_keys(products, gone.members);
+    erase_keys(locations, gone.members);
+    erase_keys(user_agents, gone.members);
+    erase_keys(referrers, gone.members);
+    erase_keys(collections, gone.members);
+    for (std::int32_t date : gone.dates) date_keys.erase(date);
 }
 
 }  // namespace starstream::daemon::product_view

@@ -1,10 +1,10 @@
-// One micro-batch of product_view data shaped for the star schema: fact rows, the dimension
-// members they reference (deduplicated within the batch), dead letters, and the checkpoint
-// (next offset and owner epoch per partition) that commits with them.
+// One micro-batch of product_view data shaped for the star schema: fact rows and the dimension
+// members they reference (deduplicated within the batch), on the engine's MicroBatch header
+// (dead letters, offset gaps and the checkpoint that commit with them).
 // Thread rules: built on the consume thread, then moved to the sink thread; never shared.
 #pragma once
 
-#include "batch/batch_checkpoint.h"
+#include "batch/micro_batch.h"
 #include "enrichment/user_agent_parser.h"
 #include "source/topic_partition.h"
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace starstream::daemon::product_view {
@@ -58,26 +59,6 @@ struct FactRow {
     std::int64_t offset = 0;
 };
 
-struct DeadLetterRow {
-    std::uint16_t topic_index = 0;
-    std::int32_t partition = 0;
-    std::int64_t offset = 0;
-    std::string reason;
-    std::string payload;
-    std::int64_t kafka_timestamp_ms = -1;
-    std::string sqlstate;  ///< set when Postgres rejected the record (bisection); empty for decode failures
-};
-
-/// A checkpoint that was outside its partition's log, and where consumption resumed
-/// (source.offset_out_of_range). Written with the first batch after it (starstream.offset_gap).
-struct OffsetGap {
-    TopicPartition partition;
-    std::int64_t from_offset = 0, to_offset = 0;
-    std::int64_t log_start = -1, log_end = -1;  ///< -1 when unknown
-    std::string policy;
-    std::int64_t detected_at_us = 0;  ///< Unix microseconds
-};
-
 /// Time range of a member within the batch, Unix microseconds.
 struct SeenRange {
     std::int64_t first = 0, last = 0;
@@ -110,12 +91,24 @@ struct UserAgentMember { std::string user_agent; enrichment::UserAgent parsed; }
 struct ReferrerMember { std::string domain, channel; };
 struct CollectionMember { std::string collection, funnel_stage; };
 
-struct StarBatch {
-    std::int64_t batch_id = 0;  ///< from starstream.batch_id_seq, taken by the sink before the first attempt; 0 until then
-    std::vector<std::string> topics;
+struct StarBatch;
+
+/// The facts [begin, end) of a batch and the dimension members they reference: what a
+/// bisection probe writes, and what rejected facts take with them.
+struct MemberKeys {
+    std::size_t begin = 0, end = 0;
+    std::unordered_set<std::int64_t> members;  ///< surrogate keys of any dimension
+    std::set<std::int32_t> dates;
+    static MemberKeys of(const StarBatch& batch, std::size_t begin, std::size_t end);
+    /// Adds the members `fact` references (not to the range).
+    void add(const FactRow& fact);
+};
+
+/// product_view's rows of one micro-batch; the header (id, topics, counts, dead letters,
+/// checkpoint, offset gaps) is engine::MicroBatch's.
+struct StarBatch final : engine::MicroBatch {
     std::vector<FactRow> facts;
     std::string text;  ///< the bytes of every FactRow TextRef
-    std::vector<DeadLetterRow> dead_letters;
     std::unordered_map<std::int64_t, StoreMember> stores;
     std::unordered_map<std::int64_t, ProductMember> products;
     std::unordered_map<std::int64_t, LocationMember> locations;
@@ -123,27 +116,22 @@ struct StarBatch {
     std::unordered_map<std::int64_t, ReferrerMember> referrers;
     std::unordered_map<std::int64_t, CollectionMember> collections;
     std::set<std::int32_t> date_keys;
-    /// Next offset, epoch and watermark of every owned partition with a known position (records
-    /// in this batch or not: a batch also moves the watermark of quiet partitions' windows).
-    engine::BatchCheckpoint checkpoint;
-    std::vector<OffsetGap> offset_gaps;  ///< recorded in the same transaction
-    std::size_t records = 0;             ///< messages consumed into this batch
-    std::map<TopicPartition, std::size_t> partition_records;  ///< the same, per partition
-    std::size_t bytes = 0;               ///< their payload bytes
     std::int64_t min_event_time_us = INT64_MAX, max_event_time_us = INT64_MIN;
 
-    bool empty() const { return records == 0; }
     TextRef keep(std::string_view s) {
         TextRef ref{static_cast<std::uint32_t>(text.size()), static_cast<std::uint32_t>(s.size())};
         text.append(s);
         return ref;
     }
     std::string_view view(TextRef ref) const { return std::string_view(text).substr(ref.offset, ref.size); }
-};
 
-/// Removes the facts, dead letters, offset gaps and checkpoint entries of `partitions` from
-/// `batch` (fenced, revoked or released partitions: their records belong to another owner).
-/// Dimension members stay: merging a member nobody references changes nothing wrong.
-void drop_partitions(StarBatch& batch, const std::set<TopicPartition>& partitions);
+private:
+    /// The facts of `partitions` leave; dimension members stay: merging a member nobody
+    /// references changes nothing wrong.
+    void drop_rows(const std::set<TopicPartition>& partitions) override;
+    /// The rejected facts (RejectedRow::row indexes facts) leave, with the members only they
+    /// referenced (those would be rejected again, or be orphans).
+    void remove_rows(const std::vector<engine::RejectedRow>& rejected) override;
+};
 
 }  // namespace starstream::daemon::product_view

@@ -3,7 +3,7 @@
 // (54, an index row too large), its facts
 // are bisected with rolled-back probes (StarBatchWriter::probe) until the ones Postgres refuses
 // are found; they become dead letters with the raw message, the error and its SQLSTATE, and the
-// rest of the batch commits.
+// rest of the batch commits (MicroBatch::dead_letter_rows, called by the engine's sink loop).
 // How: one trial transaction (always rolled back) merges the batch's members, then copies the
 // facts under savepoints: a range that passes stays, a refused one is split in two. With k
 // refused among n facts that copies about n (log2 k + 2) rows once (bench/results.md,
@@ -15,6 +15,7 @@
 // Thread rules: the sink thread.
 #pragma once
 
+#include "batch/micro_batch.h"
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/pg_connection.h"
 
@@ -26,28 +27,14 @@ namespace starstream::daemon::postgres {
 
 class StarBatchWriter;
 
-/// One fact Postgres refused: its index in StarBatch::facts and the error.
-struct Rejection {
-    std::size_t fact = 0;
-    std::string sqlstate;
-    std::string message;  ///< the first line of the error (no row contents)
-    /// The raw Kafka message, read back by the caller (batches keep no copy of messages: it
-    /// cost 15 % of throughput, bench/results.md); std::nullopt when the log no longer has it.
-    std::optional<std::string> payload;
-};
-
 /// Whether a permanent error can come from the values of a record: classes 22 (data
 /// exception), 23 (integrity constraint) and 54 (program limit, such as an index row too large).
 bool caused_by_records(const PgError& error);
 
 /// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index
-/// order, empty when every fact passes on its own (the error lies elsewhere). Throws PgError
-/// when a probe fails transiently.
-std::vector<Rejection> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch);
-
-/// Moves the rejected facts into the batch's dead letters (reason "rejected by Postgres: ...",
-/// the SQLSTATE, the raw Kafka message or, when it could not be read back, empty bytes and a
-/// reason that says so) and drops the dimension members only they referenced.
-void dead_letter_rejected(product_view::StarBatch& batch, const std::vector<Rejection>& rejected);
+/// order (RejectedRow::row indexes StarBatch::facts; reason "rejected by Postgres: <the error's
+/// first line>", code its SQLSTATE, no payload: the sink loop reads it back), empty when every
+/// fact passes on its own (the error lies elsewhere). Throws PgError when a probe fails transiently.
+std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch);
 
 }  // namespace starstream::daemon::postgres

@@ -140,19 +140,6 @@ StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view:
 
 StarBatchWriter::~StarBatchWriter() = default;
 
-void MemberKeys::add(const product_view::FactRow& f) {
-    dates.insert(f.date_key);
-    members.insert({f.store_key, f.location_key, f.user_agent_key, f.referrer_key, f.collection_key});
-    if (f.has_product) members.insert(f.product_key);
-}
-
-MemberKeys MemberKeys::of(const StarBatch& batch, std::size_t begin, std::size_t end) {
-    MemberKeys keys;
-    keys.begin = begin, keys.end = end;
-    for (std::size_t i = begin; i < end; ++i) keys.add(batch.facts[i]);
-    return keys;
-}
-
 void StarBatchWriter::stage(const StarBatch& batch, const MemberKeys* only) {
     auto copy = [&](const char* table) { conn_->copy_in(std::string("COPY ") + table + " FROM STDIN (FORMAT binary)", copy_.finish()); };
     // One key set serves every dimension: a key of another dimension that happens to be equal
@@ -328,7 +315,7 @@ void StarBatchWriter::copy_dead_letters(const StarBatch& batch, BatchOutcome& ou
         copy_.bytea(d.payload);
         d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
         copy_.int8(batch.batch_id);
-        d.sqlstate.empty() ? copy_.null() : copy_.text(d.sqlstate);
+        d.code.empty() ? copy_.null() : copy_.text(d.code);
     }
     // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
     // "Reset a consumer position"), its messages are read again and must not fail the batch.

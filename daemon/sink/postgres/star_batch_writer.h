@@ -12,6 +12,7 @@
 #pragma once
 
 #include "pipeline/product_view/clickstream_windows.h"
+#include "driver/batch_sink.h"
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
@@ -38,22 +39,8 @@ private:
     std::set<engine::TopicPartition> partitions_;
 };
 
-/// The facts [begin, end) of a batch and the dimension members they reference: what a
-/// bisection probe writes.
-struct MemberKeys {
-    std::size_t begin = 0, end = 0;
-    std::unordered_set<std::int64_t> members;  ///< surrogate keys of any dimension
-    std::set<std::int32_t> dates;
-    static MemberKeys of(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
-    /// Adds the members `fact` references (not to the range).
-    void add(const product_view::FactRow& fact);
-};
-
-/// Rows one batch wrote to one table.
-struct TableRows {
-    std::string table;
-    std::int64_t inserted = 0, updated = 0, unchanged = 0, deleted = 0;
-};
+using engine::TableRows;
+using product_view::MemberKeys;
 
 /// The rows of an INSERT ... ON CONFLICT ... RETURNING (xmax = 0) into `table`: 't' marks an
 /// inserted row, 'f' an updated one (rows left unchanged are not returned).

@@ -13,6 +13,7 @@
 // Thread rules: one thread (the sink thread); uses StarBatchWriter's connection.
 #pragma once
 
+#include "driver/batch_sink.h"
 #include "pipeline/product_view/clickstream_windows.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
@@ -21,7 +22,7 @@
 
 namespace starstream::daemon::postgres {
 
-struct TableRows;
+using engine::TableRows;
 
 class WindowWriter {
 public:

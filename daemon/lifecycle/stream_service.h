@@ -1,0 +1,49 @@
+// The running pipeline, wired: the engine's StreamDriver over the compiled product_view stage,
+// the Postgres sink (StarBatchSink) and checkpoint store (ProgressStore), reporting to the
+// daemon's health state, metrics and systemd. main() makes one, waits for the source, runs it.
+// Thread rules: construct, wait_for_source() and run() on one thread; request_stop() from
+// anywhere, signal handlers included.
+#pragma once
+
+#include "config/config.h"
+#include "driver/stream_driver.h"
+#include "lifecycle/driver_reporter.h"
+#include "lifecycle/fatal_stop.h"
+#include "lifecycle/pipeline_state.h"
+#include "lifecycle/sink_reporter.h"
+#include "lifecycle/systemd_notifier.h"
+#include "metrics/pipeline_probe.h"
+#include "pipeline/product_view/product_view_stage.h"
+#include "sink/postgres/progress_store.h"
+#include "sink/postgres/star_batch_sink.h"
+
+#include <memory>
+
+namespace starstream::daemon {
+
+/// The driver's settings from the configuration (config/starstream.conf.example names each key).
+engine::DriverSettings driver_settings(const Config& config);
+
+class StreamService {
+public:
+    /// Loads the enrichment data and creates the Kafka consumer; throws std::runtime_error (a
+    /// missing enrichment file), engine::SourceConfigError (a bad kafka.* key) or
+    /// postgres::PgError.
+    StreamService(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd);
+
+    /// See engine::StreamDriver::wait_for_source.
+    bool wait_for_source() { return driver_->wait_for_source(); }
+    /// Consumes until request_stop(); throws FatalStop (with its exit code) when an operator must act.
+    void run();
+    static void request_stop() { engine::StreamDriver::request_stop(); }
+
+private:
+    postgres::ProgressStore checkpoints_;
+    product_view::ProductViewStage stage_;
+    postgres::StarBatchSink sink_;
+    SinkReporter sink_reporter_;
+    DriverReporter driver_reporter_;
+    std::unique_ptr<engine::StreamDriver> driver_;  ///< destroyed first: it uses every member above
+};
+
+}  // namespace starstream::daemon
