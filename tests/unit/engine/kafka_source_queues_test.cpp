@@ -4,8 +4,9 @@
 // engine/source/partition_queues.h).
 #include "source/kafka_source.h"
 
+#include "mock_cluster.h"
+
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include <chrono>
 #include <map>
@@ -31,34 +32,6 @@ public:
         return positions;
     }
     void on_revoked(const std::vector<TopicPartition>&) override {}
-};
-
-/// A mock cluster with one topic, filled with kPerPartition records per partition whose payload
-/// is their partition and sequence number.
-class MockCluster {
-public:
-    MockCluster() {
-        char err[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", err, sizeof err);
-        producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-        bootstrap_ = rd_kafka_mock_cluster_bootstraps(rd_kafka_handle_mock_cluster(producer_));
-        rd_kafka_mock_topic_create(rd_kafka_handle_mock_cluster(producer_), kTopic, kPartitions, 1);
-        for (int p = 0; p < kPartitions; ++p)
-            for (int i = 0; i < kPerPartition; ++i) {
-                const std::string payload = std::to_string(p) + ":" + std::to_string(i);
-                rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(kTopic), RD_KAFKA_V_PARTITION(p),
-                                  RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_END);
-            }
-        rd_kafka_flush(producer_, 10000);
-    }
-    ~MockCluster() { rd_kafka_destroy(producer_); }
-    const std::string& bootstrap() const { return bootstrap_; }
-
-private:
-    rd_kafka_t* producer_ = nullptr;
-    std::string bootstrap_;
 };
 
 class KafkaSourceQueues : public ::testing::Test {
@@ -92,7 +65,8 @@ protected:
         return payloads;
     }
 
-    MockCluster cluster_;
+    /// kPerPartition records per partition, whose payload is their partition and sequence number.
+    testing::MockCluster cluster_{kTopic, kPartitions, kPerPartition, [](int p, int i) { return std::to_string(p) + ":" + std::to_string(i); }};
     FromTheStart listener_;
     KafkaSource source_;
     std::map<int, std::vector<std::string>> seen_;

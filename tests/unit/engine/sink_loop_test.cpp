@@ -3,6 +3,8 @@
 // dead-lettered with their raw bytes, stopping), with no database: the engine's own contract.
 #include "driver/sink_loop.h"
 
+#include "driver_fakes.h"
+
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -11,37 +13,11 @@
 using namespace starstream::engine;
 using namespace std::chrono_literals;
 using Status = SinkResult::Status;
+using starstream::engine::testing::RowsBatch;
 
 namespace {
 
 const TopicPartition kP0{"t", 0}, kP1{"t", 1};
-
-/// A batch whose rows are the offsets of its records, one partition each.
-struct RowsBatch final : MicroBatch {
-    struct Row {
-        TopicPartition tp;
-        std::int64_t offset;
-    };
-    std::vector<Row> rows;
-
-    void add(const TopicPartition& tp, std::int64_t offset, std::int64_t epoch) {
-        topic_index(tp.topic);
-        rows.push_back({tp, offset});
-        ++records, ++partition_records[tp];
-        checkpoint.consumed(tp, offset, epoch);
-    }
-
-private:
-    void drop_rows(const std::set<TopicPartition>& partitions) override {
-        std::erase_if(rows, [&](const Row& r) { return partitions.count(r.tp) > 0; });
-    }
-    void remove_rows(const std::vector<RejectedRow>& rejected) override {
-        std::vector<bool> gone(rows.size());
-        for (const auto& r : rejected) gone[r.row] = true;
-        std::size_t i = 0;
-        std::erase_if(rows, [&](const Row&) { return gone[i++]; });
-    }
-};
 
 /// Returns the scripted results in order, then commits; records what each write saw.
 struct ScriptedSink final : BatchSink {
