@@ -1,6 +1,7 @@
 #include "lifecycle/stream_service.h"
 
 #include "sink/postgres/pg_settings.h"
+#include "sink/postgres/star_batch_writer.h"
 
 namespace starstream::daemon {
 
@@ -38,7 +39,10 @@ engine::DriverSettings driver_settings(const Config& config) {
 StreamService::StreamService(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd)
     : checkpoints_(pg_settings(config), config.instance_id, engine::StreamDriver::stop_flag()),
       stage_(config.enrichment, config.max_event_bytes, probe),
-      sink_(pg_settings(config), config.windows, config.instance_id, [&probe] { probe.postgres_reconnect(); }),
+      sink_([settings = pg_settings(config), windows = config.windows, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
+                return std::make_unique<postgres::StarBatchWriter>(settings, windows, instance, abort_flag);
+            },
+            [&probe] { probe.postgres_reconnect(); }),
       sink_reporter_(state, probe),
       driver_reporter_(state, probe, systemd),
       driver_(std::make_unique<engine::StreamDriver>(driver_settings(config), stage_, checkpoints_, sink_, sink_reporter_, driver_reporter_)) {}

@@ -1,5 +1,5 @@
 // The running pipeline, wired: the engine's StreamDriver over the compiled product_view stage,
-// the Postgres sink (StarBatchSink) and checkpoint store (ProgressStore), reporting to the
+// the Postgres sink (PostgresBatchSink over a StarBatchWriter per connection) and checkpoint store (ProgressStore), reporting to the
 // daemon's health state, metrics and systemd. main() makes one, waits for the source, runs it.
 // Thread rules: construct, wait_for_source() and run() on one thread; request_stop() from
 // anywhere, signal handlers included.
@@ -15,7 +15,7 @@
 #include "metrics/pipeline_probe.h"
 #include "pipeline/product_view/product_view_stage.h"
 #include "sink/postgres/progress_store.h"
-#include "sink/postgres/star_batch_sink.h"
+#include "sink/postgres/postgres_batch_sink.h"
 
 #include <memory>
 
@@ -40,7 +40,7 @@ public:
 private:
     postgres::ProgressStore checkpoints_;
     product_view::ProductViewStage stage_;
-    postgres::StarBatchSink sink_;
+    postgres::PostgresBatchSink sink_;
     SinkReporter sink_reporter_;
     DriverReporter driver_reporter_;
     std::unique_ptr<engine::StreamDriver> driver_;  ///< destroyed first: it uses every member above

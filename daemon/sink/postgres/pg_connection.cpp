@@ -193,4 +193,10 @@ std::int64_t affected_rows(const PgResult& result) {
     return (n && *n) ? std::atoll(n) : 0;
 }
 
+bool caused_by_records(const PgError& error) {
+    const std::string& s = error.sqlstate();
+    // 54: program limit exceeded, e.g. a key too long for its index ("index row requires ...").
+    return !error.transient() && (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s.rfind("54", 0) == 0);
+}
+
 }  // namespace starstream::daemon::postgres

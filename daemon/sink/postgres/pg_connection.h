@@ -44,6 +44,10 @@ private:
     bool connection_lost_;
 };
 
+/// Whether a permanent error can come from the values of a record: classes 22 (data
+/// exception), 23 (integrity constraint) and 54 (program limit, such as an index row too large).
+bool caused_by_records(const PgError& error);
+
 using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
 /// How to reach the database: a libpq DSN, a connect timeout, and a password that overrides

@@ -1,7 +1,7 @@
 // The checkpoint side of starstream.progress: claiming partitions on assignment (bumping
 // their owner epoch, recording this instance as owner, reading their next offsets) and
 // re-reading owned partitions' epochs and owners (an operator's reset bumps the epoch).
-// Batch commits update the same rows through StarBatchWriter, fenced by the epoch.
+// Batch commits update the same rows through BatchLedger, fenced by the epoch.
 // Thread rules: one thread (the poll thread); owns its connection and reconnects after a
 // transient failure on the next call.
 #pragma once

@@ -35,12 +35,6 @@ void bisect(const StarBatch& batch, TryRange&& try_range, std::size_t begin, std
 
 }  // namespace
 
-bool caused_by_records(const PgError& error) {
-    const std::string& s = error.sqlstate();
-    // 54: program limit exceeded, e.g. a key too long for its index ("index row requires ...").
-    return !error.transient() && (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s.rfind("54", 0) == 0);
-}
-
 std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch) {
     std::vector<engine::RejectedRow> out;
     const std::size_t n = batch.facts.size();

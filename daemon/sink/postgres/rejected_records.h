@@ -27,10 +27,6 @@ namespace starstream::daemon::postgres {
 
 class StarBatchWriter;
 
-/// Whether a permanent error can come from the values of a record: classes 22 (data
-/// exception), 23 (integrity constraint) and 54 (program limit, such as an index row too large).
-bool caused_by_records(const PgError& error);
-
 /// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index
 /// order (RejectedRow::row indexes StarBatch::facts; reason "rejected by Postgres: <the error's
 /// first line>", code its SQLSTATE, no payload: the sink loop reads it back), empty when every

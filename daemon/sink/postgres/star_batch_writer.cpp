@@ -2,6 +2,7 @@
 
 #include "pipeline/product_view/decoder.h"
 #include "sink/postgres/progress_store.h"
+#include "sink/postgres/rejected_records.h"
 #include "sink/postgres/window_lock.h"
 #include "sink/postgres/window_writer.h"
 
@@ -21,7 +22,6 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // Staging tables live for the session and empty themselves at each COMMIT or ROLLBACK.
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_event_id (event_id uuid) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_dead_letter (LIKE starstream.dead_letter) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_date (date_key integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_dim_store (store_key bigint, store_id text, domain text, domain_seen timestamptz, country_code text,
                                    first_seen timestamptz, last_seen timestamptz) ON COMMIT DELETE ROWS;
@@ -129,9 +129,10 @@ std::size_t staged_members(const StarBatch& batch, std::string_view table) {
 
 StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows, std::string instance_id,
                                  const std::atomic<bool>* abort_flag)
-    : conn_(std::make_unique<PgConnection>(settings, abort_flag)), instance_id_(std::move(instance_id)) {
+    : conn_(std::make_unique<PgConnection>(settings, abort_flag)) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     conn_->exec(kCreateStaging);
+    ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     if (windows.enabled) {
         windows_ = std::make_unique<product_view::ClickstreamWindows>(windows);
         window_writer_ = std::make_unique<WindowWriter>(*conn_, copy_, windows);
@@ -258,101 +259,10 @@ void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& out
     }
 }
 
-void StarBatchWriter::update_progress(const StarBatch& batch) {
-    std::vector<std::string> topics, partitions, offsets, epochs, watermarks;
-    for (const auto& [tp, position] : batch.checkpoint) {
-        topics.push_back(tp.topic);
-        partitions.push_back(std::to_string(tp.partition));
-        offsets.push_back(std::to_string(position.next_offset));
-        epochs.push_back(std::to_string(position.epoch));
-        watermarks.push_back(position.watermark_us == engine::PartitionPosition{}.watermark_us ? "" : std::to_string(position.watermark_us));
-    }
-    // The watermark never goes back, whatever a rewound position replays.
-    PgResult updated = conn_->exec_params(
-        "UPDATE starstream.progress AS p SET next_offset = u.o, batch_id = $5, updated_at = now(),"
-        " watermark = greatest(p.watermark, 'epoch'::timestamptz + nullif(u.w, '')::bigint * interval '1 microsecond')"
-        " FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $6::text[]) AS u(t, n, o, e, w)"
-        " WHERE p.topic = u.t AND p.partition = u.n AND p.epoch = u.e"
-        " RETURNING p.topic, p.partition",
-        {text_array(topics), text_array(partitions), text_array(offsets), text_array(epochs), std::to_string(batch.batch_id),
-         text_array(watermarks)});
-    if (PQntuples(updated.get()) == static_cast<int>(batch.checkpoint.size())) return;
-    std::set<engine::TopicPartition> fenced;
-    for (const auto& [tp, position] : batch.checkpoint) fenced.insert(tp);
-    for (int i = 0; i < PQntuples(updated.get()); ++i) fenced.erase({PQgetvalue(updated.get(), i, 0), std::atoi(PQgetvalue(updated.get(), i, 1))});
-    throw FencedError(std::move(fenced));
-}
-
 TableRows upserted_rows(std::string table, const PgResult& returned) {
     TableRows counts{std::move(table)};
     for (int i = 0; i < PQntuples(returned.get()); ++i) (*PQgetvalue(returned.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
     return counts;
-}
-
-std::int64_t StarBatchWriter::next_batch_id() {
-    PgResult row = conn_->exec("SELECT nextval('starstream.batch_id_seq')");
-    return std::atoll(PQgetvalue(row.get(), 0, 0));
-}
-
-bool StarBatchWriter::landed(std::int64_t batch_id) {
-    return PQntuples(conn_->exec_params("SELECT 1 FROM starstream.batch WHERE batch_id = $1", {std::to_string(batch_id)}).get()) > 0;
-}
-
-void StarBatchWriter::settle_backend(int pid) {
-    // pg_terminate_backend(pid, timeout) (Postgres 14+) waits for the process to exit; a pid that
-    // is gone already only raises a warning (logged at debug by the notice processor).
-    conn_->exec_params("SELECT pg_terminate_backend($1::int, 5000)", {std::to_string(pid)});
-}
-
-void StarBatchWriter::copy_dead_letters(const StarBatch& batch, BatchOutcome& outcome) {
-    copy_.reset();
-    for (const auto& d : batch.dead_letters) {
-        copy_.begin_row(8);
-        copy_.text(batch.topics[d.topic_index]);
-        copy_.int4(d.partition);
-        copy_.int8(d.offset);
-        copy_.text(d.reason);
-        copy_.bytea(d.payload);
-        d.kafka_timestamp_ms >= 0 ? copy_.timestamptz_us(d.kafka_timestamp_ms * 1000) : copy_.null();
-        copy_.int8(batch.batch_id);
-        d.code.empty() ? copy_.null() : copy_.text(d.code);
-    }
-    // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
-    // "Reset a consumer position"), its messages are read again and must not fail the batch.
-    conn_->copy_in("COPY stage_dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id, sqlstate) FROM STDIN (FORMAT binary)",
-                   copy_.finish());
-    outcome.dead_letters = affected_rows(conn_->exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
-    outcome.tables.push_back({"dead_letter", outcome.dead_letters, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - outcome.dead_letters});
-}
-
-void StarBatchWriter::record_offset_gaps(const StarBatch& batch) {
-    for (const auto& g : batch.offset_gaps)
-        conn_->exec_params(
-            "INSERT INTO starstream.offset_gap (topic, partition, from_offset, to_offset, log_start, log_end, policy, instance_id, detected_at, batch_id)"
-            " VALUES ($1, $2, $3, $4, nullif($5, '-1')::bigint, nullif($6, '-1')::bigint, $7, $8,"
-            " 'epoch'::timestamptz + $9::bigint * interval '1 microsecond', $10) ON CONFLICT DO NOTHING",
-            {g.partition.topic, std::to_string(g.partition.partition), std::to_string(g.from_offset), std::to_string(g.to_offset),
-             std::to_string(g.log_start), std::to_string(g.log_end), g.policy, instance_id_, std::to_string(g.detected_at_us),
-             std::to_string(batch.batch_id)});
-}
-
-void StarBatchWriter::insert_batch_row(const StarBatch& batch, const BatchOutcome& outcome) {
-    const bool has_times = batch.min_event_time_us <= batch.max_event_time_us;
-    auto late_total = [&](int policy) {
-        std::uint64_t n = 0;
-        for (const auto& table : outcome.late) n += table[static_cast<std::size_t>(policy)];
-        return std::to_string(n);
-    };
-    conn_->exec_params(
-        "INSERT INTO starstream.batch (batch_id, records, facts_inserted, duplicates, dead_letters, min_event_time, max_event_time,"
-        " watermark, late_dropped, late_dead_lettered, late_corrected, instance_id)"
-        " VALUES ($1, $2, $3, $4, $5, to_timestamp(nullif($6, '')::double precision / 1e6), to_timestamp(nullif($7, '')::double precision / 1e6),"
-        " 'epoch'::timestamptz + nullif($8, '')::bigint * interval '1 microsecond', $9, $10, $11, $12)",
-        {std::to_string(batch.batch_id), std::to_string(batch.records), std::to_string(outcome.facts_inserted),
-         std::to_string(outcome.duplicates), std::to_string(outcome.dead_letters),
-         has_times ? std::to_string(batch.min_event_time_us) : "", has_times ? std::to_string(batch.max_event_time_us) : "",
-         outcome.window_watermark_us == INT64_MIN ? "" : std::to_string(outcome.window_watermark_us), late_total(0), late_total(1), late_total(2),
-         instance_id_});
 }
 
 void StarBatchWriter::merge_windows(const StarBatch& batch, const EventIdSet& committed, BatchOutcome& outcome) {
@@ -379,7 +289,42 @@ void StarBatchWriter::rollback() {
     }
 }
 
-BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
+engine::CommitReport StarBatchWriter::write(const engine::MicroBatch& batch) {
+    const auto& star = static_cast<const StarBatch&>(batch);
+    return commit_report(star, write_star(star));
+}
+
+std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch) {
+    return postgres::find_rejected(*this, static_cast<const StarBatch&>(batch));
+}
+
+BatchTotals StarBatchWriter::totals(const StarBatch& batch, const BatchOutcome& outcome) const {
+    BatchTotals t{outcome.facts_inserted, outcome.duplicates, outcome.dead_letters, batch.min_event_time_us, batch.max_event_time_us,
+                  outcome.window_watermark_us, {}};
+    for (const auto& table : outcome.late)
+        for (std::size_t policy = 0; policy < t.late.size(); ++policy) t.late[policy] += table[policy];
+    return t;
+}
+
+engine::CommitReport commit_report(const StarBatch& batch, const BatchOutcome& outcome) {
+    engine::CommitReport report;
+    report.tables = outcome.tables;
+    for (int t = 0; t < product_view::kWindowedTables; ++t)
+        report.late.push_back({product_view::windowed_table_name(product_view::WindowedTable(t)), outcome.late[t]});
+    report.rows_inserted = outcome.facts_inserted;
+    report.duplicates = outcome.duplicates;
+    report.dead_letters = outcome.dead_letters;
+    report.stage_seconds = outcome.stage_seconds;
+    report.merge_seconds = outcome.merge_seconds;
+    report.commit_seconds = outcome.commit_seconds;
+    report.window_apply_seconds = outcome.window_apply_seconds;
+    report.window_write_seconds = outcome.window_write_seconds;
+    report.event_times_us.reserve(batch.facts.size());
+    for (const auto& f : batch.facts) report.event_times_us.push_back(f.event_time_us);
+    return report;
+}
+
+BatchOutcome StarBatchWriter::write_star(const StarBatch& batch) {
     BatchOutcome outcome;
     conn_->exec(kBeginReadCommitted);
     try {
@@ -397,11 +342,12 @@ BatchOutcome StarBatchWriter::write(const StarBatch& batch) {
         // Every record is a fact, a dead letter or a duplicate of an id seen before.
         outcome.duplicates = static_cast<std::int64_t>(batch.records - batch.dead_letters.size()) - outcome.facts_inserted;
         outcome.tables.push_back({"fact_event", outcome.facts_inserted, 0, outcome.duplicates});
-        copy_dead_letters(batch, outcome);
+        outcome.tables.push_back(ledger_->copy_dead_letters(batch));
+        outcome.dead_letters = outcome.tables.back().inserted;
         if (windows_) merge_windows(batch, committed, outcome);
-        update_progress(batch);
-        record_offset_gaps(batch);
-        insert_batch_row(batch, outcome);
+        ledger_->update_progress(batch);
+        ledger_->record_offset_gaps(batch);
+        ledger_->insert_batch_row(batch, totals(batch, outcome));
         outcome.merge_seconds = seconds_since(t1);
 
         auto t2 = Clock::now();

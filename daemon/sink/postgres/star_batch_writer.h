@@ -3,10 +3,10 @@
 //   2. dimensions merged with INSERT ... ON CONFLICT on their natural keys (rows that did
 //      not change are not rewritten);
 //   3. facts whose event id (the dedupe key) is not committed yet, binary COPY into fact_event;
-//   4. dead letters copied;
+//   4. dead letters copied (BatchLedger);
 //   5. under the window merge lock, the window watermark read, the new facts pre-aggregated
 //      against it (ClickstreamWindows) and merged into the shared windowed tables (WindowWriter);
-//   6. progress rows updated, fenced by the owner epoch; then the batch row; COMMIT.
+//   6. progress rows updated, fenced by the owner epoch; then the batch row (BatchLedger); COMMIT.
 // The COMMIT is the checkpoint: a crash before it leaves nothing, after it everything.
 // Thread rules: one thread (the sink thread); owns its connection.
 #pragma once
@@ -14,6 +14,7 @@
 #include "pipeline/product_view/clickstream_windows.h"
 #include "driver/batch_sink.h"
 #include "pipeline/product_view/star_batch.h"
+#include "sink/postgres/batch_writer.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
 
@@ -28,17 +29,6 @@
 
 namespace starstream::daemon::postgres {
 
-/// Another instance owns these partitions now (their epoch moved on); nothing was written.
-class FencedError : public std::runtime_error {
-public:
-    explicit FencedError(std::set<engine::TopicPartition> partitions)
-        : std::runtime_error("partitions fenced by a newer owner"), partitions_(std::move(partitions)) {}
-    const std::set<engine::TopicPartition>& partitions() const { return partitions_; }
-
-private:
-    std::set<engine::TopicPartition> partitions_;
-};
-
 using engine::TableRows;
 using product_view::MemberKeys;
 
@@ -46,7 +36,7 @@ using product_view::MemberKeys;
 /// inserted row, 'f' an updated one (rows left unchanged are not returned).
 TableRows upserted_rows(std::string table, const PgResult& returned);
 
-/// What a committed batch did, for logs and metrics.
+/// What a committed product_view batch did, for logs and metrics (commit_report() gives the engine's view).
 struct BatchOutcome {
     std::vector<TableRows> tables;
     std::int64_t facts_inserted = 0;
@@ -59,27 +49,26 @@ struct BatchOutcome {
     std::int64_t window_watermark_us = INT64_MIN;  ///< the window watermark the batch judged lateness against
 };
 
-class StarBatchWriter {
+/// The engine's view of a committed batch: `outcome`, the late counts per table by name, the facts' event times.
+engine::CommitReport commit_report(const product_view::StarBatch& batch, const BatchOutcome& outcome);
+
+class StarBatchWriter final : public BatchWriter {
 public:
     /// Connects and prepares the staging tables; `instance_id` is recorded with each batch and
     /// offset gap; `abort_flag` abandons a call in progress (see PgConnection). Throws PgError.
     StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows, std::string instance_id,
                     const std::atomic<bool>* abort_flag = nullptr);
-    ~StarBatchWriter();
+    ~StarBatchWriter() override;
 
-    /// A new batch id from starstream.batch_id_seq (unique across instances). Throws PgError.
-    std::int64_t next_batch_id();
-    /// Whether the batch `batch_id` is committed: decides a COMMIT whose reply was lost. Throws PgError.
-    bool landed(std::int64_t batch_id);
-    /// The server process id of this writer's connection (pg_stat_activity.pid).
-    int backend_pid() const { return conn_->backend_pid(); }
-    /// Terminates the server process `pid` (a connection given up on) and waits up to 5 s for it
-    /// to end, so that its open transaction is settled. A process already gone is fine. Throws PgError.
-    void settle_backend(int pid);
-    /// Writes and commits `batch` (its batch_id set). Throws FencedError (rolled back) when a
-    /// partition's epoch moved on, PgError on database errors (rolled back; `transient()` says
-    /// whether a retry on a new connection may succeed).
-    BatchOutcome write(const product_view::StarBatch& batch);
+    /// `batch` must be a product_view::StarBatch.
+    engine::CommitReport write(const engine::MicroBatch& batch) override;
+    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch) override;
+    BatchLedger& ledger() override { return *ledger_; }
+    int backend_pid() const override { return conn_->backend_pid(); }
+    void ping() override { conn_->exec("SELECT 1"); }
+
+    /// write() for a StarBatch, with the product_view detail of what it did.
+    BatchOutcome write_star(const product_view::StarBatch& batch);
     /// Writes facts [begin, end) of `batch` with the dimension members they reference, then rolls
     /// back: the error Postgres raises for them, if any (bisection of a rejected batch). Windows,
     /// dead letters and progress are not part of a probe. Throws PgError when the error is
@@ -96,8 +85,6 @@ public:
     std::optional<PgError> try_facts(const product_view::StarBatch& batch, std::size_t begin, std::size_t end);
     /// Rolls the trial back. Throws PgError when the connection fails.
     void end_trial();
-    /// Checks the connection with a trivial query. Throws PgError.
-    void ping() { conn_->exec("SELECT 1"); }
 
 private:
     /// Stages the batch's members and event ids; with `only`, those of a probe's facts.
@@ -106,17 +93,14 @@ private:
     using EventIdSet = std::unordered_set<product_view::EventId, product_view::EventIdHash>;
     EventIdSet committed_ids();
     std::int64_t copy_facts(const product_view::StarBatch& batch, const EventIdSet& skip, std::size_t begin, std::size_t end);
-    void copy_dead_letters(const product_view::StarBatch& batch, BatchOutcome& outcome);
-    void update_progress(const product_view::StarBatch& batch);
-    void record_offset_gaps(const product_view::StarBatch& batch);
-    void insert_batch_row(const product_view::StarBatch& batch, const BatchOutcome& outcome);
+    BatchTotals totals(const product_view::StarBatch& batch, const BatchOutcome& outcome) const;
     void merge_windows(const product_view::StarBatch& batch, const EventIdSet& committed, BatchOutcome& outcome);
     void rollback();
 
     std::unique_ptr<PgConnection> conn_;
-    std::string instance_id_;
     EventIdSet trial_committed_;  ///< ids committed before the trial began (skipped by try_facts)
     BinaryCopyWriter copy_;
+    std::unique_ptr<BatchLedger> ledger_;
     std::unique_ptr<product_view::ClickstreamWindows> windows_;  ///< null when windows.enabled is false
     std::unique_ptr<class WindowWriter> window_writer_;
 };

@@ -1,0 +1,86 @@
+#include "sink/postgres/postgres_batch_sink.h"
+
+#include "sink/postgres/rejected_records.h"
+
+namespace starstream::daemon::postgres {
+
+using engine::SinkResult;
+using Status = SinkResult::Status;
+
+PostgresBatchSink::PostgresBatchSink(WriterFactory make_writer, std::function<void()> on_reconnect)
+    : make_writer_(std::move(make_writer)), on_reconnect_(std::move(on_reconnect)) {}
+
+PostgresBatchSink::~PostgresBatchSink() = default;
+
+BatchWriter& PostgresBatchSink::writer() {
+    if (!writer_) {
+        writer_ = make_writer_(&abandon_);
+        if (had_writer_ && on_reconnect_) on_reconnect_();
+        had_writer_ = true;
+    }
+    return *writer_;
+}
+
+void PostgresBatchSink::drop_connection() {
+    if (writer_) stale_backend_ = writer_->backend_pid();
+    writer_.reset();
+}
+
+SinkResult PostgresBatchSink::write(engine::MicroBatch& batch) {
+    try {
+        if (batch.batch_id == 0) batch.batch_id = writer().ledger().next_batch_id();
+        return SinkResult::committed_with(writer().write(batch));
+    } catch (const FencedError& e) {
+        SinkResult result = SinkResult::failed(Status::fenced, e.what());
+        result.fenced = e.partitions();
+        return result;
+    } catch (const PgError& e) {
+        return failed(batch, e);
+    }
+}
+
+SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgError& error) {
+    if (!abandon_ && !error.transient() && caused_by_records(error)) {
+        try {
+            SinkResult result = SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
+            result.rejected = writer().find_rejected(batch);
+            return result;
+        } catch (const PgError& probe_error) {
+            if (!probe_error.transient()) throw;
+            // A probe lost its connection or deadlocked: the whole batch is retried.
+            drop_connection();
+            return SinkResult::failed(Status::transient, probe_error.what(), probe_error.sqlstate());
+        }
+    }
+    if (error.transient()) {
+        drop_connection();
+        return SinkResult::failed(Status::transient, error.what(), error.sqlstate());
+    }
+    return SinkResult::failed(caused_by_records(error) ? Status::rejected : Status::refused, error.what(), error.sqlstate());
+}
+
+engine::BatchSink::Landing PostgresBatchSink::resolve(const engine::MicroBatch& batch) {
+    using Outcome = Landing::Outcome;
+    if (batch.batch_id == 0) return {Outcome::not_landed, {}};  // it never had an id: nothing was written
+    try {
+        if (stale_backend_) writer().ledger().settle_backend(stale_backend_);
+        stale_backend_ = 0;
+        return {writer().ledger().landed(batch.batch_id) ? Outcome::landed : Outcome::not_landed, {}};
+    } catch (const PgError& e) {
+        if (!e.transient()) throw;
+        drop_connection();
+        return {Outcome::unknown, e.what()};
+    }
+}
+
+std::string PostgresBatchSink::check() {
+    try {
+        writer().ping();
+        return {};
+    } catch (const PgError& e) {
+        writer_.reset();
+        return e.what();
+    }
+}
+
+}  // namespace starstream::daemon::postgres
