@@ -1,0 +1,56 @@
+#include "sink/postgres/spec_migrator.h"
+
+#include "sink/postgres/migration_lock.h"
+#include "sink/postgres/schema_check.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+/// One spec's statements and their records, in one transaction.
+void apply_one(PgConnection& conn, const SpecMigration& m) {
+    spdlog::info("applying {} statement(s) generated from pipeline spec {} ({})", m.statements.size(), m.pipeline, m.file);
+    conn.exec("BEGIN");
+    try {
+        for (const auto& s : m.statements) {
+            std::string one_line = s.sql;  // a log line per statement (journald, log.format = json)
+            for (auto at = one_line.find("\n    "); at != std::string::npos; at = one_line.find("\n    ")) one_line.replace(at, 5, " ");
+            for (auto at = one_line.find('\n'); at != std::string::npos; at = one_line.find('\n')) one_line.replace(at, 1, " ");
+            spdlog::info("spec migration {}: {}", s.target, one_line);
+            conn.exec(s.sql);
+            conn.exec_params("INSERT INTO starstream.spec_migration (pipeline, spec_file, target, statement) VALUES ($1, $2, $3, $4)",
+                             {m.pipeline, m.file, s.target, s.sql});
+        }
+        conn.exec("COMMIT");
+    } catch (...) {
+        if (conn.ok()) conn.exec("ROLLBACK");
+        throw;
+    }
+}
+
+}  // namespace
+
+std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
+    return spec_ddl(compare_schema(conn, specs));
+}
+
+std::vector<SpecMigration> apply_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
+    const MigrationLock lock(conn);
+    const auto migrations = plan_spec_migrations(conn, specs);  // inside the lock: what another instance applied is seen
+    for (const auto& m : migrations) apply_one(conn, m);
+    return migrations;
+}
+
+std::string describe(const std::vector<SpecMigration>& migrations) {
+    std::string out;
+    for (const auto& m : migrations) {
+        out += fmt::format("-- {} ({})\n", m.pipeline, m.file);
+        for (const auto& s : m.statements) out += s.sql + ";\n";
+    }
+    return out;
+}
+
+}  // namespace starstream::daemon::postgres
