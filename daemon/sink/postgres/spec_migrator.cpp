@@ -39,6 +39,18 @@ std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::v
 
 std::vector<SpecMigration> apply_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
     const MigrationLock lock(conn);
+    // Made here, as migrator.cpp makes starstream.schema_migration, rather than by an SQL
+    // migration: the record must exist whatever postgres.migrations_dir holds.
+    conn.exec(R"SQL(
+CREATE SCHEMA IF NOT EXISTS starstream;
+CREATE TABLE IF NOT EXISTS starstream.spec_migration (
+    id          bigserial PRIMARY KEY,
+    pipeline    text NOT NULL,         -- the spec's pipeline name
+    spec_file   text NOT NULL,         -- the file it was read from (pipelines.dir/...)
+    target      text NOT NULL,         -- the table, or table.column, it changed
+    statement   text NOT NULL,         -- as applied
+    applied_at  timestamptz NOT NULL DEFAULT now()
+))SQL");
     const auto migrations = plan_spec_migrations(conn, specs);  // inside the lock: what another instance applied is seen
     for (const auto& m : migrations) apply_one(conn, m);
     return migrations;

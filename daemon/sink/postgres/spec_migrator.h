@@ -1,6 +1,6 @@
 // Applies the migrations generated from pipeline specs (spec_ddl.h) and records each statement
-// in starstream.spec_migration (sql/migrations/006): which pipeline and spec file asked for it,
-// what it changed, the statement, when. Run after the SQL migrations (migrator.h), under the
+// in starstream.spec_migration (made on first use, as migrator.h makes schema_migration): which
+// pipeline and spec file asked for it, what it changed, the statement, when. Run after the SQL migrations (migrator.h), under the
 // same advisory lock (migration_lock.h): the comparison is made inside the lock, so of several
 // instances starting at once one applies and the others find nothing left; a second run
 // applies nothing. One transaction per spec: a spec's tables appear together or not at all.
