@@ -177,6 +177,11 @@ class SpecMigrations(unittest.TestCase):
             "grain_change": ([("grain: event", "grain: [event_id, item_id]"), ("columns: [event_id, event_type,", "columns: [event_id, item_id, event_type,")],
                              "  fact_lab_event:", "facts.fact_lab_event",
                              "grain (primary key): the spec makes it (event_id, item_id), the database's public.fact_lab_event has (event_id) primary key"),
+            # A new group key would be an added column, but the rows' key would not hold it.
+            "window_group_key": ([("    where: {event_type: purchase}\n", "    where: {event_type: purchase}\n    group_by: [dim_lab_item]\n")],
+                                 "  win_lab_revenue_per_minute:", "windows.win_lab_revenue_per_minute",
+                                 "primary key: the spec makes it (lab_item_key, window_start), the database's public.win_lab_revenue_per_minute has "
+                                 "(window_start) primary key"),
         }
         for name, (replacements, table_line, key, says) in cases.items():
             with self.subTest(name):
