@@ -370,7 +370,19 @@ private:
                 for (const Cursor& dim : d->items()) f.dimensions.push_back(dimension(dim)), key_columns.push_back(surrogate_key_column(f.dimensions.back()));
             for (const Cursor& item : c.need(e, "columns").items()) f.columns.push_back(column(item));
             check_columns(c, {names(f.columns), key_columns}, {});
+            check_grain_held(Cursor::find(e, "grain") ? *Cursor::find(e, "grain") : c, f);
             spec_.facts.push_back(std::move(f));
+        }
+    }
+
+    /// The grain is the fact table's primary key (table_schema.h), so a column must hold each of
+    /// its references (grain event: each event id field).
+    void check_grain_held(const Cursor& at, const FactSpec& f) const {
+        for (const auto& ref : f.grain.empty() ? spec_.event.id : f.grain) {
+            bool held = false;
+            for (const auto& c : f.columns) held = held || c.ref == ref;
+            if (!held)
+                at.fail("the grain's '" + ref + "' is in no column of the fact, whose primary key it makes: add it to columns, e.g. columns: [" + ref + ", ...]");
         }
     }
 

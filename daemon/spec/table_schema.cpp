@@ -66,40 +66,90 @@ bool holds(const std::string& database_type, const std::string& spec_type) {
     return database_type == spec_type;
 }
 
+namespace {
+
+TableSchema table(const PipelineSpec& spec, const std::string& section, const std::string& name, TableKind kind) {
+    return {name, section + "." + name, spec.lines.count(name) ? spec.lines.at(name) : 0, kind, {}, {}, {}, {}};
+}
+
+/// Attributes, fact columns: nullable (a field that is not required).
+void add(const PipelineSpec& spec, TableSchema& t, const std::vector<Column>& columns) {
+    for (const auto& c : columns) t.columns.push_back({c.name, reference_type(spec, c.ref)});
+}
+
+std::vector<std::string> names(const std::vector<Column>& columns) {
+    std::vector<std::string> out;
+    for (const auto& c : columns) out.push_back(c.name);
+    return out;
+}
+
+TableSchema dimension_schema(const PipelineSpec& spec, const DimensionSpec& d) {
+    TableSchema t = table(spec, "dimensions", d.table, TableKind::dimension);
+    ColumnSchema key = surrogate_key(spec, d);
+    key.not_null = true;
+    t.columns.push_back(key);
+    t.primary_key = {key.name};
+    for (const auto& c : d.key)
+        if (c.name != key.name) t.columns.push_back({c.name, reference_type(spec, c.ref), true});
+    add(spec, t, d.attributes);
+    t.natural_key = names(d.key);
+    if (d.policy == DimensionPolicy::scd2) {
+        t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, false}, {"is_current", "boolean", true}});
+        t.current_key = t.natural_key;
+        t.natural_key.push_back("valid_from");
+    }
+    return t;
+}
+
+/// The fact's column holding `ref` (spec_reader makes sure there is one).
+std::string column_holding(const FactSpec& f, const std::string& ref) {
+    for (const auto& c : f.columns)
+        if (c.ref == ref) return c.name;
+    return column_name_of(ref);
+}
+
+TableSchema fact_schema(const PipelineSpec& spec, const FactSpec& f) {
+    TableSchema t = table(spec, "facts", f.table, TableKind::fact);
+    for (const auto& d : f.dimensions) t.columns.push_back(surrogate_key(spec, *spec.dimension(d)));
+    add(spec, t, f.columns);
+    for (const auto& ref : f.grain.empty() ? spec.event.id : f.grain) t.primary_key.push_back(column_holding(f, ref));
+    for (auto& c : t.columns)
+        for (const auto& k : t.primary_key) c.not_null = c.not_null || c.name == k;
+    return t;
+}
+
+TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
+    TableSchema t = table(spec, "windows", w.table, TableKind::window);
+    t.columns.push_back({w.start_column, kTimestamptz, true});
+    t.columns.push_back({w.end_column, kTimestamptz, true});
+    std::vector<std::string> groups;
+    for (const auto& g : w.group_by) {
+        ColumnSchema c = spec.dimension(g) ? surrogate_key(spec, *spec.dimension(g)) : ColumnSchema{column_name_of(g), reference_type(spec, g)};
+        c.not_null = true;
+        t.columns.push_back(c);
+        groups.push_back(c.name);
+    }
+    if (w.kind == WindowKind::session) {
+        t.columns.push_back({column_name_of(w.session_key), reference_type(spec, w.session_key), true});
+        t.primary_key.push_back(t.columns.back().name);
+        t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
+        t.primary_key.push_back(w.start_column);
+    } else {
+        t.primary_key.push_back(w.start_column);
+        if (w.kind == WindowKind::cumulative) t.primary_key.push_back(w.end_column);
+        t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
+    }
+    for (const auto& a : w.aggregates) t.columns.push_back({a.column, aggregate_type(spec, a)});
+    return t;
+}
+
+}  // namespace
+
 std::vector<TableSchema> table_schemas(const PipelineSpec& spec) {
     std::vector<TableSchema> out;
-    auto table = [&](const std::string& section, const std::string& name) -> TableSchema& {
-        out.push_back({name, section + "." + name, spec.lines.count(name) ? spec.lines.at(name) : 0, {}});
-        return out.back();
-    };
-    auto add = [&](TableSchema& t, const std::vector<Column>& columns) {
-        for (const auto& c : columns) t.columns.push_back({c.name, reference_type(spec, c.ref)});
-    };
-    for (const auto& d : spec.dimensions) {
-        TableSchema& t = table("dimensions", d.table);
-        const ColumnSchema key = surrogate_key(spec, d);
-        t.columns.push_back(key);
-        for (const auto& c : d.key)
-            if (c.name != key.name) t.columns.push_back({c.name, reference_type(spec, c.ref)});
-        add(t, d.attributes);
-        if (d.policy == DimensionPolicy::scd2) t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz}, {"valid_to", kTimestamptz}, {"is_current", "boolean"}});
-    }
-    for (const auto& f : spec.facts) {
-        TableSchema& t = table("facts", f.table);
-        for (const auto& d : f.dimensions) t.columns.push_back(surrogate_key(spec, *spec.dimension(d)));
-        add(t, f.columns);
-    }
-    for (const auto& w : spec.windows) {
-        TableSchema& t = table("windows", w.table);
-        t.columns.push_back({w.start_column, kTimestamptz});
-        t.columns.push_back({w.end_column, kTimestamptz});
-        for (const auto& g : w.group_by) {
-            if (const DimensionSpec* d = spec.dimension(g)) t.columns.push_back(surrogate_key(spec, *d));
-            else t.columns.push_back({column_name_of(g), reference_type(spec, g)});
-        }
-        if (!w.session_key.empty()) t.columns.push_back({column_name_of(w.session_key), reference_type(spec, w.session_key)});
-        for (const auto& a : w.aggregates) t.columns.push_back({a.column, aggregate_type(spec, a)});
-    }
+    for (const auto& d : spec.dimensions) out.push_back(dimension_schema(spec, d));
+    for (const auto& f : spec.facts) out.push_back(fact_schema(spec, f));
+    for (const auto& w : spec.windows) out.push_back(window_schema(spec, w));
     return out;
 }
 

@@ -1,5 +1,5 @@
 // The tables a pipeline spec writes, as PostgreSQL columns and types: what the database must
-// hold for the spec (schema_check.h compares them; generated migrations will create them).
+// hold for the spec (schema_check.h compares them; spec_ddl.h makes the statements creating them).
 //
 // Types, named as information_schema.columns.data_type names them:
 //   fields       text, integer -> bigint, numeric, double -> double precision, boolean, uuid,
@@ -14,6 +14,18 @@
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
 //                precision; min, max, first, last -> the type of what they take
+//
+// Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
+//   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key
+//                collision fails loudly instead of merging two members; SCD type 2: UNIQUE
+//                (natural key, valid_from), one row per version, and the natural key unique
+//                among the rows WHERE is_current (the current-version lookup)
+//   facts        PRIMARY KEY (the columns holding the grain; grain event: the event id fields)
+//   windows      PRIMARY KEY (start, group keys): a fixed-size window is named by its start;
+//                cumulative windows share their start, so (start, end, group keys); a session
+//                is (session key, group keys, start): its end moves while it grows
+// NOT NULL: key columns, valid_from and is_current; every other column may be NULL (a field
+// that is not required, an aggregate of nothing).
 // Pure functions; any thread.
 #pragma once
 
@@ -27,13 +39,20 @@ namespace starstream::daemon::spec {
 struct ColumnSchema {
     std::string name;
     std::string type;  ///< information_schema data_type, e.g. "timestamp with time zone"
+    bool not_null = false;
 };
+
+enum class TableKind { dimension, fact, window };
 
 struct TableSchema {
     std::string table;
     std::string key;  ///< the spec key that defines it, e.g. "facts.fact_event"
     int line = 0;     ///< its line in the spec file
+    TableKind kind = TableKind::dimension;
     std::vector<ColumnSchema> columns;
+    std::vector<std::string> primary_key;  ///< column names, in index order
+    std::vector<std::string> natural_key;  ///< dimensions: UNIQUE (SCD type 2: ..., valid_from); else empty
+    std::vector<std::string> current_key;  ///< SCD type 2: unique WHERE is_current; else empty
 };
 
 /// Every table of `spec`, in the order of PipelineSpec::tables().

@@ -389,7 +389,13 @@ class UpgradeFrom004(unittest.TestCase, WindowsOracle):
         for name in sorted(os.listdir(MIGRATIONS)):
             if re.match(r"^00[1-4]_.*\.sql$", name):
                 shutil.copy(os.path.join(MIGRATIONS, name), old)
-        cls.first = starstreamd("migrate", f"--postgres.dsn={cls.dsn}", f"--postgres.migrations_dir={old}")
+        # The binary that made a 004 database compared no spec, and product_view.yaml describes
+        # the window tables 005 makes (their primary keys differ from 003's: refused), so this
+        # first run reads lab_events.yaml alone.
+        lab_only = os.path.join(cls.tmp, "pipelines-lab")
+        os.mkdir(lab_only)
+        shutil.copy(os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml"), lab_only)
+        cls.first = starstreamd("migrate", f"--postgres.dsn={cls.dsn}", f"--postgres.migrations_dir={old}", f"--pipelines.dir={lab_only}")
         cls.events = handmade_events()
         cls.fill_old_schema()
         cls.upgrade = starstreamd("migrate", f"--postgres.dsn={cls.dsn}{TIME_ZONE_OPTION}", f"--postgres.migrations_dir={MIGRATIONS}")

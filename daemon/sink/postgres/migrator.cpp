@@ -1,5 +1,7 @@
 #include "sink/postgres/migrator.h"
 
+#include "sink/postgres/migration_lock.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,11 +12,6 @@
 #include <sstream>
 
 namespace starstream::daemon::postgres {
-
-namespace {
-// An arbitrary constant shared by every starstreamd: "starstrm" in ASCII.
-constexpr const char* kMigrationLock = "7310593858689102189";
-}  // namespace
 
 std::vector<Migration> read_migrations(const std::string& dir) {
     namespace fs = std::filesystem;
@@ -40,36 +37,43 @@ std::vector<Migration> read_migrations(const std::string& dir) {
     return migrations;
 }
 
-std::vector<std::string> apply_migrations(PgConnection& conn, const std::vector<Migration>& migrations) {
-    conn.exec(std::string("SELECT pg_advisory_lock(") + kMigrationLock + ")");
-    std::vector<std::string> applied;
-    try {
-        conn.exec(
-            "CREATE SCHEMA IF NOT EXISTS starstream;"
-            "CREATE TABLE IF NOT EXISTS starstream.schema_migration ("
-            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-        std::set<int> done;
+std::vector<std::string> pending_migrations(PgConnection& conn, const std::vector<Migration>& migrations) {
+    std::set<int> done;
+    PgResult exists = conn.exec("SELECT to_regclass('starstream.schema_migration') IS NOT NULL");
+    if (PQgetvalue(exists.get(), 0, 0)[0] == 't') {
         PgResult rows = conn.exec("SELECT version FROM starstream.schema_migration");
         for (int i = 0; i < PQntuples(rows.get()); ++i) done.insert(std::atoi(PQgetvalue(rows.get(), i, 0)));
-        for (const auto& m : migrations) {
-            if (done.count(m.version)) continue;
-            spdlog::info("applying migration {}", m.name);
-            conn.exec("BEGIN");
-            try {
-                conn.exec(m.sql);
-                conn.exec_params("INSERT INTO starstream.schema_migration (version, name) VALUES ($1, $2)", {std::to_string(m.version), m.name});
-                conn.exec("COMMIT");
-            } catch (...) {
-                if (conn.ok()) conn.exec("ROLLBACK");
-                throw;
-            }
-            applied.push_back(m.name);
-        }
-    } catch (...) {
-        if (conn.ok()) conn.exec(std::string("SELECT pg_advisory_unlock(") + kMigrationLock + ")");
-        throw;
     }
-    conn.exec(std::string("SELECT pg_advisory_unlock(") + kMigrationLock + ")");
+    std::vector<std::string> out;
+    for (const auto& m : migrations)
+        if (!done.count(m.version)) out.push_back(m.name);
+    return out;
+}
+
+std::vector<std::string> apply_migrations(PgConnection& conn, const std::vector<Migration>& migrations) {
+    const MigrationLock lock(conn);
+    std::vector<std::string> applied;
+    conn.exec(
+        "CREATE SCHEMA IF NOT EXISTS starstream;"
+        "CREATE TABLE IF NOT EXISTS starstream.schema_migration ("
+        " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    std::set<int> done;
+    PgResult rows = conn.exec("SELECT version FROM starstream.schema_migration");
+    for (int i = 0; i < PQntuples(rows.get()); ++i) done.insert(std::atoi(PQgetvalue(rows.get(), i, 0)));
+    for (const auto& m : migrations) {
+        if (done.count(m.version)) continue;
+        spdlog::info("applying migration {}", m.name);
+        conn.exec("BEGIN");
+        try {
+            conn.exec(m.sql);
+            conn.exec_params("INSERT INTO starstream.schema_migration (version, name) VALUES ($1, $2)", {std::to_string(m.version), m.name});
+            conn.exec("COMMIT");
+        } catch (...) {
+            if (conn.ok()) conn.exec("ROLLBACK");
+            throw;
+        }
+        applied.push_back(m.name);
+    }
     return applied;
 }
 

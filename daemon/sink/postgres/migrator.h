@@ -1,6 +1,6 @@
 // Applies sql/migrations/NNN_*.sql in order, each in its own transaction, and records them
-// in starstream.schema_migration. Serialised across instances by a Postgres advisory lock,
-// so that several daemons starting at once apply each migration exactly once.
+// in starstream.schema_migration. Serialised across instances by a Postgres advisory lock
+// (migration_lock.h), so that several daemons starting at once apply each migration exactly once.
 // Thread rules: one thread; uses the connection it is given.
 #pragma once
 
@@ -20,6 +20,10 @@ struct Migration {
 /// Reads NNN_*.sql files of `dir`, sorted by version. Throws std::runtime_error on an unreadable
 /// folder, a file name without a number, or two files with the same number.
 std::vector<Migration> read_migrations(const std::string& dir);
+
+/// The names of `migrations` not recorded as applied (all when the record table does not exist
+/// yet); writes nothing (check-config). Throws PgError.
+std::vector<std::string> pending_migrations(PgConnection& conn, const std::vector<Migration>& migrations);
 
 /// Applies the migrations that are not yet recorded; returns the names applied (maybe none).
 /// Throws PgError when a migration fails (its transaction is rolled back).

@@ -1,0 +1,84 @@
+#include "sink/postgres/spec_ddl.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+/// PostgreSQL 15's reserved words and those that cannot name a column (SELECT word FROM
+/// pg_get_keywords() WHERE catcode IN ('R', 'T')). The others ("timestamp", "date") can.
+const std::set<std::string>& reserved_words() {
+    static const std::set<std::string> words = {
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary", "both", "case", "cast",
+        "check", "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+        "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct",
+        "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike",
+        "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
+        "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps", "placing",
+        "primary", "references", "returning", "right", "select", "session_user", "similar", "some", "symmetric", "system_user", "table",
+        "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when", "where",
+        "window", "with"};
+    return words;
+}
+
+std::string identifiers(const std::vector<std::string>& names) {
+    std::vector<std::string> quoted;
+    for (const auto& n : names) quoted.push_back(sql_identifier(n));
+    return fmt::format("{}", fmt::join(quoted, ", "));
+}
+
+std::string column_definition(const spec::ColumnSchema& c) {
+    return fmt::format("{} {}{}", sql_identifier(c.name), c.type, c.not_null ? " NOT NULL" : "");
+}
+
+/// Unless the natural key is the primary key itself (dim_date's date_key).
+bool needs_natural_key(const spec::TableSchema& t) {
+    return !t.natural_key.empty() && std::set<std::string>(t.natural_key.begin(), t.natural_key.end()) !=
+                                         std::set<std::string>(t.primary_key.begin(), t.primary_key.end());
+}
+
+SpecMigration& migration_of(std::vector<SpecMigration>& out, const std::string& pipeline, const std::string& file) {
+    for (auto& m : out)
+        if (m.file == file) return m;
+    out.push_back({pipeline, file, {}});
+    return out.back();
+}
+
+}  // namespace
+
+std::string sql_identifier(const std::string& name) { return reserved_words().count(name) ? "\"" + name + "\"" : name; }
+
+std::vector<SpecStatement> create_table(const spec::TableSchema& t) {
+    const std::string table = sql_identifier(t.table);
+    std::vector<std::string> lines;
+    for (const auto& c : t.columns) lines.push_back(column_definition(c));
+    lines.push_back(fmt::format("CONSTRAINT {} PRIMARY KEY ({})", sql_identifier(t.table + "_pkey"), identifiers(t.primary_key)));
+    if (needs_natural_key(t)) lines.push_back(fmt::format("CONSTRAINT {} UNIQUE ({})", sql_identifier(t.table + "_natural_key"), identifiers(t.natural_key)));
+    std::vector<SpecStatement> out = {{t.table, fmt::format("CREATE TABLE {} (\n    {}\n)", table, fmt::join(lines, ",\n    "))}};
+    if (!t.current_key.empty())
+        out.push_back({t.table, fmt::format("CREATE UNIQUE INDEX {} ON {} ({}) WHERE is_current", sql_identifier(t.table + "_current"), table,
+                                            identifiers(t.current_key))});
+    return out;
+}
+
+SpecStatement add_column(const MissingColumn& m) {
+    spec::ColumnSchema nullable = m.column;
+    nullable.not_null = false;
+    return {m.table + "." + m.column.name, fmt::format("ALTER TABLE {} ADD COLUMN {}", m.qualified, column_definition(nullable))};
+}
+
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference) {
+    std::vector<SpecMigration> out;
+    for (const auto& t : difference.tables) {
+        auto statements = create_table(t.schema);
+        auto& m = migration_of(out, t.pipeline, t.file);
+        m.statements.insert(m.statements.end(), statements.begin(), statements.end());
+    }
+    for (const auto& c : difference.columns) migration_of(out, c.pipeline, c.file).statements.push_back(add_column(c));
+    return out;
+}
+
+}  // namespace starstream::daemon::postgres

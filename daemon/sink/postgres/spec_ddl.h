@@ -1,0 +1,51 @@
+// The DDL that makes a database hold the pipeline specs, from what compare_schema found missing
+// (schema_check.h): a pure function, so that check-config can print it (a dry run) and tests can
+// read it without a database; spec_migrator.h applies and records it.
+//
+// Statements, named like sql/migrations/001..005 name product_view's equivalents:
+//   missing table   CREATE TABLE <table> (columns..., CONSTRAINT <table>_pkey PRIMARY KEY (...),
+//                   dimensions: CONSTRAINT <table>_natural_key UNIQUE (...) unless the natural
+//                   key is the primary key itself, as dim_date's date_key); SCD type 2 also
+//                   CREATE UNIQUE INDEX <table>_current ON <table> (natural key) WHERE is_current
+//   missing column  ALTER TABLE <schema>.<table> ADD COLUMN <column> <type>: nullable, since the
+//                   rows already there have no value for it
+// Keys and NOT NULL columns come from spec/table_schema.h. No FOREIGN KEY: 001 explains why.
+// Names are spec names (plain lower-case SQL names), double-quoted only when PostgreSQL
+// reserves them ("order", "end").
+// Pure functions; any thread.
+#pragma once
+
+#include "sink/postgres/schema_check.h"
+
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+struct SpecStatement {
+    std::string target;  ///< what it changes: "dim_lab_item", "dim_lab_item.color"
+    std::string sql;     ///< one statement, without a trailing semicolon
+};
+
+/// The statements of one spec, applied in one transaction.
+struct SpecMigration {
+    std::string pipeline, file;
+    std::vector<SpecStatement> statements;
+};
+
+/// One SpecMigration per spec with something to add (specs with missing tables first, in spec
+/// order); within one, the CREATE TABLEs (in spec order), then the ADD COLUMNs. Empty when
+/// `difference` is. Specs never depend on each other's statements (no FOREIGN KEY; a conformed
+/// dimension is created by the first spec naming it), so their order is free.
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference);
+
+/// CREATE TABLE (and, SCD type 2, the current-version index) for one table.
+std::vector<SpecStatement> create_table(const spec::TableSchema& table);
+
+/// ALTER TABLE ... ADD COLUMN for one column.
+SpecStatement add_column(const MissingColumn& column);
+
+/// `name` as an SQL identifier: unchanged, or double-quoted when PostgreSQL reserves it.
+std::string sql_identifier(const std::string& name);
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,232 @@
+"""The schema follows the pipeline specs through generated, recorded migrations
+(daemon/sink/postgres/spec_migrator.h): `starstreamd migrate` creates a spec's tables with the
+keys the runtime needs, records every statement in starstream.spec_migration, adds what a
+changed spec adds (nullable columns, existing rows kept), applies nothing the second time, and
+refuses an incompatible change (exit 2, naming both sides, the file and line, and the key)
+before writing anything. product_view.yaml needs nothing on a database the SQL migrations made."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+LAB = os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")
+PRODUCT_VIEW = os.path.join(harness.SOURCE_DIR, "pipelines", "product_view.yaml")
+
+
+class SpecMigrations(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="starstream-specmig-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.pg = harness.Postgres()
+        cls.addClassCleanup(cls.pg.stop)
+
+    def folder(self, name, *specs):
+        """A pipelines.dir holding `specs`: (file name, text) pairs or paths to copy."""
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        for spec in specs:
+            if isinstance(spec, str):
+                shutil.copy(spec, path)
+            else:
+                with open(os.path.join(path, spec[0]), "w") as f:
+                    f.write(spec[1])
+        return path
+
+    @staticmethod
+    def lab_text(*replacements):
+        with open(LAB) as f:
+            text = f.read()
+        for original, changed in replacements:
+            assert original in text, original
+            text = text.replace(original, changed, 1)
+        return text
+
+    def daemon(self, command, dsn, folder, *extra):
+        return subprocess.run([harness.DAEMON, command, f"--postgres.dsn={dsn}", "--kafka.bootstrap.servers=127.0.0.1:9",
+                               f"--pipelines.dir={folder}", "--http.port=0", "--source.startup_timeout_ms=2000", *extra],
+                              capture_output=True, text=True, timeout=120)
+
+    def migrate(self, dsn, folder):
+        out = self.daemon("migrate", dsn, folder)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return out
+
+    @staticmethod
+    def recorded(dsn, pipeline=None):
+        return harness.query(dsn, "SELECT pipeline, spec_file, target, statement FROM starstream.spec_migration"
+                                  " WHERE %(p)s IS NULL OR pipeline = %(p)s ORDER BY id", {"p": pipeline})
+
+    @staticmethod
+    def columns(dsn, table):
+        return harness.query(dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+                                  " WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", (table,))
+
+    @staticmethod
+    def keys(dsn, table):
+        """{index name: (primary?, unique?, partial predicate or None, [columns in order])} from the catalog."""
+        rows = harness.query(dsn, """
+            SELECT c.relname, i.indisprimary, i.indisunique, pg_get_expr(i.indpred, i.indrelid),
+                   array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = %s::regclass""", (table,))
+        return {name: (primary, unique, predicate, list(cols)) for name, primary, unique, predicate, cols in rows}
+
+    @staticmethod
+    def spec_line(path, starts_with):
+        with open(path) as f:
+            return next(i for i, text in enumerate(f, 1) if text.startswith(starts_with))
+
+    def test_lab_events_tables_created_recorded_and_evolved(self):
+        dsn = self.pg.create_database("lab")
+        lab = self.folder("lab", LAB)
+        # check-config on the empty database: the SQL migrations come first, nothing is written.
+        check = self.daemon("check-config", dsn, lab)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("SQL migrations not applied yet: 001_star_schema.sql", check.stdout)
+        self.assertIsNone(harness.scalar(dsn, "SELECT to_regclass('starstream.spec_migration')"))
+
+        out = self.migrate(dsn, lab)
+        self.assertIn("5 generated statement(s) applied", out.stderr)
+        self.assertEqual(self.columns(dsn, "dim_lab_item"), [
+            ("lab_item_key", "bigint", "NO"), ("item_id", "text", "NO"), ("price", "numeric", "YES"),
+            ("valid_from", "timestamp with time zone", "NO"), ("valid_to", "timestamp with time zone", "YES"), ("is_current", "boolean", "NO")])
+        self.assertEqual(self.columns(dsn, "fact_lab_event"), [
+            ("date_key", "integer", "YES"), ("lab_user_key", "bigint", "YES"), ("lab_item_key", "bigint", "YES"), ("event_id", "uuid", "NO"),
+            ("event_type", "text", "YES"), ("price", "numeric", "YES"), ("timestamp", "timestamp with time zone", "YES")])
+        self.assertEqual([c[0] for c in self.columns(dsn, "win_lab_revenue_per_minute")],
+                         ["window_start", "window_end", "revenue", "purchases", "buyers"])
+        self.assertEqual(self.keys(dsn, "dim_lab_user"), {
+            "dim_lab_user_pkey": (True, True, None, ["lab_user_key"]),
+            "dim_lab_user_natural_key": (False, True, None, ["user_id"])})
+        self.assertEqual(self.keys(dsn, "dim_lab_item"), {
+            "dim_lab_item_pkey": (True, True, None, ["lab_item_key"]),
+            "dim_lab_item_natural_key": (False, True, None, ["item_id", "valid_from"]),
+            "dim_lab_item_current": (False, True, "is_current", ["item_id"])})
+        self.assertEqual(self.keys(dsn, "fact_lab_event"), {"fact_lab_event_pkey": (True, True, None, ["event_id"])})
+        self.assertEqual(self.keys(dsn, "win_lab_revenue_per_minute"), {"win_lab_revenue_per_minute_pkey": (True, True, None, ["window_start"])})
+        # dim_date is conformed with product_view's (001 made it): nothing generated for it.
+        spec_file = os.path.join(lab, "lab_events.yaml")
+        recorded = self.recorded(dsn)
+        self.assertEqual([(p, f, t) for p, f, t, _ in recorded], [
+            ("lab_events", spec_file, "dim_lab_user"), ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item"),
+            ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute")])
+        self.assertTrue(recorded[0][3].startswith("CREATE TABLE dim_lab_user ("), recorded[0][3])
+        self.assertEqual(recorded[2][3], "CREATE UNIQUE INDEX dim_lab_item_current ON dim_lab_item (item_id) WHERE is_current")
+
+        # A second run applies and records nothing; check-config agrees.
+        out = self.migrate(dsn, lab)
+        self.assertIn("0 generated statement(s) applied", out.stderr)
+        self.assertEqual(len(self.recorded(dsn)), 5)
+        check = self.daemon("check-config", dsn, lab)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("statements generated from the specs to apply: none", check.stdout)
+
+        # Rows the runtime would have written survive a spec that grows.
+        harness.query(dsn, """
+            INSERT INTO dim_lab_item VALUES (1, 'item_1', 9.50, '2026-01-01', NULL, true);
+            INSERT INTO win_lab_revenue_per_minute VALUES ('2026-01-01 10:00', '2026-01-01 10:01', 19.00, 2, 1)""")
+        grown = self.folder("grown", ("lab_events.yaml", self.lab_text(
+            ("attributes: [price], policy: scd2", "attributes: [price, {last_event_type: event_type}], policy: scd2"),
+            ("buyers: count_distinct(user_id)}", "buyers: count_distinct(user_id), top_price: max(price)}"))))
+        check = self.daemon("check-config", dsn, grown)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text;", check.stdout)
+        self.assertIn("ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric;", check.stdout)
+        self.assertEqual(len(self.recorded(dsn)), 5)  # a dry run
+        self.migrate(dsn, grown)
+        added = self.recorded(dsn)[5:]
+        self.assertEqual([(t, s) for _, _, t, s in added], [
+            ("dim_lab_item.last_event_type", "ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text"),
+            ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric")])
+        self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
+        self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price FROM win_lab_revenue_per_minute"), [("19.00", 2, None)])
+        self.migrate(dsn, grown)
+        self.assertEqual(len(self.recorded(dsn)), 7)
+
+    def assert_refused(self, dsn, folder, spec_path, line, key, says):
+        """check-config, migrate and run each exit 2 naming file:line, the key and `says`; nothing recorded."""
+        before = self.recorded(dsn)
+        columns_before = harness.query(dsn, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2")
+        for command in ("check-config", "migrate", "run"):
+            with self.subTest(command=command):
+                out = self.daemon(command, dsn, folder)
+                self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+                self.assertIn(f"{spec_path}:{line}:1: {key}: {says}", out.stderr)
+        self.assertEqual(self.recorded(dsn), before)
+        self.assertEqual(harness.query(dsn, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"),
+                         columns_before)
+        if harness.scalar(dsn, "SELECT to_regclass('starstream.progress') IS NOT NULL"):
+            self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.progress"), 0)
+
+    def test_incompatible_changes_are_refused(self):
+        dsn = self.pg.create_database("refused")
+        self.migrate(dsn, self.folder("refused-lab", LAB))
+        cases = {  # name: (replacements in lab_events.yaml, the table's line starts with, key, what the message says)
+            "type_change": ([("price:      {pointer: /price, type: numeric", "price:      {pointer: /price, type: double")],
+                            "  dim_lab_item:", "dimensions.dim_lab_item",
+                            "column price: the spec makes it double precision, the database's public.dim_lab_item.price is numeric"),
+            "renamed_natural_key": ([("dim_lab_user: {key: [user_id]}", "dim_lab_user: {key: [{user_name: user_id}]}")],
+                                    "  dim_lab_user:", "dimensions.dim_lab_user",
+                                    "natural key: the spec makes members unique on (user_name), the database's public.dim_lab_user has "
+                                    "(lab_user_key) primary key, (user_id)"),
+            "grain_change": ([("grain: event", "grain: [event_id, item_id]"), ("columns: [event_id, event_type,", "columns: [event_id, item_id, event_type,")],
+                             "  fact_lab_event:", "facts.fact_lab_event",
+                             "grain (primary key): the spec makes it (event_id, item_id), the database's public.fact_lab_event has (event_id) primary key"),
+            # A new group key would be an added column, but the rows' key would not hold it.
+            "window_group_key": ([("    where: {event_type: purchase}\n", "    where: {event_type: purchase}\n    group_by: [dim_lab_item]\n")],
+                                 "  win_lab_revenue_per_minute:", "windows.win_lab_revenue_per_minute",
+                                 "primary key: the spec makes it (lab_item_key, window_start), the database's public.win_lab_revenue_per_minute has "
+                                 "(window_start) primary key"),
+        }
+        for name, (replacements, table_line, key, says) in cases.items():
+            with self.subTest(name):
+                folder = self.folder("refused-" + name, ("lab_events.yaml", self.lab_text(*replacements)))
+                spec = os.path.join(folder, "lab_events.yaml")
+                self.assert_refused(dsn, folder, spec, self.spec_line(spec, table_line), key, says)
+
+    def test_removed_natural_key_column_is_refused(self):
+        dsn = self.pg.create_database("removed")
+        # The database was made when the user dimension was keyed by two columns...
+        self.migrate(dsn, self.folder("two-column-key", ("lab_events.yaml", self.lab_text(
+            ("dim_lab_user: {key: [user_id]}", "dim_lab_user: {key: [user_id, event_type]}")))))
+        # ...and the shipped spec keys it by one.
+        folder = self.folder("one-column-key", LAB)
+        spec = os.path.join(folder, "lab_events.yaml")
+        self.assert_refused(dsn, folder, spec, self.spec_line(spec, "  dim_lab_user:"), "dimensions.dim_lab_user",
+                            "natural key: the spec makes members unique on (user_id), the database's public.dim_lab_user has "
+                            "(lab_user_key) primary key, (event_type, user_id)")
+
+    def test_product_view_needs_nothing_on_a_sql_migrated_database(self):
+        dsn = self.pg.create_database("product_view")
+        folder = self.folder("product-view", PRODUCT_VIEW)
+        out = self.migrate(dsn, folder)
+        self.assertIn("0 generated statement(s) applied", out.stderr)
+        self.assertEqual(self.recorded(dsn), [])
+        check = self.daemon("check-config", dsn, folder)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("database compared with the specs: no conflicting column or key\n", check.stdout)
+        self.assertIn("statements generated from the specs to apply: none", check.stdout)
+        # With every shipped spec, only lab_events' tables are generated.
+        self.migrate(dsn, os.path.join(harness.SOURCE_DIR, "pipelines"))
+        self.assertEqual({p for p, _, _, _ in self.recorded(dsn)}, {"lab_events"})
+
+    def test_instances_starting_at_once_apply_each_statement_once(self):
+        dsn = self.pg.create_database("concurrent")
+        lab = self.folder("concurrent-lab", LAB)
+        args = [harness.DAEMON, "migrate", f"--postgres.dsn={dsn}", "--kafka.bootstrap.servers=127.0.0.1:9", f"--pipelines.dir={lab}"]
+        procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(self.recorded(dsn)), 5)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.schema_migration"),
+                         len([f for f in os.listdir(os.path.join(harness.SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")]))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

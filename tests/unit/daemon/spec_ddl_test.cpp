@@ -1,0 +1,164 @@
+// The DDL generated from pipeline specs (sink/postgres/spec_ddl.h), without a database: each
+// table kind's CREATE TABLE and keys, ADD COLUMN, names PostgreSQL reserves, and the grouping
+// per spec. Applying it to a real PostgreSQL is tests/integration/test_spec_migrations.py.
+#include "sink/postgres/spec_ddl.h"
+#include "spec/spec_reader.h"
+#include "spec/table_schema.h"
+
+#include <gtest/gtest.h>
+
+using namespace starstream::daemon;
+using namespace starstream::daemon::postgres;
+
+namespace {
+
+const std::string kShop = R"(pipeline: shop
+source: {topics: [shop], format: json}
+fields:
+  event_id: {pointer: /id, type: uuid, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  store_id: {pointer: /store, type: text, required: true}
+  sku: {pointer: /sku, type: text}
+  price: {pointer: /price, type: numeric}
+  order: {pointer: /order, type: integer}
+  device: {pointer: /device, type: text}
+event: {id: event_id, time: at}
+enrichers:
+  calendar: {function: calendar, input: at}
+dimensions:
+  dim_date: {key: [calendar.date_key]}
+  dim_store: {key: [store_id]}
+  dim_item: {key: [store_id, sku], attributes: [price], policy: scd2}
+facts:
+  fact_sale: {grain: event, dimensions: [dim_date, dim_item], columns: [{sale_id: event_id}, order, price]}
+  fact_order: {grain: [store_id, order], columns: [store_id, order, price]}
+windows:
+  win_sales: {tumbling: 1h, group_by: [dim_store, sku], aggregates: {revenue: sum(price)}}
+  win_running: {cumulative: {size: 1d, step: 1h}, aggregates: {orders: count}}
+  win_visits: {session: {gap: 30m, key: device}, bounds: [visit_start, visit_end], group_by: [dim_store], aggregates: {events: count}}
+)";
+
+/// The statements creating `table` of the shop spec, joined by ";\n".
+std::string created(const std::string& table) {
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(kShop, "shop.yaml");
+    for (const auto& t : spec::table_schemas(s))
+        if (t.table == table) {
+            std::string out;
+            for (const auto& statement : create_table(t)) out += statement.sql + ";\n";
+            return out;
+        }
+    ADD_FAILURE() << "no table " << table;
+    return "";
+}
+
+}  // namespace
+
+TEST(SpecDdl, DimensionWithASurrogateKey) {
+    EXPECT_EQ(created("dim_store"),
+              "CREATE TABLE dim_store (\n"
+              "    store_key bigint NOT NULL,\n"
+              "    store_id text NOT NULL,\n"
+              "    CONSTRAINT dim_store_pkey PRIMARY KEY (store_key),\n"
+              "    CONSTRAINT dim_store_natural_key UNIQUE (store_id)\n"
+              ");\n");
+}
+
+TEST(SpecDdl, DimensionWhoseNaturalKeyIsItsKey) {
+    // As 001's dim_date: the natural key is the primary key; no second unique index on it.
+    EXPECT_EQ(created("dim_date"),
+              "CREATE TABLE dim_date (\n"
+              "    date_key integer NOT NULL,\n"
+              "    CONSTRAINT dim_date_pkey PRIMARY KEY (date_key)\n"
+              ");\n");
+}
+
+TEST(SpecDdl, ScdType2DimensionKeysEachVersionAndFindsTheCurrentOne) {
+    EXPECT_EQ(created("dim_item"),
+              "CREATE TABLE dim_item (\n"
+              "    item_key bigint NOT NULL,\n"
+              "    store_id text NOT NULL,\n"
+              "    sku text NOT NULL,\n"
+              "    price numeric,\n"
+              "    valid_from timestamp with time zone NOT NULL,\n"
+              "    valid_to timestamp with time zone,\n"
+              "    is_current boolean NOT NULL,\n"
+              "    CONSTRAINT dim_item_pkey PRIMARY KEY (item_key),\n"
+              "    CONSTRAINT dim_item_natural_key UNIQUE (store_id, sku, valid_from)\n"
+              ");\n"
+              "CREATE UNIQUE INDEX dim_item_current ON dim_item (store_id, sku) WHERE is_current;\n");
+}
+
+TEST(SpecDdl, FactKeyedByItsGrain) {
+    // grain event: the column holding the event id, whatever the fact calls it.
+    EXPECT_EQ(created("fact_sale"),
+              "CREATE TABLE fact_sale (\n"
+              "    date_key integer,\n"
+              "    item_key bigint,\n"
+              "    sale_id uuid NOT NULL,\n"
+              "    \"order\" bigint,\n"
+              "    price numeric,\n"
+              "    CONSTRAINT fact_sale_pkey PRIMARY KEY (sale_id)\n"
+              ");\n");
+    EXPECT_NE(created("fact_order").find("CONSTRAINT fact_order_pkey PRIMARY KEY (store_id, \"order\")"), std::string::npos) << created("fact_order");
+}
+
+TEST(SpecDdl, WindowTablesKeyedByWindowAndGroup) {
+    EXPECT_EQ(created("win_sales"),
+              "CREATE TABLE win_sales (\n"
+              "    window_start timestamp with time zone NOT NULL,\n"
+              "    window_end timestamp with time zone NOT NULL,\n"
+              "    store_key bigint NOT NULL,\n"
+              "    sku text NOT NULL,\n"
+              "    revenue numeric,\n"
+              "    CONSTRAINT win_sales_pkey PRIMARY KEY (window_start, store_key, sku)\n"
+              ");\n");
+    // Cumulative windows share their start; a session's end moves while it grows (as 005's win_visits).
+    EXPECT_NE(created("win_running").find("PRIMARY KEY (window_start, window_end)"), std::string::npos) << created("win_running");
+    EXPECT_NE(created("win_visits").find("PRIMARY KEY (device, store_key, visit_start)"), std::string::npos) << created("win_visits");
+}
+
+TEST(SpecDdl, AddColumnIsNullable) {
+    const MissingColumn m{"shop", "shop.yaml", "dim_item", "public.dim_item", {"color", "text", true}};
+    const SpecStatement s = add_column(m);
+    EXPECT_EQ(s.target, "dim_item.color");
+    EXPECT_EQ(s.sql, "ALTER TABLE public.dim_item ADD COLUMN color text");
+    EXPECT_EQ(add_column({"shop", "shop.yaml", "win_sales", "shop.win_sales", {"end", "bigint", false}}).sql,
+              "ALTER TABLE shop.win_sales ADD COLUMN \"end\" bigint");
+}
+
+TEST(SpecDdl, ReservedNamesAreQuotedOthersAreNot) {
+    EXPECT_EQ(sql_identifier("order"), "\"order\"");
+    EXPECT_EQ(sql_identifier("user"), "\"user\"");
+    EXPECT_EQ(sql_identifier("timestamp"), "timestamp");  // a column may be so named (lab_events' is)
+    EXPECT_EQ(sql_identifier("dim_store"), "dim_store");
+}
+
+TEST(SpecDdl, OneMigrationPerSpecTablesBeforeColumns) {
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(kShop, "shop.yaml");
+    SchemaDifference d;
+    d.columns.push_back({"other", "other.yaml", "dim_x", "public.dim_x", {"a", "text", false}});
+    d.tables.push_back({"shop", "shop.yaml", spec::table_schemas(s)[1]});
+    d.columns.push_back({"shop", "shop.yaml", "dim_y", "public.dim_y", {"b", "bigint", false}});
+    d.tables.push_back({"shop", "shop.yaml", spec::table_schemas(s)[2]});
+    const auto migrations = spec_ddl(d);
+    ASSERT_EQ(migrations.size(), 2u);
+    EXPECT_EQ(migrations[0].pipeline, "shop");
+    ASSERT_EQ(migrations[0].statements.size(), 4u);  // dim_store; dim_item and its current index; dim_y.b
+    EXPECT_EQ(migrations[0].statements[0].target, "dim_store");
+    EXPECT_EQ(migrations[0].statements[2].target, "dim_item");
+    EXPECT_EQ(migrations[0].statements[3].target, "dim_y.b");
+    EXPECT_EQ(migrations[1].file, "other.yaml");
+    EXPECT_TRUE(spec_ddl(SchemaDifference{}).empty());
+}
+
+TEST(SpecDdl, AGrainNoColumnHoldsIsRefused) {
+    std::string yaml = kShop;
+    yaml.replace(yaml.find("columns: [store_id, order, price]"), 33, "columns: [store_id, price]");
+    try {
+        spec::parse_pipeline_spec(yaml, "shop.yaml");
+        ADD_FAILURE() << "parsed";
+    } catch (const spec::SpecError& e) {
+        EXPECT_EQ(e.key(), "facts.fact_order.grain") << e.what();
+        EXPECT_NE(std::string(e.what()).find("'order' is in no column"), std::string::npos) << e.what();
+    }
+}
