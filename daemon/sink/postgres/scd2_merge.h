@@ -47,9 +47,14 @@
 // Fact tables must not have a non-deferrable foreign key to the dimension: changed versions are
 // deleted and inserted again under the same key.
 //
-// Cost per batch: 3 round trips (create/empty the session's temp tables; binary COPY of the
-// events; one script of 15 statements plus one UPDATE per fact table, the last statement
-// returning the keys).
+// Cost per batch: 3 round trips whatever its size: (1) create the session's 7 temp tables if
+// missing and empty them (8 statements); (2) a binary COPY of the events; (3) one script of 11
+// statements plus one UPDATE per fact table, the last returning the keys. Work on the stored
+// tables is index probes only (no sequential scan; tested): per new observation 3 probes of the
+// observation table and 1-3 of the dimension, per changed version its pieces' index range scans
+// of each fact table, per event 1 probe for its key. Measured on the test machine (2 shared
+// cores): a late observation splitting a version of a key with 20,000 observations and 20,000
+// facts, 499 facts re-pointed, about 15 ms for the 3 round trips and the facts' INSERT.
 //
 // Errors: PgError (engine::StoreError). transient() (lost connection, deadlock, serialization)
 // means: roll back and retry the batch. A value that does not parse as its column type, a NULL

@@ -118,11 +118,16 @@ FROM (SELECT DISTINCT hashtextextended('{dim}' || ROW({k})::text, 0) AS h FROM {
 
 // A key never seen gets its inferred member: one version over all time, attributes unknown.
 // Its first observation then overwrites it in place (keeping its key).
+// Why LATERAL ... LIMIT 1 and = ANY (ARRAY(...)) in this script rather than plain joins and NOT
+// EXISTS: the temp tables have no statistics, the planner guesses hundreds of rows in them and
+// then hashes the whole dimension (a sequential scan per statement, measured in the
+// ALateObservationInALongHistoryStaysLocal test); these forms can only be index probes.
 constexpr const char* kInferred = R"SQL(
 INSERT INTO {dim} ({sk}, {k}, valid_from, valid_to, is_current)
 SELECT nextval('{seq}'), {n.k}, '-infinity', 'infinity', true
 FROM (SELECT DISTINCT {k} FROM {input}) AS n
-WHERE NOT EXISTS (SELECT 1 FROM {dim} AS d WHERE {k d=n});
+LEFT JOIN LATERAL (SELECT true AS found FROM {dim} AS d WHERE {k d=n} LIMIT 1) AS x ON true
+WHERE x.found IS NULL;
 )SQL";
 
 // The primary key deduplicates against stored and in-batch observations; only the new ones
@@ -137,14 +142,15 @@ INSERT INTO {new} SELECT DISTINCT {k}, observed_at FROM inserted;
 )SQL";
 
 // Where each new observation time now decides the values: up to the next observation of the
-// key (three primary-key probes each). The values are those of the greatest tuple at that
+// key (three primary-key probes each; min() rather than EXISTS, which the planner may answer
+// with a sequential scan hoping to meet a matching row early). The values are those of the greatest tuple at that
 // time, which may be an older observation (a tie the new one loses changes nothing). The
 // values stored there before were constant on this interval (no observation inside it), so it
 // lies inside one version.
 constexpr const char* kOverride = R"SQL(
 INSERT INTO {override} ({k}, scd2_from, scd2_to, {a})
 SELECT {n.k},
-       CASE WHEN EXISTS (SELECT 1 FROM {obs} AS o WHERE {k o=n} AND o.observed_at < n.observed_at)
+       CASE WHEN (SELECT min(o.observed_at) FROM {obs} AS o WHERE {k o=n}) < n.observed_at
             THEN n.observed_at ELSE '-infinity' END,
        coalesce((SELECT min(o.observed_at) FROM {obs} AS o WHERE {k o=n} AND o.observed_at > n.observed_at), 'infinity'),
        {w.a}
@@ -163,7 +169,7 @@ WITH hit AS (
     CROSS JOIN LATERAL (SELECT d.{sk}, {d.a} FROM {dim} AS d WHERE {k d=v} AND d.valid_from <= v.scd2_from
                         ORDER BY d.valid_from DESC LIMIT 1) AS d
     WHERE {a d<>v}),
-hit_version AS (SELECT d.* FROM {dim} AS d JOIN hit USING ({sk})),
+hit_version AS (SELECT d.* FROM {dim} AS d WHERE d.{sk} = ANY (ARRAY(SELECT {sk} FROM hit))),
 around AS (
     SELECT h.{sk}, {h.k}, {h.a}, h.valid_from, h.valid_to FROM hit_version AS h
     UNION ALL
@@ -172,7 +178,8 @@ around AS (
     CROSS JOIN LATERAL (SELECT * FROM {dim} AS p WHERE {k p=h} AND p.valid_from < h.valid_from ORDER BY p.valid_from DESC LIMIT 1) AS p
     UNION ALL
     SELECT n.{sk}, {n.k}, {n.a}, n.valid_from, n.valid_to
-    FROM hit_version AS h JOIN {dim} AS n ON {k n=h} AND n.valid_from = h.valid_to)
+    FROM hit_version AS h
+    CROSS JOIN LATERAL (SELECT * FROM {dim} AS n WHERE {k n=h} AND n.valid_from = h.valid_to LIMIT 1) AS n)
 INSERT INTO {span} SELECT DISTINCT ON ({sk}) * FROM around;
 )SQL";
 
@@ -233,13 +240,16 @@ WHERE r.{sk} <> p.scd2_old_key AND f.{fact_key} = p.scd2_old_key
 // stored. Delete first, so that the (natural key, valid_from) and one-current-per-key unique
 // indexes never see the old and the new rows together.
 constexpr const char* kReplace = R"SQL(
-DELETE FROM {dim} AS d USING {span} AS s
-WHERE d.{sk} = s.{sk}
-  AND NOT EXISTS (SELECT 1 FROM {run} AS r WHERE r.{sk} = s.{sk} AND r.valid_from = s.valid_from
-                  AND r.valid_to = s.valid_to AND {a r==s});
+DELETE FROM {dim} AS d
+WHERE d.{sk} = ANY (ARRAY(
+    SELECT s.{sk} FROM {span} AS s
+    WHERE NOT EXISTS (SELECT 1 FROM {run} AS r WHERE r.{sk} = s.{sk} AND r.valid_from = s.valid_from
+                      AND r.valid_to = s.valid_to AND {a r==s})));
 INSERT INTO {dim} ({sk}, {k}, {a}, valid_from, valid_to, is_current)
 SELECT r.{sk}, {r.k}, {r.a}, r.valid_from, r.valid_to, r.valid_to = 'infinity'
-FROM {run} AS r WHERE NOT EXISTS (SELECT 1 FROM {dim} AS d WHERE d.{sk} = r.{sk});
+FROM {run} AS r
+WHERE NOT EXISTS (SELECT 1 FROM {span} AS s WHERE s.{sk} = r.{sk} AND s.valid_from = r.valid_from
+                  AND s.valid_to = r.valid_to AND {a r==s});
 )SQL";
 
 // Last: the key in force at each event's time (one index probe each).

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <random>
@@ -287,6 +288,57 @@ TEST_F(Scd2MergeTest, AnInferredMemberKeepsItsKeyWhenFirstObserved) {
     EXPECT_EQ(stored.at("item_7")[0].version.values, (Values{10, "b"}));
 }
 
+/// Sequential scans of, and rows inserted, updated and deleted in, `table`, as counted by the
+/// statistics of this backend not yet flushed (pg_stat_xact_user_tables: a flush happens only
+/// between transactions, so a difference taken inside one transaction counts its work alone).
+struct TableActivity {
+    std::int64_t seq_scan = 0, inserted = 0, updated = 0, deleted = 0;
+    TableActivity operator-(const TableActivity& o) const { return {seq_scan - o.seq_scan, inserted - o.inserted, updated - o.updated, deleted - o.deleted}; }
+};
+
+TableActivity activity(PgConnection& conn, const std::string& table) {
+    PgResult r = conn.exec_params("SELECT seq_scan, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = $1", {table});
+    if (PQntuples(r.get()) == 0) return {};
+    return {std::atoll(PQgetvalue(r.get(), 0, 0)), std::atoll(PQgetvalue(r.get(), 0, 1)), std::atoll(PQgetvalue(r.get(), 0, 2)),
+            std::atoll(PQgetvalue(r.get(), 0, 3))};
+}
+
+TEST_F(Scd2MergeTest, ALateObservationInALongHistoryStaysLocal) {
+    // 20,000 observations of one key, one a second, the price changing every 1,000: 20 versions.
+    std::vector<Event> history;
+    for (int i = 0; i < 20000; ++i) history.push_back({i, "item_1", kBaseUs + i * 1000000LL, Values{9 + (i / 1000) % 2, "a"}});
+    // And 5,000 other keys, referenced once: a dimension large enough for the planner to probe
+    // its indexes rather than read it whole, as it would a production one.
+    for (int i = 0; i < 5000; ++i) history.push_back({20000 + i, "item_" + std::to_string(1000 + i), kBaseUs, std::nullopt});
+    conn_->exec(kBeginReadCommitted);
+    write_batch(*conn_, merge_, history);
+    conn_->exec("ANALYZE dim_lab_item; ANALYZE dim_lab_item_observation; ANALYZE fact_lab_event");
+    ASSERT_EQ(stored_versions(*conn_).at("item_1").size(), 20u);  // and one for each other key
+
+    // A late observation at 500.5 s with another price splits the first version in three; the
+    // facts at 501..999 s move to the third piece, nothing else is read or written.
+    const std::vector<Event> late = {{30000, "item_1", kBaseUs + 500500000LL, Values{11, "a"}}, {30001, "item_1", kBaseUs + 700000000LL, std::nullopt}};
+    conn_->exec(kBeginReadCommitted);
+    const TableActivity dim0 = activity(*conn_, "dim_lab_item"), obs0 = activity(*conn_, "dim_lab_item_observation"),
+                        facts0 = activity(*conn_, "fact_lab_event");
+    const auto start = std::chrono::steady_clock::now();
+    write_batch(*conn_, merge_, late, false);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const TableActivity dim = activity(*conn_, "dim_lab_item") - dim0, obs = activity(*conn_, "dim_lab_item_observation") - obs0,
+                        facts = activity(*conn_, "fact_lab_event") - facts0;
+    conn_->exec("COMMIT");
+    std::cout << "late observation in a 20,000-observation history: " << ms << " ms\n";
+    EXPECT_EQ(dim.seq_scan + obs.seq_scan + facts.seq_scan, 0);
+    EXPECT_EQ(obs.inserted, 1);
+    EXPECT_EQ(dim.deleted, 1);    // the first version, cut short
+    EXPECT_EQ(dim.inserted, 3);   // it again, the new price, the old price again
+    EXPECT_EQ(facts.updated, 499);
+    EXPECT_EQ(facts.inserted, 2);
+    EXPECT_EQ(dim.updated + obs.updated + obs.deleted, 0);
+    history.insert(history.end(), late.begin(), late.end());
+    expect_matches_oracle(*conn_, history, "long history");
+}
+
 // ---- concurrency -----------------------------------------------------------------------------
 
 /// Blocks until some session waits for an advisory lock (the second merge queued behind the
@@ -338,6 +390,38 @@ TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
         expect_matches_oracle(*conn_, written, "concurrent round " + std::to_string(round));
         if (HasFatalFailure() || HasNonfatalFailure()) return;
     }
+}
+
+TEST_F(Scd2MergeTest, FreeRunningWritersOfTheSameKeysKeepTheTiling) {
+    // Two writers, each its own connection, committing random batches of the same three keys as
+    // fast as they can: whatever interleaving the server picks, the result is the brute force's.
+    std::vector<Event> all[2];
+    std::string errors[2];
+    auto writer = [&](int w) {
+        try {
+            PgConnection conn(settings_);
+            conn.exec("SET TIME ZONE 'UTC'");
+            std::mt19937_64 rng(7 + static_cast<std::uint64_t>(w));
+            std::vector<Event> events = random_events(rng, 300, 3, 40);
+            for (auto& e : events) e.id += w * 100000;
+            for (std::size_t at = 0; at < events.size();) {
+                const std::size_t size = std::min<std::size_t>(events.size() - at, 1 + rng() % 20);
+                const std::vector<Event> batch(events.begin() + static_cast<long>(at), events.begin() + static_cast<long>(at + size));
+                conn.exec(kBeginReadCommitted);
+                write_batch(conn, merge_, batch);
+                at += size;
+            }
+            all[w] = events;
+        } catch (const std::exception& e) {
+            errors[w] = e.what();
+        }
+    };
+    std::thread first(writer, 0), second(writer, 1);
+    first.join(), second.join();
+    ASSERT_EQ(errors[0] + errors[1], "");
+    std::vector<Event> written = all[0];
+    written.insert(written.end(), all[1].begin(), all[1].end());
+    expect_matches_oracle(*conn_, written, "free-running writers");
 }
 
 }  // namespace
