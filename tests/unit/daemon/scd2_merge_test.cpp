@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -76,15 +77,46 @@ const Version& version_at(const std::vector<Version>& versions, std::int64_t tim
 
 // ---- the database under test -----------------------------------------------------------------
 
-Scd2Dimension lab_item() {
-    return {"dim_lab_item", "lab_item_key", {{"item_id", "text"}}, {{"price", "numeric"}, {"label", "text"}},
-            {{"fact_lab_event", "lab_item_key", "event_time"}}};
+/// A dimension under test and how the test's events map onto it.
+struct Shape {
+    Scd2Dimension dimension;
+    std::string ddl;           ///< the fact table and its index
+    std::string versions_sql;  ///< test key, surrogate key, valid_from, valid_to (us), is_current, price, label; by key and time
+    std::function<std::vector<std::string>(const std::string&)> key;  ///< the test's key ("item_3") -> natural key values
+    bool labelled = true;      ///< label is an attribute (else the events' label is always "a")
+    const std::string& fact_table() const { return dimension.facts[0].table; }
+};
+
+/// Microseconds since the Unix epoch, +-infinity as INT64_MIN/MAX.
+std::string micros(const std::string& column);
+
+/// The lab events' item, with a second attribute: one text key, price numeric and label text.
+Shape lab_item() {
+    return {{"dim_lab_item", "lab_item_key", {{"item_id", "text"}}, {{"price", "numeric"}, {"label", "text"}},
+             {{"fact_lab_event", "lab_item_key", "event_time"}}},
+            "CREATE TABLE fact_lab_event (event_id bigint PRIMARY KEY, lab_item_key bigint NOT NULL, event_time timestamptz NOT NULL);"
+            "CREATE INDEX ON fact_lab_event (lab_item_key, event_time);",
+            "SELECT item_id, lab_item_key, " + micros("valid_from") + ", " + micros("valid_to") +
+                ", is_current, price::text, label FROM dim_lab_item ORDER BY item_id, valid_from",
+            [](const std::string& key) { return std::vector<std::string>{key}; }};
 }
 
-constexpr const char* kFactTable = R"SQL(
-CREATE TABLE fact_lab_event (event_id bigint PRIMARY KEY, lab_item_key bigint NOT NULL, event_time timestamptz NOT NULL);
-CREATE INDEX ON fact_lab_event (lab_item_key, event_time);
-)SQL";
+/// A store's product: a two-column key (text, bigint) and a single attribute, price, as
+/// lab_events' dim_lab_item has.
+Shape store_product() {
+    return {{"dim_store_product", "store_product_key", {{"store_id", "text"}, {"product_id", "bigint"}}, {{"price", "numeric"}},
+             {{"fact_sale", "store_product_key", "sold_at"}}},
+            "CREATE TABLE fact_sale (event_id bigint PRIMARY KEY, store_product_key bigint NOT NULL, sold_at timestamptz NOT NULL);"
+            "CREATE INDEX ON fact_sale (store_product_key, sold_at);",
+            "SELECT 'item_' || product_id, store_product_key, " + micros("valid_from") + ", " + micros("valid_to") +
+                ", is_current, price::text, CASE WHEN price IS NOT NULL THEN 'a' END FROM dim_store_product ORDER BY 1, valid_from",
+            // item_N -> store s<N mod 2>, product N: the store alone never tells keys apart.
+            [](const std::string& key) {
+                const std::string n = key.substr(5);
+                return std::vector<std::string>{"s" + std::to_string(std::stoi(n) % 2), n};
+            },
+            false};
+}
 
 /// Microseconds since the Unix epoch, +-infinity as INT64_MIN/MAX.
 std::string micros(const std::string& column) {
@@ -103,9 +135,8 @@ std::optional<Values> values_of(PGresult* r, int row, int price_col) {
     return Values{std::atoi(PQgetvalue(r, row, price_col)), PQgetvalue(r, row, price_col + 1)};
 }
 
-std::map<std::string, std::vector<StoredVersion>> stored_versions(PgConnection& conn) {
-    PgResult r = conn.exec("SELECT item_id, lab_item_key, " + micros("valid_from") + ", " + micros("valid_to") +
-                           ", is_current, price::text, label FROM dim_lab_item ORDER BY item_id, valid_from");
+std::map<std::string, std::vector<StoredVersion>> stored_versions(PgConnection& conn, const Shape& shape) {
+    PgResult r = conn.exec(shape.versions_sql);
     std::map<std::string, std::vector<StoredVersion>> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         StoredVersion v{std::atoll(PQgetvalue(r.get(), i, 1)),
@@ -117,11 +148,12 @@ std::map<std::string, std::vector<StoredVersion>> stored_versions(PgConnection& 
 }
 
 /// One batch as the sink would write it: merge, then the facts with the keys returned.
-void write_batch(PgConnection& conn, const Scd2Merge& merge, const std::vector<Event>& batch, bool commit = true) {
+void write_batch(PgConnection& conn, const Scd2Merge& merge, const Shape& shape, const std::vector<Event>& batch, bool commit = true) {
     std::vector<Scd2Event> events;
     for (const auto& e : batch) {
-        Scd2Event s{{e.key}, std::nullopt, e.time_us};
-        if (e.values) s.attributes = std::vector<std::string>{std::to_string(e.values->price), e.values->label};
+        Scd2Event s{shape.key(e.key), std::nullopt, e.time_us};
+        if (e.values) s.attributes = std::vector<std::string>{std::to_string(e.values->price)};
+        if (e.values && shape.labelled) s.attributes->push_back(e.values->label);
         events.push_back(std::move(s));
     }
     const std::vector<std::int64_t> keys = merge.merge(conn, events);
@@ -132,14 +164,14 @@ void write_batch(PgConnection& conn, const Scd2Merge& merge, const std::vector<E
         fact_keys.push_back(std::to_string(keys[i]));
         times.push_back(std::to_string(batch[i].time_us));
     }
-    conn.exec_params("INSERT INTO fact_lab_event SELECT i, k, 'epoch'::timestamptz + t * interval '1 microsecond'"
+    conn.exec_params("INSERT INTO " + shape.fact_table() + " SELECT i, k, 'epoch'::timestamptz + t * interval '1 microsecond'"
                      " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(i, k, t)",
                      {text_array(ids), text_array(fact_keys), text_array(times)});
     if (commit) conn.exec("COMMIT");
 }
 
 /// Compares the tables with the brute force over every event written so far.
-void expect_matches_oracle(PgConnection& conn, const std::vector<Event>& written, const std::string& context) {
+void expect_matches_oracle(PgConnection& conn, const Shape& shape, const std::vector<Event>& written, const std::string& context) {
     std::map<std::string, std::vector<std::pair<std::int64_t, Values>>> observations;
     for (const auto& e : written) {
         observations[e.key];  // referenced keys have versions too
@@ -148,7 +180,7 @@ void expect_matches_oracle(PgConnection& conn, const std::vector<Event>& written
     std::map<std::string, std::vector<Version>> expected;
     for (const auto& [key, list] : observations) expected[key] = oracle_versions(list);
 
-    const auto stored = stored_versions(conn);
+    const auto stored = stored_versions(conn, shape);
     ASSERT_EQ(stored.size(), expected.size()) << context;
     std::map<std::int64_t, std::pair<std::string, Version>> by_key;
     for (const auto& [key, versions] : stored) {
@@ -171,7 +203,7 @@ void expect_matches_oracle(PgConnection& conn, const std::vector<Event>& written
         for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(versions[i].version, want[i]) << context << " key " << key << " version " << i;
     }
 
-    PgResult facts = conn.exec("SELECT event_id, lab_item_key FROM fact_lab_event");
+    PgResult facts = conn.exec("SELECT event_id, " + shape.dimension.surrogate_key + " FROM " + shape.fact_table());
     ASSERT_EQ(PQntuples(facts.get()), static_cast<int>(written.size())) << context;
     std::map<std::int64_t, std::int64_t> fact_key;
     for (int i = 0; i < PQntuples(facts.get()); ++i) fact_key[std::atoll(PQgetvalue(facts.get(), i, 0))] = std::atoll(PQgetvalue(facts.get(), i, 1));
@@ -188,24 +220,35 @@ void expect_matches_oracle(PgConnection& conn, const std::vector<Event>& written
 class Scd2MergeTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        const std::string name = std::string("scd2_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+        const std::string name = std::string(test->test_suite_name()) + "_" + test->name();
         std::string database;
         for (char c : name) database += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+        database.resize(std::min<std::size_t>(database.size(), 63));  // Postgres would truncate it silently
         settings_.dsn = test::LocalPostgresServer::shared().create_database(database);
+        merge_.emplace(shape_.dimension);
         conn_ = std::make_unique<PgConnection>(settings_);
         conn_->exec("SET TIME ZONE 'UTC'");
-        conn_->exec(scd2_schema_sql(merge_.dimension()) + kFactTable);
+        conn_->exec(scd2_schema_sql(shape_.dimension) + shape_.ddl);
     }
 
+    /// One batch on the test's connection.
+    void write(const std::vector<Event>& batch, bool commit = true) { write_batch(*conn_, *merge_, shape_, batch, commit); }
+    void expect_matches_oracle(const std::vector<Event>& written, const std::string& context) {
+        postgres::expect_matches_oracle(*conn_, shape_, written, context);
+    }
+    void random_batches(int seeds);
+
     PgSettings settings_;
-    Scd2Merge merge_{lab_item()};
+    Shape shape_ = lab_item();  ///< a derived fixture may choose another before SetUp
+    std::optional<Scd2Merge> merge_;
     std::unique_ptr<PgConnection> conn_;
 };
 
 /// Random events for `keys` keys at whole seconds in [0, seconds): ties are frequent, values
 /// repeat (late observations equal to their neighbours), a third are references, a tenth
 /// repeat an earlier observation under a new fact id.
-std::vector<Event> random_events(std::mt19937_64& rng, int count, int keys, int seconds) {
+std::vector<Event> random_events(std::mt19937_64& rng, int count, int keys, int seconds, bool labelled = true) {
     std::vector<Event> events;
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
     for (int i = 0; i < count; ++i) {
@@ -216,73 +259,84 @@ std::vector<Event> random_events(std::mt19937_64& rng, int count, int keys, int 
             continue;
         }
         Event e{i, "item_" + std::to_string(pick(keys)), kBaseUs + pick(seconds) * 1000000LL, std::nullopt};
-        if (pick(3) != 0) e.values = Values{9 + pick(3), pick(2) ? "a" : "b"};
+        if (pick(3) != 0) e.values = Values{9 + pick(3), !labelled || pick(2) ? "a" : "b"};
         events.push_back(e);
     }
     std::shuffle(events.begin(), events.end(), rng);  // arrival order is not event-time order
     return events;
 }
 
-TEST_F(Scd2MergeTest, RandomBatchesMatchTheBruteForce) {
-    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-        conn_->exec("TRUNCATE dim_lab_item, dim_lab_item_observation, fact_lab_event");
+void Scd2MergeTest::random_batches(int seeds) {
+    const Scd2Dimension& d = shape_.dimension;
+    for (std::uint64_t seed = 1; seed <= static_cast<std::uint64_t>(seeds); ++seed) {
+        conn_->exec("TRUNCATE " + d.table + ", " + d.observation_table() + ", " + shape_.fact_table());
         std::mt19937_64 rng(seed);
-        const std::vector<Event> events = random_events(rng, 240, 3, 40);
+        const std::vector<Event> events = random_events(rng, 240, 3, 40, shape_.labelled);
         std::vector<Event> written;
         for (std::size_t at = 0; at < events.size();) {
             const std::size_t size = std::min<std::size_t>(events.size() - at, 1 + rng() % 30);
             const std::vector<Event> batch(events.begin() + static_cast<long>(at), events.begin() + static_cast<long>(at + size));
             conn_->exec(kBeginReadCommitted);
-            write_batch(*conn_, merge_, batch);
+            write(batch);
             written.insert(written.end(), batch.begin(), batch.end());
             at += size;
-            expect_matches_oracle(*conn_, written, "seed " + std::to_string(seed) + " after " + std::to_string(at) + " events");
+            expect_matches_oracle(written, "seed " + std::to_string(seed) + " after " + std::to_string(at) + " events");
             if (HasFatalFailure() || HasNonfatalFailure()) return;
         }
     }
 }
+
+TEST_F(Scd2MergeTest, RandomBatchesMatchTheBruteForce) { random_batches(6); }
+
+/// The same on a two-column natural key (text, bigint) with one attribute, lab_events' shape.
+class Scd2MergeTwoColumnKeyTest : public Scd2MergeTest {
+protected:
+    Scd2MergeTwoColumnKeyTest() { shape_ = store_product(); }
+};
+
+TEST_F(Scd2MergeTwoColumnKeyTest, RandomBatchesMatchTheBruteForce) { random_batches(4); }
 
 TEST_F(Scd2MergeTest, TwoMergesInOneTransactionAndAReplayedBatch) {
     std::mt19937_64 rng(42);
     const std::vector<Event> events = random_events(rng, 120, 2, 20);
     const std::vector<Event> first(events.begin(), events.begin() + 60), second(events.begin() + 60, events.end());
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, first, false);
-    write_batch(*conn_, merge_, second, true);
-    expect_matches_oracle(*conn_, events, "two merges in one transaction");
+    write(first, false);
+    write(second, true);
+    expect_matches_oracle(events, "two merges in one transaction");
     // A batch replayed after a crash in the middle of nothing: its observations are stored
     // already and change nothing; its facts (new ids here) find the same versions.
     std::vector<Event> replay = first;
     for (auto& e : replay) e.id += 1000;
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, replay);
+    write(replay);
     std::vector<Event> all = events;
     all.insert(all.end(), replay.begin(), replay.end());
-    expect_matches_oracle(*conn_, all, "replayed batch");
+    expect_matches_oracle(all, "replayed batch");
 }
 
 TEST_F(Scd2MergeTest, ALateObservationEqualToItsNeighboursRewritesNothing) {
     auto obs = [](std::int64_t id, int second, int price) { return Event{id, "item_1", kBaseUs + second * 1000000LL, Values{price, "a"}}; };
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, {obs(1, 10, 9), obs(2, 20, 10), obs(3, 30, 9), {4, "item_1", kBaseUs + 25 * 1000000LL, std::nullopt}});
+    write({obs(1, 10, 9), obs(2, 20, 10), obs(3, 30, 9), {4, "item_1", kBaseUs + 25 * 1000000LL, std::nullopt}});
     const std::string rows = "SELECT string_agg(xmin::text || ':' || lab_item_key, ',' ORDER BY valid_from) FROM dim_lab_item";
     const std::string facts = "SELECT string_agg(xmin::text, ',' ORDER BY event_id) FROM fact_lab_event";
     const std::string before = PQgetvalue(conn_->exec(rows).get(), 0, 0), facts_before = PQgetvalue(conn_->exec(facts).get(), 0, 0);
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, {obs(5, 15, 9), obs(6, 25, 10), obs(7, 5, 9)});
+    write({obs(5, 15, 9), obs(6, 25, 10), obs(7, 5, 9)});
     EXPECT_EQ(PQgetvalue(conn_->exec(rows).get(), 0, 0), before);
     EXPECT_EQ(std::string(PQgetvalue(conn_->exec(facts).get(), 0, 0)).substr(0, facts_before.size()), facts_before);
-    expect_matches_oracle(*conn_, {obs(1, 10, 9), obs(2, 20, 10), obs(3, 30, 9), {4, "item_1", kBaseUs + 25 * 1000000LL, std::nullopt},
+    expect_matches_oracle({obs(1, 10, 9), obs(2, 20, 10), obs(3, 30, 9), {4, "item_1", kBaseUs + 25 * 1000000LL, std::nullopt},
                                    obs(5, 15, 9), obs(6, 25, 10), obs(7, 5, 9)}, "equal late observations");
 }
 
 TEST_F(Scd2MergeTest, AnInferredMemberKeepsItsKeyWhenFirstObserved) {
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, {{1, "item_7", kBaseUs, std::nullopt}});
+    write({{1, "item_7", kBaseUs, std::nullopt}});
     const std::string key = PQgetvalue(conn_->exec("SELECT lab_item_key FROM dim_lab_item").get(), 0, 0);
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, {{2, "item_7", kBaseUs + 5000000, Values{10, "b"}}});
-    const auto stored = stored_versions(*conn_);
+    write({{2, "item_7", kBaseUs + 5000000, Values{10, "b"}}});
+    const auto stored = stored_versions(*conn_, shape_);
     ASSERT_EQ(stored.at("item_7").size(), 1u);
     EXPECT_EQ(std::to_string(stored.at("item_7")[0].key), key);
     EXPECT_EQ(stored.at("item_7")[0].version.values, (Values{10, "b"}));
@@ -311,9 +365,9 @@ TEST_F(Scd2MergeTest, ALateObservationInALongHistoryStaysLocal) {
     // its indexes rather than read it whole, as it would a production one.
     for (int i = 0; i < 5000; ++i) history.push_back({20000 + i, "item_" + std::to_string(1000 + i), kBaseUs, std::nullopt});
     conn_->exec(kBeginReadCommitted);
-    write_batch(*conn_, merge_, history);
+    write(history);
     conn_->exec("ANALYZE dim_lab_item; ANALYZE dim_lab_item_observation; ANALYZE fact_lab_event");
-    ASSERT_EQ(stored_versions(*conn_).at("item_1").size(), 20u);  // and one for each other key
+    ASSERT_EQ(stored_versions(*conn_, shape_).at("item_1").size(), 20u);  // and one for each other key
 
     // A late observation at 500.5 s with another price splits the first version in three; the
     // facts at 501..999 s move to the third piece, nothing else is read or written.
@@ -322,7 +376,7 @@ TEST_F(Scd2MergeTest, ALateObservationInALongHistoryStaysLocal) {
     const TableActivity dim0 = activity(*conn_, "dim_lab_item"), obs0 = activity(*conn_, "dim_lab_item_observation"),
                         facts0 = activity(*conn_, "fact_lab_event");
     const auto start = std::chrono::steady_clock::now();
-    write_batch(*conn_, merge_, late, false);
+    write(late, false);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const TableActivity dim = activity(*conn_, "dim_lab_item") - dim0, obs = activity(*conn_, "dim_lab_item_observation") - obs0,
                         facts = activity(*conn_, "fact_lab_event") - facts0;
@@ -336,7 +390,7 @@ TEST_F(Scd2MergeTest, ALateObservationInALongHistoryStaysLocal) {
     EXPECT_EQ(facts.inserted, 2);
     EXPECT_EQ(dim.updated + obs.updated + obs.deleted, 0);
     history.insert(history.end(), late.begin(), late.end());
-    expect_matches_oracle(*conn_, history, "long history");
+    expect_matches_oracle(history, "long history");
 }
 
 // ---- concurrency -----------------------------------------------------------------------------
@@ -366,14 +420,14 @@ TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
         // order: the sorted lock order keeps them from deadlocking); A writes its facts and
         // commits; B then merges over what A committed.
         conn_->exec(kBeginReadCommitted);
-        write_batch(*conn_, merge_, a, false);
+        write(a, false);
         std::atomic<bool> b_done{false};
         std::string b_error;
         std::thread second([&] {
             try {
                 std::vector<Event> reversed(b.rbegin(), b.rend());
                 other.exec(kBeginReadCommitted);
-                write_batch(other, merge_, reversed);
+                write_batch(other, *merge_, shape_, reversed);
             } catch (const std::exception& e) {
                 b_error = e.what();
             }
@@ -387,7 +441,7 @@ TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
         ASSERT_EQ(b_error, "") << "round " << round;
         written.insert(written.end(), a.begin(), a.end());
         written.insert(written.end(), b.begin(), b.end());
-        expect_matches_oracle(*conn_, written, "concurrent round " + std::to_string(round));
+        expect_matches_oracle(written, "concurrent round " + std::to_string(round));
         if (HasFatalFailure() || HasNonfatalFailure()) return;
     }
 }
@@ -408,7 +462,7 @@ TEST_F(Scd2MergeTest, FreeRunningWritersOfTheSameKeysKeepTheTiling) {
                 const std::size_t size = std::min<std::size_t>(events.size() - at, 1 + rng() % 20);
                 const std::vector<Event> batch(events.begin() + static_cast<long>(at), events.begin() + static_cast<long>(at + size));
                 conn.exec(kBeginReadCommitted);
-                write_batch(conn, merge_, batch);
+                write_batch(conn, *merge_, shape_, batch);
                 at += size;
             }
             all[w] = events;
@@ -421,7 +475,7 @@ TEST_F(Scd2MergeTest, FreeRunningWritersOfTheSameKeysKeepTheTiling) {
     ASSERT_EQ(errors[0] + errors[1], "");
     std::vector<Event> written = all[0];
     written.insert(written.end(), all[1].begin(), all[1].end());
-    expect_matches_oracle(*conn_, written, "free-running writers");
+    expect_matches_oracle(written, "free-running writers");
 }
 
 }  // namespace
