@@ -5,6 +5,8 @@
 #include "sink/postgres/scd2_merge.h"
 
 #include "local_postgres_server.h"
+#include "sink/postgres/scd2_dimensions.h"
+#include "spec/spec_reader.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/progress_store.h"  // text_array
 #include "sink/postgres/window_lock.h"     // kBeginReadCommitted
@@ -476,6 +478,37 @@ TEST_F(Scd2MergeTest, FreeRunningWritersOfTheSameKeysKeepTheTiling) {
     std::vector<Event> written = all[0];
     written.insert(written.end(), all[1].begin(), all[1].end());
     expect_matches_oracle(written, "free-running writers");
+}
+
+TEST(Scd2MergeOfTheLabSpec, LateObservationsMoveTheLabFacts) {
+    // The descriptor the lab_events spec makes (single numeric attribute, event time in a
+    // column named "timestamp"), on tables shaped as the spec's.
+    const auto dims = scd2_dimensions({spec::read_pipeline_spec(std::string(STARSTREAM_SOURCE_DIR) + "/pipelines/lab_events.yaml")});
+    ASSERT_EQ(dims.size(), 1u);
+    const Scd2Merge merge(dims[0]);
+    PgSettings settings;
+    settings.dsn = test::LocalPostgresServer::shared().create_database("scd2_lab_spec");
+    PgConnection conn(settings);
+    conn.exec("SET TIME ZONE 'UTC'");
+    conn.exec(scd2_schema_sql(dims[0]) + "CREATE TABLE fact_lab_event (lab_item_key bigint NOT NULL, event_id bigint PRIMARY KEY, \"timestamp\" timestamptz NOT NULL);"
+                                         "CREATE INDEX ON fact_lab_event (lab_item_key, \"timestamp\");");
+    auto batch = [&](const std::vector<std::pair<int, Scd2Event>>& events) {
+        std::vector<Scd2Event> merged;
+        for (const auto& [id, e] : events) merged.push_back(e);
+        conn.exec(kBeginReadCommitted);
+        const auto keys = merge.merge(conn, merged);
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            conn.exec_params("INSERT INTO fact_lab_event VALUES ($1, $2, 'epoch'::timestamptz + $3::bigint * interval '1 microsecond')",
+                             {std::to_string(keys[i]), std::to_string(events[i].first), std::to_string(events[i].second.time_us)});
+        conn.exec("COMMIT");
+    };
+    const std::int64_t s = 1000000;
+    batch({{1, {{"item_1"}, std::vector<std::string>{"9.50"}, kBaseUs + 10 * s}}, {2, {{"item_1"}, std::nullopt, kBaseUs + 5 * s}}});
+    batch({{3, {{"item_1"}, std::vector<std::string>{"10"}, kBaseUs + 7 * s}}, {4, {{"item_1"}, std::nullopt, kBaseUs + 12 * s}}});
+    // Observations at 7 s (10) and 10 s (9.50): the first version, from -infinity, holds 10.
+    PgResult r = conn.exec("SELECT string_agg(f.event_id || '=' || d.price || '@' || d.valid_from::text, ' ' ORDER BY f.event_id)"
+                           " FROM fact_lab_event f JOIN dim_lab_item d USING (lab_item_key)");
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "1=9.50@2026-01-01 00:00:10+00 2=10@-infinity 3=10@-infinity 4=9.50@2026-01-01 00:00:10+00");
 }
 
 }  // namespace
