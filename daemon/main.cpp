@@ -171,7 +171,7 @@ int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
     }
     std::unique_ptr<StreamService> runner;
     try {
-        runner = std::make_unique<StreamService>(config, state, probe, systemd);
+        runner = std::make_unique<StreamService>(config, specs, state, probe, systemd);
         if (!runner->wait_for_source()) {
             spdlog::info("stopped before consuming anything");
             runner.reset();
@@ -250,6 +250,10 @@ int main(int argc, char** argv) {
         const auto pipelines = validated_pipelines(config);
         if (!pipelines) return kExitConfig;
         std::cout << "pipeline specs OK: " << pipeline_names(*pipelines) << "\n";
+        if (const std::string problem = run_problem(config, *pipelines); !problem.empty()) {
+            std::cerr << "starstreamd: " << problem << "\n";
+            return kExitConfig;
+        }
         try {
             const enrichment::Enrichment opened(config.enrichment);  // reference files and time zone
         } catch (const ConfigError& e) {
@@ -270,11 +274,14 @@ int main(int argc, char** argv) {
             tools::rebuild_windows(config, std::cout);
             return 0;
         }
-        // A bad spec stops the daemon before it connects or consumes. The specs' tables are
-        // created (migrate), but product_view still runs from its compiled pipeline and no
-        // generic driver writes the other specs' tables yet (pipelines/README.md).
+        // A bad spec stops the daemon before it connects or consumes; so does a pipelines.run
+        // that names no spec, or one a spec pipeline cannot run yet.
         const auto pipelines = validated_pipelines(config);
         if (!pipelines) return kExitConfig;
+        if (const std::string problem = run_problem(config, *pipelines); !problem.empty()) {
+            spdlog::critical("{}", problem);
+            return kExitConfig;
+        }
         spdlog::info("pipeline specs validated: {}", pipeline_names(*pipelines));
         return run(config, *pipelines);
     } catch (const postgres::PgError& e) {

@@ -46,6 +46,7 @@ struct Config {
 
     // [pipelines]
     std::string pipelines_dir;                           ///< folder of pipeline specs (*.yaml); default: compiled-in pipelines/ path
+    std::string pipeline_run = "product_view";           ///< the pipeline this instance runs: product_view (compiled) or a spec's name
 
     // [instance]
     std::string instance_id;                             ///< default: <hostname>-<pid>; recorded with batches and claims

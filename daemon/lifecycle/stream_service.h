@@ -1,6 +1,8 @@
-// The running pipeline, wired: the engine's StreamDriver over the compiled product_view stage,
-// the Postgres sink (PostgresBatchSink over a StarBatchWriter per connection) and checkpoint store (ProgressStore), reporting to the
-// daemon's health state, metrics and systemd. main() makes one, waits for the source, runs it.
+// The running pipeline, wired: the engine's StreamDriver over the pipeline named by
+// pipelines.run (the compiled product_view stage and StarBatchWriter, or a spec's SpecStage and
+// SpecBatchWriter), the Postgres sink (PostgresBatchSink, a writer per connection) and checkpoint
+// store (ProgressStore), reporting to the daemon's health state, metrics and systemd. main()
+// makes one, waits for the source, runs it.
 // Thread rules: construct, wait_for_source() and run() on one thread; request_stop() from
 // anywhere, signal handlers included.
 #pragma once
@@ -15,6 +17,7 @@
 #include "metrics/pipeline_probe.h"
 #include "pipeline/product_view/product_view_stage.h"
 #include "sink/postgres/progress_store.h"
+#include "spec/pipeline_spec.h"
 #include "sink/postgres/postgres_batch_sink.h"
 
 #include <memory>
@@ -24,12 +27,17 @@ namespace starstream::daemon {
 /// The driver's settings from the configuration (config/starstream.conf.example names each key).
 engine::DriverSettings driver_settings(const Config& config);
 
+/// Why pipelines.run cannot run with `specs` ("" when it can): no spec of that name, or a spec
+/// using what spec pipelines cannot do yet.
+std::string run_problem(const Config& config, const std::vector<spec::PipelineSpec>& specs);
+
 class StreamService {
 public:
-    /// Loads the enrichment data and creates the Kafka consumer; throws std::runtime_error (a
-    /// missing enrichment file), engine::SourceConfigError (a bad kafka.* key) or
-    /// postgres::PgError.
-    StreamService(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd);
+    /// Loads the enrichment data and creates the Kafka consumer for pipelines.run (run_problem()
+    /// empty; `specs` must outlive the service); throws ConfigError (a missing enrichment file),
+    /// engine::SourceConfigError (a bad kafka.* key) or postgres::PgError.
+    StreamService(const Config& config, const std::vector<spec::PipelineSpec>& specs, PipelineState& state, metrics::PipelineProbe& probe,
+                  SystemdNotifier& systemd);
 
     /// See engine::StreamDriver::wait_for_source.
     bool wait_for_source() { return driver_->wait_for_source(); }
@@ -39,8 +47,8 @@ public:
 
 private:
     postgres::ProgressStore checkpoints_;
-    product_view::ProductViewStage stage_;
-    postgres::PostgresBatchSink sink_;
+    std::unique_ptr<engine::PipelineStage> stage_;
+    std::unique_ptr<postgres::PostgresBatchSink> sink_;
     SinkReporter sink_reporter_;
     DriverReporter driver_reporter_;
     std::unique_ptr<engine::StreamDriver> driver_;  ///< destroyed first: it uses every member above

@@ -94,7 +94,7 @@ TableSchema dimension_schema(const PipelineSpec& spec, const DimensionSpec& d) {
     add(spec, t, d.attributes);
     t.natural_key = names(d.key);
     if (d.policy == DimensionPolicy::scd2) {
-        t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, false}, {"is_current", "boolean", true}});
+        t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, true}, {"is_current", "boolean", true}});
         t.current_key = t.natural_key;
         t.natural_key.push_back("valid_from");
     }

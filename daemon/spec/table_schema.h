@@ -24,7 +24,7 @@
 //   windows      PRIMARY KEY (start, group keys): a fixed-size window is named by its start;
 //                cumulative windows share their start, so (start, end, group keys); a session
 //                is (session key, group keys, start): its end moves while it grows
-// NOT NULL: key columns, valid_from and is_current; every other column may be NULL (a field
+// NOT NULL: key columns, valid_from, valid_to ('infinity' for the current version) and is_current; every other column may be NULL (a field
 // that is not required, an aggregate of nothing).
 // Pure functions; any thread.
 #pragma once

@@ -91,10 +91,10 @@ class SpecMigrations(unittest.TestCase):
         self.assertIsNone(harness.scalar(dsn, "SELECT to_regclass('starstream.spec_migration')"))
 
         out = self.migrate(dsn, lab)
-        self.assertIn("5 generated statement(s) applied", out.stderr)
+        self.assertIn("8 generated statement(s) applied", out.stderr)
         self.assertEqual(self.columns(dsn, "dim_lab_item"), [
             ("lab_item_key", "bigint", "NO"), ("item_id", "text", "NO"), ("price", "numeric", "YES"),
-            ("valid_from", "timestamp with time zone", "NO"), ("valid_to", "timestamp with time zone", "YES"), ("is_current", "boolean", "NO")])
+            ("valid_from", "timestamp with time zone", "NO"), ("valid_to", "timestamp with time zone", "NO"), ("is_current", "boolean", "NO")])
         self.assertEqual(self.columns(dsn, "fact_lab_event"), [
             ("date_key", "integer", "YES"), ("lab_user_key", "bigint", "YES"), ("lab_item_key", "bigint", "YES"), ("event_id", "uuid", "NO"),
             ("event_type", "text", "YES"), ("price", "numeric", "YES"), ("timestamp", "timestamp with time zone", "YES")])
@@ -107,28 +107,33 @@ class SpecMigrations(unittest.TestCase):
             "dim_lab_item_pkey": (True, True, None, ["lab_item_key"]),
             "dim_lab_item_natural_key": (False, True, None, ["item_id", "valid_from"]),
             "dim_lab_item_current": (False, True, "is_current", ["item_id"])})
-        self.assertEqual(self.keys(dsn, "fact_lab_event"), {"fact_lab_event_pkey": (True, True, None, ["event_id"])})
+        self.assertEqual(self.keys(dsn, "fact_lab_event"), {"fact_lab_event_pkey": (True, True, None, ["event_id"]),
+                                                            # re-pointing facts when a late price splits an item's version
+                                                            "fact_lab_event_lab_item_key_time": (False, False, None, ["lab_item_key", "timestamp"])})
         self.assertEqual(self.keys(dsn, "win_lab_revenue_per_minute"), {"win_lab_revenue_per_minute_pkey": (True, True, None, ["window_start"])})
         # dim_date is conformed with product_view's (001 made it): nothing generated for it.
         spec_file = os.path.join(lab, "lab_events.yaml")
         recorded = self.recorded(dsn)
         self.assertEqual([(p, f, t) for p, f, t, _ in recorded], [
             ("lab_events", spec_file, "dim_lab_user"), ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item"),
-            ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute")])
+            ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute"),
+            # The SCD type 2 merge's state: key sequence, observations, the fact's (key, time) index.
+            ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item_observation"),
+            ("lab_events", spec_file, "fact_lab_event")])
         self.assertTrue(recorded[0][3].startswith("CREATE TABLE dim_lab_user ("), recorded[0][3])
         self.assertEqual(recorded[2][3], "CREATE UNIQUE INDEX dim_lab_item_current ON dim_lab_item (item_id) WHERE is_current")
 
         # A second run applies and records nothing; check-config agrees.
         out = self.migrate(dsn, lab)
         self.assertIn("0 generated statement(s) applied", out.stderr)
-        self.assertEqual(len(self.recorded(dsn)), 5)
+        self.assertEqual(len(self.recorded(dsn)), 8)
         check = self.daemon("check-config", dsn, lab)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("statements generated from the specs to apply: none", check.stdout)
 
         # Rows the runtime would have written survive a spec that grows.
         harness.query(dsn, """
-            INSERT INTO dim_lab_item VALUES (1, 'item_1', 9.50, '2026-01-01', NULL, true);
+            INSERT INTO dim_lab_item VALUES (1, 'item_1', 9.50, '2026-01-01', 'infinity', true);
             INSERT INTO win_lab_revenue_per_minute VALUES ('2026-01-01 10:00', '2026-01-01 10:01', 19.00, 2, 1)""")
         grown = self.folder("grown", ("lab_events.yaml", self.lab_text(
             ("attributes: [price], policy: scd2", "attributes: [price, {last_event_type: event_type}], policy: scd2"),
@@ -137,16 +142,16 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text;", check.stdout)
         self.assertIn("ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric;", check.stdout)
-        self.assertEqual(len(self.recorded(dsn)), 5)  # a dry run
+        self.assertEqual(len(self.recorded(dsn)), 8)  # a dry run
         self.migrate(dsn, grown)
-        added = self.recorded(dsn)[5:]
+        added = self.recorded(dsn)[8:]
         self.assertEqual([(t, s) for _, _, t, s in added], [
             ("dim_lab_item.last_event_type", "ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text"),
             ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric")])
         self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
         self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price FROM win_lab_revenue_per_minute"), [("19.00", 2, None)])
         self.migrate(dsn, grown)
-        self.assertEqual(len(self.recorded(dsn)), 7)
+        self.assertEqual(len(self.recorded(dsn)), 10)
 
     def assert_refused(self, dsn, folder, spec_path, line, key, says):
         """check-config, migrate and run each exit 2 naming file:line, the key and `says`; nothing recorded."""
@@ -223,7 +228,7 @@ class SpecMigrations(unittest.TestCase):
         for p in procs:
             _, err = p.communicate(timeout=120)
             self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(self.recorded(dsn)), 5)
+        self.assertEqual(len(self.recorded(dsn)), 8)
         self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.schema_migration"),
                          len([f for f in os.listdir(os.path.join(harness.SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")]))
 

@@ -2,16 +2,11 @@
 
 #include "enrichment/referrer_channel.h"
 
-#include <xxhash.h>
 
 #include <algorithm>
 #include <unordered_map>
 
 namespace starstream::daemon::product_view {
-
-std::int64_t surrogate_key(std::string_view natural_key) {
-    return static_cast<std::int64_t>(XXH3_64bits(natural_key.data(), natural_key.size()));
-}
 
 std::string_view funnel_stage(std::string_view collection) {
     static const std::unordered_map<std::string_view, std::string_view> stages = {

@@ -6,6 +6,8 @@
 // Thread rules: one thread (uses the Enrichment's caches).
 #pragma once
 
+#include "pipeline/surrogate_key.h"
+
 #include "enrichment/enrichment.h"
 #include "pipeline/product_view/product_view_event.h"
 #include "pipeline/product_view/star_batch.h"
@@ -16,8 +18,7 @@
 
 namespace starstream::daemon::product_view {
 
-/// The surrogate key of a natural key: XXH3-64 of its bytes, as a signed bigint.
-std::int64_t surrogate_key(std::string_view natural_key);
+using daemon::surrogate_key;
 
 /// The funnel stage of one of the 27 known collections (EVENTS.md): browse, product, cart,
 /// checkout, purchase, recommendation, account or search; "" for others.

@@ -1,5 +1,6 @@
 #include "sink/postgres/rejected_records.h"
 
+#include "sink/postgres/bisection.h"
 #include "sink/postgres/star_batch_writer.h"
 
 #include <algorithm>
@@ -22,22 +23,12 @@ void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std
                    std::nullopt});
 }
 
-/// `try_range(b, e)` writes facts [b, e) and returns the error that refused them, if any.
-template <typename TryRange>
-void bisect(const StarBatch& batch, TryRange&& try_range, std::size_t begin, std::size_t end, const PgError& error,
-            std::vector<engine::RejectedRow>& out) {
-    if (!caused_by_records(error)) return;  // a schema or permission error is no record's fault
-    if (end - begin == 1) return refused(batch, begin, error, out);
-    const std::size_t mid = begin + (end - begin) / 2;
-    for (auto [b, e] : {std::pair{begin, mid}, std::pair{mid, end}})
-        if (auto failed = try_range(b, e)) bisect(batch, try_range, b, e, *failed, out);
-}
-
 }  // namespace
 
 std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch) {
     std::vector<engine::RejectedRow> out;
     const std::size_t n = batch.facts.size();
+    auto refuse = [&](std::size_t fact, const PgError& error) { refused(batch, fact, error, out); };
     if (n == 0) return out;
     try {
         writer.begin_trial(batch);
@@ -45,14 +36,14 @@ std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const St
         if (members_refused.transient()) throw;
         // The members themselves are refused: each probe writes a range of facts with only the
         // members they reference, in a transaction of its own.
-        bisect(batch, [&](std::size_t b, std::size_t e) { return writer.probe(batch, b, e); }, 0, n, members_refused, out);
+        bisect([&](std::size_t b, std::size_t e) { return writer.probe(batch, b, e); }, refuse, 0, n, members_refused);
         return out;
     }
     // One trial transaction: ranges that pass stay under their savepoint and are never copied
     // again; only refused ranges are split.
     try {
         if (auto failed = writer.try_facts(batch, 0, n))
-            bisect(batch, [&](std::size_t b, std::size_t e) { return writer.try_facts(batch, b, e); }, 0, n, *failed, out);
+            bisect([&](std::size_t b, std::size_t e) { return writer.try_facts(batch, b, e); }, refuse, 0, n, *failed);
     } catch (const PgError&) {
         writer.end_trial();
         throw;

@@ -57,6 +57,12 @@ std::vector<SpecStatement> create_table(const spec::TableSchema& t) {
     for (const auto& c : t.columns) lines.push_back(column_definition(c));
     lines.push_back(fmt::format("CONSTRAINT {} PRIMARY KEY ({})", sql_identifier(t.table + "_pkey"), identifiers(t.primary_key)));
     if (needs_natural_key(t)) lines.push_back(fmt::format("CONSTRAINT {} UNIQUE ({})", sql_identifier(t.table + "_natural_key"), identifiers(t.natural_key)));
+    if (!t.current_key.empty()) {
+        // What the SCD type 2 merge keeps true (scd2_merge.h): versions are non-empty and the
+        // current one is the one open to the future.
+        lines.push_back(fmt::format("CONSTRAINT {} CHECK (valid_from < valid_to)", sql_identifier(t.table + "_validity")));
+        lines.push_back(fmt::format("CONSTRAINT {} CHECK (is_current = (valid_to = 'infinity'))", sql_identifier(t.table + "_current_version")));
+    }
     std::vector<SpecStatement> out = {{t.table, fmt::format("CREATE TABLE {} (\n    {}\n)", table, fmt::join(lines, ",\n    "))}};
     if (!t.current_key.empty())
         out.push_back({t.table, fmt::format("CREATE UNIQUE INDEX {} ON {} ({}) WHERE is_current", sql_identifier(t.table + "_current"), table,
@@ -70,13 +76,37 @@ SpecStatement add_column(const MissingColumn& m) {
     return {m.table + "." + m.column.name, fmt::format("ALTER TABLE {} ADD COLUMN {}", m.qualified, column_definition(nullable))};
 }
 
-std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference) {
+std::vector<SpecStatement> scd2_state(const Scd2Dimension& d) {
+    std::vector<std::string> columns, key;
+    for (const auto& c : d.natural_key) columns.push_back(sql_identifier(c.name) + " " + c.type + " NOT NULL"), key.push_back(c.name);
+    columns.push_back("observed_at timestamp with time zone NOT NULL");
+    key.push_back("observed_at");
+    for (const auto& c : d.attributes) columns.push_back(sql_identifier(c.name) + " " + c.type + " NOT NULL"), key.push_back(c.name);
+    std::vector<SpecStatement> out = {
+        {d.table, "CREATE SEQUENCE " + sql_identifier(d.key_sequence())},
+        {d.observation_table(), fmt::format("CREATE TABLE {} (\n    {},\n    CONSTRAINT {} PRIMARY KEY ({})\n)", sql_identifier(d.observation_table()),
+                                            fmt::join(columns, ",\n    "), sql_identifier(d.observation_table() + "_pkey"), identifiers(key))}};
+    for (const auto& f : d.facts)
+        out.push_back({f.table, fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} ({}, {})", sql_identifier(f.table + "_" + f.key_column + "_time"),
+                                            sql_identifier(f.table), sql_identifier(f.key_column), sql_identifier(f.time_column))});
+    return out;
+}
+
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2) {
     std::vector<SpecMigration> out;
     for (const auto& t : difference.tables) {
         auto statements = create_table(t.schema);
         auto& m = migration_of(out, t.pipeline, t.file);
         m.statements.insert(m.statements.end(), statements.begin(), statements.end());
     }
+    // After every CREATE TABLE: an SCD type 2 dimension's facts may be created after it.
+    for (const auto& t : difference.tables)
+        for (const auto& d : scd2)
+            if (d.table == t.schema.table) {
+                auto statements = scd2_state(d);
+                auto& m = migration_of(out, t.pipeline, t.file);
+                m.statements.insert(m.statements.end(), statements.begin(), statements.end());
+            }
     for (const auto& c : difference.columns) migration_of(out, c.pipeline, c.file).statements.push_back(add_column(c));
     return out;
 }

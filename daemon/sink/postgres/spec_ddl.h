@@ -6,7 +6,8 @@
 //   missing table   CREATE TABLE <table> (columns..., CONSTRAINT <table>_pkey PRIMARY KEY (...),
 //                   dimensions: CONSTRAINT <table>_natural_key UNIQUE (...) unless the natural
 //                   key is the primary key itself, as dim_date's date_key); SCD type 2 also
-//                   CREATE UNIQUE INDEX <table>_current ON <table> (natural key) WHERE is_current
+//                   the CHECKs its merge keeps true, CREATE UNIQUE INDEX <table>_current ON
+//                   <table> (natural key) WHERE is_current, and scd2_state
 //   missing column  ALTER TABLE <schema>.<table> ADD COLUMN <column> <type>: nullable, since the
 //                   rows already there have no value for it
 // Keys and NOT NULL columns come from spec/table_schema.h. No FOREIGN KEY: 001 explains why.
@@ -15,6 +16,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include "sink/postgres/scd2_merge.h"
 #include "sink/postgres/schema_check.h"
 
 #include <string>
@@ -34,10 +36,16 @@ struct SpecMigration {
 };
 
 /// One SpecMigration per spec with something to add (specs with missing tables first, in spec
-/// order); within one, the CREATE TABLEs (in spec order), then the ADD COLUMNs. Empty when
+/// order); within one, the CREATE TABLEs (in spec order), then for each new SCD type 2 dimension
+/// of `scd2` (scd2_dimensions.h) its state (scd2_state), then the ADD COLUMNs. Empty when
 /// `difference` is. Specs never depend on each other's statements (no FOREIGN KEY; a conformed
 /// dimension is created by the first spec naming it), so their order is free.
-std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference);
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2 = {});
+
+/// What the SCD type 2 merge needs besides the dimension table (scd2_merge.h): the key sequence,
+/// the observation table (natural key, observed_at, attributes: its primary key), and on each
+/// fact table carrying the key an index on (key, event time) for re-pointing.
+std::vector<SpecStatement> scd2_state(const Scd2Dimension& dimension);
 
 /// CREATE TABLE (and, SCD type 2, the current-version index) for one table.
 std::vector<SpecStatement> create_table(const spec::TableSchema& table);

@@ -1,6 +1,7 @@
 #include "sink/postgres/spec_migrator.h"
 
 #include "sink/postgres/migration_lock.h"
+#include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/schema_check.h"
 
 #include <fmt/format.h>
@@ -34,7 +35,7 @@ void apply_one(PgConnection& conn, const SpecMigration& m) {
 }  // namespace
 
 std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
-    return spec_ddl(compare_schema(conn, specs));
+    return spec_ddl(compare_schema(conn, specs), scd2_dimensions(specs));
 }
 
 std::vector<SpecMigration> apply_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {

@@ -1,6 +1,7 @@
 #include "sink/postgres/star_batch_writer.h"
 
 #include "pipeline/product_view/decoder.h"
+#include "sink/postgres/dimension_merge.h"
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/rejected_records.h"
 #include "sink/postgres/window_lock.h"
@@ -35,9 +36,6 @@ CREATE TEMP TABLE stage_dim_referrer (referrer_key bigint, domain text, channel 
 CREATE TEMP TABLE stage_dim_collection (collection_key bigint, collection text, funnel_stage text) ON COMMIT DELETE ROWS;
 )SQL";
 
-// Conflict targets are the natural keys: a surrogate-key collision then violates the primary
-// key and fails the batch instead of silently merging two members. RETURNING (xmax = 0)
-// tells inserted rows from updated ones; staged rows not returned were unchanged.
 struct DimensionMerge {
     std::string table;
     std::string sql;
@@ -49,22 +47,9 @@ std::string join(const std::vector<std::string>& items, const std::string& prefi
     return out;
 }
 
-/// "INSERT INTO table AS t (...) SELECT ... FROM stage_table ORDER BY natural key ON CONFLICT
-/// (natural key) DO ". Rows are taken in natural-key order, so that instances merging the same
-/// members lock them in one order and never deadlock one another.
-std::string insert_from_stage(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key) {
-    return "INSERT INTO " + table + " AS t (" + join(columns) + ")\nSELECT " + join(columns) + " FROM stage_" + table + " ORDER BY " +
-           natural_key + "\nON CONFLICT (" + natural_key + ") DO ";
-}
-
-/// Inserts new members; corrects the attributes of existing ones in place (SCD type 1) and only
-/// when they differ, so steady-state batches rewrite nothing.
 DimensionMerge scd1_merge(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key,
                           const std::vector<std::string>& attributes) {
-    const std::string sql = insert_from_stage(table, columns, natural_key);
-    if (attributes.empty()) return {table, sql + "NOTHING\nRETURNING xmax = 0"};
-    return {table, sql + "UPDATE SET (" + join(attributes) + ") = ROW(" + join(attributes, "excluded.") + ")\nWHERE (" +
-                       join(attributes, "t.") + ") IS DISTINCT FROM (" + join(attributes, "excluded.") + ")\nRETURNING xmax = 0"};
+    return {table, scd1_upsert(table, columns, columns, "stage_" + table, natural_key, attributes)};
 }
 
 /// The merge of a dimension whose attribute (and the columns derived from it) comes from the
@@ -81,7 +66,7 @@ DimensionMerge earliest_attribute_merge(const std::string& table, const std::str
     std::vector<std::string> columns = {key, natural_key};
     columns.insert(columns.end(), taken.begin(), taken.end());
     columns.insert(columns.end(), {"first_seen", "last_seen"});
-    std::string sql = insert_from_stage(table, columns, natural_key) + "UPDATE SET\n";
+    std::string sql = insert_from_stage(table, columns, columns, "stage_" + table, natural_key) + "UPDATE SET\n";
     for (const auto& c : taken) sql += "    " + c + " = CASE WHEN " + earlier + " THEN excluded." + c + " ELSE t." + c + " END,\n";
     sql += "    first_seen = least(t.first_seen, excluded.first_seen),\n"
            "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
@@ -92,14 +77,7 @@ DimensionMerge earliest_attribute_merge(const std::string& table, const std::str
 
 const std::vector<DimensionMerge>& dimension_merges() {
     static const std::vector<DimensionMerge> merges = {
-        {"dim_date", R"SQL(
-INSERT INTO dim_date (date_key, date, iso_year, iso_week, weekday, weekday_name, is_weekend, month, month_name, quarter, year)
-SELECT date_key, d, extract(isoyear FROM d), extract(week FROM d), extract(isodow FROM d), trim(to_char(d, 'Day')),
-       extract(isodow FROM d) >= 6, extract(month FROM d), trim(to_char(d, 'Month')), extract(quarter FROM d), extract(year FROM d)
-FROM (SELECT date_key, to_date(date_key::text, 'YYYYMMDD') AS d FROM stage_dim_date) s
-ORDER BY date_key
-ON CONFLICT (date_key) DO NOTHING
-RETURNING xmax = 0)SQL"},
+        {"dim_date", date_dimension_insert("stage_dim_date")},
         earliest_attribute_merge("dim_store", "store_key", "store_id", "domain", {"country_code"}),
         earliest_attribute_merge("dim_product", "product_key", "product_id", "product_url"),
         scd1_merge("dim_location", {"location_key", "country_code", "country_name", "region", "city"}, "country_code, region, city", {"country_name"}),

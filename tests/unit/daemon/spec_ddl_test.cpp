@@ -1,6 +1,7 @@
 // The DDL generated from pipeline specs (sink/postgres/spec_ddl.h), without a database: each
 // table kind's CREATE TABLE and keys, ADD COLUMN, names PostgreSQL reserves, and the grouping
 // per spec. Applying it to a real PostgreSQL is tests/integration/test_spec_migrations.py.
+#include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/spec_ddl.h"
 #include "spec/spec_reader.h"
 #include "spec/table_schema.h"
@@ -80,10 +81,12 @@ TEST(SpecDdl, ScdType2DimensionKeysEachVersionAndFindsTheCurrentOne) {
               "    sku text NOT NULL,\n"
               "    price numeric,\n"
               "    valid_from timestamp with time zone NOT NULL,\n"
-              "    valid_to timestamp with time zone,\n"
+              "    valid_to timestamp with time zone NOT NULL,\n"
               "    is_current boolean NOT NULL,\n"
               "    CONSTRAINT dim_item_pkey PRIMARY KEY (item_key),\n"
-              "    CONSTRAINT dim_item_natural_key UNIQUE (store_id, sku, valid_from)\n"
+              "    CONSTRAINT dim_item_natural_key UNIQUE (store_id, sku, valid_from),\n"
+              "    CONSTRAINT dim_item_validity CHECK (valid_from < valid_to),\n"
+              "    CONSTRAINT dim_item_current_version CHECK (is_current = (valid_to = 'infinity'))\n"
               ");\n"
               "CREATE UNIQUE INDEX dim_item_current ON dim_item (store_id, sku) WHERE is_current;\n");
 }
@@ -161,4 +164,37 @@ TEST(SpecDdl, AGrainNoColumnHoldsIsRefused) {
         EXPECT_EQ(e.key(), "facts.fact_order.grain") << e.what();
         EXPECT_NE(std::string(e.what()).find("'order' is in no column"), std::string::npos) << e.what();
     }
+}
+
+TEST(SpecDdl, ANewScdType2DimensionGetsItsMergeState) {
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(R"(pipeline: lab
+source: {topics: [lab], format: json}
+fields:
+  event_id: {pointer: /event_id, type: uuid, required: true}
+  item_id: {pointer: /item_id, type: text, required: true}
+  price: {pointer: /price, type: numeric}
+  at: {pointer: /at, type: timestamp, required: true}
+event: {id: event_id, time: at}
+dimensions:
+  dim_item: {key: [item_id], attributes: [price], policy: scd2}
+facts:
+  fact_lab: {grain: event, dimensions: [dim_item], columns: [event_id, {seen_at: at}]}
+)",
+                                                           "lab.yaml");
+    SchemaDifference d;
+    for (const auto& t : spec::table_schemas(s)) d.tables.push_back({"lab", "lab.yaml", t});
+    const auto migrations = spec_ddl(d, scd2_dimensions({s}));
+    ASSERT_EQ(migrations.size(), 1u);
+    std::vector<std::string> sql;
+    for (const auto& st : migrations[0].statements) sql.push_back(st.sql);
+    ASSERT_EQ(sql.size(), 6u);  // dim_item and its current index, fact_lab, then the merge's state
+    EXPECT_EQ(sql[3], "CREATE SEQUENCE dim_item_item_key_seq");
+    EXPECT_EQ(sql[4],
+              "CREATE TABLE dim_item_observation (\n"
+              "    item_id text NOT NULL,\n"
+              "    observed_at timestamp with time zone NOT NULL,\n"
+              "    price numeric NOT NULL,\n"
+              "    CONSTRAINT dim_item_observation_pkey PRIMARY KEY (item_id, observed_at, price)\n"
+              ")");
+    EXPECT_EQ(sql[5], "CREATE INDEX IF NOT EXISTS fact_lab_item_key_time ON fact_lab (item_key, seen_at)");
 }

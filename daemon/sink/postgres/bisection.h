@@ -1,0 +1,28 @@
+// Finding the rows Postgres refuses in a batch (DESIGN.md invariant 9, "no poison pill"): a range
+// of rows that fails with an error a record can cause (caused_by_records) is split in two and
+// each half tried again, down to single rows; a range that passes is never tried again. With k
+// refused among n rows that is about k log2(n) probes (bench/results.md, "Instances and bisection").
+// Header-only template; the caller's thread.
+#pragma once
+
+#include "sink/postgres/pg_connection.h"
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+namespace starstream::daemon::postgres {
+
+/// `try_range(b, e)` writes rows [b, e) and returns the error that refused them, if any (throws
+/// PgError when that error is transient); `refused(row, error)` is called for each single row
+/// refused. `error` is what refused [begin, end): an error no record causes ends the search.
+template <typename TryRange, typename Refused>
+void bisect(TryRange&& try_range, Refused&& refused, std::size_t begin, std::size_t end, const PgError& error) {
+    if (!caused_by_records(error)) return;  // a schema or permission error is no record's fault
+    if (end - begin == 1) return refused(begin, error);
+    const std::size_t mid = begin + (end - begin) / 2;
+    for (auto [b, e] : {std::pair{begin, mid}, std::pair{mid, end}})
+        if (std::optional<PgError> failed = try_range(b, e)) bisect(try_range, refused, b, e, *failed);
+}
+
+}  // namespace starstream::daemon::postgres

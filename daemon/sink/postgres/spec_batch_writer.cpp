@@ -1,0 +1,356 @@
+#include "sink/postgres/spec_batch_writer.h"
+
+#include "pipeline/surrogate_key.h"
+#include "sink/postgres/bisection.h"
+#include "sink/postgres/dimension_merge.h"
+#include "sink/postgres/scd2_dimensions.h"
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/star_batch_writer.h"
+#include "sink/postgres/window_lock.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+using spec::FieldValue;
+using spec::SpecBatch;
+using spec::SpecRow;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kTimestamptz = "timestamp with time zone";
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// A reference's value in PostgreSQL input syntax; nullopt for null.
+std::optional<std::string> input_text(const FieldValue& v, const std::string& type) {
+    if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
+    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    if (const auto* b = std::get_if<bool>(&v)) return std::string(*b ? "t" : "f");
+    if (const auto* d = std::get_if<double>(&v)) return fmt::format("{:.17g}", *d);
+    const std::int64_t i = std::get<std::int64_t>(v);
+    if (type != kTimestamptz) return std::to_string(i);
+    // Unix microseconds as "YYYY-MM-DD HH:MM:SS.ffffff+00" (floor division for times before 1970).
+    std::int64_t seconds = i / 1000000, micros = i % 1000000;
+    if (micros < 0) micros += 1000000, --seconds;
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec, static_cast<long long>(micros));
+    return std::string(buf);
+}
+
+/// A column read from a staged text column, cast to its type.
+std::string cast(const std::string& column, const std::string& type) { return sql_identifier(column) + "::" + type; }
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace
+
+/// A projected column: where its value sits in a row and its PostgreSQL type.
+struct Projected {
+    std::string name;
+    std::size_t index = 0;
+    std::string type;
+};
+
+struct SpecBatchWriter::Dimension {
+    std::string table, surrogate_key;
+    spec::DimensionPolicy policy = spec::DimensionPolicy::scd1;
+    bool key_is_surrogate = false;  ///< a single key column named like the surrogate key (dim_date's date_key)
+    bool is_date = false;           ///< the conformed calendar dimension (date_dimension_insert)
+    std::vector<Projected> key, attributes;
+    std::string stage_table, merge_sql;
+    std::optional<Scd2Merge> scd2;
+
+    /// The natural key of `row` as text ("a|b" for several columns); nullopt when a part is null.
+    std::optional<std::string> natural_key(const SpecRow& row) const {
+        std::string out;
+        for (std::size_t i = 0; i < key.size(); ++i) {
+            auto v = input_text(row.values[key[i].index], key[i].type);
+            if (!v) return std::nullopt;
+            out += (i ? "|" : "") + *v;
+        }
+        return out;
+    }
+};
+
+struct SpecBatchWriter::Fact {
+    std::string table, stage_table, insert_sql;
+    std::vector<Projected> columns;
+    std::vector<std::pair<std::string, std::size_t>> dimension_keys;  ///< column, index into dimensions_
+};
+
+namespace {
+
+std::vector<Projected> project(const spec::ReferenceLayout& layout, const spec::PipelineSpec& spec, const std::vector<spec::Column>& columns) {
+    std::vector<Projected> out;
+    for (const auto& c : columns) out.push_back({c.name, layout.at(c.ref), spec::reference_type(spec, c.ref)});
+    return out;
+}
+
+std::vector<std::string> names(const std::vector<Projected>& columns) {
+    std::vector<std::string> out;
+    for (const auto& c : columns) out.push_back(sql_identifier(c.name));
+    return out;
+}
+
+std::string text_columns(const std::vector<std::string>& columns) {
+    std::vector<std::string> defs;
+    for (const auto& c : columns) defs.push_back(sql_identifier(c) + " text");
+    return fmt::format("{}", fmt::join(defs, ", "));
+}
+
+}  // namespace
+
+std::string runnable_problem(const spec::PipelineSpec& spec) {
+    for (const auto& d : spec.dimensions)
+        if (d.policy == spec::DimensionPolicy::earliest && !d.attributes.empty())
+            return "dimension " + d.table + ": the earliest-attribute policy is not runnable from a spec yet (only the compiled product_view has it)";
+    return {};
+}
+
+SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::PipelineSpec& spec, const std::vector<spec::PipelineSpec>& specs,
+                                 std::string instance_id, const std::atomic<bool>* abort_flag)
+    : conn_(std::make_unique<PgConnection>(settings, abort_flag)), layout_(spec) {
+    conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
+    ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
+    const auto scd2 = scd2_dimensions(specs);
+    for (const auto& d : spec.dimensions) {
+        auto dim = std::make_unique<Dimension>();
+        dim->table = d.table;
+        dim->surrogate_key = spec::surrogate_key_column(d.table);
+        dim->policy = d.policy;
+        dim->key = project(layout_, spec, d.key);
+        dim->attributes = project(layout_, spec, d.attributes);
+        dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
+        dim->stage_table = "stage_spec_" + d.table;
+        if (d.policy == spec::DimensionPolicy::scd2) {
+            for (const auto& s : scd2)
+                if (s.table == d.table) dim->scd2.emplace(s);
+        } else if (d.table == "dim_date" && dim->key_is_surrogate) {
+            dim->is_date = true;
+            conn_->exec("CREATE TEMP TABLE " + dim->stage_table + " (date_key integer) ON COMMIT DELETE ROWS");
+            dim->merge_sql = date_dimension_insert(dim->stage_table);
+        } else {
+            std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
+            std::vector<std::string> natural, attributes;
+            for (const auto& c : dim->key) {
+                if (dim->key_is_surrogate) continue;
+                columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+                natural.push_back(sql_identifier(c.name));
+            }
+            for (const auto& c : dim->attributes) {
+                columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+                attributes.push_back(sql_identifier(c.name));
+            }
+            conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
+                                    staged.empty() ? "" : ", ", text_columns(staged)));
+            const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : fmt::format("{}", fmt::join(natural, ", "));
+            dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
+        }
+        dimensions_.push_back(std::move(dim));
+    }
+    for (const auto& f : spec.facts) {
+        Fact fact{f.table, "stage_spec_" + f.table, {}, project(layout_, spec, f.columns), {}};
+        std::vector<std::string> columns, selects, staged;
+        for (const auto& table : f.dimensions)
+            for (std::size_t i = 0; i < dimensions_.size(); ++i)
+                if (dimensions_[i]->table == table) {
+                    const std::string& key = dimensions_[i]->surrogate_key;
+                    fact.dimension_keys.push_back({key, i});
+                    columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
+                }
+        for (const auto& c : fact.columns) columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
+        fact.insert_sql = fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING", sql_identifier(f.table),
+                                      fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table);
+        facts_.push_back(std::move(fact));
+    }
+}
+
+SpecBatchWriter::~SpecBatchWriter() = default;
+
+void SpecBatchWriter::rollback() {
+    if (!conn_->ok()) return;
+    try {
+        conn_->exec("ROLLBACK");
+    } catch (...) {
+    }
+}
+
+std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, const SpecBatch& batch, std::size_t begin, std::size_t end,
+                                                           engine::TableRows& rows) {
+    std::vector<std::int64_t> keys(end - begin, 0);
+    std::vector<bool> has_key(end - begin, false);
+    if (d.scd2) {
+        std::vector<Scd2Event> events;
+        std::vector<std::size_t> event_row;
+        for (std::size_t r = begin; r < end; ++r) {
+            const SpecRow& row = batch.rows[r];
+            Scd2Event e;
+            bool complete = true;
+            for (const auto& c : d.key)
+                if (auto v = input_text(row.values[c.index], c.type)) e.key.push_back(*v);
+                else complete = false;
+            if (!complete) continue;  // no natural key: the fact's key stays NULL
+            std::vector<std::string> attributes;
+            for (const auto& c : d.attributes)
+                if (auto v = input_text(row.values[c.index], c.type)) attributes.push_back(*v);
+            if (attributes.size() == d.attributes.size()) e.attributes = std::move(attributes);  // else a reference
+            e.time_us = row.event_time_us;
+            events.push_back(std::move(e));
+            event_row.push_back(r - begin);
+        }
+        const auto merged = d.scd2->merge(*conn_, events);
+        for (std::size_t i = 0; i < merged.size(); ++i) keys[event_row[i]] = merged[i], has_key[event_row[i]] = true;
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (!has_key[i]) keys[i] = INT64_MIN;  // NULL in the fact
+        rows.table = d.table;  // the merge reports keys, not row counts
+        return keys;
+    }
+    // SCD type 1: one member per natural key; the latest event's attributes win (ties: the greater text).
+    struct Member {
+        std::vector<std::string> key;  ///< the natural key's parts
+        std::int64_t time_us = INT64_MIN;
+        std::vector<std::optional<std::string>> attributes;
+    };
+    std::map<std::int64_t, Member> members;
+    for (std::size_t r = begin; r < end; ++r) {
+        const SpecRow& row = batch.rows[r];
+        const auto natural = d.natural_key(row);
+        if (!natural) continue;
+        const std::int64_t key = d.key_is_surrogate ? std::stoll(*natural) : surrogate_key(*natural);
+        keys[r - begin] = key, has_key[r - begin] = true;
+        std::vector<std::optional<std::string>> attributes;
+        for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
+        Member& m = members[key];
+        if (m.key.empty())
+            for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
+        if (row.event_time_us > m.time_us || (row.event_time_us == m.time_us && attributes > m.attributes))
+            m.time_us = row.event_time_us, m.attributes = std::move(attributes);
+    }
+    copy_.reset();
+    for (const auto& [key, m] : members) {
+        if (d.is_date) {
+            copy_.begin_row(1);
+            copy_.int4(static_cast<std::int32_t>(key));
+            continue;
+        }
+        copy_.begin_row(static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size()));
+        copy_.int8(key);
+        if (!d.key_is_surrogate)
+            for (const auto& part : m.key) copy_.text(part);
+        for (const auto& a : m.attributes) a ? copy_.text(*a) : copy_.null();
+    }
+    conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
+    rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
+    rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        if (!has_key[i]) keys[i] = INT64_MIN;  // NULL in the fact
+    return keys;
+}
+
+engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& batch, std::size_t begin, std::size_t end,
+                                               const std::vector<std::vector<std::int64_t>>& keys) {
+    copy_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        const SpecRow& row = batch.rows[r];
+        copy_.begin_row(static_cast<std::int16_t>(f.dimension_keys.size() + f.columns.size()));
+        for (const auto& [column, dim] : f.dimension_keys) {
+            const std::int64_t key = keys[dim][r - begin];
+            key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
+        }
+        for (const auto& c : f.columns)
+            if (auto v = input_text(row.values[c.index], c.type)) copy_.text(*v);
+            else copy_.null();
+    }
+    conn_->copy_in("COPY " + f.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
+    const std::int64_t inserted = affected_rows(conn_->exec(f.insert_sql));
+    return {f.table, inserted, 0, static_cast<std::int64_t>(end - begin) - inserted};
+}
+
+std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batch, std::size_t begin, std::size_t end) {
+    std::vector<engine::TableRows> out;
+    std::vector<std::vector<std::int64_t>> keys;
+    for (const auto& d : dimensions_) {
+        engine::TableRows rows;
+        keys.push_back(merge_dimension(*d, batch, begin, end, rows));
+        out.push_back(rows);
+    }
+    for (const auto& f : facts_) out.push_back(insert_fact(f, batch, begin, end, keys));
+    return out;
+}
+
+engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batch) {
+    const auto& batch = static_cast<const SpecBatch&>(micro_batch);
+    engine::CommitReport report;
+    conn_->exec(kBeginReadCommitted);
+    try {
+        const auto t1 = Clock::now();
+        report.tables = write_rows(batch, 0, batch.rows.size());
+        BatchTotals totals;
+        if (!facts_.empty()) {
+            const auto& main_fact = report.tables[dimensions_.size()];
+            totals.facts_inserted = main_fact.inserted;
+            totals.duplicates = main_fact.unchanged;
+        }
+        report.tables.push_back(ledger_->copy_dead_letters(batch));
+        totals.dead_letters = report.tables.back().inserted;
+        totals.min_event_time_us = batch.min_event_time_us;
+        totals.max_event_time_us = batch.max_event_time_us;
+        ledger_->update_progress(batch);
+        ledger_->record_offset_gaps(batch);
+        ledger_->insert_batch_row(batch, totals);
+        report.merge_seconds = seconds_since(t1);
+        const auto t2 = Clock::now();
+        conn_->exec("COMMIT");
+        report.commit_seconds = seconds_since(t2);
+        report.rows_inserted = totals.facts_inserted;
+        report.duplicates = totals.duplicates;
+        report.dead_letters = totals.dead_letters;
+    } catch (...) {
+        rollback();
+        throw;
+    }
+    report.event_times_us.reserve(batch.rows.size());
+    for (const auto& r : batch.rows) report.event_times_us.push_back(r.event_time_us);
+    return report;
+}
+
+std::optional<PgError> SpecBatchWriter::probe(const SpecBatch& batch, std::size_t begin, std::size_t end) {
+    try {
+        conn_->exec(kBeginReadCommitted);
+        write_rows(batch, begin, end);
+        conn_->exec("ROLLBACK");
+        return std::nullopt;
+    } catch (const PgError& e) {
+        rollback();
+        if (e.transient()) throw;
+        return e;
+    }
+}
+
+std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::MicroBatch& micro_batch) {
+    const auto& batch = static_cast<const SpecBatch&>(micro_batch);
+    std::vector<engine::RejectedRow> out;
+    if (batch.rows.empty()) return out;
+    auto try_range = [&](std::size_t b, std::size_t e) { return probe(batch, b, e); };
+    auto refuse = [&](std::size_t r, const PgError& error) {
+        const SpecRow& row = batch.rows[r];
+        out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),
+                       "rejected by Postgres: " + first_line(error.what()), std::nullopt});
+    };
+    if (auto failed = probe(batch, 0, batch.rows.size())) bisect(try_range, refuse, 0, batch.rows.size(), *failed);
+    return out;
+}
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,77 @@
+// Writes one spec pipeline's micro-batch in ONE Postgres transaction, projecting its rows onto
+// the spec's tables (the tables spec/table_schema.h describes, made by the spec migrations):
+//   1. dimensions, in spec order: members staged by binary COPY (every value as text, cast to
+//      its column's type by the INSERT, so a value Postgres refuses is a data error pinned to its
+//      record) and merged on their natural key; keys are surrogate_key() of the natural key (a
+//      single key column already named like the surrogate key, as dim_date's date_key, is the
+//      key itself). Policies: SCD type 1 (attributes overwritten when they differ; within a
+//      batch the latest event's values win), SCD type 2 (Scd2Merge: versions tiling time, facts
+//      pointing at the version current at their event time). dim_date is the conformed calendar
+//      dimension: its attribute columns are derived from the date key as product_view's are;
+//   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
+//      replay, a duplicate) adds nothing;
+//   3. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
+// Not yet: windowed aggregates of a spec (the window tables stay empty; the daemon says so at
+// start) and the earliest-attribute policy (refused at start).
+// Thread rules: the sink thread; owns its connection.
+#pragma once
+
+#include "sink/postgres/batch_writer.h"
+#include "sink/postgres/binary_copy_writer.h"
+#include "sink/postgres/pg_connection.h"
+#include "sink/postgres/scd2_merge.h"
+#include "spec/enricher_runtime.h"
+#include "spec/pipeline_spec.h"
+#include "spec/spec_batch.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+class SpecBatchWriter final : public BatchWriter {
+public:
+    /// Connects and prepares the staging tables of `spec` (validated, runnable: see
+    /// runnable_problem). `specs`: every spec the daemon knows (an SCD type 2 dimension's facts
+    /// may belong to several). Throws PgError.
+    SpecBatchWriter(const PgSettings& settings, const spec::PipelineSpec& spec, const std::vector<spec::PipelineSpec>& specs,
+                    std::string instance_id, const std::atomic<bool>* abort_flag = nullptr);
+    ~SpecBatchWriter() override;
+
+    /// `batch` must be a spec::SpecBatch of this spec.
+    engine::CommitReport write(const engine::MicroBatch& batch) override;
+    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch) override;
+    BatchLedger& ledger() override { return *ledger_; }
+    int backend_pid() const override { return conn_->backend_pid(); }
+    void ping() override { conn_->exec("SELECT 1"); }
+
+private:
+    struct Dimension;
+    struct Fact;
+    /// Writes dimensions and facts of rows [begin, end) into the open transaction; returns rows
+    /// per table (the first fact table's inserted rows are the batch's facts).
+    std::vector<engine::TableRows> write_rows(const spec::SpecBatch& batch, std::size_t begin, std::size_t end);
+    /// Keys of the dimension for each row of [begin, end), merging its members.
+    std::vector<std::int64_t> merge_dimension(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                              engine::TableRows& rows);
+    engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                  const std::vector<std::vector<std::int64_t>>& keys);
+    /// A probe for bisection: rows [begin, end) written and rolled back; the error, if any.
+    std::optional<PgError> probe(const spec::SpecBatch& batch, std::size_t begin, std::size_t end);
+    void rollback();
+
+    std::unique_ptr<PgConnection> conn_;
+    BinaryCopyWriter copy_;
+    std::unique_ptr<BatchLedger> ledger_;
+    spec::ReferenceLayout layout_;
+    std::vector<std::unique_ptr<Dimension>> dimensions_;
+    std::vector<Fact> facts_;
+};
+
+/// Why `spec` cannot run as a spec pipeline yet ("" when it can): an earliest-attribute
+/// dimension with attributes. Windows are not a reason (they are left empty, see above).
+std::string runnable_problem(const spec::PipelineSpec& spec);
+
+}  // namespace starstream::daemon::postgres

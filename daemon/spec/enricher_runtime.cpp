@@ -1,0 +1,93 @@
+#include "spec/enricher_runtime.h"
+
+#include "enrichment/referrer_channel.h"
+#include "pipeline/surrogate_key.h"
+#include "spec/enricher_catalog.h"
+
+#include <array>
+
+namespace starstream::daemon::spec {
+
+namespace {
+
+/// The text of a value, "" for null or a non-text value.
+std::string_view text_of(const FieldValue& v) {
+    const auto* s = std::get_if<std::string>(&v);
+    return s ? std::string_view(*s) : std::string_view();
+}
+
+FieldValue text_or_null(std::string s) { return s.empty() ? FieldValue{} : FieldValue{std::move(s)}; }
+
+}  // namespace
+
+ReferenceLayout::ReferenceLayout(const PipelineSpec& spec) {
+    for (const auto& f : spec.fields) index_.emplace(f.name, index_.size());
+    for (const auto& e : spec.enrichers)
+        for (const auto& o : find_enricher(e.function)->outputs) index_.emplace(e.name + "." + std::string(o.name), index_.size());
+}
+
+EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout& layout, enrichment::Enrichment& en) {
+    for (const auto& e : spec.enrichers) {
+        std::vector<std::size_t> in;
+        for (const auto& ref : e.inputs) in.push_back(layout.at(ref));
+        const std::string& f = e.function;
+        // Each pushes its outputs in catalog order (enricher_catalog.cpp).
+        if (f == "calendar") {
+            enrichers_.push_back([in, &en](std::vector<FieldValue>& v) {
+                const auto* us = std::get_if<std::int64_t>(&v[in[0]]);
+                if (!us) return v.resize(v.size() + 2);
+                const auto local = en.calendar.date_hour(*us >= 0 ? *us / 1000000 : (*us - 999999) / 1000000);
+                v.emplace_back(std::int64_t{local.date_key});
+                v.emplace_back(std::int64_t{local.hour});
+            });
+        } else if (f == "user_agent") {
+            enrichers_.push_back([in, &en](std::vector<FieldValue>& v) {
+                const std::string header(text_of(v[in[0]]));
+                if (header.empty()) return v.resize(v.size() + 9);
+                const auto& ua = en.user_agent(surrogate_key(header), header);
+                for (std::string s : {ua.browser_family, ua.browser_version(), ua.os_family, ua.os_version(), ua.device_family, ua.device_brand,
+                                      ua.device_model, ua.device_type})
+                    v.push_back(text_or_null(std::move(s)));
+                v.emplace_back(ua.is_bot);
+            });
+        } else if (f == "ip_geography") {
+            enrichers_.push_back([in, &en](std::vector<FieldValue>& v) {
+                std::array<std::uint8_t, 16> ip{};
+                const std::uint8_t family = enrichment::parse_ip(text_of(v[in[0]]), ip.data());
+                if (!family) return v.resize(v.size() + 4);
+                enrichment::Location l = en.geo.locate(family, ip.data());
+                v.emplace_back(std::string(l.country_code));
+                v.emplace_back(std::string(l.country_name));
+                v.push_back(text_or_null(std::move(l.region)));
+                v.push_back(text_or_null(std::move(l.city)));
+            });
+        } else if (f == "registrable_domain") {
+            enrichers_.push_back([in, &en](std::vector<FieldValue>& v) {
+                const std::string host = enrichment::url_host(text_of(v[in[0]]));
+                if (host.empty()) return v.resize(v.size() + 2);
+                const std::string domain = en.domain_parts(host).registrable_domain;
+                v.emplace_back(host);
+                v.push_back(text_or_null(domain));
+            });
+        } else if (f == "referrer_channel") {
+            enrichers_.push_back([in, &en](std::vector<FieldValue>& v) {
+                // As the compiled pipeline: the page's site name tells internal traffic; no referrer is direct.
+                const std::string page_host = enrichment::url_host(text_of(v[in[1]]));
+                const std::string site = page_host.empty() ? std::string() : en.domain_parts(page_host).site_name;
+                const std::string host = enrichment::url_host(text_of(v[in[0]]));
+                static const enrichment::DomainParts kNone;
+                const enrichment::DomainParts& referrer = host.empty() ? kNone : en.domain_parts(host);
+                v.push_back(text_or_null(referrer.registrable_domain));
+                v.emplace_back(std::string(enrichment::referrer_channel(host, referrer, site)));
+            });
+        } else if (f == "canonical_url") {
+            enrichers_.push_back([in](std::vector<FieldValue>& v) { v.push_back(text_or_null(enrichment::canonical_url(text_of(v[in[0]])))); });
+        }
+    }
+}
+
+void EnricherRuntime::apply(std::vector<FieldValue>& values) {
+    for (auto& enrich : enrichers_) enrich(values);
+}
+
+}  // namespace starstream::daemon::spec

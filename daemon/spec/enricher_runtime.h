@@ -1,0 +1,48 @@
+// The enrichers of a pipeline spec at run time: each named enricher (spec/enricher_catalog.h)
+// computes its outputs from its inputs with daemon/enrichment's lookups, so a spec reaches the
+// same user-agent parse, geography, domains, referrer channel, canonical URL and reporting
+// calendar as the compiled product_view pipeline. A null or empty input gives null outputs
+// (calendar: none without an event time).
+// Values: a record's references laid out as the spec's fields in order, then each enricher's
+// outputs in catalog order (ReferenceLayout).
+// Thread rules: one thread (the poll thread: Enrichment's caches are not shared).
+#pragma once
+
+#include "enrichment/enrichment.h"
+#include "spec/pipeline_spec.h"
+#include "spec/record_decoder.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+/// Where each reference of a spec ("price", "calendar.date_key") sits in a record's values.
+class ReferenceLayout {
+public:
+    explicit ReferenceLayout(const PipelineSpec& spec);
+    /// The index of `ref`; throws std::out_of_range for a reference the spec does not define
+    /// (spec_reader refuses those, so this is a programmer error).
+    std::size_t at(const std::string& ref) const { return index_.at(ref); }
+    std::size_t size() const { return index_.size(); }
+
+private:
+    std::map<std::string, std::size_t> index_;
+};
+
+class EnricherRuntime {
+public:
+    /// Compiles the spec's enrichers over `enrichment` (which must outlive this object).
+    EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout& layout, enrichment::Enrichment& enrichment);
+
+    /// Appends every enricher's outputs to `values` (the record's fields, decoded), in layout order.
+    void apply(std::vector<FieldValue>& values);
+
+private:
+    using Apply = std::function<void(std::vector<FieldValue>& values)>;
+    std::vector<Apply> enrichers_;
+};
+
+}  // namespace starstream::daemon::spec

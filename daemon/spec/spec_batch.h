@@ -1,0 +1,32 @@
+// One micro-batch of a spec pipeline: each decoded record's values (the spec's fields, then its
+// enrichers' outputs: ReferenceLayout) with where it came from and its event time, on the
+// engine's MicroBatch header. The sink projects them onto the spec's tables.
+// Thread rules: filled on the poll thread, then moved to the sink thread; never shared.
+#pragma once
+
+#include "batch/micro_batch.h"
+#include "spec/record_decoder.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+struct SpecRow {
+    std::vector<FieldValue> values;  ///< in ReferenceLayout order
+    std::int64_t event_time_us = 0;  ///< Unix microseconds
+    std::uint16_t topic_index = 0;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+};
+
+struct SpecBatch final : engine::MicroBatch {
+    std::vector<SpecRow> rows;
+    std::int64_t min_event_time_us = INT64_MAX, max_event_time_us = INT64_MIN;
+
+private:
+    void drop_rows(const std::set<engine::TopicPartition>& partitions) override;
+    void remove_rows(const std::vector<engine::RejectedRow>& rejected) override;
+};
+
+}  // namespace starstream::daemon::spec

@@ -1,0 +1,39 @@
+// A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
+// then the spec's enrichers, into SpecBatch rows. The event time is the spec's event.time field.
+// Thread rules: the poll thread.
+#pragma once
+
+#include "driver/pipeline_stage.h"
+#include "enrichment/enrichment.h"
+#include "spec/enricher_runtime.h"
+#include "spec/pipeline_spec.h"
+#include "spec/record_decoder.h"
+#include "spec/spec_batch.h"
+
+namespace starstream::daemon::spec {
+
+class SpecStage final : public engine::PipelineStage {
+public:
+    /// `spec` is a validated spec (spec_reader.h) and must outlive the stage; loads the
+    /// enrichment data (throws ConfigError naming a key whose file cannot be used).
+    SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes);
+
+    std::unique_ptr<engine::MicroBatch> new_batch() override { return std::make_unique<SpecBatch>(); }
+    engine::Decoded decode(std::string_view payload) override;
+    /// `batch` must be one of new_batch()'s.
+    void append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) override;
+
+    const ReferenceLayout& layout() const { return layout_; }
+
+private:
+    const PipelineSpec& spec_;
+    ReferenceLayout layout_;
+    enrichment::Enrichment enrichment_;
+    RecordDecoder decoder_;
+    EnricherRuntime enrichers_;
+    std::size_t time_field_;
+    DecodedRecord record_;      ///< decoded last
+    std::int64_t time_us_ = 0;  ///< its event time
+};
+
+}  // namespace starstream::daemon::spec
