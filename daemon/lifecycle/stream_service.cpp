@@ -75,10 +75,7 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
     } else {
         const spec::PipelineSpec& spec = *find_spec(specs, config.pipeline_run);
         settings.topics = spec.topics;
-        // Windows are the compiled pipeline's for now: no watermark-only batches, no alignment.
-        settings.alignment_drift_us = settings.watermark_batch_step_us = 0;
-        for (const auto& w : spec.windows)
-            spdlog::warn("{} ({}): windowed tables are not computed from a spec yet; {} stays empty", spec.name, spec.file, w.table);
+        if (spec.windows.empty()) settings.alignment_drift_us = settings.watermark_batch_step_us = 0;  // only windows need them
         stage_ = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
         sink_ = std::make_unique<postgres::PostgresBatchSink>(
             [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {

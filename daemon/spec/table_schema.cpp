@@ -1,5 +1,7 @@
 #include "spec/table_schema.h"
 
+#include <algorithm>
+
 #include "spec/enricher_catalog.h"
 
 #include <map>
@@ -144,6 +146,28 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
 }
 
 }  // namespace
+
+std::string distinct_member_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_members"; }
+
+std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec) {
+    std::vector<TableSchema> out;
+    for (const auto& w : spec.windows) {
+        if (w.kind == WindowKind::session) continue;
+        const TableSchema window = window_schema(spec, w);
+        for (const auto& a : w.aggregates) {
+            if (a.function != AggregateFunction::count_distinct) continue;
+            TableSchema t = table(spec, "windows", distinct_member_table(w, a), TableKind::window);
+            t.key = "windows." + w.table + ".aggregates." + a.column;
+            t.line = window.line;
+            for (const auto& c : window.columns)
+                if (std::find(window.primary_key.begin(), window.primary_key.end(), c.name) != window.primary_key.end()) t.columns.push_back(c);
+            t.columns.push_back({"member", reference_type(spec, a.of), true});
+            for (const auto& c : t.columns) t.primary_key.push_back(c.name);
+            out.push_back(t);
+        }
+    }
+    return out;
+}
 
 std::vector<TableSchema> table_schemas(const PipelineSpec& spec) {
     std::vector<TableSchema> out;

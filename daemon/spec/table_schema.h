@@ -58,6 +58,15 @@ struct TableSchema {
 /// Every table of `spec`, in the order of PipelineSpec::tables().
 std::vector<TableSchema> table_schemas(const PipelineSpec& spec);
 
+/// The table keeping the distinct values a count_distinct aggregate has counted, per window and
+/// group (what makes the count exact across batches and instances): "<window table>_<column>_members".
+std::string distinct_member_table(const WindowTableSpec& window, const AggregateSpec& aggregate);
+
+/// The member tables of `spec`'s count_distinct aggregates (tumbling, hopping, cumulative
+/// windows): the window table's key columns plus `member` (the counted reference's type), all
+/// of them the primary key. Not among table_schemas(): made with their window table (spec_ddl.h).
+std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec);
+
 /// The type of a reference (a field or an enricher output) of `spec`.
 std::string reference_type(const PipelineSpec& spec, const std::string& ref);
 

@@ -6,34 +6,49 @@ WindowPartials::WindowPartials(WindowTableSpec spec, std::int64_t watermark_us) 
     spec_.window.validate();
 }
 
-Window WindowPartials::first_window(std::int64_t time_us) const {
-    if (spec_.window.kind == WindowKind::session) return {time_us, time_us + spec_.window.gap_us};
-    return assign_windows(spec_.window, time_us).front();
+Window first_window(const WindowSpec& spec, std::int64_t time_us) {
+    if (spec.kind == WindowKind::session) return {time_us, time_us + spec.gap_us};
+    return assign_windows(spec, time_us).front();
 }
 
-std::int64_t WindowPartials::last_window_end(std::int64_t time_us) const {
-    if (spec_.window.kind == WindowKind::session) return time_us + spec_.window.gap_us;
+namespace {
+
+std::int64_t last_window_end(const WindowSpec& spec, std::int64_t time_us) {
+    if (spec.kind == WindowKind::session) return time_us + spec.gap_us;
     std::int64_t end = INT64_MIN;
-    for (const Window& w : assign_windows(spec_.window, time_us)) end = std::max(end, w.end_us);
+    for (const Window& w : assign_windows(spec, time_us)) end = std::max(end, w.end_us);
     return end;
 }
 
-bool WindowPartials::admit(const WindowInput& input) {
-    if (input.time_us >= watermark_us_) return true;
-    auto dead_letter = [&] {
-        ++counts_.dead_lettered;
-        late_.push_back({input, watermark_us_ - input.time_us, first_window(input.time_us), watermark_us_});
-        return false;
-    };
-    switch (spec_.late) {
+}  // namespace
+
+LateVerdict judge_lateness(const WindowTableSpec& spec, std::int64_t time_us, std::int64_t watermark_us) {
+    if (time_us >= watermark_us) return LateVerdict::on_time;
+    switch (spec.late) {
         case LatePolicy::drop:
-            ++counts_.dropped;
-            return false;
+            return LateVerdict::dropped;
         case LatePolicy::dead_letter:
-            return dead_letter();
+            return LateVerdict::dead_lettered;
         case LatePolicy::correct:
             // Past allowed lateness a window no longer changes: its readers may have taken it as final.
-            if (last_window_end(input.time_us) + spec_.allowed_lateness_us <= watermark_us_) return dead_letter();
+            if (last_window_end(spec.window, time_us) + spec.allowed_lateness_us <= watermark_us) return LateVerdict::dead_lettered;
+            return LateVerdict::corrected;
+    }
+    return LateVerdict::dropped;
+}
+
+bool WindowPartials::admit(const WindowInput& input) {
+    switch (judge_lateness(spec_, input.time_us, watermark_us_)) {
+        case LateVerdict::on_time:
+            return true;
+        case LateVerdict::dropped:
+            ++counts_.dropped;
+            return false;
+        case LateVerdict::dead_lettered:
+            ++counts_.dead_lettered;
+            late_.push_back({input, watermark_us_ - input.time_us, first_window(spec_.window, input.time_us), watermark_us_});
+            return false;
+        case LateVerdict::corrected:
             ++counts_.corrected;
             return true;
     }

@@ -59,6 +59,16 @@ struct LateRecord {
     std::int64_t watermark_us = 0;
 };
 
+/// What a table's late policy does with one record (see the file comment).
+enum class LateVerdict { on_time, dropped, dead_lettered, corrected };
+
+/// The verdict for a record at `time_us` against `watermark_us` (INT64_MIN: nothing is late).
+/// Pure; any thread.
+LateVerdict judge_lateness(const WindowTableSpec& spec, std::int64_t time_us, std::int64_t watermark_us);
+
+/// The (first) window a record at `time_us` belongs to: a session's is [t, t + gap).
+Window first_window(const WindowSpec& spec, std::int64_t time_us);
+
 /// Late records of a batch by policy outcome.
 struct LateCounts {
     std::uint64_t dropped = 0, dead_lettered = 0, corrected = 0;  ///< dead_lettered includes too-late corrections
@@ -99,8 +109,6 @@ public:
 private:
     /// Whether `input` is aggregated; records the late ones.
     bool admit(const WindowInput& input);
-    Window first_window(std::int64_t time_us) const;
-    std::int64_t last_window_end(std::int64_t time_us) const;
 
     WindowTableSpec spec_;
     std::int64_t watermark_us_;

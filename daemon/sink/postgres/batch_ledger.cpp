@@ -1,11 +1,19 @@
 #include "sink/postgres/batch_ledger.h"
 
+#include "sink/postgres/batch_writer.h"
+
 #include "sink/postgres/progress_store.h"
 
 #include <cstdlib>
 #include <vector>
 
 namespace starstream::daemon::postgres {
+
+engine::TableRows upserted_rows(std::string table, const PgResult& returned) {
+    engine::TableRows counts{std::move(table)};
+    for (int i = 0; i < PQntuples(returned.get()); ++i) (*PQgetvalue(returned.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
+    return counts;
+}
 
 BatchLedger::BatchLedger(PgConnection& conn, BinaryCopyWriter& copy, std::string instance_id)
     : conn_(conn), copy_(copy), instance_id_(std::move(instance_id)) {
@@ -22,10 +30,12 @@ bool BatchLedger::landed(std::int64_t batch_id) {
     return PQntuples(conn_.exec_params("SELECT 1 FROM starstream.batch WHERE batch_id = $1", {std::to_string(batch_id)}).get()) > 0;
 }
 
-void BatchLedger::settle_backend(int pid) {
+bool BatchLedger::settle_backend(int pid) {
     // pg_terminate_backend(pid, timeout) (Postgres 14+) waits for the process to exit; a pid that
-    // is gone already only raises a warning (logged at debug by the notice processor).
+    // is gone already only raises a warning (logged at debug by the notice processor). It answers
+    // false both then and on a timeout: whether the process is still there is asked separately.
     conn_.exec_params("SELECT pg_terminate_backend($1::int, 5000)", {std::to_string(pid)});
+    return PQntuples(conn_.exec_params("SELECT 1 FROM pg_stat_activity WHERE pid = $1::int", {std::to_string(pid)}).get()) == 0;
 }
 
 engine::TableRows BatchLedger::copy_dead_letters(const engine::MicroBatch& batch) {

@@ -49,8 +49,9 @@ public:
     /// Whether the batch `batch_id` is committed: decides a COMMIT whose reply was lost. Throws PgError.
     bool landed(std::int64_t batch_id);
     /// Terminates the server process `pid` (a connection given up on) and waits up to 5 s for it
-    /// to end, so that its open transaction is settled. A process already gone is fine. Throws PgError.
-    void settle_backend(int pid);
+    /// to end, so that its open transaction is settled; returns whether it is gone (a process
+    /// gone already is). Throws PgError.
+    bool settle_backend(int pid);
 
     /// Copies the batch's dead letters (a record read again after a rewind is not an error);
     /// returns the rows inserted and the ones already there. Throws PgError.

@@ -12,6 +12,10 @@
 
 namespace starstream::daemon::postgres {
 
+/// The rows of an INSERT ... ON CONFLICT ... RETURNING (xmax = 0) into `table`: 't' marks an
+/// inserted row, 'f' an updated one (rows left unchanged are not returned).
+engine::TableRows upserted_rows(std::string table, const PgResult& returned);
+
 class BatchWriter {
 public:
     virtual ~BatchWriter() = default;

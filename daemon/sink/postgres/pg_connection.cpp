@@ -132,9 +132,14 @@ PgResult PgConnection::results(Deadline deadline, const std::string& what, bool 
         }
         if (!first_error) {
             const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-            const char* message = PQresultErrorMessage(raw);
-            first_error.emplace(what + ": " + trimmed(message && *message ? message : PQerrorMessage(conn_.get())), state ? state : "",
-                                PQstatus(conn_.get()) != CONNECTION_OK);
+            // The primary message only: DETAIL and CONTEXT can quote row contents ("Failing row
+            // contains ...", a key's value), which must not reach logs or /status (invariant 7).
+            const char* severity = PQresultErrorField(raw, PG_DIAG_SEVERITY_NONLOCALIZED);
+            const char* primary = PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY);
+            const std::string message = primary ? std::string(severity ? severity : "ERROR") + ":  " + primary
+                                                : trimmed(PQresultErrorMessage(raw) && *PQresultErrorMessage(raw) ? PQresultErrorMessage(raw)
+                                                                                                                  : PQerrorMessage(conn_.get()));
+            first_error.emplace(what + ": " + message, state ? state : "", PQstatus(conn_.get()) != CONNECTION_OK);
         }
     }
     if (PQstatus(conn_.get()) != CONNECTION_OK) broken_ = true;

@@ -63,7 +63,9 @@ engine::BatchSink::Landing PostgresBatchSink::resolve(const engine::MicroBatch& 
     using Outcome = Landing::Outcome;
     if (batch.batch_id == 0) return {Outcome::not_landed, {}};  // it never had an id: nothing was written
     try {
-        if (stale_backend_) writer().ledger().settle_backend(stale_backend_);
+        // Until the old transaction has ended, the batch row may still appear: ask again later.
+        if (stale_backend_ && !writer().ledger().settle_backend(stale_backend_))
+            return {Outcome::unknown, "the server process of the lost connection (pid " + std::to_string(stale_backend_) + ") has not ended yet"};
         stale_backend_ = 0;
         return {writer().ledger().landed(batch.batch_id) ? Outcome::landed : Outcome::not_landed, {}};
     } catch (const PgError& e) {

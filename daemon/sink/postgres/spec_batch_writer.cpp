@@ -5,7 +5,8 @@
 #include "sink/postgres/dimension_merge.h"
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/spec_ddl.h"
-#include "sink/postgres/star_batch_writer.h"
+#include "sink/postgres/spec_values.h"
+#include "sink/postgres/spec_window_writer.h"
 #include "sink/postgres/window_lock.h"
 #include "spec/table_schema.h"
 
@@ -24,29 +25,7 @@ using spec::SpecBatch;
 using spec::SpecRow;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kTimestamptz = "timestamp with time zone";
-
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-/// A reference's value in PostgreSQL input syntax; nullopt for null.
-std::optional<std::string> input_text(const FieldValue& v, const std::string& type) {
-    if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
-    if (const auto* s = std::get_if<std::string>(&v)) return *s;
-    if (const auto* b = std::get_if<bool>(&v)) return std::string(*b ? "t" : "f");
-    if (const auto* d = std::get_if<double>(&v)) return fmt::format("{:.17g}", *d);
-    const std::int64_t i = std::get<std::int64_t>(v);
-    if (type != kTimestamptz) return std::to_string(i);
-    // Unix microseconds as "YYYY-MM-DD HH:MM:SS.ffffff+00" (floor division for times before 1970).
-    std::int64_t seconds = i / 1000000, micros = i % 1000000;
-    if (micros < 0) micros += 1000000, --seconds;
-    const std::time_t t = static_cast<std::time_t>(seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                  tm.tm_sec, static_cast<long long>(micros));
-    return std::string(buf);
-}
 
 /// A column read from a staged text column, cast to its type.
 std::string cast(const std::string& column, const std::string& type) { return sql_identifier(column) + "::" + type; }
@@ -71,20 +50,35 @@ struct SpecBatchWriter::Dimension {
     std::string stage_table, merge_sql;
     std::optional<Scd2Merge> scd2;
 
-    /// The natural key of `row` as text ("a|b" for several columns); nullopt when a part is null.
+    /// The natural key of `row` as text, what its surrogate key hashes; nullopt when a part is
+    /// null. Several columns join with '|' as the compiled product_view does ("country|region|
+    /// city"); a '|' or '\\' inside a part is escaped with '\\', so two different keys never
+    /// join alike ("a|b", "c" against "a", "b|c") while keys without them hash as product_view's.
     std::optional<std::string> natural_key(const SpecRow& row) const {
         std::string out;
         for (std::size_t i = 0; i < key.size(); ++i) {
             auto v = input_text(row.values[key[i].index], key[i].type);
             if (!v) return std::nullopt;
-            out += (i ? "|" : "") + *v;
+            if (i) out += '|';
+            if (key.size() == 1) {
+                out += *v;
+                continue;
+            }
+            for (char c : *v) {
+                if (c == '|' || c == '\\') out += '\\';
+                out += c;
+            }
         }
         return out;
     }
 };
 
 struct SpecBatchWriter::Fact {
-    std::string table, stage_table, insert_sql;
+    std::string table, stage_table;
+    /// Inserts the staged rows a row of the table does not hold yet (the grain is the primary
+    /// key: a duplicate adds nothing) and returns the staged index (r) of each row it inserted,
+    /// the first of duplicates within the batch.
+    std::string insert_sql;
     std::vector<Projected> columns;
     std::vector<std::pair<std::string, std::size_t>> dimension_keys;  ///< column, index into dimensions_
 };
@@ -112,9 +106,25 @@ std::string text_columns(const std::vector<std::string>& columns) {
 }  // namespace
 
 std::string runnable_problem(const spec::PipelineSpec& spec) {
+    for (const auto& d : spec.dimensions) {
+        if (d.key.size() == 1 && d.key[0].name == spec::surrogate_key_column(d.table)) {
+            const std::string type = spec::reference_type(spec, d.key[0].ref);
+            if (type != "integer" && type != "bigint" && type != "smallint")
+                return "dimension " + d.table + ": its key column " + d.key[0].name + " is named like its surrogate key, so it must be an integer (it is " +
+                       type + "); name it otherwise and a key is computed from it";
+        }
+        if (d.policy == spec::DimensionPolicy::scd2)
+            for (const auto& a : d.attributes) {
+                const spec::FieldSpec* f = spec.field(a.ref);
+                if (!f || !f->required)
+                    return "dimension " + d.table + ": SCD type 2 attribute " + a.name + " must be a required field (an event without it would not say whether the value changed)";
+            }
+    }
     for (const auto& d : spec.dimensions)
         if (d.policy == spec::DimensionPolicy::earliest && !d.attributes.empty())
             return "dimension " + d.table + ": the earliest-attribute policy is not runnable from a spec yet (only the compiled product_view has it)";
+    for (const auto& w : spec.windows)
+        if (std::string problem = SpecWindowWriter::unsupported(w); !problem.empty()) return problem;
     return {};
 }
 
@@ -169,12 +179,31 @@ SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::Pipelin
                     fact.dimension_keys.push_back({key, i});
                     columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
                 }
-        for (const auto& c : fact.columns) columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
-        fact.insert_sql = fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING", sql_identifier(f.table),
-                                      fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table);
+        std::map<std::string, std::string> types;
+        for (const auto& c : fact.columns) {
+            columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+            types[c.name] = c.type;
+        }
+        std::vector<std::string> key, matches, grouped;
+        for (const auto& t : spec::table_schemas(spec))
+            if (t.table == f.table)
+                for (const auto& k : t.primary_key) {
+                    const std::string type = types.count(k) ? types[k] : "bigint";  // else a dimension key
+                    key.push_back(sql_identifier(k));
+                    matches.push_back(fmt::format("s.{0}::{1} = i.{0}", sql_identifier(k), type));
+                    grouped.push_back("i." + sql_identifier(k));
+                }
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
+        fact.insert_sql = fmt::format(
+            "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
+            "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
+            sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
+            fmt::join(matches, " AND "), fmt::join(grouped, ", "));
         facts_.push_back(std::move(fact));
     }
+    std::vector<std::string> dimension_tables;
+    for (const auto& d : dimensions_) dimension_tables.push_back(d->table);
+    windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec, layout_, dimension_tables);
 }
 
 SpecBatchWriter::~SpecBatchWriter() = default;
@@ -228,7 +257,8 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         const SpecRow& row = batch.rows[r];
         const auto natural = d.natural_key(row);
         if (!natural) continue;
-        const std::int64_t key = d.key_is_surrogate ? std::stoll(*natural) : surrogate_key(*natural);
+        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
+        const std::int64_t key = d.key_is_surrogate ? std::get<std::int64_t>(row.values[d.key[0].index]) : surrogate_key(*natural);
         keys[r - begin] = key, has_key[r - begin] = true;
         std::vector<std::optional<std::string>> attributes;
         for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
@@ -259,12 +289,13 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
     return keys;
 }
 
-engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& batch, std::size_t begin, std::size_t end,
-                                               const std::vector<std::vector<std::int64_t>>& keys) {
+engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
+                                               std::vector<bool>& inserted_rows) {
     copy_.reset();
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
-        copy_.begin_row(static_cast<std::int16_t>(f.dimension_keys.size() + f.columns.size()));
+        copy_.begin_row(static_cast<std::int16_t>(1 + f.dimension_keys.size() + f.columns.size()));
+        copy_.int8(static_cast<std::int64_t>(r));
         for (const auto& [column, dim] : f.dimension_keys) {
             const std::int64_t key = keys[dim][r - begin];
             key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
@@ -274,19 +305,28 @@ engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& b
             else copy_.null();
     }
     conn_->copy_in("COPY " + f.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const std::int64_t inserted = affected_rows(conn_->exec(f.insert_sql));
+    const PgResult rows = conn_->exec(f.insert_sql);
+    const int inserted = PQntuples(rows.get());
+    inserted_rows.assign(batch.rows.size(), false);
+    for (int i = 0; i < inserted; ++i) inserted_rows[static_cast<std::size_t>(std::atoll(PQgetvalue(rows.get(), i, 0)))] = true;
     return {f.table, inserted, 0, static_cast<std::int64_t>(end - begin) - inserted};
 }
 
-std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batch, std::size_t begin, std::size_t end) {
+std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batch, std::size_t begin, std::size_t end, Keys& keys,
+                                                          std::vector<bool>& new_rows) {
     std::vector<engine::TableRows> out;
-    std::vector<std::vector<std::int64_t>> keys;
+    keys.clear();
     for (const auto& d : dimensions_) {
         engine::TableRows rows;
         keys.push_back(merge_dimension(*d, batch, begin, end, rows));
         out.push_back(rows);
     }
-    for (const auto& f : facts_) out.push_back(insert_fact(f, batch, begin, end, keys));
+    std::vector<bool> inserted;
+    for (std::size_t i = 0; i < facts_.size(); ++i) {
+        out.push_back(insert_fact(facts_[i], batch, begin, end, keys, inserted));
+        if (i == 0) new_rows = inserted;
+    }
+    if (facts_.empty()) new_rows.assign(batch.rows.size(), true);
     return out;
 }
 
@@ -296,12 +336,26 @@ engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batc
     conn_->exec(kBeginReadCommitted);
     try {
         const auto t1 = Clock::now();
-        report.tables = write_rows(batch, 0, batch.rows.size());
+        Keys keys;
+        std::vector<bool> new_rows;
+        report.tables = write_rows(batch, 0, batch.rows.size(), keys, new_rows);
         BatchTotals totals;
         if (!facts_.empty()) {
             const auto& main_fact = report.tables[dimensions_.size()];
             totals.facts_inserted = main_fact.inserted;
             totals.duplicates = main_fact.unchanged;
+        }
+        if (!windows_->empty()) {
+            // Only the records whose fact is new: a duplicate (resent, or read again after a
+            // rewind) counts once in the windows as in the facts.
+            const auto tw = Clock::now();
+            SpecWindowOutcome w = windows_->write(batch, keys, new_rows);
+            report.window_write_seconds = seconds_since(tw);
+            report.tables.insert(report.tables.end(), w.tables.begin(), w.tables.end());
+            for (const auto& late : w.late)
+                for (std::size_t p = 0; p < late.by_policy.size(); ++p) totals.late[p] += late.by_policy[p];
+            report.late = std::move(w.late);
+            totals.window_watermark_us = w.watermark_us;
         }
         report.tables.push_back(ledger_->copy_dead_letters(batch));
         totals.dead_letters = report.tables.back().inserted;
@@ -329,7 +383,9 @@ engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batc
 std::optional<PgError> SpecBatchWriter::probe(const SpecBatch& batch, std::size_t begin, std::size_t end) {
     try {
         conn_->exec(kBeginReadCommitted);
-        write_rows(batch, begin, end);
+        Keys keys;
+        std::vector<bool> new_rows;
+        write_rows(batch, begin, end, keys, new_rows);
         conn_->exec("ROLLBACK");
         return std::nullopt;
     } catch (const PgError& e) {

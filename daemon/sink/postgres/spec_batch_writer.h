@@ -10,9 +10,10 @@
 //      dimension: its attribute columns are derived from the date key as product_view's are;
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
-//   3. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet: windowed aggregates of a spec (the window tables stay empty; the daemon says so at
-// start) and the earliest-attribute policy (refused at start).
+//   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
+//      max, count_distinct), under the window merge lock, judged against the window watermark;
+//   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
+// Not yet (refused at start): session windows, avg/first/last/any, the earliest-attribute policy.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
@@ -50,14 +51,18 @@ public:
 private:
     struct Dimension;
     struct Fact;
+    using Keys = std::vector<std::vector<std::int64_t>>;  ///< per dimension, per row: its key (INT64_MIN: none)
     /// Writes dimensions and facts of rows [begin, end) into the open transaction; returns rows
-    /// per table (the first fact table's inserted rows are the batch's facts).
-    std::vector<engine::TableRows> write_rows(const spec::SpecBatch& batch, std::size_t begin, std::size_t end);
+    /// per table (the first fact table's inserted rows are the batch's facts), fills `keys` and
+    /// `new_rows` (per row of the batch: its fact in the first fact table is new).
+    std::vector<engine::TableRows> write_rows(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, Keys& keys,
+                                              std::vector<bool>& new_rows);
     /// Keys of the dimension for each row of [begin, end), merging its members.
     std::vector<std::int64_t> merge_dimension(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                               engine::TableRows& rows);
-    engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
-                                  const std::vector<std::vector<std::int64_t>>& keys);
+    /// Inserts rows [begin, end) into `f`; `inserted_rows` (per row of the batch) tells which were new.
+    engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
+                                  std::vector<bool>& inserted_rows);
     /// A probe for bisection: rows [begin, end) written and rolled back; the error, if any.
     std::optional<PgError> probe(const spec::SpecBatch& batch, std::size_t begin, std::size_t end);
     void rollback();
@@ -68,10 +73,12 @@ private:
     spec::ReferenceLayout layout_;
     std::vector<std::unique_ptr<Dimension>> dimensions_;
     std::vector<Fact> facts_;
+    std::unique_ptr<class SpecWindowWriter> windows_;
 };
 
 /// Why `spec` cannot run as a spec pipeline yet ("" when it can): an earliest-attribute
-/// dimension with attributes. Windows are not a reason (they are left empty, see above).
+/// dimension with attributes, a session window, an aggregate other than count, sum, min, max
+/// and count_distinct.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres

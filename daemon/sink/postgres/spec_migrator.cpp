@@ -3,6 +3,7 @@
 #include "sink/postgres/migration_lock.h"
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/schema_check.h"
+#include "spec/table_schema.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -35,7 +36,10 @@ void apply_one(PgConnection& conn, const SpecMigration& m) {
 }  // namespace
 
 std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {
-    return spec_ddl(compare_schema(conn, specs), scd2_dimensions(specs));
+    std::vector<spec::TableSchema> members;
+    for (const auto& s : specs)
+        for (auto& t : spec::distinct_member_tables(s)) members.push_back(std::move(t));
+    return spec_ddl(compare_schema(conn, specs), scd2_dimensions(specs), members);
 }
 
 std::vector<SpecMigration> apply_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {

@@ -237,11 +237,6 @@ void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& out
     }
 }
 
-TableRows upserted_rows(std::string table, const PgResult& returned) {
-    TableRows counts{std::move(table)};
-    for (int i = 0; i < PQntuples(returned.get()); ++i) (*PQgetvalue(returned.get(), i, 0) == 't' ? counts.inserted : counts.updated) += 1;
-    return counts;
-}
 
 void StarBatchWriter::merge_windows(const StarBatch& batch, const EventIdSet& committed, BatchOutcome& outcome) {
     // After the facts: whatever waits for the lock has its own facts written already, and the

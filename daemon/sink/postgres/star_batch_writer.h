@@ -32,9 +32,6 @@ namespace starstream::daemon::postgres {
 using engine::TableRows;
 using product_view::MemberKeys;
 
-/// The rows of an INSERT ... ON CONFLICT ... RETURNING (xmax = 0) into `table`: 't' marks an
-/// inserted row, 'f' an updated one (rows left unchanged are not returned).
-TableRows upserted_rows(std::string table, const PgResult& returned);
 
 /// What a committed product_view batch did, for logs and metrics (commit_report() gives the engine's view).
 struct BatchOutcome {

@@ -5,6 +5,11 @@
 // session merges never interleave, and with one lock there is no lock order to get wrong.
 #pragma once
 
+#include "sink/postgres/pg_connection.h"
+
+#include <cstdint>
+#include <cstdlib>
+
 namespace starstream::daemon::postgres {
 
 inline constexpr const char* kWindowMergeLock = "SELECT pg_advisory_xact_lock(hashtext('starstream.windows'))";
@@ -13,5 +18,15 @@ inline constexpr const char* kWindowMergeLock = "SELECT pg_advisory_xact_lock(ha
 /// (default_transaction_isolation may be repeatable read): what they read after the lock must
 /// include what the previous holder committed, not a snapshot from before the wait.
 inline constexpr const char* kBeginReadCommitted = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// Takes the window merge lock in the open transaction and reads the window watermark
+/// (starstream.window_watermark), Unix microseconds; INT64_MIN while there is none (nothing is
+/// late then). Throws PgError.
+inline std::int64_t lock_windows_and_read_watermark(PgConnection& conn) {
+    conn.exec(kWindowMergeLock);
+    PgResult r = conn.exec("SELECT (extract(epoch FROM watermark) * 1000000)::bigint FROM starstream.window_watermark");
+    if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
+    return std::atoll(PQgetvalue(r.get(), 0, 0));
+}
 
 }  // namespace starstream::daemon::postgres

@@ -96,12 +96,7 @@ WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const pro
     conn_.exec(kCreateStaging);
 }
 
-std::int64_t WindowWriter::lock_and_read_watermark() {
-    conn_.exec(kWindowMergeLock);
-    PgResult r = conn_.exec("SELECT (extract(epoch FROM watermark) * 1000000)::bigint FROM starstream.window_watermark");
-    if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
-    return as_int64(r, 0, 0);
-}
+std::int64_t WindowWriter::lock_and_read_watermark() { return lock_windows_and_read_watermark(conn_); }
 
 TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
     copy_.reset();

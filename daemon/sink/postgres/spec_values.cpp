@@ -1,0 +1,29 @@
+#include "sink/postgres/spec_values.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace starstream::daemon::postgres {
+
+std::optional<std::string> input_text(const spec::FieldValue& v, const std::string& type) {
+    if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
+    if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    if (const auto* b = std::get_if<bool>(&v)) return std::string(*b ? "t" : "f");
+    if (const auto* d = std::get_if<double>(&v)) return fmt::format("{:.17g}", *d);
+    const std::int64_t i = std::get<std::int64_t>(v);
+    if (type != "timestamp with time zone") return std::to_string(i);
+    // Floor division: times before 1970 have negative microseconds.
+    std::int64_t seconds = i / 1000000, micros = i % 1000000;
+    if (micros < 0) micros += 1000000, --seconds;
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec, static_cast<long long>(micros));
+    return std::string(buf);
+}
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,19 @@
+// A spec record's values as PostgreSQL reads them: spec pipelines stage every value as text in
+// input syntax and cast it in SQL to its column's type, so a value Postgres refuses is a data
+// error pinned to its record (bisection), and one staging path serves every type.
+// Pure; any thread.
+#pragma once
+
+#include "spec/record_decoder.h"
+
+#include <optional>
+#include <string>
+
+namespace starstream::daemon::postgres {
+
+/// `value` in PostgreSQL input syntax for a column of `type` (information_schema's name);
+/// nullopt for null. Timestamps (Unix microseconds) become "YYYY-MM-DD HH:MM:SS.ffffff+00",
+/// doubles keep 17 significant digits, booleans are "t"/"f".
+std::optional<std::string> input_text(const spec::FieldValue& value, const std::string& type);
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,274 @@
+#include "sink/postgres/spec_window_writer.h"
+
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_values.h"
+#include "sink/postgres/batch_writer.h"
+#include "sink/postgres/window_lock.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+using spec::AggregateFunction;
+using spec::SpecRow;
+
+engine::WindowSpec window_spec(const spec::WindowTableSpec& w) {
+    switch (w.kind) {
+        case spec::WindowKind::tumbling: return {engine::WindowKind::tumbling, w.size_us, 0, 0};
+        case spec::WindowKind::hopping: return {engine::WindowKind::hopping, w.size_us, w.slide_us, 0};
+        case spec::WindowKind::cumulative: return {engine::WindowKind::cumulative, w.size_us, w.slide_us, 0};
+        case spec::WindowKind::session: break;
+    }
+    return {engine::WindowKind::session, 0, 0, w.gap_us};
+}
+
+engine::LatePolicy late_policy(spec::LatePolicy p) {
+    switch (p) {
+        case spec::LatePolicy::drop: return engine::LatePolicy::drop;
+        case spec::LatePolicy::dead_letter: return engine::LatePolicy::dead_letter;
+        case spec::LatePolicy::correct: return engine::LatePolicy::correct;
+    }
+    return engine::LatePolicy::drop;
+}
+
+/// "a, b, c" with each item formatted by `f`.
+template <typename Items, typename F>
+std::string each(const Items& items, F&& f, const char* separator = ", ") {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < items.size(); ++i) out.push_back(f(items[i], i));
+    return fmt::format("{}", fmt::join(out, separator));
+}
+
+}  // namespace
+
+/// One reference compared with a filter's values.
+struct Condition {
+    std::size_t index = 0;
+    std::string type;
+    std::vector<std::string> values;
+};
+
+struct SpecWindowWriter::Table {
+    std::string name, stage_table;
+    engine::WindowTableSpec spec;
+    bool cumulative = false;  ///< windows share their start: the end is part of the key
+    std::string start_column, end_column;
+    std::vector<Condition> where;
+    struct Group {
+        std::string column, type;
+        std::size_t index = 0;  ///< a reference's index, or a dimension's
+        bool dimension = false;
+    };
+    std::vector<Group> groups;
+    struct Aggregate {
+        std::string column;
+        AggregateFunction function = AggregateFunction::count;
+        std::optional<std::size_t> input;  ///< none for count
+        std::string type;                  ///< the input's type
+        std::vector<Condition> where;
+        std::string members;  ///< count_distinct: its member table
+    };
+    std::vector<Aggregate> aggregates;
+    std::string merge_sql;
+
+    /// Whether `row` passes every condition of `conditions`.
+    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) {
+        for (const auto& c : conditions) {
+            const auto v = input_text(row.values[c.index], c.type);
+            if (!v || std::find(c.values.begin(), c.values.end(), *v) == c.values.end()) return false;
+        }
+        return true;
+    }
+};
+
+namespace {
+
+std::vector<Condition> conditions(const spec::Filter& filter, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout) {
+    std::vector<Condition> out;
+    for (const auto& [ref, values] : filter) out.push_back({layout.at(ref), spec::reference_type(spec, ref), values});
+    return out;
+}
+
+/// The statement merging the staged rows of `t` (see the header, steps 3 and 4).
+std::string merge_sql(const SpecWindowWriter::Table& t) {
+    using Aggregate = SpecWindowWriter::Table::Aggregate;
+    const std::string bounds = t.cumulative ? "window_start, window_end" : "window_start";
+    const std::string order = (t.cumulative ? "b.window_start, b.window_end" : "b.window_start") +
+                              each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, "");
+    const std::string typed_groups = each(t.groups, [](const auto& g, std::size_t i) { return fmt::format(", g{}::{} AS g{}", i, g.type, i); }, "");
+    const std::string not_null = each(t.groups, [](const auto&, std::size_t i) { return fmt::format(" AND g{} IS NOT NULL", i); }, "");
+    const std::string key_columns = sql_identifier(t.start_column) + (t.cumulative ? ", " + sql_identifier(t.end_column) : "") +
+                                    each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, "");
+    std::string with;
+    for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
+        const Aggregate& a = t.aggregates[i];
+        if (a.function != AggregateFunction::count_distinct) continue;
+        with += fmt::format(
+            "new{0} AS (INSERT INTO {1} ({2}, member) SELECT DISTINCT {3}{4}, a{0}::{5} FROM {6} WHERE a{0} IS NOT NULL{7}"
+            " ON CONFLICT DO NOTHING RETURNING {2}),\n"
+            "count{0} AS (SELECT {2}, count(*) AS n FROM new{0} GROUP BY {2}),\n",
+            i, sql_identifier(a.members), key_columns, bounds, typed_groups, a.type, t.stage_table, not_null);
+    }
+    const std::string partials = each(t.aggregates, [](const Aggregate& a, std::size_t i) -> std::string {
+        switch (a.function) {
+            case AggregateFunction::count: return fmt::format("count(a{}) AS a{}", i, i);
+            case AggregateFunction::sum: return fmt::format("sum(a{}::{}) AS a{}", i, a.type, i);
+            case AggregateFunction::min: return fmt::format("min(a{}::{}) AS a{}", i, a.type, i);
+            case AggregateFunction::max: return fmt::format("max(a{}::{}) AS a{}", i, a.type, i);
+            default: return fmt::format("0::bigint AS a{}", i);  // count_distinct: from new<i>
+        }
+    });
+    with += fmt::format("batch AS (SELECT window_start, window_end{}, {} FROM {} WHERE true{} GROUP BY window_start, window_end{})\n", typed_groups,
+                        partials, t.stage_table, not_null, each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", g{}", i); }, ""));
+    std::string joins;
+    for (std::size_t i = 0; i < t.aggregates.size(); ++i)
+        if (t.aggregates[i].function == AggregateFunction::count_distinct)
+            joins += fmt::format(" LEFT JOIN count{0} c{0} ON c{0}.{1} = b.window_start{2}{3}", i, sql_identifier(t.start_column),
+                                 t.cumulative ? fmt::format(" AND c{0}.{1} = b.window_end", i, sql_identifier(t.end_column)) : "",
+                                 each(t.groups, [&](const auto& g, std::size_t k) { return fmt::format(" AND c{}.{} = b.g{}", i, sql_identifier(g.column), k); }, ""));
+    const std::string values = each(t.aggregates, [](const Aggregate& a, std::size_t i) {
+        return a.function == AggregateFunction::count_distinct ? fmt::format("coalesce(c{}.n, 0)", i) : fmt::format("b.a{}", i);
+    });
+    const std::string updates = each(t.aggregates, [](const Aggregate& a, std::size_t) {
+        const std::string c = sql_identifier(a.column);
+        switch (a.function) {
+            case AggregateFunction::min: return fmt::format("{0} = least(t.{0}, excluded.{0})", c);
+            case AggregateFunction::max: return fmt::format("{0} = greatest(t.{0}, excluded.{0})", c);
+            default:  // NULL (a sum of nothing) adds nothing
+                return fmt::format("{0} = CASE WHEN t.{0} IS NULL THEN excluded.{0} WHEN excluded.{0} IS NULL THEN t.{0} ELSE t.{0} + excluded.{0} END", c);
+        }
+    });
+    return fmt::format("WITH {}INSERT INTO {} AS t ({}, {}{}, {})\nSELECT b.window_start, b.window_end{}, {} FROM batch b{}\nORDER BY {}\n"
+                       "ON CONFLICT ({}) DO UPDATE SET {}\nRETURNING xmax = 0",
+                       with, sql_identifier(t.name), sql_identifier(t.start_column), sql_identifier(t.end_column),
+                       each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, ""),
+                       each(t.aggregates, [](const Aggregate& a, std::size_t) { return sql_identifier(a.column); }),
+                       each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, ""), values, joins,
+                       order, key_columns, updates);
+}
+
+}  // namespace
+
+std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
+    if (w.kind == spec::WindowKind::session) return "windows." + w.table + ": session windows are not computed from a spec yet";
+    for (const auto& a : w.aggregates)
+        if (a.function != AggregateFunction::count && a.function != AggregateFunction::sum && a.function != AggregateFunction::min &&
+            a.function != AggregateFunction::max && a.function != AggregateFunction::count_distinct)
+            return "windows." + w.table + ".aggregates." + a.column + ": only count, sum, min, max and count_distinct are computed from a spec yet";
+    return {};
+}
+
+SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec,
+                                   const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
+    : conn_(conn), copy_(copy) {
+    for (const auto& w : spec.windows) {
+        auto t = std::make_unique<Table>();
+        t->name = w.table;
+        t->stage_table = "stage_spec_" + w.table;
+        t->spec = {window_spec(w), late_policy(w.late), w.allowed_lateness_us};
+        t->cumulative = w.kind == spec::WindowKind::cumulative;
+        t->start_column = w.start_column, t->end_column = w.end_column;
+        t->where = conditions(w.where, spec, layout);
+        for (const auto& g : w.group_by) {
+            const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
+            if (dim != dimensions.end())
+                t->groups.push_back({spec::surrogate_key_column(g), "bigint", static_cast<std::size_t>(dim - dimensions.begin()), true});
+            else
+                t->groups.push_back({spec::column_name_of(g), spec::reference_type(spec, g), layout.at(g), false});
+        }
+        for (const auto& a : w.aggregates) {
+            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}};
+            if (!a.of.empty()) agg.input = layout.at(a.of), agg.type = spec::reference_type(spec, a.of);
+            if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
+            t->aggregates.push_back(std::move(agg));
+        }
+        conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}) ON COMMIT DELETE ROWS", t->stage_table,
+                               each(t->groups, [](const auto&, std::size_t i) { return fmt::format(", g{} text", i); }, ""),
+                               each(t->aggregates, [](const auto&, std::size_t i) { return fmt::format(", a{} text", i); }, "")));
+        t->merge_sql = merge_sql(*t);
+        spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
+        tables_.push_back(std::move(t));
+    }
+    if (!tables_.empty()) conn_.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+}
+
+SpecWindowWriter::~SpecWindowWriter() = default;
+
+engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
+                                          const std::vector<bool>& counted, std::int64_t watermark_us, SpecWindowOutcome& outcome) {
+    engine::LateRecords late{t.name, {}};
+    copy_.reset();
+    BinaryCopyWriter late_rows;
+    std::size_t staged = 0, late_staged = 0;
+    for (std::size_t r = 0; r < batch.rows.size(); ++r) {
+        const SpecRow& row = batch.rows[r];
+        if (!counted[r] || !Table::passes(t.where, row)) continue;
+        switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
+            case engine::LateVerdict::on_time: break;
+            case engine::LateVerdict::corrected: ++late.by_policy[2]; break;
+            case engine::LateVerdict::dropped: ++late.by_policy[0]; continue;
+            case engine::LateVerdict::dead_lettered: {
+                ++late.by_policy[1];
+                const engine::Window target = engine::first_window(t.spec.window, row.event_time_us);
+                late_rows.begin_row(10), late_rows.text(t.name), late_rows.text(batch.topics[row.topic_index]), late_rows.int4(row.partition);
+                late_rows.int8(row.offset), late_rows.timestamptz_us(row.event_time_us), late_rows.int8((watermark_us - row.event_time_us) / 1000);
+                late_rows.timestamptz_us(target.start_us), late_rows.timestamptz_us(target.end_us), late_rows.timestamptz_us(watermark_us);
+                late_rows.int8(batch.batch_id);
+                ++late_staged;
+                continue;
+            }
+        }
+        for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
+            copy_.begin_row(static_cast<std::int16_t>(2 + t.groups.size() + t.aggregates.size()));
+            copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
+            for (const auto& g : t.groups) {
+                if (g.dimension) {
+                    const std::int64_t key = keys[g.index][r];
+                    key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
+                } else if (auto v = input_text(row.values[g.index], g.type)) {
+                    copy_.text(*v);
+                } else {
+                    copy_.null();
+                }
+            }
+            for (const auto& a : t.aggregates) {
+                if (!Table::passes(a.where, row)) {
+                    copy_.null();
+                } else if (!a.input) {
+                    copy_.text("1");
+                } else if (auto v = input_text(row.values[*a.input], a.type)) {
+                    copy_.text(*v);
+                } else {
+                    copy_.null();
+                }
+            }
+            ++staged;
+        }
+    }
+    outcome.late.push_back(late);
+    if (late_staged) {
+        conn_.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", late_rows.finish());
+        // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
+        conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
+    }
+    if (staged == 0) return {t.name};
+    conn_.copy_in("COPY " + t.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
+    return upserted_rows(t.name, conn_.exec(t.merge_sql));
+}
+
+SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
+                                          const std::vector<bool>& counted) {
+    SpecWindowOutcome outcome;
+    if (tables_.empty()) return outcome;
+    outcome.watermark_us = lock_windows_and_read_watermark(conn_);
+    for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, keys, counted, outcome.watermark_us, outcome));
+    return outcome;
+}
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,70 @@
+// A spec pipeline's windowed aggregates (tumbling, hopping, cumulative), merged into their shared
+// tables in the batch's transaction, exactly once with the offsets (DESIGN.md invariant 8: one
+// row per window and group for the whole topic, whatever the partitioning or the instances).
+// Per batch, under the window merge lock (window_lock.h):
+//   1. the window watermark is read; each record passing the table's filter is assigned its
+//      windows (engine/window/window_spec.h) and judged against the watermark by the table's late
+//      policy (drop: counted; dead_letter: into starstream.late_event; correct: aggregated
+//      unless its last window ended allowed_lateness or more before the watermark, else a late
+//      dead letter), as engine/window/window_partials.h does for the compiled pipeline;
+//   2. one staged row per (record, window): the bounds, the group values (a dimension's
+//      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
+//      the aggregate's own filter);
+//   3. count_distinct: the values new to their window and group go into the aggregate's member
+//      table (spec::distinct_member_table); how many were new is what the count adds;
+//   4. one upsert per table: the batch's partials per window and group, added to the stored row
+//      (count, sum, count_distinct add; min and max compare; NULLs are nothing to add).
+// Rows are merged in key order, so instances never deadlock one another.
+// Not supported (refused at start, runnable_problem): session windows, avg, first, last, any.
+// Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
+#pragma once
+
+#include "driver/batch_sink.h"
+#include "sink/postgres/binary_copy_writer.h"
+#include "sink/postgres/pg_connection.h"
+#include "spec/enricher_runtime.h"
+#include "spec/pipeline_spec.h"
+#include "spec/spec_batch.h"
+#include "window/window_partials.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+/// What the windows of one batch did.
+struct SpecWindowOutcome {
+    std::vector<engine::TableRows> tables;
+    std::vector<engine::LateRecords> late;
+    std::int64_t watermark_us = INT64_MIN;  ///< the window watermark lateness was judged against
+};
+
+class SpecWindowWriter {
+public:
+    /// Creates the staging tables on `conn` for `spec`'s window tables. `dimensions`: the spec's
+    /// dimension tables in order (the index a row's keys use). Throws PgError.
+    SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
+                     const std::vector<std::string>& dimensions);
+    ~SpecWindowWriter();
+
+    bool empty() const { return tables_.empty(); }
+    /// Merges the batch's rows r with `counted[r]` (their fact is new). `keys[d][r]`: row r's key
+    /// in dimension d (INT64_MIN: none). Throws PgError.
+    SpecWindowOutcome write(const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted);
+
+    /// Why `window` cannot be computed from a spec yet ("" when it can).
+    static std::string unsupported(const spec::WindowTableSpec& window);
+
+    struct Table;
+
+private:
+    engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
+                            const std::vector<bool>& counted, std::int64_t watermark_us, SpecWindowOutcome& outcome);
+
+    PgConnection& conn_;
+    BinaryCopyWriter& copy_;
+    std::vector<std::unique_ptr<Table>> tables_;
+};
+
+}  // namespace starstream::daemon::postgres
