@@ -100,6 +100,31 @@ class BadConfig(unittest.TestCase):
         self.assertIn("pipeline spec", out.stderr)
         self.assert_nothing_consumed()
 
+    def test_a_pipeline_a_spec_cannot_run_yet_is_refused_before_consuming(self):
+        # lab_events with a session window (not computed from a spec yet), and a name no spec has.
+        lab = os.path.join(self.tmp, "pipelines-lab-session")
+        os.makedirs(lab, exist_ok=True)
+        with open(os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")) as f:
+            text = f.read()
+        with open(os.path.join(lab, "lab_events.yaml"), "w") as f:
+            f.write(text.replace("tumbling: 1m", "session: {gap: 5m, key: user_id}", 1))
+        cases = {
+            "session": ("lab_events", "windows.win_lab_revenue_per_minute: session windows are not computed from a spec yet"),
+            "unknown": ("lab_event", "pipelines.run: no spec named 'lab_event'"),
+        }
+        for name, (run, says) in cases.items():
+            folder = lab
+            with self.subTest(name):
+                args = [f"--pipelines.dir={folder}", f"--pipelines.run={run}"]
+                check = subprocess.run([harness.DAEMON, "check-config", "--postgres.dsn=host=127.0.0.1", "--kafka.bootstrap.servers=127.0.0.1:9", *args],
+                                       capture_output=True, text=True, timeout=60)
+                self.assertEqual(check.returncode, 2, check.stdout + check.stderr)
+                self.assertIn(says, check.stderr)
+                out = self.start(*args)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(says, out.stderr)
+                self.assert_nothing_consumed()
+
     def test_pipeline_spec_compared_with_the_database(self):
         dsn = self.pg.create_database("specdb")
         common = [f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={self.kafka.bootstrap}"]
