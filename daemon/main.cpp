@@ -137,7 +137,7 @@ std::string pipeline_names(const std::vector<spec::PipelineSpec>& specs) {
 
 int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
     SystemdNotifier systemd;
-    PipelineState state;
+    PipelineState state(pipelines_to_run(config).size());
     metrics::PipelineProbe probe(config.instance_id);
     std::unique_ptr<http::HttpServer> server;
     if (config.http_enabled) {

@@ -56,7 +56,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("postgres.migrations_dir", po::value(&c.migrations_dir)->default_value(STARSTREAM_MIGRATIONS_DIR), "folder of NNN_*.sql migrations")
         ("postgres.statement_timeout_ms", po::value(&r.postgres_statement_timeout_ms)->default_value(60000), "longest any one Postgres call may take (server statement_timeout and client deadline), milliseconds")
         ("pipelines.dir", po::value(&c.pipelines_dir)->default_value(STARSTREAM_PIPELINES_DIR), "folder of pipeline specs (*.yaml), validated by check-config and before run consumes; migrate and run create the tables they need")
-        ("pipelines.run", po::value(&c.pipeline_run)->default_value("product_view"), "the pipeline this instance consumes: product_view (compiled, topics from source.topics) or the name of another spec in pipelines.dir (its own topics)")
+        ("pipelines.run", po::value(&c.pipeline_run)->default_value("product_view"), "the pipelines this instance consumes, comma-separated: product_view (compiled, topics from source.topics) and the names of other specs in pipelines.dir (their own topics); each has its own consumer in the one consumer group")
         ("instance.id", po::value(&c.instance_id)->default_value(""), "name of this instance in batches, claims, /status and logs; empty: <hostname>-<pid>")
         ("source.topics", po::value(&r.topics)->default_value("product_view"), "comma-separated Kafka topics")
         ("source.starting_offsets", po::value(&c.starting_offsets)->default_value("earliest"), "earliest | latest: where a partition without checkpoint starts")

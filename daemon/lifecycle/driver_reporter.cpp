@@ -7,7 +7,7 @@
 namespace starstream::daemon {
 
 void DriverReporter::heartbeat() {
-    state_.consume_beat();
+    state_.consume_beat(lane_);
     const auto period = systemd_.watchdog_period();
     if (!period || std::chrono::steady_clock::now() < next_watchdog_) return;
     next_watchdog_ = std::chrono::steady_clock::now() + *period;
@@ -25,7 +25,7 @@ void DriverReporter::source_health(const std::string& failure, std::uint64_t err
 void DriverReporter::waiting_for_source(const std::string& failure) {
     // Waiting for the cluster is the process working as meant: the sink thread has not started
     // yet, so its heartbeat is kept fresh here.
-    state_.sink_beat();
+    state_.sink_beat(lane_);
     if (!failure.empty()) systemd_.notify("STATUS=waiting for Kafka: " + failure);
 }
 
@@ -40,7 +40,7 @@ void DriverReporter::partitions(std::vector<engine::PartitionStatus> partitions,
         const double age = s.watermark >= 0 ? now - s.watermark : 0;
         probe_.partition({s.topic, s.partition}, static_cast<double>(s.lag_records), s.lag_seconds, std::max(0.0, s.watermark), age);
     }
-    state_.set_partitions(std::move(partitions), assigned);
+    state_.set_partitions(std::move(partitions), assigned, lane_);
 }
 
 }  // namespace starstream::daemon

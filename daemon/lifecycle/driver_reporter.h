@@ -16,7 +16,9 @@ namespace starstream::daemon {
 
 class DriverReporter final : public engine::DriverObserver {
 public:
-    DriverReporter(PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd) : state_(state), probe_(probe), systemd_(systemd) {}
+    /// `lane`: this pipeline's lane in `state`.
+    DriverReporter(PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd, std::size_t lane = 0)
+        : state_(state), probe_(probe), systemd_(systemd), lane_(lane) {}
 
     void heartbeat() override;
     void source_health(const std::string& failure, std::uint64_t errors, std::uint64_t authentication_failures) override;
@@ -37,6 +39,7 @@ private:
     PipelineState& state_;
     metrics::PipelineProbe& probe_;
     SystemdNotifier& systemd_;
+    std::size_t lane_;
     std::chrono::steady_clock::time_point next_watchdog_{};
 };
 

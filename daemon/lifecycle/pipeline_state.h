@@ -2,12 +2,14 @@
 // assigned partitions with position, high watermark, lag and watermark; the last committed
 // batch and its timings; whether Postgres answered last time; whether the Kafka cluster
 // refuses our credentials or certificate; loop heartbeats.
+// Several pipelines in one process report in lanes (one per pipeline), merged by snapshot().
 // Thread rules: writers are the consume and sink threads, readers the HTTP thread; every
 // method locks (snapshots are copies).
 #pragma once
 
 #include "driver/driver_observer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -38,14 +40,18 @@ struct PipelineSnapshot {
 
 class PipelineState {
 public:
-    PipelineState() {
+    /// `lanes`: the pipelines the process runs (each reports its partitions and heartbeats in its
+    /// own lane; a snapshot merges them: every partition, assigned when every lane is, and each
+    /// heartbeat the oldest of the lanes', so one hung pipeline is seen).
+    explicit PipelineState(std::size_t lanes = 1) : lanes_(lanes == 0 ? 1 : lanes) {
         auto now = std::chrono::steady_clock::now();
         s_.consume_heartbeat = s_.sink_heartbeat = s_.started = now;
+        for (auto& lane : lanes_) lane.consume_heartbeat = lane.sink_heartbeat = now;
     }
-    void set_partitions(std::vector<PartitionStatus> partitions, bool assigned) {
+    void set_partitions(std::vector<PartitionStatus> partitions, bool assigned, std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
-        s_.partitions = std::move(partitions);
-        s_.assigned = assigned;
+        lanes_.at(lane).partitions = std::move(partitions);
+        lanes_.at(lane).assigned = assigned;
     }
     void batch_committed(const BatchStatus& batch) {
         std::lock_guard lock(mutex_);
@@ -70,22 +76,37 @@ public:
         std::lock_guard lock(mutex_);
         s_.kafka_security_failure = std::move(failure);
     }
-    void consume_beat() {
+    void consume_beat(std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
-        s_.consume_heartbeat = std::chrono::steady_clock::now();
+        lanes_.at(lane).consume_heartbeat = std::chrono::steady_clock::now();
     }
-    void sink_beat() {
+    void sink_beat(std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
-        s_.sink_heartbeat = std::chrono::steady_clock::now();
+        lanes_.at(lane).sink_heartbeat = std::chrono::steady_clock::now();
     }
     PipelineSnapshot snapshot() const {
         std::lock_guard lock(mutex_);
-        return s_;
+        PipelineSnapshot out = s_;
+        out.assigned = true;
+        out.consume_heartbeat = out.sink_heartbeat = std::chrono::steady_clock::time_point::max();
+        for (const auto& lane : lanes_) {
+            out.partitions.insert(out.partitions.end(), lane.partitions.begin(), lane.partitions.end());
+            out.assigned = out.assigned && lane.assigned;
+            out.consume_heartbeat = std::min(out.consume_heartbeat, lane.consume_heartbeat);
+            out.sink_heartbeat = std::min(out.sink_heartbeat, lane.sink_heartbeat);
+        }
+        return out;
     }
 
 private:
+    struct Lane {
+        std::vector<PartitionStatus> partitions;
+        bool assigned = false;
+        std::chrono::steady_clock::time_point consume_heartbeat, sink_heartbeat;
+    };
     mutable std::mutex mutex_;
-    PipelineSnapshot s_;
+    PipelineSnapshot s_;  ///< what the lanes share (batches, errors, security), partitions and heartbeats aside
+    std::vector<Lane> lanes_;
 };
 
 }  // namespace starstream::daemon

@@ -11,9 +11,10 @@ namespace starstream::daemon {
 
 class SinkReporter final : public engine::SinkObserver {
 public:
-    SinkReporter(PipelineState& state, metrics::PipelineProbe& probe) : state_(state), probe_(probe) {}
+    /// `lane`: this pipeline's lane in `state`.
+    SinkReporter(PipelineState& state, metrics::PipelineProbe& probe, std::size_t lane = 0) : state_(state), probe_(probe), lane_(lane) {}
 
-    void beat() override { state_.sink_beat(); }
+    void beat() override { state_.sink_beat(lane_); }
     void committed(const engine::MicroBatch& batch, const engine::CommitReport& report) override;
     void write_failed(const engine::SinkResult&) override { probe_.batch_failed(); }
     void retrying(const engine::SinkResult& result) override;
@@ -26,6 +27,7 @@ public:
 private:
     PipelineState& state_;
     metrics::PipelineProbe& probe_;
+    std::size_t lane_;
 };
 
 }  // namespace starstream::daemon

@@ -4,8 +4,13 @@
 #include "sink/postgres/spec_batch_writer.h"
 #include "spec/spec_stage.h"
 
+#include <boost/algorithm/string.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+#include <thread>
 #include "sink/postgres/star_batch_writer.h"
 
 namespace starstream::daemon {
@@ -50,52 +55,131 @@ engine::DriverSettings driver_settings(const Config& config) {
     return s;
 }
 
-std::string run_problem(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
-    if (config.pipeline_run == kCompiledPipeline) return {};  // runs without its spec
-    const spec::PipelineSpec* spec = find_spec(specs, config.pipeline_run);
-    if (!spec) return "pipelines.run: no spec named '" + config.pipeline_run + "' in " + config.pipelines_dir;
-    const std::string problem = postgres::runnable_problem(*spec);
-    return problem.empty() ? problem : "pipelines.run = " + config.pipeline_run + " (" + spec->file + "): " + problem;
+std::vector<std::string> pipelines_to_run(const Config& config) {
+    std::vector<std::string> names;
+    boost::split(names, config.pipeline_run, boost::is_any_of(","));
+    for (auto& n : names) boost::trim(n);
+    std::erase_if(names, [](const std::string& n) { return n.empty(); });
+    if (names.empty()) names.push_back(kCompiledPipeline);
+    return names;
 }
+
+namespace {
+
+/// The topics pipeline `name` reads: product_view's from source.topics, a spec's its own.
+std::vector<std::string> topics_of(const Config& config, const std::vector<spec::PipelineSpec>& specs, const std::string& name) {
+    if (name == kCompiledPipeline) return config.topics;
+    return find_spec(specs, name)->topics;
+}
+
+}  // namespace
+
+std::string run_problem(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
+    std::map<std::string, std::string> reader;  // topic -> pipeline
+    for (const auto& name : pipelines_to_run(config)) {
+        if (name != kCompiledPipeline) {
+            const spec::PipelineSpec* spec = find_spec(specs, name);
+            if (!spec) return "pipelines.run: no spec named '" + name + "' in " + config.pipelines_dir;
+            if (const std::string problem = postgres::runnable_problem(*spec); !problem.empty())
+                return "pipelines.run = " + name + " (" + spec->file + "): " + problem;
+        }
+        for (const auto& topic : topics_of(config, specs, name)) {
+            if (auto [it, added] = reader.emplace(topic, name); !added)
+                return "pipelines.run: " + (it->second == name ? "'" + name + "' is named twice"
+                                                               : "topic " + topic + " would be read by both " + it->second + " and " + name);
+        }
+    }
+    return {};
+}
+
+/// One pipeline: its store, stage, sink, reporters and driver.
+struct StreamService::Pipeline {
+    postgres::ProgressStore checkpoints;
+    std::unique_ptr<engine::PipelineStage> stage;
+    std::unique_ptr<postgres::PostgresBatchSink> sink;
+    SinkReporter sink_reporter;
+    DriverReporter driver_reporter;
+    std::unique_ptr<engine::StreamDriver> driver;  ///< destroyed first: it uses every member above
+
+    Pipeline(const Config& config, PipelineState& state, metrics::PipelineProbe& probe, SystemdNotifier& systemd, std::size_t lane)
+        : checkpoints(pg_settings(config), config.instance_id, engine::StreamDriver::stop_flag()),
+          sink_reporter(state, probe, lane),
+          driver_reporter(state, probe, systemd, lane) {}
+};
 
 StreamService::StreamService(const Config& config, const std::vector<spec::PipelineSpec>& specs, PipelineState& state,
-                             metrics::PipelineProbe& probe, SystemdNotifier& systemd)
-    : checkpoints_(pg_settings(config), config.instance_id, engine::StreamDriver::stop_flag()),
-      sink_reporter_(state, probe),
-      driver_reporter_(state, probe, systemd) {
-    engine::DriverSettings settings = driver_settings(config);
-    auto reconnect = [&probe] { probe.postgres_reconnect(); };
-    if (config.pipeline_run == kCompiledPipeline) {
-        stage_ = std::make_unique<product_view::ProductViewStage>(config.enrichment, config.max_event_bytes, probe);
-        sink_ = std::make_unique<postgres::PostgresBatchSink>(
-            [settings = pg_settings(config), windows = config.windows, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
-                return std::make_unique<postgres::StarBatchWriter>(settings, windows, instance, abort_flag);
-            },
-            reconnect);
-    } else {
-        const spec::PipelineSpec& spec = *find_spec(specs, config.pipeline_run);
-        settings.topics = spec.topics;
-        if (spec.windows.empty()) settings.alignment_drift_us = settings.watermark_batch_step_us = 0;  // only windows need them
-        stage_ = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
-        sink_ = std::make_unique<postgres::PostgresBatchSink>(
-            [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
-                return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);
-            },
-            reconnect);
+                             metrics::PipelineProbe& probe, SystemdNotifier& systemd) {
+    const auto names = pipelines_to_run(config);
+    for (std::size_t lane = 0; lane < names.size(); ++lane) {
+        const std::string& name = names[lane];
+        auto p = std::make_unique<Pipeline>(config, state, probe, systemd, lane);
+        engine::DriverSettings settings = driver_settings(config);
+        auto reconnect = [&probe] { probe.postgres_reconnect(); };
+        if (name == kCompiledPipeline) {
+            p->stage = std::make_unique<product_view::ProductViewStage>(config.enrichment, config.max_event_bytes, probe);
+            p->sink = std::make_unique<postgres::PostgresBatchSink>(
+                [settings = pg_settings(config), windows = config.windows, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
+                    return std::make_unique<postgres::StarBatchWriter>(settings, windows, instance, abort_flag);
+                },
+                reconnect);
+        } else {
+            const spec::PipelineSpec& spec = *find_spec(specs, name);
+            settings.topics = spec.topics;
+            if (spec.windows.empty()) settings.alignment_drift_us = settings.watermark_batch_step_us = 0;  // only windows need them
+            p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
+            p->sink = std::make_unique<postgres::PostgresBatchSink>(
+                [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
+                    return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);
+                },
+                reconnect);
+        }
+        spdlog::info("pipeline {} on topics {}", name, fmt::join(settings.topics, ","));
+        p->driver = std::make_unique<engine::StreamDriver>(std::move(settings), *p->stage, p->checkpoints, *p->sink, p->sink_reporter,
+                                                           p->driver_reporter);
+        pipelines_.push_back(std::move(p));
     }
-    spdlog::info("pipeline {} on topics {}", config.pipeline_run, fmt::join(settings.topics, ","));
-    driver_ = std::make_unique<engine::StreamDriver>(std::move(settings), *stage_, checkpoints_, *sink_, sink_reporter_, driver_reporter_);
 }
 
-void StreamService::run() {
+StreamService::~StreamService() = default;
+
+bool StreamService::wait_for_source() {
+    for (auto& p : pipelines_)
+        if (!p->driver->wait_for_source()) return false;
+    return true;
+}
+
+namespace {
+
+void run_driver(engine::StreamDriver& driver) {
     try {
-        driver_->run();
+        driver.run();
     } catch (const engine::DriverStop& stop) {
         using Cause = engine::DriverStop::Cause;
         throw FatalStop{stop.message, stop.cause == Cause::sink_refused          ? kExitPostgresRefuses
                                       : stop.cause == Cause::offset_out_of_range ? kExitOffsetOutOfRange
                                                                                  : 1};
     }
+}
+
+}  // namespace
+
+void StreamService::run() {
+    if (pipelines_.size() == 1) return run_driver(*pipelines_.front()->driver);
+    std::mutex mutex;
+    std::exception_ptr first;  // the first pipeline that could not go on stops the others
+    std::vector<std::thread> threads;
+    for (auto& p : pipelines_)
+        threads.emplace_back([&, driver = p->driver.get()] {
+            try {
+                run_driver(*driver);
+            } catch (...) {
+                std::lock_guard lock(mutex);
+                if (!first) first = std::current_exception();
+                engine::StreamDriver::request_stop();
+            }
+        });
+    for (auto& t : threads) t.join();
+    if (first) std::rethrow_exception(first);
 }
 
 }  // namespace starstream::daemon

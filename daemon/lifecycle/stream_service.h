@@ -1,8 +1,9 @@
-// The running pipeline, wired: the engine's StreamDriver over the pipeline named by
-// pipelines.run (the compiled product_view stage and StarBatchWriter, or a spec's SpecStage and
-// SpecBatchWriter), the Postgres sink (PostgresBatchSink, a writer per connection) and checkpoint
-// store (ProgressStore), reporting to the daemon's health state, metrics and systemd. main()
-// makes one, waits for the source, runs it.
+// The running pipelines, wired: per pipeline pipelines.run names, the engine's StreamDriver (its
+// own consumer, in the one consumer group) over that pipeline's stage and writer (the compiled
+// product_view stage and StarBatchWriter, or a spec's SpecStage and SpecBatchWriter), the
+// Postgres sink (PostgresBatchSink, a writer per connection) and checkpoint store
+// (ProgressStore), reporting to the daemon's health state (a lane per pipeline), metrics and
+// systemd. main() makes one, waits for the sources, runs it.
 // Thread rules: construct, wait_for_source() and run() on one thread; request_stop() from
 // anywhere, signal handlers included.
 #pragma once
@@ -27,8 +28,11 @@ namespace starstream::daemon {
 /// The driver's settings from the configuration (config/starstream.conf.example names each key).
 engine::DriverSettings driver_settings(const Config& config);
 
-/// Why pipelines.run cannot run with `specs` ("" when it can): no spec of that name, or a spec
-/// using what spec pipelines cannot do yet.
+/// The pipelines pipelines.run names (comma-separated, in order; at least one).
+std::vector<std::string> pipelines_to_run(const Config& config);
+
+/// Why pipelines.run cannot run with `specs` ("" when it can): a name given twice, no spec of
+/// that name, a spec using what spec pipelines cannot do yet, a topic two pipelines would read.
 std::string run_problem(const Config& config, const std::vector<spec::PipelineSpec>& specs);
 
 class StreamService {
@@ -39,19 +43,20 @@ public:
     StreamService(const Config& config, const std::vector<spec::PipelineSpec>& specs, PipelineState& state, metrics::PipelineProbe& probe,
                   SystemdNotifier& systemd);
 
-    /// See engine::StreamDriver::wait_for_source.
-    bool wait_for_source() { return driver_->wait_for_source(); }
-    /// Consumes until request_stop(); throws FatalStop (with its exit code) when an operator must act.
+    ~StreamService();
+
+    /// See engine::StreamDriver::wait_for_source; every pipeline's, in order.
+    bool wait_for_source();
+    /// Consumes until request_stop() (with source.stop_when_caught_up: until every pipeline is
+    /// caught up); several pipelines run on a thread each, and one that must stop stops them all.
+    /// Throws FatalStop (with its exit code) when an operator must act.
     void run();
     static void request_stop() { engine::StreamDriver::request_stop(); }
 
+    struct Pipeline;
+
 private:
-    postgres::ProgressStore checkpoints_;
-    std::unique_ptr<engine::PipelineStage> stage_;
-    std::unique_ptr<postgres::PostgresBatchSink> sink_;
-    SinkReporter sink_reporter_;
-    DriverReporter driver_reporter_;
-    std::unique_ptr<engine::StreamDriver> driver_;  ///< destroyed first: it uses every member above
+    std::vector<std::unique_ptr<Pipeline>> pipelines_;
 };
 
 }  // namespace starstream::daemon

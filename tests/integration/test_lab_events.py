@@ -1,5 +1,7 @@
 """The lab events of EVENTS.md section 3 through pipelines/lab_events.yaml, a spec written only in
-YAML (pipelines.run = lab_events), against an oracle computed here from the generated messages.
+YAML, against an oracle computed here from the generated messages; in the same daemons, on the
+same consumer group, the compiled product_view pipeline on its own topic
+(pipelines.run = product_view,lab_events): both exactly once.
 
 The producer does what a lab's producer does: no key (messages spread round robin over 6
 partitions), events out of order within each partition, some sent twice, and malformed ones
@@ -18,90 +20,29 @@ confirms nothing is left. Checked against the oracle:
   - starstream.progress: every partition's next offset is its log end.
 """
 import datetime
-import json
 import os
-import random
 import signal
 import subprocess
+import sys
 import tempfile
 import unittest
-import uuid
 from decimal import Decimal
 
+import expectations as expect
 import harness
 
+sys.path.insert(0, os.path.join(harness.SOURCE_DIR, "tests", "support"))
+import lab_events  # noqa: E402  (the generator, shared with bench/lab_events_benchmark.sh)
+
 PARTITIONS = 6
-USERS = 100
-ITEMS = 50
 EVENTS = 6000
-START = datetime.datetime(2026, 11, 2, 8, 0, tzinfo=datetime.timezone.utc)
-SPAN_SECONDS = 2 * 86400
 # Out of order by up to two days and written weeks before the test runs: a watermark 40 days
 # behind the latest event time keeps every record on time, so the windows are exact whatever the
 # batch boundaries (lateness has its own tests: test_windows, test_shared_windows).
-KEYS = {"pipelines.run": "lab_events", "batch.max_records": 300, "batch.trigger_interval_ms": 100,
+PRODUCT_VIEWS = 5000
+KEYS = {"pipelines.run": "product_view,lab_events", "batch.max_records": 300, "batch.trigger_interval_ms": 100,
         "time.allowed_out_of_orderness_ms": 40 * 86400 * 1000,
         "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
-
-
-def price_schedule(rng):
-    """Per item, the times (seconds from START) its price changes and the prices: 1 to 4 changes."""
-    schedule = {}
-    for i in range(1, ITEMS + 1):
-        changes = sorted(rng.sample(range(1, SPAN_SECONDS), rng.randint(0, 3)))
-        schedule[f"item_{i}"] = [(0, Decimal(rng.randint(1000, 50000)) / 100)] + [
-            (t, Decimal(rng.randint(1000, 50000)) / 100) for t in changes]
-    return schedule
-
-
-def price_at(schedule, item, offset):
-    price = schedule[item][0][1]
-    for t, p in schedule[item]:
-        if t <= offset:
-            price = p
-    return price
-
-
-def generate(seed=7):
-    """Returns (valid events by id, messages per partition as bytes, malformed messages as bytes)."""
-    rng = random.Random(seed)
-    schedule = price_schedule(rng)
-    events = []
-    for _ in range(EVENTS):
-        offset = rng.randrange(SPAN_SECONDS)
-        item = f"item_{rng.randint(1, ITEMS)}"
-        events.append({
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "event_type": rng.choices(["view", "click", "cart_add", "purchase"], [70, 15, 10, 5])[0],
-            "user_id": f"user_{int(rng.paretovariate(1.2)) % USERS + 1}",
-            "item_id": item,
-            "price": str(price_at(schedule, item, offset)),
-            # A lab's local clock written with its offset: the same instant, another notation.
-            "timestamp": (START + datetime.timedelta(seconds=offset)).astimezone(
-                datetime.timezone(datetime.timedelta(hours=rng.choice([0, 1, -5])))).isoformat(),
-        })
-    valid = {e["event_id"]: e for e in events}
-    messages = [json.dumps(e).encode() for e in events]
-    messages += [json.dumps(e).encode() for e in rng.sample(events, 150)]  # sent twice
-    broken = []
-    for n in range(60):
-        e = dict(rng.choice(events), event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
-        kind = n % 6
-        if kind == 0:
-            del e["user_id"]
-        elif kind == 1:
-            e["event_type"] = "refund"
-        elif kind == 2:
-            e["price"] = "-3.00"
-        elif kind == 3:
-            e["timestamp"] = "yesterday at noon"
-        elif kind == 4:
-            e["price"] = "twelve"
-        broken.append(b'{"event_id": "' + e["event_id"].encode() + b'", "event_type": ' if kind == 5 else json.dumps(e).encode())
-    messages += broken
-    rng.shuffle(messages)  # out of order: late events everywhere
-    per_partition = [messages[p::PARTITIONS] for p in range(PARTITIONS)]
-    return valid, per_partition, set(broken)
 
 
 def event_time(e):
@@ -137,13 +78,13 @@ class LabEvents(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="starstream-lab-")
         cls.pg = harness.Postgres()
         cls.addClassCleanup(cls.pg.stop)
-        cls.kafka = harness.MockKafka(partitions=PARTITIONS, topics=("lab_events",))
+        cls.kafka = harness.MockKafka(partitions=PARTITIONS, topics=("lab_events", "product_view"))
         cls.addClassCleanup(cls.kafka.stop)
-        cls.valid, cls.partitions, cls.broken = generate()
-        for p, messages in enumerate(cls.partitions):
-            path = os.path.join(cls.tmp, f"p{p}.jsonl")
-            with open(path, "wb") as f:
-                f.write(b"\n".join(messages) + b"\n")
+        cls.product_views = os.path.join(cls.tmp, "product_view.jsonl")
+        harness.generate(PRODUCT_VIEWS, cls.product_views, brokers=cls.kafka.bootstrap, partitioning="round_robin",
+                         malformed_share=0.01, duplicate_share=0.01)
+        cls.valid, cls.partitions, cls.broken = lab_events.generate(EVENTS, PARTITIONS)
+        for p, path in enumerate(lab_events.write_partitions(cls.partitions, cls.tmp)):
             subprocess.run(["kcat", "-P", "-b", cls.kafka.bootstrap, "-t", "lab_events", "-p", str(p), "-l", path],
                            check=True, capture_output=True, timeout=120)
         cls.dsn = cls.pg.create_database("lab")
@@ -219,6 +160,15 @@ class LabEvents(unittest.TestCase):
             self.assertEqual(item, e["item_id"])
             in_force = [p for s, t, p in expected[item] if (s is None or s <= event_time(e)) and (t is None or event_time(e) < t)]
             self.assertEqual([price], in_force, event_id)
+
+    def test_product_view_in_the_same_daemons_exactly_once(self):
+        events, malformed = expect.read_jsonl(self.product_views)
+        ids = [r[0] for r in harness.query(self.dsn, "SELECT event_id::text FROM fact_event")]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertEqual(set(ids), {e["id"].lower() for e in events})
+        self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM starstream.dead_letter WHERE topic = 'product_view'"), len(malformed))
+        consumed = harness.scalar(self.dsn, "SELECT sum(next_offset) FROM starstream.progress WHERE topic = 'product_view'")
+        self.assertEqual(consumed, PRODUCT_VIEWS)
 
     def test_every_partition_committed_to_its_end(self):
         progress = dict(harness.query(self.dsn, "SELECT partition, next_offset FROM starstream.progress WHERE topic = 'lab_events'"))

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A spec pipeline end to end: lab events (EVENTS.md section 3, tests/support/lab_events.py:
+# unkeyed, out of order, 2.5 % duplicates, 1 % malformed) produced beforehand into the mock
+# Kafka, then `starstreamd --pipelines.run=lab_events` (pipelines/lab_events.yaml alone: an SCD
+# type 2 item dimension, a user dimension, the fact, revenue per minute with exact distinct
+# buyers) from start to caught up on a durable PostgreSQL (fsync on). Reports events/s (wall and
+# sustained, as bench/e2e_benchmark.sh) and peak RSS; appends a row to bench/spec_results.md.
+#   bash bench/lab_events_benchmark.sh      # 200,000 events over 24 partitions
+# Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${EVENTS:-200000}
+partitions=${PARTITIONS:-24}
+max_records=${MAX_RECORDS:-25000}
+state="$(pwd)/.state/bench-lab"
+read -r -a extra <<<"${EXTRA:-}"
+
+# shellcheck source=tests/support/local_stack.sh
+source tests/support/local_stack.sh
+build_project
+LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions" lab_events
+trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
+
+/usr/bin/python3 tests/support/lab_events.py --events "$events" --partitions "$partitions" --out "$state" >"$state/generator.json"
+messages=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messages"])' "$state/generator.json")
+for ((p = 0; p < partitions; p++)); do
+  kcat -P -b "$bootstrap" -t lab_events -p "$p" -l "$state/p$p.jsonl"
+done
+build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
+
+start_ms=$(($(date +%s%N) / 1000000))
+/usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+  --pipelines.run=lab_events --source.stop_when_caught_up=true --batch.max_records="$max_records" \
+  --time.allowed_out_of_orderness_ms=$((40 * 86400 * 1000)) --http.port=0 "${extra[@]}" >"$state/starstreamd.log" 2>&1
+elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
+[ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $state/starstreamd.log" >&2; exit 1; }
+rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
+assigned_ms=$(date -d "$(grep -m1 "kafka assigned" "$state/starstreamd.log" | cut -d' ' -f1)" +%s%3N)
+read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
+  "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
+   WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
+sustained=$((full_records * 1000 / (last_full_ms - assigned_ms)))
+rate=$((messages * 1000 / elapsed_ms))
+echo "messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024))"
+echo "| $(date -u +%F) | lab_events (spec) | $messages | $partitions | $max_records | ${EXTRA:-} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md
