@@ -91,7 +91,7 @@ class SpecMigrations(unittest.TestCase):
         self.assertIsNone(harness.scalar(dsn, "SELECT to_regclass('starstream.spec_migration')"))
 
         out = self.migrate(dsn, lab)
-        self.assertIn("8 generated statement(s) applied", out.stderr)
+        self.assertIn("9 generated statement(s) applied", out.stderr)
         self.assertEqual(self.columns(dsn, "dim_lab_item"), [
             ("lab_item_key", "bigint", "NO"), ("item_id", "text", "NO"), ("price", "numeric", "YES"),
             ("valid_from", "timestamp with time zone", "NO"), ("valid_to", "timestamp with time zone", "NO"), ("is_current", "boolean", "NO")])
@@ -119,14 +119,16 @@ class SpecMigrations(unittest.TestCase):
             ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute"),
             # The SCD type 2 merge's state: key sequence, observations, the fact's (key, time) index.
             ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item_observation"),
-            ("lab_events", spec_file, "fact_lab_event")])
+            ("lab_events", spec_file, "fact_lab_event"),
+            # The distinct buyers counted per window (count_distinct's member table).
+            ("lab_events", spec_file, "win_lab_revenue_per_minute_buyers_members")])
         self.assertTrue(recorded[0][3].startswith("CREATE TABLE dim_lab_user ("), recorded[0][3])
         self.assertEqual(recorded[2][3], "CREATE UNIQUE INDEX dim_lab_item_current ON dim_lab_item (item_id) WHERE is_current")
 
         # A second run applies and records nothing; check-config agrees.
         out = self.migrate(dsn, lab)
         self.assertIn("0 generated statement(s) applied", out.stderr)
-        self.assertEqual(len(self.recorded(dsn)), 8)
+        self.assertEqual(len(self.recorded(dsn)), 9)
         check = self.daemon("check-config", dsn, lab)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("statements generated from the specs to apply: none", check.stdout)
@@ -142,16 +144,16 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text;", check.stdout)
         self.assertIn("ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric;", check.stdout)
-        self.assertEqual(len(self.recorded(dsn)), 8)  # a dry run
+        self.assertEqual(len(self.recorded(dsn)), 9)  # a dry run
         self.migrate(dsn, grown)
-        added = self.recorded(dsn)[8:]
+        added = self.recorded(dsn)[9:]
         self.assertEqual([(t, s) for _, _, t, s in added], [
             ("dim_lab_item.last_event_type", "ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text"),
             ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric")])
         self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
         self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price FROM win_lab_revenue_per_minute"), [("19.00", 2, None)])
         self.migrate(dsn, grown)
-        self.assertEqual(len(self.recorded(dsn)), 10)
+        self.assertEqual(len(self.recorded(dsn)), 11)
 
     def assert_refused(self, dsn, folder, spec_path, line, key, says):
         """check-config, migrate and run each exit 2 naming file:line, the key and `says`; nothing recorded."""
@@ -228,7 +230,7 @@ class SpecMigrations(unittest.TestCase):
         for p in procs:
             _, err = p.communicate(timeout=120)
             self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(self.recorded(dsn)), 8)
+        self.assertEqual(len(self.recorded(dsn)), 9)
         self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.schema_migration"),
                          len([f for f in os.listdir(os.path.join(harness.SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")]))
 
