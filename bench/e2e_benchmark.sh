@@ -76,13 +76,7 @@ copy_start=$(($(date +%s%N) / 1000000))
 copy_ms=$(($(date +%s%N) / 1000000 - copy_start))
 
 rate=$((events * 1000 / elapsed_ms))
-# Sustained: the records of every batch but the last (a partial batch that waits for the
-# trigger interval), from partition assignment (after the group join) to their commit.
-assigned_ms=$(date -d "$(grep -m1 "kafka assigned" "$state/starstreamd.log" | cut -d' ' -f1)" +%s%3N)
-read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
-  "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
-   WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
-sustained=$((full_records * 1000 / (last_full_ms - assigned_ms)))
+sustained=$(sustained_events_per_s "$state/starstreamd.log")
 ceiling=$((facts * 1000 / copy_ms))
 summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
 echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"

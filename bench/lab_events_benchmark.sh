@@ -36,11 +36,7 @@ elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
 [ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $state/starstreamd.log" >&2; exit 1; }
 rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
-assigned_ms=$(date -d "$(grep -m1 "kafka assigned" "$state/starstreamd.log" | cut -d' ' -f1)" +%s%3N)
-read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
-  "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
-   WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
-sustained=$((full_records * 1000 / (last_full_ms - assigned_ms)))
+sustained=$(sustained_events_per_s "$state/starstreamd.log")
 rate=$((messages * 1000 / elapsed_ms))
 echo "messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024))"
 echo "| $(date -u +%F) | lab_events (spec) | $messages | $partitions | $max_records | ${EXTRA:-} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md

@@ -41,3 +41,15 @@ produce_bench_events() {
     --malformed-share 0.005 --duplicate-share 0.005 --partitioning "$partitioning" >"$state/generator.json"
   build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
 }
+
+# Sustained events/s of a run that stopped when caught up: the records of every batch but the
+# last (a partial batch that waits for the trigger interval), from partition assignment (after
+# the group join, read from LOG) to their commit. Prints the rate.
+sustained_events_per_s() {
+  local log=$1 assigned_ms full_records last_full_ms
+  assigned_ms=$(date -d "$(grep -m1 "kafka assigned" "$log" | cut -d' ' -f1)" +%s%3N)
+  read -r full_records last_full_ms < <("${bench_psql[@]}" -F ' ' -c \
+    "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
+     WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
+  echo $((full_records * 1000 / (last_full_ms - assigned_ms)))
+}

@@ -91,12 +91,6 @@ std::vector<Projected> project(const spec::ReferenceLayout& layout, const spec::
     return out;
 }
 
-std::vector<std::string> names(const std::vector<Projected>& columns) {
-    std::vector<std::string> out;
-    for (const auto& c : columns) out.push_back(sql_identifier(c.name));
-    return out;
-}
-
 std::string text_columns(const std::vector<std::string>& columns) {
     std::vector<std::string> defs;
     for (const auto& c : columns) defs.push_back(sql_identifier(c) + " text");
@@ -134,76 +128,81 @@ SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::Pipelin
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     const auto scd2 = scd2_dimensions(specs);
-    for (const auto& d : spec.dimensions) {
-        auto dim = std::make_unique<Dimension>();
-        dim->table = d.table;
-        dim->surrogate_key = spec::surrogate_key_column(d.table);
-        dim->policy = d.policy;
-        dim->key = project(layout_, spec, d.key);
-        dim->attributes = project(layout_, spec, d.attributes);
-        dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
-        dim->stage_table = "stage_spec_" + d.table;
-        if (d.policy == spec::DimensionPolicy::scd2) {
-            for (const auto& s : scd2)
-                if (s.table == d.table) dim->scd2.emplace(s);
-        } else if (d.table == "dim_date" && dim->key_is_surrogate) {
-            dim->is_date = true;
-            conn_->exec("CREATE TEMP TABLE " + dim->stage_table + " (date_key integer) ON COMMIT DELETE ROWS");
-            dim->merge_sql = date_dimension_insert(dim->stage_table);
-        } else {
-            std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
-            std::vector<std::string> natural, attributes;
-            for (const auto& c : dim->key) {
-                if (dim->key_is_surrogate) continue;
-                columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-                natural.push_back(sql_identifier(c.name));
-            }
-            for (const auto& c : dim->attributes) {
-                columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-                attributes.push_back(sql_identifier(c.name));
-            }
-            conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
-                                    staged.empty() ? "" : ", ", text_columns(staged)));
-            const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : fmt::format("{}", fmt::join(natural, ", "));
-            dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
-        }
-        dimensions_.push_back(std::move(dim));
-    }
-    for (const auto& f : spec.facts) {
-        Fact fact{f.table, "stage_spec_" + f.table, {}, project(layout_, spec, f.columns), {}};
-        std::vector<std::string> columns, selects, staged;
-        for (const auto& table : f.dimensions)
-            for (std::size_t i = 0; i < dimensions_.size(); ++i)
-                if (dimensions_[i]->table == table) {
-                    const std::string& key = dimensions_[i]->surrogate_key;
-                    fact.dimension_keys.push_back({key, i});
-                    columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
-                }
-        std::map<std::string, std::string> types;
-        for (const auto& c : fact.columns) {
-            columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-            types[c.name] = c.type;
-        }
-        std::vector<std::string> key, matches, grouped;
-        for (const auto& t : spec::table_schemas(spec))
-            if (t.table == f.table)
-                for (const auto& k : t.primary_key) {
-                    const std::string type = types.count(k) ? types[k] : "bigint";  // else a dimension key
-                    key.push_back(sql_identifier(k));
-                    matches.push_back(fmt::format("s.{0}::{1} = i.{0}", sql_identifier(k), type));
-                    grouped.push_back("i." + sql_identifier(k));
-                }
-        conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
-        fact.insert_sql = fmt::format(
-            "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
-            "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
-            sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
-            fmt::join(matches, " AND "), fmt::join(grouped, ", "));
-        facts_.push_back(std::move(fact));
-    }
+    for (const auto& d : spec.dimensions) dimensions_.push_back(make_dimension(spec, d, scd2));
+    for (const auto& f : spec.facts) facts_.push_back(make_fact(spec, f));
     std::vector<std::string> dimension_tables;
     for (const auto& d : dimensions_) dimension_tables.push_back(d->table);
     windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec, layout_, dimension_tables);
+}
+
+std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(const spec::PipelineSpec& spec, const spec::DimensionSpec& d,
+                                                                           const std::vector<Scd2Dimension>& scd2) {
+    auto dim = std::make_unique<Dimension>();
+    dim->table = d.table;
+    dim->surrogate_key = spec::surrogate_key_column(d.table);
+    dim->policy = d.policy;
+    dim->key = project(layout_, spec, d.key);
+    dim->attributes = project(layout_, spec, d.attributes);
+    dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
+    dim->stage_table = "stage_spec_" + d.table;
+    if (d.policy == spec::DimensionPolicy::scd2) {
+        for (const auto& s : scd2)
+            if (s.table == d.table) dim->scd2.emplace(s);
+    } else if (d.table == "dim_date" && dim->key_is_surrogate) {
+        dim->is_date = true;
+        conn_->exec("CREATE TEMP TABLE " + dim->stage_table + " (date_key integer) ON COMMIT DELETE ROWS");
+        dim->merge_sql = date_dimension_insert(dim->stage_table);
+    } else {
+        std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
+        std::vector<std::string> natural, attributes;
+        for (const auto& c : dim->key) {
+            if (dim->key_is_surrogate) continue;
+            columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+            natural.push_back(sql_identifier(c.name));
+        }
+        for (const auto& c : dim->attributes) {
+            columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+            attributes.push_back(sql_identifier(c.name));
+        }
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
+                                staged.empty() ? "" : ", ", text_columns(staged)));
+        const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : fmt::format("{}", fmt::join(natural, ", "));
+        dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
+    }
+    return dim;
+}
+
+SpecBatchWriter::Fact SpecBatchWriter::make_fact(const spec::PipelineSpec& spec, const spec::FactSpec& f) {
+    Fact fact{f.table, "stage_spec_" + f.table, {}, project(layout_, spec, f.columns), {}};
+    std::vector<std::string> columns, selects, staged;
+    for (const auto& table : f.dimensions)
+        for (std::size_t i = 0; i < dimensions_.size(); ++i)
+            if (dimensions_[i]->table == table) {
+                const std::string& key = dimensions_[i]->surrogate_key;
+                fact.dimension_keys.push_back({key, i});
+                columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
+            }
+    std::map<std::string, std::string> types;
+    for (const auto& c : fact.columns) {
+        columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
+        types[c.name] = c.type;
+    }
+    std::vector<std::string> key, matches, grouped;
+    for (const auto& t : spec::table_schemas(spec))
+        if (t.table == f.table)
+            for (const auto& k : t.primary_key) {
+                const std::string type = types.count(k) ? types[k] : "bigint";  // else a dimension key
+                key.push_back(sql_identifier(k));
+                matches.push_back(fmt::format("s.{0}::{1} = i.{0}", sql_identifier(k), type));
+                grouped.push_back("i." + sql_identifier(k));
+            }
+    conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
+    fact.insert_sql = fmt::format(
+        "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
+        "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
+        sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
+        fmt::join(matches, " AND "), fmt::join(grouped, ", "));
+    return fact;
 }
 
 SpecBatchWriter::~SpecBatchWriter() = default;

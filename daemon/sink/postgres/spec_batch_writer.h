@@ -51,6 +51,10 @@ public:
 private:
     struct Dimension;
     struct Fact;
+    /// A dimension's staging table and merge (connection-scoped, made once).
+    std::unique_ptr<Dimension> make_dimension(const spec::PipelineSpec& spec, const spec::DimensionSpec& d, const std::vector<Scd2Dimension>& scd2);
+    /// A fact table's staging table and insert (connection-scoped, made once); after the dimensions.
+    Fact make_fact(const spec::PipelineSpec& spec, const spec::FactSpec& f);
     using Keys = std::vector<std::vector<std::int64_t>>;  ///< per dimension, per row: its key (INT64_MIN: none)
     /// Writes dimensions and facts of rows [begin, end) into the open transaction; returns rows
     /// per table (the first fact table's inserted rows are the batch's facts), fills `keys` and
