@@ -21,9 +21,9 @@ read -r -a extra <<<"${EXTRA:-}"
 # shellcheck source=tests/support/local_stack.sh
 source tests/support/local_stack.sh
 build_project
-[ "${PG_PROFILE:-0}" = 1 ] && export LOCAL_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements ${LOCAL_PG_OPTIONS:-}"
+pg_profile_setup
 LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions"
-[ "${PG_PROFILE:-0}" = 1 ] && "${bench_psql[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null
+pg_profile_reset
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
 
 produce_bench_events "$state" "$events" "$span_seconds" "${PARTITIONING:-device}"
@@ -62,11 +62,7 @@ facts=$("${bench_psql[@]}" -c "SELECT count(*) FROM fact_event")
 rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
 [ "$committed" = "$events" ] || { echo "only $committed of $events events committed; see $state/starstreamd.log" >&2; exit 1; }
 
-# PG_PROFILE=1: the statements that took the most server time (needs pg_stat_statements loaded).
-if [ "${PG_PROFILE:-0}" = 1 ]; then
-  "${bench_psql[@]}" -F ' | ' -c "SELECT round(total_exec_time)::int AS ms, calls, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40" >&2
-fi
+pg_profile_print
 
 # Ceiling: the same fact rows, binary COPY straight into a table shaped like fact_event.
 "${bench_psql[@]}" -c "COPY fact_event TO '$state/pg/facts.bin' (FORMAT binary)"

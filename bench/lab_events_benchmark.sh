@@ -6,7 +6,8 @@
 # buyers) from start to caught up on a durable PostgreSQL (fsync on). Reports events/s (wall and
 # sustained, as bench/e2e_benchmark.sh) and peak RSS; appends a row to bench/spec_results.md.
 #   bash bench/lab_events_benchmark.sh      # 200,000 events over 24 partitions
-# Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags).
+# Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags),
+# PG_PROFILE=1 (the statements that took the most PostgreSQL time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${EVENTS:-200000}
@@ -18,7 +19,9 @@ read -r -a extra <<<"${EXTRA:-}"
 # shellcheck source=tests/support/local_stack.sh
 source tests/support/local_stack.sh
 build_project
+pg_profile_setup
 LOCAL_PG_DURABLE=1 start_local_stack "$state" "$partitions" lab_events
+pg_profile_reset
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
 
 /usr/bin/python3 tests/support/lab_events.py --events "$events" --partitions "$partitions" --out "$state" >"$state/generator.json"
@@ -35,6 +38,7 @@ start_ms=$(($(date +%s%N) / 1000000))
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
 [ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $state/starstreamd.log" >&2; exit 1; }
+pg_profile_print
 rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
 sustained=$(sustained_events_per_s "$state/starstreamd.log")
 rate=$((messages * 1000 / elapsed_ms))

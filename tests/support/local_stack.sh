@@ -53,3 +53,20 @@ sustained_events_per_s() {
      WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
   echo $((full_records * 1000 / (last_full_ms - assigned_ms)))
 }
+
+# PG_PROFILE=1: which statements take the PostgreSQL time. pg_profile_setup before
+# start_local_stack loads pg_stat_statements; pg_profile_reset after it empties it;
+# pg_profile_print (stderr) lists the 40 statements with the most execution time.
+pg_profile_setup() {
+  [ "${PG_PROFILE:-0}" = 1 ] && export LOCAL_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements ${LOCAL_PG_OPTIONS:-}"
+  return 0
+}
+pg_profile_reset() {
+  [ "${PG_PROFILE:-0}" = 1 ] && "${bench_psql[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null
+  return 0
+}
+pg_profile_print() {
+  [ "${PG_PROFILE:-0}" = 1 ] && "${bench_psql[@]}" -F ' | ' -c "SELECT round(total_exec_time)::int AS ms, calls, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40" >&2
+  return 0
+}
