@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -84,6 +85,10 @@ public:
     virtual void abandon() = 0;
     /// What the sink writes to, for logs ("Postgres").
     virtual std::string name() const = 0;
+    /// `beat` is called (on the sink thread) after each step of a long piece of work inside
+    /// write(), such as each probe of a bisection: progress the loop reports, so that a watchdog
+    /// tells a slow isolation from a hung call. Set once by the sink loop, before any write.
+    virtual void on_progress(std::function<void()> beat) { (void)beat; }
 };
 
 }  // namespace starstream::engine

@@ -10,7 +10,9 @@ using Status = SinkResult::Status;
 using Clock = std::chrono::steady_clock;
 
 SinkLoop::SinkLoop(SinkLoopSettings settings, BatchQueue& queue, BatchSink& sink, SourceLink& source, SinkObserver& observer)
-    : settings_(settings), queue_(queue), sink_(sink), source_(source), observer_(observer) {}
+    : settings_(settings), queue_(queue), sink_(sink), source_(source), observer_(observer) {
+    sink_.on_progress([this] { observer_.beat(); });
+}
 
 SinkLoop::~SinkLoop() { stop(); }
 
@@ -168,6 +170,7 @@ void SinkLoop::dead_letter(MicroBatch& batch, const SinkResult& result) {
     std::vector<RejectedRow> rejected = result.rejected;
     std::string where;
     for (auto& r : rejected) {
+        observer_.beat();  // each read-back may wait for the broker: progress, not a hang
         r.payload = source_.read_back(r.source, r.offset);
         if (where.size() < 400) where += fmt::format(" {}@{} (code {})", r.source.to_string(), r.offset, r.code);
     }

@@ -57,7 +57,8 @@ public:
 class SinkObserver {
 public:
     virtual ~SinkObserver() = default;
-    /// The loop is alive: between batches, while writing, while backing off.
+    /// The loop is alive: between batches, during a long write (BatchSink::on_progress), while
+    /// reading rejected records back, while backing off.
     virtual void beat() = 0;
     virtual void committed(const MicroBatch& batch, const CommitReport& report) = 0;
     /// A write that did not commit (fenced writes excluded).

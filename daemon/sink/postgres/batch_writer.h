@@ -8,6 +8,7 @@
 #include "driver/batch_sink.h"
 #include "sink/postgres/batch_ledger.h"
 
+#include <functional>
 #include <vector>
 
 namespace starstream::daemon::postgres {
@@ -25,9 +26,9 @@ public:
     /// (rolled back; `transient()` says whether a retry on a new connection may succeed).
     virtual engine::CommitReport write(const engine::MicroBatch& batch) = 0;
     /// After a data or constraint error: the rows Postgres refuses, found by bisection with
-    /// rolled-back probes (rejected_records.h); empty when no row is to blame. Throws PgError when
-    /// a probe fails transiently.
-    virtual std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch) = 0;
+    /// rolled-back probes (rejected_records.h), calling `progress` before each; empty when no row
+    /// is to blame. Throws PgError when a probe fails transiently.
+    virtual std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) = 0;
     /// The batch id sequence and the calls that settle a lost COMMIT reply.
     virtual BatchLedger& ledger() = 0;
     /// The server process id of this writer's connection (pg_stat_activity.pid).

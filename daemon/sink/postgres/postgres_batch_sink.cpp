@@ -43,7 +43,7 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
     if (!abandon_ && !error.transient() && caused_by_records(error)) {
         try {
             SinkResult result = SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
-            result.rejected = writer().find_rejected(batch);
+            result.rejected = writer().find_rejected(batch, progress_);
             return result;
         } catch (const PgError& probe_error) {
             if (!probe_error.transient()) throw;

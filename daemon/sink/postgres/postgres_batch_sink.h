@@ -33,6 +33,7 @@ public:
     std::string check() override;
     void abandon() override { abandon_ = true; }
     std::string name() const override { return "Postgres"; }
+    void on_progress(std::function<void()> beat) override { progress_ = std::move(beat); }
 
 private:
     BatchWriter& writer();
@@ -42,6 +43,7 @@ private:
 
     WriterFactory make_writer_;
     std::function<void()> on_reconnect_;
+    std::function<void()> progress_ = [] {};
     std::atomic<bool> abandon_{false};
     bool had_writer_ = false;  ///< a connection existed before: the next one is a reconnect
     int stale_backend_ = 0;    ///< server process id of the connection given up last; 0 when settled

@@ -25,7 +25,7 @@ void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std
 
 }  // namespace
 
-std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch) {
+std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch, const std::function<void()>& progress) {
     std::vector<engine::RejectedRow> out;
     const std::size_t n = batch.facts.size();
     auto refuse = [&](std::size_t fact, const PgError& error) { refused(batch, fact, error, out); };
@@ -36,14 +36,14 @@ std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const St
         if (members_refused.transient()) throw;
         // The members themselves are refused: each probe writes a range of facts with only the
         // members they reference, in a transaction of its own.
-        bisect([&](std::size_t b, std::size_t e) { return writer.probe(batch, b, e); }, refuse, 0, n, members_refused);
+        bisect([&](std::size_t b, std::size_t e) { return progress(), writer.probe(batch, b, e); }, refuse, 0, n, members_refused);
         return out;
     }
     // One trial transaction: ranges that pass stay under their savepoint and are never copied
     // again; only refused ranges are split.
     try {
         if (auto failed = writer.try_facts(batch, 0, n))
-            bisect([&](std::size_t b, std::size_t e) { return writer.try_facts(batch, b, e); }, refuse, 0, n, *failed);
+            bisect([&](std::size_t b, std::size_t e) { return progress(), writer.try_facts(batch, b, e); }, refuse, 0, n, *failed);
     } catch (const PgError&) {
         writer.end_trial();
         throw;

@@ -19,6 +19,7 @@
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/pg_connection.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ class StarBatchWriter;
 /// order (RejectedRow::row indexes StarBatch::facts; reason "rejected by Postgres: <the error's
 /// first line>", code its SQLSTATE, no payload: the sink loop reads it back), empty when every
 /// fact passes on its own (the error lies elsewhere). Throws PgError when a probe fails transiently.
-std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch);
+std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch,
+                                               const std::function<void()>& progress = [] {});
 
 }  // namespace starstream::daemon::postgres

@@ -394,11 +394,11 @@ std::optional<PgError> SpecBatchWriter::probe(const SpecBatch& batch, std::size_
     }
 }
 
-std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::MicroBatch& micro_batch) {
+std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::MicroBatch& micro_batch, const std::function<void()>& progress) {
     const auto& batch = static_cast<const SpecBatch&>(micro_batch);
     std::vector<engine::RejectedRow> out;
     if (batch.rows.empty()) return out;
-    auto try_range = [&](std::size_t b, std::size_t e) { return probe(batch, b, e); };
+    auto try_range = [&](std::size_t b, std::size_t e) { return progress(), probe(batch, b, e); };
     auto refuse = [&](std::size_t r, const PgError& error) {
         const SpecRow& row = batch.rows[r];
         out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),

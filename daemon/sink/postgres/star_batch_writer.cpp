@@ -267,8 +267,8 @@ engine::CommitReport StarBatchWriter::write(const engine::MicroBatch& batch) {
     return commit_report(star, write_star(star));
 }
 
-std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch) {
-    return postgres::find_rejected(*this, static_cast<const StarBatch&>(batch));
+std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) {
+    return postgres::find_rejected(*this, static_cast<const StarBatch&>(batch), progress);
 }
 
 BatchTotals StarBatchWriter::totals(const StarBatch& batch, const BatchOutcome& outcome) const {

@@ -59,7 +59,7 @@ public:
 
     /// `batch` must be a product_view::StarBatch.
     engine::CommitReport write(const engine::MicroBatch& batch) override;
-    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch) override;
+    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) override;
     BatchLedger& ledger() override { return *ledger_; }
     int backend_pid() const override { return conn_->backend_pid(); }
     void ping() override { conn_->exec("SELECT 1"); }

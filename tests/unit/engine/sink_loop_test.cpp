@@ -27,6 +27,7 @@ struct ScriptedSink final : BatchSink {
     int resolves = 0;
     std::int64_t next_id = 100;
     std::atomic<bool> abandoned{false};
+    std::function<void()> progress;
 
     SinkResult write(MicroBatch& batch) override {
         if (batch.batch_id == 0) batch.batch_id = next_id++;
@@ -46,6 +47,7 @@ struct ScriptedSink final : BatchSink {
     std::string check() override { return {}; }
     void abandon() override { abandoned = true; }
     std::string name() const override { return "the fake store"; }
+    void on_progress(std::function<void()> beat) override { progress = std::move(beat); }
 };
 
 struct RecordingLink final : SourceLink {
@@ -60,7 +62,8 @@ struct RecordingLink final : SourceLink {
 struct CountingObserver final : SinkObserver {
     std::atomic<int> committed_batches{0}, failed_writes{0}, retries{0}, landed{0}, rolled_back{0}, fenced_partitions{0}, rejected_rows{0};
     std::vector<DeadLetter> dead_letters;  ///< of the last committed batch
-    void beat() override {}
+    std::atomic<int> beats{0};
+    void beat() override { ++beats; }
     void committed(const MicroBatch& batch, const CommitReport&) override {
         ++committed_batches;
         dead_letters = batch.dead_letters;
@@ -221,4 +224,21 @@ TEST_F(SinkLoopTest, AbandonGivesTheFailingBatchUpWithoutCommittingOrFailing) {
     EXPECT_TRUE(link.commits.empty());
     EXPECT_EQ(loop.committed_batches(), 0);
     EXPECT_FALSE(loop.failure());
+}
+
+TEST_F(SinkLoopTest, ALongIsolationReportsProgressSoAWatchdogDoesNotKillIt) {
+    ASSERT_TRUE(sink.progress) << "the loop hands the sink its progress callback";
+    int during = 0;
+    sink.writes.push_back([&](MicroBatch&) {
+        const int before = observer.beats;
+        for (int probe = 0; probe < 20; ++probe) sink.progress();  // a bisection's probes
+        during = observer.beats - before;
+        SinkResult r = SinkResult::failed(Status::rejected, "check violated", "23514");
+        r.rejected = {{0, kP0, 10, "23514", "rejected by the fake store: check", std::nullopt}};
+        return r;
+    });
+    const int before = observer.beats;
+    write(batch());
+    EXPECT_EQ(during, 20);
+    EXPECT_GE(observer.beats - before, 20 + 1) << "and each read-back beats too";
 }
