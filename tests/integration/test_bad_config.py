@@ -111,6 +111,7 @@ class BadConfig(unittest.TestCase):
         cases = {
             "session": ("lab_events", "windows.win_lab_revenue_per_minute: session windows are not computed from a spec yet"),
             "unknown": ("lab_event", "pipelines.run: no spec named 'lab_event'"),
+            "twice": ("product_view, product_view", "pipelines.run: 'product_view' is named twice"),
         }
         for name, (run, says) in cases.items():
             folder = lab
