@@ -30,8 +30,8 @@ void DriverReporter::waiting_for_source(const std::string& failure) {
 }
 
 void DriverReporter::ready(std::size_t partitions) {
-    // Migrated (before the driver existed) and assigned: ready for systemd.
-    systemd_.notify("READY=1\nSTATUS=consuming " + std::to_string(partitions) + " partitions");
+    // Migrated (before the driver existed) and assigned: ready for systemd once every pipeline is.
+    if (state_.mark_ready(lane_)) systemd_.notify("READY=1\nSTATUS=consuming " + std::to_string(partitions) + " partitions");
 }
 
 void DriverReporter::partitions(std::vector<engine::PartitionStatus> partitions, bool assigned) {

@@ -76,6 +76,14 @@ public:
         std::lock_guard lock(mutex_);
         s_.kafka_security_failure = std::move(failure);
     }
+    /// `lane` claimed its first partitions; true once every lane has (the process is ready), and
+    /// only for the call that completes the set.
+    bool mark_ready(std::size_t lane = 0) {
+        std::lock_guard lock(mutex_);
+        if (lanes_.at(lane).ready) return false;
+        lanes_.at(lane).ready = true;
+        return std::all_of(lanes_.begin(), lanes_.end(), [](const Lane& l) { return l.ready; });
+    }
     void consume_beat(std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
         lanes_.at(lane).consume_heartbeat = std::chrono::steady_clock::now();
@@ -102,6 +110,7 @@ private:
     struct Lane {
         std::vector<PartitionStatus> partitions;
         bool assigned = false;
+        bool ready = false;
         std::chrono::steady_clock::time_point consume_heartbeat, sink_heartbeat;
     };
     mutable std::mutex mutex_;

@@ -75,6 +75,10 @@ std::vector<std::string> topics_of(const Config& config, const std::vector<spec:
 }  // namespace
 
 std::string run_problem(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
+    // Each pipeline is a consumer of its own: one static member id would fence the others.
+    if (pipelines_to_run(config).size() > 1 && config.kafka.count("group.instance.id"))
+        return "kafka.group.instance.id: a static group member id cannot be shared by the consumers of several pipelines (pipelines.run = " +
+               config.pipeline_run + "); unset it or run one pipeline per instance";
     std::map<std::string, std::string> reader;  // topic -> pipeline
     for (const auto& name : pipelines_to_run(config)) {
         if (name != kCompiledPipeline) {
@@ -125,7 +129,10 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
         } else {
             const spec::PipelineSpec& spec = *find_spec(specs, name);
             settings.topics = spec.topics;
-            if (spec.windows.empty()) settings.alignment_drift_us = settings.watermark_batch_step_us = 0;  // only windows need them
+            // Watermark-only batches always: a quiet topic's partitions must not hold back the
+            // windows of any table reading its watermark. Alignment only serves windows.
+            settings.watermark_batch_step_us = config.windows.watermark_batch_step_us;
+            settings.alignment_drift_us = spec.windows.empty() ? 0 : micros(config.watermark_alignment_drift);
             p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
             p->sink = std::make_unique<postgres::PostgresBatchSink>(
                 [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {

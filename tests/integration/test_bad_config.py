@@ -101,22 +101,25 @@ class BadConfig(unittest.TestCase):
         self.assert_nothing_consumed()
 
     def test_a_pipeline_a_spec_cannot_run_yet_is_refused_before_consuming(self):
-        # lab_events with a session window (not computed from a spec yet), and a name no spec has.
-        lab = os.path.join(self.tmp, "pipelines-lab-session")
-        os.makedirs(lab, exist_ok=True)
         with open(os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")) as f:
             text = f.read()
-        with open(os.path.join(lab, "lab_events.yaml"), "w") as f:
-            f.write(text.replace("tumbling: 1m", "session: {gap: 5m, key: user_id}", 1))
-        cases = {
-            "session": ("lab_events", "windows.win_lab_revenue_per_minute: session windows are not computed from a spec yet"),
-            "unknown": ("lab_event", "pipelines.run: no spec named 'lab_event'"),
-            "twice": ("product_view, product_view", "pipelines.run: 'product_view' is named twice"),
+        cases = {  # name: (lab_events.yaml changed from -> to, pipelines.run, extra flags, what the message says)
+            "session": (("tumbling: 1m", "session: {gap: 5m, key: user_id}"), "lab_events", [],
+                        "windows.win_lab_revenue_per_minute: session windows are not computed from a spec yet"),
+            "scd2_group": (("where: {event_type: purchase}", "where: {event_type: purchase}\n    group_by: [dim_lab_item]"), "lab_events", [],
+                           "windows.win_lab_revenue_per_minute.group_by[0]: dim_lab_item is an SCD type 2 dimension"),
+            "unknown": (None, "lab_event", [], "pipelines.run: no spec named 'lab_event'"),
+            "twice": (None, "product_view, product_view", [], "pipelines.run: 'product_view' is named twice"),
+            "static_member": (None, "product_view,lab_events", ["--kafka.group.instance.id=one"],
+                              "kafka.group.instance.id: a static group member id cannot be shared"),
         }
-        for name, (run, says) in cases.items():
-            folder = lab
+        for name, (change, run, extra, says) in cases.items():
+            folder = os.path.join(self.tmp, "pipelines-run-" + name)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "lab_events.yaml"), "w") as f:
+                f.write(text.replace(*change, 1) if change else text)
             with self.subTest(name):
-                args = [f"--pipelines.dir={folder}", f"--pipelines.run={run}"]
+                args = [f"--pipelines.dir={folder}", f"--pipelines.run={run}", *extra]
                 check = subprocess.run([harness.DAEMON, "check-config", "--postgres.dsn=host=127.0.0.1", "--kafka.bootstrap.servers=127.0.0.1:9", *args],
                                        capture_output=True, text=True, timeout=60)
                 self.assertEqual(check.returncode, 2, check.stdout + check.stderr)

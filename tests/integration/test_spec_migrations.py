@@ -117,11 +117,11 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual([(p, f, t) for p, f, t, _ in recorded], [
             ("lab_events", spec_file, "dim_lab_user"), ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item"),
             ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute"),
+            # The distinct buyers counted per window (count_distinct's member table).
+            ("lab_events", spec_file, "win_lab_revenue_per_minute_buyers_members"),
             # The SCD type 2 merge's state: key sequence, observations, the fact's (key, time) index.
             ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item_observation"),
-            ("lab_events", spec_file, "fact_lab_event"),
-            # The distinct buyers counted per window (count_distinct's member table).
-            ("lab_events", spec_file, "win_lab_revenue_per_minute_buyers_members")])
+            ("lab_events", spec_file, "fact_lab_event")])
         self.assertTrue(recorded[0][3].startswith("CREATE TABLE dim_lab_user ("), recorded[0][3])
         self.assertEqual(recorded[2][3], "CREATE UNIQUE INDEX dim_lab_item_current ON dim_lab_item (item_id) WHERE is_current")
 
@@ -139,7 +139,7 @@ class SpecMigrations(unittest.TestCase):
             INSERT INTO win_lab_revenue_per_minute VALUES ('2026-01-01 10:00', '2026-01-01 10:01', 19.00, 2, 1)""")
         grown = self.folder("grown", ("lab_events.yaml", self.lab_text(
             ("attributes: [price], policy: scd2", "attributes: [price, {last_event_type: event_type}], policy: scd2"),
-            ("buyers: count_distinct(user_id)}", "buyers: count_distinct(user_id), top_price: max(price)}"))))
+            ("buyers: count_distinct(user_id)}", "buyers: count_distinct(user_id), top_price: max(price), items: count_distinct(item_id)}"))))
         check = self.daemon("check-config", dsn, grown)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text;", check.stdout)
@@ -147,13 +147,16 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual(len(self.recorded(dsn)), 9)  # a dry run
         self.migrate(dsn, grown)
         added = self.recorded(dsn)[9:]
-        self.assertEqual([(t, s) for _, _, t, s in added], [
+        # A count_distinct added to a window table a spec made gets its member table too.
+        self.assertEqual([t for _, _, t, _ in added][0], "win_lab_revenue_per_minute_items_members")
+        self.assertEqual([(t, s) for _, _, t, s in added][1:], [
             ("dim_lab_item.last_event_type", "ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text"),
-            ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric")])
+            ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric"),
+            ("win_lab_revenue_per_minute.items", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN items bigint")])
         self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
         self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price FROM win_lab_revenue_per_minute"), [("19.00", 2, None)])
         self.migrate(dsn, grown)
-        self.assertEqual(len(self.recorded(dsn)), 11)
+        self.assertEqual(len(self.recorded(dsn)), 13)
 
     def assert_refused(self, dsn, folder, spec_path, line, key, says):
         """check-config, migrate and run each exit 2 naming file:line, the key and `says`; nothing recorded."""

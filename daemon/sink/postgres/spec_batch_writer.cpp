@@ -117,8 +117,25 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
     for (const auto& d : spec.dimensions)
         if (d.policy == spec::DimensionPolicy::earliest && !d.attributes.empty())
             return "dimension " + d.table + ": the earliest-attribute policy is not runnable from a spec yet (only the compiled product_view has it)";
-    for (const auto& w : spec.windows)
+    if (!spec.windows.empty() && (spec.facts.empty() || !spec.facts.front().grain.empty()))
+        return "windows: a spec with windows needs an event-grain fact first (facts: {...: {grain: event}}): it tells which records are new, so "
+               "that a resent or replayed event counts once";
+    for (const auto& w : spec.windows) {
         if (std::string problem = SpecWindowWriter::unsupported(w); !problem.empty()) return problem;
+        for (std::size_t i = 0; i < w.group_by.size(); ++i) {
+            const std::string& g = w.group_by[i];
+            const std::string key = "windows." + w.table + ".group_by[" + std::to_string(i) + "]";
+            if (const spec::DimensionSpec* d = spec.dimension(g)) {
+                if (d->policy == spec::DimensionPolicy::scd2)
+                    return key + ": " + g + " is an SCD type 2 dimension, whose version keys a later late event may merge or split; group by its natural key instead";
+                for (const auto& k : d->key)
+                    if (const spec::FieldSpec* f = spec.field(k.ref); f && !f->required)
+                        return key + ": " + g + "'s key " + k.ref + " is not a required field: a record without it would be in no window";
+            } else if (const spec::FieldSpec* f = spec.field(g); f && !f->required) {
+                return key + ": " + g + " is not a required field: a record without it would be in no window";
+            }
+        }
+    }
     return {};
 }
 
@@ -348,13 +365,14 @@ engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batc
             // Only the records whose fact is new: a duplicate (resent, or read again after a
             // rewind) counts once in the windows as in the facts.
             const auto tw = Clock::now();
-            SpecWindowOutcome w = windows_->write(batch, keys, new_rows);
+            SpecWindowOutcome w = windows_->write(batch, 0, batch.rows.size(), keys, new_rows);
             report.window_write_seconds = seconds_since(tw);
             report.tables.insert(report.tables.end(), w.tables.begin(), w.tables.end());
             for (const auto& late : w.late)
                 for (std::size_t p = 0; p < late.by_policy.size(); ++p) totals.late[p] += late.by_policy[p];
             report.late = std::move(w.late);
-            totals.window_watermark_us = w.watermark_us;
+            // Not recorded in starstream.batch.watermark: that column floors the database-wide
+            // window watermark product_view's windows use, which this topic's must not move.
         }
         report.tables.push_back(ledger_->copy_dead_letters(batch));
         totals.dead_letters = report.tables.back().inserted;
@@ -385,6 +403,9 @@ std::optional<PgError> SpecBatchWriter::probe(const SpecBatch& batch, std::size_
         Keys keys;
         std::vector<bool> new_rows;
         write_rows(batch, begin, end, keys, new_rows);
+        // The windows too: a value only they refuse (a bigint sum overflowing, a distinct member
+        // too long for its index) is pinned to its record like any other.
+        if (!windows_->empty()) windows_->write(batch, begin, end, keys, new_rows);
         conn_->exec("ROLLBACK");
         return std::nullopt;
     } catch (const PgError& e) {

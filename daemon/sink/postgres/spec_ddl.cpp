@@ -92,8 +92,7 @@ std::vector<SpecStatement> scd2_state(const Scd2Dimension& d) {
     return out;
 }
 
-std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2,
-                                    const std::vector<spec::TableSchema>& members) {
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2) {
     std::vector<SpecMigration> out;
     for (const auto& t : difference.tables) {
         auto statements = create_table(t.schema);
@@ -108,13 +107,7 @@ std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const st
                 auto& m = migration_of(out, t.pipeline, t.file);
                 m.statements.insert(m.statements.end(), statements.begin(), statements.end());
             }
-    for (const auto& t : difference.tables)
-        for (const auto& member : members)
-            if (member.key.rfind("windows." + t.schema.table + ".", 0) == 0) {
-                auto statements = create_table(member);
-                auto& m = migration_of(out, t.pipeline, t.file);
-                m.statements.insert(m.statements.end(), statements.begin(), statements.end());
-            }
+
     for (const auto& c : difference.columns) migration_of(out, c.pipeline, c.file).statements.push_back(add_column(c));
     return out;
 }

@@ -37,13 +37,11 @@ struct SpecMigration {
 
 /// One SpecMigration per spec with something to add (specs with missing tables first, in spec
 /// order); within one, the CREATE TABLEs (in spec order), then for each new SCD type 2 dimension
-/// of `scd2` (scd2_dimensions.h) its state (scd2_state) and for each new window table its
-/// distinct-member tables, then the ADD COLUMNs. Empty when
+/// of `scd2` (scd2_dimensions.h) its state (scd2_state), then the ADD COLUMNs. count_distinct's
+/// member tables (spec::distinct_member_tables) come in `difference` like any missing table. Empty when
 /// `difference` is. Specs never depend on each other's statements (no FOREIGN KEY; a conformed
 /// dimension is created by the first spec naming it), so their order is free.
-/// `members`: spec::distinct_member_tables of the specs; each is created with its window table.
-std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2 = {},
-                                    const std::vector<spec::TableSchema>& members = {});
+std::vector<SpecMigration> spec_ddl(const SchemaDifference& difference, const std::vector<Scd2Dimension>& scd2 = {});
 
 /// What the SCD type 2 merge needs besides the dimension table (scd2_merge.h): the key sequence,
 /// the observation table (natural key, observed_at, attributes: its primary key), and on each

@@ -1,5 +1,6 @@
 #include "sink/postgres/spec_window_writer.h"
 
+#include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/batch_writer.h"
@@ -10,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 
 namespace starstream::daemon::postgres {
 
@@ -47,11 +50,24 @@ std::string each(const Items& items, F&& f, const char* separator = ", ") {
 
 }  // namespace
 
-/// One reference compared with a filter's values.
+/// One reference compared with a filter's values, as values of its type: a boolean's `true`,
+/// `yes` or `1` all match true, a number's `10` matches 10.0; anything else compares as text.
 struct Condition {
     std::size_t index = 0;
     std::string type;
-    std::vector<std::string> values;
+    std::vector<std::string> values;  ///< booleans as "t"/"f"
+    std::vector<double> numbers;      ///< numeric types: the values as numbers
+
+    static bool numeric(const std::string& type) {
+        return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";
+    }
+    bool holds(const std::string& value) const {
+        if (numeric(type)) {
+            const double v = std::strtod(value.c_str(), nullptr);
+            return std::find(numbers.begin(), numbers.end(), v) != numbers.end();
+        }
+        return std::find(values.begin(), values.end(), value) != values.end();
+    }
 };
 
 struct SpecWindowWriter::Table {
@@ -81,7 +97,7 @@ struct SpecWindowWriter::Table {
     static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) {
         for (const auto& c : conditions) {
             const auto v = input_text(row.values[c.index], c.type);
-            if (!v || std::find(c.values.begin(), c.values.end(), *v) == c.values.end()) return false;
+            if (!v || !c.holds(*v)) return false;
         }
         return true;
     }
@@ -91,7 +107,18 @@ namespace {
 
 std::vector<Condition> conditions(const spec::Filter& filter, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout) {
     std::vector<Condition> out;
-    for (const auto& [ref, values] : filter) out.push_back({layout.at(ref), spec::reference_type(spec, ref), values});
+    for (const auto& [ref, values] : filter) {
+        Condition c{layout.at(ref), spec::reference_type(spec, ref), values, {}};
+        if (c.type == "boolean")
+            for (auto& v : c.values) {
+                std::string lower = v;
+                std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+                v = lower == "true" || lower == "yes" || lower == "on" || lower == "1" || lower == "t" ? "t" : "f";
+            }
+        if (Condition::numeric(c.type))
+            for (const auto& v : c.values) c.numbers.push_back(std::strtod(v.c_str(), nullptr));
+        out.push_back(std::move(c));
+    }
     return out;
 }
 
@@ -166,7 +193,7 @@ std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
 
 SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec,
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
-    : conn_(conn), copy_(copy) {
+    : conn_(conn), copy_(copy), topics_(text_array(spec.topics)) {
     for (const auto& w : spec.windows) {
         auto t = std::make_unique<Table>();
         t->name = w.table;
@@ -200,13 +227,14 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
 
 SpecWindowWriter::~SpecWindowWriter() = default;
 
-engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
-                                          const std::vector<bool>& counted, std::int64_t watermark_us, SpecWindowOutcome& outcome) {
+engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                          const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
+                                          std::int64_t watermark_us, SpecWindowOutcome& outcome) {
     engine::LateRecords late{t.name, {}};
     copy_.reset();
     BinaryCopyWriter late_rows;
     std::size_t staged = 0, late_staged = 0;
-    for (std::size_t r = 0; r < batch.rows.size(); ++r) {
+    for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !Table::passes(t.where, row)) continue;
         switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
@@ -225,11 +253,14 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
             }
         }
         for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
+            // A correction reaches only the windows still within allowed lateness (of a hopping or
+            // cumulative record, the earlier ones may have ended long enough ago to be final).
+            if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
             copy_.begin_row(static_cast<std::int16_t>(2 + t.groups.size() + t.aggregates.size()));
             copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
             for (const auto& g : t.groups) {
                 if (g.dimension) {
-                    const std::int64_t key = keys[g.index][r];
+                    const std::int64_t key = keys[g.index][r - begin];
                     key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
                 } else if (auto v = input_text(row.values[g.index], g.type)) {
                     copy_.text(*v);
@@ -262,12 +293,26 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     return upserted_rows(t.name, conn_.exec(t.merge_sql));
 }
 
-SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
-                                          const std::vector<bool>& counted) {
+std::int64_t SpecWindowWriter::topics_watermark() {
+    // The spec's own topics, not every topic of the database (starstream.window_watermark): a
+    // pipeline added later, or a quiet one, neither makes this one's records late nor holds its
+    // windows back. None while a partition has no watermark yet (nothing is late then).
+    PgResult r = conn_.exec_params(
+        "SELECT CASE WHEN count(*) = count(watermark) THEN (extract(epoch FROM min(watermark)) * 1000000)::bigint END"
+        " FROM starstream.progress WHERE topic = ANY($1::text[])",
+        {topics_});
+    if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
+    return std::atoll(PQgetvalue(r.get(), 0, 0));
+}
+
+SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                          const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted) {
     SpecWindowOutcome outcome;
     if (tables_.empty()) return outcome;
-    outcome.watermark_us = lock_windows_and_read_watermark(conn_);
-    for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, keys, counted, outcome.watermark_us, outcome));
+    // Under the window lock: what other instances merged is visible, and none merges meanwhile.
+    conn_.exec(kWindowMergeLock);
+    outcome.watermark_us = topics_watermark();
+    for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
     return outcome;
 }
 

@@ -2,11 +2,15 @@
 // tables in the batch's transaction, exactly once with the offsets (DESIGN.md invariant 8: one
 // row per window and group for the whole topic, whatever the partitioning or the instances).
 // Per batch, under the window merge lock (window_lock.h):
-//   1. the window watermark is read; each record passing the table's filter is assigned its
+//   1. the window watermark of the spec's topics is read (the minimum of their partitions'
+//      committed watermarks; not starstream.window_watermark, which spans every topic of the
+//      database: another pipeline's history must not make these records late); each record
+//      passing the table's filter is assigned its
 //      windows (engine/window/window_spec.h) and judged against the watermark by the table's late
 //      policy (drop: counted; dead_letter: into starstream.late_event; correct: aggregated
 //      unless its last window ended allowed_lateness or more before the watermark, else a late
-//      dead letter), as engine/window/window_partials.h does for the compiled pipeline;
+//      dead letter; a correction reaches only those of its windows still within allowed
+//      lateness), with engine/window/window_partials.h's judge_lateness;
 //   2. one staged row per (record, window): the bounds, the group values (a dimension's
 //      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
 //      the aggregate's own filter);
@@ -49,9 +53,10 @@ public:
     ~SpecWindowWriter();
 
     bool empty() const { return tables_.empty(); }
-    /// Merges the batch's rows r with `counted[r]` (their fact is new). `keys[d][r]`: row r's key
-    /// in dimension d (INT64_MIN: none). Throws PgError.
-    SpecWindowOutcome write(const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted);
+    /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new).
+    /// `keys[d][r - begin]`: row r's key in dimension d (INT64_MIN: none). Throws PgError.
+    SpecWindowOutcome write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
+                            const std::vector<bool>& counted);
 
     /// Why `window` cannot be computed from a spec yet ("" when it can).
     static std::string unsupported(const spec::WindowTableSpec& window);
@@ -59,11 +64,15 @@ public:
     struct Table;
 
 private:
-    engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, const std::vector<std::vector<std::int64_t>>& keys,
-                            const std::vector<bool>& counted, std::int64_t watermark_us, SpecWindowOutcome& outcome);
+    engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                            const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted, std::int64_t watermark_us,
+                            SpecWindowOutcome& outcome);
+    /// The minimum committed watermark of the spec's topics' partitions; INT64_MIN while one has none.
+    std::int64_t topics_watermark();
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
+    std::string topics_;  ///< the spec's topics as a text[] literal
     std::vector<std::unique_ptr<Table>> tables_;
 };
 
