@@ -20,6 +20,7 @@ confirms nothing is left. Checked against the oracle:
   - starstream.progress: every partition's next offset is its log end.
 """
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -192,3 +193,56 @@ class LabEvents(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LabEventsLateness(unittest.TestCase):
+    """The same lab events with the default watermark (5 minutes behind the latest event time)
+    and the revenue table's late policy dead_letter: shuffled over two days, most purchases
+    arrive behind the watermark. Whatever the batch boundaries decide, every distinct purchase
+    is either counted in its minute or listed in starstream.late_event, never both, never
+    neither."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="starstream-lab-late-")
+        cls.pg = harness.Postgres()
+        cls.addClassCleanup(cls.pg.stop)
+        cls.kafka = harness.MockKafka(partitions=PARTITIONS, topics=("lab_events",))
+        cls.addClassCleanup(cls.kafka.stop)
+        cls.valid, partitions, _ = lab_events.generate(EVENTS, PARTITIONS, seed=11)
+        cls.partitions = partitions
+        for p, path in enumerate(lab_events.write_partitions(partitions, cls.tmp)):
+            subprocess.run(["kcat", "-P", "-b", cls.kafka.bootstrap, "-t", "lab_events", "-p", str(p), "-l", path],
+                           check=True, capture_output=True, timeout=120)
+        specs = os.path.join(cls.tmp, "pipelines")
+        os.makedirs(specs)
+        with open(os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")) as f:
+            text = f.read()
+        with open(os.path.join(specs, "lab_events.yaml"), "w") as f:
+            f.write(text.replace("late: {policy: correct, allowed_lateness: 10m}", "late: {policy: dead_letter}"))
+        cls.dsn = cls.pg.create_database("late")
+        out = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="late", **{
+            "pipelines.run": "lab_events", "pipelines.dir": specs, "batch.max_records": 300, "batch.trigger_interval_ms": 100,
+            "source.stop_when_caught_up": "true"})
+        assert out.returncode == 0, out.stderr[-3000:]
+
+    def test_every_purchase_is_counted_or_listed_late_exactly_once(self):
+        purchases = {e["event_id"]: e for e in self.valid.values() if e["event_type"] == "purchase"}
+        late_rows = harness.query(self.dsn, "SELECT kafka_partition, kafka_offset FROM starstream.late_event WHERE operator = 'win_lab_revenue_per_minute'")
+        self.assertEqual(len(late_rows), len(set(late_rows)), "a record listed late twice")
+        # A message's offset is its place in its partition's file: the late ones, by event id.
+        late = {json.loads(self.partitions[p][o])["event_id"] for p, o in late_rows}
+        self.assertEqual(len(late), len(late_rows), "two listings of one event (a duplicate message counted)")
+        self.assertTrue(late <= set(purchases), "only purchases pass the table's filter")
+        self.assertGreater(len(late), 0, "the shuffled purchases must include late ones")
+        expected = {}
+        for event_id, e in purchases.items():
+            if event_id in late:
+                continue
+            minute = event_time(e).replace(second=0, microsecond=0)
+            revenue, count, buyers = expected.get(minute, (Decimal(0), 0, set()))
+            expected[minute] = (revenue + Decimal(e["price"]), count + 1, buyers | {e["user_id"]})
+        self.assertGreater(len(expected), 0)
+        rows = harness.query(self.dsn, "SELECT window_start, revenue, purchases, buyers FROM win_lab_revenue_per_minute")
+        self.assertEqual({start: (revenue, count, buyers) for start, revenue, count, buyers in rows},
+                         {m: (r, c, len(b)) for m, (r, c, b) in expected.items()})
