@@ -53,23 +53,23 @@ public:
         lanes_.at(lane).partitions = std::move(partitions);
         lanes_.at(lane).assigned = assigned;
     }
-    void batch_committed(const BatchStatus& batch) {
+    void batch_committed(const BatchStatus& batch, std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
         s_.last_batch = batch;
-        s_.last_commit_failed = false;
-        s_.postgres_reachable = true;
+        lanes_.at(lane).commit_failed = false;
+        lanes_.at(lane).postgres_reachable = true;
     }
-    void commit_failed(std::string error, bool postgres_reachable) {
+    void commit_failed(std::string error, bool postgres_reachable, std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
-        s_.last_commit_failed = true;
-        s_.postgres_reachable = postgres_reachable;
-        s_.last_error = std::move(error);
+        lanes_.at(lane).commit_failed = true;
+        lanes_.at(lane).postgres_reachable = postgres_reachable;
+        lanes_.at(lane).last_error = std::move(error);
     }
     /// The sink's idle check of the connection.
-    void postgres_checked(bool reachable, std::string error = {}) {
+    void postgres_checked(bool reachable, std::string error = {}, std::size_t lane = 0) {
         std::lock_guard lock(mutex_);
-        s_.postgres_reachable = reachable;
-        if (!reachable) s_.last_error = std::move(error);
+        lanes_.at(lane).postgres_reachable = reachable;
+        if (!reachable) lanes_.at(lane).last_error = std::move(error);
     }
     /// The Kafka source's current security failure (KafkaSource::security_failure()).
     void kafka_security(std::string failure) {
@@ -97,9 +97,16 @@ public:
         PipelineSnapshot out = s_;
         out.assigned = true;
         out.consume_heartbeat = out.sink_heartbeat = std::chrono::steady_clock::time_point::max();
+        out.last_commit_failed = false;
+        out.postgres_reachable = true;
         for (const auto& lane : lanes_) {
             out.partitions.insert(out.partitions.end(), lane.partitions.begin(), lane.partitions.end());
             out.assigned = out.assigned && lane.assigned;
+            // One pipeline failing is the process failing: another's success does not hide it.
+            if ((lane.commit_failed || !lane.postgres_reachable) && (!out.last_commit_failed && out.postgres_reachable))
+                out.last_error = lane.last_error;
+            out.last_commit_failed = out.last_commit_failed || lane.commit_failed;
+            out.postgres_reachable = out.postgres_reachable && lane.postgres_reachable;
             out.consume_heartbeat = std::min(out.consume_heartbeat, lane.consume_heartbeat);
             out.sink_heartbeat = std::min(out.sink_heartbeat, lane.sink_heartbeat);
         }
@@ -111,10 +118,12 @@ private:
         std::vector<PartitionStatus> partitions;
         bool assigned = false;
         bool ready = false;
+        bool commit_failed = false, postgres_reachable = true;
+        std::string last_error;
         std::chrono::steady_clock::time_point consume_heartbeat, sink_heartbeat;
     };
     mutable std::mutex mutex_;
-    PipelineSnapshot s_;  ///< what the lanes share (batches, errors, security), partitions and heartbeats aside
+    PipelineSnapshot s_;  ///< what the lanes share (the last batch, Kafka security); the rest is per lane
     std::vector<Lane> lanes_;
 };
 

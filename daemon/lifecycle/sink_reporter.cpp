@@ -19,12 +19,12 @@ void SinkReporter::committed(const engine::MicroBatch& batch, const engine::Comm
     for (const auto& late : report.late) probe_.late_records(late.table, late.by_policy);
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (std::int64_t t : report.event_times_us) probe_.freshness(now - static_cast<double>(t) / 1e6);
-    state_.batch_committed({batch.batch_id, batch.records, report.stage_seconds, report.merge_seconds, report.commit_seconds, now});
+    state_.batch_committed({batch.batch_id, batch.records, report.stage_seconds, report.merge_seconds, report.commit_seconds, now}, lane_);
 }
 
 void SinkReporter::retrying(const engine::SinkResult& result) {
     probe_.postgres_retry();
-    state_.commit_failed(result.error, result.status == engine::SinkResult::Status::transient);
+    state_.commit_failed(result.error, result.status == engine::SinkResult::Status::transient, lane_);
 }
 
 void SinkReporter::rejected(std::size_t rows) {

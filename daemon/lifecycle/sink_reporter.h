@@ -21,8 +21,8 @@ public:
     void landing_resolved(bool landed) override { probe_.commit_outcome_resolved(landed ? "landed" : "rolled_back"); }
     void fenced(std::size_t partitions) override { probe_.partitions_fenced(partitions); }
     void rejected(std::size_t rows) override;
-    void checked(const std::string& error) override { state_.postgres_checked(error.empty(), error); }
-    void failed(const engine::SinkFailure& failure) override { state_.commit_failed(failure.message, true); }
+    void checked(const std::string& error) override { state_.postgres_checked(error.empty(), error, lane_); }
+    void failed(const engine::SinkFailure& failure) override { state_.commit_failed(failure.message, true, lane_); }
 
 private:
     PipelineState& state_;
