@@ -43,7 +43,6 @@ struct Projected {
 
 struct SpecBatchWriter::Dimension {
     std::string table, surrogate_key;
-    spec::DimensionPolicy policy = spec::DimensionPolicy::scd1;
     bool key_is_surrogate = false;  ///< a single key column named like the surrogate key (dim_date's date_key)
     bool is_date = false;           ///< the conformed calendar dimension (date_dimension_insert)
     std::vector<Projected> key, attributes;
@@ -157,7 +156,6 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
     auto dim = std::make_unique<Dimension>();
     dim->table = d.table;
     dim->surrogate_key = spec::surrogate_key_column(d.table);
-    dim->policy = d.policy;
     dim->key = project(layout_, spec, d.key);
     dim->attributes = project(layout_, spec, d.attributes);
     dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;

@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <set>
 #include <spdlog/spdlog.h>
 
@@ -44,24 +43,19 @@ std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::v
     // added to a window table an earlier spec migration made (its counts then start with the
     // members it sees from now on). A window table of the SQL migrations (the compiled
     // product_view's) keeps its distinct members its own way.
-    std::set<std::string> new_tables;
-    for (const auto& t : difference.tables) new_tables.insert(t.schema.table);
-    const std::size_t known = difference.tables.size();
+    std::set<std::string> new_windows;
+    for (const auto& t : difference.tables) new_windows.insert(t.schema.table);
     const bool recorded = std::string(PQgetvalue(conn.exec("SELECT to_regclass('starstream.spec_migration') IS NOT NULL").get(), 0, 0)) == "t";
+    auto spec_made = [&](const std::string& table) {
+        return recorded && PQntuples(conn.exec_params("SELECT 1 FROM starstream.spec_migration WHERE target = $1", {table}).get()) > 0;
+    };
     for (const auto& s : specs)
-        for (const auto& w : s.windows)
-            for (auto& t : spec::distinct_member_tables(s)) {
-                if (t.key.rfind("windows." + w.table + ".", 0) != 0 || new_tables.count(t.table)) continue;
-                const bool window_is_new = std::any_of(difference.tables.begin(), difference.tables.begin() + static_cast<std::ptrdiff_t>(known),
-                                                       [&](const MissingTable& m) { return m.schema.table == w.table; });
-                const bool missing = std::string(PQgetvalue(conn.exec_params("SELECT to_regclass($1) IS NULL", {sql_identifier(t.table)}).get(), 0, 0)) == "t";
-                const bool spec_made =
-                    recorded && PQntuples(conn.exec_params("SELECT 1 FROM starstream.spec_migration WHERE target = $1", {w.table}).get()) > 0;
-                if (missing && (window_is_new || spec_made)) {
-                    new_tables.insert(t.table);
-                    difference.tables.push_back({s.name, s.file, std::move(t)});
-                }
-            }
+        for (auto& t : spec::distinct_member_tables(s)) {
+            // t.key is "windows.<window table>.aggregates.<column>" (table_schema.h).
+            const std::string window = t.key.substr(8, t.key.find(".aggregates.") - 8);
+            const bool missing = std::string(PQgetvalue(conn.exec_params("SELECT to_regclass($1) IS NULL", {sql_identifier(t.table)}).get(), 0, 0)) == "t";
+            if (missing && (new_windows.count(window) || spec_made(window))) difference.tables.push_back({s.name, s.file, std::move(t)});
+        }
     return spec_ddl(difference, scd2_dimensions(specs));
 }
 
