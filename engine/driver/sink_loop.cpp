@@ -143,27 +143,25 @@ bool SinkLoop::handle(MicroBatch& batch, const SinkResult& result, int& unexplai
         batch.drop_partitions(result.fenced);
         return true;
     }
-    case Status::rejected:
-        observer_.write_failed(result);
-        if (!result.rejected.empty()) {
-            dead_letter(batch, result);
-            return true;
-        }
-        if (++unexplained < settings_.unexplained_limit) return false;
-        [[fallthrough]];
-    case Status::refused:
-        if (result.status == Status::refused) observer_.write_failed(result);
-        throw SinkFailure{"batch " + std::to_string(batch.batch_id) + ": " + sink_.name() + " refuses it permanently (code " + result.code +
-                              ") and no record is to blame: " + result.error +
-                              ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
-                          true};
-    case Status::transient:
-        observer_.write_failed(result);
-        return false;
     case Status::committed:
+        return false;
+    case Status::rejected:
+    case Status::refused:
+    case Status::transient:
         break;
     }
-    return false;
+    observer_.write_failed(result);
+    if (result.status == Status::transient) return false;
+    if (result.status == Status::rejected && !result.rejected.empty()) {
+        dead_letter(batch, result);
+        return true;
+    }
+    // A rejection no row explains may be a concurrent writer of the same key, which a retry skips.
+    if (result.status == Status::rejected && ++unexplained < settings_.unexplained_limit) return false;
+    throw SinkFailure{"batch " + std::to_string(batch.batch_id) + ": " + sink_.name() + " refuses it permanently (code " + result.code +
+                          ") and no record is to blame: " + result.error +
+                          ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
+                      true};
 }
 
 void SinkLoop::dead_letter(MicroBatch& batch, const SinkResult& result) {
