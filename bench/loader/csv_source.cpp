@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace starstream::bench::loader {
@@ -16,7 +17,13 @@ enum class Split { complete, open_quote, malformed };
 /// Splits one record's text (line ends inside quotes included, its own line end excluded) into
 /// `fields`. open_quote: a quoted field is still open at the end of `text`.
 Split split_record(std::string_view text, std::vector<std::string>& fields, std::string& why) {
-    fields.assign(1, std::string());
+    std::size_t n = 1;  // fields in use; the vector's strings are reused between records (their capacity)
+    auto next_field = [&] {
+        if (fields.size() == n) fields.emplace_back();
+        fields[n++].clear();
+    };
+    if (fields.empty()) fields.emplace_back();
+    fields[0].clear();
     enum { field_start, unquoted, quoted, after_quote } state = field_start;
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
@@ -30,33 +37,36 @@ Split split_record(std::string_view text, std::vector<std::string>& fields, std:
                 [[fallthrough]];
             case unquoted:
                 if (c == ',') {
-                    fields.emplace_back();
+                    next_field();
                     state = field_start;
                 } else if (c == '"') {
-                    why = "a quote inside an unquoted field (field " + std::to_string(fields.size()) + ")";
+                    why = "a quote inside an unquoted field (field " + std::to_string(n) + ")";
                     return Split::malformed;
-                } else {
-                    fields.back() += c;
+                } else {  // the run up to the next ',' or '"' at once
+                    const std::size_t end = std::min(text.find_first_of(",\"", i), text.size());
+                    fields[n - 1].append(text, i, end - i);
+                    i = end - 1;
                 }
                 break;
             case quoted:
                 if (c == '"') state = after_quote;
-                else fields.back() += c;
+                else fields[n - 1] += c;
                 break;
             case after_quote:
                 if (c == '"') {  // "" inside quotes: one quote
-                    fields.back() += '"';
+                    fields[n - 1] += '"';
                     state = quoted;
                 } else if (c == ',') {
-                    fields.emplace_back();
+                    next_field();
                     state = field_start;
                 } else {
-                    why = "text after a closing quote (field " + std::to_string(fields.size()) + ")";
+                    why = "text after a closing quote (field " + std::to_string(n) + ")";
                     return Split::malformed;
                 }
                 break;
         }
     }
+    fields.resize(n);
     return state == quoted ? Split::open_quote : Split::complete;
 }
 
