@@ -31,7 +31,7 @@ struct CommerceRow {
 /// order of the enum). Names are the reject file's and the summary's `reason` values.
 enum class RejectReason {
     invalid_utf8,          ///< the record's bytes are not UTF-8
-    malformed_csv,         ///< a quote inside an unquoted field, text after a closing quote, an unterminated quote
+    malformed_csv,         ///< text after a closing quote, or a quote never closed
     field_count,           ///< CSV: not as many fields as the header
     malformed_json,        ///< JSONL: not a JSON object, or a field neither string, number nor null
     missing_event_time,    ///< required fields, checked in this order: empty, null or absent

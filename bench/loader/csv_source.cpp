@@ -39,11 +39,8 @@ Split split_record(std::string_view text, std::vector<std::string>& fields, std:
                 if (c == ',') {
                     next_field();
                     state = field_start;
-                } else if (c == '"') {
-                    why = "a quote inside an unquoted field (field " + std::to_string(n) + ")";
-                    return Split::malformed;
-                } else {  // the run up to the next ',' or '"' at once
-                    const std::size_t end = std::min(text.find_first_of(",\"", i), text.size());
+                } else {  // the run up to the next ',' at once; a '"' here is data
+                    const std::size_t end = std::min(text.find(',', i), text.size());
                     fields[n - 1].append(text, i, end - i);
                     i = end - 1;
                 }

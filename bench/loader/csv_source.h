@@ -4,9 +4,11 @@
 //     order (extra columns are ignored). A UTF-8 byte order mark before it is skipped.
 //   - Fields are separated by ','; a field in double quotes may hold ',', '"' (doubled) and
 //     line breaks; records end with LF or CRLF (the CR of a CRLF inside quotes is data).
-//   - Strict where RFC 4180 is: a '"' inside an unquoted field, or text after a closing quote
-//     other than ',' or the line end, is malformed_csv; an opening quote never closed is
-//     malformed_csv at the line it opened (it runs to the end of the file).
+//   - Split as Python's csv module with strict=True (what pandas and most producers read
+//     with): text after a closing quote other than ',' or the line end is malformed_csv, an
+//     opening quote never closed is malformed_csv at the line it opened (it runs to the end
+//     of the file), and a '"' inside an unquoted field is data (RFC 4180 forbids it, but
+//     rejecting it would refuse rows the seed producer accepted).
 //   - A record with another number of fields than the header is field_count.
 //   - An empty line is no record (counted in blank_lines()).
 // Thread rules: one thread.
