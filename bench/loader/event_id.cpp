@@ -15,11 +15,11 @@ void append_netstring(std::string& out, const std::string& field) {
 
 }  // namespace
 
-std::string event_id(const CommerceEvent& event) {
+void event_id(const CommerceEvent& event, std::string& out) {
     const CommerceRow& r = *event.row;
     const std::string time = std::to_string(event.epoch_seconds);
-    std::string normalized;
-    normalized.reserve(256);
+    thread_local std::string normalized;  // its buffer is reused from event to event
+    normalized.clear();
     for (const std::string* field : {&time, &r.event_type, &r.product_id, &r.category_id, &r.category_code, &r.brand, &event.price,
                                      &r.user_id, &r.user_session})
         append_netstring(normalized, *field);
@@ -30,14 +30,12 @@ std::string event_id(const CommerceEvent& event) {
     b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x80);  // version 8: custom
     b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10: RFC 9562
     static const char hex[] = "0123456789abcdef";
-    std::string id;
-    id.reserve(36);
+    out.clear();
     for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) id += '-';
-        id += hex[b[i] >> 4];
-        id += hex[b[i] & 0x0f];
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += hex[b[i] >> 4];
+        out += hex[b[i] & 0x0f];
     }
-    return id;
 }
 
 }  // namespace starstream::bench::loader

@@ -21,7 +21,8 @@
 
 namespace starstream::bench::loader {
 
-/// Lower-case "xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx".
-std::string event_id(const CommerceEvent& event);
+/// Lower-case "xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx" into `out` (replaced; a reused
+/// string keeps its buffer: this runs once per event sent).
+void event_id(const CommerceEvent& event, std::string& out);
 
 }  // namespace starstream::bench::loader

@@ -79,6 +79,7 @@ void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects
     SourceRecord record;
     CommerceEvent event;
     EventEncoder encoder;
+    std::string id;
     while (input.source->next(record)) {
         ++counts.rows_read;
         std::optional<Reject> reject = record.reject;
@@ -89,7 +90,8 @@ void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects
             rejects.write(input.path, record, *reject);
             continue;
         }
-        const std::string value = encoder.encode(event, event_id(event));
+        event_id(event, id);
+        const std::string value = encoder.encode(event, id);
         switch (key_mode) {
             case KeyMode::none: kafka.write_unkeyed(value); break;
             case KeyMode::user: kafka.write(record.row.user_id, value, std::nullopt); break;
