@@ -97,19 +97,17 @@ CsvSource::CsvSource(const std::string& path) : path_(path), in_(path, std::ios:
 }
 
 bool CsvSource::read_record(SourceRecord& out) {
-    out.raw.clear();
     for (;;) {
-        if (!std::getline(in_, line_text_)) {
+        if (!std::getline(in_, out.raw)) {
             if (in_.bad()) throw std::runtime_error(path_ + ": read error after line " + std::to_string(line_));
             return false;
         }
         ++line_;
-        if (line_ == 1 && line_text_.compare(0, 3, "\xEF\xBB\xBF") == 0) line_text_.erase(0, 3);  // byte order mark
-        if (!line_text_.empty() && line_text_ != "\r") break;
+        if (line_ == 1 && out.raw.compare(0, 3, "\xEF\xBB\xBF") == 0) out.raw.erase(0, 3);  // byte order mark
+        if (!out.raw.empty() && out.raw != "\r") break;
         ++blank_lines_;
     }
     out.line = line_;
-    out.raw = line_text_;
     return true;
 }
 
