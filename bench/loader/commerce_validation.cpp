@@ -79,12 +79,18 @@ std::string format_iso8601(std::int64_t epoch_seconds) {
 }
 
 std::optional<Reject> validate(const CommerceRow& row, CommerceEvent& out) {
-    const std::pair<const std::string*, RejectReason> required[] = {
-        {&row.event_time, RejectReason::missing_event_time},     {&row.event_type, RejectReason::missing_event_type},
-        {&row.product_id, RejectReason::missing_product_id},     {&row.user_id, RejectReason::missing_user_id},
-        {&row.user_session, RejectReason::missing_user_session}};
-    for (const auto& [field, reason] : required)
-        if (field->empty()) return Reject{reason, std::string(to_string(reason)).substr(8) + " is required"};
+    struct Required {
+        const std::string* value;
+        const char* name;
+        RejectReason reason;
+    };
+    const Required required[] = {{&row.event_time, "event_time", RejectReason::missing_event_time},
+                                 {&row.event_type, "event_type", RejectReason::missing_event_type},
+                                 {&row.product_id, "product_id", RejectReason::missing_product_id},
+                                 {&row.user_id, "user_id", RejectReason::missing_user_id},
+                                 {&row.user_session, "user_session", RejectReason::missing_user_session}};
+    for (const Required& r : required)
+        if (r.value->empty()) return Reject{r.reason, std::string(r.name) + " is required (empty, null or absent)"};
     const std::string& t = row.event_type;
     if (t != "view" && t != "cart" && t != "remove_from_cart" && t != "purchase")
         return Reject{RejectReason::unknown_event_type, "event_type " + t + ": expected view, cart, remove_from_cart or purchase"};

@@ -8,7 +8,8 @@ Python oracle of EVENTS.md's validator:
     each once per accepted row (a resent duplicate is sent again with the same event id);
   - keys per --key mode (user_id, user_session, none = null key); a keyed user's messages keep
     file order within their partition;
-  - the reject file lists exactly the oracle's rejects: file, line of the record's start, reason;
+  - the reject file lists exactly the oracle's rejects: file, line of the record's start, reason,
+    and the record's text as in the file;
   - the JSON summary's counts equal the oracle's;
   - reloading the topic's own messages as JSONL gives the same event ids (CSV -> JSON -> JSON);
   - failed deliveries end with exit 1, a bad header or option with exit 2 before anything is sent.
@@ -114,11 +115,14 @@ class Expected:
 
     def __init__(self):
         self.messages, self.rejects, self.rows_read, self.blank_lines = [], [], 0, 0
+        self.records = {}  # (file, line) -> the rejected record's text, when it is UTF-8
 
-    def add(self, path, line, reason, message=None):
+    def add(self, path, line, reason, message=None, raw=None):
         self.rows_read += 1
         if reason:
             self.rejects.append((path, line, reason))
+            if raw is not None:
+                self.records[(path, line)] = raw
         else:
             self.messages.append(message)
 
@@ -154,15 +158,17 @@ def oracle_csv(path, expected):
         except UnicodeDecodeError:
             expected.add(path, start, "invalid_utf8")
             continue
+        record = decoded[:-2] if decoded.endswith("\r\n") else decoded[:-1] if decoded.endswith("\n") else decoded
         try:
             fields = next(csv.reader(io.StringIO(decoded, newline=""), strict=True))
         except csv.Error:
-            expected.add(path, start, "malformed_csv")
+            expected.add(path, start, "malformed_csv", raw=record)
             continue
         if len(fields) != len(header):
-            expected.add(path, start, "field_count")
+            expected.add(path, start, "field_count", raw=record)
             continue
-        expected.add(path, start, *oracle_validate(dict(zip(header, fields))))
+        reason, message = oracle_validate(dict(zip(header, fields)))
+        expected.add(path, start, reason, message, raw=record)
 
 
 def oracle_jsonl(path, expected):
@@ -202,9 +208,10 @@ def oracle_jsonl(path, expected):
                    "category_code": text(product.get("category_code")), "brand": text(product.get("brand")),
                    "price": text(product.get("price"))}
         except (ValueError, TypeError):
-            expected.add(path, number, "malformed_json")
+            expected.add(path, number, "malformed_json", raw=decoded)
             continue
-        expected.add(path, number, *oracle_validate(row))
+        reason, message = oracle_validate(row)
+        expected.add(path, number, reason, message, raw=decoded)
 
 
 # ---- hostile input files ------------------------------------------------------------------------
@@ -339,7 +346,7 @@ def read_rejects(path):
 class Loader(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header"))
+        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults"))
         cls.tmp = tempfile.mkdtemp(prefix="starstream-loader-")
         cls.csv = os.path.join(cls.tmp, "events.csv")
         cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
@@ -387,7 +394,11 @@ class Loader(unittest.TestCase):
                 self.assertEqual(len({p for p, _ in seq}), 1, f"key {k} over several partitions")
                 self.assertEqual([i for _, i in seq], [m["event_id"] for m in e.messages if m[field].encode() == k])
 
-        self.assertEqual([(r["file"], r["line"], r["reason"]) for r in read_rejects(rejects)], e.rejects)
+        logged = read_rejects(rejects)
+        self.assertEqual([(r["file"], r["line"], r["reason"]) for r in logged], e.rejects)
+        for r in logged:  # the record as in the file, so that it can be fixed and loaded again
+            if (r["file"], r["line"]) in e.records:
+                self.assertEqual(r["record"], e.records[(r["file"], r["line"])])
         self.assertEqual(summary["rows_read"], e.rows_read)
         self.assertEqual(summary["blank_lines"], e.blank_lines)
         self.assertEqual(summary["sent"], len(e.messages))
@@ -426,6 +437,19 @@ class Loader(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         again = [json.loads(v) for _, _, _, v in read_topic(self.kafka.bootstrap, "reloaded")]
         self.assertEqual(Counter(json.dumps(json.loads(v), sort_keys=True) for v in first), Counter(json.dumps(m, sort_keys=True) for m in again))
+
+    def test_default_reject_files_lie_next_to_each_input(self):
+        folder = tempfile.mkdtemp(prefix="defaults-", dir=self.tmp)
+        files = [os.path.join(folder, "a.csv"), os.path.join(folder, "b.jsonl")]
+        for path, source in zip(files, (self.csv, self.jsonl)):
+            with open(path, "wb") as f:
+                f.write(read_bytes(source))
+        out = subprocess.run([LOADER, "--brokers", self.kafka.bootstrap, "--topic", "defaults", *files], capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["reject_files"], [p + ".rejects.jsonl" for p in files])
+        for path in files:
+            self.assertEqual([(r["file"], r["line"], r["reason"]) for r in read_rejects(path + ".rejects.jsonl")], self.expected([path]).rejects)
+        self.assertEqual(len(read_topic(self.kafka.bootstrap, "defaults")), len(self.expected(files).messages))
 
     def test_failed_deliveries_exit_1(self):
         port = harness.free_port()  # nothing listens there
