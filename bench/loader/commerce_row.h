@@ -43,6 +43,7 @@ enum class RejectReason {
     bad_event_time,        ///< not a valid "YYYY-MM-DD HH:MM:SS UTC" or "YYYY-MM-DDTHH:MM:SSZ"
     bad_price,             ///< not a plain decimal (digits, optional fraction), or more than 15 digits
     negative_price,        ///< a decimal below zero
+    message_too_large,     ///< the encoded message exceeds --max-message-bytes (a broker would refuse it)
 };
 
 const char* to_string(RejectReason reason);

@@ -75,7 +75,7 @@ std::unique_ptr<RowSource> open_source(const std::string& path, const std::strin
 }
 
 /// Reads every record of `input`, sends the valid ones, logs the others.
-void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects, Counts& counts) {
+void load(Input& input, KeyMode key_mode, std::size_t max_message_bytes, KafkaWriter& kafka, RejectLog& rejects, Counts& counts) {
     SourceRecord record;
     CommerceEvent event;
     EventEncoder encoder;
@@ -84,14 +84,21 @@ void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects
         ++counts.rows_read;
         std::optional<Reject> reject = record.reject;
         if (!reject) reject = validate(record.row, event);
+        std::string value;
+        if (!reject) {
+            event_id(event, id);
+            value = encoder.encode(event, id);
+            // Checked here rather than left to the producer, whose refusal would end the load.
+            if (value.size() > max_message_bytes)
+                reject = Reject{RejectReason::message_too_large,
+                                std::to_string(value.size()) + " bytes as JSON, more than --max-message-bytes " + std::to_string(max_message_bytes)};
+        }
         if (reject) {
             ++counts.rejected;
             ++counts.by_reason[to_string(reject->reason)];
             rejects.write(input.path, record, *reject);
             continue;
         }
-        event_id(event, id);
-        const std::string value = encoder.encode(event, id);
         switch (key_mode) {
             case KeyMode::none: kafka.write_unkeyed(value); break;
             case KeyMode::user: kafka.write(record.row.user_id, value, std::nullopt); break;
@@ -107,6 +114,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> files, kafka_properties;
     std::string brokers, topic, key_name, format, rejects_path;
     int flush_timeout_ms = 0;
+    std::size_t max_message_bytes = 0;
     po::options_description opts("starstream-load [options] FILE...");
     opts.add_options()
         ("help,h", "show this help")
@@ -119,6 +127,9 @@ int main(int argc, char** argv) {
         ("rejects", po::value(&rejects_path),
          "reject file (JSONL: file, line, reason, detail, record) for all inputs (default: FILE.rejects.jsonl next to each input)")
         ("kafka-property", po::value(&kafka_properties)->composing(), "extra librdkafka producer property KEY=VALUE (repeatable; SASL/TLS)")
+        ("max-message-bytes", po::value(&max_message_bytes)->default_value(1000000),
+         "larger messages are rejected (message_too_large), not sent: Kafka brokers refuse more than 1 MB by default "
+         "(above 2000000, raise the producer's message.max.bytes with --kafka-property too)")
         ("flush-timeout-ms", po::value(&flush_timeout_ms)->default_value(300000), "how long to wait for the last delivery reports, ms")
         ("input", po::value(&files)->composing(), "input files (positional)");
     po::positional_options_description positional;
@@ -160,7 +171,7 @@ int main(int argc, char** argv) {
                 own_log = std::make_unique<RejectLog>(input.path + ".rejects.jsonl");
                 reject_files.push_back(own_log->path());
             }
-            load(input, key_mode, *kafka, shared_log ? *shared_log : *own_log, counts);
+            load(input, key_mode, max_message_bytes, *kafka, shared_log ? *shared_log : *own_log, counts);
             if (own_log) own_log->close();
         }
         if (shared_log) shared_log->close();

@@ -35,6 +35,7 @@ FIELDS = ["event_time", "event_type", "product_id", "category_id", "category_cod
 REQUIRED = ["event_time", "event_type", "product_id", "user_id", "user_session"]
 EVENT_TYPES = {"view", "cart", "remove_from_cart", "purchase"}
 PARTITIONS = 6
+csv.field_size_limit(1 << 24)  # the oracle reads the too-large row too
 
 # ---- the oracle ---------------------------------------------------------------------------------
 
@@ -109,6 +110,14 @@ def oracle_validate(row):
                     "brand": row["brand"] or None, "price": float(price) if price else None}}
 
 
+def oracle_send(row, max_message_bytes=1_000_000):
+    """oracle_validate, then the size limit on the compact JSON message."""
+    reason, message = oracle_validate(row)
+    if message and len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()) > max_message_bytes:
+        return "message_too_large", None
+    return reason, message
+
+
 class Expected:
     """What one load must produce: messages (dicts, file order), rejects ((file, line, reason)),
     rows_read and blank lines."""
@@ -167,7 +176,7 @@ def oracle_csv(path, expected):
         if len(fields) != len(header):
             expected.add(path, start, "field_count", raw=record)
             continue
-        reason, message = oracle_validate(dict(zip(header, fields)))
+        reason, message = oracle_send(dict(zip(header, fields)))
         expected.add(path, start, reason, message, raw=record)
 
 
@@ -210,7 +219,7 @@ def oracle_jsonl(path, expected):
         except (ValueError, TypeError):
             expected.add(path, number, "malformed_json", raw=decoded)
             continue
-        reason, message = oracle_validate(row)
+        reason, message = oracle_send(row)
         expected.add(path, number, reason, message, raw=decoded)
 
 
@@ -273,6 +282,7 @@ def hostile_csv():
         b'"LJuJVLEjPT"x,31.90,view,1,samsung,1,' + T.encode() + b',,',  # text after a closing quote
         csv_line(good(brand="XBRANDX")).replace(b"XBRANDX", b"caf\xff"),  # not UTF-8
         csv_line(good(brand="zoë", user_id="45")),                    # UTF-8 is fine
+        csv_line(good(brand="b" * 1_200_000)),                        # a valid row too large for a Kafka message
     ]
     body = b"\r\n".join([b",".join(h.encode() for h in HEADER)] + records) + b"\r\n"
     body += csv_line(good(user_id="46")) + b"\n"                     # an LF line among CRLF ones
@@ -411,7 +421,7 @@ class Loader(unittest.TestCase):
         e = self.expected([self.csv, self.jsonl])
         self.assertEqual(set(e.reasons()), {"invalid_utf8", "malformed_csv", "field_count", "malformed_json", "missing_event_time",
                                             "missing_event_type", "missing_product_id", "missing_user_id", "missing_user_session",
-                                            "unknown_event_type", "bad_event_time", "bad_price", "negative_price"},
+                                            "unknown_event_type", "bad_event_time", "bad_price", "negative_price", "message_too_large"},
                          "the files must exercise every reject reason")
         messages = self.load_and_check("by_user", "user", [self.csv, self.jsonl])
         ids = [json.loads(v)["event_id"] for _, _, _, v in messages]
