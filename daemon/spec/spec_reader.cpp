@@ -416,7 +416,7 @@ private:
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
             std::set<std::string> kept = {w.start_column, w.end_column};  // the bounds and the aggregates' state columns
             for (const auto& a : w.aggregates)
-                for (auto& state : aggregate_state_columns(a)) kept.insert(std::move(state));
+                for (auto& state : aggregate_state_columns(w, a)) kept.insert(std::move(state));
             check_columns(c, {key_columns, aggregate_columns}, kept);
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));

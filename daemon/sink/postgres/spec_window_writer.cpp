@@ -263,7 +263,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         }
         const auto schema = std::find_if(schemas.begin(), schemas.end(), [&](const spec::TableSchema& s) { return s.table == w.table; });
         for (const auto& a : w.aggregates) {
-            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}, spec::aggregate_state_columns(a), {}};
+            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}, spec::aggregate_state_columns(w, a), {}};
             if (!a.of.empty()) agg.input = layout.at(a.of), agg.type = spec::reference_type(spec, a.of);
             if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
             for (const auto& c : schema->columns)

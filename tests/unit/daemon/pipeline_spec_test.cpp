@@ -117,11 +117,11 @@ TEST(PipelineSpec, AggregatesOfEveryFunctionWithTheirOwnFilters) {
     ASSERT_EQ(aggregates.size(), 7u);
     EXPECT_EQ(aggregates[1].function, AggregateFunction::avg);
     EXPECT_EQ(aggregates[1].where, (Filter{{"user_id", {"user_1"}}}));
-    EXPECT_EQ(aggregate_state_columns(aggregates[1]), (std::vector<std::string>{"avg_price_sum", "avg_price_count"}));
-    EXPECT_EQ(aggregate_state_columns(aggregates[2]), (std::vector<std::string>{"first_buyer_event_time", "first_buyer_event_id"}));
+    EXPECT_EQ(aggregate_state_columns(s.windows[0], aggregates[1]), (std::vector<std::string>{"avg_price_sum", "avg_price_count"}));
+    EXPECT_EQ(aggregate_state_columns(s.windows[0], aggregates[2]), (std::vector<std::string>{"first_buyer_event_time", "first_buyer_event_id"}));
     EXPECT_EQ(aggregates[4].function, AggregateFunction::any);
     EXPECT_TRUE(aggregates[4].of.empty());
-    EXPECT_TRUE(aggregate_state_columns(aggregates[0]).empty());
+    EXPECT_TRUE(aggregate_state_columns(s.windows[0], aggregates[0]).empty());
     std::map<std::string, std::string> types;
     for (const auto& t : table_schemas(s))
         if (t.table == "win_revenue")
