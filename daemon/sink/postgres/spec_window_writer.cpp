@@ -102,7 +102,7 @@ struct SpecWindowWriter::Table {
     /// The event id of `row` as first and last break ties with (spec_values.h joined_key).
     std::string event_id_of(const SpecRow& row) const {
         std::vector<std::string> parts;
-        for (const auto& [index, type] : event_id) parts.push_back(input_text(row.values[index], type).value_or(""));
+        for (const auto& [index, type] : event_id) parts.push_back(input_text(row.values[index], type).value_or(""));  // required: never NULL
         return joined_key(parts);
     }
 
@@ -296,7 +296,6 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !Table::passes(t.where, row)) continue;
-        const std::optional<std::string> event_id = t.ordered ? std::optional(t.event_id_of(row)) : std::nullopt;
         switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
             case engine::LateVerdict::on_time: break;
             case engine::LateVerdict::corrected: ++late.by_policy[2]; break;
@@ -312,6 +311,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 continue;
             }
         }
+        const std::string event_id = t.ordered ? t.event_id_of(row) : std::string();
         for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
@@ -339,7 +339,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                     copy_.null();
                 }
             }
-            if (t.ordered) copy_.timestamptz_us(row.event_time_us), copy_.text(*event_id);
+            if (t.ordered) copy_.timestamptz_us(row.event_time_us), copy_.text(event_id);
             ++staged;
         }
     }
