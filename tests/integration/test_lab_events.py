@@ -79,7 +79,8 @@ def item_versions(valid):
     return versions
 
 
-def epoch_window(seconds):
+def utc_time(seconds):
+    """Unix seconds as an aware UTC datetime (what psycopg2 returns for timestamptz)."""
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
 
 
@@ -104,7 +105,7 @@ def windowed(events, assign, group=lambda e: ()):
     out = {}
     for e in events:
         for start, end in assign(int(event_time(e).timestamp())):
-            out.setdefault((epoch_window(start), epoch_window(end), *group(e)), []).append(e)
+            out.setdefault((utc_time(start), utc_time(end), *group(e)), []).append(e)
     return out
 
 
@@ -142,7 +143,7 @@ def purchases(events):
 
 
 class WindowChecks:
-    """The new aggregates' tables against the oracle over `events` (the events each table counted)."""
+    """The tables of avg, first, last and any against the oracle over `events` (the events each table counted)."""
 
     def assert_averages(self, dsn, table, key_columns, averages, expected):
         """`averages`: avg columns; `expected`: {key: [(sum, count) per avg column]}."""
