@@ -5,8 +5,7 @@
 // when done. Exit codes: 0 done, 1 a Kafka or file error, 2 bad options.
 #include "event_generator.h"
 #include "partitioning.h"
-
-#include <librdkafka/rdkafka.h>
+#include "common/kafka_writer.h"
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
@@ -23,98 +22,10 @@
 namespace po = boost::program_options;
 using starstream::bench::EventGenerator;
 using starstream::bench::GeneratorOptions;
+using starstream::bench::KafkaWriter;
 using starstream::bench::Message;
 using starstream::bench::Partitioner;
 using starstream::bench::Partitioning;
-
-namespace {
-
-/// Produces to one topic with lz4 compression; either the key (device id) picks the partition,
-/// or the caller names it and the message goes unkeyed.
-class KafkaWriter {
-public:
-    KafkaWriter(const std::string& brokers, std::string topic, const std::vector<std::string>& properties) : topic_(std::move(topic)) {
-        char err[512];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        auto set = [&](const std::string& k, const std::string& v) {
-            if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-                throw std::invalid_argument("kafka property " + k + ": " + err);
-        };
-        set("bootstrap.servers", brokers);
-        set("compression.codec", "lz4");
-        set("linger.ms", "20");
-        set("batch.size", "1000000");
-        set("queue.buffering.max.kbytes", "262144");
-        set("enable.idempotence", "true");
-        set("message.max.bytes", "2000000");
-        for (const auto& p : properties) {
-            auto eq = p.find('=');
-            if (eq == std::string::npos) throw std::invalid_argument("--kafka-property " + p + ": expected KEY=VALUE");
-            set(p.substr(0, eq), p.substr(eq + 1));
-        }
-        rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-            if (m->err) static_cast<KafkaWriter*>(opaque)->failed_ = rd_kafka_err2str(m->err);
-        });
-        rd_kafka_conf_set_opaque(conf, this);
-        rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-        if (!rk_) throw std::runtime_error(std::string("cannot create producer: ") + err);
-    }
-    ~KafkaWriter() { rd_kafka_destroy(rk_); }
-
-    /// The topic's partition count from broker metadata, waiting up to `timeout_ms`.
-    std::int32_t partition_count(int timeout_ms) {
-        rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
-        if (!topic) throw std::runtime_error("cannot open topic " + topic_);
-        const rd_kafka_metadata_t* metadata = nullptr;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk_, 0, topic, &metadata, timeout_ms);
-        rd_kafka_topic_destroy(topic);
-        if (e) throw std::runtime_error("metadata of topic " + topic_ + ": " + rd_kafka_err2str(e));
-        std::int32_t count = 0;
-        rd_kafka_resp_err_t topic_error = RD_KAFKA_RESP_ERR_NO_ERROR;
-        for (int i = 0; i < metadata->topic_cnt; ++i) {
-            if (topic_ != metadata->topics[i].topic) continue;
-            count = metadata->topics[i].partition_cnt;
-            topic_error = metadata->topics[i].err;
-        }
-        rd_kafka_metadata_destroy(metadata);
-        if (topic_error) throw std::runtime_error("metadata of topic " + topic_ + ": " + rd_kafka_err2str(topic_error));
-        return count;
-    }
-
-    /// Keyed by `m.key` when `partition` is empty, else unkeyed to that partition.
-    void write(const Message& m, std::optional<std::int32_t> partition) {
-        const bool keyed = !partition;
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
-                RD_KAFKA_V_KEY(keyed ? m.key.data() : nullptr, keyed ? m.key.size() : 0),
-                RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rd_kafka_poll(rk_, 50);
-                continue;
-            }
-            if (e) throw std::runtime_error(std::string("produce failed: ") + rd_kafka_err2str(e));
-            break;
-        }
-        rd_kafka_poll(rk_, 0);
-        if (!failed_.empty()) throw std::runtime_error("delivery failed: " + failed_);
-    }
-
-    /// Waits up to `timeout_ms` for every message to be acknowledged; throws on failure.
-    void flush(int timeout_ms) {
-        if (rd_kafka_flush(rk_, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            throw std::runtime_error("not every message was delivered within " + std::to_string(timeout_ms) + " ms");
-        if (!failed_.empty()) throw std::runtime_error("delivery failed: " + failed_);
-    }
-
-private:
-    rd_kafka_t* rk_ = nullptr;
-    std::string topic_;
-    std::string failed_;
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
     GeneratorOptions g;
@@ -181,7 +92,7 @@ int main(int argc, char** argv) {
             Message m = generator.next();
             ++counts[to_string(m.kind)];
             const std::optional<std::int32_t> partition = partitioner.next(i);
-            if (kafka) kafka->write(m, partition);
+            if (kafka) kafka->write(m.key, m.value, partition);
             if (file) file << m.value << '\n';
             if (rate > 0 && i % 100 == 99)
                 std::this_thread::sleep_until(started + std::chrono::duration<double>(double(i + 1) / rate));
