@@ -12,6 +12,8 @@ namespace {
 constexpr std::size_t kProducts = 20000;           // catalogue size (the REES46 electronics sample lists about 53,000)
 constexpr std::int64_t kSessionGapSeconds = 1800;  // a pause longer than this starts a new user_session
 constexpr double kVisitGapSeconds = 60;            // mean event time between two events of one visit
+constexpr double kVisitEndChance = 0.3;            // after each event: visits of about 3.3 events
+constexpr std::uint64_t kMaxOccasionalUsers = 2000000;  // bounds memory (about 150 bytes a user) on long runs
 
 // The funnel, tuned so that valid events come out near the REES46 electronics sample's mix
 // (views 93 %, cart adds 4 %, purchases 3 %) plus a few removals (that sample has none; other
@@ -19,8 +21,8 @@ constexpr double kVisitGapSeconds = 60;            // mean event time between tw
 // cart add decides its fate (bought, removed, abandoned); a step settles the oldest undecided
 // cart add with kSettleChance, so the purchase comes a few events after the cart add, in the
 // same visit or a later one. Abandoned cart adds stay in the cart.
-constexpr double kCartChance = 0.052, kSettleChance = 0.4;
-constexpr double kBoughtShare = 0.84, kRemovedShare = 0.07;  // of cart adds; the rest are abandoned
+constexpr double kCartChance = 0.058, kSettleChance = 0.7;
+constexpr double kBoughtShare = 0.9, kRemovedShare = 0.06;  // of cart adds; the rest are abandoned
 
 /// SplitMix64's finalizer: a bijection of 64-bit words, so distinct inputs give distinct outputs.
 std::uint64_t mix64(std::uint64_t z) {
@@ -54,18 +56,22 @@ const char* to_string(CommerceKind kind) {
 CommerceGenerator::CommerceGenerator(GeneratorOptions options, double same_second_share)
     : options_(std::move(options)), same_second_share_(same_second_share), rng_(options_.seed),
       catalog_(rng_, kProducts) {
-    // About four events per user, as in the REES46 samples (3,000 events, 1,717 profiles; the
-    // tail of one-event users is long). Activity weight (rank + 20)^-1.1: the most active user
-    // makes about 1 % of the events, the hundredth about 0.1 %, most users one or two.
-    const std::size_t user_count = std::max<std::uint64_t>(50, options_.events / 4);
-    std::vector<double> activity(user_count);
-    for (std::size_t i = 0; i < user_count; ++i) activity[i] = std::pow(double(i + 20), -1.1);
+    // Two kinds of visitor, half the visits each: regulars, drawn by a heavy-tailed activity
+    // weight (rank + 20)^-1.1 (the most active makes about 1 % of all events and buys dozens of
+    // times), and occasional visitors, drawn uniformly from a pool as large as the run (most come
+    // once). That gives about five events per user and a majority of casual visitors, as in the
+    // REES46 samples (3,000 events: 1,717 profiles, 93 % casual visitors).
+    regulars_ = std::max<std::uint64_t>(50, options_.events / 20);
+    const std::size_t occasional = std::clamp<std::uint64_t>(options_.events, 50, kMaxOccasionalUsers);
+    std::vector<double> activity(regulars_);
+    for (std::size_t i = 0; i < regulars_; ++i) activity[i] = std::pow(double(i + 20), -1.1);
     user_choice_ = {activity.begin(), activity.end()};
-    // REES46 user ids are 19 digits starting 15159156...; one id per block keeps them distinct.
-    users_.resize(user_count);
+    // REES46 user ids are 19 digits starting 15159156...; one id per block keeps them distinct,
+    // the shuffle keeps the activity rank out of the id.
+    users_.resize(regulars_ + occasional);
     std::uniform_int_distribution<std::uint64_t> in_block(0, 9999);
-    for (std::size_t i = 0; i < user_count; ++i) users_[i].user_id = std::to_string(1515915625000000000ull + i * 10000 + in_block(rng_));
-    std::shuffle(users_.begin(), users_.end(), rng_);  // activity rank says nothing about the id
+    for (std::size_t i = 0; i < users_.size(); ++i) users_[i].user_id = std::to_string(1515915625000000000ull + i * 10000 + in_block(rng_));
+    std::shuffle(users_.begin(), users_.end(), rng_);
     // Enough open visits that one visit's events are about kVisitGapSeconds apart.
     const double events_per_second = double(options_.events) / double(std::max<std::int64_t>(1, options_.span_seconds));
     const auto open = static_cast<std::size_t>(std::clamp(events_per_second * kVisitGapSeconds, 1.0, 400.0));
@@ -74,8 +80,9 @@ CommerceGenerator::CommerceGenerator(GeneratorOptions options, double same_secon
 
 CommerceGenerator::Visit CommerceGenerator::new_visit() {
     Visit v;
-    v.user = user_choice_(rng_);
-    v.steps_left = 1 + std::geometric_distribution<int>(0.2)(rng_);  // mean 5 events
+    v.user = std::bernoulli_distribution(0.5)(rng_) ? user_choice_(rng_)
+                                                     : regulars_ + std::uniform_int_distribution<std::size_t>(0, users_.size() - regulars_ - 1)(rng_);
+    v.steps_left = 1 + std::geometric_distribution<int>(kVisitEndChance)(rng_);
     return v;
 }
 

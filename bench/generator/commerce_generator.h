@@ -1,13 +1,14 @@
 // Deterministic generator of REES46-style commerce events (../shared/EVENTS.md section 2):
 // views, cart adds, cart removals and purchases of a simulated electronics store.
 //
-// Visits: a pool of open visits, each a user browsing the catalogue (mostly within a category);
-// users are drawn by a heavy-tailed activity weight, so a few users are very active and most
-// appear once or twice. Funnels: a cart add is of the product the visit viewed last and decides
-// its fate (bought, removed or abandoned); a later step of the user (in this visit or another)
-// settles it with a purchase or a removal, so every purchase follows a cart add of the same
-// product by the same user, and abandoned cart adds stay in the cart. A user's `user_session` (10 letters) changes when the user's previous event is more
-// than 30 minutes of event time back. Event time advances evenly over `span_seconds` from
+// Visits: a pool of open visits, each a user browsing the catalogue (mostly within a
+// category). Half the visits are of regulars, drawn by a heavy-tailed activity weight (a few are
+// very active), half of occasional visitors, most of whom come once. Funnels: a cart add is of
+// the product the visit viewed last and decides its fate (bought, removed or abandoned); a later
+// step of the user (in this visit or another) settles it with a purchase or a removal, so every
+// purchase follows a cart add of the same product by the same user, and abandoned cart adds stay
+// in the cart. A user's `user_session` (10 letters) changes when the user's previous event is
+// more than 30 minutes of event time back. Event time advances evenly over `span_seconds` from
 // `start_time`, plus the configured disorder, as for product_view.
 //
 // Hostile parts (shares of all messages): malformed rows (unknown event type, negative price,
@@ -103,6 +104,7 @@ private:
     std::mt19937_64 rng_;
     CommerceCatalog catalog_;
     std::vector<User> users_;
+    std::size_t regulars_ = 0;  ///< users_[0, regulars_) are regulars, drawn by user_choice_; the rest occasional
     std::discrete_distribution<std::size_t> user_choice_;
     std::vector<Visit> visits_;
     std::deque<CommerceRow> pending_;             ///< the second half of a same-second pair

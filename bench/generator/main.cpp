@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
         ("out-of-order-seconds", po::value(&g.out_of_order_seconds)->default_value(0), "each event moves back in time by up to this many seconds")
         ("late-share", po::value(&g.late_share)->default_value(0), "share of events moved back by --late-seconds (0..1)")
         ("late-seconds", po::value(&g.late_seconds)->default_value(3600), "how far late events move back, seconds")
-        ("malformed-share", po::value(&g.malformed_share)->default_value(0), "share of malformed messages (0..1): bad JSON, missing id, wrong type, invalid UTF-8, oversized")
+        ("malformed-share", po::value(&g.malformed_share)->default_value(0), "share of malformed messages (0..1); product_view: bad JSON, missing id, wrong type, invalid UTF-8, oversized; "
+         "commerce: unknown event type, negative or unparsable price, missing user_id, missing event_time/product_id/user_session")
         ("duplicate-share", po::value(&g.duplicate_share)->default_value(0), "share of messages repeating an earlier valid one (0..1)")
         ("brokers", po::value(&brokers), "Kafka bootstrap servers; produce there when given")
         ("topic", po::value(&topic), "Kafka topic (default: the event type, product_view or commerce)")
