@@ -93,7 +93,9 @@ private:
     CommerceRow view(Visit& visit, std::int64_t epoch);
     std::optional<CommerceRow> cart_add(Visit& visit, std::int64_t epoch);
     CommerceRow row(std::size_t user, std::size_t product, const char* type, std::int64_t epoch);
-    bool taken(const CommerceRow& row);
+    /// Records the row's (user, second, type, product); false when an earlier row had them
+    /// (writing it would make two equal rows that are not a resend).
+    bool claim(const CommerceRow& row);
     CommerceMessage emit(CommerceRow row, CommerceKind kind);
     CommerceMessage corrupt(CommerceRow row);
     std::int64_t event_time();
@@ -108,7 +110,7 @@ private:
     std::discrete_distribution<std::size_t> user_choice_;
     std::vector<Visit> visits_;
     std::deque<CommerceRow> pending_;             ///< the second half of a same-second pair
-    std::unordered_set<std::uint64_t> written_;  ///< hashes of (user, second, type, product) written
+    std::unordered_set<std::uint64_t> written_;  ///< hashes of (user, second, type, product) claimed: about 40 bytes an event
     std::vector<CommerceMessage> recent_valid_;   ///< ring of earlier valid messages, for duplicates
     std::uint64_t produced_ = 0;
     std::uint64_t distinct_ = 0;  ///< messages that are not resent duplicates: the event_id ordinal
