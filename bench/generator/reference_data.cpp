@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <arpa/inet.h>
 #include <memory>
@@ -89,6 +90,21 @@ std::vector<StoreFigure> stores() {
     return result;
 }
 
+namespace {
+
+/// True for a crawler or preview agent that carries a browser's family (uap-core parses
+/// "...Google Web Preview) Chrome/27..." as Chrome on a Spider device): such strings belong to
+/// the "others" share, not to the browser's.
+bool looks_automated(const std::string& ua) {
+    std::string lower(ua);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    for (const char* marker : {"bot", "crawl", "spider", "preview", "headless"})
+        if (lower.find(marker) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
 const std::vector<BrowserShareFigure>& browser_shares() {
     // StatCounter Global Stats, "Browser Market Share Worldwide", all platforms (desktop, mobile,
     // tablet), April to June 2020 (https://gs.statcounter.com/browser-market-share/all/worldwide/2020),
@@ -127,7 +143,7 @@ UserAgentPool::UserAgentPool(const std::string& uap_test_yaml) {
         const auto family = test_case["family"].as<std::string>("");
         if (ua.empty() || ua.find('\n') != std::string::npos) continue;
         auto it = std::find_if(shares.begin(), shares.end(), [&](const BrowserShareFigure& f) { return family == f.family; });
-        if (it != shares.end()) {
+        if (it != shares.end() && !looks_automated(ua)) {
             by_family_[it - shares.begin()].push_back(std::move(ua));
         } else if (ua.rfind("Mozilla/", 0) == 0) {  // others: browser-like strings only, no bare HTTP clients
             by_family_.back().push_back(std::move(ua));

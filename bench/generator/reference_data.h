@@ -53,7 +53,9 @@ constexpr double kOtherAgentsPercent = 1.1;
 /// Real User-Agent strings from a uap-core test file (YAML, `test_cases[]` with
 /// `user_agent_string` and the expected `family`), drawn so that browser families follow
 /// browser_shares(): first a family by its share, then one of its strings uniformly. The
-/// "others" share draws among the remaining browser-like strings ("Mozilla/" prefix).
+/// "others" share draws among the remaining browser-like strings ("Mozilla/" prefix), crawlers
+/// and preview agents that carry a browser's family included (e.g. Google Web Preview, parsed
+/// as Chrome on a Spider device).
 /// Thread rules: pick() is not thread safe (it advances the caller's RNG and a distribution).
 class UserAgentPool {
 public:
