@@ -1,7 +1,8 @@
 """starstream-generate --event-type commerce (EVENTS.md section 2) checked from its own outputs by
-an independent reading here: the CSV is parsed with Python's csv module and validated with the
-seed producer's rules, the JSONL with json, and every figure is recomputed from the rows, never
-taken from the generator except the summary it is compared with.
+an independent reading: the CSV is parsed with Python's csv module and validated, deduplicated and
+segmented by tests/support/commerce_oracle.py (the seed producer's rules, EVENTS.md), the JSONL
+read with json, and every figure is recomputed from the rows, never taken from the generator
+except the summary it is compared with.
 
 One run of 100,000 messages over 30 days with every hostile part switched on (malformed rows,
 resent duplicates, same-second view + cart pairs, out-of-order and late times). Checked:
@@ -26,11 +27,15 @@ import subprocess
 import tempfile
 import time
 import unittest
-from decimal import Decimal, InvalidOperation
+import sys
+from decimal import Decimal
 
 from kafka import KafkaConsumer, TopicPartition
 
 import harness
+
+sys.path.insert(0, os.path.join(harness.SOURCE_DIR, "tests", "support"))
+import commerce_oracle  # noqa: E402  (validation, duplicates and segments, shared with the pipeline's tests)
 
 EVENTS = 100000
 SPAN = 30 * 86400
@@ -39,7 +44,6 @@ KNOBS = {"malformed_share": 0.01, "duplicate_share": 0.01, "same_second_share": 
          "out_of_order_seconds": 120, "late_share": 0.01, "late_seconds": 7200}
 HEADER = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id",
           "user_session"]
-TYPES = ("view", "cart", "remove_from_cart", "purchase")
 SESSION_GAP = 1800
 
 
@@ -58,45 +62,22 @@ def run(folder, seed, events=EVENTS, brokers=None):
 
 
 def parse_time(text):
+    """Unix seconds of a CSV event_time, None when it is missing or malformed."""
     if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text):
         return None
-    return int(datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=datetime.timezone.utc).timestamp())
+    return int(datetime.datetime.strptime(text, commerce_oracle.TIME_FORMAT).replace(tzinfo=datetime.timezone.utc).timestamp())
 
 
-def classify(row):
-    """The seed producer's validation: 'valid' or the reason a row is refused."""
-    if not row["user_id"]:
-        return "missing_user_id"
-    if not all(row[f] for f in ("event_time", "event_type", "product_id", "user_session")) or parse_time(row["event_time"]) is None:
-        return "missing_field"
-    if row["event_type"] not in TYPES:
-        return "unknown_event_type"
-    try:
-        price = Decimal(row["price"])
-    except InvalidOperation:
-        return "unparsable_price"
-    if not price.is_finite():
-        return "unparsable_price"
-    if price < 0:
-        return "negative_price"
-    return "valid"
+# commerce_oracle's reject reasons -> the generator's message kinds.
+KIND_OF_REASON = {"missing user_id": "missing_user_id", "missing event_time": "missing_field",
+                  "missing product_id": "missing_field", "missing user_session": "missing_field",
+                  "unknown event_type": "unknown_event_type", "unparsable price": "unparsable_price",
+                  "negative price": "negative_price"}
 
 
-def segment(p):
-    """EVENTS.md's customer segments, checked in order."""
-    if p["purchases"] >= 10 and p["revenue"] >= 1000:
-        return "VIP"
-    if p["purchases"] >= 5 and p["revenue"] >= 250:
-        return "High Value"
-    if p["purchases"] >= 3 and p["revenue"] >= 100:
-        return "Medium Value"
-    if p["purchases"] >= 1:
-        return "Converting Customer"
-    if p["carts"] >= 1:
-        return "Interested Shopper"
-    if p["views"] >= 10:
-        return "Active Browser"
-    return "Casual Visitor"
+def kind(row):
+    reason = commerce_oracle.reject_reason(row)
+    return "valid" if reason is None else KIND_OF_REASON.get(reason, reason)
 
 
 class CommerceGeneratorTest(unittest.TestCase):
@@ -117,7 +98,7 @@ class CommerceGeneratorTest(unittest.TestCase):
             key = tuple(r[h] for h in HEADER)
             cls.duplicate.append(key in seen)
             seen.add(key)
-        cls.kind = ["duplicate" if d else classify(r) for r, d in zip(cls.rows, cls.duplicate)]
+        cls.kind = ["duplicate" if d else kind(r) for r, d in zip(cls.rows, cls.duplicate)]
         cls.valid = [r for r, k in zip(cls.rows, cls.kind) if k == "valid"]
 
     def test_deterministic_for_a_seed(self):
@@ -134,7 +115,7 @@ class CommerceGeneratorTest(unittest.TestCase):
 
     def test_event_mix(self):
         counts = collections.Counter(r["event_type"] for r in self.valid)
-        share = {t: 100.0 * counts[t] / len(self.valid) for t in TYPES}
+        share = {t: 100.0 * counts[t] / len(self.valid) for t in commerce_oracle.EVENT_TYPES}
         self.assertAlmostEqual(share["view"], 93, delta=1.5, msg=share)
         self.assertAlmostEqual(share["cart"], 4, delta=1.0, msg=share)
         self.assertAlmostEqual(share["purchase"], 3, delta=1.0, msg=share)
@@ -207,7 +188,7 @@ class CommerceGeneratorTest(unittest.TestCase):
 
     def test_funnels(self):
         in_cart = collections.Counter()
-        removed = purchased = 0
+        removed = 0
         for r in self.valid:
             key = (r["user_id"], r["product_id"])
             if r["event_type"] == "cart":
@@ -216,7 +197,6 @@ class CommerceGeneratorTest(unittest.TestCase):
                 self.assertGreater(in_cart[key], 0, f"{r['event_type']} without an earlier cart add: {r}")
                 in_cart[key] -= 1
                 removed += r["event_type"] == "remove_from_cart"
-                purchased += r["event_type"] == "purchase"
         self.assertGreater(removed, 0)
         self.assertGreater(sum(in_cart.values()), 0, "some cart adds are abandoned")
 
@@ -259,19 +239,11 @@ class CommerceGeneratorTest(unittest.TestCase):
         self.assertGreater(top, 50 * (len(self.valid) / len(activity)), "a few users are very active")
 
     def test_every_segment_appears(self):
-        profiles = collections.defaultdict(lambda: {"purchases": 0, "revenue": Decimal(0), "carts": 0, "views": 0})
-        for r in self.valid:
-            p = profiles[r["user_id"]]
-            if r["event_type"] == "purchase":
-                p["purchases"] += 1
-                p["revenue"] += Decimal(r["price"])
-            elif r["event_type"] == "cart":
-                p["carts"] += 1
-            elif r["event_type"] == "view":
-                p["views"] += 1
-        segments = collections.Counter(segment(p) for p in profiles.values())
-        for name in ("VIP", "High Value", "Medium Value", "Converting Customer", "Interested Shopper", "Active Browser",
-                     "Casual Visitor"):
+        events, rejects = commerce_oracle.read_events(self.csv_path)
+        self.assertEqual(len(events), len(self.valid))
+        self.assertEqual(len(rejects), sum(1 for k in self.kind if k not in ("valid", "duplicate")))
+        segments = collections.Counter(p["segment"] for p in commerce_oracle.profiles(events).values())
+        for name, *_ in commerce_oracle.SEGMENTS:
             self.assertGreater(segments[name], 0, dict(segments))
         self.assertEqual(segments.most_common(1)[0][0], "Casual Visitor", dict(segments))
 
