@@ -22,7 +22,9 @@
 // from the seed and the message's ordinal among the messages that are not resent duplicates,
 // through a bijective mix. Two distinct events have distinct ids even within one second (unlike
 // the seed producer's `<user_id>_<product_id>_<epoch>`); a resent duplicate repeats the
-// original's bytes, id included. Thread rules: one thread.
+// original's bytes, id included. An id derived from the row's content instead (as a loader of
+// the CSV must) names the same events, since no two distinct events here are equal rows; the id
+// strings differ. Thread rules: one thread.
 #pragma once
 
 #include "commerce_catalog.h"
