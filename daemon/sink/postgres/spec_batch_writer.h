@@ -11,9 +11,9 @@
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
-//      max, count_distinct), under the window merge lock, judged against the window watermark;
+//      max, avg, count_distinct, first, last, any), under the window merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): session windows, avg/first/last/any, the earliest-attribute policy.
+// Not yet (refused at start): session windows, the earliest-attribute policy.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
