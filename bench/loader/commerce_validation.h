@@ -6,8 +6,8 @@
 //
 // Normalization (so that a CSV row and the JSONL message it became give the same event):
 // the time becomes Unix seconds; the price its canonical decimal ("031.90" -> "31.9",
-// "-0.00" -> "0"). Prices are limited to 15 digits so that the JSON number (a double) reads
-// back as exactly that decimal.
+// "-0.00" -> "0"), which is also a valid JSON number. Prices are limited to 15 digits so that
+// a reader parsing the JSON number as a double gets exactly that decimal back.
 #pragma once
 
 #include "commerce_row.h"
