@@ -13,8 +13,8 @@
 // (reasons that occurred), delivery_failed, reject_files, elapsed_seconds, events_per_second
 // (sent / elapsed), and "error" when the load stopped.
 // Exit codes: 0 every valid row delivered (rejects included); 1 a Kafka, delivery or file
-// error; 2 bad options or an input that cannot be read (a missing file, a CSV header without
-// the nine columns), found before anything is sent.
+// error; 2 bad options (a Kafka property librdkafka refuses included) or an input that cannot
+// be read (a missing file, a CSV header without the nine columns), found before anything is sent.
 #include "common/kafka_writer.h"
 #include "commerce_validation.h"
 #include "csv_source.h"
@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     KeyMode key_mode = KeyMode::user;
     std::vector<Input> inputs;
+    std::unique_ptr<KafkaWriter> kafka;
     try {
         po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
         po::notify(vm);
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
         if (files.empty()) throw std::invalid_argument("give at least one input file");
         key_mode = parse_key_mode(key_name);
         for (const auto& f : files) inputs.push_back({f, open_source(f, format)});  // headers checked before anything is sent
+        kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);    // a property librdkafka refuses
     } catch (const std::exception& e) {
         std::cerr << "starstream-load: " << e.what() << "\n";
         return 2;
@@ -156,10 +158,8 @@ int main(int argc, char** argv) {
     Counts counts;
     std::string error;
     std::vector<std::string> reject_files;
-    std::unique_ptr<KafkaWriter> kafka;
     const auto started = std::chrono::steady_clock::now();
     try {
-        kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);
         std::unique_ptr<RejectLog> shared_log;
         if (!rejects_path.empty()) {
             shared_log = std::make_unique<RejectLog>(rejects_path);
@@ -178,19 +178,17 @@ int main(int argc, char** argv) {
         kafka->flush(flush_timeout_ms);
     } catch (const std::exception& e) {
         error = e.what();
-        if (kafka) {
-            try {
-                kafka->flush(flush_timeout_ms);  // what was produced before the error still counts
-            } catch (const std::exception&) {
-            }
+        try {
+            kafka->flush(flush_timeout_ms);  // what was produced before the error still counts
+        } catch (const std::exception&) {
         }
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::uint64_t sent = kafka ? kafka->delivered() : 0;
+    const std::uint64_t sent = kafka->delivered();
     nlohmann::ordered_json summary = {{"files", files.size()}, {"topic", topic}, {"key", key_name},
                                       {"rows_read", counts.rows_read}, {"blank_lines", counts.blank_lines},
                                       {"sent", sent}, {"rejected", counts.rejected}, {"rejected_by_reason", counts.by_reason},
-                                      {"delivery_failed", kafka ? kafka->failed() : 0}, {"reject_files", reject_files},
+                                      {"delivery_failed", kafka->failed()}, {"reject_files", reject_files},
                                       {"elapsed_seconds", elapsed}, {"events_per_second", elapsed > 0 ? double(sent) / elapsed : 0.0}};
     if (!error.empty()) summary["error"] = error;
     std::cout << summary.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;

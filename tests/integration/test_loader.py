@@ -483,7 +483,7 @@ class Loader(unittest.TestCase):
         self.assertEqual(summary["delivery_failed"], len(self.expected([self.csv]).messages))
         self.assertIn("delivery failed", summary["error"])
 
-    def test_bad_header_and_options_exit_2_before_sending(self):
+    def test_bad_header_options_and_properties_exit_2_before_sending(self):
         bad = os.path.join(self.tmp, "no_price.csv")
         with open(bad, "w") as f:
             f.write("event_time,event_type,product_id,category_id,category_code,brand,user_id,user_session\n")
@@ -494,6 +494,10 @@ class Loader(unittest.TestCase):
         out = run_loader([self.csv], self.kafka.bootstrap, "header", "product", os.path.join(self.tmp, "header.rejects.jsonl"))
         self.assertEqual(out.returncode, 2)
         self.assertIn("--key product", out.stderr)
+        out = run_loader([self.csv], self.kafka.bootstrap, "header", "user", os.path.join(self.tmp, "header.rejects.jsonl"),
+                         "--kafka-property", "no.such.property=1")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("no.such.property", out.stderr)
         self.assertEqual(read_topic(self.kafka.bootstrap, "header"), [])
 
 
