@@ -125,9 +125,11 @@ class Expected:
     def __init__(self):
         self.messages, self.rejects, self.rows_read, self.blank_lines = [], [], 0, 0
         self.records = {}  # (file, line) -> the rejected record's text, when it is UTF-8
+        self.outcomes = []  # per record in file order: its message, or None when rejected
 
     def add(self, path, line, reason, message=None, raw=None):
         self.rows_read += 1
+        self.outcomes.append(None if reason else message)
         if reason:
             self.rejects.append((path, line, reason))
             if raw is not None:
@@ -368,7 +370,7 @@ def read_rejects(path):
 class Loader(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults"))
+        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults", "generated"))
         cls.tmp = tempfile.mkdtemp(prefix="starstream-loader-")
         cls.csv = os.path.join(cls.tmp, "events.csv")
         cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
@@ -442,6 +444,27 @@ class Loader(unittest.TestCase):
         cart = oracle_validate(good(event_type="cart"))[1]["event_id"]
         self.assertNotEqual(first, cart, "two events of one user and product in one second have two ids")
         self.assertEqual(ids.count(oracle_validate(good(event_type="purchase"))[1]["event_id"]), 2, "ISO time and 0031.900: one event")
+
+    def test_the_generators_commerce_csv(self):
+        """starstream-generate's commerce CSV (malformed rows, resent duplicates, view + cart pairs of
+        one user and product in one second) loads as the oracle says, and the loader's ids split the
+        rows into events exactly as the generator's own ids (one per distinct event) do."""
+        csv_path, jsonl_path = os.path.join(self.tmp, "generated.csv"), os.path.join(self.tmp, "generated.jsonl")
+        out = subprocess.run([harness.GENERATOR, "--event-type", "commerce", "--events", "3000", "--seed", "5", "--start-time", "1600000000",
+                              "--csv", csv_path, "--jsonl", jsonl_path, "--malformed-share", "0.03", "--duplicate-share", "0.03",
+                              "--same-second-share", "0.03"], capture_output=True, text=True, timeout=300, check=True)
+        kinds = json.loads(out.stdout)["kinds"]
+        self.load_and_check("generated", "user", [csv_path])
+        e = self.expected([csv_path])
+        self.assertEqual(len(e.rejects), sum(n for kind, n in kinds.items() if kind not in ("valid", "duplicate")))
+        self.assertGreater(kinds["duplicate"], 0)
+        generated = [json.loads(line)["event_id"] for line in read_bytes(jsonl_path).decode().splitlines()]
+        self.assertEqual(len(generated), len(e.outcomes))
+        pairs = {(gid, m["event_id"]) for gid, m in zip(generated, e.outcomes) if m is not None}
+        accepted = [gid for gid, m in zip(generated, e.outcomes) if m is not None]
+        self.assertEqual(len(pairs), len(set(accepted)), "two generated events share a loader id")
+        self.assertEqual(len(pairs), len({i for _, i in pairs}), "one generated event has two loader ids")
+        self.assertEqual(len(set(accepted)), kinds["valid"])
 
     def test_keyed_by_session(self):
         self.load_and_check("by_session", "session", [self.csv])
