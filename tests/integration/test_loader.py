@@ -12,6 +12,8 @@ Python oracle of EVENTS.md's validator:
     and the record's text as in the file;
   - the JSON summary's counts equal the oracle's;
   - reloading the topic's own messages as JSONL gives the same event ids (CSV -> JSON -> JSON);
+  - starstream-generate's commerce CSV loads as the oracle says, and the loader's ids group its
+    rows into events exactly as the generator's own ids (one per distinct event) do;
   - failed deliveries end with exit 1, a bad header or option with exit 2 before anything is sent.
 """
 import calendar
