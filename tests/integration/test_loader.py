@@ -372,7 +372,7 @@ def read_rejects(path):
 class Loader(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults", "generated"))
+        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults", "generated", "generated_jsonl"))
         cls.tmp = tempfile.mkdtemp(prefix="starstream-loader-")
         cls.csv = os.path.join(cls.tmp, "events.csv")
         cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
@@ -456,7 +456,10 @@ class Loader(unittest.TestCase):
                               "--csv", csv_path, "--jsonl", jsonl_path, "--malformed-share", "0.03", "--duplicate-share", "0.03",
                               "--same-second-share", "0.03"], capture_output=True, text=True, timeout=300, check=True)
         kinds = json.loads(out.stdout)["kinds"]
-        self.load_and_check("generated", "user", [csv_path])
+        from_csv = self.load_and_check("generated", "user", [csv_path])
+        from_jsonl = self.load_and_check("generated_jsonl", "user", [jsonl_path])
+        self.assertEqual(Counter(comparable(parse_message(v)) for *_, v in from_csv), Counter(comparable(parse_message(v)) for *_, v in from_jsonl),
+                         "the generator's CSV and JSONL of one run are the same events, ids included")
         e = self.expected([csv_path])
         self.assertEqual(len(e.rejects), sum(n for kind, n in kinds.items() if kind not in ("valid", "duplicate")))
         self.assertGreater(kinds["duplicate"], 0)
