@@ -91,7 +91,7 @@ def oracle_price(text):
 def oracle_validate(row):
     """EVENTS.md's validator: (reason, None) or (None, expected message as a dict)."""
     for f in REQUIRED:
-        if row[f] == "":
+        if row[f].strip(" \t") == "":
             return "missing_" + f, None
     if row["event_type"] not in EVENT_TYPES:
         return "unknown_event_type", None
@@ -267,6 +267,7 @@ def hostile_csv():
         csv_line(good(product_id="")),
         csv_line(good(user_id="")),
         csv_line(good(user_session="")),
+        csv_line(good(product_id=" \t ")),                            # blank is missing
         csv_line(good(user_id="", price="abc")),                      # first failing check wins
         csv_line(good(event_type="click")),
         csv_line(good(event_type="View")),
