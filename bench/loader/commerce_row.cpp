@@ -22,6 +22,7 @@ const char* to_string(RejectReason reason) {
         case RejectReason::bad_event_time: return "bad_event_time";
         case RejectReason::bad_price: return "bad_price";
         case RejectReason::negative_price: return "negative_price";
+        case RejectReason::message_too_large: return "message_too_large";
     }
     return "unknown";
 }

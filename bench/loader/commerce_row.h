@@ -34,7 +34,7 @@ enum class RejectReason {
     malformed_csv,         ///< text after a closing quote, or a quote never closed
     field_count,           ///< CSV: not as many fields as the header
     malformed_json,        ///< JSONL: not a JSON object, or a field neither string, number nor null
-    missing_event_time,    ///< required fields, checked in this order: empty, null or absent
+    missing_event_time,    ///< required fields, checked in this order: empty, blank, null or absent
     missing_event_type,
     missing_product_id,
     missing_user_id,
@@ -43,6 +43,7 @@ enum class RejectReason {
     bad_event_time,        ///< not a valid "YYYY-MM-DD HH:MM:SS UTC" or "YYYY-MM-DDTHH:MM:SSZ"
     bad_price,             ///< not a plain decimal (digits, optional fraction), or more than 15 digits
     negative_price,        ///< a decimal below zero
+    message_too_large,     ///< the encoded message exceeds --max-message-bytes (a broker would refuse it)
 };
 
 const char* to_string(RejectReason reason);

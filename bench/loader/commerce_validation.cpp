@@ -90,7 +90,8 @@ std::optional<Reject> validate(const CommerceRow& row, CommerceEvent& out) {
                                  {&row.user_id, "user_id", RejectReason::missing_user_id},
                                  {&row.user_session, "user_session", RejectReason::missing_user_session}};
     for (const Required& r : required)
-        if (r.value->empty()) return Reject{r.reason, std::string(r.name) + " is required (empty, null or absent)"};
+        if (r.value->find_first_not_of(" \t") == std::string::npos)
+            return Reject{r.reason, std::string(r.name) + " is required (empty, blank, null or absent)"};
     const std::string& t = row.event_type;
     if (t != "view" && t != "cart" && t != "remove_from_cart" && t != "purchase")
         return Reject{RejectReason::unknown_event_type, "event_type " + t + ": expected view, cart, remove_from_cart or purchase"};

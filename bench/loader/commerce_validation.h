@@ -1,13 +1,14 @@
 // EVENTS.md section 2's validation of a commerce row (the seed producer's rules): event_time,
-// event_type, product_id, user_id and user_session are required (non-empty); the event type
+// event_type, product_id, user_id and user_session are required (not empty, and not only spaces
+// or tabs: tests/support/commerce_oracle.py reads a blank field as missing too); the event type
 // is one of view, cart, remove_from_cart, purchase; the time parses; the price, when given, is
 // a decimal and not negative. An empty price is allowed (EVENTS.md's required list omits it;
 // the producer's check is "no negative price") and is sent as null.
 //
 // Normalization (so that a CSV row and the JSONL message it became give the same event):
 // the time becomes Unix seconds; the price its canonical decimal ("031.90" -> "31.9",
-// "-0.00" -> "0"). Prices are limited to 15 digits so that the JSON number (a double) reads
-// back as exactly that decimal.
+// "-0.00" -> "0"), which is also a valid JSON number. Prices are limited to 15 digits so that
+// a reader parsing the JSON number as a double gets exactly that decimal back.
 #pragma once
 
 #include "commerce_row.h"

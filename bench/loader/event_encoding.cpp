@@ -1,53 +1,58 @@
 #include "event_encoding.h"
 
-#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace starstream::bench::loader {
 
 namespace {
 
-/// `s` into `slot` (null when empty), reusing the slot's string when it holds one.
-void set_text(nlohmann::ordered_json& slot, const std::string& s, bool empty_is_null) {
-    if (empty_is_null && s.empty()) slot = nullptr;
-    else if (slot.is_string()) slot.get_ref<std::string&>().assign(s);
-    else slot = s;
+/// `value` as a JSON string.
+void append_string(std::string& out, const std::string& value) {
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (!plain) {
+        out += nlohmann::json(value).dump();
+        return;
+    }
+    out += '"';
+    out += value;
+    out += '"';
+}
+
+/// `value` as a JSON string, or null when it is empty.
+void append_string_or_null(std::string& out, const std::string& value) {
+    if (value.empty()) out += "null";
+    else append_string(out, value);
 }
 
 }  // namespace
 
-EventEncoder::EventEncoder() {
-    // Keys inserted once, in the producer's order; encode() only replaces values.
-    doc_ = {{"event_id", ""}, {"timestamp", ""}, {"event_type", ""}, {"user_id", ""}, {"user_session", ""},
-            {"product", {{"id", ""}, {"category_id", nullptr}, {"category_code", nullptr}, {"brand", nullptr}, {"price", nullptr}}}};
-    event_id_ = &doc_["event_id"];
-    timestamp_ = &doc_["timestamp"];
-    event_type_ = &doc_["event_type"];
-    user_id_ = &doc_["user_id"];
-    user_session_ = &doc_["user_session"];
-    auto& product = doc_["product"];
-    product_id_ = &product["id"];
-    category_id_ = &product["category_id"];
-    category_code_ = &product["category_code"];
-    brand_ = &product["brand"];
-    price_ = &product["price"];
-}
-
-std::string EventEncoder::encode(const CommerceEvent& event, const std::string& id) {
+std::string_view EventEncoder::encode(const CommerceEvent& event, const std::string& id) {
     const CommerceRow& r = *event.row;
-    set_text(*event_id_, id, false);
-    set_text(*timestamp_, format_iso8601(event.epoch_seconds), false);
-    set_text(*event_type_, r.event_type, false);
-    set_text(*user_id_, r.user_id, false);
-    set_text(*user_session_, r.user_session, false);
-    set_text(*product_id_, r.product_id, false);
-    set_text(*category_id_, r.category_id, true);
-    set_text(*category_code_, r.category_code, true);
-    set_text(*brand_, r.brand, true);
-    // strtod of a decimal of at most 15 digits, and nlohmann's shortest round-trip output, give
-    // back that decimal ("31.90" -> 31.9).
-    if (event.price.empty()) *price_ = nullptr;
-    else *price_ = std::strtod(event.price.c_str(), nullptr);
-    return doc_.dump();
+    out_.clear();
+    out_ += "{\"event_id\":";
+    append_string(out_, id);
+    out_ += ",\"timestamp\":";
+    append_string(out_, format_iso8601(event.epoch_seconds));
+    out_ += ",\"event_type\":";
+    append_string(out_, r.event_type);
+    out_ += ",\"user_id\":";
+    append_string(out_, r.user_id);
+    out_ += ",\"user_session\":";
+    append_string(out_, r.user_session);
+    out_ += ",\"product\":{\"id\":";
+    append_string(out_, r.product_id);
+    out_ += ",\"category_id\":";
+    append_string_or_null(out_, r.category_id);
+    out_ += ",\"category_code\":";
+    append_string_or_null(out_, r.category_code);
+    out_ += ",\"brand\":";
+    append_string_or_null(out_, r.brand);
+    out_ += ",\"price\":";
+    out_ += event.price.empty() ? "null" : event.price;  // a canonical decimal is a JSON number as it is
+    out_ += "}}";
+    return out_;
 }
 
 }  // namespace starstream::bench::loader

@@ -1,7 +1,7 @@
 // starstream-load: REES46 commerce events (../shared/EVENTS.md section 2) from CSV or JSONL
 // files into a Kafka topic, as JSON in the seed producer's shape (event_encoding.h).
 //
-//   starstream-load --brokers HOST:PORT --topic commerce_events [--key user] events.csv ...
+//   starstream-load --brokers HOST:PORT [--topic commerce] [--key user] events.csv ...
 //
 // Data flow: source (csv_source.h, jsonl_source.h) -> validation (commerce_validation.h) ->
 // event id (event_id.h) -> encoding (event_encoding.h) -> Kafka (common/kafka_writer.h); a
@@ -13,8 +13,8 @@
 // (reasons that occurred), delivery_failed, reject_files, elapsed_seconds, events_per_second
 // (sent / elapsed), and "error" when the load stopped.
 // Exit codes: 0 every valid row delivered (rejects included); 1 a Kafka, delivery or file
-// error; 2 bad options or an input that cannot be read (a missing file, a CSV header without
-// the nine columns), found before anything is sent.
+// error; 2 bad options (a Kafka property librdkafka refuses included) or an input that cannot
+// be read (a missing file, a CSV header without the nine columns), found before anything is sent.
 #include "common/kafka_writer.h"
 #include "commerce_validation.h"
 #include "csv_source.h"
@@ -75,7 +75,7 @@ std::unique_ptr<RowSource> open_source(const std::string& path, const std::strin
 }
 
 /// Reads every record of `input`, sends the valid ones, logs the others.
-void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects, Counts& counts) {
+void load(Input& input, KeyMode key_mode, std::size_t max_message_bytes, KafkaWriter& kafka, RejectLog& rejects, Counts& counts) {
     SourceRecord record;
     CommerceEvent event;
     EventEncoder encoder;
@@ -84,14 +84,21 @@ void load(Input& input, KeyMode key_mode, KafkaWriter& kafka, RejectLog& rejects
         ++counts.rows_read;
         std::optional<Reject> reject = record.reject;
         if (!reject) reject = validate(record.row, event);
+        std::string_view value;
+        if (!reject) {
+            event_id(event, id);
+            value = encoder.encode(event, id);
+            // Checked here rather than left to the producer, whose refusal would end the load.
+            if (value.size() > max_message_bytes)
+                reject = Reject{RejectReason::message_too_large,
+                                std::to_string(value.size()) + " bytes as JSON, more than --max-message-bytes " + std::to_string(max_message_bytes)};
+        }
         if (reject) {
             ++counts.rejected;
             ++counts.by_reason[to_string(reject->reason)];
             rejects.write(input.path, record, *reject);
             continue;
         }
-        event_id(event, id);
-        const std::string value = encoder.encode(event, id);
         switch (key_mode) {
             case KeyMode::none: kafka.write_unkeyed(value); break;
             case KeyMode::user: kafka.write(record.row.user_id, value, std::nullopt); break;
@@ -107,11 +114,12 @@ int main(int argc, char** argv) {
     std::vector<std::string> files, kafka_properties;
     std::string brokers, topic, key_name, format, rejects_path;
     int flush_timeout_ms = 0;
+    std::size_t max_message_bytes = 0;
     po::options_description opts("starstream-load [options] FILE...");
     opts.add_options()
         ("help,h", "show this help")
         ("brokers", po::value(&brokers), "Kafka bootstrap servers (required)")
-        ("topic", po::value(&topic)->default_value("commerce_events"), "Kafka topic")
+        ("topic", po::value(&topic)->default_value("commerce"), "Kafka topic (starstream-generate's for commerce events)")
         ("key", po::value(&key_name)->default_value("user"),
          "message key: user (user_id, as the seed producer: a user's events share a partition, in file order), "
          "session (user_session) or none (no key: librdkafka's sticky partitioner spreads batches)")
@@ -119,6 +127,9 @@ int main(int argc, char** argv) {
         ("rejects", po::value(&rejects_path),
          "reject file (JSONL: file, line, reason, detail, record) for all inputs (default: FILE.rejects.jsonl next to each input)")
         ("kafka-property", po::value(&kafka_properties)->composing(), "extra librdkafka producer property KEY=VALUE (repeatable; SASL/TLS)")
+        ("max-message-bytes", po::value(&max_message_bytes)->default_value(1000000),
+         "larger messages are rejected (message_too_large), not sent: Kafka brokers refuse more than 1 MB by default "
+         "(above 2000000, raise the producer's message.max.bytes with --kafka-property too)")
         ("flush-timeout-ms", po::value(&flush_timeout_ms)->default_value(300000), "how long to wait for the last delivery reports, ms")
         ("input", po::value(&files)->composing(), "input files (positional)");
     po::positional_options_description positional;
@@ -126,6 +137,7 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     KeyMode key_mode = KeyMode::user;
     std::vector<Input> inputs;
+    std::unique_ptr<KafkaWriter> kafka;
     try {
         po::store(po::command_line_parser(argc, argv).options(opts).positional(positional).run(), vm);
         po::notify(vm);
@@ -137,6 +149,7 @@ int main(int argc, char** argv) {
         if (files.empty()) throw std::invalid_argument("give at least one input file");
         key_mode = parse_key_mode(key_name);
         for (const auto& f : files) inputs.push_back({f, open_source(f, format)});  // headers checked before anything is sent
+        kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);    // a property librdkafka refuses
     } catch (const std::exception& e) {
         std::cerr << "starstream-load: " << e.what() << "\n";
         return 2;
@@ -145,10 +158,8 @@ int main(int argc, char** argv) {
     Counts counts;
     std::string error;
     std::vector<std::string> reject_files;
-    std::unique_ptr<KafkaWriter> kafka;
     const auto started = std::chrono::steady_clock::now();
     try {
-        kafka = std::make_unique<KafkaWriter>(brokers, topic, kafka_properties);
         std::unique_ptr<RejectLog> shared_log;
         if (!rejects_path.empty()) {
             shared_log = std::make_unique<RejectLog>(rejects_path);
@@ -160,26 +171,24 @@ int main(int argc, char** argv) {
                 own_log = std::make_unique<RejectLog>(input.path + ".rejects.jsonl");
                 reject_files.push_back(own_log->path());
             }
-            load(input, key_mode, *kafka, shared_log ? *shared_log : *own_log, counts);
+            load(input, key_mode, max_message_bytes, *kafka, shared_log ? *shared_log : *own_log, counts);
             if (own_log) own_log->close();
         }
         if (shared_log) shared_log->close();
         kafka->flush(flush_timeout_ms);
     } catch (const std::exception& e) {
         error = e.what();
-        if (kafka) {
-            try {
-                kafka->flush(flush_timeout_ms);  // what was produced before the error still counts
-            } catch (const std::exception&) {
-            }
+        try {
+            kafka->flush(flush_timeout_ms);  // what was produced before the error still counts
+        } catch (const std::exception&) {
         }
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::uint64_t sent = kafka ? kafka->delivered() : 0;
+    const std::uint64_t sent = kafka->delivered();
     nlohmann::ordered_json summary = {{"files", files.size()}, {"topic", topic}, {"key", key_name},
                                       {"rows_read", counts.rows_read}, {"blank_lines", counts.blank_lines},
                                       {"sent", sent}, {"rejected", counts.rejected}, {"rejected_by_reason", counts.by_reason},
-                                      {"delivery_failed", kafka ? kafka->failed() : 0}, {"reject_files", reject_files},
+                                      {"delivery_failed", kafka->failed()}, {"reject_files", reject_files},
                                       {"elapsed_seconds", elapsed}, {"events_per_second", elapsed > 0 ? double(sent) / elapsed : 0.0}};
     if (!error.empty()) summary["error"] = error;
     std::cout << summary.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << std::endl;

@@ -12,6 +12,8 @@ Python oracle of EVENTS.md's validator:
     and the record's text as in the file;
   - the JSON summary's counts equal the oracle's;
   - reloading the topic's own messages as JSONL gives the same event ids (CSV -> JSON -> JSON);
+  - starstream-generate's commerce CSV loads as the oracle says, and the loader's ids group its
+    rows into events exactly as the generator's own ids (one per distinct event) do;
   - failed deliveries end with exit 1, a bad header or option with exit 2 before anything is sent.
 """
 import calendar
@@ -35,6 +37,7 @@ FIELDS = ["event_time", "event_type", "product_id", "category_id", "category_cod
 REQUIRED = ["event_time", "event_type", "product_id", "user_id", "user_session"]
 EVENT_TYPES = {"view", "cart", "remove_from_cart", "purchase"}
 PARTITIONS = 6
+csv.field_size_limit(1 << 24)  # the oracle reads the too-large row too
 
 # ---- the oracle ---------------------------------------------------------------------------------
 
@@ -88,7 +91,7 @@ def oracle_price(text):
 def oracle_validate(row):
     """EVENTS.md's validator: (reason, None) or (None, expected message as a dict)."""
     for f in REQUIRED:
-        if row[f] == "":
+        if row[f].strip(" \t") == "":
             return "missing_" + f, None
     if row["event_type"] not in EVENT_TYPES:
         return "unknown_event_type", None
@@ -106,7 +109,15 @@ def oracle_validate(row):
         "timestamp": datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "event_type": row["event_type"], "user_id": row["user_id"], "user_session": row["user_session"],
         "product": {"id": row["product_id"], "category_id": row["category_id"] or None, "category_code": row["category_code"] or None,
-                    "brand": row["brand"] or None, "price": float(price) if price else None}}
+                    "brand": row["brand"] or None, "price": Decimal(price) if price else None}}
+
+
+def oracle_send(row, max_message_bytes=1_000_000):
+    """oracle_validate, then the size limit on the compact JSON message."""
+    reason, message = oracle_validate(row)
+    if message and len(comparable(message).encode()) > max_message_bytes:  # within a few bytes of the compact JSON; the row is far above
+        return "message_too_large", None
+    return reason, message
 
 
 class Expected:
@@ -116,9 +127,11 @@ class Expected:
     def __init__(self):
         self.messages, self.rejects, self.rows_read, self.blank_lines = [], [], 0, 0
         self.records = {}  # (file, line) -> the rejected record's text, when it is UTF-8
+        self.outcomes = []  # per record in file order: its message, or None when rejected
 
     def add(self, path, line, reason, message=None, raw=None):
         self.rows_read += 1
+        self.outcomes.append(None if reason else message)
         if reason:
             self.rejects.append((path, line, reason))
             if raw is not None:
@@ -167,7 +180,7 @@ def oracle_csv(path, expected):
         if len(fields) != len(header):
             expected.add(path, start, "field_count", raw=record)
             continue
-        reason, message = oracle_validate(dict(zip(header, fields)))
+        reason, message = oracle_send(dict(zip(header, fields)))
         expected.add(path, start, reason, message, raw=record)
 
 
@@ -210,7 +223,7 @@ def oracle_jsonl(path, expected):
         except (ValueError, TypeError):
             expected.add(path, number, "malformed_json", raw=decoded)
             continue
-        reason, message = oracle_validate(row)
+        reason, message = oracle_send(row)
         expected.add(path, number, reason, message, raw=decoded)
 
 
@@ -254,6 +267,7 @@ def hostile_csv():
         csv_line(good(product_id="")),
         csv_line(good(user_id="")),
         csv_line(good(user_session="")),
+        csv_line(good(product_id=" \t ")),                            # blank is missing
         csv_line(good(user_id="", price="abc")),                      # first failing check wins
         csv_line(good(event_type="click")),
         csv_line(good(event_type="View")),
@@ -273,6 +287,7 @@ def hostile_csv():
         b'"LJuJVLEjPT"x,31.90,view,1,samsung,1,' + T.encode() + b',,',  # text after a closing quote
         csv_line(good(brand="XBRANDX")).replace(b"XBRANDX", b"caf\xff"),  # not UTF-8
         csv_line(good(brand="zoë", user_id="45")),                    # UTF-8 is fine
+        csv_line(good(brand="b" * 1_200_000)),                        # a valid row too large for a Kafka message
     ]
     body = b"\r\n".join([b",".join(h.encode() for h in HEADER)] + records) + b"\r\n"
     body += csv_line(good(user_id="46")) + b"\n"                     # an LF line among CRLF ones
@@ -318,6 +333,18 @@ def hostile_jsonl():
 
 # ---- running the loader and reading the topic ---------------------------------------------------
 
+def comparable(message):
+    """A message as canonical text, its price as an exact decimal (31.90 and 31.9 are one price)."""
+    price = message["product"]["price"]
+    product = dict(message["product"], price=None if price is None else format(Decimal(price).normalize(), "f"))
+    return json.dumps(dict(message, product=product), sort_keys=True)
+
+
+def parse_message(value):
+    """A message's JSON with its numbers as Decimal (as written, not through a double)."""
+    return json.loads(value, parse_float=Decimal, parse_int=Decimal)
+
+
 def run_loader(files, bootstrap, topic, key, rejects, *extra):
     args = [LOADER, "--brokers", bootstrap, "--topic", topic, "--key", key, "--rejects", rejects, *extra, *files]
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -346,7 +373,7 @@ def read_rejects(path):
 class Loader(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults"))
+        cls.kafka = harness.MockKafka(brokers=3, partitions=PARTITIONS, topics=("by_user", "by_session", "unkeyed", "reload_source", "reloaded", "header", "defaults", "generated", "generated_jsonl"))
         cls.tmp = tempfile.mkdtemp(prefix="starstream-loader-")
         cls.csv = os.path.join(cls.tmp, "events.csv")
         cls.jsonl = os.path.join(cls.tmp, "events.jsonl")
@@ -374,8 +401,8 @@ class Loader(unittest.TestCase):
         e = self.expected(files)
         messages = read_topic(self.kafka.bootstrap, topic)
 
-        got = [json.loads(v) for _, _, _, v in messages]
-        self.assertEqual(Counter(json.dumps(m, sort_keys=True) for m in got), Counter(json.dumps(m, sort_keys=True) for m in e.messages))
+        got = [parse_message(v) for _, _, _, v in messages]
+        self.assertEqual(Counter(comparable(m) for m in got), Counter(comparable(m) for m in e.messages))
         for m in got:  # the producer's key order
             self.assertEqual(list(m), ["event_id", "timestamp", "event_type", "user_id", "user_session", "product"])
             self.assertEqual(list(m["product"]), ["id", "category_id", "category_code", "brand", "price"])
@@ -411,7 +438,7 @@ class Loader(unittest.TestCase):
         e = self.expected([self.csv, self.jsonl])
         self.assertEqual(set(e.reasons()), {"invalid_utf8", "malformed_csv", "field_count", "malformed_json", "missing_event_time",
                                             "missing_event_type", "missing_product_id", "missing_user_id", "missing_user_session",
-                                            "unknown_event_type", "bad_event_time", "bad_price", "negative_price"},
+                                            "unknown_event_type", "bad_event_time", "bad_price", "negative_price", "message_too_large"},
                          "the files must exercise every reject reason")
         messages = self.load_and_check("by_user", "user", [self.csv, self.jsonl])
         ids = [json.loads(v)["event_id"] for _, _, _, v in messages]
@@ -420,6 +447,30 @@ class Loader(unittest.TestCase):
         cart = oracle_validate(good(event_type="cart"))[1]["event_id"]
         self.assertNotEqual(first, cart, "two events of one user and product in one second have two ids")
         self.assertEqual(ids.count(oracle_validate(good(event_type="purchase"))[1]["event_id"]), 2, "ISO time and 0031.900: one event")
+
+    def test_the_generators_commerce_csv(self):
+        """starstream-generate's commerce CSV (malformed rows, resent duplicates, view + cart pairs of
+        one user and product in one second) loads as the oracle says, and the loader's ids split the
+        rows into events exactly as the generator's own ids (one per distinct event) do."""
+        csv_path, jsonl_path = os.path.join(self.tmp, "generated.csv"), os.path.join(self.tmp, "generated.jsonl")
+        out = subprocess.run([harness.GENERATOR, "--event-type", "commerce", "--events", "3000", "--seed", "5", "--start-time", "1600000000",
+                              "--csv", csv_path, "--jsonl", jsonl_path, "--malformed-share", "0.03", "--duplicate-share", "0.03",
+                              "--same-second-share", "0.03"], capture_output=True, text=True, timeout=300, check=True)
+        kinds = json.loads(out.stdout)["kinds"]
+        from_csv = self.load_and_check("generated", "user", [csv_path])
+        from_jsonl = self.load_and_check("generated_jsonl", "user", [jsonl_path])
+        self.assertEqual(Counter(comparable(parse_message(v)) for *_, v in from_csv), Counter(comparable(parse_message(v)) for *_, v in from_jsonl),
+                         "the generator's CSV and JSONL of one run are the same events, ids included")
+        e = self.expected([csv_path])
+        self.assertEqual(len(e.rejects), sum(n for kind, n in kinds.items() if kind not in ("valid", "duplicate")))
+        self.assertGreater(kinds["duplicate"], 0)
+        generated = [json.loads(line)["event_id"] for line in read_bytes(jsonl_path).decode().splitlines()]
+        self.assertEqual(len(generated), len(e.outcomes))
+        pairs = {(gid, m["event_id"]) for gid, m in zip(generated, e.outcomes) if m is not None}
+        accepted = [gid for gid, m in zip(generated, e.outcomes) if m is not None]
+        self.assertEqual(len(pairs), len(set(accepted)), "two generated events share a loader id")
+        self.assertEqual(len(pairs), len({i for _, i in pairs}), "one generated event has two loader ids")
+        self.assertEqual(len(set(accepted)), kinds["valid"])
 
     def test_keyed_by_session(self):
         self.load_and_check("by_session", "session", [self.csv])
@@ -435,8 +486,8 @@ class Loader(unittest.TestCase):
             f.write(b"\n".join(first) + b"\n")
         out = run_loader([dump], self.kafka.bootstrap, "reloaded", "user", os.path.join(self.tmp, "reloaded.rejects.jsonl"))
         self.assertEqual(out.returncode, 0, out.stderr)
-        again = [json.loads(v) for _, _, _, v in read_topic(self.kafka.bootstrap, "reloaded")]
-        self.assertEqual(Counter(json.dumps(json.loads(v), sort_keys=True) for v in first), Counter(json.dumps(m, sort_keys=True) for m in again))
+        again = [parse_message(v) for _, _, _, v in read_topic(self.kafka.bootstrap, "reloaded")]
+        self.assertEqual(Counter(comparable(parse_message(v)) for v in first), Counter(comparable(m) for m in again))
 
     def test_default_reject_files_lie_next_to_each_input(self):
         folder = tempfile.mkdtemp(prefix="defaults-", dir=self.tmp)
@@ -461,7 +512,7 @@ class Loader(unittest.TestCase):
         self.assertEqual(summary["delivery_failed"], len(self.expected([self.csv]).messages))
         self.assertIn("delivery failed", summary["error"])
 
-    def test_bad_header_and_options_exit_2_before_sending(self):
+    def test_bad_header_options_and_properties_exit_2_before_sending(self):
         bad = os.path.join(self.tmp, "no_price.csv")
         with open(bad, "w") as f:
             f.write("event_time,event_type,product_id,category_id,category_code,brand,user_id,user_session\n")
@@ -472,6 +523,10 @@ class Loader(unittest.TestCase):
         out = run_loader([self.csv], self.kafka.bootstrap, "header", "product", os.path.join(self.tmp, "header.rejects.jsonl"))
         self.assertEqual(out.returncode, 2)
         self.assertIn("--key product", out.stderr)
+        out = run_loader([self.csv], self.kafka.bootstrap, "header", "user", os.path.join(self.tmp, "header.rejects.jsonl"),
+                         "--kafka-property", "no.such.property=1")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("no.such.property", out.stderr)
         self.assertEqual(read_topic(self.kafka.bootstrap, "header"), [])
 
 
