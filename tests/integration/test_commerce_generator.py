@@ -69,10 +69,10 @@ def parse_time(text):
 
 
 # commerce_oracle's reject reasons -> the generator's message kinds.
-KIND_OF_REASON = {"missing user_id": "missing_user_id", "missing event_time": "missing_field",
-                  "missing product_id": "missing_field", "missing user_session": "missing_field",
-                  "unknown event_type": "unknown_event_type", "unparsable price": "unparsable_price",
-                  "negative price": "negative_price"}
+KIND_OF_REASON = {"missing_user_id": "missing_user_id", "missing_event_time": "missing_field",
+                  "missing_product_id": "missing_field", "missing_user_session": "missing_field",
+                  "unknown_event_type": "unknown_event_type", "bad_price": "unparsable_price",
+                  "negative_price": "negative_price"}
 
 
 def kind(row):

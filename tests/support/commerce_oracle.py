@@ -4,8 +4,9 @@ with. It reads no table the daemon writes and shares no code with it.
 
 Rules (the ones pipelines/commerce_events.yaml states, written here a second time):
 - a row is valid when event_time (`YYYY-MM-DD HH:MM:SS UTC`), event_type (view, cart,
-  remove_from_cart, purchase), product_id, user_id and user_session are present, and price is a
-  decimal that is not negative (EVENTS.md's validator); anything else is rejected with a reason;
+  remove_from_cart, purchase), product_id, user_id and user_session are present, and price is
+  empty (it is not required) or a plain decimal of at most 15 digits that is not negative
+  (EVENTS.md's validator, as starstream-load applies it); anything else is rejected with a reason;
 - identical valid rows are one event sent twice (the loader gives them one event id); two rows
   that differ in any field are two events, even within one second;
 - a customer profile per user_id over its distinct events: counts per event type, distinct
@@ -21,6 +22,7 @@ prints the profiles' segment counts and the summary figures as JSON.
 import csv
 import datetime
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 from decimal import Decimal, InvalidOperation
@@ -41,25 +43,32 @@ SEGMENTS = (
 )
 
 
+PRICE = re.compile(r"-?([0-9]+)(\.([0-9]+))?")
+TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC")
+
+
 def reject_reason(row):
-    """Why EVENTS.md's validator rejects `row` (a dict of the CSV's fields), or None."""
+    """Why EVENTS.md's validator rejects `row` (a dict of the CSV's fields), or None; the reasons
+    are starstream-load's names (bench/loader/commerce_row.h)."""
     for field in REQUIRED:
         if not (row.get(field) or "").strip():
-            return f"missing {field}"
+            return f"missing_{field}"
     if row["event_type"] not in EVENT_TYPES:
-        return "unknown event_type"
+        return "unknown_event_type"
     try:
+        if not TIME.fullmatch(row["event_time"]):
+            raise ValueError
         datetime.datetime.strptime(row["event_time"], TIME_FORMAT)
     except ValueError:
-        return "unparsable event_time"
-    try:
-        price = Decimal(row.get("price") or "")
-    except InvalidOperation:
-        return "unparsable price"
-    if not price.is_finite():
-        return "unparsable price"
-    if price < 0:
-        return "negative price"
+        return "bad_event_time"
+    price = row.get("price") or ""
+    if price == "":
+        return None  # price is not among EVENTS.md's required fields
+    digits = PRICE.fullmatch(price)
+    if not digits or len(digits.group(1)) + len(digits.group(3) or "") > 15:
+        return "bad_price"
+    if Decimal(price) < 0:
+        return "negative_price"
     return None
 
 
@@ -79,7 +88,7 @@ def read_events(path):
             seen.add(identity)
             e = dict(row)
             e["time"] = datetime.datetime.strptime(row["event_time"], TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
-            e["price"] = Decimal(row["price"])
+            e["price"] = Decimal(row["price"]) if row.get("price") else None
             events.append(e)
     return events, rejects
 
@@ -112,7 +121,7 @@ def profiles(events):
     out = {}
     for user, es in by_user.items():
         types = Counter(e["event_type"] for e in es)
-        revenue = sum((e["price"] for e in es if e["event_type"] == "purchase"), Decimal(0))
+        revenue = sum((e["price"] for e in es if e["event_type"] == "purchase" and e["price"] is not None), Decimal(0))
         views, carts, purchases = types["view"], types["cart"], types["purchase"]
         abandonment = None if carts == 0 else max(Decimal(0), 1 - Decimal(purchases) / Decimal(carts))
         out[user] = {
@@ -139,7 +148,7 @@ def profiles(events):
 def summary(events, by_user):
     """The figures the reports print: event types, revenue, purchases, segments (counts, shares)."""
     purchases = [e for e in events if e["event_type"] == "purchase"]
-    revenue = sum((e["price"] for e in purchases), Decimal(0))
+    revenue = sum((e["price"] for e in purchases if e["price"] is not None), Decimal(0))
     segments = Counter(p["segment"] for p in by_user.values())
     return {
         "events": len(events),
@@ -159,7 +168,7 @@ def revenue_by_category_hour(events):
         hour = e["time"].replace(minute=0, second=0)
         cell = cells[(e["category_code"], hour)]
         if e["event_type"] == "purchase":
-            cell[0] += e["price"]
+            cell[0] += e["price"] or 0
             cell[1] += 1
         elif e["event_type"] == "cart":
             cell[2] += 1
