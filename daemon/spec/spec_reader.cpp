@@ -1,6 +1,7 @@
 #include "spec/spec_reader.h"
 
 #include "spec/enricher_catalog.h"
+#include "spec/table_schema.h"
 #include "window/window_spec.h"
 
 #include <fmt/format.h>
@@ -414,7 +415,12 @@ private:
                 aggregate_columns.push_back(column);
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
-            check_columns(c, {key_columns, aggregate_columns}, {w.start_column, w.end_column});
+            std::set<std::string> kept = {w.start_column, w.end_column};
+            for (const auto& state : session_state_columns(w)) {  // a session's merge state (table_schema.h)
+                if (kept.count(state)) c.fail("the bound column '" + state + "' is one a session table keeps for itself");
+                kept.insert(state);
+            }
+            check_columns(c, {key_columns, aggregate_columns}, kept);
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));
         }

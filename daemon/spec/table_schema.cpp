@@ -132,6 +132,7 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         groups.push_back(c.name);
     }
     if (w.kind == WindowKind::session) {
+        t.columns.push_back({kSessionLastEventTime, kTimestamptz, true});
         t.columns.push_back({column_name_of(w.session_key), reference_type(spec, w.session_key), true});
         t.primary_key.push_back(t.columns.back().name);
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
@@ -142,10 +143,25 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
     }
     for (const auto& a : w.aggregates) t.columns.push_back({a.column, aggregate_type(spec, a)});
+    for (const auto& a : w.aggregates)
+        if (w.kind == WindowKind::session && !session_time_column(a).empty()) t.columns.push_back({session_time_column(a), kTimestamptz});
     return t;
 }
 
 }  // namespace
+
+std::string session_time_column(const AggregateSpec& a) {
+    const bool ordered = a.function == AggregateFunction::first || a.function == AggregateFunction::last;
+    return ordered && !a.where.empty() ? a.column + "_time" : "";
+}
+
+std::vector<std::string> session_state_columns(const WindowTableSpec& w) {
+    if (w.kind != WindowKind::session) return {};
+    std::vector<std::string> out = {kSessionLastEventTime};
+    for (const auto& a : w.aggregates)
+        if (!session_time_column(a).empty()) out.push_back(session_time_column(a));
+    return out;
+}
 
 std::string distinct_member_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_members"; }
 

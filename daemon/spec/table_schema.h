@@ -13,7 +13,8 @@
 //   windows      the bounds (timestamptz), the group keys, the session key, the aggregates:
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
-//                precision; min, max, first, last -> the type of what they take
+//                precision; min, max, first, last -> the type of what they take; a session
+//                table also keeps the state its merges need (session_state_columns)
 //
 // Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
 //   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key
@@ -66,6 +67,21 @@ std::string distinct_member_table(const WindowTableSpec& window, const Aggregate
 /// windows): the window table's key columns plus `member` (the counted reference's type), all
 /// of them the primary key. Not among table_schemas(): made with their window table (spec_ddl.h).
 std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec);
+
+/// A session table's column holding the event time of its last record (NOT NULL): a record
+/// within the gap of it extends the session, whatever gap its end was computed with.
+/// product_view's win_visits (sql/migrations/005) names it so.
+inline constexpr const char* kSessionLastEventTime = "last_event_time";
+
+/// The column keeping the event time of a session's first(x) or last(x) value: "<column>_time"
+/// when the aggregate has its own `where` (its first passing record need not be the session's
+/// first); "" otherwise (the session's start, or its last event time, is that time).
+std::string session_time_column(const AggregateSpec& aggregate);
+
+/// The state columns of a session window table (timestamptz), beyond its bounds, keys and
+/// aggregates: kSessionLastEventTime, then each non-empty session_time_column. Empty for
+/// other windows.
+std::vector<std::string> session_state_columns(const WindowTableSpec& window);
 
 /// The type of a reference (a field or an enricher output) of `spec`.
 std::string reference_type(const PipelineSpec& spec, const std::string& ref);

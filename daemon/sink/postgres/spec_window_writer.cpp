@@ -2,6 +2,8 @@
 
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_filter.h"
+#include "sink/postgres/spec_session_writer.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/window_lock.h"
@@ -50,26 +52,6 @@ std::string each(const Items& items, F&& f, const char* separator = ", ") {
 
 }  // namespace
 
-/// One reference compared with a filter's values, as values of its type: a boolean's `true`,
-/// `yes` or `1` all match true, a number's `10` matches 10.0; anything else compares as text.
-struct Condition {
-    std::size_t index = 0;
-    std::string type;
-    std::vector<std::string> values;  ///< booleans as "t"/"f"
-    std::vector<double> numbers;      ///< numeric types: the values as numbers
-
-    static bool numeric(const std::string& type) {
-        return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";
-    }
-    bool holds(const std::string& value) const {
-        if (numeric(type)) {
-            const double v = std::strtod(value.c_str(), nullptr);
-            return std::find(numbers.begin(), numbers.end(), v) != numbers.end();
-        }
-        return std::find(values.begin(), values.end(), value) != values.end();
-    }
-};
-
 struct SpecWindowWriter::Table {
     std::string name, stage_table;
     engine::WindowTableSpec spec;
@@ -93,34 +75,11 @@ struct SpecWindowWriter::Table {
     std::vector<Aggregate> aggregates;
     std::string merge_sql;
 
-    /// Whether `row` passes every condition of `conditions`.
-    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) {
-        for (const auto& c : conditions) {
-            const auto v = input_text(row.values[c.index], c.type);
-            if (!v || !c.holds(*v)) return false;
-        }
-        return true;
-    }
+    /// Whether `row` passes every condition of `conditions` (spec_filter.h).
+    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
 };
 
 namespace {
-
-std::vector<Condition> conditions(const spec::Filter& filter, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout) {
-    std::vector<Condition> out;
-    for (const auto& [ref, values] : filter) {
-        Condition c{layout.at(ref), spec::reference_type(spec, ref), values, {}};
-        if (c.type == "boolean")
-            for (auto& v : c.values) {
-                std::string lower = v;
-                std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-                v = lower == "true" || lower == "yes" || lower == "on" || lower == "1" || lower == "t" ? "t" : "f";
-            }
-        if (Condition::numeric(c.type))
-            for (const auto& v : c.values) c.numbers.push_back(std::strtod(v.c_str(), nullptr));
-        out.push_back(std::move(c));
-    }
-    return out;
-}
 
 /// The statement merging the staged rows of `t` (see the header, steps 3 and 4).
 std::string merge_sql(const SpecWindowWriter::Table& t) {
@@ -183,7 +142,7 @@ std::string merge_sql(const SpecWindowWriter::Table& t) {
 }  // namespace
 
 std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
-    if (w.kind == spec::WindowKind::session) return "windows." + w.table + ": session windows are not computed from a spec yet";
+    if (w.kind == spec::WindowKind::session) return SpecSessionWriter::unsupported(w);
     for (const auto& a : w.aggregates)
         if (a.function != AggregateFunction::count && a.function != AggregateFunction::sum && a.function != AggregateFunction::min &&
             a.function != AggregateFunction::max && a.function != AggregateFunction::count_distinct)
@@ -195,6 +154,10 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
     : conn_(conn), copy_(copy), topics_(text_array(spec.topics)) {
     for (const auto& w : spec.windows) {
+        if (w.kind == spec::WindowKind::session) {
+            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w));
+            continue;
+        }
         auto t = std::make_unique<Table>();
         t->name = w.table;
         t->stage_table = "stage_spec_" + w.table;
@@ -222,7 +185,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
     }
-    if (!tables_.empty()) conn_.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+    if (!empty()) conn_.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
 }
 
 SpecWindowWriter::~SpecWindowWriter() = default;
@@ -308,11 +271,16 @@ std::int64_t SpecWindowWriter::topics_watermark() {
 SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted) {
     SpecWindowOutcome outcome;
-    if (tables_.empty()) return outcome;
+    if (empty()) return outcome;
     // Under the window lock: what other instances merged is visible, and none merges meanwhile.
     conn_.exec(kWindowMergeLock);
     outcome.watermark_us = topics_watermark();
     for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
+    for (const auto& s : sessions_) {
+        engine::LateRecords late;
+        outcome.tables.push_back(s->merge(batch, begin, end, keys, counted, outcome.watermark_us, late));
+        outcome.late.push_back(late);
+    }
     return outcome;
 }
 

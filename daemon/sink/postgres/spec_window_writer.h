@@ -19,7 +19,8 @@
 //   4. one upsert per table: the batch's partials per window and group, added to the stored row
 //      (count, sum, count_distinct add; min and max compare; NULLs are nothing to add).
 // Rows are merged in key order, so instances never deadlock one another.
-// Not supported (refused at start, runnable_problem): session windows, avg, first, last, any.
+// Session windows: SpecSessionWriter (spec_session_writer.h), under the same lock and watermark.
+// Not supported (refused at start, runnable_problem): avg, first, last, any (on fixed windows).
 // Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
 #pragma once
 
@@ -52,7 +53,7 @@ public:
                      const std::vector<std::string>& dimensions);
     ~SpecWindowWriter();
 
-    bool empty() const { return tables_.empty(); }
+    bool empty() const { return tables_.empty() && sessions_.empty(); }
     /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new).
     /// `keys[d][r - begin]`: row r's key in dimension d (INT64_MIN: none). Throws PgError.
     SpecWindowOutcome write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
@@ -74,6 +75,7 @@ private:
     BinaryCopyWriter& copy_;
     std::string topics_;  ///< the spec's topics as a text[] literal
     std::vector<std::unique_ptr<Table>> tables_;
+    std::vector<std::unique_ptr<class SpecSessionWriter>> sessions_;
 };
 
 }  // namespace starstream::daemon::postgres
