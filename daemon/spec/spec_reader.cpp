@@ -418,6 +418,7 @@ private:
             std::set<std::string> kept = {w.start_column, w.end_column};
             for (const auto& state : session_state_columns(w)) {  // a session's merge state (table_schema.h)
                 if (kept.count(state)) c.fail("the bound column '" + state + "' is one a session table keeps for itself");
+                if (!is_sql_name(state)) c.fail("the column '" + state + "' a session table keeps for a first/last is longer than 63 bytes: shorten the aggregate's name");
                 kept.insert(state);
             }
             check_columns(c, {key_columns, aggregate_columns}, kept);

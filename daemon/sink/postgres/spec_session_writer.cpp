@@ -78,13 +78,110 @@ std::string joined(const std::vector<Aggregate>& aggregates, F&& f, const char* 
     return fmt::format("{}", fmt::join(out, separator));
 }
 
-/// The SQL texts of one session table.
-struct Statements {
+/// The statements of one session table. The parts they merge, stored sessions and staged
+/// records alike, are named k (session key), g<j> (group keys), s and l (first and last event
+/// time), v<i> (aggregate i) and ft<i> (first/last: its value's event time).
+struct SessionSql {
     std::string table, key_column, start_column, end_column;
-    std::vector<std::string> group_columns;
     std::string gap;  ///< an interval literal
+    std::string key_type;
+    std::vector<std::string> group_columns, group_types;
+    std::vector<Aggregate> aggregates;
+    std::string stage_table, met_table;
 
-    /// "w.device_id = b.k AND w.store_key = b.g0" (stored row w against part b).
+    /// Staged records: k, g<j> (text), t, and per aggregate p<i> (passes its filter), a<i> (input, text).
+    std::string create_stage() const {
+        std::string columns = "k text";
+        for (std::size_t j = 0; j < group_columns.size(); ++j) columns += fmt::format(", g{} text", j);
+        columns += ", t timestamptz";
+        for (std::size_t i = 0; i < aggregates.size(); ++i) columns += fmt::format(", p{0} boolean, a{0} text", i);
+        return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", stage_table, columns);
+    }
+
+    /// The stored sessions met, as typed parts.
+    std::string create_met() const {
+        std::string columns = "k " + key_type;
+        for (std::size_t j = 0; j < group_types.size(); ++j) columns += fmt::format(", g{} {}", j, group_types[j]);
+        columns += ", s timestamptz, l timestamptz";
+        for (std::size_t i = 0; i < aggregates.size(); ++i) {
+            columns += fmt::format(", v{} {}", i, aggregates[i].type);
+            if (ordered(aggregates[i].function)) columns += fmt::format(", ft{} timestamptz", i);
+        }
+        return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", met_table, columns);
+    }
+
+    /// Step 3: islands of the batch's records per key and group (a new one wherever a record is
+    /// not within the gap of the latest before it), the stored sessions they meet copied into
+    /// the met table and locked in primary key order.
+    std::string lock() const {
+        const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
+            std::string out = fmt::format("w.{} AS v{}", sql_identifier(a.column), i);
+            if (!ordered(a.function)) return out;
+            const std::string time = !a.time_column.empty() ? sql_identifier(a.time_column) : a.function == AggregateFunction::first ? start() : last();
+            return out + fmt::format(", w.{} AS ft{}", time, i);
+        });
+        return fmt::format(
+            "WITH rec AS (SELECT {typed}, t FROM {stage}),\n"
+            "opened AS (SELECT k{g}, t, CASE WHEN max(t) OVER (PARTITION BY k{g} ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            " + {gap} > t THEN 0 ELSE 1 END AS opens FROM rec),\n"
+            "island AS (SELECT k{g}, min(t) AS lo, max(t) AS hi FROM (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY t) AS n FROM opened o) x"
+            " GROUP BY k{g}, n),\n"
+            "met AS (SELECT {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
+            "        UNION\n"
+            "        SELECT b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
+            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
+            "INSERT INTO {met} (k{g}, s, l, {parts})\n"
+            "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM {table} w WHERE ({key_w}, w.{start}) IN (SELECT * FROM met)\n"
+            "ORDER BY {key_w}, w.{start} FOR UPDATE OF w",
+            fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
+            fmt::arg("g_b", group_names(group_columns.size(), "b.")), fmt::arg("gap", gap), fmt::arg("table", sql_identifier(table)),
+            fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("last", last()), fmt::arg("key_w", stored_key()),
+            fmt::arg("met", met_table), fmt::arg("parts", part_columns(aggregates)), fmt::arg("stored_parts", stored_parts));
+    }
+
+    /// Step 4: stored sessions and records as intervals [s, l + gap), ordered by start, a new
+    /// session wherever the start is not before the greatest l + gap so far. Peers (equal s and
+    /// l) share a session whatever their order, so the numbering's frame includes them (RANGE).
+    std::string merge() const {
+        std::string columns = sql_identifier(key_column), values = "k" + group_names(group_columns.size());
+        for (const auto& g : group_columns) columns += ", " + sql_identifier(g);
+        columns += fmt::format(", {}, {}, {}", start(), sql_identifier(end_column), last());
+        values += fmt::format(", s, l + {}, l", gap);
+        std::string updates = fmt::format("{0} = excluded.{0}, {1} = excluded.{1}", sql_identifier(end_column), last());
+        for (std::size_t i = 0; i < aggregates.size(); ++i) {
+            const Aggregate& a = aggregates[i];
+            columns += ", " + sql_identifier(a.column), values += fmt::format(", v{}", i);
+            updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.column));
+            if (a.time_column.empty()) continue;
+            columns += ", " + sql_identifier(a.time_column), values += fmt::format(", ft{}", i);
+            updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.time_column));
+        }
+        std::string same_groups;
+        for (std::size_t j = 0; j < group_columns.size(); ++j) same_groups += fmt::format(" AND m.g{0} = b.g{0}", j);
+        return fmt::format(
+            "WITH parts AS (SELECT {typed}, t AS s, t AS l, {record_parts} FROM {stage}\n"
+            "               UNION ALL SELECT k{g}, s, l, {parts} FROM {met}),\n"
+            "opened AS (SELECT p.*, CASE WHEN max(l) OVER (PARTITION BY k{g} ORDER BY s, l ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            " + {gap} > s THEN 0 ELSE 1 END AS opens FROM parts p),\n"
+            "numbered AS (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY s, l) AS n FROM opened o),\n"
+            "merged AS (SELECT k{g}, min(s) AS s, max(l) AS l, {merged_parts} FROM numbered GROUP BY k{g}, n),\n"
+            // The stored sessions now inside an earlier one; the others are upserted below (their
+            // keys differ from every merged session's, so the two never touch one row).
+            "gone AS (DELETE FROM {table} w USING {met} b WHERE {same} AND w.{start} = b.s"
+            " AND NOT EXISTS (SELECT 1 FROM merged m WHERE m.k = b.k{same_groups} AND m.s = b.s))\n"
+            "INSERT INTO {table} AS w ({columns})\nSELECT {values} FROM merged ORDER BY k{g}, s\n"
+            "ON CONFLICT ({pk}) DO UPDATE SET {updates}\nRETURNING xmax = 0",
+            fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
+            fmt::arg("record_parts", joined(aggregates, record_part)), fmt::arg("parts", part_columns(aggregates)), fmt::arg("met", met_table),
+            fmt::arg("gap", gap), fmt::arg("merged_parts", joined(aggregates, merged_part)), fmt::arg("table", sql_identifier(table)),
+            fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("same_groups", same_groups), fmt::arg("columns", columns),
+            fmt::arg("values", values), fmt::arg("pk", primary_key()), fmt::arg("updates", updates));
+    }
+
+private:
+    std::string start() const { return sql_identifier(start_column); }
+    std::string last() const { return sql_identifier(spec::kSessionLastEventTime); }
+    /// "w.device_id = b.k AND w.store_key = b.g0" (stored row against part).
     std::string same_key(const char* stored, const char* part) const {
         std::string out = fmt::format("{}.{} = {}.k", stored, sql_identifier(key_column), part);
         for (std::size_t j = 0; j < group_columns.size(); ++j) out += fmt::format(" AND {}.{} = {}.g{}", stored, sql_identifier(group_columns[j]), part, j);
@@ -100,11 +197,12 @@ struct Statements {
     std::string primary_key() const {
         std::string out = sql_identifier(key_column);
         for (const auto& g : group_columns) out += ", " + sql_identifier(g);
-        return out + ", " + sql_identifier(start_column);
+        return out + ", " + start();
     }
-    std::string typed_key(const SpecSessionWriter::Input& key, const std::vector<SpecSessionWriter::Input>& groups) const {
-        std::string out = fmt::format("k::{} AS k", key.type);
-        for (std::size_t j = 0; j < groups.size(); ++j) out += fmt::format(", g{0}::{1} AS g{0}", j, groups[j].type);
+    /// The staged keys cast to their types: "k::text AS k, g0::bigint AS g0".
+    std::string typed_key() const {
+        std::string out = fmt::format("k::{} AS k", key_type);
+        for (std::size_t j = 0; j < group_types.size(); ++j) out += fmt::format(", g{0}::{1} AS g{0}", j, group_types[j]);
         return out;
     }
 };
@@ -124,7 +222,7 @@ std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
 
 SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                                      const std::vector<std::string>& dimensions, const spec::WindowTableSpec& w)
-    : conn_(conn), copy_(copy), table_(w.table), stage_table_("stage_spec_" + w.table), touched_table_("stage_spec_" + w.table + "_met"),
+    : conn_(conn), copy_(copy), table_(w.table),
       window_{{engine::WindowKind::session, 0, 0, w.gap_us},
               w.late == spec::LatePolicy::correct       ? engine::LatePolicy::correct
               : w.late == spec::LatePolicy::dead_letter ? engine::LatePolicy::dead_letter
@@ -132,105 +230,31 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
               w.allowed_lateness_us},
       key_{layout.at(w.session_key), spec::reference_type(spec, w.session_key), false},
       where_(conditions(w.where, spec, layout)) {
+    SessionSql sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, fmt::format("interval '{} microseconds'", w.gap_us),
+                   key_.type, {}, {}, {}, "stage_spec_" + w.table, "stage_spec_" + w.table + "_met"};
+    for (const auto& g : w.group_by) {
+        const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
+        if (dim != dimensions.end())
+            groups_.push_back({static_cast<std::size_t>(dim - dimensions.begin()), "bigint", true}), sql.group_columns.push_back(spec::surrogate_key_column(g));
+        else
+            groups_.push_back({layout.at(g), spec::reference_type(spec, g), false}), sql.group_columns.push_back(spec::column_name_of(g));
+        sql.group_types.push_back(groups_.back().type);
+    }
     std::map<std::string, std::string> column_types;  // as the migrations make them (table_schema.h)
     for (const auto& t : spec::table_schemas(spec))
         if (t.table == w.table)
             for (const auto& c : t.columns) column_types[c.name] = c.type;
-    Statements sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, {}, fmt::format("interval '{} microseconds'", w.gap_us)};
-    for (const auto& g : w.group_by) {
-        const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
-        if (dim != dimensions.end()) {
-            groups_.push_back({static_cast<std::size_t>(dim - dimensions.begin()), "bigint", true});
-            sql.group_columns.push_back(spec::surrogate_key_column(g));
-        } else {
-            groups_.push_back({layout.at(g), spec::reference_type(spec, g), false});
-            sql.group_columns.push_back(spec::column_name_of(g));
-        }
-    }
     for (const auto& a : w.aggregates) {
         Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), spec::session_time_column(a)};
         if (!a.of.empty()) agg.input = Input{layout.at(a.of), spec::reference_type(spec, a.of), false};
         aggregates_.push_back(std::move(agg));
     }
-
-    const std::string groups = group_names(groups_.size());
-    std::string staged_groups, staged_aggregates, touched = fmt::format("k {}", key_.type);
-    for (std::size_t j = 0; j < groups_.size(); ++j) staged_groups += fmt::format(", g{} text", j), touched += fmt::format(", g{} {}", j, groups_[j].type);
-    touched += ", s timestamptz, l timestamptz";
-    for (std::size_t i = 0; i < aggregates_.size(); ++i) {
-        staged_aggregates += fmt::format(", p{0} boolean, a{0} text", i);
-        touched += fmt::format(", v{} {}", i, aggregates_[i].type);
-        if (ordered(aggregates_[i].function)) touched += fmt::format(", ft{} timestamptz", i);
-    }
-    conn_.exec(fmt::format("CREATE TEMP TABLE {} (k text{}, t timestamptz{}) ON COMMIT DELETE ROWS", stage_table_, staged_groups, staged_aggregates));
-    conn_.exec(fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", touched_table_, touched));
-
-    const std::string table = sql_identifier(w.table), start = sql_identifier(w.start_column), last = sql_identifier(spec::kSessionLastEventTime);
-    // Step 3. Islands of the batch's records per key and group (a new one wherever a record is
-    // not within the gap of the latest before it), then the stored sessions they meet.
-    std::string stored_parts = joined(aggregates_, [&](const Aggregate& a, std::size_t i) {
-        std::string out = fmt::format("w.{} AS v{}", sql_identifier(a.column), i);
-        if (ordered(a.function))
-            out += fmt::format(", w.{} AS ft{}", !a.time_column.empty() ? sql_identifier(a.time_column) : a.function == AggregateFunction::first ? start : last, i);
-        return out;
-    });
-    lock_sql_ = fmt::format(
-        "WITH rec AS (SELECT {typed}, t FROM {stage}),\n"
-        "opened AS (SELECT k{g}, t, CASE WHEN max(t) OVER (PARTITION BY k{g} ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + {gap} > t"
-        " THEN 0 ELSE 1 END AS opens FROM rec),\n"
-        "island AS (SELECT k{g}, min(t) AS lo, max(t) AS hi FROM (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY t) AS n FROM opened o) x"
-        " GROUP BY k{g}, n),\n"
-        "met AS (SELECT {pk_w} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
-        "        UNION\n"
-        "        SELECT {pk_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
-        " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
-        "INSERT INTO {touched} (k{g}, s, l, {parts})\n"
-        "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM {table} w WHERE ({pk_w}) IN (SELECT * FROM met)\n"
-        "ORDER BY {pk_w} FOR UPDATE OF w",
-        fmt::arg("typed", sql.typed_key(key_, groups_)), fmt::arg("stage", stage_table_), fmt::arg("g", groups), fmt::arg("gap", sql.gap),
-        fmt::arg("table", table), fmt::arg("same", sql.same_key("w", "b")), fmt::arg("start", start), fmt::arg("last", last),
-        fmt::arg("pk_w", sql.stored_key() + ", w." + start), fmt::arg("pk_b", "b.k" + group_names(groups_.size(), "b.")),
-        fmt::arg("touched", touched_table_), fmt::arg("parts", part_columns(aggregates_)), fmt::arg("key_w", sql.stored_key()),
-        fmt::arg("stored_parts", stored_parts));
-
-    // Step 4. Stored sessions and records as intervals [s, l + gap): ordered by start, a new
-    // session wherever the start is not before the greatest l + gap so far. Peers (equal s and
-    // l) share a session whatever their order, so the numbering's frame includes them (RANGE).
-    std::string columns = sql_identifier(sql.key_column), values = "k", updates;
-    for (std::size_t j = 0; j < groups_.size(); ++j) columns += ", " + sql_identifier(sql.group_columns[j]), values += fmt::format(", g{}", j);
-    columns += fmt::format(", {}, {}, {}", start, sql_identifier(w.end_column), last);
-    values += fmt::format(", s, l + {}, l", sql.gap);
-    updates = fmt::format("{0} = excluded.{0}, {1} = excluded.{1}", sql_identifier(w.end_column), last);
-    for (std::size_t i = 0; i < aggregates_.size(); ++i) {
-        const Aggregate& a = aggregates_[i];
-        columns += ", " + sql_identifier(a.column), values += fmt::format(", v{}", i);
-        updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.column));
-        if (a.time_column.empty()) continue;
-        columns += ", " + sql_identifier(a.time_column), values += fmt::format(", ft{}", i);
-        updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.time_column));
-    }
-    merge_sql_ = fmt::format(
-        "WITH parts AS (SELECT {typed}, t AS s, t AS l, {record_parts} FROM {stage}\n"
-        "               UNION ALL SELECT k{g}, s, l, {parts} FROM {touched}),\n"
-        "opened AS (SELECT p.*, CASE WHEN max(l) OVER (PARTITION BY k{g} ORDER BY s, l ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + {gap} > s"
-        " THEN 0 ELSE 1 END AS opens FROM parts p),\n"
-        "numbered AS (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY s, l) AS n FROM opened o),\n"
-        "merged AS (SELECT k{g}, min(s) AS s, max(l) AS l, {merged_parts} FROM numbered GROUP BY k{g}, n),\n"
-        // The stored sessions now inside an earlier one; the others are upserted below (their
-        // keys differ from every merged session's, so the two never touch one row).
-        "gone AS (DELETE FROM {table} w USING {touched} b WHERE {same} AND w.{start} = b.s"
-        " AND NOT EXISTS (SELECT 1 FROM merged m WHERE m.k = b.k{same_groups} AND m.s = b.s))\n"
-        "INSERT INTO {table} AS w ({columns})\nSELECT {values} FROM merged ORDER BY k{g}, s\n"
-        "ON CONFLICT ({pk}) DO UPDATE SET {updates}\nRETURNING xmax = 0",
-        fmt::arg("typed", sql.typed_key(key_, groups_)), fmt::arg("stage", stage_table_), fmt::arg("g", groups),
-        fmt::arg("record_parts", joined(aggregates_, record_part)), fmt::arg("parts", part_columns(aggregates_)), fmt::arg("touched", touched_table_),
-        fmt::arg("gap", sql.gap), fmt::arg("merged_parts", joined(aggregates_, merged_part)), fmt::arg("table", table),
-        fmt::arg("same", sql.same_key("w", "b")), fmt::arg("start", start), fmt::arg("same_groups", [&] {
-            std::string out;
-            for (std::size_t j = 0; j < groups_.size(); ++j) out += fmt::format(" AND m.g{0} = b.g{0}", j);
-            return out;
-        }()),
-        fmt::arg("columns", columns), fmt::arg("values", values), fmt::arg("pk", sql.primary_key()), fmt::arg("updates", updates));
+    sql.aggregates = aggregates_;
+    stage_table_ = sql.stage_table;
+    conn_.exec(sql.create_stage());
+    conn_.exec(sql.create_met());
+    lock_sql_ = sql.lock();
+    merge_sql_ = sql.merge();
     spdlog::debug("session merge of {}: {}\n{}", table_, lock_sql_, merge_sql_);
 }
 

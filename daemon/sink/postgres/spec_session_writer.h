@@ -101,13 +101,13 @@ private:
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
-    std::string table_, stage_table_, touched_table_;
+    std::string table_, stage_table_;
     engine::WindowTableSpec window_;
     Input key_;
     std::vector<Condition> where_;
     std::vector<Input> groups_;
     std::vector<Aggregate> aggregates_;
-    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into touched_table_ and locked
+    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>_met and locked
     std::string merge_sql_;  ///< step 4
 };
 
