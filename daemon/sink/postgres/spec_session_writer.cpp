@@ -18,9 +18,7 @@ namespace {
 using spec::AggregateFunction;
 using Aggregate = SpecSessionWriter::Aggregate;
 
-/// The names the statements give a session's parts (stored sessions and staged records alike):
-/// k (session key), g<j> (group keys), s and l (first and last event time), v<i> (aggregate i's
-/// value) and ft<i> (first/last: the value's event time).
+/// The group key names of a part (SessionSql): ", g0, g1"; with prefix "b.": ", b.g0, b.g1".
 std::string group_names(std::size_t groups, const char* prefix = "") {
     std::string out;
     for (std::size_t j = 0; j < groups; ++j) out += fmt::format(", {}g{}", prefix, j);
