@@ -261,7 +261,8 @@ class LateBridge(unittest.TestCase):
         cls.kafka = harness.MockKafka(partitions=1, topics=("lab_events",))
         cls.addClassCleanup(cls.kafka.stop)
         folder = write_spec(os.path.join(cls.tmp, "pipelines"), SPEC.replace("allowed_lateness: 1d", "allowed_lateness: 3h"))
-        cls.keys = {"pipelines.run": "lab_sessions", "pipelines.dir": folder, "source.stop_when_caught_up": "true"}
+        cls.keys = {"pipelines.run": "lab_sessions", "pipelines.dir": folder, "source.stop_when_caught_up": "true",
+                    "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
         cls.dsn = cls.pg.create_database("late")
         cls.sent = []
 
