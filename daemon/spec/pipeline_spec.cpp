@@ -6,6 +6,19 @@ std::string column_name_of(const std::string& ref) { return ref.substr(ref.find(
 
 std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
+std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const AggregateSpec& a) {
+    if (w.kind == WindowKind::session) {  // first/last are the values at the session's first/last record unless filtered
+        const bool ordered = a.function == AggregateFunction::first || a.function == AggregateFunction::last;
+        return ordered && !a.where.empty() ? std::vector<std::string>{a.column + "_event_time"} : std::vector<std::string>{};
+    }
+    switch (a.function) {
+        case AggregateFunction::avg: return {a.column + "_sum", a.column + "_count"};
+        case AggregateFunction::first:
+        case AggregateFunction::last: return {a.column + "_event_time", a.column + "_event_id"};
+        default: return {};
+    }
+}
+
 const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
     for (const auto& f : fields)
         if (f.name == field_name) return &f;

@@ -91,6 +91,10 @@ enum class LatePolicy { drop, dead_letter, correct };
 /// A record filter: every listed reference equals one of its values.
 using Filter = std::map<std::string, std::vector<std::string>>;
 
+/// first and last: the value of the counted record with the earliest (latest) event time, a tie
+/// going to the smaller (greater) event id as text in byte order, so that arrival order never
+/// decides (session windows: the tie goes to the least (greatest) value, spec_session_writer.h);
+/// any: whether some counted record passes the aggregate's `where`.
 struct AggregateSpec {
     std::string column;
     AggregateFunction function = AggregateFunction::count;
@@ -142,5 +146,15 @@ std::string column_name_of(const std::string& ref);
 
 /// The surrogate key column of a dimension table: "dim_store" -> "store_key".
 std::string surrogate_key_column(const std::string& table);
+
+/// The state columns an aggregate of a tumbling, hopping or cumulative window keeps next to its
+/// value column, what lets a merge of partials stay exact whatever the batch boundaries: avg(x)
+/// as `c`: `c_sum` and `c_count` (c is c_sum / c_count); first(x), last(x) as `c`:
+/// `c_event_time` and `c_event_id`, the event time and event id (the tie-break) of the record
+/// whose value `c` holds; none for the others. In a session window (spec_session_writer.h:
+/// its first/last is the value at the session's first/last record, as product_view's win_visits,
+/// sql/migrations/005, keeps it) only a first or last with its own `where` keeps a state
+/// column, `c_event_time`.
+std::vector<std::string> aggregate_state_columns(const WindowTableSpec& window, const AggregateSpec& aggregate);
 
 }  // namespace starstream::daemon::spec

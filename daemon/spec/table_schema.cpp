@@ -142,26 +142,20 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         if (w.kind == WindowKind::cumulative) t.primary_key.push_back(w.end_column);
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
     }
-    for (const auto& a : w.aggregates) t.columns.push_back({a.column, aggregate_type(spec, a)});
-    for (const auto& a : w.aggregates)
-        if (w.kind == WindowKind::session && !session_time_column(a).empty()) t.columns.push_back({session_time_column(a), kTimestamptz});
+    for (const auto& a : w.aggregates) {
+        t.columns.push_back({a.column, aggregate_type(spec, a)});
+        const std::vector<std::string> state = aggregate_state_columns(w, a);
+        if (a.function == AggregateFunction::avg)  // the sum as sum(x) makes it, and the count
+            t.columns.insert(t.columns.end(), {{state[0], aggregate_type(spec, {a.column, AggregateFunction::sum, a.of, {}})}, {state[1], "bigint"}});
+        else if (w.kind == WindowKind::session)  // a filtered first/last: the chosen record's event time
+            for (const auto& s : state) t.columns.push_back({s, kTimestamptz});
+        else if (!state.empty())  // first, last: the chosen record's event time and event id
+            t.columns.insert(t.columns.end(), {{state[0], kTimestamptz}, {state[1], "text"}});
+    }
     return t;
 }
 
 }  // namespace
-
-std::string session_time_column(const AggregateSpec& a) {
-    const bool ordered = a.function == AggregateFunction::first || a.function == AggregateFunction::last;
-    return ordered && !a.where.empty() ? a.column + "_time" : "";
-}
-
-std::vector<std::string> session_state_columns(const WindowTableSpec& w) {
-    if (w.kind != WindowKind::session) return {};
-    std::vector<std::string> out = {kSessionLastEventTime};
-    for (const auto& a : w.aggregates)
-        if (!session_time_column(a).empty()) out.push_back(session_time_column(a));
-    return out;
-}
 
 std::string distinct_member_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_members"; }
 

@@ -13,8 +13,12 @@
 //   windows      the bounds (timestamptz), the group keys, the session key, the aggregates:
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
-//                precision; min, max, first, last -> the type of what they take; a session
-//                table also keeps the state its merges need (session_state_columns)
+//                precision; min, max, first, last -> the type of what they take. Each
+//                followed by its state columns (spec::aggregate_state_columns): avg's <c>_sum
+//                (the type sum would have) and <c>_count bigint; first's and last's
+//                <c>_event_time timestamptz and <c>_event_id text; in a session window only a
+//                filtered first's or last's <c>_event_time, and the table's last_event_time
+//                (kSessionLastEventTime)
 //
 // Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
 //   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key
@@ -72,16 +76,6 @@ std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec);
 /// within the gap of it extends the session, whatever gap its end was computed with.
 /// product_view's win_visits (sql/migrations/005) names it so.
 inline constexpr const char* kSessionLastEventTime = "last_event_time";
-
-/// The column keeping the event time of a session's first(x) or last(x) value: "<column>_time"
-/// when the aggregate has its own `where` (its first passing record need not be the session's
-/// first); "" otherwise (the session's start, or its last event time, is that time).
-std::string session_time_column(const AggregateSpec& aggregate);
-
-/// The state columns of a session window table (timestamptz), beyond its bounds, keys and
-/// aggregates: kSessionLastEventTime, then each non-empty session_time_column. Empty for
-/// other windows.
-std::vector<std::string> session_state_columns(const WindowTableSpec& window);
 
 /// The type of a reference (a field or an enricher output) of `spec`.
 std::string reference_type(const PipelineSpec& spec, const std::string& ref);

@@ -128,16 +128,16 @@ def visit_row(user, s):
     start, end = event_time(s[0]), event_time(s[-1])
     purchases = [e for e in s if e["event_type"] == "purchase"]
     prices = [Decimal(e["price"]) for e in s]
-    first_bought, first_bought_time = first(s, lambda e: e["event_type"] == "purchase")
-    last_clicked, last_clicked_time = last(s, lambda e: e["event_type"] == "click")
+    first_bought, first_bought_event_time = first(s, lambda e: e["event_type"] == "purchase")
+    last_clicked, last_clicked_event_time = last(s, lambda e: e["event_type"] == "click")
     return (user, start, end + GAP, end, len(s), len(purchases),
             sum((Decimal(e["price"]) for e in purchases), Decimal(0)) if purchases else None, min(prices), max(prices),
-            first(s)[0], last(s)[0], first_bought, first_bought_time, last_clicked, last_clicked_time, bool(purchases),
+            first(s)[0], last(s)[0], first_bought, first_bought_event_time, last_clicked, last_clicked_event_time, bool(purchases),
             any(e["event_type"] == "click" and e["item_id"] == "item_7" for e in s))
 
 
 VISIT_COLUMNS = ("user_id, visit_start, visit_end, last_event_time, events, purchases, revenue, cheapest, dearest, first_item, last_item,"
-                 " first_bought, first_bought_time, last_clicked, last_clicked_time, bought, clicked_item_7")
+                 " first_bought, first_bought_event_time, last_clicked, last_clicked_event_time, bought, clicked_item_7")
 
 
 def expected_visits(events):

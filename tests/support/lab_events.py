@@ -2,9 +2,10 @@
 a lab's producer sends them: no key (round robin over the partitions), out of order, some sent
 twice, some malformed (a missing user, an unknown event type, a negative price, an unparsable
 timestamp, a price that is no number, a line that is no JSON). Item prices change over time
-(1 to 4 prices per item), so an SCD type 2 item dimension gets versions. Deterministic for a seed.
-With session_gap (seconds), each user's events come in bursts (session_times) instead of spread
-evenly over the span, for session windows of that gap.
+(1 to 4 prices per item), so an SCD type 2 item dimension gets versions. A tenth of the events
+share their second with the one generated before (a burst): ties in event time. With
+session_gap (seconds), each user's events come in bursts (session_times) instead of spread
+evenly over the span, for session windows of that gap. Deterministic for a seed.
 
     /usr/bin/python3 tests/support/lab_events.py --events 200000 --partitions 24 --out DIR
 writes DIR/p<N>.jsonl (one message per line, per partition) and prints a JSON summary.
@@ -69,8 +70,14 @@ def generate(events, partitions, seed=7, duplicates=150, malformed=60, session_g
     schedule = price_schedule(rng)
     timing = session_times(rng, events, session_gap) if session_gap else None
     generated = []
+    offset = 0
     for n in range(events):
-        offset = timing[n][1] if timing else rng.randrange(SPAN_SECONDS)
+        # Timestamps have second resolution; a tenth of the events come in a burst, in the second
+        # of the event before: ties in event time that first/last must break by event id.
+        if timing:
+            offset = timing[n][1]
+        else:
+            offset = offset if generated and rng.random() < 0.1 else rng.randrange(SPAN_SECONDS)
         item = f"item_{rng.randint(1, ITEMS)}"
         generated.append({
             "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),

@@ -11,10 +11,10 @@
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
-//      max, count_distinct; sessions: SpecSessionWriter), under the window merge lock, judged
-//      against the window watermark;
+//      max, avg, count_distinct, first, last, any; sessions: SpecSessionWriter), under the window
+//      merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): avg/first/last/any on fixed windows, the earliest-attribute policy.
+// Not yet (refused at start): the earliest-attribute policy.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 

@@ -243,7 +243,8 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
         if (t.table == w.table)
             for (const auto& c : t.columns) column_types[c.name] = c.type;
     for (const auto& a : w.aggregates) {
-        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), spec::session_time_column(a)};
+        const std::vector<std::string> state = spec::aggregate_state_columns(w, a);  // a filtered first/last: its value's event time
+        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), state.empty() ? "" : state[0]};
         if (!a.of.empty()) agg.input = Input{layout.at(a.of), spec::reference_type(spec, a.of), false};
         aggregates_.push_back(std::move(agg));
     }

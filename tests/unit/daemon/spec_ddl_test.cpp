@@ -134,11 +134,39 @@ TEST(SpecDdl, SessionTablesKeepTheirMergeState) {
               "    store_id text NOT NULL,\n"
               "    first_sku text,\n"
               "    last_big text,\n"
+              "    last_big_event_time timestamp with time zone,\n"
               "    spent numeric,\n"
               "    ordered boolean,\n"
-              "    last_big_time timestamp with time zone,\n"
               "    CONSTRAINT win_baskets_pkey PRIMARY KEY (store_id, window_start)\n"
               ");\n");
+}
+
+TEST(SpecDdl, AggregatesKeepTheirMergeStateNextToTheirValue) {
+    // avg: the sum (typed as sum(x) would be) and the count; first/last: the chosen event's time and id.
+    std::string yaml = kShop;
+    const std::string running = "aggregates: {orders: count}";
+    yaml.replace(yaml.find(running), running.size(),
+                 "aggregates: {avg_order: avg(order), first_sku: first(sku), last_price: last(price), returned: {function: any, where: {sku: r1}}}");
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(yaml, "shop.yaml");
+    std::string sql;
+    for (const auto& t : spec::table_schemas(s))
+        if (t.table == "win_running") sql = create_table(t).at(0).sql;
+    EXPECT_EQ(sql,
+              "CREATE TABLE win_running (\n"
+              "    window_start timestamp with time zone NOT NULL,\n"
+              "    window_end timestamp with time zone NOT NULL,\n"
+              "    avg_order numeric,\n"
+              "    avg_order_sum bigint,\n"
+              "    avg_order_count bigint,\n"
+              "    first_sku text,\n"
+              "    first_sku_event_time timestamp with time zone,\n"
+              "    first_sku_event_id text,\n"
+              "    last_price numeric,\n"
+              "    last_price_event_time timestamp with time zone,\n"
+              "    last_price_event_id text,\n"
+              "    returned boolean,\n"
+              "    CONSTRAINT win_running_pkey PRIMARY KEY (window_start, window_end)\n"
+              ")");
 }
 
 TEST(SpecDdl, AddColumnIsNullable) {

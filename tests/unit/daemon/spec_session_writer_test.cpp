@@ -126,8 +126,8 @@ std::string micros(const std::string& column) { return "(extract(epoch FROM " + 
 
 std::vector<Row> stored(PgConnection& conn) {
     PgResult r = conn.exec("SELECT \"user\", " + micros("window_start") + ", " + micros("window_end") + ", " + micros("last_event_time") +
-                           ", records, buys, spent, low, high, entry, exit, first_buy, " + micros("first_buy_time") + ", last_buy, " +
-                           micros("last_buy_time") + ", bought FROM win_visits");
+                           ", records, buys, spent, low, high, entry, exit, first_buy, " + micros("first_buy_event_time") + ", last_buy, " +
+                           micros("last_buy_event_time") + ", bought FROM win_visits");
     std::vector<Row> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         Row row;
