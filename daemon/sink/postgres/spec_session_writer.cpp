@@ -2,6 +2,7 @@
 
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_values.h"
 #include "spec/table_schema.h"
 
@@ -294,8 +295,8 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
                                            std::int64_t watermark_us, engine::LateRecords& late) {
     late.table = table_;
     copy_.reset();
-    BinaryCopyWriter late_rows;
-    std::size_t staged = 0, late_staged = 0;
+    SpecLateEvents late_events;
+    std::size_t staged = 0;
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
         if (!counted[r] || !passes(where_, row)) continue;
@@ -306,24 +307,14 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
             case engine::LateVerdict::dead_lettered: {
                 ++late.by_policy[1];
                 // Its own window [t, t + gap): the session it would have started or joined.
-                const engine::Window target = engine::first_window(window_.window, row.event_time_us);
-                late_rows.begin_row(10), late_rows.text(table_), late_rows.text(batch.topics[row.topic_index]), late_rows.int4(row.partition);
-                late_rows.int8(row.offset), late_rows.timestamptz_us(row.event_time_us), late_rows.int8((watermark_us - row.event_time_us) / 1000);
-                late_rows.timestamptz_us(target.start_us), late_rows.timestamptz_us(target.end_us), late_rows.timestamptz_us(watermark_us);
-                late_rows.int8(batch.batch_id);
-                ++late_staged;
+                late_events.add(table_, batch, row, engine::first_window(window_.window, row.event_time_us), watermark_us);
                 continue;
             }
         }
         stage(batch, r, begin, keys);
         ++staged;
     }
-    if (late_staged) {
-        // The late-event staging table SpecWindowWriter made; ON CONFLICT: a replay after an
-        // operator's rewind lists nothing twice.
-        conn_.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", late_rows.finish());
-        conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
-    }
+    late_events.insert(conn_);  // through the staging table SpecWindowWriter made (SpecLateEvents::create_staging)
     if (staged == 0) return {table_};
     conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
     const std::int64_t met = affected_rows(conn_.exec(lock_sql_));

@@ -3,6 +3,7 @@
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_filter.h"
+#include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/batch_writer.h"
@@ -244,7 +245,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
     }
-    if (!empty()) conn_.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+    if (!empty()) SpecLateEvents::create_staging(conn_);
 }
 
 SpecWindowWriter::~SpecWindowWriter() = default;
@@ -254,8 +255,8 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                                           std::int64_t watermark_us, SpecWindowOutcome& outcome) {
     engine::LateRecords late{t.name, {}};
     copy_.reset();
-    BinaryCopyWriter late_rows;
-    std::size_t staged = 0, late_staged = 0;
+    SpecLateEvents late_events;
+    std::size_t staged = 0;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !Table::passes(t.where, row)) continue;
@@ -265,12 +266,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
             case engine::LateVerdict::dropped: ++late.by_policy[0]; continue;
             case engine::LateVerdict::dead_lettered: {
                 ++late.by_policy[1];
-                const engine::Window target = engine::first_window(t.spec.window, row.event_time_us);
-                late_rows.begin_row(10), late_rows.text(t.name), late_rows.text(batch.topics[row.topic_index]), late_rows.int4(row.partition);
-                late_rows.int8(row.offset), late_rows.timestamptz_us(row.event_time_us), late_rows.int8((watermark_us - row.event_time_us) / 1000);
-                late_rows.timestamptz_us(target.start_us), late_rows.timestamptz_us(target.end_us), late_rows.timestamptz_us(watermark_us);
-                late_rows.int8(batch.batch_id);
-                ++late_staged;
+                late_events.add(t.name, batch, row, engine::first_window(t.spec.window, row.event_time_us), watermark_us);
                 continue;
             }
         }
@@ -307,11 +303,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
         }
     }
     outcome.late.push_back(late);
-    if (late_staged) {
-        conn_.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", late_rows.finish());
-        // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
-        conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
-    }
+    late_events.insert(conn_);
     if (staged == 0) return {t.name};
     conn_.copy_in("COPY " + t.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     return upserted_rows(t.name, conn_.exec(t.merge_sql));
