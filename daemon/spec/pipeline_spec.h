@@ -153,8 +153,8 @@ std::string surrogate_key_column(const std::string& table);
 /// `c_event_time` and `c_event_id`, the event time and event id (the tie-break) of the record
 /// whose value `c` holds; none for the others. In a session window (spec_session_writer.h:
 /// its first/last is the value at the session's first/last record, as product_view's win_visits,
-/// sql/migrations/005, keeps it) only a first or last with its own `where` keeps a state
-/// column, `c_event_time`.
+/// sql/migrations/005, keeps it) a first or last keeps only `c_event_time`, and only with its
+/// own `where`; avg keeps the same as elsewhere.
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& window, const AggregateSpec& aggregate);
 
 }  // namespace starstream::daemon::spec

@@ -10,8 +10,8 @@ second (first/last tie-breaks). Its two session tables: per user, and per user a
 session is assembled from every partition), events shuffled over hours, some sent twice,
 malformed ones; the daemon is killed (SIGKILL) after a few batches, then two instances finish
 together, then one more run finds nothing left. Every session row must equal the brute force's:
-bounds, last event time, count, count with a filter, sum, min, max, first/last (with and
-without a filter) and any.
+bounds, last event time, count, count with a filter, sum, min, max, avg (and its state),
+first/last (with and without a filter) and any.
 
 LateBridge: a late record (policy correct) that bridges two sessions already written merges them
 into one row; one later than allowed lateness is a late dead letter and changes nothing.
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import harness
 
@@ -63,6 +63,7 @@ windows:
       revenue: {function: sum, of: price, where: {event_type: purchase}}
       cheapest: min(price)
       dearest: max(price)
+      mean_price: avg(price)
       first_item: first(item_id)
       last_item: last(item_id)
       first_bought: {function: first, of: item_id, where: {event_type: purchase}}
@@ -132,11 +133,12 @@ def visit_row(user, s):
     last_clicked, last_clicked_event_time = last(s, lambda e: e["event_type"] == "click")
     return (user, start, end + GAP, end, len(s), len(purchases),
             sum((Decimal(e["price"]) for e in purchases), Decimal(0)) if purchases else None, min(prices), max(prices),
-            first(s)[0], last(s)[0], first_bought, first_bought_event_time, last_clicked, last_clicked_event_time, bool(purchases),
+            (sum(prices) / len(prices)).quantize(Decimal("0.000001"), ROUND_HALF_UP), sum(prices), len(prices), first(s)[0], last(s)[0], first_bought, first_bought_event_time, last_clicked, last_clicked_event_time, bool(purchases),
             any(e["event_type"] == "click" and e["item_id"] == "item_7" for e in s))
 
 
-VISIT_COLUMNS = ("user_id, visit_start, visit_end, last_event_time, events, purchases, revenue, cheapest, dearest, first_item, last_item,"
+VISIT_COLUMNS = ("user_id, visit_start, visit_end, last_event_time, events, purchases, revenue, cheapest, dearest, round(mean_price, 6), mean_price_sum, mean_price_count,"
+                 " first_item, last_item,"
                  " first_bought, first_bought_event_time, last_clicked, last_clicked_event_time, bought, clicked_item_7")
 
 

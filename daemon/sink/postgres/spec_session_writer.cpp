@@ -38,6 +38,9 @@ std::string record_part(const Aggregate& a, std::size_t i) {
         case AggregateFunction::any: return fmt::format("p{0} AS v{0}", i);
         case AggregateFunction::first:
         case AggregateFunction::last: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} THEN t END AS ft{0}", i, a.type);
+        case AggregateFunction::avg:  // v: the sum, n: the count of values
+            return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} AND a{0} IS NOT NULL THEN 1 ELSE 0 END::bigint AS n{0}", i,
+                               a.sum_type);
         default: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}", i, a.type);
     }
 }
@@ -47,6 +50,7 @@ std::string merged_part(const Aggregate& a, std::size_t i) {
     switch (a.function) {
         case AggregateFunction::count: return fmt::format("sum(v{0})::bigint AS v{0}", i);
         case AggregateFunction::sum: return fmt::format("sum(v{0})::{1} AS v{0}", i, a.type);
+        case AggregateFunction::avg: return fmt::format("sum(v{0})::{1} AS v{0}, sum(n{0})::bigint AS n{0}", i, a.sum_type);
         case AggregateFunction::min: return fmt::format("min(v{0}) AS v{0}", i);
         case AggregateFunction::max: return fmt::format("max(v{0}) AS v{0}", i);
         case AggregateFunction::any: return fmt::format("bool_or(v{0}) AS v{0}", i);
@@ -60,12 +64,13 @@ std::string merged_part(const Aggregate& a, std::size_t i) {
     }
 }
 
-/// The part columns of the aggregates: "v0, v1, ft1".
+/// The part columns of the aggregates: "v0, v1, ft1, v2, n2" (first/last: ft, avg: n).
 std::string part_columns(const std::vector<Aggregate>& aggregates) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < aggregates.size(); ++i) {
         out.push_back(fmt::format("v{}", i));
         if (ordered(aggregates[i].function)) out.push_back(fmt::format("ft{}", i));
+        if (aggregates[i].function == AggregateFunction::avg) out.push_back(fmt::format("n{}", i));
     }
     return fmt::format("{}", fmt::join(out, ", "));
 }
@@ -79,7 +84,8 @@ std::string joined(const std::vector<Aggregate>& aggregates, F&& f, const char* 
 
 /// The statements of one session table. The parts they merge, stored sessions and staged
 /// records alike, are named k (session key), g<j> (group keys), s and l (first and last event
-/// time), v<i> (aggregate i) and ft<i> (first/last: its value's event time).
+/// time), v<i> (aggregate i; avg: its sum), ft<i> (first/last: its value's event time) and n<i>
+/// (avg: its count).
 struct SessionSql {
     std::string table, key_column, start_column, end_column;
     std::string gap;  ///< an interval literal
@@ -103,8 +109,10 @@ struct SessionSql {
         for (std::size_t j = 0; j < group_types.size(); ++j) columns += fmt::format(", g{} {}", j, group_types[j]);
         columns += ", s timestamptz, l timestamptz";
         for (std::size_t i = 0; i < aggregates.size(); ++i) {
-            columns += fmt::format(", v{} {}", i, aggregates[i].type);
-            if (ordered(aggregates[i].function)) columns += fmt::format(", ft{} timestamptz", i);
+            const Aggregate& a = aggregates[i];
+            columns += fmt::format(", v{} {}", i, a.function == AggregateFunction::avg ? a.sum_type : a.type);
+            if (ordered(a.function)) columns += fmt::format(", ft{} timestamptz", i);
+            if (a.function == AggregateFunction::avg) columns += fmt::format(", n{} bigint", i);
         }
         return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", met_table, columns);
     }
@@ -114,9 +122,10 @@ struct SessionSql {
     /// the met table and locked in primary key order.
     std::string lock() const {
         const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
+            if (a.function == AggregateFunction::avg) return fmt::format("w.{0} AS v{2}, w.{1} AS n{2}", sql_identifier(a.state[0]), sql_identifier(a.state[1]), i);
             std::string out = fmt::format("w.{} AS v{}", sql_identifier(a.column), i);
             if (!ordered(a.function)) return out;
-            const std::string time = !a.time_column.empty() ? sql_identifier(a.time_column) : a.function == AggregateFunction::first ? start() : last();
+            const std::string time = !a.state.empty() ? sql_identifier(a.state[0]) : a.function == AggregateFunction::first ? start() : last();
             return out + fmt::format(", w.{} AS ft{}", time, i);
         });
         return fmt::format(
@@ -149,11 +158,15 @@ struct SessionSql {
         std::string updates = fmt::format("{0} = excluded.{0}, {1} = excluded.{1}", sql_identifier(end_column), last());
         for (std::size_t i = 0; i < aggregates.size(); ++i) {
             const Aggregate& a = aggregates[i];
-            columns += ", " + sql_identifier(a.column), values += fmt::format(", v{}", i);
+            columns += ", " + sql_identifier(a.column);
+            // avg: the quotient of its merged state (NULL while the count is 0), as the fixed windows make it.
+            values += a.function == AggregateFunction::avg ? fmt::format(", v{0}::{1} / nullif(n{0}, 0)", i, a.type) : fmt::format(", v{}", i);
             updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.column));
-            if (a.time_column.empty()) continue;
-            columns += ", " + sql_identifier(a.time_column), values += fmt::format(", ft{}", i);
-            updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.time_column));
+            for (std::size_t k = 0; k < a.state.size(); ++k) {
+                columns += ", " + sql_identifier(a.state[k]);
+                values += fmt::format(", {}{}", a.function == AggregateFunction::avg && k == 1 ? "n" : a.function == AggregateFunction::avg ? "v" : "ft", i);
+                updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.state[k]));
+            }
         }
         std::string same_groups;
         for (std::size_t j = 0; j < group_columns.size(); ++j) same_groups += fmt::format(" AND m.g{0} = b.g{0}", j);
@@ -213,8 +226,6 @@ std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
         const std::string key = "windows." + w.table + ".aggregates." + a.column;
         if (a.function == AggregateFunction::count_distinct)
             return key + ": count_distinct is not computed on session windows (merging two sessions would need every distinct value of both)";
-        if (a.function == AggregateFunction::avg)
-            return key + ": avg is not computed on session windows (use sum and count, whose quotient is the average)";
     }
     return {};
 }
@@ -244,8 +255,8 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
         if (t.table == w.table)
             for (const auto& c : t.columns) column_types[c.name] = c.type;
     for (const auto& a : w.aggregates) {
-        const std::vector<std::string> state = spec::aggregate_state_columns(w, a);  // a filtered first/last: its value's event time
-        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), state.empty() ? "" : state[0]};
+        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), spec::aggregate_state_columns(w, a), {}};
+        if (a.function == AggregateFunction::avg) agg.sum_type = column_types.at(agg.state.at(0));
         if (!a.of.empty()) agg.input = Input{layout.at(a.of), spec::reference_type(spec, a.of), false};
         aggregates_.push_back(std::move(agg));
     }

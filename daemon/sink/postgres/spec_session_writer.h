@@ -12,6 +12,7 @@
 //   sum                                                   sums add (NULL: nothing to add)
 //   min, max                                              compared
 //   any (with `where`: a record passed it)                OR
+//   avg                       its state <c>_sum and <c>_count add; the value is their quotient
 //   first(x), last(x)  x of the earliest (latest) record, by event time, passing the aggregate's
 //                      filter; among records at that time the least (greatest) non-null x, text
 //                      compared bytewise (COLLATE "C"), so that arrival order never decides. (The
@@ -22,7 +23,7 @@
 //                      `where` the value's event time is kept in <column>_event_time
 //                      (spec::aggregate_state_columns); without, it is the session's start (last
 //                      event time).
-// count_distinct and avg are refused (unsupported): neither merges from these columns.
+// count_distinct is refused (unsupported): merging two sessions would need every distinct value.
 //
 // Per batch, under the window merge lock that SpecWindowWriter took (window_lock.h), against the
 // watermark of the spec's topics it read:
@@ -83,7 +84,7 @@ public:
     const std::string& table() const { return table_; }
 
     /// Why `window` (a session window) cannot be computed ("" when it can), naming its key:
-    /// count_distinct and avg do not merge exactly from a session's columns.
+    /// count_distinct does not merge exactly from a session's columns.
     static std::string unsupported(const spec::WindowTableSpec& window);
 
     /// A typed staged value: a group key or an aggregate's input.
@@ -97,7 +98,8 @@ public:
         spec::AggregateFunction function = spec::AggregateFunction::count;
         std::optional<Input> input;    ///< none for count and any
         std::vector<Condition> where;  ///< the aggregate's own filter
-        std::string time_column;       ///< first/last with a filter: where the value's time is kept
+        std::vector<std::string> state;  ///< spec::aggregate_state_columns: a filtered first/last's <c>_event_time; avg's <c>_sum, <c>_count
+        std::string sum_type;            ///< avg: the type of <c>_sum (what sum(x) makes)
     };
 
 private:

@@ -11,6 +11,7 @@
 #include "spec/spec_reader.h"
 #include "spec/table_schema.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -48,6 +49,7 @@ windows:
       spent: sum(amount)
       low: min(amount)
       high: max(amount)
+      mean: avg(amount)
       entry: first(page)
       exit: last(page)
       first_buy: {function: first, of: page, where: {kind: buy}}
@@ -68,6 +70,12 @@ using Row = std::vector<std::string>;
 std::string text(const std::optional<std::string>& v) { return v ? *v : "-"; }
 std::string text(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "-"; }
 
+/// sum / count rounded half away from zero to 6 decimals, as PostgreSQL's round(numeric, 6) prints it.
+std::string rounded_quotient(std::int64_t sum, std::int64_t count) {
+    const std::int64_t scaled = sum * 1000000, magnitude = ((scaled < 0 ? -scaled : scaled) * 2 + count) / (2 * count);
+    return fmt::format("{}{}.{:06}", scaled < 0 && magnitude ? "-" : "", magnitude / 1000000, magnitude % 1000000);
+}
+
 // ---- the brute force -------------------------------------------------------------------------
 
 /// x of the earliest (first) or latest record passing `passes`; at that time the least (greatest)
@@ -86,10 +94,11 @@ Row oracle_row(const std::vector<Record>& s) {
     auto all = [](const Record&) { return true; };
     auto buy = [](const Record& r) { return r.kind == "buy"; };
     std::optional<std::int64_t> spent, least, most;
-    std::int64_t buys = 0;
+    std::int64_t buys = 0, amounts = 0;
     for (const auto& r : s) {
         buys += buy(r);
         if (!r.amount) continue;
+        ++amounts;
         spent = spent.value_or(0) + *r.amount;
         least = std::min(least.value_or(INT64_MAX), *r.amount);
         most = std::max(most.value_or(INT64_MIN), *r.amount);
@@ -98,6 +107,7 @@ Row oracle_row(const std::vector<Record>& s) {
     const auto [last_buy, last_buy_at] = ordered_page(s, false, buy);
     return {s.front().user, std::to_string(s.front().time_us), std::to_string(s.back().time_us + kGapUs), std::to_string(s.back().time_us),
             std::to_string(s.size()), std::to_string(buys), text(spent), text(least), text(most),
+            amounts ? rounded_quotient(*spent, amounts) : "-", text(spent), std::to_string(amounts),
             text(ordered_page(s, true, all).first), text(ordered_page(s, false, all).first), text(first_buy), text(first_buy_at),
             text(last_buy), text(last_buy_at), buys > 0 ? "t" : "f"};
 }
@@ -126,7 +136,7 @@ std::string micros(const std::string& column) { return "(extract(epoch FROM " + 
 
 std::vector<Row> stored(PgConnection& conn) {
     PgResult r = conn.exec("SELECT \"user\", " + micros("window_start") + ", " + micros("window_end") + ", " + micros("last_event_time") +
-                           ", records, buys, spent, low, high, entry, exit, first_buy, " + micros("first_buy_event_time") + ", last_buy, " +
+                           ", records, buys, spent, low, high, round(mean, 6), mean_sum, mean_count, entry, exit, first_buy, " + micros("first_buy_event_time") + ", last_buy, " +
                            micros("last_buy_event_time") + ", bought FROM win_visits");
     std::vector<Row> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
