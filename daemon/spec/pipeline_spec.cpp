@@ -7,7 +7,9 @@ std::string column_name_of(const std::string& ref) { return ref.substr(ref.find(
 std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const AggregateSpec& a) {
-    if (w.kind == WindowKind::session) return {};
+    if (w.kind == WindowKind::session && (a.function == AggregateFunction::first || a.function == AggregateFunction::last))
+        // the value at the session's first/last record, unless filtered: then its record's event time
+        return a.where.empty() ? std::vector<std::string>{} : std::vector<std::string>{a.column + "_event_time"};
     switch (a.function) {
         case AggregateFunction::avg: return {a.column + "_sum", a.column + "_count"};
         case AggregateFunction::first:

@@ -93,7 +93,8 @@ using Filter = std::map<std::string, std::vector<std::string>>;
 
 /// first and last: the value of the counted record with the earliest (latest) event time, a tie
 /// going to the smaller (greater) event id as text in byte order, so that arrival order never
-/// decides; any: whether some counted record passes the aggregate's `where`.
+/// decides (session windows: the tie goes to the least (greatest) value, spec_session_writer.h);
+/// any: whether some counted record passes the aggregate's `where`.
 struct AggregateSpec {
     std::string column;
     AggregateFunction function = AggregateFunction::count;
@@ -150,8 +151,10 @@ std::string surrogate_key_column(const std::string& table);
 /// value column, what lets a merge of partials stay exact whatever the batch boundaries: avg(x)
 /// as `c`: `c_sum` and `c_count` (c is c_sum / c_count); first(x), last(x) as `c`:
 /// `c_event_time` and `c_event_id`, the event time and event id (the tie-break) of the record
-/// whose value `c` holds; none for the others, nor in a session window (product_view's
-/// win_visits, sql/migrations/005, keeps its sessions' state its own way).
+/// whose value `c` holds; none for the others. In a session window (spec_session_writer.h:
+/// its first/last is the value at the session's first/last record, as product_view's win_visits,
+/// sql/migrations/005, keeps it) a first or last keeps only `c_event_time`, and only with its
+/// own `where`; avg keeps the same as elsewhere.
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& window, const AggregateSpec& aggregate);
 
 }  // namespace starstream::daemon::spec

@@ -1,6 +1,7 @@
 #include "spec/spec_reader.h"
 
 #include "spec/enricher_catalog.h"
+#include "spec/table_schema.h"
 #include "window/window_spec.h"
 
 #include <fmt/format.h>
@@ -415,8 +416,12 @@ private:
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
             std::set<std::string> kept = {w.start_column, w.end_column};  // the bounds and the aggregates' state columns
+            if (w.kind == WindowKind::session) kept.insert(kSessionLastEventTime);  // a session's merge state (table_schema.h)
             for (const auto& a : w.aggregates)
-                for (auto& state : aggregate_state_columns(w, a)) kept.insert(std::move(state));
+                for (auto& state : aggregate_state_columns(w, a)) {
+                    if (!is_sql_name(state)) c.fail("the state column '" + state + "' of aggregate " + a.column + " would be longer than 63 bytes: shorten the aggregate's name");
+                    kept.insert(std::move(state));
+                }
             check_columns(c, {key_columns, aggregate_columns}, kept);
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));

@@ -14,9 +14,11 @@
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
 //                precision; min, max, first, last -> the type of what they take. Each
-//                followed by its state columns (spec::aggregate_state_columns; not in a session
-//                window): avg's <c>_sum (the type sum would have) and <c>_count bigint; first's
-//                and last's <c>_event_time timestamptz and <c>_event_id text
+//                followed by its state columns (spec::aggregate_state_columns): avg's <c>_sum
+//                (the type sum would have) and <c>_count bigint; first's and last's
+//                <c>_event_time timestamptz and <c>_event_id text; in a session window first
+//                and last keep only <c>_event_time, with their own `where`; a session table
+//                also keeps last_event_time (kSessionLastEventTime)
 //
 // Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
 //   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key
@@ -69,6 +71,11 @@ std::string distinct_member_table(const WindowTableSpec& window, const Aggregate
 /// windows): the window table's key columns plus `member` (the counted reference's type), all
 /// of them the primary key. Not among table_schemas(): made with their window table (spec_ddl.h).
 std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec);
+
+/// A session table's column holding the event time of its last record (NOT NULL): a record
+/// within the gap of it extends the session, whatever gap its end was computed with.
+/// product_view's win_visits (sql/migrations/005) names it so.
+inline constexpr const char* kSessionLastEventTime = "last_event_time";
 
 /// The type of a reference (a field or an enricher output) of `spec`.
 std::string reference_type(const PipelineSpec& spec, const std::string& ref);

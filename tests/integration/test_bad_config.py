@@ -104,8 +104,8 @@ class BadConfig(unittest.TestCase):
         with open(os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")) as f:
             text = f.read()
         cases = {  # name: (lab_events.yaml changed from -> to, pipelines.run, extra flags, what the message says)
-            "session": (("tumbling: 1m", "session: {gap: 5m, key: user_id}"), "lab_events", [],
-                        "windows.win_lab_revenue_per_minute: session windows are not computed from a spec yet"),
+            "session_distinct": (("tumbling: 1m", "session: {gap: 5m, key: user_id}"), "lab_events", [],
+                                 "windows.win_lab_revenue_per_minute.aggregates.buyers: count_distinct is not computed on session windows"),
             "scd2_group": (("where: {event_type: purchase}", "where: {event_type: purchase}\n    group_by: [dim_lab_item]"), "lab_events", [],
                            "windows.win_lab_revenue_per_minute.group_by[0]: dim_lab_item is an SCD type 2 dimension"),
             "unknown": (None, "lab_event", [], "pipelines.run: no spec named 'lab_event'"),

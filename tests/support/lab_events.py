@@ -3,8 +3,9 @@ a lab's producer sends them: no key (round robin over the partitions), out of or
 twice, some malformed (a missing user, an unknown event type, a negative price, an unparsable
 timestamp, a price that is no number, a line that is no JSON). Item prices change over time
 (1 to 4 prices per item), so an SCD type 2 item dimension gets versions. A tenth of the events
-share their second with the one generated before (a burst): ties in event time. Deterministic
-for a seed.
+share their second with the one generated before (a burst): ties in event time. With
+session_gap (seconds), each user's events come in bursts (session_times) instead of spread
+evenly over the span, for session windows of that gap. Deterministic for a seed.
 
     /usr/bin/python3 tests/support/lab_events.py --events 200000 --partitions 24 --out DIR
 writes DIR/p<N>.jsonl (one message per line, per partition) and prints a JSON summary.
@@ -43,21 +44,45 @@ def price_at(schedule, item, offset):
     return price
 
 
-def generate(events, partitions, seed=7, duplicates=150, malformed=60):
-    """Returns (valid events by id, messages per partition as bytes, malformed messages as bytes)."""
+def session_times(rng, events, gap):
+    """`events` (user, offset in seconds from START) pairs shaped as sessions of `gap` seconds:
+    per user, bursts of 1 to 8 events 0 s (the same second: ties) to gap / 2 apart, separated by
+    pauses of gap - 1 s (still one session), exactly gap (two: a session ends at its last event
+    + gap), gap + 1 s, or much longer. Users take turns, so every user has several bursts."""
+    pauses = [gap - 1, gap, gap + 1, 2 * gap, 6 * gap]
+    steps = [0, 0, 1, 5, 60, gap // 4, gap // 2]
+    clock = {f"user_{u}": rng.randrange(3600) for u in range(1, USERS + 1)}
+    out = []
+    while len(out) < events:
+        user = f"user_{rng.randint(1, USERS)}"
+        t = clock[user]
+        for _ in range(rng.randint(1, 8)):
+            out.append((user, t))
+            t += rng.choice(steps)
+        clock[user] = t + rng.choice(pauses)
+    return out[:events]
+
+
+def generate(events, partitions, seed=7, duplicates=150, malformed=60, session_gap=None):
+    """Returns (valid events by id, messages per partition as bytes, malformed messages as bytes).
+    session_gap: seconds; each user's events then come in bursts (session_times)."""
     rng = random.Random(seed)
     schedule = price_schedule(rng)
+    timing = session_times(rng, events, session_gap) if session_gap else None
     generated = []
     offset = 0
-    for _ in range(events):
+    for n in range(events):
         # Timestamps have second resolution; a tenth of the events come in a burst, in the second
         # of the event before: ties in event time that first/last must break by event id.
-        offset = offset if generated and rng.random() < 0.1 else rng.randrange(SPAN_SECONDS)
+        if timing:
+            offset = timing[n][1]
+        else:
+            offset = offset if generated and rng.random() < 0.1 else rng.randrange(SPAN_SECONDS)
         item = f"item_{rng.randint(1, ITEMS)}"
         generated.append({
             "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "event_type": rng.choices(["view", "click", "cart_add", "purchase"], [70, 15, 10, 5])[0],
-            "user_id": f"user_{int(rng.paretovariate(1.2)) % USERS + 1}",
+            "user_id": timing[n][0] if timing else f"user_{int(rng.paretovariate(1.2)) % USERS + 1}",
             "item_id": item,
             "price": str(price_at(schedule, item, offset)),
             # A lab's local clock written with its offset: the same instant, another notation.

@@ -111,6 +111,8 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
                "that a resent or replayed event counts once";
     for (const auto& w : spec.windows) {
         if (std::string problem = SpecWindowWriter::unsupported(w); !problem.empty()) return problem;
+        if (const spec::FieldSpec* f = spec.field(w.session_key); f && !f->required)
+            return "windows." + w.table + ".session.key: " + w.session_key + " is not a required field: a record without it would be in no session";
         for (std::size_t i = 0; i < w.group_by.size(); ++i) {
             const std::string& g = w.group_by[i];
             const std::string key = "windows." + w.table + ".group_by[" + std::to_string(i) + "]";

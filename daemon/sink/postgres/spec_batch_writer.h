@@ -11,9 +11,10 @@
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
-//      max, avg, count_distinct, first, last, any), under the window merge lock, judged against the window watermark;
+//      max, avg, count_distinct, first, last, any; sessions: SpecSessionWriter), under the window
+//      merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): session windows, the earliest-attribute policy.
+// Not yet (refused at start): the earliest-attribute policy.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
@@ -81,8 +82,8 @@ private:
 };
 
 /// Why `spec` cannot run as a spec pipeline yet ("" when it can): an earliest-attribute
-/// dimension with attributes, a session window, an aggregate other than count, sum, min, max
-/// and count_distinct.
+/// dimension with attributes, an aggregate a window cannot compute (SpecWindowWriter::unsupported),
+/// a group key or session key that is not a required field.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres

@@ -2,6 +2,9 @@
 
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_filter.h"
+#include "sink/postgres/spec_late_events.h"
+#include "sink/postgres/spec_session_writer.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/window_lock.h"
@@ -50,26 +53,6 @@ std::string each(const Items& items, F&& f, const char* separator = ", ") {
 
 }  // namespace
 
-/// One reference compared with a filter's values, as values of its type: a boolean's `true`,
-/// `yes` or `1` all match true, a number's `10` matches 10.0; anything else compares as text.
-struct Condition {
-    std::size_t index = 0;
-    std::string type;
-    std::vector<std::string> values;  ///< booleans as "t"/"f"
-    std::vector<double> numbers;      ///< numeric types: the values as numbers
-
-    static bool numeric(const std::string& type) {
-        return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";
-    }
-    bool holds(const std::string& value) const {
-        if (numeric(type)) {
-            const double v = std::strtod(value.c_str(), nullptr);
-            return std::find(numbers.begin(), numbers.end(), v) != numbers.end();
-        }
-        return std::find(values.begin(), values.end(), value) != values.end();
-    }
-};
-
 struct SpecWindowWriter::Table {
     std::string name, stage_table;
     engine::WindowTableSpec spec;
@@ -106,34 +89,11 @@ struct SpecWindowWriter::Table {
         return joined_key(parts);
     }
 
-    /// Whether `row` passes every condition of `conditions`.
-    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) {
-        for (const auto& c : conditions) {
-            const auto v = input_text(row.values[c.index], c.type);
-            if (!v || !c.holds(*v)) return false;
-        }
-        return true;
-    }
+    /// Whether `row` passes every condition of `conditions` (spec_filter.h).
+    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
 };
 
 namespace {
-
-std::vector<Condition> conditions(const spec::Filter& filter, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout) {
-    std::vector<Condition> out;
-    for (const auto& [ref, values] : filter) {
-        Condition c{layout.at(ref), spec::reference_type(spec, ref), values, {}};
-        if (c.type == "boolean")
-            for (auto& v : c.values) {
-                std::string lower = v;
-                std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-                v = lower == "true" || lower == "yes" || lower == "on" || lower == "1" || lower == "t" ? "t" : "f";
-            }
-        if (Condition::numeric(c.type))
-            for (const auto& v : c.values) c.numbers.push_back(std::strtod(v.c_str(), nullptr));
-        out.push_back(std::move(c));
-    }
-    return out;
-}
 
 /// A column an aggregate writes (its value, or one of its state columns) and how: `partial`, the
 /// batch's part computed from the staged rows ("" when the value is derived: avg's, or
@@ -238,7 +198,7 @@ std::string merge_sql(const SpecWindowWriter::Table& t) {
 }  // namespace
 
 std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
-    if (w.kind == spec::WindowKind::session) return "windows." + w.table + ": session windows are not computed from a spec yet";
+    if (w.kind == spec::WindowKind::session) return SpecSessionWriter::unsupported(w);
     return {};
 }
 
@@ -247,6 +207,10 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
     : conn_(conn), copy_(copy), topics_(text_array(spec.topics)) {
     const auto schemas = spec::table_schemas(spec);  // the aggregates' column types
     for (const auto& w : spec.windows) {
+        if (w.kind == spec::WindowKind::session) {
+            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w));
+            continue;
+        }
         auto t = std::make_unique<Table>();
         t->name = w.table;
         t->stage_table = "stage_spec_" + w.table;
@@ -281,7 +245,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
     }
-    if (!tables_.empty()) conn_.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+    if (!empty()) SpecLateEvents::create_staging(conn_);
 }
 
 SpecWindowWriter::~SpecWindowWriter() = default;
@@ -291,8 +255,8 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                                           std::int64_t watermark_us, SpecWindowOutcome& outcome) {
     engine::LateRecords late{t.name, {}};
     copy_.reset();
-    BinaryCopyWriter late_rows;
-    std::size_t staged = 0, late_staged = 0;
+    SpecLateEvents late_events;
+    std::size_t staged = 0;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !Table::passes(t.where, row)) continue;
@@ -302,12 +266,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
             case engine::LateVerdict::dropped: ++late.by_policy[0]; continue;
             case engine::LateVerdict::dead_lettered: {
                 ++late.by_policy[1];
-                const engine::Window target = engine::first_window(t.spec.window, row.event_time_us);
-                late_rows.begin_row(10), late_rows.text(t.name), late_rows.text(batch.topics[row.topic_index]), late_rows.int4(row.partition);
-                late_rows.int8(row.offset), late_rows.timestamptz_us(row.event_time_us), late_rows.int8((watermark_us - row.event_time_us) / 1000);
-                late_rows.timestamptz_us(target.start_us), late_rows.timestamptz_us(target.end_us), late_rows.timestamptz_us(watermark_us);
-                late_rows.int8(batch.batch_id);
-                ++late_staged;
+                late_events.add(t.name, batch, row, engine::first_window(t.spec.window, row.event_time_us), watermark_us);
                 continue;
             }
         }
@@ -344,11 +303,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
         }
     }
     outcome.late.push_back(late);
-    if (late_staged) {
-        conn_.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", late_rows.finish());
-        // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
-        conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
-    }
+    late_events.insert(conn_);
     if (staged == 0) return {t.name};
     conn_.copy_in("COPY " + t.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     return upserted_rows(t.name, conn_.exec(t.merge_sql));
@@ -369,11 +324,16 @@ std::int64_t SpecWindowWriter::topics_watermark() {
 SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted) {
     SpecWindowOutcome outcome;
-    if (tables_.empty()) return outcome;
+    if (empty()) return outcome;
     // Under the window lock: what other instances merged is visible, and none merges meanwhile.
     conn_.exec(kWindowMergeLock);
     outcome.watermark_us = topics_watermark();
     for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
+    for (const auto& s : sessions_) {
+        engine::LateRecords late;
+        outcome.tables.push_back(s->merge(batch, begin, end, keys, counted, outcome.watermark_us, late));
+        outcome.late.push_back(late);
+    }
     return outcome;
 }
 

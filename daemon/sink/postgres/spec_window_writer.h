@@ -24,7 +24,7 @@
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.
-// Not supported (refused at start, runnable_problem): session windows.
+// Session windows: SpecSessionWriter (spec_session_writer.h), under the same lock and watermark.
 // Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
 #pragma once
 
@@ -57,7 +57,7 @@ public:
                      const std::vector<std::string>& dimensions);
     ~SpecWindowWriter();
 
-    bool empty() const { return tables_.empty(); }
+    bool empty() const { return tables_.empty() && sessions_.empty(); }
     /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new).
     /// `keys[d][r - begin]`: row r's key in dimension d (INT64_MIN: none). Throws PgError.
     SpecWindowOutcome write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
@@ -79,6 +79,7 @@ private:
     BinaryCopyWriter& copy_;
     std::string topics_;  ///< the spec's topics as a text[] literal
     std::vector<std::unique_ptr<Table>> tables_;
+    std::vector<std::unique_ptr<class SpecSessionWriter>> sessions_;
 };
 
 }  // namespace starstream::daemon::postgres

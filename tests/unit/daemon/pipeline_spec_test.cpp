@@ -170,6 +170,14 @@ TEST(PipelineSpec, HostileInputs) {
     expect_error(with("revenue: sum(price)", "revenue: avg(price), revenue_count: count"), 17, "windows.win_revenue", "'revenue_count' is one the table keeps");
     expect_error(with("revenue: sum(price)", "last_buyer: last(user_id), last_buyer_event_id: count"), 17, "windows.win_revenue",
                  "'last_buyer_event_id' is one the table keeps");
+    // A session table keeps its last event time, and a filtered first/last's event time, beside the aggregates.
+    const std::string session = with("hopping: {size: 1h, slide: 5m}", "session: {gap: 30m, key: user_id}");
+    std::string last_event = session;
+    expect_error(last_event.replace(last_event.find("revenue: sum"), 7, "last_event_time"), 17, "windows.win_revenue", "keeps for itself");
+    std::string state = session;
+    state.replace(state.find("buyers: count_distinct(user_id)"), 31,
+                  "first_buyer: {function: first, of: user_id, where: {price: 5}}, first_buyer_event_time: count");
+    expect_error(state, 17, "windows.win_revenue", "'first_buyer_event_time' is one the table keeps for itself");
     expect_error(with("where: {user_id: [user_1, user_2]}", "where: {user_id: []}"), 19, "windows.win_revenue.aggregates.big.where.user_id", "empty list");
     expect_error(with("input: at}", "input: user_id}"), 10, "enrichers.calendar.input", "takes a timestamp field");
     expect_error(with("  event_id: {pointer", "  ? [a, b]\n  : 1\n  event_id: {pointer"), 4, "fields", "plain name");

@@ -37,6 +37,9 @@ windows:
   win_sales: {tumbling: 1h, group_by: [dim_store, sku], aggregates: {revenue: sum(price)}}
   win_running: {cumulative: {size: 1d, step: 1h}, aggregates: {orders: count}}
   win_visits: {session: {gap: 30m, key: device}, bounds: [visit_start, visit_end], group_by: [dim_store], aggregates: {events: count}}
+  win_baskets:
+    session: {gap: 10m, key: store_id}
+    aggregates: {first_sku: first(sku), last_big: {function: last, of: sku, where: {price: 100}}, spent: sum(price), ordered: any}
 )";
 
 /// The statements creating `table` of the shop spec, joined by ";\n".
@@ -118,6 +121,24 @@ TEST(SpecDdl, WindowTablesKeyedByWindowAndGroup) {
     // Cumulative windows share their start; a session's end moves while it grows (as 005's win_visits).
     EXPECT_NE(created("win_running").find("PRIMARY KEY (window_start, window_end)"), std::string::npos) << created("win_running");
     EXPECT_NE(created("win_visits").find("PRIMARY KEY (device, store_key, visit_start)"), std::string::npos) << created("win_visits");
+}
+
+TEST(SpecDdl, SessionTablesKeepTheirMergeState) {
+    // last_event_time: what a record within the gap extends; a filtered last(x)'s time: when
+    // its value was seen (an unfiltered first(x) is at the session's start).
+    EXPECT_EQ(created("win_baskets"),
+              "CREATE TABLE win_baskets (\n"
+              "    window_start timestamp with time zone NOT NULL,\n"
+              "    window_end timestamp with time zone NOT NULL,\n"
+              "    last_event_time timestamp with time zone NOT NULL,\n"
+              "    store_id text NOT NULL,\n"
+              "    first_sku text,\n"
+              "    last_big text,\n"
+              "    last_big_event_time timestamp with time zone,\n"
+              "    spent numeric,\n"
+              "    ordered boolean,\n"
+              "    CONSTRAINT win_baskets_pkey PRIMARY KEY (store_id, window_start)\n"
+              ");\n");
 }
 
 TEST(SpecDdl, AggregatesKeepTheirMergeStateNextToTheirValue) {

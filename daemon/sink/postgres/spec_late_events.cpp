@@ -1,0 +1,25 @@
+#include "sink/postgres/spec_late_events.h"
+
+namespace starstream::daemon::postgres {
+
+void SpecLateEvents::create_staging(PgConnection& conn) {
+    conn.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+}
+
+void SpecLateEvents::add(const std::string& table, const spec::SpecBatch& batch, const spec::SpecRow& row, const engine::Window& target,
+                         std::int64_t watermark_us) {
+    rows_.begin_row(10), rows_.text(table), rows_.text(batch.topics[row.topic_index]), rows_.int4(row.partition);
+    rows_.int8(row.offset), rows_.timestamptz_us(row.event_time_us), rows_.int8((watermark_us - row.event_time_us) / 1000);
+    rows_.timestamptz_us(target.start_us), rows_.timestamptz_us(target.end_us), rows_.timestamptz_us(watermark_us);
+    rows_.int8(batch.batch_id);
+    ++staged_;
+}
+
+void SpecLateEvents::insert(PgConnection& conn) {
+    if (staged_ == 0) return;
+    // The staging table holds what earlier tables of this batch staged too: ON CONFLICT skips them.
+    conn.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", rows_.finish());
+    conn.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
+}
+
+}  // namespace starstream::daemon::postgres

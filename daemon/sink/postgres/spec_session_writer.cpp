@@ -1,0 +1,339 @@
+#include "sink/postgres/spec_session_writer.h"
+
+#include "sink/postgres/batch_writer.h"
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_late_events.h"
+#include "sink/postgres/spec_values.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+namespace starstream::daemon::postgres {
+
+namespace {
+
+using spec::AggregateFunction;
+using Aggregate = SpecSessionWriter::Aggregate;
+
+/// The group key names of a part (SessionSql): ", g0, g1"; with prefix "b.": ", b.g0, b.g1".
+std::string group_names(std::size_t groups, const char* prefix = "") {
+    std::string out;
+    for (std::size_t j = 0; j < groups; ++j) out += fmt::format(", {}g{}", prefix, j);
+    return out;
+}
+
+bool ordered(AggregateFunction f) { return f == AggregateFunction::first || f == AggregateFunction::last; }
+
+/// `ORDER BY` of a value for the first/last tie-break: text bytewise, whatever the database's locale.
+std::string ordering(const Aggregate& a, std::size_t i) { return fmt::format("v{}{}", i, a.type == "text" ? " COLLATE \"C\"" : ""); }
+
+/// Aggregate i of a staged record as a part (p<i>: it passes the aggregate's filter; a<i>: its input).
+std::string record_part(const Aggregate& a, std::size_t i) {
+    switch (a.function) {
+        case AggregateFunction::count: return fmt::format("CASE WHEN p{0} THEN 1 ELSE 0 END::bigint AS v{0}", i);
+        case AggregateFunction::any: return fmt::format("p{0} AS v{0}", i);
+        case AggregateFunction::first:
+        case AggregateFunction::last: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} THEN t END AS ft{0}", i, a.type);
+        case AggregateFunction::avg:  // v: the sum, n: the count of values
+            return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} AND a{0} IS NOT NULL THEN 1 ELSE 0 END::bigint AS n{0}", i,
+                               a.sum_type);
+        default: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}", i, a.type);
+    }
+}
+
+/// Aggregate i of the parts of one session, merged (see the header).
+std::string merged_part(const Aggregate& a, std::size_t i) {
+    switch (a.function) {
+        case AggregateFunction::count: return fmt::format("sum(v{0})::bigint AS v{0}", i);
+        case AggregateFunction::sum: return fmt::format("sum(v{0})::{1} AS v{0}", i, a.type);
+        case AggregateFunction::avg: return fmt::format("sum(v{0})::{1} AS v{0}, sum(n{0})::bigint AS n{0}", i, a.sum_type);
+        case AggregateFunction::min: return fmt::format("min(v{0}) AS v{0}", i);
+        case AggregateFunction::max: return fmt::format("max(v{0}) AS v{0}", i);
+        case AggregateFunction::any: return fmt::format("bool_or(v{0}) AS v{0}", i);
+        case AggregateFunction::first:
+            return fmt::format("(array_agg(v{0} ORDER BY ft{0}, {1} NULLS LAST) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, min(ft{0}) AS ft{0}", i,
+                               ordering(a, i));
+        case AggregateFunction::last:
+            return fmt::format("(array_agg(v{0} ORDER BY ft{0} DESC, {1} DESC NULLS LAST) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, max(ft{0}) AS ft{0}",
+                               i, ordering(a, i));
+        default: return {};  // refused by unsupported()
+    }
+}
+
+/// The part columns of the aggregates: "v0, v1, ft1, v2, n2" (first/last: ft, avg: n).
+std::string part_columns(const std::vector<Aggregate>& aggregates) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < aggregates.size(); ++i) {
+        out.push_back(fmt::format("v{}", i));
+        if (ordered(aggregates[i].function)) out.push_back(fmt::format("ft{}", i));
+        if (aggregates[i].function == AggregateFunction::avg) out.push_back(fmt::format("n{}", i));
+    }
+    return fmt::format("{}", fmt::join(out, ", "));
+}
+
+template <typename F>
+std::string joined(const std::vector<Aggregate>& aggregates, F&& f, const char* separator = ", ") {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < aggregates.size(); ++i) out.push_back(f(aggregates[i], i));
+    return fmt::format("{}", fmt::join(out, separator));
+}
+
+/// The statements of one session table. The parts they merge, stored sessions and staged
+/// records alike, are named k (session key), g<j> (group keys), s and l (first and last event
+/// time), v<i> (aggregate i; avg: its sum), ft<i> (first/last: its value's event time) and n<i>
+/// (avg: its count).
+struct SessionSql {
+    std::string table, key_column, start_column, end_column;
+    std::string gap;  ///< an interval literal
+    std::string key_type;
+    std::vector<std::string> group_columns, group_types;
+    std::vector<Aggregate> aggregates;
+    std::string stage_table, met_table;
+
+    /// Staged records: k, g<j> (text), t, and per aggregate p<i> (passes its filter), a<i> (input, text).
+    std::string create_stage() const {
+        std::string columns = "k text";
+        for (std::size_t j = 0; j < group_columns.size(); ++j) columns += fmt::format(", g{} text", j);
+        columns += ", t timestamptz";
+        for (std::size_t i = 0; i < aggregates.size(); ++i) columns += fmt::format(", p{0} boolean, a{0} text", i);
+        return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", stage_table, columns);
+    }
+
+    /// The stored sessions met, as typed parts.
+    std::string create_met() const {
+        std::string columns = "k " + key_type;
+        for (std::size_t j = 0; j < group_types.size(); ++j) columns += fmt::format(", g{} {}", j, group_types[j]);
+        columns += ", s timestamptz, l timestamptz";
+        for (std::size_t i = 0; i < aggregates.size(); ++i) {
+            const Aggregate& a = aggregates[i];
+            columns += fmt::format(", v{} {}", i, a.function == AggregateFunction::avg ? a.sum_type : a.type);
+            if (ordered(a.function)) columns += fmt::format(", ft{} timestamptz", i);
+            if (a.function == AggregateFunction::avg) columns += fmt::format(", n{} bigint", i);
+        }
+        return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", met_table, columns);
+    }
+
+    /// Step 3: islands of the batch's records per key and group (a new one wherever a record is
+    /// not within the gap of the latest before it), the stored sessions they meet copied into
+    /// the met table and locked in primary key order.
+    std::string lock() const {
+        const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
+            if (a.function == AggregateFunction::avg) return fmt::format("w.{0} AS v{2}, w.{1} AS n{2}", sql_identifier(a.state[0]), sql_identifier(a.state[1]), i);
+            std::string out = fmt::format("w.{} AS v{}", sql_identifier(a.column), i);
+            if (!ordered(a.function)) return out;
+            const std::string time = !a.state.empty() ? sql_identifier(a.state[0]) : a.function == AggregateFunction::first ? start() : last();
+            return out + fmt::format(", w.{} AS ft{}", time, i);
+        });
+        return fmt::format(
+            "WITH rec AS (SELECT {typed}, t FROM {stage}),\n"
+            "opened AS (SELECT k{g}, t, CASE WHEN max(t) OVER (PARTITION BY k{g} ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            " + {gap} > t THEN 0 ELSE 1 END AS opens FROM rec),\n"
+            "island AS (SELECT k{g}, min(t) AS lo, max(t) AS hi FROM (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY t) AS n FROM opened o) x"
+            " GROUP BY k{g}, n),\n"
+            "met AS (SELECT {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
+            "        UNION\n"
+            "        SELECT b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
+            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
+            "INSERT INTO {met} (k{g}, s, l, {parts})\n"
+            "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM {table} w WHERE ({key_w}, w.{start}) IN (SELECT * FROM met)\n"
+            "ORDER BY {key_w}, w.{start} FOR UPDATE OF w",
+            fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
+            fmt::arg("g_b", group_names(group_columns.size(), "b.")), fmt::arg("gap", gap), fmt::arg("table", sql_identifier(table)),
+            fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("last", last()), fmt::arg("key_w", stored_key()),
+            fmt::arg("met", met_table), fmt::arg("parts", part_columns(aggregates)), fmt::arg("stored_parts", stored_parts));
+    }
+
+    /// Step 4: stored sessions and records as intervals [s, l + gap), ordered by start, a new
+    /// session wherever the start is not before the greatest l + gap so far. Peers (equal s and
+    /// l) share a session whatever their order, so the numbering's frame includes them (RANGE).
+    std::string merge() const {
+        std::string columns = sql_identifier(key_column), values = "k" + group_names(group_columns.size());
+        for (const auto& g : group_columns) columns += ", " + sql_identifier(g);
+        columns += fmt::format(", {}, {}, {}", start(), sql_identifier(end_column), last());
+        values += fmt::format(", s, l + {}, l", gap);
+        std::string updates = fmt::format("{0} = excluded.{0}, {1} = excluded.{1}", sql_identifier(end_column), last());
+        for (std::size_t i = 0; i < aggregates.size(); ++i) {
+            const Aggregate& a = aggregates[i];
+            columns += ", " + sql_identifier(a.column);
+            // avg: the quotient of its merged state (NULL while the count is 0), as the fixed windows make it.
+            values += a.function == AggregateFunction::avg ? fmt::format(", v{0}::{1} / nullif(n{0}, 0)", i, a.type) : fmt::format(", v{}", i);
+            updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.column));
+            for (std::size_t k = 0; k < a.state.size(); ++k) {
+                columns += ", " + sql_identifier(a.state[k]);
+                values += fmt::format(", {}{}", a.function == AggregateFunction::avg && k == 1 ? "n" : a.function == AggregateFunction::avg ? "v" : "ft", i);
+                updates += fmt::format(", {0} = excluded.{0}", sql_identifier(a.state[k]));
+            }
+        }
+        std::string same_groups;
+        for (std::size_t j = 0; j < group_columns.size(); ++j) same_groups += fmt::format(" AND m.g{0} = b.g{0}", j);
+        return fmt::format(
+            "WITH parts AS (SELECT {typed}, t AS s, t AS l, {record_parts} FROM {stage}\n"
+            "               UNION ALL SELECT k{g}, s, l, {parts} FROM {met}),\n"
+            "opened AS (SELECT p.*, CASE WHEN max(l) OVER (PARTITION BY k{g} ORDER BY s, l ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+            " + {gap} > s THEN 0 ELSE 1 END AS opens FROM parts p),\n"
+            "numbered AS (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY s, l) AS n FROM opened o),\n"
+            "merged AS (SELECT k{g}, min(s) AS s, max(l) AS l, {merged_parts} FROM numbered GROUP BY k{g}, n),\n"
+            // The stored sessions now inside an earlier one; the others are upserted below (their
+            // keys differ from every merged session's, so the two never touch one row).
+            "gone AS (DELETE FROM {table} w USING {met} b WHERE {same} AND w.{start} = b.s"
+            " AND NOT EXISTS (SELECT 1 FROM merged m WHERE m.k = b.k{same_groups} AND m.s = b.s))\n"
+            "INSERT INTO {table} AS w ({columns})\nSELECT {values} FROM merged ORDER BY k{g}, s\n"
+            "ON CONFLICT ({pk}) DO UPDATE SET {updates}\nRETURNING xmax = 0",
+            fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
+            fmt::arg("record_parts", joined(aggregates, record_part)), fmt::arg("parts", part_columns(aggregates)), fmt::arg("met", met_table),
+            fmt::arg("gap", gap), fmt::arg("merged_parts", joined(aggregates, merged_part)), fmt::arg("table", sql_identifier(table)),
+            fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("same_groups", same_groups), fmt::arg("columns", columns),
+            fmt::arg("values", values), fmt::arg("pk", primary_key()), fmt::arg("updates", updates));
+    }
+
+private:
+    std::string start() const { return sql_identifier(start_column); }
+    std::string last() const { return sql_identifier(spec::kSessionLastEventTime); }
+    /// "w.device_id = b.k AND w.store_key = b.g0" (stored row against part).
+    std::string same_key(const char* stored, const char* part) const {
+        std::string out = fmt::format("{}.{} = {}.k", stored, sql_identifier(key_column), part);
+        for (std::size_t j = 0; j < group_columns.size(); ++j) out += fmt::format(" AND {}.{} = {}.g{}", stored, sql_identifier(group_columns[j]), part, j);
+        return out;
+    }
+    /// The stored row w's session key and group keys: "w.device_id, w.store_key".
+    std::string stored_key() const {
+        std::string out = "w." + sql_identifier(key_column);
+        for (const auto& g : group_columns) out += ", w." + sql_identifier(g);
+        return out;
+    }
+    /// The primary key's columns, in its order: "device_id, store_key, visit_start".
+    std::string primary_key() const {
+        std::string out = sql_identifier(key_column);
+        for (const auto& g : group_columns) out += ", " + sql_identifier(g);
+        return out + ", " + start();
+    }
+    /// The staged keys cast to their types: "k::text AS k, g0::bigint AS g0".
+    std::string typed_key() const {
+        std::string out = fmt::format("k::{} AS k", key_type);
+        for (std::size_t j = 0; j < group_types.size(); ++j) out += fmt::format(", g{0}::{1} AS g{0}", j, group_types[j]);
+        return out;
+    }
+};
+
+}  // namespace
+
+std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
+    for (const auto& a : w.aggregates) {
+        const std::string key = "windows." + w.table + ".aggregates." + a.column;
+        if (a.function == AggregateFunction::count_distinct)
+            return key + ": count_distinct is not computed on session windows (merging two sessions would need every distinct value of both)";
+    }
+    return {};
+}
+
+SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
+                                     const std::vector<std::string>& dimensions, const spec::WindowTableSpec& w)
+    : conn_(conn), copy_(copy), table_(w.table),
+      window_{{engine::WindowKind::session, 0, 0, w.gap_us},
+              w.late == spec::LatePolicy::correct       ? engine::LatePolicy::correct
+              : w.late == spec::LatePolicy::dead_letter ? engine::LatePolicy::dead_letter
+                                                         : engine::LatePolicy::drop,
+              w.allowed_lateness_us},
+      key_{layout.at(w.session_key), spec::reference_type(spec, w.session_key), false},
+      where_(conditions(w.where, spec, layout)) {
+    SessionSql sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, fmt::format("interval '{} microseconds'", w.gap_us),
+                   key_.type, {}, {}, {}, "stage_spec_" + w.table, "stage_spec_" + w.table + "_met"};
+    for (const auto& g : w.group_by) {
+        const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
+        if (dim != dimensions.end())
+            groups_.push_back({static_cast<std::size_t>(dim - dimensions.begin()), "bigint", true}), sql.group_columns.push_back(spec::surrogate_key_column(g));
+        else
+            groups_.push_back({layout.at(g), spec::reference_type(spec, g), false}), sql.group_columns.push_back(spec::column_name_of(g));
+        sql.group_types.push_back(groups_.back().type);
+    }
+    std::map<std::string, std::string> column_types;  // as the migrations make them (table_schema.h)
+    for (const auto& t : spec::table_schemas(spec))
+        if (t.table == w.table)
+            for (const auto& c : t.columns) column_types[c.name] = c.type;
+    for (const auto& a : w.aggregates) {
+        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), spec::aggregate_state_columns(w, a), {}};
+        if (a.function == AggregateFunction::avg) agg.sum_type = column_types.at(agg.state.at(0));
+        if (!a.of.empty()) agg.input = Input{layout.at(a.of), spec::reference_type(spec, a.of), false};
+        aggregates_.push_back(std::move(agg));
+    }
+    sql.aggregates = aggregates_;
+    stage_table_ = sql.stage_table;
+    conn_.exec(sql.create_stage());
+    conn_.exec(sql.create_met());
+    lock_sql_ = sql.lock();
+    merge_sql_ = sql.merge();
+    spdlog::debug("session merge of {}: {}\n{}", table_, lock_sql_, merge_sql_);
+}
+
+void SpecSessionWriter::stage(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) {
+    const spec::SpecRow& row = batch.rows[r];
+    const auto key = input_text(row.values[key_.index], key_.type);
+    std::vector<std::optional<std::string>> groups;
+    for (const auto& g : groups_) {
+        if (!g.dimension) {
+            groups.push_back(input_text(row.values[g.index], g.type));
+        } else if (const std::int64_t k = keys[g.index][r - begin]; k != INT64_MIN) {
+            groups.push_back(std::to_string(k));
+        } else {
+            groups.push_back(std::nullopt);
+        }
+    }
+    // A record without its session key or a group key is in no session, as it is in no fixed
+    // window; runnable_problem makes them required fields.
+    if (!key || std::any_of(groups.begin(), groups.end(), [](const auto& g) { return !g; })) return;
+    copy_.begin_row(static_cast<std::int16_t>(2 + groups_.size() + 2 * aggregates_.size()));
+    copy_.text(*key);
+    for (const auto& g : groups) copy_.text(*g);
+    copy_.timestamptz_us(row.event_time_us);
+    for (const auto& a : aggregates_) {
+        copy_.boolean(passes(a.where, row));
+        if (!a.input) {
+            copy_.null();
+        } else if (auto v = input_text(row.values[a.input->index], a.input->type)) {
+            copy_.text(*v);
+        } else {
+            copy_.null();
+        }
+    }
+}
+
+engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
+                                           std::int64_t watermark_us, engine::LateRecords& late) {
+    late.table = table_;
+    copy_.reset();
+    SpecLateEvents late_events;
+    std::size_t staged = 0;
+    for (std::size_t r = begin; r < end; ++r) {
+        const spec::SpecRow& row = batch.rows[r];
+        if (!counted[r] || !passes(where_, row)) continue;
+        switch (engine::judge_lateness(window_, row.event_time_us, watermark_us)) {
+            case engine::LateVerdict::on_time: break;
+            case engine::LateVerdict::corrected: ++late.by_policy[2]; break;
+            case engine::LateVerdict::dropped: ++late.by_policy[0]; continue;
+            case engine::LateVerdict::dead_lettered: {
+                ++late.by_policy[1];
+                // Its own window [t, t + gap): the session it would have started or joined.
+                late_events.add(table_, batch, row, engine::first_window(window_.window, row.event_time_us), watermark_us);
+                continue;
+            }
+        }
+        stage(batch, r, begin, keys);
+        ++staged;
+    }
+    late_events.insert(conn_);  // through the staging table SpecWindowWriter made (SpecLateEvents::create_staging)
+    if (staged == 0) return {table_};
+    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+    const std::int64_t met = affected_rows(conn_.exec(lock_sql_));
+    engine::TableRows rows = upserted_rows(table_, conn_.exec(merge_sql_));
+    // Every session met grew (it meets a record): kept under its start (updated) or merged into
+    // an earlier one (deleted).
+    rows.deleted = met - rows.updated;
+    return rows;
+}
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,121 @@
+// A spec pipeline's session windows (`session: {gap, key}`), merged into their shared table in the
+// batch's transaction, exactly once with the offsets, whatever the batch boundaries, the arrival
+// order, the partitioning (a key's records may come from every partition) or the instances.
+//
+// A session of one session key and group is the span [first record, last record + gap) of
+// event time: a record within the gap of a session extends it, one whose span meets two joins
+// them (engine/window/session_merge.h: spans [t, t + gap) that intersect are one session; two
+// records exactly `gap` apart are two sessions). The table is the state, one row per (session
+// key, group keys, start): the bounds [start, end) (end = last record + gap), the last record's
+// event time (spec::kSessionLastEventTime) and the aggregates, merged as sessions merge:
+//   count (with its own `where`: the records passing it)  counts add
+//   sum                                                   sums add (NULL: nothing to add)
+//   min, max                                              compared
+//   any (with `where`: a record passed it)                OR
+//   avg                       its state <c>_sum and <c>_count add; the value is their quotient
+//   first(x), last(x)  x of the earliest (latest) record, by event time, passing the aggregate's
+//                      filter; among records at that time the least (greatest) non-null x, text
+//                      compared bytewise (COLLATE "C"), so that arrival order never decides. (The
+//                      fixed windows break the tie by event id and skip null values instead,
+//                      with an event id column each; a session's first/last is the value at its
+//                      first/last record, as product_view's win_visits (sql/migrations/005)
+//                      keeps it, whose table this spec language describes.) With its own
+//                      `where` the value's event time is kept in <column>_event_time
+//                      (spec::aggregate_state_columns); without, it is the session's start (last
+//                      event time).
+// count_distinct is refused (unsupported): merging two sessions would need every distinct value.
+//
+// Per batch, under the window merge lock that SpecWindowWriter took (window_lock.h), against the
+// watermark of the spec's topics it read:
+//   1. each counted record (its fact is new) passing the table's filter is judged by the late
+//      policy with engine judge_lateness, a record's window being its own [t, t + gap) (drop;
+//      dead_letter: into starstream.late_event; correct: merged unless t + gap + allowed
+//      lateness is not after the watermark, else a late dead letter). A correction merges into
+//      whatever sessions it meets, also ones that ended before the watermark;
+//   2. the admitted records are staged (session key, group values, event time, per aggregate
+//      whether the record passes its filter and its input);
+//   3. the stored sessions the batch meets are read and locked (FOR UPDATE, in primary key
+//      order, so that instances never deadlock): per key and group the batch's records form
+//      islands [lo, hi + gap); a stored session meets one when it starts within it, or is the
+//      last one starting before lo and its last record is within the gap of lo (stored sessions
+//      never overlap, so no other can);
+//   4. stored sessions and records are merged as intervals (ordered by start, a new session
+//      wherever a start is not before the greatest last + gap so far) and aggregated as above;
+//      the stored sessions that merged into an earlier start are deleted, the others upserted.
+// A session is final once no admissible record can meet it: when the watermark reaches its end
+// (policies drop and dead_letter), its end + gap + allowed lateness (correct). Nothing stores
+// it: it is a property of the row and the watermark.
+// Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
+#pragma once
+
+#include "driver/batch_sink.h"
+#include "sink/postgres/binary_copy_writer.h"
+#include "sink/postgres/pg_connection.h"
+#include "sink/postgres/spec_filter.h"
+#include "spec/enricher_runtime.h"
+#include "spec/pipeline_spec.h"
+#include "spec/spec_batch.h"
+#include "window/window_partials.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+class SpecSessionWriter {
+public:
+    /// Creates the staging tables on `conn` for `window` (a session window of `spec`, runnable:
+    /// unsupported() is empty). `dimensions`: the spec's dimension tables in order (the index a
+    /// row's keys use). Throws PgError.
+    SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
+                      const std::vector<std::string>& dimensions, const spec::WindowTableSpec& window);
+
+    /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new) into the
+    /// table; the caller holds the window merge lock. `keys[d][r - begin]`: row r's key in
+    /// dimension d (INT64_MIN: none). `watermark_us`: the spec topics' window watermark (Unix
+    /// microseconds; INT64_MIN: nothing is late). Late records are counted into `late` and,
+    /// dead-lettered, written to starstream.late_event. Returns the table's rows: inserted
+    /// (new sessions), updated (grown), deleted (merged into an earlier one). Throws PgError.
+    engine::TableRows merge(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
+                            const std::vector<bool>& counted, std::int64_t watermark_us, engine::LateRecords& late);
+
+    const std::string& table() const { return table_; }
+
+    /// Why `window` (a session window) cannot be computed ("" when it can), naming its key:
+    /// count_distinct does not merge exactly from a session's columns.
+    static std::string unsupported(const spec::WindowTableSpec& window);
+
+    /// A typed staged value: a group key or an aggregate's input.
+    struct Input {
+        std::size_t index = 0;  ///< a reference's index in a row, or a dimension's
+        std::string type;       ///< its PostgreSQL type
+        bool dimension = false;
+    };
+    struct Aggregate {
+        std::string column, type;  ///< the table's column and its type
+        spec::AggregateFunction function = spec::AggregateFunction::count;
+        std::optional<Input> input;    ///< none for count and any
+        std::vector<Condition> where;  ///< the aggregate's own filter
+        std::vector<std::string> state;  ///< spec::aggregate_state_columns: a filtered first/last's <c>_event_time; avg's <c>_sum, <c>_count
+        std::string sum_type;            ///< avg: the type of <c>_sum (what sum(x) makes)
+    };
+
+private:
+    /// Stages one admitted record (step 2).
+    void stage(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys);
+
+    PgConnection& conn_;
+    BinaryCopyWriter& copy_;
+    std::string table_, stage_table_;
+    engine::WindowTableSpec window_;
+    Input key_;
+    std::vector<Condition> where_;
+    std::vector<Input> groups_;
+    std::vector<Aggregate> aggregates_;
+    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>_met and locked
+    std::string merge_sql_;  ///< step 4
+};
+
+}  // namespace starstream::daemon::postgres

@@ -1,0 +1,239 @@
+// Spec session windows (sink/postgres/spec_session_writer.h) against a real PostgreSQL, compared
+// with a brute force: random records for a few keys on a coarse time grid (so that records tie,
+// lie exactly one gap apart and bridge stored sessions), with null inputs, split into random
+// batches written in random order; after every batch each stored session must equal what
+// sessionizing every record written so far gives.
+#include "sink/postgres/spec_session_writer.h"
+
+#include "local_postgres_server.h"
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/window_lock.h"  // kBeginReadCommitted, kWindowMergeLock
+#include "spec/spec_reader.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <map>
+#include <optional>
+#include <random>
+#include <tuple>
+
+namespace starstream::daemon::postgres {
+namespace {
+
+constexpr std::int64_t kBaseUs = 1767225600LL * 1000000;  // 2026-01-01 UTC
+constexpr std::int64_t kGapUs = 600LL * 1000000;          // the spec's 10m
+
+const std::string kSpec = R"(pipeline: visits
+source: {topics: [visits], format: json}
+fields:
+  id: {pointer: /id, type: integer, required: true}
+  user: {pointer: /user, type: text, required: true}
+  kind: {pointer: /kind, type: text, required: true}
+  amount: {pointer: /amount, type: integer}
+  page: {pointer: /page, type: text}
+  at: {pointer: /at, type: timestamp, unit: us, required: true}
+event: {id: id, time: at}
+facts:
+  fact_visit: {grain: event, columns: [id, user, kind, amount, page, at]}
+windows:
+  win_visits:
+    session: {gap: 10m, key: user}
+    aggregates:
+      records: count
+      buys: {function: count, where: {kind: buy}}
+      spent: sum(amount)
+      low: min(amount)
+      high: max(amount)
+      mean: avg(amount)
+      entry: first(page)
+      exit: last(page)
+      first_buy: {function: first, of: page, where: {kind: buy}}
+      last_buy: {function: last, of: page, where: {kind: buy}}
+      bought: {function: any, where: {kind: buy}}
+)";
+
+struct Record {
+    std::string user, kind;
+    std::int64_t time_us = 0;
+    std::optional<std::int64_t> amount;
+    std::optional<std::string> page;
+};
+
+/// A session row as text (NULL as "-"), in the table's column order below.
+using Row = std::vector<std::string>;
+
+std::string text(const std::optional<std::string>& v) { return v ? *v : "-"; }
+std::string text(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "-"; }
+
+/// sum / count rounded half away from zero to 6 decimals, as PostgreSQL's round(numeric, 6) prints it.
+std::string rounded_quotient(std::int64_t sum, std::int64_t count) {
+    const std::int64_t scaled = sum * 1000000, magnitude = ((scaled < 0 ? -scaled : scaled) * 2 + count) / (2 * count);
+    return fmt::format("{}{}.{:06}", scaled < 0 && magnitude ? "-" : "", magnitude / 1000000, magnitude % 1000000);
+}
+
+// ---- the brute force -------------------------------------------------------------------------
+
+/// x of the earliest (first) or latest record passing `passes`; at that time the least (greatest)
+/// non-null page, bytewise; its time.
+std::pair<std::optional<std::string>, std::optional<std::int64_t>> ordered_page(const std::vector<Record>& s, bool first, bool (*passes)(const Record&)) {
+    std::optional<std::int64_t> at;
+    for (const auto& r : s)
+        if (passes(r) && (!at || (first ? r.time_us < *at : r.time_us > *at))) at = r.time_us;
+    std::optional<std::string> page;
+    for (const auto& r : s)
+        if (at && passes(r) && r.time_us == *at && r.page && (!page || (first ? *r.page < *page : *r.page > *page))) page = r.page;
+    return {page, at};
+}
+
+Row oracle_row(const std::vector<Record>& s) {
+    auto all = [](const Record&) { return true; };
+    auto buy = [](const Record& r) { return r.kind == "buy"; };
+    std::optional<std::int64_t> spent, least, most;
+    std::int64_t buys = 0, amounts = 0;
+    for (const auto& r : s) {
+        buys += buy(r);
+        if (!r.amount) continue;
+        ++amounts;
+        spent = spent.value_or(0) + *r.amount;
+        least = std::min(least.value_or(INT64_MAX), *r.amount);
+        most = std::max(most.value_or(INT64_MIN), *r.amount);
+    }
+    const auto [first_buy, first_buy_at] = ordered_page(s, true, buy);
+    const auto [last_buy, last_buy_at] = ordered_page(s, false, buy);
+    return {s.front().user, std::to_string(s.front().time_us), std::to_string(s.back().time_us + kGapUs), std::to_string(s.back().time_us),
+            std::to_string(s.size()), std::to_string(buys), text(spent), text(least), text(most),
+            amounts ? rounded_quotient(*spent, amounts) : "-", text(spent), std::to_string(amounts),
+            text(ordered_page(s, true, all).first), text(ordered_page(s, false, all).first), text(first_buy), text(first_buy_at),
+            text(last_buy), text(last_buy_at), buys > 0 ? "t" : "f"};
+}
+
+/// Every session of `records`: per user sorted by time, a new one wherever a record is a gap or
+/// more after the previous.
+std::vector<Row> oracle(std::vector<Record> records) {
+    std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) { return std::tie(a.user, a.time_us) < std::tie(b.user, b.time_us); });
+    std::vector<Row> out;
+    std::vector<Record> session;
+    for (const auto& r : records) {
+        if (!session.empty() && (r.user != session.back().user || r.time_us - session.back().time_us >= kGapUs)) {
+            out.push_back(oracle_row(session));
+            session.clear();
+        }
+        session.push_back(r);
+    }
+    if (!session.empty()) out.push_back(oracle_row(session));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// ---- the database under test -----------------------------------------------------------------
+
+std::string micros(const std::string& column) { return "(extract(epoch FROM " + column + ") * 1000000)::bigint"; }
+
+std::vector<Row> stored(PgConnection& conn) {
+    PgResult r = conn.exec("SELECT \"user\", " + micros("window_start") + ", " + micros("window_end") + ", " + micros("last_event_time") +
+                           ", records, buys, spent, low, high, round(mean, 6), mean_sum, mean_count, entry, exit, first_buy, " + micros("first_buy_event_time") + ", last_buy, " +
+                           micros("last_buy_event_time") + ", bought FROM win_visits");
+    std::vector<Row> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        Row row;
+        for (int c = 0; c < PQnfields(r.get()); ++c) row.push_back(PQgetisnull(r.get(), i, c) ? "-" : PQgetvalue(r.get(), i, c));
+        out.push_back(row);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+class SpecSessionWriterTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        PgSettings settings;
+        settings.dsn = test::LocalPostgresServer::shared().create_database("spec_sessions");
+        conn_ = std::make_unique<PgConnection>(settings);
+        conn_->exec("SET TIME ZONE 'UTC'");
+        for (const auto& t : spec::table_schemas(spec_))
+            for (const auto& statement : create_table(t)) conn_->exec(statement.sql);
+        writer_ = std::make_unique<SpecSessionWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{}, spec_.windows.at(0));
+    }
+
+    /// One batch, its records all new and on time, merged under the window lock and committed.
+    void write(const std::vector<Record>& records) {
+        spec::SpecBatch batch;
+        for (const auto& r : records) {
+            spec::SpecRow row;
+            row.values.resize(layout_.size());
+            row.values[layout_.at("id")] = std::int64_t{static_cast<std::int64_t>(batch.rows.size())};
+            row.values[layout_.at("user")] = r.user;
+            row.values[layout_.at("kind")] = r.kind;
+            if (r.amount) row.values[layout_.at("amount")] = *r.amount;
+            if (r.page) row.values[layout_.at("page")] = *r.page;
+            row.values[layout_.at("at")] = r.time_us;
+            row.event_time_us = r.time_us;
+            batch.rows.push_back(std::move(row));
+        }
+        conn_->exec(kBeginReadCommitted);
+        conn_->exec(kWindowMergeLock);
+        engine::LateRecords late;
+        writer_->merge(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true), INT64_MIN, late);
+        conn_->exec("COMMIT");
+        EXPECT_EQ(late.by_policy, (std::array<std::uint64_t, 3>{}));
+    }
+
+    const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kSpec, "visits.yaml");
+    const spec::ReferenceLayout layout_{spec_};
+    BinaryCopyWriter copy_;
+    std::unique_ptr<PgConnection> conn_;
+    std::unique_ptr<SpecSessionWriter> writer_;
+};
+
+TEST_F(SpecSessionWriterTest, RandomBatchesInRandomOrderEqualTheBruteForce) {
+    for (unsigned seed = 1; seed <= 12; ++seed) {
+        conn_->exec("TRUNCATE win_visits");
+        std::mt19937_64 rng(seed);
+        auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
+        // A grid of a quarter gap: records tie, lie exactly one gap apart, and bridge sessions.
+        std::vector<Record> records;
+        for (int i = 0; i < 160; ++i) {
+            Record r{"u" + std::to_string(pick(3)), pick(3) == 0 ? "buy" : "view", kBaseUs + pick(60) * (kGapUs / 4), std::nullopt, std::nullopt};
+            if (pick(5)) r.amount = pick(200) - 50;
+            if (pick(5)) r.page = std::string(1, static_cast<char>('a' + pick(4))) + (pick(2) ? "B" : "b");  // "aB" < "ab" bytewise
+            records.push_back(std::move(r));
+        }
+        std::shuffle(records.begin(), records.end(), rng);
+        std::vector<Record> written;
+        for (std::size_t at = 0; at < records.size();) {
+            const std::size_t n = std::min(records.size() - at, static_cast<std::size_t>(1 + pick(25)));
+            const std::vector<Record> batch(records.begin() + static_cast<std::ptrdiff_t>(at), records.begin() + static_cast<std::ptrdiff_t>(at + n));
+            write(batch);
+            written.insert(written.end(), batch.begin(), batch.end());
+            at += n;
+            ASSERT_EQ(stored(*conn_), oracle(written)) << "seed " << seed << " after " << written.size() << " records";
+        }
+    }
+}
+
+TEST_F(SpecSessionWriterTest, ARecordBridgingTwoSessionsMergesTheirRows) {
+    const std::vector<Record> two = {{"u1", "buy", kBaseUs, 10, std::string("x")}, {"u1", "view", kBaseUs + 3 * kGapUs / 2, 5, std::string("y")}};
+    write(two);
+    ASSERT_EQ(stored(*conn_).size(), 2u);
+    // Exactly one gap from both: a session of its own between them.
+    const Record apart{"u1", "view", kBaseUs + 3 * kGapUs / 2 + kGapUs, std::nullopt, std::nullopt};
+    write({apart});
+    ASSERT_EQ(stored(*conn_).size(), 3u);
+    // Within the gap of the first two: one session of the three, the later row gone; the one a
+    // gap after them stays apart.
+    const Record bridge{"u1", "view", kBaseUs + 3 * kGapUs / 4, std::nullopt, std::string("z")};
+    write({bridge});
+    const std::vector<Row> rows = stored(*conn_);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows, oracle({two[0], two[1], apart, bridge}));
+    EXPECT_EQ(rows[0][1], std::to_string(kBaseUs));
+    EXPECT_EQ(rows[0][4], "3");
+}
+
+}  // namespace
+}  // namespace starstream::daemon::postgres
