@@ -6,6 +6,13 @@ std::string column_name_of(const std::string& ref) { return ref.substr(ref.find(
 
 std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
+std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension) {
+    std::vector<std::string> out;
+    if (!dimension.attributes.empty()) out.push_back(dimension.attributes.front().name + "_seen");
+    out.insert(out.end(), {"first_seen", "last_seen"});
+    return out;
+}
+
 const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
     for (const auto& f : fields)
         if (f.name == field_name) return &f;

@@ -124,19 +124,39 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         const FieldSpec& f = fields_[i];
         simdjson::dom::element value;
-        const auto error = root.at_pointer(f.pointer).get(value);
-        // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
-        // on the path is null or a scalar: like a missing parent, nothing is there.
-        const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
-                            error == simdjson::INVALID_JSON_POINTER || (!error && value.is_null());
-        if (error && !absent) return "invalid field: " + f.name + " (" + simdjson::error_message(error) + ")";
-        if (!absent) {
+        bool found = false;
+        if (auto reason = find(root, f.name, f.pointer, value, found); !reason.empty()) return reason;
+        for (std::size_t p = 0; !found && p < f.fallback_pointers.size(); ++p)
+            if (auto reason = find(root, f.name, f.fallback_pointers[p], value, found); !reason.empty()) return reason;
+        if (found && !f.only_with.empty()) {
+            simdjson::dom::element companion;
+            if (auto reason = find(root, f.name, f.only_with, companion, found); !reason.empty()) return reason;
+        }
+        if (found) {
             if (auto reason = convert(i, value, out.values[i]); !reason.empty()) return reason;
         }
-        const bool empty_text = std::holds_alternative<std::string>(out.values[i]) && f.type == FieldType::text && std::get<std::string>(out.values[i]).empty();
-        if (f.required && (std::holds_alternative<std::monostate>(out.values[i]) || empty_text)) return "missing field: " + f.name;
+        if (f.required && std::holds_alternative<std::monostate>(out.values[i])) return "missing field: " + f.name;
         if (auto reason = check_rules(i, out.values[i]); !reason.empty()) return reason;
+        if (!f.value_map.empty() && !std::holds_alternative<std::monostate>(out.values[i])) {
+            const auto to = f.value_map.find(std::get<std::string>(out.values[i]));
+            if (to == f.value_map.end() && f.required) return "not allowed: " + f.name + " is not one of the values its map lists";
+            out.values[i] = to == f.value_map.end() ? FieldValue{} : FieldValue{to->second};
+        }
     }
+    return "";
+}
+
+std::string RecordDecoder::find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
+                                bool& found) const {
+    const auto error = root.at_pointer(pointer).get(value);
+    // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
+    // on the path is null or a scalar: like a missing parent, nothing is there.
+    const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
+                        error == simdjson::INVALID_JSON_POINTER || (!error && value.is_null());
+    if (error && !absent) return "invalid field: " + field + " (" + simdjson::error_message(error) + ")";
+    std::string_view text;
+    // An empty string is no value, whatever the field's type (as the compiled product_view reads "").
+    found = !absent && !(value.is_string() && !value.get_string().get(text) && text.empty());
     return "";
 }
 

@@ -231,10 +231,15 @@ private:
             check_name(c, name, "field name");
             FieldSpec f;
             f.name = name;
-            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format"});
-            const Cursor& pointer = c.need(e, "pointer");
-            f.pointer = pointer.text();
-            check_pointer(pointer, f.pointer);
+            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map"});
+            for (const Cursor& pointer : c.need(e, "pointer").items()) {
+                check_pointer(pointer, pointer.text());
+                (f.pointer.empty() ? f.pointer : f.fallback_pointers.emplace_back()) = pointer.text();
+            }
+            if (const Cursor* w = Cursor::find(e, "only_with")) {
+                f.only_with = w->text();
+                check_pointer(*w, f.only_with);
+            }
             f.type = choice<FieldType>(c.need(e, "type"), {{"text", FieldType::text}, {"integer", FieldType::integer}, {"numeric", FieldType::numeric},
                                                            {"double", FieldType::double_precision}, {"boolean", FieldType::boolean}, {"uuid", FieldType::uuid},
                                                            {"inet", FieldType::inet}, {"jsonb", FieldType::jsonb}, {"timestamp", FieldType::timestamp}});
@@ -256,6 +261,11 @@ private:
             parse_timestamp_encoding(c, e, f);
             if ((!f.one_of.empty() || !f.pattern.empty() || f.max_length) && f.type != FieldType::text)
                 c.fail("one_of, pattern and max_length apply to text fields; '" + name + "' is not text");
+            if (const Cursor* m = Cursor::find(e, "map")) {
+                if (f.type != FieldType::text) m->fail("map applies to text fields; '" + name + "' is not text");
+                for (const auto& [from, to] : m->entries()) f.value_map[from] = to.text();
+                if (f.value_map.empty()) m->fail("an empty map: give at least one 'value: replacement' entry");
+            }
             spec_.fields.push_back(std::move(f));
         }
         if (spec_.fields.empty()) at.fail("a spec needs at least one field");
@@ -317,10 +327,12 @@ private:
             const EnricherFunction* fn = find_enricher(function.text());
             if (!fn) function.fail("unknown enricher function '" + function.text() + "' (expected one of: " + enricher_names() + ")");
             EnricherSpec spec{name, function.text(), {}};
-            const Cursor& input = c.need(e, "input");
-            const auto refs = input.items(false);
+            const Cursor* input = Cursor::find(e, "input");
+            if (fn->inputs.empty() && input) input->fail(function.text() + " takes no input");
+            if (!fn->inputs.empty() && !input) c.need(e, "input");
+            const auto refs = input ? input->items(false) : std::vector<Cursor>{};
             if (refs.size() != fn->inputs.size())
-                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined(fn->inputs));
+                input->fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined(fn->inputs));
             for (const Cursor& ref : refs) {
                 spec.inputs.push_back(reference(ref));
                 const FieldSpec* f = spec_.field(spec.inputs.back());
@@ -347,6 +359,8 @@ private:
             // A single key column named like the surrogate key is that key (dim_date's date_key).
             std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
             if (!(d.key.size() == 1 && d.key[0].name == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
+            if (d.policy == DimensionPolicy::earliest)
+                for (const auto& column : earliest_state_columns(d)) reserved.insert(column);
             check_columns(c, {names(d.key), names(d.attributes)}, reserved);
             spec_.dimensions.push_back(std::move(d));
         }

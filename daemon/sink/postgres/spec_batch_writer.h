@@ -6,14 +6,16 @@
 //      single key column already named like the surrogate key, as dim_date's date_key, is the
 //      key itself). Policies: SCD type 1 (attributes overwritten when they differ; within a
 //      batch the latest event's values win), SCD type 2 (Scd2Merge: versions tiling time, facts
-//      pointing at the version current at their event time). dim_date is the conformed calendar
+//      pointing at the version current at their event time), earliest attribute (the earliest
+//      event carrying the first attribute sets them all, ties to the smallest values; first and
+//      last seen widen: the same member whatever the order, batches or instances). dim_date is the conformed calendar
 //      dimension: its attribute columns are derived from the date key as product_view's are;
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
 //      max, count_distinct), under the window merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): session windows, avg/first/last/any, the earliest-attribute policy.
+// Not yet (refused at start): session windows, avg/first/last/any.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
@@ -64,6 +66,9 @@ private:
     /// Keys of the dimension for each row of [begin, end), merging its members.
     std::vector<std::int64_t> merge_dimension(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                               engine::TableRows& rows);
+    /// merge_dimension for an earliest-attribute dimension.
+    std::vector<std::int64_t> merge_earliest(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                             engine::TableRows& rows);
     /// Inserts rows [begin, end) into `f`; `inserted_rows` (per row of the batch) tells which were new.
     engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
                                   std::vector<bool>& inserted_rows);
@@ -80,9 +85,8 @@ private:
     std::unique_ptr<class SpecWindowWriter> windows_;
 };
 
-/// Why `spec` cannot run as a spec pipeline yet ("" when it can): an earliest-attribute
-/// dimension with attributes, a session window, an aggregate other than count, sum, min, max
-/// and count_distinct.
+/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a session window, an
+/// aggregate other than count, sum, min, max and count_distinct.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres
