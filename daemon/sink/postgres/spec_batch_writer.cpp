@@ -7,6 +7,7 @@
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/spec_window_writer.h"
+#include "sink/postgres/unique_keys.h"
 #include "sink/postgres/window_lock.h"
 #include "spec/table_schema.h"
 
@@ -96,6 +97,16 @@ std::string text_columns(const std::vector<std::string>& columns) {
     std::vector<std::string> defs;
     for (const auto& c : columns) defs.push_back(sql_identifier(c) + " text");
     return fmt::format("{}", fmt::join(defs, ", "));
+}
+
+/// The ON CONFLICT target of `d`'s natural key: the table's unique index on it as the database
+/// has it (product_view's dim_user_agent is unique on md5(user_agent)), else its columns.
+std::string natural_key_target(PgConnection& conn, const spec::DimensionSpec& d) {
+    std::set<std::string> columns;
+    std::vector<std::string> natural;
+    for (const auto& c : d.key) columns.insert(c.name), natural.push_back(sql_identifier(c.name));
+    const std::string target = conflict_target(conn, d.table, columns);
+    return target.empty() ? fmt::format("{}", fmt::join(natural, ", ")) : target;
 }
 
 /// The merge of an earliest-attribute dimension (pipeline_spec.h earliest_state_columns) from
@@ -218,7 +229,7 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint, {}, {}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
                                 text_columns(staged), fmt::join(state, ", ")));
         dim->merge_sql = earliest_attribute_merge(d.table, dim->stage_table, dim->surrogate_key, dim->key, dim->attributes, spec::earliest_state_columns(d),
-                                                  fmt::format("{}", fmt::join(natural, ", ")));
+                                                  natural_key_target(*conn_, d));
     } else {
         std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
         std::vector<std::string> natural, attributes;
@@ -233,7 +244,7 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         }
         conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
                                 staged.empty() ? "" : ", ", text_columns(staged)));
-        const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : fmt::format("{}", fmt::join(natural, ", "));
+        const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d);
         dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
     }
     return dim;
