@@ -154,6 +154,27 @@ TEST(PipelineSpec, FilterValuesMustBePossible) {
                  "windows.win_revenue.aggregates.big.where.price", "finite number");
 }
 
+TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
+    expect_error(with("pointer: /user/id,", "pointer: [/user/id, user],"), 5, "fields.user_id.pointer[1]", "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [/user/id, /user/id],"), 5, "fields.user_id.pointer[1]", "listed twice");
+    expect_error(with("pattern: \"user_[0-9]+\"", "only_with: id"), 5, "fields.user_id.only_with", "must start with '/'");
+    expect_error(with("range: [0, 1000]", "map: {a: b}"), 6, "fields.price.map", "map applies to text fields");
+    expect_error(with("pattern: \"user_[0-9]+\"", "map: {}"), 5, "fields.user_id.map", "an empty map");
+    expect_error(with("calendar: {function: calendar, input: at}", "origin: {function: record_origin, input: at}"), 10, "enrichers.origin.input",
+                 "takes no input");
+    expect_error(with("calendar: {function: calendar, input: at}", "calendar: {function: calendar}"), 10, "enrichers.calendar",
+                 "missing key 'enrichers.calendar.input'");
+    // The earliest policy keeps <first attribute>_seen, first_seen and last_seen for itself.
+    expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [price, {price_seen: at}], policy: earliest}"), 12,
+                 "dimensions.dim_user", "keeps for itself");
+    expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [{first_seen: at}], policy: earliest}"), 12,
+                 "dimensions.dim_user", "keeps for itself");
+    const PipelineSpec spec = parse_pipeline_spec(
+        with("calendar: {function: calendar, input: at}", "calendar: {function: calendar, input: at}\n  origin: {function: record_origin}"), "lab.yaml");
+    EXPECT_EQ(reference_type(spec, "origin.partition"), "integer");
+    EXPECT_EQ(reference_type(spec, "origin.offset"), "bigint");
+}
+
 TEST(PipelineSpec, YamlSyntaxErrorHasALine) {
     const SpecError e = error_of(with("  dim_user: {key: [user_id]}", "  dim_user: {key: [user_id}"));
     EXPECT_EQ(e.line(), 12) << e.what();
