@@ -15,12 +15,15 @@ here from the JSONL: per member, the attributes of the earliest event carrying t
 smaller value), that event's time, and the first and last event times.
 """
 import collections
+import json
 import os
+import random
 import re
 import shutil
 import subprocess
 import tempfile
 import unittest
+import uuid
 
 import expectations as expect
 import harness
@@ -187,6 +190,113 @@ class SpecProductView(unittest.TestCase):
     def test_spec_migrations_added_nothing_to_product_views_tables(self):
         added = harness.query(self.spec, "SELECT target, statement FROM starstream.spec_migration")
         self.assertEqual(added, [])
+
+
+SHOP_SPEC = """pipeline: shop_first
+source: {topics: [shop_first], format: json}
+fields:
+  id: {pointer: /id, type: uuid, required: true}
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+  shop: {pointer: /shop, type: text, required: true}
+  domain: {pointer: /domain, type: text}
+  country: {pointer: /country, type: text}
+  rank: {pointer: /rank, type: integer}
+event: {id: id, time: at}
+dimensions:
+  dim_shop: {key: [shop], attributes: [domain, country, rank], policy: earliest}
+facts:
+  fact_shop_event: {grain: event, dimensions: [dim_shop], columns: [id, at]}
+"""
+SHOP_PARTITIONS = 4
+
+
+def shop_events(seed=5, shops=25, per_shop=40):
+    """Events whose times tie often, with attributes that differ on a tie: domains, a country
+    present or not, ranks whose text order is not their numeric order (9, 10); some events carry
+    no domain (absent or ""), so a shop may stay inferred."""
+    rng = random.Random(seed)
+    events = []
+    for s in range(shops):
+        for _ in range(per_shop):
+            e = {"id": str(uuid.UUID(int=rng.getrandbits(128))), "at": 1700000000 + rng.randrange(6) * 60, "shop": f"shop-{s}"}
+            for name, values in (("domain", ["b.example", "a.example", "", None]), ("country", ["DE", "AT", None]), ("rank", [9, 10, None])):
+                v = rng.choice(values)
+                if v is not None or rng.random() < 0.5:
+                    e[name] = v
+            if s % 5 == 0:
+                e.pop("domain", None)  # never a domain: an inferred member
+            events.append(e)
+    return events
+
+
+def shop_oracle(events):
+    """Per shop: (domain, country, rank, the time they came from, first seen, last seen): those of
+    the earliest event carrying a domain, ties to the smaller values (text bytewise, rank by
+    number, none last); None for the four when no event carries a domain."""
+    times, best = {}, {}
+    for e in events:
+        shop, t = e["shop"], e["at"]
+        times.setdefault(shop, []).append(t)
+        if e.get("domain"):
+            country, rank = e.get("country") or None, e.get("rank")
+            order = (t, e["domain"].encode(), country is None, (country or "").encode(), rank is None, rank or 0)
+            if shop not in best or order < best[shop][0]:
+                best[shop] = (order, (e["domain"], country, rank, t))
+    return {shop: (*(best[shop][1] if shop in best else (None,) * 4), min(ts), max(ts)) for shop, ts in times.items()}
+
+
+class EarliestOnASpecMadeTable(unittest.TestCase):
+    """The earliest-attribute policy on a table the generated migrations make: ties between
+    different values settled the same way whatever the order (messages shuffled over unkeyed
+    partitions, sent twice), the batch boundaries (7 records) and the instances (two at once),
+    against the oracle above."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.local_stack(cls, "starstream-earliest-", SHOP_PARTITIONS, topics=("shop_first",))
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.events = shop_events()
+        messages = [json.dumps(e).encode() for e in cls.events]
+        messages += random.Random(6).sample(messages, 60)  # duplicates
+        random.Random(7).shuffle(messages)
+        per_partition = [messages[p::SHOP_PARTITIONS] for p in range(SHOP_PARTITIONS)]
+        for p, part in enumerate(per_partition):
+            path = os.path.join(cls.tmp, f"p{p}.jsonl")
+            with open(path, "wb") as f:
+                f.write(b"\n".join(part) + b"\n")
+            subprocess.run(["kcat", "-P", "-b", cls.kafka.bootstrap, "-t", "shop_first", "-p", str(p), "-l", path],
+                           check=True, capture_output=True, timeout=120)
+        folder = os.path.join(cls.tmp, "pipelines")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "shop_first.yaml"), "w") as f:
+            f.write(SHOP_SPEC)
+        cls.dsn = cls.pg.create_database("shop")
+        keys = {**COMMON, "pipelines.dir": folder, "pipelines.run": "shop_first", "batch.max_records": 7, "batch.trigger_interval_ms": 20,
+"kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
+        two = [subprocess.Popen(harness.daemon_args(cls.dsn, cls.kafka.bootstrap, group="shop", **keys, **{"instance.id": f"shop-{n}"}),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
+        for proc in two:
+            _, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+        last = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="shop", **keys)
+        assert last.returncode == 0, last.stderr[-3000:]
+
+    def test_the_generated_table_keeps_the_policys_state(self):
+        columns = harness.query(self.dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+                                          " WHERE table_name = 'dim_shop' ORDER BY ordinal_position")
+        self.assertEqual(columns[-3:], [("domain_seen", "timestamp with time zone", "YES"), ("first_seen", "timestamp with time zone", "NO"),
+                                        ("last_seen", "timestamp with time zone", "NO")])
+
+    def test_members_equal_the_oracle(self):
+        want = shop_oracle(self.events)
+        self.assertTrue(any(v[0] is None for v in want.values()) and any(v[0] for v in want.values()))
+        got = {shop: (d, c, r, seconds(t), seconds(f), seconds(l)) for shop, d, c, r, t, f, l in harness.query(
+            self.dsn, "SELECT shop, domain, country, rank, domain_seen, first_seen, last_seen FROM dim_shop")}
+        self.assertEqual(got, want)
+
+    def test_every_fact_points_at_its_shop(self):
+        rows = harness.query(self.dsn, "SELECT f.id::text, s.shop FROM fact_shop_event f LEFT JOIN dim_shop s USING (shop_key)")
+        self.assertEqual(dict(rows), {e["id"]: e["shop"] for e in self.events})
 
 
 if __name__ == "__main__":
