@@ -222,14 +222,15 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         dim->merge_sql = date_dimension_insert(dim->stage_table);
     } else if (d.policy == spec::DimensionPolicy::earliest) {
         dim->earliest = true;
-        std::vector<std::string> staged, natural, state;
-        for (const auto& c : dim->key) staged.push_back(c.name), natural.push_back(sql_identifier(c.name));
-        for (const auto& c : dim->attributes) staged.push_back(c.name);
-        for (const auto& c : spec::earliest_state_columns(d)) state.push_back(sql_identifier(c) + " timestamptz");
-        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint, {}, {}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
-                                text_columns(staged), fmt::join(state, ", ")));
-        dim->merge_sql = earliest_attribute_merge(d.table, dim->stage_table, dim->surrogate_key, dim->key, dim->attributes, spec::earliest_state_columns(d),
-                                                  natural_key_target(*conn_, d));
+        // A key column named like the surrogate key is that key: staged once, as the key.
+        const std::vector<Projected> natural = dim->key_is_surrogate ? std::vector<Projected>{} : dim->key;
+        std::vector<std::string> staged = {sql_identifier(dim->surrogate_key) + " bigint"};
+        for (const auto& c : natural) staged.push_back(sql_identifier(c.name) + " text");
+        for (const auto& c : dim->attributes) staged.push_back(sql_identifier(c.name) + " text");
+        for (const auto& c : spec::earliest_state_columns(d)) staged.push_back(sql_identifier(c) + " timestamptz");
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", dim->stage_table, fmt::join(staged, ", ")));
+        dim->merge_sql = earliest_attribute_merge(d.table, dim->stage_table, dim->surrogate_key, natural, dim->attributes, spec::earliest_state_columns(d),
+                                                  natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d));
     } else {
         std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
         std::vector<std::string> natural, attributes;
@@ -383,10 +384,11 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
         const SpecRow& row = batch.rows[r];
         const auto natural = d.natural_key(row);
         if (!natural) continue;
-        const std::int64_t key = surrogate_key(*natural);
+        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
+        const std::int64_t key = d.key_is_surrogate ? std::get<std::int64_t>(row.values[d.key[0].index]) : surrogate_key(*natural);
         keys[r - begin] = key;
         Member& m = members[key];
-        if (m.key.empty())
+        if (m.key.empty() && !d.key_is_surrogate)
             for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
         m.first_us = std::min(m.first_us, row.event_time_us), m.last_us = std::max(m.last_us, row.event_time_us);
         if (d.attributes.empty() || !input_text(row.values[d.attributes.front().index], d.attributes.front().type)) continue;
@@ -397,7 +399,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
         m.candidates.insert(std::move(attributes));
     }
     copy_.reset();
-    const auto columns = static_cast<std::int16_t>(1 + d.key.size() + d.attributes.size() + (d.attributes.empty() ? 2 : 3));
+    const auto columns = static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size() + (d.attributes.empty() ? 2 : 3));
     for (const auto& [key, m] : members) {
         auto stage = [&](const std::vector<std::optional<std::string>>* attributes) {
             copy_.begin_row(columns);
