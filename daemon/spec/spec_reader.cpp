@@ -515,8 +515,15 @@ private:
             for (const Cursor& v : values.items()) {
                 if (f && numeric(f->type)) v.number();
                 if (f && f->type == FieldType::boolean) v.boolean();
-                if (f && !f->one_of.empty() && std::find(f->one_of.begin(), f->one_of.end(), v.text()) == f->one_of.end())
+                if (f && !f->value_map.empty()) {
+                    // A mapped field holds the map's values, whatever one_of says of the message's.
+                    std::set<std::string> mapped;
+                    for (const auto& [from, to] : f->value_map) mapped.insert(to);
+                    if (!mapped.count(v.text()))
+                        v.fail("'" + v.text() + "' is not a value field '" + f->name + "' maps to (" + joined(mapped) + "): nothing would match");
+                } else if (f && !f->one_of.empty() && std::find(f->one_of.begin(), f->one_of.end(), v.text()) == f->one_of.end()) {
                     v.fail("'" + v.text() + "' is not one of the values field '" + f->name + "' allows (" + joined(f->one_of) + "): nothing would match");
+                }
                 out[resolved].push_back(v.text());
             }
         }

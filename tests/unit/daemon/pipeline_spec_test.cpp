@@ -169,6 +169,10 @@ TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
                  "dimensions.dim_user", "keeps for itself");
     expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [{first_seen: at}], policy: earliest}"), 12,
                  "dimensions.dim_user", "keeps for itself");
+    // A filter on a mapped field compares the map's values.
+    std::string mapped = with("pattern: \"user_[0-9]+\"", "map: {user_1: vip, user_2: regular}");
+    expect_error(mapped, 19, "windows.win_revenue.aggregates.big.where.user_id[0]", "is not a value field 'user_id' maps to (regular, vip)");
+    EXPECT_NO_THROW(parse_pipeline_spec(mapped.replace(mapped.find("[user_1, user_2]}}}"), 16, "[vip]"), "lab.yaml"));
     const PipelineSpec spec = parse_pipeline_spec(
         with("calendar: {function: calendar, input: at}", "calendar: {function: calendar, input: at}\n  origin: {function: record_origin}"), "lab.yaml");
     EXPECT_EQ(reference_type(spec, "origin.partition"), "integer");
