@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace starstream::daemon::spec {
@@ -32,12 +33,19 @@ struct TimestampEncoding {
     std::string format;  ///< Kind::format only
 };
 
+/// One place a field's value may come from: a JSON pointer, tried only when the message's text at
+/// each condition pointer is one of its values (`if: {/collection: [a, b]}`; none: always).
+struct FieldSource {
+    std::string pointer;
+    std::vector<std::pair<std::string, std::vector<std::string>>> conditions;
+};
+
 struct FieldSpec {
     std::string name;
-    std::string pointer;  ///< RFC 6901 JSON pointer into the message ("/event_id")
-    /// Further pointers, tried in order while none before found a value (`pointer: [/a, /b]`:
-    /// the first present wins).
-    std::vector<std::string> fallback_pointers;
+    std::string pointer;  ///< RFC 6901 JSON pointer into the message ("/event_id"); the first source's
+    /// Where the value may come from, in order: the first source whose condition holds and whose
+    /// pointer holds a value wins (`pointer: [{pointer: /a, if: {/kind: x}}, /b]`). Empty: `pointer`.
+    std::vector<FieldSource> sources;
     /// Set: the field holds a value only when the message also has one at this pointer
     /// (`only_with: /product_id`); otherwise it is null.
     std::string only_with;

@@ -125,9 +125,13 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
         const FieldSpec& f = fields_[i];
         simdjson::dom::element value;
         bool found = false;
-        if (auto reason = find(root, f.name, f.pointer, value, found); !reason.empty()) return reason;
-        for (std::size_t p = 0; !found && p < f.fallback_pointers.size(); ++p)
-            if (auto reason = find(root, f.name, f.fallback_pointers[p], value, found); !reason.empty()) return reason;
+        if (f.sources.empty()) {
+            if (auto reason = find(root, f.name, f.pointer, value, found); !reason.empty()) return reason;
+        }
+        for (std::size_t s = 0; !found && s < f.sources.size(); ++s) {
+            if (!holds(root, f.sources[s])) continue;
+            if (auto reason = find(root, f.name, f.sources[s].pointer, value, found); !reason.empty()) return reason;
+        }
         if (found && !f.only_with.empty()) {
             simdjson::dom::element companion;
             if (auto reason = find(root, f.name, f.only_with, companion, found); !reason.empty()) return reason;
@@ -158,6 +162,16 @@ std::string RecordDecoder::find(simdjson::dom::element root, const std::string& 
     // An empty string is no value, whatever the field's type (as the compiled product_view reads "").
     found = !absent && !(value.is_string() && !value.get_string().get(text) && text.empty());
     return "";
+}
+
+bool RecordDecoder::holds(simdjson::dom::element root, const FieldSource& source) {
+    for (const auto& [pointer, values] : source.conditions) {
+        std::string_view text;
+        simdjson::dom::element at;
+        if (root.at_pointer(pointer).get(at) || at.get_string().get(text)) return false;  // absent or not text: no value matches
+        if (std::find(values.begin(), values.end(), text) == values.end()) return false;
+    }
+    return true;
 }
 
 std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const {

@@ -25,7 +25,9 @@
 // double holds anywhere in the message makes it invalid JSON (simdjson).
 // Absent, null and an empty string ("") are the same, whatever the type: null for an optional
 // field, "missing field" for a required one. Range bounds compare as doubles.
-// Several pointers (`pointer: [/a, /b]`): the first that holds a value wins. `only_with`: the
+// Several pointers (`pointer: [/a, /b]`): the first that holds a value wins; an item
+// `{pointer: /a, if: {/kind: [x, y]}}` is tried only when the message's text at /kind is x or y
+// (absent, or not a string: not tried). `only_with`: the
 // field is null unless the message also holds a value at that pointer. `map`: a text value is
 // replaced by its entry after the rules are checked; a value the map does not list is null
 // ("not allowed" for a required field).
@@ -71,6 +73,8 @@ private:
     /// ""). Returns "" or the reason the message cannot be read there.
     std::string find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
                      bool& found) const;
+    /// Whether the message's text at each of `source`'s condition pointers is one of its values.
+    static bool holds(simdjson::dom::element root, const FieldSource& source);
     /// Converts and checks one field's element. Returns "" or the reason.
     std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
     std::string check_rules(std::size_t field, const FieldValue& value) const;

@@ -232,9 +232,13 @@ private:
             FieldSpec f;
             f.name = name;
             const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map"});
-            for (const Cursor& pointer : c.need(e, "pointer").items()) {
-                check_pointer(pointer, pointer.text());
-                (f.pointer.empty() ? f.pointer : f.fallback_pointers.emplace_back()) = pointer.text();
+            const Cursor& pointers = c.need(e, "pointer");
+            if (pointers.is_scalar()) {
+                f.pointer = pointers.text();
+                check_pointer(pointers, f.pointer);
+            } else {
+                for (const Cursor& item : pointers.items()) f.sources.push_back(field_source(item));
+                f.pointer = f.sources.front().pointer;
             }
             if (const Cursor* w = Cursor::find(e, "only_with")) {
                 f.only_with = w->text();
@@ -269,6 +273,28 @@ private:
             spec_.fields.push_back(std::move(f));
         }
         if (spec_.fields.empty()) at.fail("a spec needs at least one field");
+    }
+
+    /// A pointer list's item: "/p" or {pointer: /p, if: {/q: value or [values], ...}}.
+    static FieldSource field_source(const Cursor& item) {
+        FieldSource source;
+        if (item.is_scalar()) {
+            source.pointer = item.text();
+            check_pointer(item, source.pointer);
+            return source;
+        }
+        const auto e = item.entries({"pointer", "if"});
+        const Cursor& pointer = item.need(e, "pointer");
+        source.pointer = pointer.text();
+        check_pointer(pointer, source.pointer);
+        if (const Cursor* when = Cursor::find(e, "if")) {
+            for (const auto& [at, values] : when->entries()) {
+                check_pointer(values, at);
+                source.conditions.emplace_back(at, values.texts());
+            }
+            if (source.conditions.empty()) when->fail("an empty condition: give at least one '/pointer: value' entry");
+        }
+        return source;
     }
 
     static void parse_range(const Cursor& r, FieldSpec& f) {

@@ -44,6 +44,34 @@ DIMENSIONS = {  # table: natural key columns
 TLD_COUNTRY = {"uk": "GB"}
 
 
+def corner_events(start):
+    """Messages the generator does not make, each a rule of the compiled pipeline the spec must
+    follow: viewing_product_id on events other than a recommendation click (not their product),
+    a click that names its product in product_id, an unknown event type (no funnel stage), no
+    page URL, no IP address, a generic TLD, an upper-case id, options as an object, and two
+    events of one store at the same second on different domains (the smaller domain wins)."""
+    base = {"time_stamp": start + 60, "ip": "93.184.12.40", "device_id": "d0000000-0000-4000-8000-000000000001",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "store_id": "6",
+            "current_url": "https://www.shop.de/listing.html", "collection": "view_listing_page"}
+    corners = [
+        {"collection": "product_detail_recommendation_visible", "product_id": "", "viewing_product_id": "900001",
+         "current_url": "https://www.shop.de/ring-900001.html"},
+        {"collection": "product_view_all_recommend_clicked", "product_id": "900002", "current_url": "https://www.shop.de/ring-900002.html?x=1"},
+        {"collection": "mystery_action"},
+        {"current_url": None, "store_id": "9001"},
+        {"ip": None, "referrer_url": "", "resolution": ""},
+        {"store_id": "9002", "current_url": "https://shop.example.com/a.html", "option": {"alloy": "white"}},
+        {"store_id": "9003", "current_url": "https://www.b-shop.de/", "time_stamp": start + 120},
+        {"store_id": "9003", "current_url": "https://www.a-shop.fr/", "time_stamp": start + 120},
+        {"store_id": "9003", "current_url": "https://www.0-shop.it/", "time_stamp": start + 121},
+    ]
+    out = []
+    for n, corner in enumerate(corners):
+        e = {**base, "id": f"C0FFEE00-0000-4000-8000-{n:012d}", **corner}
+        out.append({k: v for k, v in e.items() if v is not None})
+    return out
+
+
 def spec_copy(folder):
     """pipelines/product_view.yaml as another pipeline on another topic, without its windows."""
     with open(os.path.join(harness.SOURCE_DIR, "pipelines", "product_view.yaml")) as f:
@@ -109,6 +137,14 @@ class SpecProductView(unittest.TestCase):
         harness.generate(EVENTS, copy, brokers=cls.kafka.bootstrap, topic=SPEC_TOPIC, **knobs)
         with open(cls.jsonl, "rb") as a, open(copy, "rb") as b:
             assert a.read() == b.read(), "the generator must write the same bytes to both topics"
+        corners = os.path.join(cls.tmp, "corners.jsonl")
+        with open(corners, "w") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in corner_events(knobs["start_time"])))
+        for topic in ("product_view", SPEC_TOPIC):
+            subprocess.run(["kcat", "-P", "-b", cls.kafka.bootstrap, "-t", topic, "-p", "0", "-l", corners],
+                           check=True, capture_output=True, timeout=120)
+        with open(corners, "rb") as f, open(cls.jsonl, "ab") as all_messages:
+            all_messages.write(f.read())
         cls.events, cls.malformed = expect.read_jsonl(cls.jsonl)
 
         cls.compiled = cls.pg.create_database("compiled")
@@ -144,7 +180,7 @@ class SpecProductView(unittest.TestCase):
         # Lineage: the topic differs by name only; a message sent twice (to random partitions)
         # keeps the copy that committed first, on either path: its position is order-dependent.
         sent = collections.Counter()
-        with open(self.jsonl, "rb") as f:
+        with open(self.jsonl, "rb") as f:  # the generator's messages and the corners
             for line in f:
                 e = expect.parse_event(line.rstrip(b"\n"))
                 if e is not None:
@@ -175,6 +211,9 @@ class SpecProductView(unittest.TestCase):
                                     if e.get("product_id") else None)
         self.assertTrue(any(first < seen for _, seen, first, _ in products.values() if seen is not None),
                         "some products should be named before their own page is seen")
+        self.assertNotIn("900001", products)
+        self.assertEqual(products["900002"][0], "https://www.shop.de/ring-900002.html")
+        self.assertEqual(stores["9003"][0], "a-shop.fr")
         for dsn in (self.spec, self.compiled):
             with self.subTest(database=dsn):
                 got = {s: (d, c, seconds(t), seconds(f), seconds(l)) for s, d, c, t, f, l in harness.query(

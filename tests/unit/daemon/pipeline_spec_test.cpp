@@ -158,6 +158,10 @@ TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
     expect_error(with("pointer: /user/id,", "pointer: [/user/id, user],"), 5, "fields.user_id.pointer[1]", "must start with '/'");
     expect_error(with("pointer: /user/id,", "pointer: [/user/id, /user/id],"), 5, "fields.user_id.pointer[1]", "listed twice");
     expect_error(with("pattern: \"user_[0-9]+\"", "only_with: id"), 5, "fields.user_id.only_with", "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {kind: a}}, /user/id],"), 5, "fields.user_id.pointer[0].if.kind",
+                 "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, when: {/kind: a}}],"), 5, "fields.user_id.pointer[0].when", "unknown key 'when'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {}}],"), 5, "fields.user_id.pointer[0].if", "an empty condition");
     expect_error(with("range: [0, 1000]", "map: {a: b}"), 6, "fields.price.map", "map applies to text fields");
     expect_error(with("pattern: \"user_[0-9]+\"", "map: {}"), 5, "fields.user_id.map", "an empty map");
     expect_error(with("calendar: {function: calendar, input: at}", "origin: {function: record_origin, input: at}"), 10, "enrichers.origin.input",

@@ -157,10 +157,10 @@ TEST(RecordDecoder, SeveralPointersOnlyWithMapsAndEmptyStrings) {
 source: {topics: [t]}
 fields:
   id: {pointer: /id, type: text, required: true}
-  product: {pointer: [/product_id, /viewing_product_id, /deep/product], type: text}
+  product: {pointer: [{pointer: /viewing_product_id, if: {/kind: [click, tap]}}, /product_id, /deep/product], type: text}
   page: {pointer: /url, type: text, only_with: /product_id}
   stage: {pointer: /kind, type: text, map: {view: browse, buy: purchase}}
-  kind: {pointer: /kind, type: text, required: true, map: {view: browse}, one_of: [view, buy]}
+  kind: {pointer: /kind, type: text, required: true, map: {view: browse, click: browse, tap: browse}, one_of: [view, buy, click, tap]}
   options: {pointer: /option, type: jsonb}
   ip: {pointer: /ip, type: inet}
   at: {pointer: /at, type: timestamp, unit: s, required: true}
@@ -174,13 +174,18 @@ facts:
     auto value = [&](const std::string& field) { return r.values[index_of(spec, field)]; };
     const FieldValue none;
 
-    // The first pointer holding a value wins; "" and null are no value.
+    // The first pointer holding a value wins, a conditional one only when its condition holds;
+    // "" and null are no value.
     ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","product_id":"p1","viewing_product_id":"v1","url":"u","kind":"view"})", r), "");
-    EXPECT_EQ(value("product"), FieldValue{std::string("p1")});
+    EXPECT_EQ(value("product"), FieldValue{std::string("p1")});  // not a click: viewing_product_id not tried
     EXPECT_EQ(value("page"), FieldValue{std::string("u")});
     EXPECT_EQ(value("stage"), FieldValue{std::string("browse")});
     EXPECT_EQ(value("kind"), FieldValue{std::string("browse")});  // rules checked on "view", before the map
-    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","product_id":"","viewing_product_id":"v2","url":"u","kind":"view","option":"","ip":""})", r), "");
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","product_id":"p1","viewing_product_id":"v1","kind":"tap"})", r), "");
+    EXPECT_EQ(value("product"), FieldValue{std::string("v1")});
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","viewing_product_id":"v1","kind":"view"})", r), "");
+    EXPECT_EQ(value("product"), none);
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","product_id":"","viewing_product_id":"v2","url":"u","kind":"click","option":"","ip":""})", r), "");
     EXPECT_EQ(value("product"), FieldValue{std::string("v2")});
     EXPECT_EQ(value("page"), none);  // only_with: /product_id holds ""
     EXPECT_EQ(value("options"), none);
@@ -196,5 +201,5 @@ facts:
     EXPECT_EQ(decoder.decode(R"({"at":0,"id":"5","kind":"refund"})", r).rfind("not allowed: kind", 0), 0u);
     EXPECT_EQ(decoder.decode(R"({"at":0,"id":"","kind":"view"})", r), "missing field: id");
     // A later pointer's value is still checked: a wrong type is a reason, not skipped.
-    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"6","viewing_product_id":7,"kind":"view"})", r), "wrong type: product must be a string");
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"6","viewing_product_id":7,"kind":"click"})", r), "wrong type: product must be a string");
 }
