@@ -42,8 +42,10 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
             });
         } else if (f == "user_agent") {
             enrichers_.push_back([in, &en](std::vector<FieldValue>& v, const RecordPosition&) {
-                const std::string header(text_of(v[in[0]]));
-                if (header.empty()) return v.resize(v.size() + 9);
+                // A header that is there, "" included (a field's default), is parsed as the compiled pipeline does.
+                const auto* present = std::get_if<std::string>(&v[in[0]]);
+                if (!present) return v.resize(v.size() + 9);
+                const std::string header = *present;
                 const auto& ua = en.user_agent(surrogate_key(header), header);
                 for (std::string s : {ua.browser_family, ua.browser_version(), ua.os_family, ua.os_version(), ua.device_family, ua.device_brand,
                                       ua.device_model, ua.device_type})

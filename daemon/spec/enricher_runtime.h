@@ -2,7 +2,8 @@
 // computes its outputs from its inputs with daemon/enrichment's lookups, so a spec reaches the
 // same user-agent parse, geography, domains, referrer channel, canonical URL and reporting
 // calendar as the compiled product_view pipeline. A null or empty input gives null outputs
-// (calendar: none without an event time), except where the compiled pipeline keeps a member
+// (calendar: none without an event time; user_agent parses a header "" that a field's default
+// gave, as the compiled pipeline parses a missing one), except where the compiled pipeline keeps a member
 // for it: ip_geography gives the unknown location (ZZ, region and city '') for no or no valid
 // address, and region and city '' when the database knows none; referrer_channel's domain is ''
 // for no referrer (direct traffic) or a host without a registrable domain. record_origin gives

@@ -52,6 +52,11 @@ struct FieldSpec {
     /// Non-empty: a text field's value is replaced by its entry (`map: {from: to}`); a value the
     /// map does not list becomes null. Rules apply to the value as sent, before the map.
     std::map<std::string, std::string> value_map;
+    /// A text field's value when the message holds none (`default: ""`), "" included.
+    std::optional<std::string> default_value;
+    /// `invalid: no_value`: a value of the wrong type is no value instead of a dead letter (as
+    /// the compiled product_view reads an IP address it cannot parse).
+    bool invalid_is_no_value = false;
     FieldType type = FieldType::text;
     TimestampEncoding timestamp;  ///< FieldType::timestamp only
     // Validation rules: each failure is a dead letter naming the field and the rule.

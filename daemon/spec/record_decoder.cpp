@@ -137,8 +137,12 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
             if (auto reason = find(root, f.name, f.only_with, companion, found); !reason.empty()) return reason;
         }
         if (found) {
-            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) return reason;
+            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) {
+                if (!f.invalid_is_no_value) return reason;
+                out.values[i] = std::monostate{};
+            }
         }
+        if (f.default_value && std::holds_alternative<std::monostate>(out.values[i])) out.values[i] = *f.default_value;
         if (f.required && std::holds_alternative<std::monostate>(out.values[i])) return "missing field: " + f.name;
         if (auto reason = check_rules(i, out.values[i]); !reason.empty()) return reason;
         if (!f.value_map.empty() && !std::holds_alternative<std::monostate>(out.values[i])) {

@@ -30,7 +30,8 @@
 // (absent, or not a string: not tried). `only_with`: the
 // field is null unless the message also holds a value at that pointer. `map`: a text value is
 // replaced by its entry after the rules are checked; a value the map does not list is null
-// ("not allowed" for a required field).
+// ("not allowed" for a required field). `default` (text): the value when none was found.
+// `invalid: no_value`: a value that does not convert to the type is no value, not a dead letter.
 // Thread rules: one thread per object (the simdjson parser is reused).
 #pragma once
 

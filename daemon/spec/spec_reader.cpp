@@ -231,7 +231,7 @@ private:
             check_name(c, name, "field name");
             FieldSpec f;
             f.name = name;
-            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map"});
+            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map", "default", "invalid"});
             const Cursor& pointers = c.need(e, "pointer");
             if (pointers.is_scalar()) {
                 f.pointer = pointers.text();
@@ -265,6 +265,14 @@ private:
             parse_timestamp_encoding(c, e, f);
             if ((!f.one_of.empty() || !f.pattern.empty() || f.max_length) && f.type != FieldType::text)
                 c.fail("one_of, pattern and max_length apply to text fields; '" + name + "' is not text");
+            if (const Cursor* d = Cursor::find(e, "default")) {
+                if (f.type != FieldType::text) d->fail("default applies to text fields; '" + name + "' is not text");
+                if (f.required) d->fail("a required field has no default: a message without it is a dead letter");
+                f.default_value = d->text();
+            }
+            if (const Cursor* i = Cursor::find(e, "invalid"))
+                f.invalid_is_no_value = choice<bool>(*i, {{"dead_letter", false}, {"no_value", true}});
+            if (f.invalid_is_no_value && f.required) c.fail("invalid: no_value would leave a required field without a value");
             if (const Cursor* m = Cursor::find(e, "map")) {
                 if (f.type != FieldType::text) m->fail("map applies to text fields; '" + name + "' is not text");
                 for (const auto& [from, to] : m->entries()) f.value_map[from] = to.text();

@@ -48,7 +48,8 @@ def corner_events(start):
     """Messages the generator does not make, each a rule of the compiled pipeline the spec must
     follow: viewing_product_id on events other than a recommendation click (not their product),
     a click that names its product in product_id, an unknown event type (no funnel stage), no
-    page URL, no IP address, a generic TLD, an upper-case id, options as an object, and two
+    page URL, no or no valid IP address, a generic TLD, an upper-case id, options as an object,
+    no device id or user agent (a fact with device_id '' and a user agent member ''), and two
     events of one store at the same second on different domains (the smaller domain wins)."""
     base = {"time_stamp": start + 60, "ip": "93.184.12.40", "device_id": "d0000000-0000-4000-8000-000000000001",
             "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "store_id": "6",
@@ -64,6 +65,8 @@ def corner_events(start):
         {"store_id": "9003", "current_url": "https://www.b-shop.de/", "time_stamp": start + 120},
         {"store_id": "9003", "current_url": "https://www.a-shop.fr/", "time_stamp": start + 120},
         {"store_id": "9003", "current_url": "https://www.0-shop.it/", "time_stamp": start + 121},
+        {"device_id": None, "user_agent": None, "ip": "not an address"},
+        {"device_id": "", "user_agent": "", "ip": "2001:db8::1"},
     ]
     out = []
     for n, corner in enumerate(corners):

@@ -163,6 +163,10 @@ TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
     expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, when: {/kind: a}}],"), 5, "fields.user_id.pointer[0].when", "unknown key 'when'");
     expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {}}],"), 5, "fields.user_id.pointer[0].if", "an empty condition");
     expect_error(with("range: [0, 1000]", "map: {a: b}"), 6, "fields.price.map", "map applies to text fields");
+    expect_error(with("range: [0, 1000]", "default: \"0\""), 6, "fields.price.default", "default applies to text fields");
+    expect_error(with("type: uuid, required: true}", "type: uuid, required: true, invalid: no_value}"), 4, "fields.event_id",
+                 "would leave a required field without a value");
+    expect_error(with("range: [0, 1000]", "invalid: skip"), 6, "fields.price.invalid", "unknown value 'skip'");
     expect_error(with("pattern: \"user_[0-9]+\"", "map: {}"), 5, "fields.user_id.map", "an empty map");
     expect_error(with("calendar: {function: calendar, input: at}", "origin: {function: record_origin, input: at}"), 10, "enrichers.origin.input",
                  "takes no input");

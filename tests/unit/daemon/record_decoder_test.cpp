@@ -162,7 +162,8 @@ fields:
   stage: {pointer: /kind, type: text, map: {view: browse, buy: purchase}}
   kind: {pointer: /kind, type: text, required: true, map: {view: browse, click: browse, tap: browse}, one_of: [view, buy, click, tap]}
   options: {pointer: /option, type: jsonb}
-  ip: {pointer: /ip, type: inet}
+  ip: {pointer: /ip, type: inet, invalid: no_value}
+  device: {pointer: /device, type: text, default: ""}
   at: {pointer: /at, type: timestamp, unit: s, required: true}
 event: {id: id, time: at}
 facts:
@@ -190,6 +191,10 @@ facts:
     EXPECT_EQ(value("page"), none);  // only_with: /product_id holds ""
     EXPECT_EQ(value("options"), none);
     EXPECT_EQ(value("ip"), none);
+    EXPECT_EQ(value("device"), FieldValue{std::string()});  // the default
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","kind":"view","ip":"no address","device":"d"})", r), "");
+    EXPECT_EQ(value("ip"), none);  // invalid: no_value
+    EXPECT_EQ(value("device"), FieldValue{std::string("d")});
     ASSERT_EQ(decoder.decode(R"({"at":0,"id":"3","product_id":null,"deep":{"product":"d3"},"url":"u","kind":"view"})", r), "");
     EXPECT_EQ(value("product"), FieldValue{std::string("d3")});
     EXPECT_EQ(value("page"), none);
