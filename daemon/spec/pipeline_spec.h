@@ -54,8 +54,8 @@ struct FieldSpec {
     std::map<std::string, std::string> value_map;
     /// A text field's value when the message holds none (`default: ""`), "" included.
     std::optional<std::string> default_value;
-    /// `invalid: no_value`: a value of the wrong type is no value instead of a dead letter (as
-    /// the compiled product_view reads an IP address it cannot parse).
+    /// `invalid: no_value`: a string the type cannot read is no value instead of a dead letter (as
+    /// the compiled product_view reads an IP address it cannot parse); another JSON type still is one.
     bool invalid_is_no_value = false;
     FieldType type = FieldType::text;
     TimestampEncoding timestamp;  ///< FieldType::timestamp only

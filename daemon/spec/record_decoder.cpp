@@ -138,7 +138,8 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
         }
         if (found) {
             if (auto reason = convert(i, value, out.values[i]); !reason.empty()) {
-                if (!f.invalid_is_no_value) return reason;
+                // invalid: no_value forgives a string the type cannot read, not another JSON type or a NUL.
+                if (!f.invalid_is_no_value || !value.is_string() || reason.rfind("wrong ", 0) != 0) return reason;
                 out.values[i] = std::monostate{};
             }
         }

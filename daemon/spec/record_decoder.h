@@ -31,7 +31,8 @@
 // field is null unless the message also holds a value at that pointer. `map`: a text value is
 // replaced by its entry after the rules are checked; a value the map does not list is null
 // ("not allowed" for a required field). `default` (text): the value when none was found.
-// `invalid: no_value`: a value that does not convert to the type is no value, not a dead letter.
+// `invalid: no_value`: a string the type cannot read (an IP address that is none, a malformed
+// UUID or time) is no value, not a dead letter; another JSON type still is one.
 // Thread rules: one thread per object (the simdjson parser is reused).
 #pragma once
 

@@ -67,6 +67,7 @@ def corner_events(start):
         {"store_id": "9003", "current_url": "https://www.0-shop.it/", "time_stamp": start + 121},
         {"device_id": None, "user_agent": None, "ip": "not an address"},
         {"device_id": "", "user_agent": "", "ip": "2001:db8::1"},
+        {"ip": 7},  # not a string: a dead letter on both paths
     ]
     out = []
     for n, corner in enumerate(corners):

@@ -195,6 +195,7 @@ facts:
     ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","kind":"view","ip":"no address","device":"d"})", r), "");
     EXPECT_EQ(value("ip"), none);  // invalid: no_value
     EXPECT_EQ(value("device"), FieldValue{std::string("d")});
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"2","kind":"view","ip":7})", r), "wrong type: ip must be an IP address");  // not a string
     ASSERT_EQ(decoder.decode(R"({"at":0,"id":"3","product_id":null,"deep":{"product":"d3"},"url":"u","kind":"view"})", r), "");
     EXPECT_EQ(value("product"), FieldValue{std::string("d3")});
     EXPECT_EQ(value("page"), none);
