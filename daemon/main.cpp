@@ -1,4 +1,4 @@
-// starstreamd: Kafka product_view clickstream -> PostgreSQL star schema, exactly once.
+// starstreamd: Kafka topics -> PostgreSQL star schema, exactly once, one pipeline spec per topic family.
 //
 // Commands: run (default; validates the pipeline specs, applies pending SQL migrations and the
 // statements generated from the specs, compares the specs with the database, then consumes),
@@ -12,6 +12,7 @@
 // and no record is to blame; 5 a checkpoint outside the log with source.offset_out_of_range =
 // fail (lifecycle/fatal_stop.h).
 #include "config/config.h"
+#include "enrichment/enrichment.h"
 #include "http/http_server.h"
 #include "http/readiness_probe.h"
 #include "lifecycle/logging.h"

@@ -67,7 +67,7 @@ EventGenerator::EventGenerator(GeneratorOptions options)
     : options_(std::move(options)),
       rng_(options_.seed),
       stores_(stores()),
-      user_agents_(load_user_agents(options_.uap_test_yaml)),
+      user_agents_(options_.uap_test_yaml),
       ips_(options_.geoip_dat, options_.seed, 200000) {
     std::vector<double> store_weights;
     for (const auto& s : stores_) store_weights.push_back(s.share);
@@ -110,7 +110,7 @@ EventGenerator::Visit EventGenerator::new_visit() {
     // Most visitors of a country store come from that country; the rest from anywhere.
     std::bernoulli_distribution local(0.8);
     v.ip = ips_.pick(local(rng_) ? stores_[v.store].country : "", rng_);
-    v.user_agent = user_agents_[std::uniform_int_distribution<std::size_t>(0, user_agents_.size() - 1)(rng_)];
+    v.user_agent = user_agents_.pick(rng_);
     std::discrete_distribution<int> res(std::begin(kResolutionWeights), std::end(kResolutionWeights));
     v.resolution = kResolutions[res(rng_)];
     if (std::bernoulli_distribution(0.05)(rng_)) v.customer_id = std::to_string(std::uniform_int_distribution<int>(1, 900000)(rng_));

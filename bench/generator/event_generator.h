@@ -71,7 +71,7 @@ private:
     std::discrete_distribution<std::size_t> collection_choice_;
     std::vector<int> product_ids_;
     std::discrete_distribution<std::size_t> product_choice_;
-    std::vector<std::string> user_agents_;
+    UserAgentPool user_agents_;
     IpPool ips_;
     std::vector<Visit> visits_;
     std::vector<Message> recent_valid_;  ///< ring of earlier valid messages, for duplicates

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <arpa/inet.h>
 #include <memory>
@@ -89,22 +90,80 @@ std::vector<StoreFigure> stores() {
     return result;
 }
 
-std::vector<std::string> load_user_agents(const std::string& uap_test_yaml) {
+namespace {
+
+/// True for a crawler or preview agent that carries a browser's family (uap-core parses
+/// "...Google Web Preview) Chrome/27..." as Chrome on a Spider device): such strings belong to
+/// the "others" share, not to the browser's.
+bool looks_automated(const std::string& ua) {
+    std::string lower(ua);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    for (const char* marker : {"bot", "crawl", "spider", "preview", "headless"})
+        if (lower.find(marker) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+const std::vector<BrowserShareFigure>& browser_shares() {
+    // StatCounter Global Stats, "Browser Market Share Worldwide", all platforms (desktop, mobile,
+    // tablet), April to June 2020 (https://gs.statcounter.com/browser-market-share/all/worldwide/2020),
+    // rounded to 0.1 point: Chrome 63.9, Safari 18.2, Firefox 4.4, Samsung Internet 3.3,
+    // Edge 3.0, UC Browser 2.0, Opera 1.9, IE 1.0, Android 0.6, Yandex 0.6, others 1.1.
+    // StatCounter counts a vendor once across platforms; uap-core names desktop, mobile and
+    // in-app (WebView) variants apart, so each vendor is split by StatCounter's platform split
+    // of the same period (mobile about 51 %, desktop about 46 %, tablet about 3 %) and each
+    // vendor's share on that platform.
+    static const std::vector<BrowserShareFigure> figures = {
+        {"Chrome", 31.5},         {"Chrome Mobile", 26.4},  {"Chrome Mobile WebView", 6.0},
+        {"Mobile Safari", 12.0},  {"Safari", 4.2},          {"Mobile Safari UI/WKWebView", 2.0},
+        {"Firefox", 3.7},         {"Firefox Mobile", 0.5},  {"Firefox iOS", 0.2},
+        {"Samsung Internet", 3.3},
+        {"Edge", 2.8},            {"Edge Mobile", 0.2},
+        {"UC Browser", 2.0},
+        {"Opera", 1.2},           {"Opera Mini", 0.5},      {"Opera Mobile", 0.2},
+        {"IE", 1.0},
+        {"Android", 0.6},
+        {"Yandex Browser", 0.6},
+    };
+    return figures;
+}
+
+UserAgentPool::UserAgentPool(const std::string& uap_test_yaml) {
     YAML::Node root;
     try {
         root = YAML::LoadFile(uap_test_yaml);
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot read User-Agent cases from " + uap_test_yaml + ": " + e.what());
     }
-    std::vector<std::string> agents;
+    const auto& shares = browser_shares();
+    by_family_.resize(shares.size() + 1);
     for (const auto& test_case : root["test_cases"]) {
         auto ua = test_case["user_agent_string"].as<std::string>("");
-        if (ua.rfind("Mozilla/", 0) == 0 && ua.find('\n') == std::string::npos) agents.push_back(std::move(ua));
+        const auto family = test_case["family"].as<std::string>("");
+        if (ua.empty() || ua.find('\n') != std::string::npos) continue;
+        auto it = std::find_if(shares.begin(), shares.end(), [&](const BrowserShareFigure& f) { return family == f.family; });
+        if (it != shares.end() && !looks_automated(ua)) {
+            by_family_[it - shares.begin()].push_back(std::move(ua));
+        } else if (ua.rfind("Mozilla/", 0) == 0) {  // others: browser-like strings only, no bare HTTP clients
+            by_family_.back().push_back(std::move(ua));
+        }
     }
-    std::sort(agents.begin(), agents.end());
-    agents.erase(std::unique(agents.begin(), agents.end()), agents.end());
-    if (agents.empty()) throw std::runtime_error("no browser User-Agent strings in " + uap_test_yaml);
-    return agents;
+    std::vector<double> weights;
+    for (std::size_t i = 0; i < by_family_.size(); ++i) {
+        auto& pool = by_family_[i];
+        std::sort(pool.begin(), pool.end());  // file order must not matter, duplicates count once
+        pool.erase(std::unique(pool.begin(), pool.end()), pool.end());
+        const char* name = i < shares.size() ? shares[i].family : "others";
+        if (pool.empty()) throw std::runtime_error(std::string("no User-Agent string of family ") + name + " in " + uap_test_yaml);
+        weights.push_back(i < shares.size() ? shares[i].percent : kOtherAgentsPercent);
+    }
+    family_choice_ = {weights.begin(), weights.end()};
+}
+
+const std::string& UserAgentPool::pick(std::mt19937_64& rng) {
+    const auto& pool = by_family_[family_choice_(rng)];
+    return pool[std::uniform_int_distribution<std::size_t>(0, pool.size() - 1)(rng)];
 }
 
 IpPool::IpPool(const std::string& geoip_dat, std::uint64_t seed, int samples) {

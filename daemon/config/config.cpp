@@ -56,7 +56,8 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("postgres.migrations_dir", po::value(&c.migrations_dir)->default_value(STARSTREAM_MIGRATIONS_DIR), "folder of NNN_*.sql migrations")
         ("postgres.statement_timeout_ms", po::value(&r.postgres_statement_timeout_ms)->default_value(60000), "longest any one Postgres call may take (server statement_timeout and client deadline), milliseconds")
         ("pipelines.dir", po::value(&c.pipelines_dir)->default_value(STARSTREAM_PIPELINES_DIR), "folder of pipeline specs (*.yaml), validated by check-config and before run consumes; migrate and run create the tables they need")
-        ("pipelines.run", po::value(&c.pipeline_run)->default_value("product_view"), "the pipelines this instance consumes, comma-separated: product_view (compiled, topics from source.topics) and the names of other specs in pipelines.dir (their own topics); each has its own consumer in the one consumer group")
+        ("pipelines.run", po::value(&c.pipeline_run)->default_value("product_view"), "the pipelines this instance consumes, comma-separated names of specs in pipelines.dir; each has its own consumer in the one consumer group and reads its spec's topics (a compiled pipeline: source.topics)")
+        ("pipelines.compiled", po::value(&c.pipelines_compiled)->default_value("product_view"), "the pipelines run from compiled code rather than from their spec, comma-separated (product_view is the one compiled pipeline; none: every pipeline runs from its spec)")
         ("instance.id", po::value(&c.instance_id)->default_value(""), "name of this instance in batches, claims, /status and logs; empty: <hostname>-<pid>")
         ("source.topics", po::value(&r.topics)->default_value("product_view"), "comma-separated Kafka topics")
         ("source.starting_offsets", po::value(&c.starting_offsets)->default_value("earliest"), "earliest | latest: where a partition without checkpoint starts")
@@ -224,10 +225,7 @@ void finish(Config& c, const RawConfig& r) {
     c.max_watermark_age = ms(positive<std::int64_t>("health.max_watermark_age_ms", r.max_watermark_age_ms));
     if (c.log_format != "text" && c.log_format != "json") throw ConfigError("log.format", "must be text or json, got '" + c.log_format + "'");
 
-    c.topics.clear();
-    boost::split(c.topics, r.topics, boost::is_any_of(","));
-    for (auto& t : c.topics) boost::trim(t);
-    c.topics.erase(std::remove(c.topics.begin(), c.topics.end(), ""), c.topics.end());
+    c.topics = comma_list(r.topics);
     if (c.topics.empty()) throw ConfigError("source.topics", "names no topic");
     if (c.starting_offsets != "earliest" && c.starting_offsets != "latest")
         throw ConfigError("source.starting_offsets", "must be earliest or latest, got '" + c.starting_offsets + "'");
@@ -357,6 +355,14 @@ std::string config_help() {
         << "Environment: STARSTREAM_CONFIG, STARSTREAM_<SECTION>__<KEY> (e.g. STARSTREAM_POSTGRES__DSN,\n"
         << "STARSTREAM_KAFKA__BOOTSTRAP_SERVERS). Flags override the environment, which overrides the file.\n";
     return out.str();
+}
+
+std::vector<std::string> comma_list(const std::string& text) {
+    std::vector<std::string> items;
+    boost::split(items, text, boost::is_any_of(","));
+    for (auto& item : items) boost::trim(item);
+    std::erase_if(items, [](const std::string& item) { return item.empty(); });
+    return items;
 }
 
 std::string redact_dsn(const std::string& dsn) {

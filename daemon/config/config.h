@@ -46,7 +46,8 @@ struct Config {
 
     // [pipelines]
     std::string pipelines_dir;                           ///< folder of pipeline specs (*.yaml); default: compiled-in pipelines/ path
-    std::string pipeline_run = "product_view";           ///< the pipeline this instance runs: product_view (compiled) or a spec's name
+    std::string pipeline_run = "product_view";           ///< the pipelines this instance runs (comma-separated spec names)
+    std::string pipelines_compiled = "product_view";     ///< the pipelines run from compiled code rather than their spec (comma-separated; none)
 
     // [instance]
     std::string instance_id;                             ///< default: <hostname>-<pid>; recorded with batches and claims
@@ -114,6 +115,9 @@ std::vector<std::string> config_keys();
 
 /// The help text for the command line.
 std::string config_help();
+
+/// The items of a comma-separated value, trimmed, empty ones dropped ("a, b,," -> {a, b}).
+std::vector<std::string> comma_list(const std::string& text);
 
 /// A DSN with its password removed, safe to log.
 std::string redact_dsn(const std::string& dsn);

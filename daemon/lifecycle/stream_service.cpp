@@ -1,24 +1,20 @@
 #include "lifecycle/stream_service.h"
 
+#include "pipeline/compiled_pipelines.h"
 #include "sink/postgres/pg_settings.h"
 #include "sink/postgres/spec_batch_writer.h"
 #include "spec/spec_stage.h"
 
-#include <boost/algorithm/string.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
 #include <mutex>
 #include <thread>
-#include "sink/postgres/star_batch_writer.h"
 
 namespace starstream::daemon {
 
 namespace {
-
-/// The pipeline that runs compiled (daemon/pipeline/product_view) rather than from its spec.
-constexpr const char* kCompiledPipeline = "product_view";
 
 const spec::PipelineSpec* find_spec(const std::vector<spec::PipelineSpec>& specs, const std::string& name) {
     for (const auto& s : specs)
@@ -40,10 +36,10 @@ engine::DriverSettings driver_settings(const Config& config) {
     s.bounds = {config.min_event_time_us, micros(config.max_event_time_ahead)};
     s.allowed_out_of_orderness_us = micros(config.allowed_out_of_orderness);
     s.idle_timeout_us = micros(config.idle_timeout);
-    // Alignment and watermark-only batches serve the windowed tables: without them alignment
+    // Alignment serves the windowed tables (set per pipeline by the service): without them it
     // would only slow the backlog down.
-    s.alignment_drift_us = config.windows.enabled ? micros(config.watermark_alignment_drift) : 0;
-    s.watermark_batch_step_us = config.windows.enabled ? config.windows.watermark_batch_step_us : 0;
+    s.alignment_drift_us = 0;
+    s.watermark_batch_step_us = 0;
     s.retry_initial = config.postgres_retry_initial;
     s.retry_max = config.postgres_retry_max;
     s.startup_timeout = config.startup_timeout;
@@ -56,19 +52,16 @@ engine::DriverSettings driver_settings(const Config& config) {
 }
 
 std::vector<std::string> pipelines_to_run(const Config& config) {
-    std::vector<std::string> names;
-    boost::split(names, config.pipeline_run, boost::is_any_of(","));
-    for (auto& n : names) boost::trim(n);
-    std::erase_if(names, [](const std::string& n) { return n.empty(); });
-    if (names.empty()) names.push_back(kCompiledPipeline);
+    std::vector<std::string> names = comma_list(config.pipeline_run);
+    if (names.empty()) names.push_back(Config{}.pipeline_run);
     return names;
 }
 
 namespace {
 
-/// The topics pipeline `name` reads: product_view's from source.topics, a spec's its own.
+/// The topics pipeline `name` reads: a compiled one's from source.topics, a spec's its own.
 std::vector<std::string> topics_of(const Config& config, const std::vector<spec::PipelineSpec>& specs, const std::string& name) {
-    if (name == kCompiledPipeline) return config.topics;
+    if (pipeline::runs_compiled(config, name)) return config.topics;
     return find_spec(specs, name)->topics;
 }
 
@@ -79,9 +72,10 @@ std::string run_problem(const Config& config, const std::vector<spec::PipelineSp
     if (pipelines_to_run(config).size() > 1 && config.kafka.count("group.instance.id"))
         return "kafka.group.instance.id: a static group member id cannot be shared by the consumers of several pipelines (pipelines.run = " +
                config.pipeline_run + "); unset it or run one pipeline per instance";
+    if (std::string problem = pipeline::compiled_problem(config); !problem.empty()) return problem;
     std::map<std::string, std::string> reader;  // topic -> pipeline
     for (const auto& name : pipelines_to_run(config)) {
-        if (name != kCompiledPipeline) {
+        if (!pipeline::runs_compiled(config, name)) {
             const spec::PipelineSpec* spec = find_spec(specs, name);
             if (!spec) return "pipelines.run: no spec named '" + name + "' in " + config.pipelines_dir;
             if (const std::string problem = postgres::runnable_problem(*spec); !problem.empty())
@@ -119,27 +113,31 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
         auto p = std::make_unique<Pipeline>(config, state, probe, systemd, lane);
         engine::DriverSettings settings = driver_settings(config);
         auto reconnect = [&probe] { probe.postgres_reconnect(); };
-        if (name == kCompiledPipeline) {
-            p->stage = std::make_unique<product_view::ProductViewStage>(config.enrichment, config.max_event_bytes, probe);
-            p->sink = std::make_unique<postgres::PostgresBatchSink>(
-                [settings = pg_settings(config), windows = config.windows, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
-                    return std::make_unique<postgres::StarBatchWriter>(settings, windows, instance, abort_flag);
-                },
-                reconnect);
+        postgres::PostgresBatchSink::WriterFactory make_writer;
+        bool windows = false, watermark_batches = false;
+        if (pipeline::runs_compiled(config, name)) {
+            pipeline::CompiledPipeline compiled = pipeline::make_compiled(config, name, probe);
+            p->stage = std::move(compiled.stage);
+            make_writer = std::move(compiled.make_writer);
+            settings.topics = std::move(compiled.topics);
+            windows = watermark_batches = compiled.windows;
         } else {
             const spec::PipelineSpec& spec = *find_spec(specs, name);
-            settings.topics = spec.topics;
-            // Watermark-only batches always: a quiet topic's partitions must not hold back the
-            // windows of any table reading its watermark. Alignment only serves windows.
-            settings.watermark_batch_step_us = config.windows.watermark_batch_step_us;
-            settings.alignment_drift_us = spec.windows.empty() ? 0 : micros(config.watermark_alignment_drift);
             p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
-            p->sink = std::make_unique<postgres::PostgresBatchSink>(
-                [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
-                    return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);
-                },
-                reconnect);
+            make_writer = [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
+                return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);
+            };
+            settings.topics = spec.topics;
+            windows = !spec.windows.empty();
+            // Always: starstream.window_watermark spans every topic of the database, so a quiet
+            // spec topic's partitions must not hold the compiled pipeline's windows back either.
+            watermark_batches = true;
         }
+        // Watermark-only batches and alignment serve windowed tables: a quiet partition must not
+        // hold their watermark back, nor one partition's backlog run far ahead of the others'.
+        if (watermark_batches) settings.watermark_batch_step_us = config.windows.watermark_batch_step_us;
+        if (windows) settings.alignment_drift_us = micros(config.watermark_alignment_drift);
+        p->sink = std::make_unique<postgres::PostgresBatchSink>(std::move(make_writer), reconnect);
         spdlog::info("pipeline {} on topics {}", name, fmt::join(settings.topics, ","));
         p->driver = std::make_unique<engine::StreamDriver>(std::move(settings), *p->stage, p->checkpoints, *p->sink, p->sink_reporter,
                                                            p->driver_reporter);

@@ -1,6 +1,6 @@
 // The running pipelines, wired: per pipeline pipelines.run names, the engine's StreamDriver (its
-// own consumer, in the one consumer group) over that pipeline's stage and writer (the compiled
-// product_view stage and StarBatchWriter, or a spec's SpecStage and SpecBatchWriter), the
+// own consumer, in the one consumer group) over that pipeline's stage and writer (a compiled
+// pipeline's, pipeline/compiled_pipelines.h, or a spec's SpecStage and SpecBatchWriter), the
 // Postgres sink (PostgresBatchSink, a writer per connection) and checkpoint store
 // (ProgressStore), reporting to the daemon's health state (a lane per pipeline), metrics and
 // systemd. main() makes one, waits for the sources, runs it.
@@ -16,7 +16,6 @@
 #include "lifecycle/sink_reporter.h"
 #include "lifecycle/systemd_notifier.h"
 #include "metrics/pipeline_probe.h"
-#include "pipeline/product_view/product_view_stage.h"
 #include "sink/postgres/progress_store.h"
 #include "spec/pipeline_spec.h"
 #include "sink/postgres/postgres_batch_sink.h"
@@ -25,7 +24,8 @@
 
 namespace starstream::daemon {
 
-/// The driver's settings from the configuration (config/starstream.conf.example names each key).
+/// The driver's settings from the configuration (config/starstream.conf.example names each key),
+/// without watermark alignment or watermark-only batches: the service sets those per pipeline.
 engine::DriverSettings driver_settings(const Config& config);
 
 /// The pipelines pipelines.run names (comma-separated, in order; at least one).

@@ -13,6 +13,16 @@ std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension) 
     return out;
 }
 
+std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const AggregateSpec& a) {
+    if (w.kind == WindowKind::session) return {};
+    switch (a.function) {
+        case AggregateFunction::avg: return {a.column + "_sum", a.column + "_count"};
+        case AggregateFunction::first:
+        case AggregateFunction::last: return {a.column + "_event_time", a.column + "_event_id"};
+        default: return {};
+    }
+}
+
 const FieldSpec* PipelineSpec::field(const std::string& field_name) const {
     for (const auto& f : fields)
         if (f.name == field_name) return &f;

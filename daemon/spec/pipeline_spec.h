@@ -113,6 +113,9 @@ enum class LatePolicy { drop, dead_letter, correct };
 /// A record filter: every listed reference equals one of its values.
 using Filter = std::map<std::string, std::vector<std::string>>;
 
+/// first and last: the value of the counted record with the earliest (latest) event time, a tie
+/// going to the smaller (greater) event id as text in byte order, so that arrival order never
+/// decides; any: whether some counted record passes the aggregate's `where`.
 struct AggregateSpec {
     std::string column;
     AggregateFunction function = AggregateFunction::count;
@@ -171,5 +174,13 @@ std::string column_name_of(const std::string& ref);
 
 /// The surrogate key column of a dimension table: "dim_store" -> "store_key".
 std::string surrogate_key_column(const std::string& table);
+
+/// The state columns an aggregate of a tumbling, hopping or cumulative window keeps next to its
+/// value column, what lets a merge of partials stay exact whatever the batch boundaries: avg(x)
+/// as `c`: `c_sum` and `c_count` (c is c_sum / c_count); first(x), last(x) as `c`:
+/// `c_event_time` and `c_event_id`, the event time and event id (the tie-break) of the record
+/// whose value `c` holds; none for the others, nor in a session window (product_view's
+/// win_visits, sql/migrations/005, keeps its sessions' state its own way).
+std::vector<std::string> aggregate_state_columns(const WindowTableSpec& window, const AggregateSpec& aggregate);
 
 }  // namespace starstream::daemon::spec

@@ -462,7 +462,10 @@ private:
                 aggregate_columns.push_back(column);
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
-            check_columns(c, {key_columns, aggregate_columns}, {w.start_column, w.end_column});
+            std::set<std::string> kept = {w.start_column, w.end_column};  // the bounds and the aggregates' state columns
+            for (const auto& a : w.aggregates)
+                for (auto& state : aggregate_state_columns(w, a)) kept.insert(std::move(state));
+            check_columns(c, {key_columns, aggregate_columns}, kept);
             if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
             spec_.windows.push_back(std::move(w));
         }

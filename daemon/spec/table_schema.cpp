@@ -146,7 +146,14 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         if (w.kind == WindowKind::cumulative) t.primary_key.push_back(w.end_column);
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
     }
-    for (const auto& a : w.aggregates) t.columns.push_back({a.column, aggregate_type(spec, a)});
+    for (const auto& a : w.aggregates) {
+        t.columns.push_back({a.column, aggregate_type(spec, a)});
+        const std::vector<std::string> state = aggregate_state_columns(w, a);
+        if (a.function == AggregateFunction::avg)  // the sum as sum(x) makes it, and the count
+            t.columns.insert(t.columns.end(), {{state[0], aggregate_type(spec, {a.column, AggregateFunction::sum, a.of, {}})}, {state[1], "bigint"}});
+        else if (!state.empty())  // first, last: the chosen record's event time and event id
+            t.columns.insert(t.columns.end(), {{state[0], kTimestamptz}, {state[1], "text"}});
+    }
     return t;
 }
 

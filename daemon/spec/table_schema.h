@@ -13,7 +13,10 @@
 //   windows      the bounds (timestamptz), the group keys, the session key, the aggregates:
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
-//                precision; min, max, first, last -> the type of what they take
+//                precision; min, max, first, last -> the type of what they take. Each
+//                followed by its state columns (spec::aggregate_state_columns; not in a session
+//                window): avg's <c>_sum (the type sum would have) and <c>_count bigint; first's
+//                and last's <c>_event_time timestamptz and <c>_event_id text
 //
 // Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
 //   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key

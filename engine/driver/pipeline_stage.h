@@ -1,8 +1,8 @@
 // What a pipeline does with each record between the source and the micro-batch (DESIGN.md data
 // flow: decode -> event time -> operators): it decodes the bytes into a typed record or a
 // dead-letter reason, gives the record's event time to the driver (which checks its bounds and
-// moves the watermark), then appends the record's rows to the open batch. Each pipeline (the
-// compiled product_view, a spec's) implements it with its own batch type.
+// moves the watermark), then appends the record's rows to the open batch. Each pipeline (a
+// compiled one, a spec's) implements it with its own batch type.
 // Thread rules: every method on the poll thread (Flink's KafkaRecordDeserializationSchema).
 #pragma once
 

@@ -112,6 +112,8 @@ class BadConfig(unittest.TestCase):
             "twice": (None, "product_view, product_view", [], "pipelines.run: 'product_view' is named twice"),
             "static_member": (None, "product_view,lab_events", ["--kafka.group.instance.id=one"],
                               "kafka.group.instance.id: a static group member id cannot be shared"),
+            "compiled_unknown": (None, "lab_events", ["--pipelines.compiled=product_vue"],
+                                 "pipelines.compiled: no compiled pipeline named 'product_vue'"),
         }
         for name, (change, run, extra, says) in cases.items():
             folder = os.path.join(self.tmp, "pipelines-run-" + name)

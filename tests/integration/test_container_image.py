@@ -37,7 +37,7 @@ DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
 RUNTIME_PACKAGES = os.path.join(ROOT, "deploy", "runtime-packages.txt")
 CACHE_DIR = os.environ.get("STARSTREAM_IMAGE_CACHE", "/var/cache/starstream/image-test")
 TAG = f"localhost/starstream/starstreamd:image-test-{os.getpid()}"
-BINARIES = ("/usr/local/bin/starstreamd", "/usr/local/bin/starstream-generate")
+BINARIES = ("/usr/local/bin/starstreamd", "/usr/local/bin/starstream-generate", "/usr/local/bin/starstream-load")
 EVENTS = 10_000
 # Names of a compiler in any of its Debian spellings (gcc, g++-12, x86_64-linux-gnu-gcc-12, cc1plus).
 COMPILER = re.compile(r"^(?:[\w.]+-linux-gnu-)?(?:gcc|g\+\+|c\+\+|cc1|cc1plus)(?:-\d+)?$")
@@ -208,6 +208,11 @@ class ContainerImage(unittest.TestCase):
         self.assertEqual(out.returncode, 0, f"starstream-generate in the image: {out.stdout[-2000:]}{out.stderr[-2000:]}")
         self.assertEqual(sum(1 for line in out.stdout.splitlines() if '"time_stamp"' in line), 50,
                          f"the image's generator did not write 50 events:\n{out.stdout[-2000:]}")
+
+    def test_the_images_loader_runs(self):
+        out = self.run_in_image(["/usr/local/bin/starstream-load", "--help"], self.environment())
+        self.assertEqual(out.returncode, 0, f"starstream-load in the image: {out.stdout[-2000:]}{out.stderr[-2000:]}")
+        self.assertIn("--kafka-property", out.stdout)
 
     def test_runtime_packages_are_installed_and_nothing_to_build_with(self):
         packages = installed_packages(self.root)

@@ -17,6 +17,12 @@ confirms nothing is left. Checked against the oracle:
     price in force (the latest observation at or before it, ties to the greater price), and
     every fact pointing at the version in force at its event time;
   - win_lab_revenue_per_minute: per minute, the purchases' revenue, count and distinct buyers;
+  - win_lab_activity_per_minute (tumbling), win_lab_types_per_10_minutes (hopping, per event
+    type), win_lab_running_day (cumulative): avg with its sum and count, first and last with the
+    chosen event's time and id (the generator makes events share a second, and the tests check
+    that such ties decide some windows: the smaller/greater event id wins), any with its filter,
+    every column exact (an avg to 1e-12 of the oracle's sum / count: PostgreSQL's numeric
+    division rounds to at least 16 significant digits);
   - starstream.progress: every partition's next offset is its log end.
 """
 import datetime
@@ -73,7 +79,117 @@ def item_versions(valid):
     return versions
 
 
-class LabEvents(unittest.TestCase):
+def utc_time(seconds):
+    """Unix seconds as an aware UTC datetime (what psycopg2 returns for timestamptz)."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+def tumbling(size):
+    return lambda t: [(t - t % size, t - t % size + size)]
+
+
+def hopping(size, slide):
+    return lambda t: [(s, s + size) for s in range(t - t % slide - size + slide, t - t % slide + 1, slide)]
+
+
+def cumulative(size, step):
+    def assign(t):
+        start = t - t % size
+        return [(start, end) for end in range(start + (t - start) // step * step + step, start + size + 1, step)]
+    return assign
+
+
+def windowed(events, assign, group=lambda e: ()):
+    """The brute force of window assignment: {(start, end, *group): [events]} (seconds are the
+    events' resolution), every event in each of its windows."""
+    out = {}
+    for e in events:
+        for start, end in assign(int(event_time(e).timestamp())):
+            out.setdefault((utc_time(start), utc_time(end), *group(e)), []).append(e)
+    return out
+
+
+def by_time(e):
+    """first/last order: event time, then event id (byte order)."""
+    return (event_time(e), e["event_id"])
+
+
+def chosen(events, pick, value):
+    """first (pick=min) or last (pick=max): (value, event time, event id), all None without events."""
+    if not events:
+        return (None, None, None)
+    e = pick(events, key=by_time)
+    return (value(e), event_time(e), e["event_id"])
+
+
+def sum_and_count(events):
+    """avg's state: (sum of the prices or None, count)."""
+    prices = [Decimal(e["price"]) for e in events]
+    return (sum(prices) if prices else None, len(prices))
+
+
+def ties(windows, pick):
+    """How many windows have their first (pick=min) or last (max) event time shared by two events."""
+    times = [sorted(event_time(e) for e in es) for es in windows.values()]
+    return sum(1 for t in times if len(t) > 1 and (t[0] == t[1] if pick is min else t[-1] == t[-2]))
+
+
+def price(e):
+    return Decimal(e["price"])
+
+
+def purchases(events):
+    return [e for e in events if e["event_type"] == "purchase"]
+
+
+class WindowChecks:
+    """The tables of avg, first, last and any against the oracle over `events` (the events each table counted)."""
+
+    def assert_averages(self, dsn, table, key_columns, averages, expected):
+        """`averages`: avg columns; `expected`: {key: [(sum, count) per avg column]}."""
+        rows = harness.query(dsn, f"SELECT {key_columns}, {', '.join(averages)} FROM {table}")
+        stored = {tuple(r[:-len(averages)]): r[-len(averages):] for r in rows}
+        self.assertEqual(set(stored), set(expected))
+        for key, states in expected.items():
+            for column, value, (total, n) in zip(averages, stored[key], states):
+                if n == 0:
+                    self.assertIsNone(value, (table, column, key))
+                else:
+                    self.assertLess(abs(value - total / n), Decimal("1e-12"), (table, column, key, value, total, n))
+
+    def check_activity_per_minute(self, dsn, events):
+        windows = windowed(events, tumbling(60))
+        expected = {w: (len(es), *sum_and_count(es), *sum_and_count(purchases(es)), *chosen(es, min, lambda e: e["item_id"]),
+                        *chosen(es, max, lambda e: e["item_id"]), *chosen(purchases(es), min, price),
+                        any(e["event_type"] == "cart_add" for e in es))
+                    for w, es in windows.items()}
+        rows = harness.query(dsn, """
+            SELECT window_start, window_end, events, avg_price_sum, avg_price_count, avg_purchase_price_sum, avg_purchase_price_count,
+                   first_item, first_item_event_time, first_item_event_id, last_item, last_item_event_time, last_item_event_id,
+                   first_purchase_price, first_purchase_price_event_time, first_purchase_price_event_id, cart_added
+            FROM win_lab_activity_per_minute""")
+        self.assertEqual({(r[0], r[1]): tuple(r[2:]) for r in rows}, expected)
+        self.assert_averages(dsn, "win_lab_activity_per_minute", "window_start, window_end", ["avg_price", "avg_purchase_price"],
+                             {w: [sum_and_count(es), sum_and_count(purchases(es))] for w, es in windows.items()})
+        self.assertGreater(sum(1 for v in expected.values() if v[-1]), 0, "some minute has a cart_add")
+        self.assertGreater(sum(1 for v in expected.values() if not v[-1]), 0, "some minute has none")
+        return windows
+
+    def check_types_per_10_minutes(self, dsn, events):
+        windows = windowed(events, hopping(600, 300), lambda e: (e["event_type"],))
+        expected = {w: (len(es), *sum_and_count(es), *chosen(es, min, lambda e: e["user_id"]), *chosen(es, max, lambda e: e["user_id"]))
+                    for w, es in windows.items()}
+        rows = harness.query(dsn, """
+            SELECT window_start, window_end, event_type, events, avg_price_sum, avg_price_count,
+                   first_user, first_user_event_time, first_user_event_id, last_user, last_user_event_time, last_user_event_id
+            FROM win_lab_types_per_10_minutes""")
+        self.assertEqual({tuple(r[:3]): tuple(r[3:]) for r in rows}, expected)
+        self.assert_averages(dsn, "win_lab_types_per_10_minutes", "window_start, window_end, event_type", ["avg_price"],
+                             {w: [sum_and_count(es)] for w, es in windows.items()})
+        return windows
+
+
+class LabEvents(WindowChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="starstream-lab-")
@@ -190,17 +306,39 @@ class LabEvents(unittest.TestCase):
         self.assertTrue(all(end - start == datetime.timedelta(minutes=1) for start, end, *_ in rows))
         self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM starstream.late_event"), 0)
 
+    def test_activity_per_minute_avg_first_last_any(self):
+        windows = self.check_activity_per_minute(self.dsn, self.valid.values())
+        # The data must decide some first and some last by the event id (a tie in event time).
+        self.assertGreater(ties(windows, min), 0)
+        self.assertGreater(ties(windows, max), 0)
 
-if __name__ == "__main__":
-    unittest.main()
+    def test_event_types_per_hopping_10_minutes(self):
+        windows = self.check_types_per_10_minutes(self.dsn, self.valid.values())
+        self.assertGreater(ties(windows, min), 0)
+        self.assertGreater(ties(windows, max), 0)
+
+    def test_running_day_cumulative(self):
+        windows = windowed(self.valid.values(), cumulative(86400, 6 * 3600))
+        expected = {w: (*chosen(es, min, lambda e: e["item_id"]), *chosen(es, max, price), any(e["event_type"] == "purchase" for e in es),
+                        len({e["user_id"] for e in purchases(es)}))
+                    for w, es in windows.items()}
+        rows = harness.query(self.dsn, """
+            SELECT window_start, window_end, first_item, first_item_event_time, first_item_event_id, last_price, last_price_event_time,
+                   last_price_event_id, purchased, buyers
+            FROM win_lab_running_day""")
+        self.assertEqual({(r[0], r[1]): tuple(r[2:]) for r in rows}, expected)
 
 
-class LabEventsLateness(unittest.TestCase):
+class LabEventsLateness(WindowChecks, unittest.TestCase):
     """The same lab events with the default watermark (5 minutes behind the latest event time)
     and the revenue table's late policy dead_letter: shuffled over two days, most purchases
     arrive behind the watermark. Whatever the batch boundaries decide, every distinct purchase
     is either counted in its minute or listed in starstream.late_event, never both, never
-    neither."""
+    neither; the same for every event in the tables of avg, first, last and any, whose values
+    are those of the events not listed: win_lab_types_per_10_minutes is dead_letter here too,
+    win_lab_activity_per_minute keeps its policy correct (1 h of allowed lateness), so that late
+    records within it are corrections merged into their minute (a tumbling window: a correction
+    reaches its one window), the others listed."""
 
     @classmethod
     def setUpClass(cls):
@@ -246,3 +384,24 @@ class LabEventsLateness(unittest.TestCase):
         rows = harness.query(self.dsn, "SELECT window_start, revenue, purchases, buyers FROM win_lab_revenue_per_minute")
         self.assertEqual({start: (revenue, count, buyers) for start, revenue, count, buyers in rows},
                          {m: (r, c, len(b)) for m, (r, c, b) in expected.items()})
+
+    def late_events(self, table):
+        """The event ids `table` listed in starstream.late_event (each listed once)."""
+        rows = harness.query(self.dsn, "SELECT kafka_partition, kafka_offset FROM starstream.late_event WHERE operator = %s", (table,))
+        late = {json.loads(self.partitions[p][o])["event_id"] for p, o in rows}
+        self.assertEqual(len(late), len(rows), f"{table}: an event listed late twice")
+        return late
+
+    def test_avg_first_last_any_count_only_the_events_not_listed_late(self):
+        for table, check in (("win_lab_activity_per_minute", self.check_activity_per_minute),
+                             ("win_lab_types_per_10_minutes", self.check_types_per_10_minutes)):
+            with self.subTest(table=table):
+                late = self.late_events(table)
+                self.assertGreater(len(late), 0)
+                check(self.dsn, [e for i, e in self.valid.items() if i not in late])
+        # Only win_lab_activity_per_minute corrects: its late records within allowed lateness.
+        self.assertGreater(harness.scalar(self.dsn, "SELECT sum(late_corrected) FROM starstream.batch"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

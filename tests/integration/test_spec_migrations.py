@@ -91,7 +91,7 @@ class SpecMigrations(unittest.TestCase):
         self.assertIsNone(harness.scalar(dsn, "SELECT to_regclass('starstream.spec_migration')"))
 
         out = self.migrate(dsn, lab)
-        self.assertIn("9 generated statement(s) applied", out.stderr)
+        self.assertIn("13 generated statement(s) applied", out.stderr)
         self.assertEqual(self.columns(dsn, "dim_lab_item"), [
             ("lab_item_key", "bigint", "NO"), ("item_id", "text", "NO"), ("price", "numeric", "YES"),
             ("valid_from", "timestamp with time zone", "NO"), ("valid_to", "timestamp with time zone", "NO"), ("is_current", "boolean", "NO")])
@@ -111,14 +111,23 @@ class SpecMigrations(unittest.TestCase):
                                                             # re-pointing facts when a late price splits an item's version
                                                             "fact_lab_event_lab_item_key_time": (False, False, None, ["lab_item_key", "timestamp"])})
         self.assertEqual(self.keys(dsn, "win_lab_revenue_per_minute"), {"win_lab_revenue_per_minute_pkey": (True, True, None, ["window_start"])})
+        # avg, first and last keep their mergeable state next to their value (pipelines/README.md).
+        self.assertEqual(self.columns(dsn, "win_lab_types_per_10_minutes"), [
+            ("window_start", "timestamp with time zone", "NO"), ("window_end", "timestamp with time zone", "NO"), ("event_type", "text", "NO"),
+            ("events", "bigint", "YES"), ("avg_price", "numeric", "YES"), ("avg_price_sum", "numeric", "YES"), ("avg_price_count", "bigint", "YES"),
+            ("first_user", "text", "YES"), ("first_user_event_time", "timestamp with time zone", "YES"), ("first_user_event_id", "text", "YES"),
+            ("last_user", "text", "YES"), ("last_user_event_time", "timestamp with time zone", "YES"), ("last_user_event_id", "text", "YES")])
+        self.assertEqual(self.keys(dsn, "win_lab_running_day"), {"win_lab_running_day_pkey": (True, True, None, ["window_start", "window_end"])})
         # dim_date is conformed with product_view's (001 made it): nothing generated for it.
         spec_file = os.path.join(lab, "lab_events.yaml")
         recorded = self.recorded(dsn)
         self.assertEqual([(p, f, t) for p, f, t, _ in recorded], [
             ("lab_events", spec_file, "dim_lab_user"), ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item"),
             ("lab_events", spec_file, "fact_lab_event"), ("lab_events", spec_file, "win_lab_revenue_per_minute"),
-            # The distinct buyers counted per window (count_distinct's member table).
-            ("lab_events", spec_file, "win_lab_revenue_per_minute_buyers_members"),
+            ("lab_events", spec_file, "win_lab_activity_per_minute"), ("lab_events", spec_file, "win_lab_types_per_10_minutes"),
+            ("lab_events", spec_file, "win_lab_running_day"),
+            # The distinct buyers counted per window (count_distinct's member tables).
+            ("lab_events", spec_file, "win_lab_revenue_per_minute_buyers_members"), ("lab_events", spec_file, "win_lab_running_day_buyers_members"),
             # The SCD type 2 merge's state: key sequence, observations, the fact's (key, time) index.
             ("lab_events", spec_file, "dim_lab_item"), ("lab_events", spec_file, "dim_lab_item_observation"),
             ("lab_events", spec_file, "fact_lab_event")])
@@ -128,7 +137,7 @@ class SpecMigrations(unittest.TestCase):
         # A second run applies and records nothing; check-config agrees.
         out = self.migrate(dsn, lab)
         self.assertIn("0 generated statement(s) applied", out.stderr)
-        self.assertEqual(len(self.recorded(dsn)), 9)
+        self.assertEqual(len(self.recorded(dsn)), 13)
         check = self.daemon("check-config", dsn, lab)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("statements generated from the specs to apply: none", check.stdout)
@@ -139,24 +148,37 @@ class SpecMigrations(unittest.TestCase):
             INSERT INTO win_lab_revenue_per_minute VALUES ('2026-01-01 10:00', '2026-01-01 10:01', 19.00, 2, 1)""")
         grown = self.folder("grown", ("lab_events.yaml", self.lab_text(
             ("attributes: [price], policy: scd2", "attributes: [price, {last_event_type: event_type}], policy: scd2"),
-            ("buyers: count_distinct(user_id)}", "buyers: count_distinct(user_id), top_price: max(price), items: count_distinct(item_id)}"))))
+            ("buyers: count_distinct(user_id)}", "buyers: count_distinct(user_id), top_price: max(price), items: count_distinct(item_id),"
+                                                 " avg_price: avg(price), last_item: last(item_id)}"))))
         check = self.daemon("check-config", dsn, grown)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text;", check.stdout)
         self.assertIn("ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric;", check.stdout)
-        self.assertEqual(len(self.recorded(dsn)), 9)  # a dry run
+        self.assertEqual(len(self.recorded(dsn)), 13)  # a dry run
         self.migrate(dsn, grown)
-        added = self.recorded(dsn)[9:]
+        added = self.recorded(dsn)[13:]
         # A count_distinct added to a window table a spec made gets its member table too.
         self.assertEqual([t for _, _, t, _ in added][0], "win_lab_revenue_per_minute_items_members")
         self.assertEqual([(t, s) for _, _, t, s in added][1:], [
             ("dim_lab_item.last_event_type", "ALTER TABLE public.dim_lab_item ADD COLUMN last_event_type text"),
             ("win_lab_revenue_per_minute.top_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN top_price numeric"),
-            ("win_lab_revenue_per_minute.items", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN items bigint")])
+            ("win_lab_revenue_per_minute.items", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN items bigint"),
+            # An aggregate with merge state gets its state columns with it.
+            ("win_lab_revenue_per_minute.avg_price", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN avg_price numeric"),
+            ("win_lab_revenue_per_minute.avg_price_sum", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN avg_price_sum numeric"),
+            ("win_lab_revenue_per_minute.avg_price_count", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN avg_price_count bigint"),
+            ("win_lab_revenue_per_minute.last_item", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item text"),
+            ("win_lab_revenue_per_minute.last_item_event_time",
+             "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item_event_time timestamp with time zone"),
+            ("win_lab_revenue_per_minute.last_item_event_id", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item_event_id text")])
         self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
-        self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price FROM win_lab_revenue_per_minute"), [("19.00", 2, None)])
+        self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price, avg_price_sum, last_item_event_time FROM win_lab_revenue_per_minute"),
+                         [("19.00", 2, None, None, None)])
         self.migrate(dsn, grown)
-        self.assertEqual(len(self.recorded(dsn)), 13)
+        self.assertEqual(len(self.recorded(dsn)), 23)
+        check = self.daemon("check-config", dsn, grown)  # the schema check accepts the state columns
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("statements generated from the specs to apply: none", check.stdout)
 
     def assert_refused(self, dsn, folder, spec_path, line, key, says):
         """check-config, migrate and run each exit 2 naming file:line, the key and `says`; nothing recorded."""
@@ -233,7 +255,7 @@ class SpecMigrations(unittest.TestCase):
         for p in procs:
             _, err = p.communicate(timeout=120)
             self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(self.recorded(dsn)), 9)
+        self.assertEqual(len(self.recorded(dsn)), 13)
         self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.schema_migration"),
                          len([f for f in os.listdir(os.path.join(harness.SOURCE_DIR, "sql", "migrations")) if f.endswith(".sql")]))
 

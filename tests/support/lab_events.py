@@ -2,7 +2,9 @@
 a lab's producer sends them: no key (round robin over the partitions), out of order, some sent
 twice, some malformed (a missing user, an unknown event type, a negative price, an unparsable
 timestamp, a price that is no number, a line that is no JSON). Item prices change over time
-(1 to 4 prices per item), so an SCD type 2 item dimension gets versions. Deterministic for a seed.
+(1 to 4 prices per item), so an SCD type 2 item dimension gets versions. A tenth of the events
+share their second with the one generated before (a burst): ties in event time. Deterministic
+for a seed.
 
     /usr/bin/python3 tests/support/lab_events.py --events 200000 --partitions 24 --out DIR
 writes DIR/p<N>.jsonl (one message per line, per partition) and prints a JSON summary.
@@ -46,8 +48,11 @@ def generate(events, partitions, seed=7, duplicates=150, malformed=60):
     rng = random.Random(seed)
     schedule = price_schedule(rng)
     generated = []
+    offset = 0
     for _ in range(events):
-        offset = rng.randrange(SPAN_SECONDS)
+        # Timestamps have second resolution; a tenth of the events come in a burst, in the second
+        # of the event before: ties in event time that first/last must break by event id.
+        offset = offset if generated and rng.random() < 0.1 else rng.randrange(SPAN_SECONDS)
         item = f"item_{rng.randint(1, ITEMS)}"
         generated.append({
             "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),

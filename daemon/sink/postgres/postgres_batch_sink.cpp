@@ -1,6 +1,5 @@
 #include "sink/postgres/postgres_batch_sink.h"
 
-#include "sink/postgres/rejected_records.h"
 
 namespace starstream::daemon::postgres {
 

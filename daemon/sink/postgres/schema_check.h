@@ -9,7 +9,7 @@
 //     table's primary key. Only the column sets are compared, not their order.
 // Tables and columns the database lacks are additions: spec_ddl.h makes the statements that add
 // them. Not compared: nullability, and columns and unique indexes the database has beyond the
-// spec's (lineage, first_seen..., which the compiled product_view pipeline fills).
+// spec's (lineage, first_seen..., which a compiled pipeline fills).
 // Thread rules: the caller's connection, one thread.
 #pragma once
 
@@ -42,7 +42,7 @@ struct SchemaDifference {
 
     bool empty() const { return tables.empty() && columns.empty(); }
     /// One line for logs and check-config: "no conflicting column or key; tables not in it yet:
-    /// fact_lab_event (lab_events.yaml, 6 columns); columns not in it yet: dim_store.region text (product_view.yaml)".
+    /// fact_lab_event (lab_events.yaml, 6 columns); columns not in it yet: dim_store.region text (clickstream.yaml)".
     std::string describe() const;
 };
 

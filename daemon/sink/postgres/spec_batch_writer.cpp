@@ -52,26 +52,16 @@ struct SpecBatchWriter::Dimension {
     std::string stage_table, merge_sql;
     std::optional<Scd2Merge> scd2;
 
-    /// The natural key of `row` as text, what its surrogate key hashes; nullopt when a part is
-    /// null. Several columns join with '|' as the compiled product_view does ("country|region|
-    /// city"); a '|' or '\\' inside a part is escaped with '\\', so two different keys never
-    /// join alike ("a|b", "c" against "a", "b|c") while keys without them hash as product_view's.
+    /// The natural key of `row` as text, what its surrogate key hashes (joined_key: keys without
+    /// '|' or '\\' hash as product_view's); nullopt when a part is null.
     std::optional<std::string> natural_key(const SpecRow& row) const {
-        std::string out;
-        for (std::size_t i = 0; i < key.size(); ++i) {
-            auto v = input_text(row.values[key[i].index], key[i].type);
+        std::vector<std::string> parts;
+        for (const auto& k : key) {
+            auto v = input_text(row.values[k.index], k.type);
             if (!v) return std::nullopt;
-            if (i) out += '|';
-            if (key.size() == 1) {
-                out += *v;
-                continue;
-            }
-            for (char c : *v) {
-                if (c == '|' || c == '\\') out += '\\';
-                out += c;
-            }
+            parts.push_back(std::move(*v));
         }
-        return out;
+        return joined_key(parts);
     }
 };
 

@@ -13,9 +13,9 @@
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
-//      max, count_distinct), under the window merge lock, judged against the window watermark;
+//      max, avg, count_distinct, first, last, any), under the window merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): session windows, avg/first/last/any.
+// Not yet (refused at start): session windows.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
@@ -85,8 +85,9 @@ private:
     std::unique_ptr<class SpecWindowWriter> windows_;
 };
 
-/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a session window, an
-/// aggregate other than count, sum, min, max and count_distinct.
+/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a session window, an SCD type 2
+/// attribute that is not required, windows without an event-grain fact first, a group key that
+/// is not required or an SCD type 2 dimension.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres

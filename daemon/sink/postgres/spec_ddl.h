@@ -2,7 +2,7 @@
 // (schema_check.h): a pure function, so that check-config can print it (a dry run) and tests can
 // read it without a database; spec_migrator.h applies and records it.
 //
-// Statements, named like sql/migrations/001..005 name product_view's equivalents:
+// Statements, named like sql/migrations/001..005 name the clickstream tables:
 //   missing table   CREATE TABLE <table> (columns..., CONSTRAINT <table>_pkey PRIMARY KEY (...),
 //                   dimensions: CONSTRAINT <table>_natural_key UNIQUE (...) unless the natural
 //                   key is the primary key itself, as dim_date's date_key); SCD type 2 also

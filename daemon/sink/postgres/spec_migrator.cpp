@@ -41,8 +41,8 @@ std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::v
     SchemaDifference difference = compare_schema(conn, specs);
     // count_distinct's member tables: made with a new window table, or when the aggregate is
     // added to a window table an earlier spec migration made (its counts then start with the
-    // members it sees from now on). A window table of the SQL migrations (the compiled
-    // product_view's) keeps its distinct members its own way.
+    // members it sees from now on). A window table of the SQL migrations (a compiled
+    // pipeline's) keeps its distinct members its own way.
     std::set<std::string> new_windows;
     for (const auto& t : difference.tables) new_windows.insert(t.schema.table);
     const bool recorded = std::string(PQgetvalue(conn.exec("SELECT to_regclass('starstream.spec_migration') IS NOT NULL").get(), 0, 0)) == "t";

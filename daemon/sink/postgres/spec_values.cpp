@@ -26,4 +26,17 @@ std::optional<std::string> input_text(const spec::FieldValue& v, const std::stri
     return std::string(buf);
 }
 
+std::string joined_key(const std::vector<std::string>& parts) {
+    if (parts.size() == 1) return parts[0];
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += '|';
+        for (char c : parts[i]) {
+            if (c == '|' || c == '\\') out += '\\';
+            out += c;
+        }
+    }
+    return out;
+}
+
 }  // namespace starstream::daemon::postgres

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace starstream::daemon::postgres {
 
@@ -15,5 +16,10 @@ namespace starstream::daemon::postgres {
 /// nullopt for null. Timestamps (Unix microseconds) become "YYYY-MM-DD HH:MM:SS.ffffff+00",
 /// doubles keep 17 significant digits, booleans are "t"/"f".
 std::optional<std::string> input_text(const spec::FieldValue& value, const std::string& type);
+
+/// Several values as one key text: a single part as it is; several joined with '|' as the
+/// compiled product_view joins them ("country|region|city"), a '|' or '\\' inside a part escaped
+/// with '\\', so that two different keys never join alike ("a|b", "c" against "a", "b|c").
+std::string joined_key(const std::vector<std::string>& parts);
 
 }  // namespace starstream::daemon::postgres

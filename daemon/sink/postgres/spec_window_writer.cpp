@@ -89,9 +89,22 @@ struct SpecWindowWriter::Table {
         std::string type;                  ///< the input's type
         std::vector<Condition> where;
         std::string members;  ///< count_distinct: its member table
+        std::vector<std::string> state;  ///< its state columns (spec::aggregate_state_columns)
+        std::string value_type;          ///< avg: its column's type (numeric or double precision)
     };
     std::vector<Aggregate> aggregates;
+    /// first/last: each staged row also carries its record's event time and event id (the
+    /// order they choose by); the event id's fields, as their type's text.
+    bool ordered = false;
+    std::vector<std::pair<std::size_t, std::string>> event_id;  ///< index, type
     std::string merge_sql;
+
+    /// The event id of `row` as first and last break ties with (spec_values.h joined_key).
+    std::string event_id_of(const SpecRow& row) const {
+        std::vector<std::string> parts;
+        for (const auto& [index, type] : event_id) parts.push_back(input_text(row.values[index], type).value_or(""));  // required: never NULL
+        return joined_key(parts);
+    }
 
     /// Whether `row` passes every condition of `conditions`.
     static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) {
@@ -122,6 +135,61 @@ std::vector<Condition> conditions(const spec::Filter& filter, const spec::Pipeli
     return out;
 }
 
+/// A column an aggregate writes (its value, or one of its state columns) and how: `partial`, the
+/// batch's part computed from the staged rows ("" when the value is derived: avg's, or
+/// count_distinct's from its new members); `value`, what a new row gets (from the batch's row
+/// b); `update`, the merge with the stored row t (every SET expression reads t before the update).
+struct AggregateColumn {
+    std::string column, partial, value, update;
+};
+
+/// t's value plus the batch's: NULL (a sum of nothing, or a column added after the row) adds nothing.
+std::string added(const std::string& c) {
+    return fmt::format("{0} = CASE WHEN t.{0} IS NULL THEN excluded.{0} WHEN excluded.{0} IS NULL THEN t.{0} ELSE t.{0} + excluded.{0} END", c);
+}
+
+/// first and last: the value, event time and event id of the record earliest (latest) by event
+/// time, then by event id (byte order: COLLATE "C", whatever the database's collation), in the
+/// batch and then against the stored one; records whose value is NULL are not candidates.
+std::vector<AggregateColumn> ordered_columns(const SpecWindowWriter::Table::Aggregate& a, std::size_t i) {
+    const bool first = a.function == AggregateFunction::first;
+    const std::string desc = first ? "" : " DESC", in = fmt::format("a{}", i);
+    const std::string c = sql_identifier(a.column), time = sql_identifier(a.state[0]), id = sql_identifier(a.state[1]);
+    const std::string pick = fmt::format("ORDER BY event_time{0}, event_id COLLATE \"C\"{0}) FILTER (WHERE {1} IS NOT NULL))[1]", desc, in);
+    const std::string wins = fmt::format("excluded.{0} IS NOT NULL AND (t.{0} IS NULL OR (excluded.{0}, excluded.{1} COLLATE \"C\") {2} (t.{0}, t.{1} COLLATE \"C\"))",
+                                         time, id, first ? "<" : ">");
+    auto column = [&](const std::string& name, const std::string& partial, std::size_t k) {
+        return AggregateColumn{name, partial, fmt::format("b.p{}_{}", i, k), fmt::format("{0} = CASE WHEN {1} THEN excluded.{0} ELSE t.{0} END", name, wins)};
+    };
+    return {column(c, fmt::format("(array_agg({}::{} {}", in, a.type, pick), 0), column(time, "(array_agg(event_time " + pick, 1),
+            column(id, "(array_agg(event_id " + pick, 2)};
+}
+
+std::vector<AggregateColumn> aggregate_columns(const SpecWindowWriter::Table::Aggregate& a, std::size_t i) {
+    const std::string c = sql_identifier(a.column), in = fmt::format("a{}", i), b = fmt::format("b.p{}_0", i);
+    switch (a.function) {
+        case AggregateFunction::count: return {{c, "count(" + in + ")", b, added(c)}};
+        case AggregateFunction::sum: return {{c, fmt::format("sum({}::{})", in, a.type), b, added(c)}};
+        case AggregateFunction::min: return {{c, fmt::format("min({}::{})", in, a.type), b, fmt::format("{0} = least(t.{0}, excluded.{0})", c)}};
+        case AggregateFunction::max: return {{c, fmt::format("max({}::{})", in, a.type), b, fmt::format("{0} = greatest(t.{0}, excluded.{0})", c)}};
+        case AggregateFunction::count_distinct: return {{c, "", fmt::format("coalesce(c{}.n, 0)", i), added(c)}};
+        case AggregateFunction::any:  // every staged row is a counted record: false when none passed the filter
+            return {{c, fmt::format("bool_or({} IS NOT NULL)", in), b, fmt::format("{0} = coalesce(t.{0}, false) OR excluded.{0}", c)}};
+        case AggregateFunction::avg: {
+            // The value is derived from the merged sum and count (NULL while the count is 0).
+            const std::string sum = sql_identifier(a.state[0]), n = sql_identifier(a.state[1]);
+            return {{c, "", fmt::format("b.p{0}_1::{1} / nullif(b.p{0}_2, 0)", i, a.value_type),
+                     fmt::format("{0} = (coalesce(t.{1}, 0) + coalesce(excluded.{1}, 0))::{3} / nullif(coalesce(t.{2}, 0) + coalesce(excluded.{2}, 0), 0)",
+                                 c, sum, n, a.value_type)},
+                    {sum, fmt::format("sum({}::{})", in, a.type), fmt::format("b.p{}_1", i), added(sum)},
+                    {n, "count(" + in + ")", fmt::format("b.p{}_2", i), added(n)}};
+        }
+        case AggregateFunction::first:
+        case AggregateFunction::last: return ordered_columns(a, i);
+    }
+    return {};
+}
+
 /// The statement merging the staged rows of `t` (see the header, steps 3 and 4).
 std::string merge_sql(const SpecWindowWriter::Table& t) {
     using Aggregate = SpecWindowWriter::Table::Aggregate;
@@ -142,58 +210,42 @@ std::string merge_sql(const SpecWindowWriter::Table& t) {
             "count{0} AS (SELECT {2}, count(*) AS n FROM new{0} GROUP BY {2}),\n",
             i, sql_identifier(a.members), key_columns, bounds, typed_groups, a.type, t.stage_table, not_null);
     }
-    const std::string partials = each(t.aggregates, [](const Aggregate& a, std::size_t i) -> std::string {
-        switch (a.function) {
-            case AggregateFunction::count: return fmt::format("count(a{}) AS a{}", i, i);
-            case AggregateFunction::sum: return fmt::format("sum(a{}::{}) AS a{}", i, a.type, i);
-            case AggregateFunction::min: return fmt::format("min(a{}::{}) AS a{}", i, a.type, i);
-            case AggregateFunction::max: return fmt::format("max(a{}::{}) AS a{}", i, a.type, i);
-            default: return fmt::format("0::bigint AS a{}", i);  // count_distinct: from new<i>
+    std::vector<std::string> partials, columns, values, updates;
+    for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
+        const auto written = aggregate_columns(t.aggregates[i], i);
+        for (std::size_t k = 0; k < written.size(); ++k) {
+            if (!written[k].partial.empty()) partials.push_back(fmt::format("{} AS p{}_{}", written[k].partial, i, k));
+            columns.push_back(written[k].column), values.push_back(written[k].value), updates.push_back(written[k].update);
         }
-    });
-    with += fmt::format("batch AS (SELECT window_start, window_end{}, {} FROM {} WHERE true{} GROUP BY window_start, window_end{})\n", typed_groups,
-                        partials, t.stage_table, not_null, each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", g{}", i); }, ""));
+    }
+    with += fmt::format("batch AS (SELECT window_start, window_end{}{} FROM {} WHERE true{} GROUP BY window_start, window_end{})\n", typed_groups,
+                        each(partials, [](const std::string& p, std::size_t) { return ", " + p; }, ""), t.stage_table, not_null,
+                        each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", g{}", i); }, ""));
     std::string joins;
     for (std::size_t i = 0; i < t.aggregates.size(); ++i)
         if (t.aggregates[i].function == AggregateFunction::count_distinct)
             joins += fmt::format(" LEFT JOIN count{0} c{0} ON c{0}.{1} = b.window_start{2}{3}", i, sql_identifier(t.start_column),
                                  t.cumulative ? fmt::format(" AND c{0}.{1} = b.window_end", i, sql_identifier(t.end_column)) : "",
                                  each(t.groups, [&](const auto& g, std::size_t k) { return fmt::format(" AND c{}.{} = b.g{}", i, sql_identifier(g.column), k); }, ""));
-    const std::string values = each(t.aggregates, [](const Aggregate& a, std::size_t i) {
-        return a.function == AggregateFunction::count_distinct ? fmt::format("coalesce(c{}.n, 0)", i) : fmt::format("b.a{}", i);
-    });
-    const std::string updates = each(t.aggregates, [](const Aggregate& a, std::size_t) {
-        const std::string c = sql_identifier(a.column);
-        switch (a.function) {
-            case AggregateFunction::min: return fmt::format("{0} = least(t.{0}, excluded.{0})", c);
-            case AggregateFunction::max: return fmt::format("{0} = greatest(t.{0}, excluded.{0})", c);
-            default:  // NULL (a sum of nothing) adds nothing
-                return fmt::format("{0} = CASE WHEN t.{0} IS NULL THEN excluded.{0} WHEN excluded.{0} IS NULL THEN t.{0} ELSE t.{0} + excluded.{0} END", c);
-        }
-    });
     return fmt::format("WITH {}INSERT INTO {} AS t ({}, {}{}, {})\nSELECT b.window_start, b.window_end{}, {} FROM batch b{}\nORDER BY {}\n"
                        "ON CONFLICT ({}) DO UPDATE SET {}\nRETURNING xmax = 0",
                        with, sql_identifier(t.name), sql_identifier(t.start_column), sql_identifier(t.end_column),
-                       each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, ""),
-                       each(t.aggregates, [](const Aggregate& a, std::size_t) { return sql_identifier(a.column); }),
-                       each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, ""), values, joins,
-                       order, key_columns, updates);
+                       each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, ""), fmt::join(columns, ", "),
+                       each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, ""), fmt::join(values, ", "), joins,
+                       order, key_columns, fmt::join(updates, ", "));
 }
 
 }  // namespace
 
 std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
     if (w.kind == spec::WindowKind::session) return "windows." + w.table + ": session windows are not computed from a spec yet";
-    for (const auto& a : w.aggregates)
-        if (a.function != AggregateFunction::count && a.function != AggregateFunction::sum && a.function != AggregateFunction::min &&
-            a.function != AggregateFunction::max && a.function != AggregateFunction::count_distinct)
-            return "windows." + w.table + ".aggregates." + a.column + ": only count, sum, min, max and count_distinct are computed from a spec yet";
     return {};
 }
 
 SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec,
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
     : conn_(conn), copy_(copy), topics_(text_array(spec.topics)) {
+    const auto schemas = spec::table_schemas(spec);  // the aggregates' column types
     for (const auto& w : spec.windows) {
         auto t = std::make_unique<Table>();
         t->name = w.table;
@@ -209,15 +261,22 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
             else
                 t->groups.push_back({spec::column_name_of(g), spec::reference_type(spec, g), layout.at(g), false});
         }
+        const auto schema = std::find_if(schemas.begin(), schemas.end(), [&](const spec::TableSchema& s) { return s.table == w.table; });
         for (const auto& a : w.aggregates) {
-            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}};
+            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}, spec::aggregate_state_columns(w, a), {}};
             if (!a.of.empty()) agg.input = layout.at(a.of), agg.type = spec::reference_type(spec, a.of);
             if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
+            for (const auto& c : schema->columns)
+                if (c.name == a.column) agg.value_type = c.type;
+            t->ordered = t->ordered || a.function == AggregateFunction::first || a.function == AggregateFunction::last;
             t->aggregates.push_back(std::move(agg));
         }
-        conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}) ON COMMIT DELETE ROWS", t->stage_table,
+        if (t->ordered)
+            for (const auto& f : spec.event.id) t->event_id.emplace_back(layout.at(f), spec::reference_type(spec, f));
+        conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}{}) ON COMMIT DELETE ROWS", t->stage_table,
                                each(t->groups, [](const auto&, std::size_t i) { return fmt::format(", g{} text", i); }, ""),
-                               each(t->aggregates, [](const auto&, std::size_t i) { return fmt::format(", a{} text", i); }, "")));
+                               each(t->aggregates, [](const auto&, std::size_t i) { return fmt::format(", a{} text", i); }, ""),
+                               t->ordered ? ", event_time timestamptz, event_id text" : ""));
         t->merge_sql = merge_sql(*t);
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
@@ -252,11 +311,12 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 continue;
             }
         }
+        const std::string event_id = t.ordered ? t.event_id_of(row) : std::string();
         for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
             if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
-            copy_.begin_row(static_cast<std::int16_t>(2 + t.groups.size() + t.aggregates.size()));
+            copy_.begin_row(static_cast<std::int16_t>(2 + t.groups.size() + t.aggregates.size() + (t.ordered ? 2 : 0)));
             copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
             for (const auto& g : t.groups) {
                 if (g.dimension) {
@@ -279,6 +339,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                     copy_.null();
                 }
             }
+            if (t.ordered) copy_.timestamptz_us(row.event_time_us), copy_.text(event_id);
             ++staged;
         }
     }

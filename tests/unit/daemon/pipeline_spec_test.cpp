@@ -108,6 +108,34 @@ TEST(PipelineSpec, DuplicateTableAndDuplicateKey) {
     expect_error(with("  at: {pointer", "  price: {pointer: /p, type: integer}\n  at: {pointer"), 7, "fields.price", "given twice");
 }
 
+TEST(PipelineSpec, AggregatesOfEveryFunctionWithTheirOwnFilters) {
+    const PipelineSpec s = parse_pipeline_spec(
+        with("revenue: sum(price),", "revenue: sum(price), avg_price: {function: avg, of: price, where: {user_id: user_1}}, first_buyer: first(user_id), "
+                                     "last_price: last(price), any_big: {function: any, where: {price: 10}},"),
+        "lab.yaml");
+    const auto& aggregates = s.windows[0].aggregates;
+    ASSERT_EQ(aggregates.size(), 7u);
+    EXPECT_EQ(aggregates[1].function, AggregateFunction::avg);
+    EXPECT_EQ(aggregates[1].where, (Filter{{"user_id", {"user_1"}}}));
+    EXPECT_EQ(aggregate_state_columns(s.windows[0], aggregates[1]), (std::vector<std::string>{"avg_price_sum", "avg_price_count"}));
+    EXPECT_EQ(aggregate_state_columns(s.windows[0], aggregates[2]), (std::vector<std::string>{"first_buyer_event_time", "first_buyer_event_id"}));
+    EXPECT_EQ(aggregates[4].function, AggregateFunction::any);
+    EXPECT_TRUE(aggregates[4].of.empty());
+    EXPECT_TRUE(aggregate_state_columns(s.windows[0], aggregates[0]).empty());
+    std::map<std::string, std::string> types;
+    for (const auto& t : table_schemas(s))
+        if (t.table == "win_revenue")
+            for (const auto& c : t.columns) types[c.name] = c.type;
+    EXPECT_EQ(types["avg_price"], "numeric");
+    EXPECT_EQ(types["avg_price_sum"], "numeric");
+    EXPECT_EQ(types["avg_price_count"], "bigint");
+    EXPECT_EQ(types["first_buyer"], "text");
+    EXPECT_EQ(types["first_buyer_event_time"], "timestamp with time zone");
+    EXPECT_EQ(types["first_buyer_event_id"], "text");
+    EXPECT_EQ(types["last_price"], "numeric");
+    EXPECT_EQ(types["any_big"], "boolean");
+}
+
 TEST(PipelineSpec, TypesRulesAndReferences) {
     expect_error(with("type: numeric", "type: decimal"), 6, "fields.price.type", "unknown value 'decimal'");
     expect_error(with("revenue: sum(price)", "revenue: sum(user_id)"), 19, "windows.win_revenue.aggregates.revenue", "sum and avg need");
@@ -138,6 +166,10 @@ TEST(PipelineSpec, HostileInputs) {
     std::string clash = with("group_by: [dim_user]", "group_by: [user_id]");
     expect_error(clash.replace(clash.find("revenue: sum"), 7, "user_id"), 17, "windows.win_revenue", "make the column 'user_id'");
     expect_error(with("revenue: sum(price)", "window_start: sum(price)"), 17, "windows.win_revenue", "keeps for itself");
+    // An aggregate's state columns (avg: <c>_sum, <c>_count; first, last: <c>_event_time, <c>_event_id) are kept too.
+    expect_error(with("revenue: sum(price)", "revenue: avg(price), revenue_count: count"), 17, "windows.win_revenue", "'revenue_count' is one the table keeps");
+    expect_error(with("revenue: sum(price)", "last_buyer: last(user_id), last_buyer_event_id: count"), 17, "windows.win_revenue",
+                 "'last_buyer_event_id' is one the table keeps");
     expect_error(with("where: {user_id: [user_1, user_2]}", "where: {user_id: []}"), 19, "windows.win_revenue.aggregates.big.where.user_id", "empty list");
     expect_error(with("input: at}", "input: user_id}"), 10, "enrichers.calendar.input", "takes a timestamp field");
     expect_error(with("  event_id: {pointer", "  ? [a, b]\n  : 1\n  event_id: {pointer"), 4, "fields", "plain name");

@@ -120,6 +120,34 @@ TEST(SpecDdl, WindowTablesKeyedByWindowAndGroup) {
     EXPECT_NE(created("win_visits").find("PRIMARY KEY (device, store_key, visit_start)"), std::string::npos) << created("win_visits");
 }
 
+TEST(SpecDdl, AggregatesKeepTheirMergeStateNextToTheirValue) {
+    // avg: the sum (typed as sum(x) would be) and the count; first/last: the chosen event's time and id.
+    std::string yaml = kShop;
+    const std::string running = "aggregates: {orders: count}";
+    yaml.replace(yaml.find(running), running.size(),
+                 "aggregates: {avg_order: avg(order), first_sku: first(sku), last_price: last(price), returned: {function: any, where: {sku: r1}}}");
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(yaml, "shop.yaml");
+    std::string sql;
+    for (const auto& t : spec::table_schemas(s))
+        if (t.table == "win_running") sql = create_table(t).at(0).sql;
+    EXPECT_EQ(sql,
+              "CREATE TABLE win_running (\n"
+              "    window_start timestamp with time zone NOT NULL,\n"
+              "    window_end timestamp with time zone NOT NULL,\n"
+              "    avg_order numeric,\n"
+              "    avg_order_sum bigint,\n"
+              "    avg_order_count bigint,\n"
+              "    first_sku text,\n"
+              "    first_sku_event_time timestamp with time zone,\n"
+              "    first_sku_event_id text,\n"
+              "    last_price numeric,\n"
+              "    last_price_event_time timestamp with time zone,\n"
+              "    last_price_event_id text,\n"
+              "    returned boolean,\n"
+              "    CONSTRAINT win_running_pkey PRIMARY KEY (window_start, window_end)\n"
+              ")");
+}
+
 TEST(SpecDdl, AddColumnIsNullable) {
     const MissingColumn m{"shop", "shop.yaml", "dim_item", "public.dim_item", {"color", "text", true}};
     const SpecStatement s = add_column(m);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 using starstream::daemon::postgres::input_text;
+using starstream::daemon::postgres::joined_key;
 using starstream::daemon::spec::FieldValue;
 
 namespace {
@@ -24,4 +25,11 @@ TEST(SpecValues, NumbersBooleansTextAndNull) {
     EXPECT_EQ(input_text(FieldValue{true}, "boolean"), "t");
     EXPECT_EQ(input_text(FieldValue{std::string("12.50")}, "numeric"), "12.50");  // as sent: every digit kept
     EXPECT_EQ(input_text(FieldValue{}, "text"), std::nullopt);
+}
+
+TEST(SpecValues, JoinedKeysNeverJoinAlike) {
+    EXPECT_EQ(joined_key({"a|b"}), "a|b");  // one part as it is: keys hash as product_view's
+    EXPECT_EQ(joined_key({"FR", "IDF", "Paris"}), "FR|IDF|Paris");
+    EXPECT_NE(joined_key({"a|b", "c"}), joined_key({"a", "b|c"}));
+    EXPECT_EQ(joined_key({"a|b", "c\\"}), "a\\|b|c\\\\");
 }

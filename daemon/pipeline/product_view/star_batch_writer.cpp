@@ -1,21 +1,22 @@
-#include "sink/postgres/star_batch_writer.h"
+#include "pipeline/product_view/star_batch_writer.h"
 
 #include "pipeline/product_view/decoder.h"
 #include "sink/postgres/dimension_merge.h"
 #include "sink/postgres/progress_store.h"
-#include "sink/postgres/rejected_records.h"
+#include "pipeline/product_view/rejected_records.h"
 #include "sink/postgres/window_lock.h"
-#include "sink/postgres/window_writer.h"
+#include "pipeline/product_view/window_writer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::product_view {
+
+using namespace postgres;  // this pipeline's writer is built on the Postgres sink's parts
 
 namespace {
 
-using product_view::StarBatch;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -105,14 +106,14 @@ std::size_t staged_members(const StarBatch& batch, std::string_view table) {
 
 }  // namespace
 
-StarBatchWriter::StarBatchWriter(const PgSettings& settings, const product_view::WindowSettings& windows, std::string instance_id,
+StarBatchWriter::StarBatchWriter(const PgSettings& settings, const WindowSettings& windows, std::string instance_id,
                                  const std::atomic<bool>* abort_flag)
     : conn_(std::make_unique<PgConnection>(settings, abort_flag)) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     conn_->exec(kCreateStaging);
     ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     if (windows.enabled) {
-        windows_ = std::make_unique<product_view::ClickstreamWindows>(windows);
+        windows_ = std::make_unique<ClickstreamWindows>(windows);
         window_writer_ = std::make_unique<WindowWriter>(*conn_, copy_, windows);
     }
 }
@@ -131,7 +132,7 @@ void StarBatchWriter::stage(const StarBatch& batch, const MemberKeys* only) {
     copy("stage_dim_date");
 
     auto optional_text = [&](const std::string& v) { v.empty() ? copy_.null() : copy_.text(v); };
-    auto earliest = [&](const product_view::EarliestValue& v) {
+    auto earliest = [&](const EarliestValue& v) {
         v.known() ? (copy_.text(v.value), copy_.timestamptz_us(v.seen)) : (copy_.null(), copy_.null());
     };
 
@@ -193,15 +194,15 @@ StarBatchWriter::EventIdSet StarBatchWriter::committed_ids() {
                                 "(SELECT 1 FROM fact_event f WHERE f.event_id = s.event_id LIMIT 1) AS hit");
     EventIdSet ids;
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
-        product_view::EventId id;
-        if (product_view::parse_uuid(PQgetvalue(rows.get(), i, 0), id)) ids.insert(id);
+        EventId id;
+        if (parse_uuid(PQgetvalue(rows.get(), i, 0), id)) ids.insert(id);
     }
     return ids;
 }
 
 std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSet& skip, std::size_t begin, std::size_t end) {
     copy_.reset();
-    auto optional_text = [&](product_view::TextRef ref) { ref.empty() ? copy_.null() : copy_.text(batch.view(ref)); };
+    auto optional_text = [&](TextRef ref) { ref.empty() ? copy_.null() : copy_.text(batch.view(ref)); };
     for (std::size_t i = begin; i < end; ++i) {
         const auto& f = batch.facts[i];
         if (!skip.empty() && skip.count(f.event_id)) continue;
@@ -248,7 +249,7 @@ void StarBatchWriter::merge_windows(const StarBatch& batch, const EventIdSet& co
     const auto tww = Clock::now();
     for (auto& rows : window_writer_->write(batch, produced)) outcome.tables.push_back(std::move(rows));
     outcome.window_write_seconds = seconds_since(tww);
-    for (int t = 0; t < product_view::kWindowedTables; ++t) {
+    for (int t = 0; t < kWindowedTables; ++t) {
         const auto& late = produced.tables[static_cast<std::size_t>(t)].late_counts();
         outcome.late[t] = {late.dropped, late.dead_lettered, late.corrected};
     }
@@ -268,7 +269,7 @@ engine::CommitReport StarBatchWriter::write(const engine::MicroBatch& batch) {
 }
 
 std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) {
-    return postgres::find_rejected(*this, static_cast<const StarBatch&>(batch), progress);
+    return product_view::find_rejected(*this, static_cast<const StarBatch&>(batch), progress);
 }
 
 BatchTotals StarBatchWriter::totals(const StarBatch& batch, const BatchOutcome& outcome) const {
@@ -282,8 +283,8 @@ BatchTotals StarBatchWriter::totals(const StarBatch& batch, const BatchOutcome& 
 engine::CommitReport commit_report(const StarBatch& batch, const BatchOutcome& outcome) {
     engine::CommitReport report;
     report.tables = outcome.tables;
-    for (int t = 0; t < product_view::kWindowedTables; ++t)
-        report.late.push_back({product_view::windowed_table_name(product_view::WindowedTable(t)), outcome.late[t]});
+    for (int t = 0; t < kWindowedTables; ++t)
+        report.late.push_back({windowed_table_name(WindowedTable(t)), outcome.late[t]});
     report.rows_inserted = outcome.facts_inserted;
     report.duplicates = outcome.duplicates;
     report.dead_letters = outcome.dead_letters;
@@ -382,4 +383,4 @@ std::optional<PgError> StarBatchWriter::probe(const StarBatch& batch, std::size_
     }
 }
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::product_view

@@ -1,16 +1,16 @@
-#include "sink/postgres/rejected_records.h"
+#include "pipeline/product_view/rejected_records.h"
 
 #include "sink/postgres/bisection.h"
-#include "sink/postgres/star_batch_writer.h"
+#include "pipeline/product_view/star_batch_writer.h"
 
 #include <algorithm>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::product_view {
+
+using namespace postgres;  // this pipeline's writer is built on the Postgres sink's parts
 
 namespace {
 
-using product_view::FactRow;
-using product_view::StarBatch;
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -52,4 +52,4 @@ std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const St
     return out;
 }
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::product_view

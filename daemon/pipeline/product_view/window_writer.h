@@ -20,32 +20,32 @@
 
 #include <vector>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::product_view {
 
 using engine::TableRows;
 
 class WindowWriter {
 public:
-    /// Creates the staging tables on `conn`. Throws PgError.
-    WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const product_view::WindowSettings& settings);
+    /// Creates the staging tables on `conn`. Throws postgres::PgError.
+    WindowWriter(postgres::PgConnection& conn, postgres::BinaryCopyWriter& copy, const WindowSettings& settings);
 
     /// Takes the window merge lock (held to the end of the open transaction) and returns the
-    /// window watermark, Unix microseconds, INT64_MIN when there is none yet. Throws PgError.
+    /// window watermark, Unix microseconds, INT64_MIN when there is none yet. Throws postgres::PgError.
     std::int64_t lock_and_read_watermark();
-    /// Merges `windows` (from `batch`; its sessions are taken); returns rows per table. Throws PgError.
-    std::vector<TableRows> write(const product_view::StarBatch& batch, product_view::BatchWindows& windows);
+    /// Merges `windows` (from `batch`; its sessions are taken); returns rows per table. Throws postgres::PgError.
+    std::vector<TableRows> write(const StarBatch& batch, BatchWindows& windows);
 
 private:
     TableRows merge_hourly(const engine::WindowPartials& hourly);
     TableRows merge_panes(const engine::WindowPartials& panes);
     TableRows merge_visits(engine::WindowPartials& visits);
-    TableRows insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows);
+    TableRows insert_late(const StarBatch& batch, const BatchWindows& windows);
     void prune_visitors(std::int64_t watermark_us);
 
-    PgConnection& conn_;
-    BinaryCopyWriter& copy_;
-    product_view::WindowSettings settings_;
+    postgres::PgConnection& conn_;
+    postgres::BinaryCopyWriter& copy_;
+    WindowSettings settings_;
     std::int64_t pruned_through_us_ = INT64_MIN;  ///< the last horizon pruned, floored to the hour
 };
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::product_view

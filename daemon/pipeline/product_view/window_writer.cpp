@@ -1,7 +1,7 @@
-#include "sink/postgres/window_writer.h"
+#include "pipeline/product_view/window_writer.h"
 
 #include "sink/postgres/progress_store.h"
-#include "sink/postgres/star_batch_writer.h"
+#include "pipeline/product_view/star_batch_writer.h"
 #include "sink/postgres/window_lock.h"
 
 #include <algorithm>
@@ -9,13 +9,12 @@
 #include <cstdlib>
 #include <map>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::product_view {
+
+using namespace postgres;  // this pipeline's writer is built on the Postgres sink's parts
 
 namespace {
 
-using product_view::kHourlyProductViews;
-using product_view::kProductViewPanes;
-using product_view::kVisits;
 
 constexpr std::int64_t kHourUs = 3600'000'000;
 
@@ -91,7 +90,7 @@ engine::Session stored_session(const PgResult& r, int row) {
 
 }  // namespace
 
-WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const product_view::WindowSettings& settings)
+WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const WindowSettings& settings)
     : conn_(conn), copy_(copy), settings_(settings) {
     conn_.exec(kCreateStaging);
 }
@@ -169,13 +168,13 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
     return rows;
 }
 
-TableRows WindowWriter::insert_late(const product_view::StarBatch& batch, const product_view::BatchWindows& windows) {
+TableRows WindowWriter::insert_late(const StarBatch& batch, const BatchWindows& windows) {
     copy_.reset();
     std::int64_t staged = 0;
-    for (int t = 0; t < product_view::kWindowedTables; ++t)
+    for (int t = 0; t < kWindowedTables; ++t)
         for (const auto& late : windows.tables[static_cast<std::size_t>(t)].late()) {
             const auto& f = batch.facts[static_cast<std::size_t>(late.input.origin)];
-            copy_.begin_row(10), copy_.text(product_view::windowed_table_name(product_view::WindowedTable(t)));
+            copy_.begin_row(10), copy_.text(windowed_table_name(WindowedTable(t)));
             copy_.text(batch.topics[f.topic_index]), copy_.int4(f.partition), copy_.int8(f.offset);
             copy_.timestamptz_us(late.input.time_us), copy_.int8(late.lateness_us / 1000);
             copy_.timestamptz_us(late.target.start_us), copy_.timestamptz_us(late.target.end_us), copy_.timestamptz_us(late.watermark_us);
@@ -205,7 +204,7 @@ void WindowWriter::prune_visitors(std::int64_t watermark_us) {
                       {std::to_string(horizon)});
 }
 
-std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch, product_view::BatchWindows& windows) {
+std::vector<TableRows> WindowWriter::write(const StarBatch& batch, BatchWindows& windows) {
     std::vector<TableRows> out;
     out.push_back(merge_hourly(windows.tables[kHourlyProductViews]));
     out.push_back(merge_panes(windows.tables[kProductViewPanes]));
@@ -215,4 +214,4 @@ std::vector<TableRows> WindowWriter::write(const product_view::StarBatch& batch,
     return out;
 }
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::product_view

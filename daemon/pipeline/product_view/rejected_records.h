@@ -24,15 +24,15 @@
 #include <string>
 #include <vector>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::product_view {
 
 class StarBatchWriter;
 
 /// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index
 /// order (RejectedRow::row indexes StarBatch::facts; reason "rejected by Postgres: <the error's
 /// first line>", code its SQLSTATE, no payload: the sink loop reads it back), empty when every
-/// fact passes on its own (the error lies elsewhere). Throws PgError when a probe fails transiently.
-std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const product_view::StarBatch& batch,
+/// fact passes on its own (the error lies elsewhere). Throws postgres::PgError when a probe fails transiently.
+std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch,
                                                const std::function<void()>& progress = [] {});
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::product_view

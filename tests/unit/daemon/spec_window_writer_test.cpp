@@ -1,0 +1,242 @@
+// The spec windows' avg, first, last and any against a real PostgreSQL, compared with a brute
+// force: random records (integer and double values, some NULL, whole seconds so that event
+// times tie, event ids whose text order is not their numeric order) merged by SpecWindowWriter
+// in random batches and arrival order into hopping and cumulative tables; after every batch
+// each stored row (the values and their state columns) must equal what the records merged so
+// far give, whatever the batch boundaries.
+#include "sink/postgres/spec_window_writer.h"
+
+#include "local_postgres_server.h"
+#include "sink/postgres/migrator.h"
+#include "sink/postgres/pg_connection.h"
+#include "sink/postgres/spec_migrator.h"
+#include "sink/postgres/window_lock.h"  // kBeginReadCommitted
+#include "spec/enricher_runtime.h"
+#include "spec/spec_reader.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <random>
+#include <tuple>
+
+namespace starstream::daemon::postgres {
+namespace {
+
+constexpr std::int64_t kSecondUs = 1000000;
+constexpr std::int64_t kBaseUs = 1767225600LL * kSecondUs;  // 2026-01-01 UTC
+
+const std::string kSpec = R"(pipeline: shop
+source: {topics: [shop], format: json}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  kind: {pointer: /kind, type: text, required: true}
+  n: {pointer: /n, type: integer}
+  x: {pointer: /x, type: double}
+event: {id: id, time: at}
+facts:
+  fact_shop: {grain: event, columns: [id, kind, n]}
+windows:
+  win_hop:
+    hopping: {size: 20s, slide: 10s}
+    group_by: [kind]
+    aggregates:
+      avg_n: avg(n)
+      avg_x: {function: avg, of: x, where: {kind: b}}
+      first_n: first(n)
+      last_x: last(x)
+      seven: {function: any, where: {n: 7}}
+  win_running:
+    cumulative: {size: 40s, step: 10s}
+    aggregates: {first_kind: first(kind), last_n: {function: last, of: n, where: {kind: a}}}
+)";
+
+struct Record {
+    std::string id;
+    std::int64_t time_us = 0;
+    std::string kind;
+    std::optional<std::int64_t> n;
+    std::optional<double> x;
+};
+
+// ---- the brute force -------------------------------------------------------------------------
+
+/// (value as text, event time, event id) of the record first (or last) by (time, id) among
+/// `records` whose value `value` gives; nullopt when none has one.
+template <typename Value>
+std::optional<std::tuple<std::string, std::int64_t, std::string>> chosen(const std::vector<Record>& records, bool first, Value value) {
+    const Record* best = nullptr;
+    for (const Record& r : records) {
+        if (!value(r)) continue;
+        const bool before = !best || std::tie(r.time_us, r.id) < std::tie(best->time_us, best->id);
+        const bool after = !best || std::tie(r.time_us, r.id) > std::tie(best->time_us, best->id);
+        if (first ? before : after) best = &r;
+    }
+    if (!best) return std::nullopt;
+    return std::make_tuple(*value(*best), best->time_us, best->id);
+}
+
+std::optional<std::string> n_text(const Record& r) { return r.n ? std::optional(std::to_string(*r.n)) : std::nullopt; }
+std::optional<std::string> x_text(const Record& r) { return r.x ? std::optional(fmt::format("{}", *r.x)) : std::nullopt; }
+
+/// One window row as text, in the column order of the queries below ("" for NULL).
+using Row = std::vector<std::string>;
+
+std::string cell(const std::optional<std::string>& v) { return v.value_or(""); }
+
+void add_chosen(Row& row, const std::optional<std::tuple<std::string, std::int64_t, std::string>>& c) {
+    row.push_back(c ? std::get<0>(*c) : "");
+    row.push_back(c ? std::to_string(std::get<1>(*c)) : "");
+    row.push_back(c ? std::get<2>(*c) : "");
+}
+
+/// avg's state and value: sum, count, and the quotient rounded to 9 decimals ("" for NULL).
+template <typename Value>
+void add_avg(Row& row, const std::vector<Record>& records, Value value) {
+    double sum = 0;
+    std::int64_t n = 0;
+    for (const Record& r : records)
+        if (auto v = value(r)) sum += *v, ++n;
+    row.push_back(n ? fmt::format("{}", sum) : "");
+    row.push_back(std::to_string(n));
+    row.push_back(n ? fmt::format("{:.9f}", sum / static_cast<double>(n)) : "");
+}
+
+std::map<Row, Row> hopping_oracle(const std::vector<Record>& records) {
+    std::map<Row, std::vector<Record>> windows;
+    for (const Record& r : records) {
+        const std::int64_t last = r.time_us / (10 * kSecondUs) * 10 * kSecondUs;  // starts k * 10 s with start <= t < start + 20 s
+        for (std::int64_t start : {last - 10 * kSecondUs, last}) windows[{std::to_string(start), r.kind}].push_back(r);
+    }
+    std::map<Row, Row> out;
+    for (const auto& [key, in] : windows) {
+        Row row;
+        add_avg(row, in, [](const Record& r) { return r.n ? std::optional<double>(static_cast<double>(*r.n)) : std::nullopt; });
+        add_avg(row, in, [](const Record& r) { return r.kind == "b" ? r.x : std::nullopt; });
+        add_chosen(row, chosen(in, true, n_text));
+        add_chosen(row, chosen(in, false, x_text));
+        row.push_back(std::any_of(in.begin(), in.end(), [](const Record& r) { return r.n == 7; }) ? "t" : "f");
+        out[key] = row;
+    }
+    return out;
+}
+
+std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
+    std::map<Row, std::vector<Record>> windows;
+    for (const Record& r : records) {
+        const std::int64_t start = r.time_us / (40 * kSecondUs) * 40 * kSecondUs;
+        for (std::int64_t end = start + 10 * kSecondUs; end <= start + 40 * kSecondUs; end += 10 * kSecondUs)
+            if (r.time_us < end) windows[{std::to_string(start), std::to_string(end)}].push_back(r);
+    }
+    std::map<Row, Row> out;
+    for (const auto& [key, in] : windows) {
+        Row row;
+        add_chosen(row, chosen(in, true, [](const Record& r) { return std::optional(r.kind); }));
+        add_chosen(row, chosen(in, false, [](const Record& r) { return r.kind == "a" ? n_text(r) : std::nullopt; }));
+        out[key] = row;
+    }
+    return out;
+}
+
+// ---- the database ----------------------------------------------------------------------------
+
+/// Rows of `sql` as {first `keys` cells: the rest}, NULL as "".
+std::map<Row, Row> stored(PgConnection& conn, const std::string& sql, int keys) {
+    PgResult r = conn.exec(sql);
+    std::map<Row, Row> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+        Row key, row;
+        for (int c = 0; c < PQnfields(r.get()); ++c) (c < keys ? key : row).push_back(PQgetvalue(r.get(), i, c));
+        out[key] = row;
+    }
+    return out;
+}
+
+constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
+    avg_n_sum, avg_n_count, round(avg_n, 9), avg_x_sum, avg_x_count, round(avg_x::numeric, 9),
+    first_n, (extract(epoch FROM first_n_event_time) * 1000000)::bigint, first_n_event_id,
+    last_x, (extract(epoch FROM last_x_event_time) * 1000000)::bigint, last_x_event_id, seven FROM win_hop)";
+constexpr const char* kCumulativeSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, (extract(epoch FROM window_end) * 1000000)::bigint,
+    first_kind, (extract(epoch FROM first_kind_event_time) * 1000000)::bigint, first_kind_event_id,
+    last_n, (extract(epoch FROM last_n_event_time) * 1000000)::bigint, last_n_event_id FROM win_running)";
+
+class SpecWindowWriterTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        settings_.dsn = test::LocalPostgresServer::shared().create_database("spec_window_writer");
+        conn_ = std::make_unique<PgConnection>(settings_);
+        conn_->exec("SET TIME ZONE 'UTC'");
+        apply_migrations(*conn_, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
+        apply_spec_migrations(*conn_, {spec_});
+        windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{});
+    }
+
+    /// One batch, merged and committed as the sink does: every record counted (new).
+    void write(const std::vector<Record>& records) {
+        spec::SpecBatch batch;
+        batch.topics = {"shop"};
+        for (const Record& r : records) {
+            spec::SpecRow row;
+            row.values.resize(layout_.size());
+            row.values[layout_.at("id")] = r.id;
+            row.values[layout_.at("at")] = r.time_us;
+            row.values[layout_.at("kind")] = r.kind;
+            if (r.n) row.values[layout_.at("n")] = *r.n;
+            if (r.x) row.values[layout_.at("x")] = *r.x;
+            row.event_time_us = r.time_us;
+            batch.rows.push_back(std::move(row));
+        }
+        conn_->exec(kBeginReadCommitted);
+        windows_->write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
+        conn_->exec("COMMIT");
+    }
+
+    const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kSpec, "shop.yaml");
+    const spec::ReferenceLayout layout_{spec_};
+    PgSettings settings_;
+    std::unique_ptr<PgConnection> conn_;
+    BinaryCopyWriter copy_;
+    std::unique_ptr<SpecWindowWriter> windows_;
+};
+
+/// Records over 60 s at whole seconds (ties are frequent), ids e0..e<count> so that "e10" sorts
+/// before "e9", n and x NULL now and then, x a multiple of 0.5 (exact sums in any order), shuffled.
+std::vector<Record> random_records(std::mt19937_64& rng, int count) {
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
+    std::vector<Record> out;
+    for (int i = 0; i < count; ++i) {
+        Record r{"e" + std::to_string(i), kBaseUs + pick(60) * kSecondUs, pick(2) ? "a" : "b", std::nullopt, std::nullopt};
+        if (pick(5)) r.n = pick(12);
+        if (pick(4)) r.x = pick(40) * 0.5;
+        out.push_back(r);
+    }
+    std::shuffle(out.begin(), out.end(), rng);
+    return out;
+}
+
+TEST_F(SpecWindowWriterTest, RandomBatchesMatchTheBruteForce) {
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        conn_->exec("TRUNCATE win_hop, win_running");
+        std::mt19937_64 rng(seed);
+        const std::vector<Record> records = random_records(rng, 200);
+        std::vector<Record> written;
+        for (std::size_t at = 0; at < records.size();) {
+            const std::size_t size = std::min<std::size_t>(records.size() - at, 1 + rng() % 25);
+            const std::vector<Record> batch(records.begin() + static_cast<long>(at), records.begin() + static_cast<long>(at + size));
+            write(batch);
+            written.insert(written.end(), batch.begin(), batch.end());
+            at += size;
+            const std::string context = "seed " + std::to_string(seed) + " after " + std::to_string(at) + " records";
+            ASSERT_EQ(stored(*conn_, kHoppingSql, 2), hopping_oracle(written)) << context;
+            ASSERT_EQ(stored(*conn_, kCumulativeSql, 2), cumulative_oracle(written)) << context;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace starstream::daemon::postgres
