@@ -49,8 +49,9 @@ def corner_events(start):
     follow: viewing_product_id on events other than a recommendation click (not their product),
     a click that names its product in product_id, an unknown event type (no funnel stage), no
     page URL, no or no valid IP address, a generic TLD, an upper-case id, options as an object,
-    no device id or user agent (a fact with device_id '' and a user agent member ''), and two
-    events of one store at the same second on different domains (the smaller domain wins)."""
+    no device id or user agent (a fact with device_id '' and a user agent member ''), two
+    events of one store at the same second on different domains (the smaller domain wins), a
+    product page read before a click naming the product earlier, and a product only a click names."""
     base = {"time_stamp": start + 60, "ip": "93.184.12.40", "device_id": "d0000000-0000-4000-8000-000000000001",
             "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "store_id": "6",
             "current_url": "https://www.shop.de/listing.html", "collection": "view_listing_page"}
@@ -68,6 +69,12 @@ def corner_events(start):
         {"device_id": None, "user_agent": None, "ip": "not an address"},
         {"device_id": "", "user_agent": "", "ip": "2001:db8::1"},
         {"ip": 7},  # not a string: a dead letter on both paths
+        # A product page read before a click that names the product earlier (first_seen widens,
+        # the URL stays), and a product only ever named by a click (inferred: no URL).
+        {"collection": "view_product_detail", "product_id": "900003", "current_url": "https://www.shop.de/ring-900003.html",
+         "time_stamp": start + 90},
+        {"collection": "product_view_all_recommend_clicked", "product_id": "", "viewing_product_id": "900003", "time_stamp": start + 30},
+        {"collection": "product_view_all_recommend_clicked", "viewing_product_id": "900004"},
     ]
     out = []
     for n, corner in enumerate(corners):
@@ -215,6 +222,7 @@ class SpecProductView(unittest.TestCase):
                                     if e.get("product_id") else None)
         self.assertTrue(any(first < seen for _, seen, first, _ in products.values() if seen is not None),
                         "some products should be named before their own page is seen")
+        self.assertEqual(products["900004"][:2], (None, None))
         self.assertNotIn("900001", products)
         self.assertEqual(products["900002"][0], "https://www.shop.de/ring-900002.html")
         self.assertEqual(stores["9003"][0], "a-shop.fr")
