@@ -85,9 +85,10 @@ private:
     std::unique_ptr<class SpecWindowWriter> windows_;
 };
 
-/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a session window, an SCD type 2
-/// attribute that is not required, windows without an event-grain fact first, a group key that
-/// is not required or an SCD type 2 dimension.
+/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a key column named like its
+/// surrogate key that is not an integer, an SCD type 2 attribute that is not required, windows
+/// without an event-grain fact first, a window SpecWindowWriter cannot write (a session), a
+/// group key that is not required or is an SCD type 2 dimension.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres
