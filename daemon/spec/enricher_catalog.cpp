@@ -17,7 +17,8 @@ const std::vector<EnricherFunction>& enricher_catalog() {
         {"referrer_channel", {"the referrer URL", "the page URL"}, {{"domain"}, {"channel"}}, false, "daemon/enrichment/referrer_channel.h rules"},
         {"canonical_url", {"a URL"}, {{"url"}}, false, "scheme and host lower-cased, no query string or fragment"},
         {"calendar", {"an event time"}, {{"date_key", "integer"}, {"hour", "smallint"}}, true, "the reporting time zone (time.reporting_time_zone)"},
-        {"record_origin", {}, {{"topic"}, {"partition", "integer"}, {"offset", "bigint"}}, false, "where the record was read: Kafka topic, partition, offset (lineage)"},
+        {"record_origin", {}, {{"topic"}, {"partition", "integer"}, {"offset", "bigint"}}, false,
+         "where the record was read: Kafka topic, partition, offset (lineage)"},
     };
     return catalog;
 }

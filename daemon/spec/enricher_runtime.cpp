@@ -85,7 +85,9 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
                 v.emplace_back(std::string(enrichment::referrer_channel(host, referrer, site)));
             });
         } else if (f == "canonical_url") {
-            enrichers_.push_back([in](std::vector<FieldValue>& v, const RecordPosition&) { v.push_back(text_or_null(enrichment::canonical_url(text_of(v[in[0]])))); });
+            enrichers_.push_back([in](std::vector<FieldValue>& v, const RecordPosition&) {
+                v.push_back(text_or_null(enrichment::canonical_url(text_of(v[in[0]]))));
+            });
         } else if (f == "record_origin") {
             enrichers_.push_back([](std::vector<FieldValue>& v, const RecordPosition& at) {
                 v.emplace_back(std::string(at.topic));

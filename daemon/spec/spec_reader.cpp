@@ -231,7 +231,8 @@ private:
             check_name(c, name, "field name");
             FieldSpec f;
             f.name = name;
-            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map", "default", "invalid"});
+            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map",
+                                      "default", "invalid"});
             const Cursor& pointers = c.need(e, "pointer");
             if (pointers.is_scalar()) {
                 f.pointer = pointers.text();

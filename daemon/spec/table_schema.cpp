@@ -97,8 +97,7 @@ TableSchema dimension_schema(const PipelineSpec& spec, const DimensionSpec& d) {
     t.natural_key = names(d.key);
     if (d.policy == DimensionPolicy::earliest) {
         // The attributes' time may be NULL (an inferred member); first and last seen never are.
-        const auto state = earliest_state_columns(d);
-        for (std::size_t i = 0; i < state.size(); ++i) t.columns.push_back({state[i], kTimestamptz, state[i] == "first_seen" || state[i] == "last_seen"});
+        for (const auto& c : earliest_state_columns(d)) t.columns.push_back({c, kTimestamptz, c == "first_seen" || c == "last_seen"});
     }
     if (d.policy == DimensionPolicy::scd2) {
         t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, true}, {"is_current", "boolean", true}});
