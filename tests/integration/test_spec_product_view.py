@@ -22,7 +22,6 @@ import random
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 import uuid
