@@ -10,7 +10,7 @@
 namespace starstream::daemon::spec {
 
 /// An enricher's output: referenced as "<enricher>.<name>", a column of `type` (a PostgreSQL type
-/// as information_schema names it: "text", "integer", "smallint", "boolean").
+/// as information_schema names it: "text", "integer", "smallint", "bigint", "boolean").
 struct EnricherOutput {
     std::string_view name;
     std::string_view type = "text";
@@ -18,7 +18,7 @@ struct EnricherOutput {
 
 struct EnricherFunction {
     std::string_view name;
-    std::vector<std::string_view> inputs;  ///< what each input reference must hold, in order
+    std::vector<std::string_view> inputs;  ///< what each input reference must hold, in order (none: `input` is not given)
     std::vector<EnricherOutput> outputs;
     bool time_input = false;                ///< the input is an event time (a timestamp field), not text
     std::string_view source;                ///< the reference data behind it

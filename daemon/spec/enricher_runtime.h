@@ -2,7 +2,12 @@
 // computes its outputs from its inputs with daemon/enrichment's lookups, so a spec reaches the
 // same user-agent parse, geography, domains, referrer channel, canonical URL and reporting
 // calendar as the compiled product_view pipeline. A null or empty input gives null outputs
-// (calendar: none without an event time).
+// (calendar: none without an event time; user_agent parses a header "" that a field's default
+// gave, as the compiled pipeline parses a missing one), except where the compiled pipeline keeps a member
+// for it: ip_geography gives the unknown location (ZZ, region and city '') for no or no valid
+// address, and region and city '' when the database knows none; referrer_channel's domain is ''
+// for no referrer (direct traffic) or a host without a registrable domain. record_origin gives
+// where the record was read (lineage).
 // Values: a record's references laid out as the spec's fields in order, then each enricher's
 // outputs in catalog order (ReferenceLayout).
 // Thread rules: one thread (the poll thread: Enrichment's caches are not shared).
@@ -32,16 +37,24 @@ private:
     std::map<std::string, std::size_t> index_;
 };
 
+/// Where a record was read: its Kafka topic, partition and offset.
+struct RecordPosition {
+    std::string_view topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+};
+
 class EnricherRuntime {
 public:
     /// Compiles the spec's enrichers over `enrichment` (which must outlive this object).
     EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout& layout, enrichment::Enrichment& enrichment);
 
-    /// Appends every enricher's outputs to `values` (the record's fields, decoded), in layout order.
-    void apply(std::vector<FieldValue>& values);
+    /// Appends every enricher's outputs to `values` (the record's fields, decoded, read at
+    /// `position`), in layout order.
+    void apply(std::vector<FieldValue>& values, const RecordPosition& position);
 
 private:
-    using Apply = std::function<void(std::vector<FieldValue>& values)>;
+    using Apply = std::function<void(std::vector<FieldValue>& values, const RecordPosition& position)>;
     std::vector<Apply> enrichers_;
 };
 

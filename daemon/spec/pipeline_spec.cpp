@@ -6,6 +6,13 @@ std::string column_name_of(const std::string& ref) { return ref.substr(ref.find(
 
 std::string surrogate_key_column(const std::string& table) { return (table.rfind("dim_", 0) == 0 ? table.substr(4) : table) + "_key"; }
 
+std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension) {
+    std::vector<std::string> out;
+    if (!dimension.attributes.empty()) out.push_back(dimension.attributes.front().name + "_seen");
+    out.insert(out.end(), {"first_seen", "last_seen"});
+    return out;
+}
+
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const AggregateSpec& a) {
     if (w.kind == WindowKind::session && (a.function == AggregateFunction::first || a.function == AggregateFunction::last))
         // the value at the session's first/last record, unless filtered: then its record's event time

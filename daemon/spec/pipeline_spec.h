@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace starstream::daemon::spec {
@@ -32,9 +33,30 @@ struct TimestampEncoding {
     std::string format;  ///< Kind::format only
 };
 
+/// One place a field's value may come from: a JSON pointer, tried only when the message's text at
+/// each condition pointer is one of its values (`if: {/collection: [a, b]}`; none: always).
+struct FieldSource {
+    std::string pointer;
+    std::vector<std::pair<std::string, std::vector<std::string>>> conditions;
+};
+
 struct FieldSpec {
     std::string name;
-    std::string pointer;  ///< RFC 6901 JSON pointer into the message ("/event_id")
+    std::string pointer;  ///< RFC 6901 JSON pointer into the message ("/event_id"); the first source's
+    /// Where the value may come from, in order: the first source whose condition holds and whose
+    /// pointer holds a value wins (`pointer: [{pointer: /a, if: {/kind: x}}, /b]`). Empty: `pointer`.
+    std::vector<FieldSource> sources;
+    /// Set: the field holds a value only when the message also has one at this pointer
+    /// (`only_with: /product_id`); otherwise it is null.
+    std::string only_with;
+    /// Non-empty: a text field's value is replaced by its entry (`map: {from: to}`); a value the
+    /// map does not list becomes null. Rules apply to the value as sent, before the map.
+    std::map<std::string, std::string> value_map;
+    /// A text field's value when the message holds none (`default: ""`), "" included.
+    std::optional<std::string> default_value;
+    /// `invalid: no_value`: a string the type cannot read is no value instead of a dead letter (as
+    /// the compiled product_view reads an IP address it cannot parse); another JSON type still is one.
+    bool invalid_is_no_value = false;
     FieldType type = FieldType::text;
     TimestampEncoding timestamp;  ///< FieldType::timestamp only
     // Validation rules: each failure is a dead letter naming the field and the rule.
@@ -60,7 +82,7 @@ struct EnricherSpec {
 enum class DimensionPolicy {
     scd1,      ///< attributes overwritten by the latest event
     scd2,      ///< a version per attribute change: valid_from/valid_to/is_current; facts take the version current at event time
-    earliest,  ///< attributes from the earliest event that carries them
+    earliest,  ///< attributes from the earliest event that carries them (earliest_state_columns)
 };
 
 /// A table column and the reference whose value it holds.
@@ -140,6 +162,13 @@ struct PipelineSpec {
     /// Every table the spec writes (dimensions, facts, windows), in that order.
     std::vector<std::string> tables() const;
 };
+
+/// The state columns an earliest-attribute dimension keeps (timestamptz): `<first attribute>_seen`,
+/// the time of the event its attributes came from (NULL while no event carried the first one:
+/// an inferred member), when it has attributes; then first_seen and last_seen, the earliest and
+/// latest event times of the member. product_view's dim_store (domain_seen) and dim_product
+/// (product_url_seen) keep the same.
+std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension);
 
 /// The column a reference makes unless named: "ua.os_family" -> "os_family", "price" -> "price".
 std::string column_name_of(const std::string& ref);

@@ -124,20 +124,59 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         const FieldSpec& f = fields_[i];
         simdjson::dom::element value;
-        const auto error = root.at_pointer(f.pointer).get(value);
-        // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
-        // on the path is null or a scalar: like a missing parent, nothing is there.
-        const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
-                            error == simdjson::INVALID_JSON_POINTER || (!error && value.is_null());
-        if (error && !absent) return "invalid field: " + f.name + " (" + simdjson::error_message(error) + ")";
-        if (!absent) {
-            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) return reason;
+        bool found = false;
+        if (f.sources.empty()) {
+            if (auto reason = find(root, f.name, f.pointer, value, found); !reason.empty()) return reason;
         }
-        const bool empty_text = std::holds_alternative<std::string>(out.values[i]) && f.type == FieldType::text && std::get<std::string>(out.values[i]).empty();
-        if (f.required && (std::holds_alternative<std::monostate>(out.values[i]) || empty_text)) return "missing field: " + f.name;
+        for (std::size_t s = 0; !found && s < f.sources.size(); ++s) {
+            if (!holds(root, f.sources[s])) continue;
+            if (auto reason = find(root, f.name, f.sources[s].pointer, value, found); !reason.empty()) return reason;
+        }
+        if (found && !f.only_with.empty()) {
+            simdjson::dom::element companion;
+            if (auto reason = find(root, f.name, f.only_with, companion, found); !reason.empty()) return reason;
+        }
+        if (found) {
+            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) {
+                // invalid: no_value forgives a string the type cannot read, not another JSON type or a NUL.
+                if (!f.invalid_is_no_value || !value.is_string() || reason.rfind("wrong ", 0) != 0) return reason;
+                out.values[i] = std::monostate{};
+            }
+        }
+        if (f.default_value && std::holds_alternative<std::monostate>(out.values[i])) out.values[i] = *f.default_value;
+        if (f.required && std::holds_alternative<std::monostate>(out.values[i])) return "missing field: " + f.name;
         if (auto reason = check_rules(i, out.values[i]); !reason.empty()) return reason;
+        if (!f.value_map.empty() && !std::holds_alternative<std::monostate>(out.values[i])) {
+            const auto to = f.value_map.find(std::get<std::string>(out.values[i]));
+            if (to == f.value_map.end() && f.required) return "not allowed: " + f.name + " is not one of the values its map lists";
+            out.values[i] = to == f.value_map.end() ? FieldValue{} : FieldValue{to->second};
+        }
     }
     return "";
+}
+
+std::string RecordDecoder::find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
+                                bool& found) const {
+    const auto error = root.at_pointer(pointer).get(value);
+    // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
+    // on the path is null or a scalar: like a missing parent, nothing is there.
+    const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
+                        error == simdjson::INVALID_JSON_POINTER || (!error && value.is_null());
+    if (error && !absent) return "invalid field: " + field + " (" + simdjson::error_message(error) + ")";
+    std::string_view text;
+    // An empty string is no value, whatever the field's type (as the compiled product_view reads "").
+    found = !absent && !(value.is_string() && !value.get_string().get(text) && text.empty());
+    return "";
+}
+
+bool RecordDecoder::holds(simdjson::dom::element root, const FieldSource& source) {
+    for (const auto& [pointer, values] : source.conditions) {
+        std::string_view text;
+        simdjson::dom::element at;
+        if (root.at_pointer(pointer).get(at) || at.get_string().get(text)) return false;  // absent or not text: no value matches
+        if (std::find(values.begin(), values.end(), text) == values.end()) return false;
+    }
+    return true;
 }
 
 std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const {

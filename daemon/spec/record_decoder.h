@@ -23,8 +23,16 @@
 // A pointer whose path is not in the message (a parent missing, null, or not a container of
 // that kind) finds nothing. A key given twice in an object: the first one counts. A number no
 // double holds anywhere in the message makes it invalid JSON (simdjson).
-// Absent and null are the same: null for an optional field, "missing field" for a required one;
-// an empty string in a required text field counts as missing. Range bounds compare as doubles.
+// Absent, null and an empty string ("") are the same, whatever the type: null for an optional
+// field, "missing field" for a required one. Range bounds compare as doubles.
+// Several pointers (`pointer: [/a, /b]`): the first that holds a value wins; an item
+// `{pointer: /a, if: {/kind: [x, y]}}` is tried only when the message's text at /kind is x or y
+// (absent, or not a string: not tried). `only_with`: the
+// field is null unless the message also holds a value at that pointer. `map`: a text value is
+// replaced by its entry after the rules are checked; a value the map does not list is null
+// ("not allowed" for a required field). `default` (text): the value when none was found.
+// `invalid: no_value`: a string the type cannot read (an IP address that is none, a malformed
+// UUID or time) is no value, not a dead letter; another JSON type still is one.
 // Thread rules: one thread per object (the simdjson parser is reused).
 #pragma once
 
@@ -63,6 +71,12 @@ public:
     std::string decode(std::string_view payload, DecodedRecord& out);
 
 private:
+    /// Looks `pointer` up in `root`: `found` tells whether it holds a value (not absent, null or
+    /// ""). Returns "" or the reason the message cannot be read there.
+    std::string find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
+                     bool& found) const;
+    /// Whether the message's text at each of `source`'s condition pointers is one of its values.
+    static bool holds(simdjson::dom::element root, const FieldSource& source);
     /// Converts and checks one field's element. Returns "" or the reason.
     std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
     std::string check_rules(std::size_t field, const FieldValue& value) const;

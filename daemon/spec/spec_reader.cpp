@@ -232,10 +232,20 @@ private:
             check_name(c, name, "field name");
             FieldSpec f;
             f.name = name;
-            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format"});
-            const Cursor& pointer = c.need(e, "pointer");
-            f.pointer = pointer.text();
-            check_pointer(pointer, f.pointer);
+            const auto e = c.entries({"pointer", "type", "required", "range", "one_of", "pattern", "max_length", "unit", "format", "only_with", "map",
+                                      "default", "invalid"});
+            const Cursor& pointers = c.need(e, "pointer");
+            if (pointers.is_scalar()) {
+                f.pointer = pointers.text();
+                check_pointer(pointers, f.pointer);
+            } else {
+                for (const Cursor& item : pointers.items()) f.sources.push_back(field_source(item));
+                f.pointer = f.sources.front().pointer;
+            }
+            if (const Cursor* w = Cursor::find(e, "only_with")) {
+                f.only_with = w->text();
+                check_pointer(*w, f.only_with);
+            }
             f.type = choice<FieldType>(c.need(e, "type"), {{"text", FieldType::text}, {"integer", FieldType::integer}, {"numeric", FieldType::numeric},
                                                            {"double", FieldType::double_precision}, {"boolean", FieldType::boolean}, {"uuid", FieldType::uuid},
                                                            {"inet", FieldType::inet}, {"jsonb", FieldType::jsonb}, {"timestamp", FieldType::timestamp}});
@@ -257,9 +267,44 @@ private:
             parse_timestamp_encoding(c, e, f);
             if ((!f.one_of.empty() || !f.pattern.empty() || f.max_length) && f.type != FieldType::text)
                 c.fail("one_of, pattern and max_length apply to text fields; '" + name + "' is not text");
+            if (const Cursor* d = Cursor::find(e, "default")) {
+                if (f.type != FieldType::text) d->fail("default applies to text fields; '" + name + "' is not text");
+                if (f.required) d->fail("a required field has no default: a message without it is a dead letter");
+                f.default_value = d->text();
+            }
+            if (const Cursor* i = Cursor::find(e, "invalid"))
+                f.invalid_is_no_value = choice<bool>(*i, {{"dead_letter", false}, {"no_value", true}});
+            if (f.invalid_is_no_value && f.required) c.fail("invalid: no_value would leave a required field without a value");
+            if (const Cursor* m = Cursor::find(e, "map")) {
+                if (f.type != FieldType::text) m->fail("map applies to text fields; '" + name + "' is not text");
+                for (const auto& [from, to] : m->entries()) f.value_map[from] = to.text();
+                if (f.value_map.empty()) m->fail("an empty map: give at least one 'value: replacement' entry");
+            }
             spec_.fields.push_back(std::move(f));
         }
         if (spec_.fields.empty()) at.fail("a spec needs at least one field");
+    }
+
+    /// A pointer list's item: "/p" or {pointer: /p, if: {/q: value or [values], ...}}.
+    static FieldSource field_source(const Cursor& item) {
+        FieldSource source;
+        if (item.is_scalar()) {
+            source.pointer = item.text();
+            check_pointer(item, source.pointer);
+            return source;
+        }
+        const auto e = item.entries({"pointer", "if"});
+        const Cursor& pointer = item.need(e, "pointer");
+        source.pointer = pointer.text();
+        check_pointer(pointer, source.pointer);
+        if (const Cursor* when = Cursor::find(e, "if")) {
+            for (const auto& [at, values] : when->entries()) {
+                check_pointer(values, at);
+                source.conditions.emplace_back(at, values.texts());
+            }
+            if (source.conditions.empty()) when->fail("an empty condition: give at least one '/pointer: value' entry");
+        }
+        return source;
     }
 
     static void parse_range(const Cursor& r, FieldSpec& f) {
@@ -318,10 +363,12 @@ private:
             const EnricherFunction* fn = find_enricher(function.text());
             if (!fn) function.fail("unknown enricher function '" + function.text() + "' (expected one of: " + enricher_names() + ")");
             EnricherSpec spec{name, function.text(), {}};
-            const Cursor& input = c.need(e, "input");
-            const auto refs = input.items(false);
+            const Cursor* input = Cursor::find(e, "input");
+            if (fn->inputs.empty() && input) input->fail(function.text() + " takes no input");
+            if (!fn->inputs.empty() && !input) c.need(e, "input");
+            const auto refs = input ? input->items(false) : std::vector<Cursor>{};
             if (refs.size() != fn->inputs.size())
-                input.fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined(fn->inputs));
+                input->fail(function.text() + " takes " + std::to_string(fn->inputs.size()) + " input(s): " + joined(fn->inputs));
             for (const Cursor& ref : refs) {
                 spec.inputs.push_back(reference(ref));
                 const FieldSpec* f = spec_.field(spec.inputs.back());
@@ -348,6 +395,8 @@ private:
             // A single key column named like the surrogate key is that key (dim_date's date_key).
             std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
             if (!(d.key.size() == 1 && d.key[0].name == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
+            if (d.policy == DimensionPolicy::earliest)
+                for (const auto& column : earliest_state_columns(d)) reserved.insert(column);
             check_columns(c, {names(d.key), names(d.attributes)}, reserved);
             spec_.dimensions.push_back(std::move(d));
         }
@@ -509,8 +558,15 @@ private:
             for (const Cursor& v : values.items()) {
                 if (f && numeric(f->type)) v.number();
                 if (f && f->type == FieldType::boolean) v.boolean();
-                if (f && !f->one_of.empty() && std::find(f->one_of.begin(), f->one_of.end(), v.text()) == f->one_of.end())
+                if (f && !f->value_map.empty()) {
+                    // A mapped field holds the map's values, whatever one_of says of the message's.
+                    std::set<std::string> mapped;
+                    for (const auto& [from, to] : f->value_map) mapped.insert(to);
+                    if (!mapped.count(v.text()))
+                        v.fail("'" + v.text() + "' is not a value field '" + f->name + "' maps to (" + joined(mapped) + "): nothing would match");
+                } else if (f && !f->one_of.empty() && std::find(f->one_of.begin(), f->one_of.end(), v.text()) == f->one_of.end()) {
                     v.fail("'" + v.text() + "' is not one of the values field '" + f->name + "' allows (" + joined(f->one_of) + "): nothing would match");
+                }
                 out[resolved].push_back(v.text());
             }
         }

@@ -25,7 +25,7 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
-    enrichers_.apply(record_.values);
+    enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset});
     spec_batch.rows.push_back({std::move(record_.values), time_us_, origin.topic_index, origin.partition, origin.offset});
     spec_batch.min_event_time_us = std::min(spec_batch.min_event_time_us, time_us_);
     spec_batch.max_event_time_us = std::max(spec_batch.max_event_time_us, time_us_);

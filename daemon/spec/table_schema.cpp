@@ -95,6 +95,10 @@ TableSchema dimension_schema(const PipelineSpec& spec, const DimensionSpec& d) {
         if (c.name != key.name) t.columns.push_back({c.name, reference_type(spec, c.ref), true});
     add(spec, t, d.attributes);
     t.natural_key = names(d.key);
+    if (d.policy == DimensionPolicy::earliest) {
+        // The attributes' time may be NULL (an inferred member); first and last seen never are.
+        for (const auto& c : earliest_state_columns(d)) t.columns.push_back({c, kTimestamptz, c == "first_seen" || c == "last_seen"});
+    }
     if (d.policy == DimensionPolicy::scd2) {
         t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, true}, {"is_current", "boolean", true}});
         t.current_key = t.natural_key;

@@ -7,6 +7,7 @@
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/spec_window_writer.h"
+#include "sink/postgres/unique_keys.h"
 #include "sink/postgres/window_lock.h"
 #include "spec/table_schema.h"
 
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <set>
 
 namespace starstream::daemon::postgres {
 
@@ -45,6 +47,7 @@ struct SpecBatchWriter::Dimension {
     std::string table, surrogate_key;
     bool key_is_surrogate = false;  ///< a single key column named like the surrogate key (dim_date's date_key)
     bool is_date = false;           ///< the conformed calendar dimension (date_dimension_insert)
+    bool earliest = false;          ///< the earliest-attribute policy (earliest_attribute_merge)
     std::vector<Projected> key, attributes;
     std::string stage_table, merge_sql;
     std::optional<Scd2Merge> scd2;
@@ -86,6 +89,59 @@ std::string text_columns(const std::vector<std::string>& columns) {
     return fmt::format("{}", fmt::join(defs, ", "));
 }
 
+/// The ON CONFLICT target of `d`'s natural key: the table's unique index on it as the database
+/// has it (product_view's dim_user_agent is unique on md5(user_agent)), else its columns.
+std::string natural_key_target(PgConnection& conn, const spec::DimensionSpec& d) {
+    std::set<std::string> columns;
+    std::vector<std::string> natural;
+    for (const auto& c : d.key) columns.insert(c.name), natural.push_back(sql_identifier(c.name));
+    const std::string target = conflict_target(conn, d.table, columns);
+    return target.empty() ? fmt::format("{}", fmt::join(natural, ", ")) : target;
+}
+
+/// The merge of an earliest-attribute dimension (pipeline_spec.h earliest_state_columns) from
+/// its staging table (surrogate key, natural key and attributes as text, then the state columns
+/// as timestamptz; several rows per member: the candidates for its attributes). Candidates are
+/// ordered by their time (none last), then their attributes (text bytewise, NULL last): the
+/// first wins, within the batch (DISTINCT ON) and against the stored row (the same order, in
+/// the ON CONFLICT arm, which sees the row another instance committed meanwhile), so that any
+/// arrival order, batch boundaries or instances give the same member; first_seen and last_seen
+/// widen. Rows that would not change are not rewritten. `natural`: the conflict target.
+std::string earliest_attribute_merge(const std::string& table, const std::string& stage_table, const std::string& surrogate,
+                                     const std::vector<Projected>& key, const std::vector<Projected>& attributes,
+                                     const std::vector<std::string>& state, const std::string& natural) {
+    std::vector<std::string> columns = {sql_identifier(surrogate)}, selects = {sql_identifier(surrogate)};
+    for (const auto& c : key) columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type));
+    for (const auto& c : attributes) columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type));
+    for (const auto& c : state) columns.push_back(sql_identifier(c)), selects.push_back(sql_identifier(c));
+    // The candidates' order: their time (none last), then their attributes, text bytewise.
+    std::vector<std::string> taken;  ///< the attributes and their time, taken together from the winner
+    auto order = [&](const std::string& prefix) {
+        std::vector<std::string> terms = {prefix + sql_identifier(state.front()) + " NULLS LAST"};
+        for (const auto& c : attributes) terms.push_back(prefix + sql_identifier(c.name) + (c.type == "text" ? " COLLATE \"C\"" : "") + " NULLS LAST");
+        return fmt::format("{}", fmt::join(terms, ", "));
+    };
+    std::string earlier = "false";
+    if (!attributes.empty()) {
+        taken.push_back(sql_identifier(state.front()));
+        for (const auto& c : attributes) taken.push_back(sql_identifier(c.name));
+        std::vector<std::string> stored, incoming;
+        for (const auto& n : taken) stored.push_back("t." + n), incoming.push_back("excluded." + n);
+        // The batch's candidate is earlier when it sorts first; a tie keeps the stored row.
+        earlier = fmt::format("(SELECT o.s FROM (VALUES (0, {}), (1, {})) o (s, {}) ORDER BY {}, o.s LIMIT 1) = 1", fmt::join(stored, ", "),
+                              fmt::join(incoming, ", "), fmt::join(taken, ", "), order("o."));
+    }
+    std::string sql = fmt::format("INSERT INTO {} AS t ({})\nSELECT DISTINCT ON ({}) {} FROM {}\nORDER BY {}{}\nON CONFLICT ({}) DO UPDATE SET\n",
+                                  sql_identifier(table), fmt::join(columns, ", "), sql_identifier(surrogate), fmt::join(selects, ", "), stage_table,
+                                  sql_identifier(surrogate), attributes.empty() ? "" : ", " + order(""), natural);
+    for (const auto& c : taken) sql += fmt::format("    {0} = CASE WHEN {1} THEN excluded.{0} ELSE t.{0} END,\n", c, earlier);
+    sql += "    first_seen = least(t.first_seen, excluded.first_seen),\n"
+           "    last_seen = greatest(t.last_seen, excluded.last_seen)\n"
+           "WHERE " + earlier + " OR excluded.first_seen < t.first_seen OR excluded.last_seen > t.last_seen\n"
+           "RETURNING xmax = 0";
+    return sql;
+}
+
 }  // namespace
 
 std::string runnable_problem(const spec::PipelineSpec& spec) {
@@ -103,9 +159,6 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
                     return "dimension " + d.table + ": SCD type 2 attribute " + a.name + " must be a required field (an event without it would not say whether the value changed)";
             }
     }
-    for (const auto& d : spec.dimensions)
-        if (d.policy == spec::DimensionPolicy::earliest && !d.attributes.empty())
-            return "dimension " + d.table + ": the earliest-attribute policy is not runnable from a spec yet (only the compiled product_view has it)";
     if (!spec.windows.empty() && (spec.facts.empty() || !spec.facts.front().grain.empty()))
         return "windows: a spec with windows needs an event-grain fact first (facts: {...: {grain: event}}): it tells which records are new, so "
                "that a resent or replayed event counts once";
@@ -159,6 +212,17 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         dim->is_date = true;
         conn_->exec("CREATE TEMP TABLE " + dim->stage_table + " (date_key integer) ON COMMIT DELETE ROWS");
         dim->merge_sql = date_dimension_insert(dim->stage_table);
+    } else if (d.policy == spec::DimensionPolicy::earliest) {
+        dim->earliest = true;
+        // A key column named like the surrogate key is that key: staged once, as the key.
+        const std::vector<Projected> natural = dim->key_is_surrogate ? std::vector<Projected>{} : dim->key;
+        std::vector<std::string> staged = {sql_identifier(dim->surrogate_key) + " bigint"};
+        for (const auto& c : natural) staged.push_back(sql_identifier(c.name) + " text");
+        for (const auto& c : dim->attributes) staged.push_back(sql_identifier(c.name) + " text");
+        for (const auto& c : spec::earliest_state_columns(d)) staged.push_back(sql_identifier(c) + " timestamptz");
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", dim->stage_table, fmt::join(staged, ", ")));
+        dim->merge_sql = earliest_attribute_merge(d.table, dim->stage_table, dim->surrogate_key, natural, dim->attributes, spec::earliest_state_columns(d),
+                                                  natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d));
     } else {
         std::vector<std::string> columns = {sql_identifier(dim->surrogate_key)}, selects = {sql_identifier(dim->surrogate_key)}, staged;
         std::vector<std::string> natural, attributes;
@@ -173,7 +237,7 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         }
         conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
                                 staged.empty() ? "" : ", ", text_columns(staged)));
-        const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : fmt::format("{}", fmt::join(natural, ", "));
+        const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d);
         dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
     }
     return dim;
@@ -252,6 +316,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         rows.table = d.table;  // the merge reports keys, not row counts
         return keys;
     }
+    if (d.earliest) return merge_earliest(d, batch, begin, end, rows);
     // SCD type 1: one member per natural key; the latest event's attributes win (ties: the greater text).
     struct Member {
         std::vector<std::string> key;  ///< the natural key's parts
@@ -292,6 +357,56 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
     rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
     for (std::size_t i = 0; i < keys.size(); ++i)
         if (!has_key[i]) keys[i] = INT64_MIN;  // NULL in the fact
+    return keys;
+}
+
+std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, const SpecBatch& batch, std::size_t begin, std::size_t end,
+                                                          engine::TableRows& rows) {
+    // Per member: its time range, and the candidates for its attributes: the distinct attribute
+    // values of its earliest events carrying the first attribute (several only on a tie of
+    // times, which the merge's order settles as it settles one against the stored row).
+    struct Member {
+        std::vector<std::string> key;
+        std::int64_t first_us = INT64_MAX, last_us = INT64_MIN, seen_us = INT64_MAX;
+        std::set<std::vector<std::optional<std::string>>> candidates;
+    };
+    std::vector<std::int64_t> keys(end - begin, INT64_MIN);  // INT64_MIN: no natural key, NULL in the fact
+    std::map<std::int64_t, Member> members;
+    for (std::size_t r = begin; r < end; ++r) {
+        const SpecRow& row = batch.rows[r];
+        const auto natural = d.natural_key(row);
+        if (!natural) continue;
+        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
+        const std::int64_t key = d.key_is_surrogate ? std::get<std::int64_t>(row.values[d.key[0].index]) : surrogate_key(*natural);
+        keys[r - begin] = key;
+        Member& m = members[key];
+        if (m.key.empty() && !d.key_is_surrogate)
+            for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
+        m.first_us = std::min(m.first_us, row.event_time_us), m.last_us = std::max(m.last_us, row.event_time_us);
+        if (d.attributes.empty() || !input_text(row.values[d.attributes.front().index], d.attributes.front().type)) continue;
+        if (row.event_time_us > m.seen_us) continue;
+        if (row.event_time_us < m.seen_us) m.seen_us = row.event_time_us, m.candidates.clear();
+        std::vector<std::optional<std::string>> attributes;
+        for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
+        m.candidates.insert(std::move(attributes));
+    }
+    copy_.reset();
+    const auto columns = static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size() + (d.attributes.empty() ? 2 : 3));
+    for (const auto& [key, m] : members) {
+        auto stage = [&](const std::vector<std::optional<std::string>>* attributes) {
+            copy_.begin_row(columns);
+            copy_.int8(key);
+            for (const auto& part : m.key) copy_.text(part);
+            for (std::size_t i = 0; i < d.attributes.size(); ++i) attributes && (*attributes)[i] ? copy_.text(*(*attributes)[i]) : copy_.null();
+            if (!d.attributes.empty()) attributes ? copy_.timestamptz_us(m.seen_us) : copy_.null();
+            copy_.timestamptz_us(m.first_us), copy_.timestamptz_us(m.last_us);
+        };
+        if (m.candidates.empty()) stage(nullptr);  // no event carried the attributes: an inferred member
+        for (const auto& c : m.candidates) stage(&c);
+    }
+    conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
+    rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
+    rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
     return keys;
 }
 

@@ -6,7 +6,9 @@
 //      single key column already named like the surrogate key, as dim_date's date_key, is the
 //      key itself). Policies: SCD type 1 (attributes overwritten when they differ; within a
 //      batch the latest event's values win), SCD type 2 (Scd2Merge: versions tiling time, facts
-//      pointing at the version current at their event time). dim_date is the conformed calendar
+//      pointing at the version current at their event time), earliest attribute (the earliest
+//      event carrying the first attribute sets them all, ties to the smallest values; first and
+//      last seen widen: the same member whatever the order, batches or instances). dim_date is the conformed calendar
 //      dimension: its attribute columns are derived from the date key as product_view's are;
 //   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
 //      replay, a duplicate) adds nothing;
@@ -14,7 +16,7 @@
 //      max, avg, count_distinct, first, last, any; sessions: SpecSessionWriter), under the window
 //      merge lock, judged against the window watermark;
 //   4. the batch's bookkeeping (BatchLedger): dead letters, fenced progress, offset gaps, batch row.
-// Not yet (refused at start): the earliest-attribute policy.
+// Not yet (refused at start): count_distinct on session windows.
 // Thread rules: the sink thread; owns its connection.
 #pragma once
 
@@ -65,6 +67,9 @@ private:
     /// Keys of the dimension for each row of [begin, end), merging its members.
     std::vector<std::int64_t> merge_dimension(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                               engine::TableRows& rows);
+    /// merge_dimension for an earliest-attribute dimension.
+    std::vector<std::int64_t> merge_earliest(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                             engine::TableRows& rows);
     /// Inserts rows [begin, end) into `f`; `inserted_rows` (per row of the batch) tells which were new.
     engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
                                   std::vector<bool>& inserted_rows);
@@ -81,9 +86,11 @@ private:
     std::unique_ptr<class SpecWindowWriter> windows_;
 };
 
-/// Why `spec` cannot run as a spec pipeline yet ("" when it can): an earliest-attribute
-/// dimension with attributes, an aggregate a window cannot compute (SpecWindowWriter::unsupported),
-/// a group key or session key that is not a required field.
+/// Why `spec` cannot run as a spec pipeline yet ("" when it can): a key column named like its
+/// surrogate key that is not an integer, an SCD type 2 attribute that is not required, windows
+/// without an event-grain fact first, an aggregate a window cannot compute
+/// (SpecWindowWriter::unsupported), a group key or session key that is not a required field or
+/// a group key that is an SCD type 2 dimension.
 std::string runnable_problem(const spec::PipelineSpec& spec);
 
 }  // namespace starstream::daemon::postgres

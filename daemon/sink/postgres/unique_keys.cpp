@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace starstream::daemon::postgres {
 
 std::map<std::string, std::vector<UniqueKey>> read_unique_keys(PgConnection& conn, const std::vector<std::string>& tables) {
@@ -31,6 +33,22 @@ ORDER BY t.name, i.indisprimary DESC, c.relname)SQL",
         keys.back().columns.insert(PQgetvalue(rows.get(), r, 3));
     }
     return out;
+}
+
+std::string conflict_target(PgConnection& conn, const std::string& table, const std::set<std::string>& columns) {
+    auto keys = read_unique_keys(conn, {table})[table];
+    std::stable_sort(keys.begin(), keys.end(), [](const UniqueKey& a, const UniqueKey& b) { return a.primary < b.primary; });
+    for (const auto& key : keys) {
+        if (key.columns != columns) continue;
+        PgResult parts = conn.exec_params(R"SQL(
+SELECT pg_get_indexdef(c.oid, k, true) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid, generate_series(1, i.indnkeyatts) AS k
+WHERE c.oid = to_regclass(quote_ident($1)) ORDER BY k)SQL",
+                                          {key.index});
+        std::vector<std::string> out;
+        for (int r = 0; r < PQntuples(parts.get()); ++r) out.push_back(PQgetvalue(parts.get(), r, 0));
+        return fmt::format("{}", fmt::join(out, ", "));
+    }
+    return "";
 }
 
 std::string describe_columns(const std::set<std::string>& columns) { return fmt::format("({})", fmt::join(columns, ", ")); }

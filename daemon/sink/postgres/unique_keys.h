@@ -27,6 +27,11 @@ struct UniqueKey {
 /// search_path); a table that does not exist or has no key is absent. Throws PgError.
 std::map<std::string, std::vector<UniqueKey>> read_unique_keys(PgConnection& conn, const std::vector<std::string>& tables);
 
+/// The ON CONFLICT target of `table`'s unique key that covers exactly `columns` (a non-primary
+/// one first): its key columns and expressions as SQL, "store_id" or "md5(user_agent)", so that a
+/// merge infers the index the database has; "" when no key covers them. Throws PgError.
+std::string conflict_target(PgConnection& conn, const std::string& table, const std::set<std::string>& columns);
+
 /// "(a, b)" for messages.
 std::string describe_columns(const std::set<std::string>& columns);
 

@@ -194,6 +194,39 @@ TEST(PipelineSpec, FilterValuesMustBePossible) {
                  "windows.win_revenue.aggregates.big.where.price", "finite number");
 }
 
+TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
+    expect_error(with("pointer: /user/id,", "pointer: [/user/id, user],"), 5, "fields.user_id.pointer[1]", "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [/user/id, /user/id],"), 5, "fields.user_id.pointer[1]", "listed twice");
+    expect_error(with("pattern: \"user_[0-9]+\"", "only_with: id"), 5, "fields.user_id.only_with", "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {kind: a}}, /user/id],"), 5, "fields.user_id.pointer[0].if.kind",
+                 "must start with '/'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, when: {/kind: a}}],"), 5, "fields.user_id.pointer[0].when", "unknown key 'when'");
+    expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {}}],"), 5, "fields.user_id.pointer[0].if", "an empty condition");
+    expect_error(with("range: [0, 1000]", "map: {a: b}"), 6, "fields.price.map", "map applies to text fields");
+    expect_error(with("range: [0, 1000]", "default: \"0\""), 6, "fields.price.default", "default applies to text fields");
+    expect_error(with("type: uuid, required: true}", "type: uuid, required: true, invalid: no_value}"), 4, "fields.event_id",
+                 "would leave a required field without a value");
+    expect_error(with("range: [0, 1000]", "invalid: skip"), 6, "fields.price.invalid", "unknown value 'skip'");
+    expect_error(with("pattern: \"user_[0-9]+\"", "map: {}"), 5, "fields.user_id.map", "an empty map");
+    expect_error(with("calendar: {function: calendar, input: at}", "origin: {function: record_origin, input: at}"), 10, "enrichers.origin.input",
+                 "takes no input");
+    expect_error(with("calendar: {function: calendar, input: at}", "calendar: {function: calendar}"), 10, "enrichers.calendar",
+                 "missing key 'enrichers.calendar.input'");
+    // The earliest policy keeps <first attribute>_seen, first_seen and last_seen for itself.
+    expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [price, {price_seen: at}], policy: earliest}"), 12,
+                 "dimensions.dim_user", "keeps for itself");
+    expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [{first_seen: at}], policy: earliest}"), 12,
+                 "dimensions.dim_user", "keeps for itself");
+    // A filter on a mapped field compares the map's values.
+    std::string mapped = with("pattern: \"user_[0-9]+\"", "map: {user_1: vip, user_2: regular}");
+    expect_error(mapped, 19, "windows.win_revenue.aggregates.big.where.user_id[0]", "is not a value field 'user_id' maps to (regular, vip)");
+    EXPECT_NO_THROW(parse_pipeline_spec(mapped.replace(mapped.find("[user_1, user_2]}}}"), 16, "[vip]"), "lab.yaml"));
+    const PipelineSpec spec = parse_pipeline_spec(
+        with("calendar: {function: calendar, input: at}", "calendar: {function: calendar, input: at}\n  origin: {function: record_origin}"), "lab.yaml");
+    EXPECT_EQ(reference_type(spec, "origin.partition"), "integer");
+    EXPECT_EQ(reference_type(spec, "origin.offset"), "bigint");
+}
+
 TEST(PipelineSpec, YamlSyntaxErrorHasALine) {
     const SpecError e = error_of(with("  dim_user: {key: [user_id]}", "  dim_user: {key: [user_id}"));
     EXPECT_EQ(e.line(), 12) << e.what();

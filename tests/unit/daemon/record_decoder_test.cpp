@@ -151,3 +151,61 @@ TEST(RecordDecoder, LooseStrftimeConversionsAreRefusedInTheSpec) {
         EXPECT_THROW(parse_pipeline_spec(yaml, "f.yaml"), SpecError) << format;
     }
 }
+
+TEST(RecordDecoder, SeveralPointersOnlyWithMapsAndEmptyStrings) {
+    const PipelineSpec spec = parse_pipeline_spec(R"(pipeline: shop
+source: {topics: [t]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  product: {pointer: [{pointer: /viewing_product_id, if: {/kind: [click, tap]}}, /product_id, /deep/product], type: text}
+  page: {pointer: /url, type: text, only_with: /product_id}
+  stage: {pointer: /kind, type: text, map: {view: browse, buy: purchase}}
+  kind: {pointer: /kind, type: text, required: true, map: {view: browse, click: browse, tap: browse}, one_of: [view, buy, click, tap]}
+  options: {pointer: /option, type: jsonb}
+  ip: {pointer: /ip, type: inet, invalid: no_value}
+  device: {pointer: /device, type: text, default: ""}
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+event: {id: id, time: at}
+facts:
+  fact_event: {grain: event, columns: [id]}
+)",
+                                                  "shop.yaml");
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    auto value = [&](const std::string& field) { return r.values[index_of(spec, field)]; };
+    const FieldValue none;
+
+    // The first pointer holding a value wins, a conditional one only when its condition holds;
+    // "" and null are no value.
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","product_id":"p1","viewing_product_id":"v1","url":"u","kind":"view"})", r), "");
+    EXPECT_EQ(value("product"), FieldValue{std::string("p1")});  // not a click: viewing_product_id not tried
+    EXPECT_EQ(value("page"), FieldValue{std::string("u")});
+    EXPECT_EQ(value("stage"), FieldValue{std::string("browse")});
+    EXPECT_EQ(value("kind"), FieldValue{std::string("browse")});  // rules checked on "view", before the map
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","product_id":"p1","viewing_product_id":"v1","kind":"tap"})", r), "");
+    EXPECT_EQ(value("product"), FieldValue{std::string("v1")});
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"1","viewing_product_id":"v1","kind":"view"})", r), "");
+    EXPECT_EQ(value("product"), none);
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","product_id":"","viewing_product_id":"v2","url":"u","kind":"click","option":"","ip":""})", r), "");
+    EXPECT_EQ(value("product"), FieldValue{std::string("v2")});
+    EXPECT_EQ(value("page"), none);  // only_with: /product_id holds ""
+    EXPECT_EQ(value("options"), none);
+    EXPECT_EQ(value("ip"), none);
+    EXPECT_EQ(value("device"), FieldValue{std::string()});  // the default
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"2","kind":"view","ip":"no address","device":"d"})", r), "");
+    EXPECT_EQ(value("ip"), none);  // invalid: no_value
+    EXPECT_EQ(value("device"), FieldValue{std::string("d")});
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"2","kind":"view","ip":7})", r), "wrong type: ip must be an IP address");  // not a string
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"3","product_id":null,"deep":{"product":"d3"},"url":"u","kind":"view"})", r), "");
+    EXPECT_EQ(value("product"), FieldValue{std::string("d3")});
+    EXPECT_EQ(value("page"), none);
+    ASSERT_EQ(decoder.decode(R"({"at":0,"id":"4","kind":"view"})", r), "");
+    EXPECT_EQ(value("product"), none);
+
+    // A value the map does not list: null for an optional field, a reason for a required one.
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"5","kind":"buy"})", r), "not allowed: kind is not one of the values its map lists");
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"5","kind":"refund"})", r).rfind("not allowed: kind", 0), 0u);
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"","kind":"view"})", r), "missing field: id");
+    // A later pointer's value is still checked: a wrong type is a reason, not skipped.
+    EXPECT_EQ(decoder.decode(R"({"at":0,"id":"6","viewing_product_id":7,"kind":"click"})", r), "wrong type: product must be a string");
+}

@@ -247,3 +247,47 @@ facts:
               ")");
     EXPECT_EQ(sql[5], "CREATE INDEX IF NOT EXISTS fact_lab_item_key_time ON fact_lab (item_key, seen_at)");
 }
+
+TEST(SpecDdl, EarliestAttributeDimensionKeepsItsState) {
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(R"(pipeline: shop
+source: {topics: [shop]}
+fields:
+  id: {pointer: /id, type: uuid, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  store_id: {pointer: /store, type: text, required: true}
+  url: {pointer: /url, type: text}
+enrichers:
+  page: {function: registrable_domain, input: url}
+event: {id: id, time: at}
+dimensions:
+  dim_store: {key: [store_id], attributes: [page.domain, page.country_code], policy: earliest}
+  dim_seen: {key: [url], policy: earliest}
+facts:
+  fact_visit: {grain: event, dimensions: [dim_store, dim_seen], columns: [id]}
+)",
+                                                           "shop.yaml");
+    std::string out;
+    for (const auto& t : spec::table_schemas(s))
+        if (t.kind == spec::TableKind::dimension)
+            for (const auto& statement : create_table(t)) out += statement.sql + ";\n";
+    EXPECT_EQ(out,
+              "CREATE TABLE dim_store (\n"
+              "    store_key bigint NOT NULL,\n"
+              "    store_id text NOT NULL,\n"
+              "    domain text,\n"
+              "    country_code text,\n"
+              "    domain_seen timestamp with time zone,\n"
+              "    first_seen timestamp with time zone NOT NULL,\n"
+              "    last_seen timestamp with time zone NOT NULL,\n"
+              "    CONSTRAINT dim_store_pkey PRIMARY KEY (store_key),\n"
+              "    CONSTRAINT dim_store_natural_key UNIQUE (store_id)\n"
+              ");\n"
+              "CREATE TABLE dim_seen (\n"
+              "    seen_key bigint NOT NULL,\n"
+              "    url text NOT NULL,\n"
+              "    first_seen timestamp with time zone NOT NULL,\n"
+              "    last_seen timestamp with time zone NOT NULL,\n"
+              "    CONSTRAINT dim_seen_pkey PRIMARY KEY (seen_key),\n"
+              "    CONSTRAINT dim_seen_natural_key UNIQUE (url)\n"
+              ");\n");
+}
