@@ -110,7 +110,8 @@ enum class WindowKind { tumbling, hopping, cumulative, session };
 enum class AggregateFunction { count, sum, min, max, avg, count_distinct, first, last, any };
 enum class LatePolicy { drop, dead_letter, correct };
 
-/// A record filter: every listed reference equals one of its values.
+/// A record filter: every listed reference equals one of its values (an empty list: has a value,
+/// `{present: true}` in YAML); a record without a value for a listed reference never passes.
 using Filter = std::map<std::string, std::vector<std::string>>;
 
 /// first and last: the value of the counted record with the earliest (latest) event time, a tie

@@ -45,6 +45,7 @@ public:
     const std::string& key() const { return key_; }
     int key_line() const { return key_mark_.line + 1; }
     bool is_scalar() const { return node_.IsScalar(); }
+    bool is_mapping() const { return node_.IsMap(); }
 
     /// The entries of a mapping in file order, refusing keys outside `allowed` (unless empty),
     /// keys that are not plain names, and keys given twice.
@@ -555,6 +556,14 @@ private:
         for (const auto& [ref, values] : at.entries()) {
             const std::string resolved = reference(values, ref);
             const FieldSpec* f = spec_.field(resolved);
+            if (!values.is_scalar() && values.is_mapping()) {  // {present: true}: any value, none refused
+                const auto e = values.entries({"present"});
+                const Cursor* present = Cursor::find(e, "present");
+                if (!present || !present->boolean())
+                    values.fail("expected a value, a list of values or {present: true} (a record without a value never passes a filter)");
+                out[resolved];
+                continue;
+            }
             for (const Cursor& v : values.items()) {
                 if (f && numeric(f->type)) v.number();
                 if (f && f->type == FieldType::boolean) v.boolean();

@@ -164,8 +164,16 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
                "that a resent or replayed event counts once";
     for (const auto& w : spec.windows) {
         if (std::string problem = SpecWindowWriter::unsupported(w); !problem.empty()) return problem;
-        if (const spec::FieldSpec* f = spec.field(w.session_key); f && !f->required)
-            return "windows." + w.table + ".session.key: " + w.session_key + " is not a required field: a record without it would be in no session";
+        // A record without a group or session key would be in no window: the key must be a
+        // required field, or the table's filter must ask for it (`{present: true}`), so that
+        // leaving such records out is the spec's choice, not a silent drop.
+        auto unguarded = [&](const std::string& ref) {
+            const spec::FieldSpec* f = spec.field(ref);
+            return f && !f->required && !w.where.count(ref);
+        };
+        const std::string ask = ": a record without it would be in no window (make it required, or filter with where: {";
+        if (unguarded(w.session_key))
+            return "windows." + w.table + ".session.key: " + w.session_key + " is not a required field" + ask + w.session_key + ": {present: true}})";
         for (std::size_t i = 0; i < w.group_by.size(); ++i) {
             const std::string& g = w.group_by[i];
             const std::string key = "windows." + w.table + ".group_by[" + std::to_string(i) + "]";
@@ -173,10 +181,9 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
                 if (d->policy == spec::DimensionPolicy::scd2)
                     return key + ": " + g + " is an SCD type 2 dimension, whose version keys a later late event may merge or split; group by its natural key instead";
                 for (const auto& k : d->key)
-                    if (const spec::FieldSpec* f = spec.field(k.ref); f && !f->required)
-                        return key + ": " + g + "'s key " + k.ref + " is not a required field: a record without it would be in no window";
-            } else if (const spec::FieldSpec* f = spec.field(g); f && !f->required) {
-                return key + ": " + g + " is not a required field: a record without it would be in no window";
+                    if (unguarded(k.ref)) return key + ": " + g + "'s key " + k.ref + " is not a required field" + ask + k.ref + ": {present: true}})";
+            } else if (unguarded(g)) {
+                return key + ": " + g + " is not a required field" + ask + g + ": {present: true}})";
             }
         }
     }

@@ -14,6 +14,7 @@ bool Condition::numeric(const std::string& type) {
 }
 
 bool Condition::holds(const std::string& value) const {
+    if (values.empty()) return true;  // {present: true}: any value
     if (numeric(type)) {
         const double v = std::strtod(value.c_str(), nullptr);
         return std::find(numbers.begin(), numbers.end(), v) != numbers.end();

@@ -1,7 +1,8 @@
 // A spec window's record filters (`where:` of a window table or of one aggregate) compiled
 // against a ReferenceLayout: every listed reference must equal one of its values, compared as
 // values of the reference's type (a boolean's `true`, `yes` or `1` all match true, a number's
-// `10` matches 10.0; anything else compares as text). A null never passes.
+// `10` matches 10.0; anything else compares as text), or have a value at all (`{present: true}`:
+// no values listed). A null never passes.
 // Shared by the fixed windows (spec_window_writer.h) and the sessions (spec_session_writer.h).
 // Value types; any thread.
 #pragma once
@@ -23,7 +24,7 @@ struct Condition {
     std::vector<double> numbers;      ///< numeric types: the values as numbers
 
     static bool numeric(const std::string& type);
-    /// Whether `value` (in input_text syntax) is one of the values.
+    /// Whether `value` (in input_text syntax) is one of the values; any value when none are listed.
     bool holds(const std::string& value) const;
 };
 

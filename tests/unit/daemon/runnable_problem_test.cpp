@@ -1,0 +1,66 @@
+// What a spec pipeline refuses to run at start (postgres::runnable_problem), for the keys that
+// place a record in a window: a record without its group or session key would be in no window,
+// so the key must be a required field or asked for by the table's filter ({present: true}).
+#include "sink/postgres/spec_batch_writer.h"
+#include "spec/spec_reader.h"
+
+#include <gtest/gtest.h>
+
+using starstream::daemon::postgres::runnable_problem;
+using starstream::daemon::spec::parse_pipeline_spec;
+
+namespace {
+
+/// A spec whose window table is `window` (YAML lines under the table name).
+std::string spec_with(const std::string& window) {
+    return R"(pipeline: lab
+source: {topics: [lab_events], format: json}
+fields:
+  event_id: {pointer: /event_id, type: uuid, required: true}
+  user_id: {pointer: /user_id, type: text}
+  item_id: {pointer: /item_id, type: text}
+  at: {pointer: /timestamp, type: timestamp, required: true}
+event: {id: event_id, time: at}
+dimensions:
+  dim_item: {key: [item_id]}
+facts:
+  fact_lab: {grain: event, dimensions: [dim_item], columns: [event_id, at]}
+windows:
+  win_lab:
+)" + window;
+}
+
+std::string problem_of(const std::string& window) { return runnable_problem(parse_pipeline_spec(spec_with(window), "lab.yaml")); }
+
+}  // namespace
+
+TEST(RunnableProblem, AGroupKeyThatMayBeMissingIsRefusedUnlessTheFilterAsksForIt) {
+    EXPECT_NE(problem_of("    tumbling: 1m\n    group_by: [user_id]\n    aggregates: {n: count}\n")
+                  .find("windows.win_lab.group_by[0]: user_id is not a required field: a record without it would be in no window"),
+              std::string::npos);
+    EXPECT_EQ(problem_of("    tumbling: 1m\n    where: {user_id: {present: true}}\n    group_by: [user_id]\n    aggregates: {n: count}\n"), "");
+    // A filter on values asks for a value too.
+    EXPECT_EQ(problem_of("    tumbling: 1m\n    where: {user_id: [user_1, user_2]}\n    group_by: [user_id]\n    aggregates: {n: count}\n"), "");
+    // A dimension's natural key alike; a filter on another field does not help.
+    EXPECT_NE(problem_of("    tumbling: 1m\n    where: {user_id: {present: true}}\n    group_by: [dim_item]\n    aggregates: {n: count}\n")
+                  .find("dim_item's key item_id is not a required field"),
+              std::string::npos);
+    EXPECT_EQ(problem_of("    tumbling: 1m\n    where: {item_id: {present: true}}\n    group_by: [dim_item]\n    aggregates: {n: count}\n"), "");
+}
+
+TEST(RunnableProblem, ASessionKeyThatMayBeMissingIsRefusedUnlessTheFilterAsksForIt) {
+    EXPECT_NE(problem_of("    session: {gap: 30m, key: user_id}\n    aggregates: {n: count}\n").find("windows.win_lab.session.key: user_id is not a required field"),
+              std::string::npos);
+    EXPECT_EQ(problem_of("    session: {gap: 30m, key: user_id}\n    where: {user_id: {present: true}}\n    aggregates: {n: count}\n"), "");
+}
+
+TEST(RunnableProblem, PresentTakesOnlyTrue) {
+    for (const char* bad : {"{present: false}", "{}", "{presence: true}"}) {
+        try {
+            parse_pipeline_spec(spec_with(std::string("    tumbling: 1m\n    where: {user_id: ") + bad + "}\n    aggregates: {n: count}\n"), "lab.yaml");
+            ADD_FAILURE() << bad << " parsed";
+        } catch (const std::exception& e) {
+            EXPECT_NE(std::string(e.what()).find("windows.win_lab.where.user_id"), std::string::npos) << e.what();
+        }
+    }
+}
