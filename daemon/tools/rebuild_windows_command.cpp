@@ -19,7 +19,7 @@ namespace starstream::daemon::tools {
 namespace {
 
 /// The tables the rebuild writes, in the order they are reported.
-constexpr const char* kTables[] = {"win_hourly_product_views", "starstream.win_hourly_product_visitor", "win_product_view_panes",
+constexpr const char* kTables[] = {"win_hourly_product_views", "win_hourly_product_views_visitors_members", "win_product_view_panes",
                                    "win_visits"};
 
 /// Rebuilds under the window merge lock and returns the row count of each of kTables, all in

@@ -1,5 +1,5 @@
 // `starstreamd rebuild-windows`: recomputes the windowed tables (win_hourly_product_views with
-// starstream.win_hourly_product_visitor, win_product_view_panes, win_visits) from fact_event,
+// win_hourly_product_views_visitors_members, win_product_view_panes, win_visits) from fact_event,
 // leaving out the events starstream.late_event lists for each table, with the configured visit
 // gap (windows.visit_gap_ms). Migration 005 rebuilds them once with the default gap; run this
 // after it when the gap is another, or whenever the tables should be recomputed from the facts.

@@ -5,7 +5,7 @@ against numbers read back from starstream's own windowed tables.
 RebuildFromFacts: 12,000 generated events over six hours with disorder and 2 % late events,
 spread round-robin over 8 partitions (a device's events in all of them), through starstreamd; then `rebuild-windows`, in a session whose TimeZone is America/St_Johns
 (UTC-3:30, so a bucket taken in local time would be off by half an hour), gives
-win_hourly_product_views, starstream.win_hourly_product_visitor, win_product_view_panes and
+win_hourly_product_views, win_hourly_product_views_visitors_members, win_product_view_panes and
 win_visits equal to a brute force over the JSONL, leaving out exactly the events
 starstream.late_event lists for each table (the daemon's, and rows inserted here by hand). The
 views and reports 07-09 read the rebuilt tables; another windows.visit_gap_ms gives other visits;
@@ -129,8 +129,8 @@ def table_hourly(dsn):
 
 
 def table_visitors(dsn):
-    return set(harness.query(dsn, f"""SELECT {us('v.window_start')}, p.product_id, s.store_id, l.country_code, v.device_id
-                                      FROM starstream.win_hourly_product_visitor v {DIMS}"""))
+    return set(harness.query(dsn, f"""SELECT {us('v.window_start')}, p.product_id, s.store_id, l.country_code, v.member
+                                      FROM win_hourly_product_views_visitors_members v {DIMS}"""))
 
 
 def table_panes(dsn):
@@ -227,7 +227,7 @@ class RebuildFromFacts(unittest.TestCase, WindowsOracle):
         self.assert_rebuilt(self.dsn, self.events)
         counts = printed_counts(done.stdout)
         self.assertEqual(counts, {t: harness.scalar(self.dsn, f"SELECT count(*) FROM {t}") for t in (
-            "win_hourly_product_views", "starstream.win_hourly_product_visitor", "win_product_view_panes", "win_visits")})
+            "win_hourly_product_views", "win_hourly_product_views_visitors_members", "win_product_view_panes", "win_visits")})
         self.assertGreater(counts["win_visits"], 100)
 
     def test_views_and_reports_read_the_rebuilt_tables(self):
@@ -455,15 +455,16 @@ class UpgradeFrom004(unittest.TestCase, WindowsOracle):
         columns = {t: [c for (c,) in harness.query(self.dsn, """SELECT column_name FROM information_schema.columns
                                                              WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position""",
                                                    t.split("."))]
-                   for t in ("public.win_hourly_product_views", "starstream.win_hourly_product_visitor", "public.win_product_view_panes",
+                   for t in ("public.win_hourly_product_views", "public.win_hourly_product_views_visitors_members", "public.win_product_view_panes",
                              "public.win_visits")}
         self.assertEqual(columns, {
             "public.win_hourly_product_views": ["window_start", "window_end", "product_key", "store_key", "location_key", "views", "visitors"],
-            "starstream.win_hourly_product_visitor": ["window_start", "product_key", "store_key", "location_key", "device_id"],
+            "public.win_hourly_product_views_visitors_members": ["window_start", "product_key", "store_key", "location_key", "member"],
             "public.win_product_view_panes": ["window_start", "window_end", "product_key", "views"],
             "public.win_visits": ["device_id", "visit_start", "visit_end", "last_event_time", "events", "product_views", "first_url",
                                   "last_url", "reached_checkout"]})
         self.assertIsNone(harness.scalar(self.dsn, "SELECT to_regclass('starstream.window_state')"))
+        self.assertIsNone(harness.scalar(self.dsn, "SELECT to_regclass('starstream.win_hourly_product_visitor')"))  # renamed by 006
         self.assertEqual(harness.scalar(self.dsn, "SELECT max(version) FROM starstream.schema_migration") >= 5, True)
         self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM pg_indexes WHERE schemaname = 'starstream' AND tablename = 'batch'"
                                                   " AND indexdef LIKE '%(watermark)'"), 1)

@@ -20,7 +20,7 @@ constexpr std::int64_t kHourUs = 3600'000'000;
 
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_hourly_product_visitor (LIKE starstream.win_hourly_product_visitor) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_hourly_product_visitor (LIKE win_hourly_product_views_visitors_members) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_product_view_panes (LIKE win_product_view_panes) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_visits (LIKE win_visits) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS;
@@ -29,7 +29,7 @@ CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE
 // Additive: the cell's visitors grow by the devices the side table did not have yet.
 constexpr const char* kMergeHourly = R"SQL(
 WITH fresh AS (
-    INSERT INTO starstream.win_hourly_product_visitor SELECT * FROM stage_win_hourly_product_visitor ON CONFLICT DO NOTHING
+    INSERT INTO win_hourly_product_views_visitors_members SELECT * FROM stage_win_hourly_product_visitor ON CONFLICT DO NOTHING
     RETURNING window_start, product_key, store_key, location_key),
 counted AS (SELECT window_start, product_key, store_key, location_key, count(*) AS n FROM fresh GROUP BY 1, 2, 3, 4)
 INSERT INTO win_hourly_product_views AS t
@@ -200,7 +200,7 @@ void WindowWriter::prune_visitors(std::int64_t watermark_us) {
     const std::int64_t horizon = engine::floor_div(watermark_us - kHourUs - settings_.allowed_lateness_us, kHourUs) * kHourUs;
     if (horizon <= pruned_through_us_) return;
     pruned_through_us_ = horizon;
-    conn_.exec_params("DELETE FROM starstream.win_hourly_product_visitor WHERE window_start <= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'",
+    conn_.exec_params("DELETE FROM win_hourly_product_views_visitors_members WHERE window_start <= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'",
                       {std::to_string(horizon)});
 }
 

@@ -2,7 +2,7 @@
 // batch transaction of StarBatchWriter (so they commit with the offsets, exactly once), under
 // the window merge lock (window_lock.h):
 //   win_hourly_product_views  views added; visitors added as the devices new to the cell in
-//                             starstream.win_hourly_product_visitor (exact distinct counts);
+//                             win_hourly_product_views_visitors_members (exact distinct counts);
 //   win_product_view_panes    views added;
 //   win_visits                the batch's sessions merged with the stored visits of their
 //                             devices that they touch (engine merge_sessions); visits merged
