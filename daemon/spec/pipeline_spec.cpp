@@ -20,7 +20,7 @@ std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const
     switch (a.function) {
         case AggregateFunction::avg: return {a.column + "_sum", a.column + "_count"};
         case AggregateFunction::first:
-        case AggregateFunction::last: return {a.column + "_event_time", a.column + "_event_id"};
+        case AggregateFunction::last: return {a.column + "_event_time"};
         default: return {};
     }
 }

@@ -180,11 +180,11 @@ std::string surrogate_key_column(const std::string& table);
 /// The state columns an aggregate of a tumbling, hopping or cumulative window keeps next to its
 /// value column, what lets a merge of partials stay exact whatever the batch boundaries: avg(x)
 /// as `c`: `c_sum` and `c_count` (c is c_sum / c_count); first(x), last(x) as `c`:
-/// `c_event_time` and `c_event_id`, the event time and event id (the tie-break) of the record
-/// whose value `c` holds; none for the others. In a session window (spec_session_writer.h:
-/// its first/last is the value at the session's first/last record, as product_view's win_visits,
-/// sql/migrations/005, keeps it) a first or last keeps only `c_event_time`, and only with its
-/// own `where`; avg keeps the same as elsewhere.
+/// `c_event_time`, the event time of the record whose value `c` holds (a tie at that time is
+/// broken by the value itself: spec_first_last.h); none for the others. In a session window
+/// (spec_session_writer.h: its first/last is the value at the session's first/last record, as
+/// product_view's win_visits, sql/migrations/005, keeps it) a first or last keeps
+/// `c_event_time` only with its own `where`; avg keeps the same as elsewhere.
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& window, const AggregateSpec& aggregate);
 
 }  // namespace starstream::daemon::spec

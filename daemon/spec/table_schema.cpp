@@ -151,10 +151,8 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         const std::vector<std::string> state = aggregate_state_columns(w, a);
         if (a.function == AggregateFunction::avg)  // the sum as sum(x) makes it, and the count
             t.columns.insert(t.columns.end(), {{state[0], aggregate_type(spec, {a.column, AggregateFunction::sum, a.of, {}})}, {state[1], "bigint"}});
-        else if (w.kind == WindowKind::session)  // a filtered first/last: the chosen record's event time
+        else  // first, last (in a session only with its own filter): the chosen record's event time
             for (const auto& s : state) t.columns.push_back({s, kTimestamptz});
-        else if (!state.empty())  // first, last: the chosen record's event time and event id
-            t.columns.insert(t.columns.end(), {{state[0], kTimestamptz}, {state[1], "text"}});
     }
     return t;
 }

@@ -16,9 +16,8 @@
 //                precision; min, max, first, last -> the type of what they take. Each
 //                followed by its state columns (spec::aggregate_state_columns): avg's <c>_sum
 //                (the type sum would have) and <c>_count bigint; first's and last's
-//                <c>_event_time timestamptz and <c>_event_id text; in a session window first
-//                and last keep only <c>_event_time, with their own `where`; a session table
-//                also keeps last_event_time (kSessionLastEventTime)
+//                <c>_event_time timestamptz (in a session window only with their own
+//                `where`); a session table also keeps last_event_time (kSessionLastEventTime)
 //
 // Keys (what the runtime's merges rely on; sql/migrations/001 and 005 made product_view's so):
 //   dimensions   PRIMARY KEY (surrogate key); natural key UNIQUE, so that a 64-bit key

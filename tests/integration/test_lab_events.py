@@ -19,8 +19,9 @@ confirms nothing is left. Checked against the oracle:
   - win_lab_revenue_per_minute: per minute, the purchases' revenue, count and distinct buyers;
   - win_lab_activity_per_minute (tumbling), win_lab_types_per_10_minutes (hopping, per event
     type), win_lab_running_day (cumulative): avg with its sum and count, first and last with the
-    chosen event's time and id (the generator makes events share a second, and the tests check
-    that such ties decide some windows: the smaller/greater event id wins), any with its filter,
+    chosen event's time (the generator makes events share a second, and the tests check that such
+    ties between different values decide some windows: the least/greater value wins, as in
+    session windows), any with its filter,
     every column exact (an avg to 1e-12 of the oracle's sum / count: PostgreSQL's numeric
     division rounds to at least 16 significant digits);
   - starstream.progress: every partition's next offset is its log end.
@@ -109,17 +110,14 @@ def windowed(events, assign, group=lambda e: ()):
     return out
 
 
-def by_time(e):
-    """first/last order: event time, then event id (byte order)."""
-    return (event_time(e), e["event_id"])
-
-
 def chosen(events, pick, value):
-    """first (pick=min) or last (pick=max): (value, event time, event id), all None without events."""
+    """first (pick=min) or last (pick=max) by (event time, value), the value compared as its type
+    (text by code point, which is byte order for these ASCII ids): (value, event time), both None
+    without events. Every lab field is required: no value is None."""
     if not events:
-        return (None, None, None)
-    e = pick(events, key=by_time)
-    return (value(e), event_time(e), e["event_id"])
+        return (None, None)
+    e = pick(events, key=lambda e: (event_time(e), value(e)))
+    return (value(e), event_time(e))
 
 
 def sum_and_count(events):
@@ -128,14 +126,25 @@ def sum_and_count(events):
     return (sum(prices) if prices else None, len(prices))
 
 
-def ties(windows, pick):
-    """How many windows have their first (pick=min) or last (max) event time shared by two events."""
-    times = [sorted(event_time(e) for e in es) for es in windows.values()]
-    return sum(1 for t in times if len(t) > 1 and (t[0] == t[1] if pick is min else t[-1] == t[-2]))
+def ties(windows, pick, value):
+    """How many windows have their first (pick=min) or last (max) event time shared by events of
+    different values: windows whose first (last) the value decides."""
+    def decided_by_value(es):
+        at = pick(event_time(e) for e in es)
+        return len({value(e) for e in es if event_time(e) == at}) > 1
+    return sum(1 for es in windows.values() if decided_by_value(es))
 
 
 def price(e):
     return Decimal(e["price"])
+
+
+def item(e):
+    return e["item_id"]
+
+
+def user(e):
+    return e["user_id"]
 
 
 def purchases(events):
@@ -159,14 +168,14 @@ class WindowChecks:
 
     def check_activity_per_minute(self, dsn, events):
         windows = windowed(events, tumbling(60))
-        expected = {w: (len(es), *sum_and_count(es), *sum_and_count(purchases(es)), *chosen(es, min, lambda e: e["item_id"]),
-                        *chosen(es, max, lambda e: e["item_id"]), *chosen(purchases(es), min, price),
+        expected = {w: (len(es), *sum_and_count(es), *sum_and_count(purchases(es)), *chosen(es, min, item),
+                        *chosen(es, max, item), *chosen(purchases(es), min, price),
                         any(e["event_type"] == "cart_add" for e in es))
                     for w, es in windows.items()}
         rows = harness.query(dsn, """
             SELECT window_start, window_end, events, avg_price_sum, avg_price_count, avg_purchase_price_sum, avg_purchase_price_count,
-                   first_item, first_item_event_time, first_item_event_id, last_item, last_item_event_time, last_item_event_id,
-                   first_purchase_price, first_purchase_price_event_time, first_purchase_price_event_id, cart_added
+                   first_item, first_item_event_time, last_item, last_item_event_time,
+                   first_purchase_price, first_purchase_price_event_time, cart_added
             FROM win_lab_activity_per_minute""")
         self.assertEqual({(r[0], r[1]): tuple(r[2:]) for r in rows}, expected)
         self.assert_averages(dsn, "win_lab_activity_per_minute", "window_start, window_end", ["avg_price", "avg_purchase_price"],
@@ -177,11 +186,11 @@ class WindowChecks:
 
     def check_types_per_10_minutes(self, dsn, events):
         windows = windowed(events, hopping(600, 300), lambda e: (e["event_type"],))
-        expected = {w: (len(es), *sum_and_count(es), *chosen(es, min, lambda e: e["user_id"]), *chosen(es, max, lambda e: e["user_id"]))
+        expected = {w: (len(es), *sum_and_count(es), *chosen(es, min, user), *chosen(es, max, user))
                     for w, es in windows.items()}
         rows = harness.query(dsn, """
             SELECT window_start, window_end, event_type, events, avg_price_sum, avg_price_count,
-                   first_user, first_user_event_time, first_user_event_id, last_user, last_user_event_time, last_user_event_id
+                   first_user, first_user_event_time, last_user, last_user_event_time
             FROM win_lab_types_per_10_minutes""")
         self.assertEqual({tuple(r[:3]): tuple(r[3:]) for r in rows}, expected)
         self.assert_averages(dsn, "win_lab_types_per_10_minutes", "window_start, window_end, event_type", ["avg_price"],
@@ -308,23 +317,22 @@ class LabEvents(WindowChecks, unittest.TestCase):
 
     def test_activity_per_minute_avg_first_last_any(self):
         windows = self.check_activity_per_minute(self.dsn, self.valid.values())
-        # The data must decide some first and some last by the event id (a tie in event time).
-        self.assertGreater(ties(windows, min), 0)
-        self.assertGreater(ties(windows, max), 0)
+        # The data must decide some first and some last by the value (a tie in event time).
+        self.assertGreater(ties(windows, min, item), 0)
+        self.assertGreater(ties(windows, max, item), 0)
 
     def test_event_types_per_hopping_10_minutes(self):
         windows = self.check_types_per_10_minutes(self.dsn, self.valid.values())
-        self.assertGreater(ties(windows, min), 0)
-        self.assertGreater(ties(windows, max), 0)
+        self.assertGreater(ties(windows, min, user), 0)
+        self.assertGreater(ties(windows, max, user), 0)
 
     def test_running_day_cumulative(self):
         windows = windowed(self.valid.values(), cumulative(86400, 6 * 3600))
-        expected = {w: (*chosen(es, min, lambda e: e["item_id"]), *chosen(es, max, price), any(e["event_type"] == "purchase" for e in es),
+        expected = {w: (*chosen(es, min, item), *chosen(es, max, price), any(e["event_type"] == "purchase" for e in es),
                         len({e["user_id"] for e in purchases(es)}))
                     for w, es in windows.items()}
         rows = harness.query(self.dsn, """
-            SELECT window_start, window_end, first_item, first_item_event_time, first_item_event_id, last_price, last_price_event_time,
-                   last_price_event_id, purchased, buyers
+            SELECT window_start, window_end, first_item, first_item_event_time, last_price, last_price_event_time, purchased, buyers
             FROM win_lab_running_day""")
         self.assertEqual({(r[0], r[1]): tuple(r[2:]) for r in rows}, expected)
 

@@ -115,8 +115,8 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual(self.columns(dsn, "win_lab_types_per_10_minutes"), [
             ("window_start", "timestamp with time zone", "NO"), ("window_end", "timestamp with time zone", "NO"), ("event_type", "text", "NO"),
             ("events", "bigint", "YES"), ("avg_price", "numeric", "YES"), ("avg_price_sum", "numeric", "YES"), ("avg_price_count", "bigint", "YES"),
-            ("first_user", "text", "YES"), ("first_user_event_time", "timestamp with time zone", "YES"), ("first_user_event_id", "text", "YES"),
-            ("last_user", "text", "YES"), ("last_user_event_time", "timestamp with time zone", "YES"), ("last_user_event_id", "text", "YES")])
+            ("first_user", "text", "YES"), ("first_user_event_time", "timestamp with time zone", "YES"),
+            ("last_user", "text", "YES"), ("last_user_event_time", "timestamp with time zone", "YES")])
         self.assertEqual(self.keys(dsn, "win_lab_running_day"), {"win_lab_running_day_pkey": (True, True, None, ["window_start", "window_end"])})
         # dim_date is conformed with product_view's (001 made it): nothing generated for it.
         spec_file = os.path.join(lab, "lab_events.yaml")
@@ -169,13 +169,12 @@ class SpecMigrations(unittest.TestCase):
             ("win_lab_revenue_per_minute.avg_price_count", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN avg_price_count bigint"),
             ("win_lab_revenue_per_minute.last_item", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item text"),
             ("win_lab_revenue_per_minute.last_item_event_time",
-             "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item_event_time timestamp with time zone"),
-            ("win_lab_revenue_per_minute.last_item_event_id", "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item_event_id text")])
+             "ALTER TABLE public.win_lab_revenue_per_minute ADD COLUMN last_item_event_time timestamp with time zone")])
         self.assertEqual(harness.query(dsn, "SELECT item_id, price::text, last_event_type, is_current FROM dim_lab_item"), [("item_1", "9.50", None, True)])
         self.assertEqual(harness.query(dsn, "SELECT revenue::text, purchases, top_price, avg_price_sum, last_item_event_time FROM win_lab_revenue_per_minute"),
                          [("19.00", 2, None, None, None)])
         self.migrate(dsn, grown)
-        self.assertEqual(len(self.recorded(dsn)), 23)
+        self.assertEqual(len(self.recorded(dsn)), 22)
         check = self.daemon("check-config", dsn, grown)  # the schema check accepts the state columns
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("statements generated from the specs to apply: none", check.stdout)

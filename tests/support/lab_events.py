@@ -73,7 +73,7 @@ def generate(events, partitions, seed=7, duplicates=150, malformed=60, session_g
     offset = 0
     for n in range(events):
         # Timestamps have second resolution; a tenth of the events come in a burst, in the second
-        # of the event before: ties in event time that first/last must break by event id.
+        # of the event before: ties in event time that first/last must break by value.
         if timing:
             offset = timing[n][1]
         else:

@@ -2,6 +2,7 @@
 
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_values.h"
 #include "spec/table_schema.h"
@@ -28,9 +29,6 @@ std::string group_names(std::size_t groups, const char* prefix = "") {
 
 bool ordered(AggregateFunction f) { return f == AggregateFunction::first || f == AggregateFunction::last; }
 
-/// `ORDER BY` of a value for the first/last tie-break: text bytewise, whatever the database's locale.
-std::string ordering(const Aggregate& a, std::size_t i) { return fmt::format("v{}{}", i, a.type == "text" ? " COLLATE \"C\"" : ""); }
-
 /// Aggregate i of a staged record as a part (p<i>: it passes the aggregate's filter; a<i>: its input).
 std::string record_part(const Aggregate& a, std::size_t i) {
     switch (a.function) {
@@ -54,12 +52,12 @@ std::string merged_part(const Aggregate& a, std::size_t i) {
         case AggregateFunction::min: return fmt::format("min(v{0}) AS v{0}", i);
         case AggregateFunction::max: return fmt::format("max(v{0}) AS v{0}", i);
         case AggregateFunction::any: return fmt::format("bool_or(v{0}) AS v{0}", i);
-        case AggregateFunction::first:
-            return fmt::format("(array_agg(v{0} ORDER BY ft{0}, {1} NULLS LAST) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, min(ft{0}) AS ft{0}", i,
-                               ordering(a, i));
+        case AggregateFunction::first:  // the tie rule of spec_first_last.h
+            return fmt::format("(array_agg(v{0} ORDER BY ft{0}, {1}) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, min(ft{0}) AS ft{0}", i,
+                               first_last_tie_order(a.function, fmt::format("v{}", i), a.type));
         case AggregateFunction::last:
-            return fmt::format("(array_agg(v{0} ORDER BY ft{0} DESC, {1} DESC NULLS LAST) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, max(ft{0}) AS ft{0}",
-                               i, ordering(a, i));
+            return fmt::format("(array_agg(v{0} ORDER BY ft{0} DESC, {1}) FILTER (WHERE ft{0} IS NOT NULL))[1] AS v{0}, max(ft{0}) AS ft{0}", i,
+                               first_last_tie_order(a.function, fmt::format("v{}", i), a.type));
         default: return {};  // refused by unsupported()
     }
 }

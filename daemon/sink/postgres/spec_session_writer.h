@@ -14,15 +14,14 @@
 //   any (with `where`: a record passed it)                OR
 //   avg                       its state <c>_sum and <c>_count add; the value is their quotient
 //   first(x), last(x)  x of the earliest (latest) record, by event time, passing the aggregate's
-//                      filter; among records at that time the least (greatest) non-null x, text
-//                      compared bytewise (COLLATE "C"), so that arrival order never decides. (The
-//                      fixed windows break the tie by event id and skip null values instead,
-//                      with an event id column each; a session's first/last is the value at its
-//                      first/last record, as product_view's win_visits (sql/migrations/005)
-//                      keeps it, whose table this spec language describes.) With its own
-//                      `where` the value's event time is kept in <column>_event_time
-//                      (spec::aggregate_state_columns); without, it is the session's start (last
-//                      event time).
+//                      filter; among records at that time the least (greatest) x, NULL the
+//                      least, text compared bytewise: the rule of every window kind
+//                      (spec_first_last.h), so that arrival order never decides. A session's
+//                      first/last is the value at its first/last record, as product_view's
+//                      win_visits (sql/migrations/005) keeps it, whose table this spec language
+//                      describes. With its own `where` the value's event time is kept in
+//                      <column>_event_time (spec::aggregate_state_columns); without, it is the
+//                      session's start (last event time).
 // count_distinct is refused (unsupported): merging two sessions would need every distinct value.
 //
 // Per batch, under the window merge lock that SpecWindowWriter took (window_lock.h), against the

@@ -3,6 +3,7 @@
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_filter.h"
+#include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
 #include "sink/postgres/spec_values.h"
@@ -23,6 +24,8 @@ namespace {
 
 using spec::AggregateFunction;
 using spec::SpecRow;
+
+bool first_or_last(AggregateFunction f) { return f == AggregateFunction::first || f == AggregateFunction::last; }
 
 engine::WindowSpec window_spec(const spec::WindowTableSpec& w) {
     switch (w.kind) {
@@ -76,18 +79,10 @@ struct SpecWindowWriter::Table {
         std::string value_type;          ///< avg: its column's type (numeric or double precision)
     };
     std::vector<Aggregate> aggregates;
-    /// first/last: each staged row also carries its record's event time and event id (the
-    /// order they choose by); the event id's fields, as their type's text.
-    bool ordered = false;
-    std::vector<std::pair<std::size_t, std::string>> event_id;  ///< index, type
+    /// The fields of a staged row: bounds, group keys, aggregate inputs and, per first/last,
+    /// its record's event time (ft<i>, NULL when the record fails the aggregate's filter).
+    std::size_t staged_fields = 0;
     std::string merge_sql;
-
-    /// The event id of `row` as first and last break ties with (spec_values.h joined_key).
-    std::string event_id_of(const SpecRow& row) const {
-        std::vector<std::string> parts;
-        for (const auto& [index, type] : event_id) parts.push_back(input_text(row.values[index], type).value_or(""));  // required: never NULL
-        return joined_key(parts);
-    }
 
     /// Whether `row` passes every condition of `conditions` (spec_filter.h).
     static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
@@ -108,21 +103,20 @@ std::string added(const std::string& c) {
     return fmt::format("{0} = CASE WHEN t.{0} IS NULL THEN excluded.{0} WHEN excluded.{0} IS NULL THEN t.{0} ELSE t.{0} + excluded.{0} END", c);
 }
 
-/// first and last: the value, event time and event id of the record earliest (latest) by event
-/// time, then by event id (byte order: COLLATE "C", whatever the database's collation), in the
-/// batch and then against the stored one; records whose value is NULL are not candidates.
+/// first and last: the value and event time of the record that wins by the tie rule of
+/// spec_first_last.h (every record passing the aggregate's filter, its value NULL or not), in
+/// the batch and then against the stored one.
 std::vector<AggregateColumn> ordered_columns(const SpecWindowWriter::Table::Aggregate& a, std::size_t i) {
     const bool first = a.function == AggregateFunction::first;
-    const std::string desc = first ? "" : " DESC", in = fmt::format("a{}", i);
-    const std::string c = sql_identifier(a.column), time = sql_identifier(a.state[0]), id = sql_identifier(a.state[1]);
-    const std::string pick = fmt::format("ORDER BY event_time{0}, event_id COLLATE \"C\"{0}) FILTER (WHERE {1} IS NOT NULL))[1]", desc, in);
-    const std::string wins = fmt::format("excluded.{0} IS NOT NULL AND (t.{0} IS NULL OR (excluded.{0}, excluded.{1} COLLATE \"C\") {2} (t.{0}, t.{1} COLLATE \"C\"))",
-                                         time, id, first ? "<" : ">");
+    const std::string c = sql_identifier(a.column), time = sql_identifier(a.state[0]);
+    const std::string in = fmt::format("a{}::{}", i, a.type), staged_time = fmt::format("ft{}", i);
+    const std::string pick = fmt::format("(array_agg({0} ORDER BY {1}{2}, {3}) FILTER (WHERE {1} IS NOT NULL))[1]", in, staged_time,
+                                         first ? "" : " DESC", first_last_tie_order(a.function, in, a.type));
+    const std::string wins = first_last_wins(a.function, "excluded." + time, "excluded." + c, "t." + time, "t." + c, a.type);
     auto column = [&](const std::string& name, const std::string& partial, std::size_t k) {
         return AggregateColumn{name, partial, fmt::format("b.p{}_{}", i, k), fmt::format("{0} = CASE WHEN {1} THEN excluded.{0} ELSE t.{0} END", name, wins)};
     };
-    return {column(c, fmt::format("(array_agg({}::{} {}", in, a.type, pick), 0), column(time, "(array_agg(event_time " + pick, 1),
-            column(id, "(array_agg(event_id " + pick, 2)};
+    return {column(c, pick, 0), column(time, fmt::format("{}({})", first ? "min" : "max", staged_time), 1)};
 }
 
 std::vector<AggregateColumn> aggregate_columns(const SpecWindowWriter::Table::Aggregate& a, std::size_t i) {
@@ -232,15 +226,15 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
             if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
             for (const auto& c : schema->columns)
                 if (c.name == a.column) agg.value_type = c.type;
-            t->ordered = t->ordered || a.function == AggregateFunction::first || a.function == AggregateFunction::last;
             t->aggregates.push_back(std::move(agg));
         }
-        if (t->ordered)
-            for (const auto& f : spec.event.id) t->event_id.emplace_back(layout.at(f), spec::reference_type(spec, f));
-        conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}{}) ON COMMIT DELETE ROWS", t->stage_table,
+        t->staged_fields = 2 + t->groups.size() + t->aggregates.size() +
+                           std::count_if(t->aggregates.begin(), t->aggregates.end(), [](const auto& a) { return first_or_last(a.function); });
+        conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}) ON COMMIT DELETE ROWS", t->stage_table,
                                each(t->groups, [](const auto&, std::size_t i) { return fmt::format(", g{} text", i); }, ""),
-                               each(t->aggregates, [](const auto&, std::size_t i) { return fmt::format(", a{} text", i); }, ""),
-                               t->ordered ? ", event_time timestamptz, event_id text" : ""));
+                               each(t->aggregates, [](const auto& a, std::size_t i) {
+                                   return fmt::format(", a{0} text{1}", i, first_or_last(a.function) ? fmt::format(", ft{} timestamptz", i) : "");
+                               }, "")));
         t->merge_sql = merge_sql(*t);
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
@@ -270,12 +264,11 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 continue;
             }
         }
-        const std::string event_id = t.ordered ? t.event_id_of(row) : std::string();
         for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
             if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
-            copy_.begin_row(static_cast<std::int16_t>(2 + t.groups.size() + t.aggregates.size() + (t.ordered ? 2 : 0)));
+            copy_.begin_row(static_cast<std::int16_t>(t.staged_fields));
             copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
             for (const auto& g : t.groups) {
                 if (g.dimension) {
@@ -288,7 +281,8 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 }
             }
             for (const auto& a : t.aggregates) {
-                if (!Table::passes(a.where, row)) {
+                const bool passes = Table::passes(a.where, row);
+                if (!passes) {
                     copy_.null();
                 } else if (!a.input) {
                     copy_.text("1");
@@ -297,8 +291,8 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 } else {
                     copy_.null();
                 }
+                if (first_or_last(a.function)) passes ? copy_.timestamptz_us(row.event_time_us) : copy_.null();
             }
-            if (t.ordered) copy_.timestamptz_us(row.event_time_us), copy_.text(event_id);
             ++staged;
         }
     }

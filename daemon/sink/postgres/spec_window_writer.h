@@ -13,14 +13,16 @@
 //      lateness), with engine/window/window_partials.h's judge_lateness;
 //   2. one staged row per (record, window): the bounds, the group values (a dimension's
 //      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
-//      the aggregate's own filter), and, for first and last, the record's event time and id;
+//      the aggregate's own filter), and, for first and last, the record's event time (NULL
+//      when it fails the filter);
 //   3. count_distinct: the values new to their window and group go into the aggregate's member
 //      table (spec::distinct_member_table); how many were new is what the count adds;
 //   4. one upsert per table: the batch's partials per window and group, merged into the stored
 //      row (count, sum, count_distinct add; min and max compare; NULLs are nothing to add; avg
 //      adds its state columns <c>_sum and <c>_count and sets the value to their quotient; first
-//      and last keep the value of the record least (greatest) by (event time, event id), its
-//      state <c>_event_time and <c>_event_id compared with the batch's; any ORs).
+//      and last keep the value of the earliest (latest) record, a tie in event time going to the
+//      least (greatest) value, NULL the least (spec_first_last.h, the sessions' rule), its state
+//      <c>_event_time and value compared with the batch's; any ORs).
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.

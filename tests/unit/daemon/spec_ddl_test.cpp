@@ -160,10 +160,8 @@ TEST(SpecDdl, AggregatesKeepTheirMergeStateNextToTheirValue) {
               "    avg_order_count bigint,\n"
               "    first_sku text,\n"
               "    first_sku_event_time timestamp with time zone,\n"
-              "    first_sku_event_id text,\n"
               "    last_price numeric,\n"
               "    last_price_event_time timestamp with time zone,\n"
-              "    last_price_event_id text,\n"
               "    returned boolean,\n"
               "    CONSTRAINT win_running_pkey PRIMARY KEY (window_start, window_end)\n"
               ")");

@@ -79,14 +79,16 @@ std::string rounded_quotient(std::int64_t sum, std::int64_t count) {
 // ---- the brute force -------------------------------------------------------------------------
 
 /// x of the earliest (first) or latest record passing `passes`; at that time the least (greatest)
-/// non-null page, bytewise; its time.
+/// page, bytewise, a null page (nullopt) the least as std::optional orders it (spec_first_last.h);
+/// its time.
 std::pair<std::optional<std::string>, std::optional<std::int64_t>> ordered_page(const std::vector<Record>& s, bool first, bool (*passes)(const Record&)) {
     std::optional<std::int64_t> at;
     for (const auto& r : s)
         if (passes(r) && (!at || (first ? r.time_us < *at : r.time_us > *at))) at = r.time_us;
     std::optional<std::string> page;
+    bool found = false;
     for (const auto& r : s)
-        if (at && passes(r) && r.time_us == *at && r.page && (!page || (first ? *r.page < *page : *r.page > *page))) page = r.page;
+        if (at && passes(r) && r.time_us == *at && (!found || (first ? r.page < page : r.page > page))) page = r.page, found = true;
     return {page, at};
 }
 

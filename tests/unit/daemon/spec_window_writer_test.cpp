@@ -1,9 +1,11 @@
 // The spec windows' avg, first, last and any against a real PostgreSQL, compared with a brute
-// force: random records (integer and double values, some NULL, whole seconds so that event
-// times tie, event ids whose text order is not their numeric order) merged by SpecWindowWriter
-// in random batches and arrival order into hopping and cumulative tables; after every batch
-// each stored row (the values and their state columns) must equal what the records merged so
-// far give, whatever the batch boundaries.
+// force: random records (integer, double and text values, some NULL, whole seconds so that
+// event times tie between different values and NULLs) merged by SpecWindowWriter in random
+// batches and arrival order into hopping and cumulative tables; after every batch each stored
+// row (the values and their state columns) must equal what the records merged so far give,
+// whatever the batch boundaries. first/last follow the tie rule of spec_first_last.h (the
+// sessions' too): at one event time the least/greatest value, NULL the least, compared as
+// values of their type (10 after 9).
 #include "sink/postgres/spec_window_writer.h"
 
 #include "local_postgres_server.h"
@@ -22,7 +24,7 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <tuple>
+#include <utility>
 
 namespace starstream::daemon::postgres {
 namespace {
@@ -38,6 +40,7 @@ fields:
   kind: {pointer: /kind, type: text, required: true}
   n: {pointer: /n, type: integer}
   x: {pointer: /x, type: double}
+  tag: {pointer: /tag, type: text}
 event: {id: id, time: at}
 facts:
   fact_shop: {grain: event, columns: [id, kind, n]}
@@ -53,7 +56,7 @@ windows:
       seven: {function: any, where: {n: 7}}
   win_running:
     cumulative: {size: 40s, step: 10s}
-    aggregates: {first_kind: first(kind), last_n: {function: last, of: n, where: {kind: a}}}
+    aggregates: {first_tag: first(tag), last_n: {function: last, of: n, where: {kind: a}}}
 )";
 
 struct Record {
@@ -62,37 +65,37 @@ struct Record {
     std::string kind;
     std::optional<std::int64_t> n;
     std::optional<double> x;
+    std::optional<std::string> tag;
 };
 
 // ---- the brute force -------------------------------------------------------------------------
 
-/// (value as text, event time, event id) of the record first (or last) by (time, id) among
-/// `records` whose value `value` gives; nullopt when none has one.
-template <typename Value>
-std::optional<std::tuple<std::string, std::int64_t, std::string>> chosen(const std::vector<Record>& records, bool first, Value value) {
+/// (value as text, "" for NULL; event time) of the first (or last) among the `records` that
+/// `passes` accepts, by (event time, value) with a NULL value (nullopt) the least: std::optional's
+/// own order, on the typed value; nullopt when no record passes.
+template <typename Passes, typename Value>
+std::optional<std::pair<std::string, std::int64_t>> chosen(const std::vector<Record>& records, bool first, Passes passes, Value value) {
     const Record* best = nullptr;
     for (const Record& r : records) {
-        if (!value(r)) continue;
-        const bool before = !best || std::tie(r.time_us, r.id) < std::tie(best->time_us, best->id);
-        const bool after = !best || std::tie(r.time_us, r.id) > std::tie(best->time_us, best->id);
-        if (first ? before : after) best = &r;
+        if (!passes(r)) continue;
+        const auto key = std::make_pair(r.time_us, value(r));
+        if (!best || (first ? key < std::make_pair(best->time_us, value(*best)) : key > std::make_pair(best->time_us, value(*best)))) best = &r;
     }
     if (!best) return std::nullopt;
-    return std::make_tuple(*value(*best), best->time_us, best->id);
+    const auto v = value(*best);
+    return std::make_pair(v ? fmt::format("{}", *v) : "", best->time_us);
 }
 
-std::optional<std::string> n_text(const Record& r) { return r.n ? std::optional(std::to_string(*r.n)) : std::nullopt; }
-std::optional<std::string> x_text(const Record& r) { return r.x ? std::optional(fmt::format("{}", *r.x)) : std::nullopt; }
+bool every(const Record&) { return true; }
 
 /// One window row as text, in the column order of the queries below ("" for NULL).
 using Row = std::vector<std::string>;
 
 std::string cell(const std::optional<std::string>& v) { return v.value_or(""); }
 
-void add_chosen(Row& row, const std::optional<std::tuple<std::string, std::int64_t, std::string>>& c) {
-    row.push_back(c ? std::get<0>(*c) : "");
-    row.push_back(c ? std::to_string(std::get<1>(*c)) : "");
-    row.push_back(c ? std::get<2>(*c) : "");
+void add_chosen(Row& row, const std::optional<std::pair<std::string, std::int64_t>>& c) {
+    row.push_back(c ? c->first : "");
+    row.push_back(c ? std::to_string(c->second) : "");
 }
 
 /// avg's state and value: sum, count, and the quotient rounded to 9 decimals ("" for NULL).
@@ -118,8 +121,8 @@ std::map<Row, Row> hopping_oracle(const std::vector<Record>& records) {
         Row row;
         add_avg(row, in, [](const Record& r) { return r.n ? std::optional<double>(static_cast<double>(*r.n)) : std::nullopt; });
         add_avg(row, in, [](const Record& r) { return r.kind == "b" ? r.x : std::nullopt; });
-        add_chosen(row, chosen(in, true, n_text));
-        add_chosen(row, chosen(in, false, x_text));
+        add_chosen(row, chosen(in, true, every, [](const Record& r) { return r.n; }));
+        add_chosen(row, chosen(in, false, every, [](const Record& r) { return r.x; }));
         row.push_back(std::any_of(in.begin(), in.end(), [](const Record& r) { return r.n == 7; }) ? "t" : "f");
         out[key] = row;
     }
@@ -136,8 +139,8 @@ std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
     std::map<Row, Row> out;
     for (const auto& [key, in] : windows) {
         Row row;
-        add_chosen(row, chosen(in, true, [](const Record& r) { return std::optional(r.kind); }));
-        add_chosen(row, chosen(in, false, [](const Record& r) { return r.kind == "a" ? n_text(r) : std::nullopt; }));
+        add_chosen(row, chosen(in, true, every, [](const Record& r) { return r.tag; }));
+        add_chosen(row, chosen(in, false, [](const Record& r) { return r.kind == "a"; }, [](const Record& r) { return r.n; }));
         out[key] = row;
     }
     return out;
@@ -159,11 +162,11 @@ std::map<Row, Row> stored(PgConnection& conn, const std::string& sql, int keys) 
 
 constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
     avg_n_sum, avg_n_count, round(avg_n, 9), avg_x_sum, avg_x_count, round(avg_x::numeric, 9),
-    first_n, (extract(epoch FROM first_n_event_time) * 1000000)::bigint, first_n_event_id,
-    last_x, (extract(epoch FROM last_x_event_time) * 1000000)::bigint, last_x_event_id, seven FROM win_hop)";
+    first_n, (extract(epoch FROM first_n_event_time) * 1000000)::bigint,
+    last_x, (extract(epoch FROM last_x_event_time) * 1000000)::bigint, seven FROM win_hop)";
 constexpr const char* kCumulativeSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, (extract(epoch FROM window_end) * 1000000)::bigint,
-    first_kind, (extract(epoch FROM first_kind_event_time) * 1000000)::bigint, first_kind_event_id,
-    last_n, (extract(epoch FROM last_n_event_time) * 1000000)::bigint, last_n_event_id FROM win_running)";
+    first_tag, (extract(epoch FROM first_tag_event_time) * 1000000)::bigint,
+    last_n, (extract(epoch FROM last_n_event_time) * 1000000)::bigint FROM win_running)";
 
 class SpecWindowWriterTest : public ::testing::Test {
 protected:
@@ -188,6 +191,7 @@ protected:
             row.values[layout_.at("kind")] = r.kind;
             if (r.n) row.values[layout_.at("n")] = *r.n;
             if (r.x) row.values[layout_.at("x")] = *r.x;
+            if (r.tag) row.values[layout_.at("tag")] = *r.tag;
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));
         }
@@ -204,15 +208,18 @@ protected:
     std::unique_ptr<SpecWindowWriter> windows_;
 };
 
-/// Records over 60 s at whole seconds (ties are frequent), ids e0..e<count> so that "e10" sorts
-/// before "e9", n and x NULL now and then, x a multiple of 0.5 (exact sums in any order), shuffled.
+/// Records over 60 s at whole seconds (ties between different values are frequent), n, x and tag
+/// NULL now and then, n up to 11 (its text order is not its order), x a multiple of 0.5 (exact
+/// sums in any order), tag of upper and lower case (bytewise "Z" < "a", not so in most
+/// collations), shuffled.
 std::vector<Record> random_records(std::mt19937_64& rng, int count) {
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
     std::vector<Record> out;
     for (int i = 0; i < count; ++i) {
-        Record r{"e" + std::to_string(i), kBaseUs + pick(60) * kSecondUs, pick(2) ? "a" : "b", std::nullopt, std::nullopt};
+        Record r{"e" + std::to_string(i), kBaseUs + pick(60) * kSecondUs, pick(2) ? "a" : "b", std::nullopt, std::nullopt, std::nullopt};
         if (pick(5)) r.n = pick(12);
         if (pick(4)) r.x = pick(40) * 0.5;
+        if (pick(6)) r.tag = std::string(1, "aBbZz"[pick(5)]);
         out.push_back(r);
     }
     std::shuffle(out.begin(), out.end(), rng);
