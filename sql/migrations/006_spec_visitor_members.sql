@@ -2,11 +2,17 @@
 -- pipeline spec language gives a count_distinct's state (pipelines/README.md: a member table
 -- `<window table>_<column>_members` holding the window's key and `member`), so that the compiled
 -- product_view pipeline and pipelines/product_view.yaml run as a spec (pipelines.compiled =
--- none) keep one state: an instance that switches continues the same exact counts.
+-- none) keep their distinct visitors in one table, in the schema the other tables are made in.
+-- (A group switches all its instances at once, with the windows.* settings the spec states:
+-- pipelines/product_view.yaml.)
 ALTER TABLE starstream.win_hourly_product_visitor RENAME COLUMN device_id TO member;
-ALTER TABLE starstream.win_hourly_product_visitor SET SCHEMA public;
-ALTER TABLE public.win_hourly_product_visitor RENAME TO win_hourly_product_views_visitors_members;
-ALTER INDEX public.win_hourly_product_visitor_pkey RENAME TO win_hourly_product_views_visitors_members_pkey;
+DO $$
+BEGIN
+    EXECUTE format('ALTER TABLE starstream.win_hourly_product_visitor SET SCHEMA %I', current_schema());
+END
+$$;
+ALTER TABLE win_hourly_product_visitor RENAME TO win_hourly_product_views_visitors_members;
+ALTER INDEX win_hourly_product_visitor_pkey RENAME TO win_hourly_product_views_visitors_members_pkey;
 
 -- starstream.rebuild_windows (005) names the table in its body, which PL/pgSQL resolves when it
 -- runs: the same definition, with the new name (its inserts list no columns, so the renamed

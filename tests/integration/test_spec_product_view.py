@@ -6,7 +6,7 @@ rows, column by column (surrogate keys are XXH3 of the natural key on both paths
 too), and the same messages must be dead letters.
 
 The spec runs from a copy of product_view.yaml in a temporary pipelines.dir without its windows
-(others' work, still refused). The generator writes unkeyed (random partitions), out of order by
+(the windows' own oracle tests run against the spec with STARSTREAM_PIPELINES__COMPILED=none). The generator writes unkeyed (random partitions), out of order by
 up to ten minutes, with duplicates and malformed messages, and corner messages follow. The
 compiled daemon reads in large batches, the spec path in small ones with two instances at once,
 then one more run: the earliest-attribute dimensions (dim_store, dim_product) must not depend on
