@@ -10,14 +10,14 @@ const std::vector<EnricherFunction>& enricher_catalog() {
          {{"browser_family"}, {"browser_version"}, {"os_family"}, {"os_version"}, {"device_family"}, {"device_brand"}, {"device_model"},
           {"device_type"}, {"is_bot", "boolean"}},
          false, "uap-core regexes.yaml (enrichment.uap_regexes)"},
-        {"ip_geography", {"an IPv4 or IPv6 address"}, {{"country_code"}, {"country_name"}, {"region"}, {"city"}}, false,
+        {"ip_geography", {"an IPv4 or IPv6 address"}, {{"country_code", "text", true}, {"country_name", "text", true}, {"region", "text", true}, {"city", "text", true}}, false,
          "GeoIP country databases, optionally a MaxMind city database (enrichment.geoip_*)"},
         {"registrable_domain", {"a URL"}, {{"host"}, {"domain"}, {"country_code"}}, false,
          "the Public Suffix List (libpsl); country_code: the domain's ccTLD as ISO 3166 alpha-2 (.uk -> GB), null for generic TLDs"},
-        {"referrer_channel", {"the referrer URL", "the page URL"}, {{"domain"}, {"channel"}}, false, "daemon/enrichment/referrer_channel.h rules"},
+        {"referrer_channel", {"the referrer URL", "the page URL"}, {{"domain", "text", true}, {"channel", "text", true}}, false, "daemon/enrichment/referrer_channel.h rules"},
         {"canonical_url", {"a URL"}, {{"url"}}, false, "scheme and host lower-cased, no query string or fragment"},
         {"calendar", {"an event time"}, {{"date_key", "integer"}, {"hour", "smallint"}}, true, "the reporting time zone (time.reporting_time_zone)"},
-        {"record_origin", {}, {{"topic"}, {"partition", "integer"}, {"offset", "bigint"}}, false,
+        {"record_origin", {}, {{"topic", "text", true}, {"partition", "integer", true}, {"offset", "bigint", true}}, false,
          "where the record was read: Kafka topic, partition, offset (lineage)"},
     };
     return catalog;

@@ -14,13 +14,14 @@ namespace starstream::daemon::spec {
 struct EnricherOutput {
     std::string_view name;
     std::string_view type = "text";
+    bool always = false;  ///< has a value for every record, whatever its input (ip_geography's unknown location: ZZ, '')
 };
 
 struct EnricherFunction {
     std::string_view name;
     std::vector<std::string_view> inputs;  ///< what each input reference must hold, in order (none: `input` is not given)
     std::vector<EnricherOutput> outputs;
-    bool time_input = false;                ///< the input is an event time (a timestamp field), not text
+    bool time_input = false;                ///< the input is an event time (a timestamp field), not text; outputs have a value whenever it has
     std::string_view source;                ///< the reference data behind it
 };
 

@@ -9,10 +9,12 @@
 #include "sink/postgres/spec_window_writer.h"
 #include "sink/postgres/unique_keys.h"
 #include "sink/postgres/window_lock.h"
+#include "spec/enricher_catalog.h"
 #include "spec/table_schema.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -142,6 +144,23 @@ std::string earliest_attribute_merge(const std::string& table, const std::string
     return sql;
 }
 
+/// Whether every record has a value for `ref`: a required field, an enricher output the catalog
+/// says always has one, or a calendar output of a required event time.
+bool always_has_value(const spec::PipelineSpec& spec, const std::string& ref) {
+    if (const spec::FieldSpec* f = spec.field(ref)) return f->required;
+    const auto dot = ref.find('.');
+    if (dot == std::string::npos) return false;
+    for (const auto& e : spec.enrichers) {
+        if (e.name != ref.substr(0, dot)) continue;
+        const spec::EnricherFunction* function = spec::find_enricher(e.function);
+        const spec::EnricherOutput* output = function ? spec::find_output(*function, ref.substr(dot + 1)) : nullptr;
+        if (!output) return false;
+        if (output->always) return true;
+        return function->time_input && std::all_of(e.inputs.begin(), e.inputs.end(), [&](const std::string& in) { return always_has_value(spec, in); });
+    }
+    return false;
+}
+
 }  // namespace
 
 std::string runnable_problem(const spec::PipelineSpec& spec) {
@@ -167,12 +186,9 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
         // A record without a group or session key would be in no window: the key must be a
         // required field, or the table's filter must ask for it (`{present: true}`), so that
         // leaving such records out is the spec's choice, not a silent drop.
-        auto unguarded = [&](const std::string& ref) {
-            const spec::FieldSpec* f = spec.field(ref);
-            return f && !f->required && !w.where.count(ref);
-        };
+        auto unguarded = [&](const std::string& ref) { return !always_has_value(spec, ref) && !w.where.count(ref); };
         const std::string ask = ": a record without it would be in no window (make it required, or filter with where: {";
-        if (unguarded(w.session_key))
+        if (!w.session_key.empty() && unguarded(w.session_key))
             return "windows." + w.table + ".session.key: " + w.session_key + " is not a required field" + ask + w.session_key + ": {present: true}})";
         for (std::size_t i = 0; i < w.group_by.size(); ++i) {
             const std::string& g = w.group_by[i];

@@ -20,7 +20,13 @@ fields:
   user_id: {pointer: /user_id, type: text}
   item_id: {pointer: /item_id, type: text}
   at: {pointer: /timestamp, type: timestamp, required: true}
+  page_url: {pointer: /url, type: text}
+  ip: {pointer: /ip, type: inet}
 event: {id: event_id, time: at}
+enrichers:
+  calendar: {function: calendar, input: at}
+  page: {function: registrable_domain, input: page_url}
+  geo: {function: ip_geography, input: ip}
 dimensions:
   dim_item: {key: [item_id]}
 facts:
@@ -46,6 +52,15 @@ TEST(RunnableProblem, AGroupKeyThatMayBeMissingIsRefusedUnlessTheFilterAsksForIt
                   .find("dim_item's key item_id is not a required field"),
               std::string::npos);
     EXPECT_EQ(problem_of("    tumbling: 1m\n    where: {item_id: {present: true}}\n    group_by: [dim_item]\n    aggregates: {n: count}\n"), "");
+}
+
+TEST(RunnableProblem, AnEnricherOutputIsAGroupKeyWhenItAlwaysHasAValue) {
+    // registrable_domain has no country for a generic TLD (.com): a window would lose those records.
+    EXPECT_NE(problem_of("    tumbling: 1m\n    group_by: [page.country_code]\n    aggregates: {n: count}\n").find("page.country_code is not a required field"),
+              std::string::npos);
+    EXPECT_EQ(problem_of("    tumbling: 1m\n    where: {page.country_code: {present: true}}\n    group_by: [page.country_code]\n    aggregates: {n: count}\n"), "");
+    // ip_geography always names a location (ZZ when unknown); the calendar of a required event time always has a date.
+    EXPECT_EQ(problem_of("    tumbling: 1m\n    group_by: [geo.country_code, geo.city, calendar.date_key]\n    aggregates: {n: count}\n"), "");
 }
 
 TEST(RunnableProblem, ASessionKeyThatMayBeMissingIsRefusedUnlessTheFilterAsksForIt) {
