@@ -65,6 +65,14 @@ struct SpecBatchWriter::Dimension {
         }
         return joined_key(parts);
     }
+
+    /// The surrogate key of `row`'s member; nullopt when a part of its natural key is null.
+    std::optional<std::int64_t> member_key(const SpecRow& row) const {
+        const auto natural = natural_key(row);
+        if (!natural) return std::nullopt;
+        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
+        return key_is_surrogate ? std::get<std::int64_t>(row.values[key[0].index]) : starstream::daemon::surrogate_key(*natural);
+    }
 };
 
 struct SpecBatchWriter::Fact {
@@ -349,10 +357,9 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
     std::map<std::int64_t, Member> members;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
-        const auto natural = d.natural_key(row);
-        if (!natural) continue;
-        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
-        const std::int64_t key = d.key_is_surrogate ? std::get<std::int64_t>(row.values[d.key[0].index]) : surrogate_key(*natural);
+        const auto member = d.member_key(row);
+        if (!member) continue;
+        const std::int64_t key = *member;
         keys[r - begin] = key, has_key[r - begin] = true;
         std::vector<std::optional<std::string>> attributes;
         for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
@@ -397,10 +404,9 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
     std::map<std::int64_t, Member> members;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
-        const auto natural = d.natural_key(row);
-        if (!natural) continue;
-        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
-        const std::int64_t key = d.key_is_surrogate ? std::get<std::int64_t>(row.values[d.key[0].index]) : surrogate_key(*natural);
+        const auto member = d.member_key(row);
+        if (!member) continue;
+        const std::int64_t key = *member;
         keys[r - begin] = key;
         Member& m = members[key];
         if (m.key.empty() && !d.key_is_surrogate)
