@@ -19,7 +19,10 @@ topic together, and one more run confirms nothing is left. Checked against the o
   - win_commerce_category_hour: revenue, purchases and carts per category per hour;
   - dim_commerce_product_price: per product, versions tiling time from -infinity to infinity,
     each holding the price in force, every fact pointing at the version in force at its time;
-  - dim_category: the taxonomy levels of every category code.
+  - dim_category: the taxonomy levels of every category code;
+  - sql/reports/commerce/*.sql over the whole range: the summary (event types, revenue,
+    purchases, average customer value, segments with shares), the top categories and brands,
+    the view -> cart -> purchase funnel, revenue by hour.
 """
 import collections
 import csv
@@ -34,6 +37,7 @@ import unittest
 import uuid
 from decimal import Decimal
 
+import expectations as expect
 import harness
 
 sys.path.insert(0, os.path.join(harness.SOURCE_DIR, "tests", "support"))
@@ -46,6 +50,8 @@ SPAN = 30 * 86400
 KNOBS = {"malformed_share": 0.01, "duplicate_share": 0.01, "same_second_share": 0.005,
          "out_of_order_seconds": 120, "late_share": 0.01, "late_seconds": 7200}
 LOADER = os.path.join(harness.BUILD_DIR, "bench", "starstream-load")
+REPORTS = os.path.join(harness.SOURCE_DIR, "sql", "reports", "commerce")
+WHOLE_RANGE = {"from": "2000-01-01", "to": "2100-01-01"}
 TOPIC = "commerce_events"
 # The default watermark (5 minutes behind the latest event time): late events (2 h) are corrections
 # of their hour, which allows a day.
@@ -265,6 +271,63 @@ class CommercePipeline(unittest.TestCase):
             expected[code] = tuple(parts)
         self.assertEqual(stored, expected)
         self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM fact_commerce_event WHERE category_key IS NULL"), 0)
+
+    def report(self, name, **variables):
+        return expect.run_report({"port": self.pg.port, "dbname": "commerce"}, os.path.join(REPORTS, name), **{**WHOLE_RANGE, **variables})
+
+    def test_report_summary(self):
+        expected = commerce_oracle.summary(self.events, self.profiles)
+        rows = {(section, name): (Decimal(value), share) for section, name, value, share in self.report("commerce_summary.sql")}
+        self.assertEqual(rows[("total", "events")][0], expected["events"])
+        self.assertEqual(rows[("total", "purchases")][0], expected["purchases"])
+        self.assertEqual(rows[("total", "revenue")][0], Decimal(expected["revenue"]))
+        self.assertEqual(rows[("total", "customers")][0], expected["customers"])
+        self.assertEqual(rows[("total", "average_customer_value")][0], Decimal(expected["average_customer_value"]).quantize(Decimal("0.01")))
+        types = {name: (value, Decimal(share)) for (section, name), (value, share) in rows.items() if section == "event_type"}
+        self.assertEqual({t: v for t, (v, _) in types.items()}, expected["event_types"])
+        for t, (n, share) in types.items():
+            self.assertLessEqual(abs(share - Decimal(n) / expected["events"]), Decimal("0.00005"), t)
+        segments = {name: (value, Decimal(share)) for (section, name), (value, share) in rows.items() if section == "segment"}
+        self.assertEqual({name: v for name, (v, _) in segments.items()}, {name: s["customers"] for name, s in expected["segments"].items()})
+        for name, (_, share) in segments.items():
+            self.assertLessEqual(abs(float(share) - expected["segments"][name]["share"]), 0.00005, name)
+
+    def test_report_top_categories_and_brands(self):
+        purchases = [e for e in self.events if e["event_type"] == "purchase" and e["price"] is not None]
+        expected = []
+        for kind, field in (("category", "category_code"), ("brand", "brand")):
+            totals = collections.defaultdict(lambda: [Decimal(0), 0])
+            for e in purchases:
+                if e[field]:
+                    totals[e[field]][0] += e["price"]
+                    totals[e[field]][1] += 1
+            ranked = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]
+            expected += [(kind, name, revenue, n) for name, (revenue, n) in ranked]
+        got = [(kind, name, Decimal(revenue), int(n)) for kind, name, revenue, n in self.report("commerce_top_categories_brands.sql")]
+        self.assertEqual(got, expected)
+
+    def test_report_funnel(self):
+        steps = []
+        for step, event_type in enumerate(("view", "cart", "purchase"), 1):
+            of_type = [e for e in self.events if e["event_type"] == event_type]
+            steps.append((step, event_type, len(of_type), len({e["user_id"] for e in of_type})))
+        got = self.report("commerce_funnel.sql")
+        self.assertEqual([(int(a), b, int(c), int(d)) for a, b, c, d, _ in got], steps)
+        self.assertEqual(got[0][4], "")
+        for (_, _, _, before), row in zip(steps, got[1:]):
+            self.assertLessEqual(abs(Decimal(row[4]) - Decimal(int(row[3])) / before), Decimal("0.00005"))
+
+    def test_report_revenue_by_hour(self):
+        hours = collections.defaultdict(lambda: [Decimal(0), 0])
+        for e in self.events:
+            if e["event_type"] == "purchase":
+                cell = hours[(e["time"].date().isoformat(), e["time"].hour)]
+                cell[0] += e["price"] or 0
+                cell[1] += 1
+        got = [(date, int(hour), Decimal(revenue), int(n)) for date, hour, revenue, n in self.report("commerce_revenue_by_hour.sql")]
+        self.assertEqual(got, [(d, h, r, n) for (d, h), (r, n) in sorted(hours.items())])
+        one_day = self.report("commerce_revenue_by_hour.sql", **{"from": got[0][0], "to": got[0][0]})
+        self.assertEqual([r[0] for r in one_day], [got[0][0]] * len(one_day))
 
 
 if __name__ == "__main__":
