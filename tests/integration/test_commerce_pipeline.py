@@ -10,6 +10,8 @@ they are also sent as the producer's JSON by hand (what a producer without the l
 would send), for the daemon to dead-letter. The daemon runs --pipelines.run=commerce_events: one
 instance is killed (SIGKILL) once it has committed a few batches, three instances then finish the
 topic together, and one more run confirms nothing is left. Checked against the oracle:
+  - every message consumed (the partitions' committed offsets are their log ends), by
+    instances sharing the topic;
   - the loader's rejects are the oracle's (line and reason);
   - fact_commerce_event: exactly the distinct valid events (a resent row counts once; two rows
     of one user and product in one second are two events);
@@ -145,6 +147,7 @@ class CommercePipeline(unittest.TestCase):
         out = subprocess.run([LOADER, "--brokers", cls.kafka.bootstrap, "--topic", TOPIC, "--key", "none", "--rejects", cls.loader_rejects,
                               cls.csv], capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]
+        cls.sent = json.loads(out.stdout)["sent"]
         cls.malformed = cls.send_malformed_by_hand()
         cls.dsn = cls.pg.create_database("commerce")
         cls.run_pipeline()
@@ -180,6 +183,13 @@ class CommercePipeline(unittest.TestCase):
             assert proc.returncode == 0, err[-3000:]
         last = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="commerce", **done)
         assert last.returncode == 0, last.stderr[-3000:]
+
+    def test_every_message_consumed_once_by_instances_sharing_the_topic(self):
+        self.assertEqual(harness.scalar(self.dsn, "SELECT sum(next_offset) FROM starstream.progress WHERE topic = %s", (TOPIC,)),
+                         self.sent + len(self.malformed))
+        self.assertEqual(self.sent, EVENTS - len(self.rejects))
+        sharing = harness.scalar(self.dsn, "SELECT count(DISTINCT instance_id) FROM starstream.batch WHERE records > 0 AND instance_id LIKE 'shop-%%'")
+        self.assertGreaterEqual(sharing, 2, "the three instances must share the topic")
 
     def test_the_loader_rejects_what_the_oracle_rejects(self):
         with open(self.loader_rejects) as f:
