@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace starstream::daemon;
 using namespace starstream::daemon::postgres;
 
@@ -332,8 +334,9 @@ TEST(SpecDdl, AGlobalWindowIsKeyedByItsGroupsAndItsViewDerivesColumnsAndASegment
     ASSERT_EQ(view[1].checks.size(), 2u);
     EXPECT_EQ(view[1].checks[0].sql, "SELECT (sales > 100) FROM win_buyer t LIMIT 0");
     EXPECT_EQ(view[1].checks[0].key, "windows.win_buyer.derived.busy");
-    EXPECT_EQ(view[1].checks[0].line, 30);
+    const int shop_lines = static_cast<int>(std::count(kShop.begin(), kShop.end(), '\n'));  // win_buyer starts on the next line
+    EXPECT_EQ(view[1].checks[0].line, shop_lines + 6);
     EXPECT_EQ(view[1].checks[1].key, "windows.win_buyer.segments.rules[0].when");
-    EXPECT_EQ(view[1].checks[1].line, 34);
+    EXPECT_EQ(view[1].checks[1].line, shop_lines + 10);
     EXPECT_TRUE(create_view(s, s.windows.front()).empty());
 }
