@@ -278,8 +278,8 @@ class SpecMigrations(unittest.TestCase):
 
     def test_an_expression_postgresql_refuses_stops_migrate_and_run(self):
         cases = {  # name: (change, the line it is on, key, what the message says)
-            "unknown_column": (('average_order_value: "purchase_value / nullif(purchases, 0)"',
-                                'average_order_value: "purchase_value / nullif(purchasez, 0)"'), "      average_order_value:",
+            "unknown_column": (('average_order_value: "coalesce(purchase_value, 0) / nullif(purchases, 0)"',
+                                'average_order_value: "coalesce(purchase_value, 0) / nullif(purchasez, 0)"'), "      average_order_value:",
                                "windows.customer_profile_state.derived.average_order_value", 'column "purchasez" does not exist'),
             "not_boolean": (('{name: Converting Customer, when: "purchases >= 1"}', '{name: Converting Customer, when: "purchases + 1"}'),
                             "        - {name: Converting", "windows.customer_profile_state.segments.rules[3].when", "must be type boolean"),
