@@ -2,7 +2,7 @@
 // brute force: random records (tags from a small set where byte order is not the locale's, some
 // empty or NULL, so that modes tie often; integers tying too) merged by two SpecWindowWriters on
 // two connections (two instances) in random batches, some records not counted (their fact was not
-// new: a duplicate); after every batch each profile row, each mode of a tumbling window, and the
+// new: a duplicate); after every batch each profile row, each mode of a 20 s tumbling window, and the
 // view's derived and segment columns must equal what the counted records merged so far give.
 #include "sink/postgres/spec_window_writer.h"
 
@@ -64,7 +64,7 @@ windows:
         - {name: Big, when: "buys >= 3 and spend >= 20"}
         - {name: Buyer, when: "buys >= 1"}
         - {name: Looker}
-  crowd_minute:
+  crowd_20s:
     tumbling: 20s
     group_by: [kind]
     aggregates: {top_tag: mode(tag)}
@@ -131,7 +131,7 @@ std::map<Row, Row> profile_oracle(const std::vector<Record>& records) {
     return out;
 }
 
-std::map<Row, Row> minute_oracle(const std::vector<Record>& records) {
+std::map<Row, Row> tumbling_oracle(const std::vector<Record>& records) {
     std::map<Row, std::vector<std::optional<std::string>>> windows;
     for (const Record& r : records)
         if (r.counted) windows[{std::to_string(r.time_us / (20 * kSecondUs) * 20 * kSecondUs), r.kind}].push_back(r.tag);
@@ -155,7 +155,7 @@ std::map<Row, Row> stored(PgConnection& conn, const std::string& sql, int keys) 
 
 constexpr const char* kProfileSql = R"(SELECT "user", events, buys, spent, tags, top_tag, top_n, top_bought_tag, first_tag,
     spend, round(buy_share, 6), segment FROM crowd_profile_view)";
-constexpr const char* kMinuteSql = "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind, top_tag FROM crowd_minute";
+constexpr const char* kTumblingSql = "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind, top_tag FROM crowd_20s";
 
 /// One instance: its own connection and writer.
 struct Instance {
@@ -229,7 +229,7 @@ TEST_F(SpecGlobalWindowTest, TwoInstancesInRandomBatchesMatchTheBruteForce) {
     reader.exec("SET TIME ZONE 'UTC'");
     for (std::uint64_t seed = 1; seed <= 4; ++seed) {
         reader.exec("TRUNCATE crowd_profile, crowd_profile_tags_members, crowd_profile_top_tag_counts, crowd_profile_top_n_counts,"
-                    " crowd_profile_top_bought_tag_counts, crowd_minute, crowd_minute_top_tag_counts");
+                    " crowd_profile_top_bought_tag_counts, crowd_20s, crowd_20s_top_tag_counts");
         std::mt19937_64 rng(seed);
         const std::vector<Record> records = random_records(rng, 240);
         std::vector<Record> written;
@@ -241,7 +241,7 @@ TEST_F(SpecGlobalWindowTest, TwoInstancesInRandomBatchesMatchTheBruteForce) {
             at += size;
             const std::string context = "seed " + std::to_string(seed) + " after " + std::to_string(at) + " records";
             ASSERT_EQ(stored(reader, kProfileSql, 1), profile_oracle(written)) << context;
-            ASSERT_EQ(stored(reader, kMinuteSql, 2), minute_oracle(written)) << context;
+            ASSERT_EQ(stored(reader, kTumblingSql, 2), tumbling_oracle(written)) << context;
         }
     }
 }
