@@ -100,7 +100,7 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
                 v.emplace_back(std::string(enrichment::referrer_channel(host, referrer, site)));
             });
         } else if (f == "taxonomy_levels") {
-            enrichers_.push_back([in](std::vector<FieldValue>& v) {
+            enrichers_.push_back([in](std::vector<FieldValue>& v, const RecordPosition&) {
                 // The code itself stays "" rather than null when absent: uncategorised events
                 // still make a group (a window's group key, dim_category's key).
                 const std::string_view code = text_of(v[in[0]]);

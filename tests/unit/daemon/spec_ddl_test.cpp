@@ -290,6 +290,7 @@ facts:
               "    CONSTRAINT dim_seen_pkey PRIMARY KEY (seen_key),\n"
               "    CONSTRAINT dim_seen_natural_key UNIQUE (url)\n"
               ");\n");
+}
 
 TEST(SpecDdl, AGlobalWindowIsKeyedByItsGroupsAndItsViewDerivesColumnsAndASegment) {
     std::string yaml = kShop + R"yaml(  win_buyer:
