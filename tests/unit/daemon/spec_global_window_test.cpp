@@ -120,12 +120,14 @@ std::map<Row, Row> profile_oracle(const std::vector<Record>& records) {
             }
             if (r->tag) tags.insert(*r->tag);
             all_tags.push_back(r->tag), ns.push_back(r->n);
-            if (r->tag && (!first || std::tie(r->time_us, r->id) < std::tie(first->time_us, first->id))) first = r;
+            // first (spec_first_last.h): the earliest record, a tie to the least tag, NULL the least.
+            auto order = [](const Record* x) { return std::make_tuple(x->time_us, x->tag.has_value(), x->tag.value_or("")); };
+            if (!first || order(r) < order(first)) first = r;
         }
         const std::int64_t spend = any_spent ? spent : 0;
         const std::string segment = buys >= 3 && spend >= 20 ? "Big" : buys >= 1 ? "Buyer" : "Looker";
         out[{user}] = {std::to_string(rs.size()), std::to_string(buys), any_spent ? std::to_string(spent) : "", std::to_string(tags.size()),
-                       mode(all_tags, as_text), mode(ns, int_text), mode(bought_tags, as_text), first ? *first->tag : "",
+                       mode(all_tags, as_text), mode(ns, int_text), mode(bought_tags, as_text), first ? first->tag.value_or("") : "",
                        std::to_string(spend), fmt::format("{:.6f}", static_cast<double>(buys) / static_cast<double>(rs.size())), segment};
     }
     return out;
