@@ -822,6 +822,11 @@ std::vector<PipelineSpec> read_pipeline_folder(const std::string& dir) {
             if (dim && other_dim && same_dimension(spec, *dim, *other_spec, *other_dim)) continue;
             clash(table, table, "table '" + table + "' is also defined in " + other_spec->file + (dim && other_dim ? " with other key, attributes or policy" : ""));
         }
+        // A window's view shares the tables' names: the migration would drop another's view, or fail on its table.
+        for (const auto& w : spec.windows)
+            if (!w.view.name.empty())
+                if (auto [it, fresh] = tables.emplace(w.view.name, std::make_pair(&spec, nullptr)); !fresh)
+                    clash(w.view.name, "windows." + w.table + ".view", "view '" + w.view.name + "' is also a table or view of " + it->second.first->file);
     }
     return specs;
 }

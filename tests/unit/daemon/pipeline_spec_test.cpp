@@ -263,6 +263,19 @@ TEST(PipelineSpec, FolderRefusesATopicOrTableOwnedTwice) {
         EXPECT_EQ(e.key(), "fact_lab");
         EXPECT_NE(std::string(e.what()).find("also defined in"), std::string::npos) << e.what();
     }
+    // A window's view named like another spec's table.
+    std::string view = other_topic;
+    view.replace(view.find("fact_lab:"), 9, "fact_lab2:");
+    view.replace(view.find("win_revenue:"), 12, "win_revenue2:");
+    view += "  win_profile:\n    global: true\n    group_by: [user_id]\n    aggregates: {n: count}\n    view: fact_lab\n    derived: {m: \"n + 1\"}\n";
+    std::ofstream(dir / "b.yaml") << view;
+    try {
+        read_pipeline_folder(dir.string());
+        ADD_FAILURE() << "a view named like another spec's table was accepted";
+    } catch (const SpecError& e) {
+        EXPECT_EQ(e.key(), "windows.win_profile.view");
+        EXPECT_NE(std::string(e.what()).find("view 'fact_lab' is also a table or view of"), std::string::npos) << e.what();
+    }
     std::filesystem::remove_all(dir);
 }
 
