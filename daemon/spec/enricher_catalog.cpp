@@ -19,6 +19,8 @@ const std::vector<EnricherFunction>& enricher_catalog() {
         {"calendar", {"an event time"}, {{"date_key", "integer"}, {"hour", "smallint"}}, true, "the reporting time zone (time.reporting_time_zone)"},
         {"record_origin", {}, {{"topic", "text", true}, {"partition", "integer", true}, {"offset", "bigint", true}}, false,
          "where the record was read: Kafka topic, partition, offset (lineage)"},
+        {"taxonomy_levels", {"a dotted category code"}, {{"category_code", "text", true}, {"level1"}, {"level2"}, {"level3"}}, false,
+         "the code ('' when absent: a group key every event has) split at its dots; level3 keeps any deeper levels"},
     };
     return catalog;
 }

@@ -20,6 +20,21 @@ FieldValue text_or_null(std::string s) { return s.empty() ? FieldValue{} : Field
 
 }  // namespace
 
+std::array<std::string_view, 3> taxonomy_levels(std::string_view code) {
+    std::array<std::string_view, 3> out;
+    for (std::size_t level = 0; level < 2 && !code.empty(); ++level) {
+        const auto dot = code.find('.');
+        out[level] = code.substr(0, dot);
+        code = dot == std::string_view::npos ? std::string_view() : code.substr(dot + 1);
+    }
+    out[2] = code;  // the third level and any deeper ones
+    return out;
+}
+
+namespace {
+
+}  // namespace
+
 ReferenceLayout::ReferenceLayout(const PipelineSpec& spec) {
     for (const auto& f : spec.fields) index_.emplace(f.name, index_.size());
     for (const auto& e : spec.enrichers)
@@ -83,6 +98,14 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
                 const enrichment::DomainParts& referrer = host.empty() ? kNone : en.domain_parts(host);
                 v.emplace_back(referrer.registrable_domain);  // '' for direct traffic: a member, as the compiled pipeline's
                 v.emplace_back(std::string(enrichment::referrer_channel(host, referrer, site)));
+            });
+        } else if (f == "taxonomy_levels") {
+            enrichers_.push_back([in](std::vector<FieldValue>& v, const RecordPosition&) {
+                // The code itself stays "" rather than null when absent: uncategorised events
+                // still make a group (a window's group key, dim_category's key).
+                const std::string_view code = text_of(v[in[0]]);
+                v.emplace_back(std::string(code));
+                for (const auto& level : taxonomy_levels(code)) v.push_back(text_or_null(std::string(level)));
             });
         } else if (f == "canonical_url") {
             enrichers_.push_back([in](std::vector<FieldValue>& v, const RecordPosition&) {

@@ -7,7 +7,8 @@
 // for it: ip_geography gives the unknown location (ZZ, region and city '') for no or no valid
 // address, and region and city '' when the database knows none; referrer_channel's domain is ''
 // for no referrer (direct traffic) or a host without a registrable domain. record_origin gives
-// where the record was read (lineage).
+// where the record was read (lineage); taxonomy_levels splits a category code into levels
+// (its code output '' rather than null when absent).
 // Values: a record's references laid out as the spec's fields in order, then each enricher's
 // outputs in catalog order (ReferenceLayout).
 // Thread rules: one thread (the poll thread: Enrichment's caches are not shared).
@@ -17,6 +18,7 @@
 #include "spec/pipeline_spec.h"
 #include "spec/record_decoder.h"
 
+#include <array>
 #include <functional>
 #include <map>
 #include <string>
@@ -43,6 +45,11 @@ struct RecordPosition {
     std::int32_t partition = 0;
     std::int64_t offset = 0;
 };
+
+/// taxonomy_levels: a dotted category code's first, second and remaining levels
+/// ("electronics.audio.headphone" -> electronics, audio, headphone; "kids.toys" -> kids, toys,
+/// ""; "a.b.c.d" -> a, b, "c.d"; "" -> three empty levels). Views into `code`.
+std::array<std::string_view, 3> taxonomy_levels(std::string_view code);
 
 class EnricherRuntime {
 public:

@@ -106,8 +106,10 @@ struct FactSpec {
     std::vector<Column> columns;          ///< degenerate dimensions and measures
 };
 
-enum class WindowKind { tumbling, hopping, cumulative, session };
-enum class AggregateFunction { count, sum, min, max, avg, count_distinct, first, last, any };
+/// global: one window per group for all time (Beam's and Flink's GlobalWindows): no bounds, the
+/// group keys are the table's key, and no record is ever late (it has no end to be late after).
+enum class WindowKind { tumbling, hopping, cumulative, session, global };
+enum class AggregateFunction { count, sum, min, max, avg, count_distinct, first, last, any, mode };
 enum class LatePolicy { drop, dead_letter, correct };
 
 /// A record filter: every listed reference equals one of its values (an empty list: has a value,
@@ -117,12 +119,41 @@ using Filter = std::map<std::string, std::vector<std::string>>;
 /// first and last: the value of the counted record with the earliest (latest) event time, a tie
 /// going to the smaller (greater) event id as text in byte order, so that arrival order never
 /// decides (session windows: the tie goes to the least (greatest) value, spec_session_writer.h);
-/// any: whether some counted record passes the aggregate's `where`.
+/// any: whether some counted record passes the aggregate's `where`; mode: the most frequent
+/// non-empty value of the counted records, a tie going to the smallest (byte order for text),
+/// exact across batches through its occurrence table (table_schema.h mode_count_table).
 struct AggregateSpec {
     std::string column;
     AggregateFunction function = AggregateFunction::count;
     std::string of;  ///< the aggregated reference; empty for count and any
     Filter where;    ///< only records passing it are aggregated
+};
+
+/// A column of a window table's view computed from the row: a PostgreSQL expression over the
+/// table's columns (and, in a segment rule, over the derived columns), checked by PostgreSQL
+/// when the view is made (spec_migrator.h). `line`, `column`: where the spec gives it.
+struct DerivedColumn {
+    std::string name;
+    std::string expression;
+    int line = 0, column = 0;
+};
+
+/// A named segment and the condition that puts a row in it (empty: always, the last rule only).
+struct SegmentRule {
+    std::string name;
+    std::string when;
+    int line = 0, column = 0;
+};
+
+/// The view over a window table: the table's columns, the derived columns, and the segment
+/// column (the name of the first rule whose `when` holds). Holds no data: it is recomputed on
+/// read, so it always agrees with the aggregates it is derived from.
+struct WindowViewSpec {
+    std::string name;  ///< "" when the window has no view
+    int line = 0;
+    std::vector<DerivedColumn> derived;
+    std::string segment_column;  ///< "" without segments
+    std::vector<SegmentRule> segments;
 };
 
 struct WindowTableSpec {
@@ -138,6 +169,7 @@ struct WindowTableSpec {
     std::vector<AggregateSpec> aggregates;
     LatePolicy late = LatePolicy::drop;
     std::int64_t allowed_lateness_us = 0;  ///< correct: how long past its end a window still takes records
+    WindowViewSpec view;
 };
 
 struct PipelineSpec {
@@ -181,7 +213,7 @@ std::string surrogate_key_column(const std::string& table);
 /// value column, what lets a merge of partials stay exact whatever the batch boundaries: avg(x)
 /// as `c`: `c_sum` and `c_count` (c is c_sum / c_count); first(x), last(x) as `c`:
 /// `c_event_time`, the event time of the record whose value `c` holds (a tie at that time is
-/// broken by the value itself: spec_first_last.h); none for the others. In a session window
+/// broken by the value itself: spec_first_last.h); none for the others (mode keeps its state in a table of its own). In a session window
 /// (spec_session_writer.h: its first/last is the value at the session's first/last record, as
 /// product_view's win_visits, sql/migrations/005, keeps it) a first or last keeps
 /// `c_event_time` only with its own `where`; avg keeps the same as elsewhere.

@@ -44,6 +44,8 @@ public:
     [[noreturn]] void fail_at_key(const std::string& message) const { fail_at(key_mark_, message); }
     const std::string& key() const { return key_; }
     int key_line() const { return key_mark_.line + 1; }
+    int line() const { return mark_.line + 1; }
+    int column() const { return mark_.column + 1; }
     bool is_scalar() const { return node_.IsScalar(); }
     bool is_mapping() const { return node_.IsMap(); }
 
@@ -442,9 +444,11 @@ private:
             claim_table(c, table);
             WindowTableSpec w;
             w.table = table;
-            const auto e = c.entries({"tumbling", "hopping", "cumulative", "session", "bounds", "where", "group_by", "aggregates", "late"});
+            const auto e = c.entries({"tumbling", "hopping", "cumulative", "session", "global", "bounds", "where", "group_by", "aggregates", "late",
+                                      "view", "derived", "segments"});
             parse_window_shape(c, e, w);
             if (const Cursor* b = Cursor::find(e, "bounds")) {  // [start column, end column]
+                if (w.kind == WindowKind::global) b->fail("a global window has no bounds: it is one row per group for all time");
                 const auto both = b->items();
                 if (b->is_scalar() || both.size() != 2) b->fail("bounds is [start column, end column], e.g. [visit_start, visit_end]");
                 for (const Cursor& name : both) check_name(name, name.text(), "bound column");
@@ -465,7 +469,10 @@ private:
                 aggregate_columns.push_back(column);
             }
             if (w.aggregates.empty()) c.fail("a window table needs at least one aggregate");
-            std::set<std::string> kept = {w.start_column, w.end_column};  // the bounds and the aggregates' state columns
+            if (w.kind == WindowKind::global && w.group_by.empty())
+                c.fail("a global window needs group_by: its rows are named by their group keys (one row per group for all time)");
+            std::set<std::string> kept;  // the bounds and the aggregates' state columns
+            if (w.kind != WindowKind::global) kept = {w.start_column, w.end_column};
             if (w.kind == WindowKind::session) kept.insert(kSessionLastEventTime);  // a session's merge state (table_schema.h)
             for (const auto& a : w.aggregates)
                 for (auto& state : aggregate_state_columns(w, a)) {
@@ -473,7 +480,11 @@ private:
                     kept.insert(std::move(state));
                 }
             check_columns(c, {key_columns, aggregate_columns}, kept);
-            if (const Cursor* l = Cursor::find(e, "late")) parse_late(*l, w);
+            if (const Cursor* l = Cursor::find(e, "late")) {
+                if (w.kind == WindowKind::global) l->fail("a global window never ends, so no record is late for it: remove late");
+                parse_late(*l, w);
+            }
+            parse_view(c, e, w, {key_columns, aggregate_columns, std::vector<std::string>(kept.begin(), kept.end())});
             spec_.windows.push_back(std::move(w));
         }
     }
@@ -483,8 +494,14 @@ private:
         const Cursor* hopping = Cursor::find(e, "hopping");
         const Cursor* cumulative = Cursor::find(e, "cumulative");
         const Cursor* session = Cursor::find(e, "session");
-        if ((tumbling != nullptr) + (hopping != nullptr) + (cumulative != nullptr) + (session != nullptr) != 1)
-            c.fail("a window table has exactly one of tumbling, hopping, cumulative or session");
+        const Cursor* global = Cursor::find(e, "global");
+        if ((tumbling != nullptr) + (hopping != nullptr) + (cumulative != nullptr) + (session != nullptr) + (global != nullptr) != 1)
+            c.fail("a window table has exactly one of tumbling, hopping, cumulative, session or global");
+        if (global) {
+            if (!global->boolean()) global->fail("global: true makes a global window (one row per group for all time); leave it out otherwise");
+            w.kind = WindowKind::global;
+            return;
+        }
         const Cursor* at = tumbling ? tumbling : hopping ? hopping : cumulative ? cumulative : session;
         engine::WindowSpec engine_spec;
         if (tumbling) {
@@ -511,7 +528,8 @@ private:
     AggregateSpec aggregate(const Cursor& at, const std::string& column) {
         using F = AggregateFunction;
         const std::vector<std::pair<std::string, F>> functions = {{"count", F::count}, {"sum", F::sum}, {"min", F::min}, {"max", F::max}, {"avg", F::avg},
-                                                                 {"count_distinct", F::count_distinct}, {"first", F::first}, {"last", F::last}, {"any", F::any}};
+                                                                 {"count_distinct", F::count_distinct}, {"first", F::first}, {"last", F::last}, {"any", F::any},
+                                                                 {"mode", F::mode}};
         AggregateSpec a;
         a.column = column;
         std::optional<Cursor> of_at;
@@ -539,6 +557,77 @@ private:
             if (arithmetic && (!f || !numeric(f->type))) at.fail("sum and avg need an integer, numeric or double field, not '" + a.of + "'");
         }
         return a;
+    }
+
+    /// view, derived and segments: the view over the window table (pipeline_spec.h WindowViewSpec).
+    /// `columns`: the table's column names (key, aggregates, kept), which derived columns must not take.
+    void parse_view(const Cursor& c, const std::vector<std::pair<std::string, Cursor>>& e, WindowTableSpec& w,
+                    const std::vector<std::vector<std::string>>& columns) {
+        const Cursor* view = Cursor::find(e, "view");
+        const Cursor* derived = Cursor::find(e, "derived");
+        const Cursor* segments = Cursor::find(e, "segments");
+        if (!view && !derived && !segments) return;
+        if (!view) c.fail("derived and segments make a view over the table: name it with view: <name>");
+        if (!derived && !segments) view->fail("a view needs derived columns or segments");
+        w.view.name = view->text();
+        claim_table(*view, w.view.name);
+        w.view.line = view->key_line();
+        std::vector<std::string> added;
+        if (derived)
+            for (const auto& [name, expression] : derived->entries()) {
+                check_name(expression, name, "derived column");
+                w.view.derived.push_back({name, sql_expression(expression), expression.line(), expression.column()});
+                added.push_back(name);
+            }
+        if (segments) {
+            const auto s = segments->entries({"column", "rules"});
+            const Cursor& column = segments->need(s, "column");
+            check_name(column, column.text(), "segment column");
+            w.view.segment_column = column.text();
+            added.push_back(w.view.segment_column);
+            std::set<std::string> names;
+            const auto rules = segments->need(s, "rules").items(false);
+            for (std::size_t i = 0; i < rules.size(); ++i) {
+                const auto r = rules[i].entries({"name", "when"});
+                const Cursor& name = rules[i].need(r, "name");
+                if (!names.insert(name.text()).second) name.fail("segment '" + name.text() + "' is named twice");
+                SegmentRule rule{name.text(), {}, rules[i].line(), rules[i].column()};
+                if (const Cursor* when = Cursor::find(r, "when")) {
+                    rule.when = sql_expression(*when);
+                    rule.line = when->line(), rule.column = when->column();
+                } else if (i + 1 != rules.size()) {
+                    rules[i].fail("only the last rule may leave out when (it takes every row no rule before it took)");
+                }
+                w.view.segments.push_back(std::move(rule));
+            }
+        }
+        auto all = columns;
+        all.push_back(added);
+        check_columns(c, all, {});
+    }
+
+    /// A PostgreSQL expression, checked here only for what would make it more than one
+    /// expression; PostgreSQL checks the rest when the view is made (spec_migrator.h).
+    static std::string sql_expression(const Cursor& at) {
+        const std::string v = at.text();
+        if (v.find_first_not_of(" \t") == std::string::npos) at.fail("an empty expression");
+        if (v.find(';') != std::string::npos) at.fail("an expression holds no ';' (it is one SQL expression, not statements)");
+        if (v.find("--") != std::string::npos || v.find("/*") != std::string::npos) at.fail("an expression holds no SQL comment (-- or /*)");
+        // Balanced outside quotes: the expression stays one operand of the view's select list.
+        int depth = 0;
+        char quote = 0;
+        for (char ch : v) {
+            if (quote) {
+                quote = ch == quote ? 0 : quote;
+            } else if (ch == '\'' || ch == '"') {
+                quote = ch;
+            } else {
+                depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+                if (depth < 0) break;
+            }
+        }
+        if (depth != 0 || quote) at.fail("unbalanced parentheses or quotes in '" + v + "'");
+        return v;
     }
 
     void parse_late(const Cursor& at, WindowTableSpec& w) {
@@ -733,6 +822,11 @@ std::vector<PipelineSpec> read_pipeline_folder(const std::string& dir) {
             if (dim && other_dim && same_dimension(spec, *dim, *other_spec, *other_dim)) continue;
             clash(table, table, "table '" + table + "' is also defined in " + other_spec->file + (dim && other_dim ? " with other key, attributes or policy" : ""));
         }
+        // A window's view shares the tables' names: the migration would drop another's view, or fail on its table.
+        for (const auto& w : spec.windows)
+            if (!w.view.name.empty())
+                if (auto [it, fresh] = tables.emplace(w.view.name, std::make_pair(&spec, nullptr)); !fresh)
+                    clash(w.view.name, "windows." + w.table + ".view", "view '" + w.view.name + "' is also a table or view of " + it->second.first->file);
     }
     return specs;
 }

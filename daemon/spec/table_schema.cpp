@@ -126,8 +126,10 @@ TableSchema fact_schema(const PipelineSpec& spec, const FactSpec& f) {
 
 TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
     TableSchema t = table(spec, "windows", w.table, TableKind::window);
-    t.columns.push_back({w.start_column, kTimestamptz, true});
-    t.columns.push_back({w.end_column, kTimestamptz, true});
+    if (w.kind != WindowKind::global) {  // a global window is one row per group: no bounds
+        t.columns.push_back({w.start_column, kTimestamptz, true});
+        t.columns.push_back({w.end_column, kTimestamptz, true});
+    }
     std::vector<std::string> groups;
     for (const auto& g : w.group_by) {
         ColumnSchema c = spec.dimension(g) ? surrogate_key(spec, *spec.dimension(g)) : ColumnSchema{column_name_of(g), reference_type(spec, g)};
@@ -142,7 +144,7 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
         t.primary_key.push_back(w.start_column);
     } else {
-        t.primary_key.push_back(w.start_column);
+        if (w.kind != WindowKind::global) t.primary_key.push_back(w.start_column);
         if (w.kind == WindowKind::cumulative) t.primary_key.push_back(w.end_column);
         t.primary_key.insert(t.primary_key.end(), groups.begin(), groups.end());
     }
@@ -161,25 +163,42 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
 
 std::string distinct_member_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_members"; }
 
-std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec) {
+std::string mode_count_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_counts"; }
+
+namespace {
+
+/// The side tables of `function`'s aggregates: each starts with its window table's key columns
+/// (named `table_of(window, aggregate)`, keyed "windows.<window>.aggregates.<column>").
+template <typename Name>
+std::vector<TableSchema> side_tables(const PipelineSpec& spec, AggregateFunction function, Name table_of, const std::string& value_column,
+                                     bool counted) {
     std::vector<TableSchema> out;
     for (const auto& w : spec.windows) {
         if (w.kind == WindowKind::session) continue;
         const TableSchema window = window_schema(spec, w);
         for (const auto& a : w.aggregates) {
-            if (a.function != AggregateFunction::count_distinct) continue;
-            TableSchema t = table(spec, "windows", distinct_member_table(w, a), TableKind::window);
+            if (a.function != function) continue;
+            TableSchema t = table(spec, "windows", table_of(w, a), TableKind::window);
             t.key = "windows." + w.table + ".aggregates." + a.column;
             t.line = window.line;
             for (const auto& c : window.columns)
                 if (std::find(window.primary_key.begin(), window.primary_key.end(), c.name) != window.primary_key.end()) t.columns.push_back(c);
-            t.columns.push_back({"member", reference_type(spec, a.of), true});
+            t.columns.push_back({value_column, reference_type(spec, a.of), true});
             for (const auto& c : t.columns) t.primary_key.push_back(c.name);
+            if (counted) t.columns.push_back({"occurrences", "bigint", true});
             out.push_back(t);
         }
     }
     return out;
 }
+
+}  // namespace
+
+std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec) {
+    return side_tables(spec, AggregateFunction::count_distinct, distinct_member_table, "member", false);
+}
+
+std::vector<TableSchema> mode_count_tables(const PipelineSpec& spec) { return side_tables(spec, AggregateFunction::mode, mode_count_table, "value", true); }
 
 std::vector<TableSchema> table_schemas(const PipelineSpec& spec) {
     std::vector<TableSchema> out;

@@ -10,10 +10,10 @@
 //                key itself, e.g. dim_date.date_key integer); key and attribute columns; SCD
 //                type 2 adds valid_from, valid_to (timestamptz) and is_current (boolean)
 //   facts        one surrogate key column per dimension, then the columns
-//   windows      the bounds (timestamptz), the group keys, the session key, the aggregates:
+//   windows      the bounds (timestamptz; none in a global window), the group keys, the session key, the aggregates:
 //                count, count_distinct and any -> bigint, bigint, boolean; sum and avg of an
 //                integer -> bigint and numeric, of a numeric -> numeric, of a double -> double
-//                precision; min, max, first, last -> the type of what they take. Each
+//                precision; min, max, first, last, mode -> the type of what they take. Each
 //                followed by its state columns (spec::aggregate_state_columns): avg's <c>_sum
 //                (the type sum would have) and <c>_count bigint; first's and last's
 //                <c>_event_time timestamptz (in a session window only with their own
@@ -26,6 +26,7 @@
 //                among the rows WHERE is_current (the current-version lookup)
 //   facts        PRIMARY KEY (the columns holding the grain; grain event: the event id fields)
 //   windows      PRIMARY KEY (start, group keys): a fixed-size window is named by its start;
+//                a global window (one per group for all time) by its group keys alone;
 //                cumulative windows share their start, so (start, end, group keys); a session
 //                is (session key, group keys, start): its end moves while it grows
 // NOT NULL: key columns, valid_from, valid_to ('infinity' for the current version) and is_current; every other column may be NULL (a field
@@ -75,6 +76,15 @@ std::vector<TableSchema> distinct_member_tables(const PipelineSpec& spec);
 /// within the gap of it extends the session, whatever gap its end was computed with.
 /// product_view's win_visits (sql/migrations/005) names it so.
 inline constexpr const char* kSessionLastEventTime = "last_event_time";
+
+/// The table counting the occurrences of each value a mode aggregate has seen, per window and
+/// group (what makes the mode exact across batches and instances): "<window table>_<column>_counts".
+std::string mode_count_table(const WindowTableSpec& window, const AggregateSpec& aggregate);
+
+/// The occurrence tables of `spec`'s mode aggregates: the window table's key columns plus
+/// `value` (the reference's type; the primary key with them) and `occurrences` bigint (how many
+/// counted records of the window and group carried the value). Made with their window table.
+std::vector<TableSchema> mode_count_tables(const PipelineSpec& spec);
 
 /// The type of a reference (a field or an enricher output) of `spec`.
 std::string reference_type(const PipelineSpec& spec, const std::string& ref);

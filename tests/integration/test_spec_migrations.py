@@ -5,6 +5,7 @@ changed spec adds (nullable columns, existing rows kept), applies nothing the se
 refuses an incompatible change (exit 2, naming both sides, the file and line, and the key)
 before writing anything. product_view.yaml needs nothing on a database the SQL migrations made."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ import harness
 
 LAB = os.path.join(harness.SOURCE_DIR, "pipelines", "lab_events.yaml")
 PRODUCT_VIEW = os.path.join(harness.SOURCE_DIR, "pipelines", "product_view.yaml")
+COMMERCE = os.path.join(harness.SOURCE_DIR, "pipelines", "commerce_events.yaml")
 
 
 class SpecMigrations(unittest.TestCase):
@@ -242,9 +244,59 @@ class SpecMigrations(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
         self.assertIn("database compared with the specs: no conflicting column or key\n", check.stdout)
         self.assertIn("statements generated from the specs to apply: none", check.stdout)
-        # With every shipped spec, only lab_events' tables are generated.
+        # With every shipped spec, only the specs-only pipelines' tables are generated.
         self.migrate(dsn, os.path.join(harness.SOURCE_DIR, "pipelines"))
-        self.assertEqual({p for p, _, _, _ in self.recorded(dsn)}, {"lab_events"})
+        self.assertEqual({p for p, _, _, _ in self.recorded(dsn)}, {"lab_events", "commerce_events"})
+
+    @staticmethod
+    def commerce_text(*replacements):
+        with open(COMMERCE) as f:
+            text = f.read()
+        for original, changed in replacements:
+            assert original in text, original
+            text = text.replace(original, changed, 1)
+        return text
+
+    def test_a_window_view_is_made_again_only_when_its_statement_changes(self):
+        dsn = self.pg.create_database("views")
+        self.migrate(dsn, self.folder("views", COMMERCE))
+        made = [(t, s) for _, _, t, s in self.recorded(dsn, "commerce_events") if t == "customer_profile"]
+        self.assertEqual([s.split(" ")[0] for _, s in made], ["DROP", "CREATE"])
+        self.assertIn("CASE WHEN (purchases >= 10 and revenue >= 1000) THEN 'VIP'", made[1][1])
+        # The global window's table is keyed by its group alone; mode's occurrence tables exist.
+        self.assertEqual(self.keys(dsn, "customer_profile_state")["customer_profile_state_pkey"][3], ["user_id"])
+        self.assertEqual([c for c, _, _ in self.columns(dsn, "customer_profile_state_favourite_brand_counts")], ["user_id", "value", "occurrences"])
+        out = self.migrate(dsn, self.folder("views", COMMERCE))
+        self.assertIn("0 generated statement(s) applied", out.stderr)
+        # A changed rule makes the view again (its rows are read through it: nothing to migrate).
+        changed = self.folder("views-changed", ("commerce_events.yaml", self.commerce_text(
+            ('{name: Active Browser, when: "views >= 10"}', '{name: Active Browser, when: "views >= 20"}'))))
+        out = self.migrate(dsn, changed)
+        self.assertIn("2 generated statement(s) applied", out.stderr)
+        self.assertIn("views >= 20", self.recorded(dsn, "commerce_events")[-1][3])
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM customer_profile"), 0)
+
+    def test_an_expression_postgresql_refuses_stops_migrate_and_run(self):
+        cases = {  # name: (change, the line it is on, key, what the message says)
+            "unknown_column": (('average_order_value: "coalesce(purchase_value, 0) / nullif(purchases, 0)"',
+                                'average_order_value: "coalesce(purchase_value, 0) / nullif(purchasez, 0)"'), "      average_order_value:",
+                               "windows.customer_profile_state.derived.average_order_value", 'column "purchasez" does not exist'),
+            "not_boolean": (('{name: Converting Customer, when: "purchases >= 1"}', '{name: Converting Customer, when: "purchases + 1"}'),
+                            "        - {name: Converting", "windows.customer_profile_state.segments.rules[3].when", "must be type boolean"),
+        }
+        for name, (change, starts_with, key, says) in cases.items():
+            with self.subTest(name):
+                dsn = self.pg.create_database("bad_" + name)
+                folder = self.folder("bad-" + name, ("commerce_events.yaml", self.commerce_text(change)))
+                spec = os.path.join(folder, "commerce_events.yaml")
+                line = self.spec_line(spec, starts_with)
+                for command in ("migrate", "run"):
+                    out = self.daemon(command, dsn, folder, "--pipelines.run=commerce_events")
+                    self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+                    self.assertRegex(out.stderr, f"{re.escape(spec)}:{line}:[0-9]+: {re.escape(key)}: PostgreSQL refuses the expression: .*{says}")
+                # The spec's transaction rolled back: none of its tables, nothing recorded.
+                self.assertIsNone(harness.scalar(dsn, "SELECT to_regclass('customer_profile_state')"))
+                self.assertEqual(self.recorded(dsn, "commerce_events"), [])
 
     def test_instances_starting_at_once_apply_each_statement_once(self):
         dsn = self.pg.create_database("concurrent")

@@ -179,7 +179,10 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
                 return "dimension " + d.table + ": its key column " + d.key[0].name + " is named like its surrogate key, so it must be an integer (it is " +
                        type + "); name it otherwise and a key is computed from it";
         }
-        if (d.policy == spec::DimensionPolicy::scd2)
+        // With one attribute, an event without it says nothing about the value: a reference, which
+        // observes nothing and takes the version in force at its time (scd2_merge.h). With several,
+        // an event carrying only some would lose what it says about those: refused.
+        if (d.policy == spec::DimensionPolicy::scd2 && d.attributes.size() > 1)
             for (const auto& a : d.attributes) {
                 const spec::FieldSpec* f = spec.field(a.ref);
                 if (!f || !f->required)

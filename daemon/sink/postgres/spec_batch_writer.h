@@ -87,7 +87,8 @@ private:
 };
 
 /// Why `spec` cannot run as a spec pipeline yet ("" when it can): a key column named like its
-/// surrogate key that is not an integer, an SCD type 2 attribute that is not required, windows
+/// surrogate key that is not an integer, an SCD type 2 attribute that is not required
+/// (of a dimension with several: a single one may be optional), windows
 /// without an event-grain fact first, an aggregate a window cannot compute
 /// (SpecWindowWriter::unsupported), a group key or session key that is not a required field or
 /// a group key that is an SCD type 2 dimension.

@@ -1,5 +1,7 @@
 #include "sink/postgres/spec_ddl.h"
 
+#include "spec/table_schema.h"
+
 #include <fmt/format.h>
 
 #include <set>
@@ -74,6 +76,52 @@ SpecStatement add_column(const MissingColumn& m) {
     spec::ColumnSchema nullable = m.column;
     nullable.not_null = false;
     return {m.table + "." + m.column.name, fmt::format("ALTER TABLE {} ADD COLUMN {}", m.qualified, column_definition(nullable))};
+}
+
+namespace {
+
+/// `text` as an SQL string literal.
+std::string sql_literal(const std::string& text) {
+    std::string out = "'";
+    for (char ch : text) out += ch == '\'' ? std::string("''") : std::string(1, ch);
+    return out + "'";
+}
+
+}  // namespace
+
+std::vector<SpecStatement> create_view(const spec::PipelineSpec& spec, const spec::WindowTableSpec& w) {
+    const spec::WindowViewSpec& v = w.view;
+    if (v.name.empty()) return {};
+    std::vector<std::string> inner;
+    for (const auto& t : spec::table_schemas(spec))
+        if (t.table == w.table)
+            for (const auto& c : t.columns) inner.push_back("t." + sql_identifier(c.name));
+    const std::string table = sql_identifier(w.table), key = "windows." + w.table;
+    std::vector<SpecCheck> checks;
+    for (const auto& d : v.derived) {
+        inner.push_back(fmt::format("({}) AS {}", d.expression, sql_identifier(d.name)));
+        checks.push_back({fmt::format("SELECT ({}) FROM {} t LIMIT 0", d.expression, table), key + ".derived." + d.name, d.line, d.column});
+    }
+    const std::string rows = fmt::format("(SELECT {} FROM {} t) d", fmt::join(inner, ", "), table);
+    std::string outer = "d.*";
+    if (!v.segment_column.empty()) {
+        std::string cases = "CASE";
+        for (std::size_t i = 0; i < v.segments.size(); ++i) {
+            const auto& r = v.segments[i];
+            if (r.when.empty()) {
+                cases += " ELSE " + sql_literal(r.name);
+                continue;
+            }
+            cases += fmt::format(" WHEN ({}) THEN {}", r.when, sql_literal(r.name));
+            // CASE WHEN refuses a condition that is not boolean, as the view would.
+            checks.push_back({fmt::format("SELECT CASE WHEN ({}) THEN 1 END FROM {} LIMIT 0", r.when, rows),
+                              fmt::format("{}.segments.rules[{}].when", key, i), r.line, r.column});
+        }
+        outer += fmt::format(", {} END AS {}", cases, sql_identifier(v.segment_column));
+    }
+    const std::string view = sql_identifier(v.name);
+    return {{v.name, "DROP VIEW IF EXISTS " + view},
+            {v.name, fmt::format("CREATE VIEW {} AS\nSELECT {}\nFROM {}", view, outer, rows), std::move(checks)}};
 }
 
 std::vector<SpecStatement> scd2_state(const Scd2Dimension& d) {

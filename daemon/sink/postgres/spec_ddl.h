@@ -10,6 +10,7 @@
 //                   <table> (natural key) WHERE is_current, and scd2_state
 //   missing column  ALTER TABLE <schema>.<table> ADD COLUMN <column> <type>: nullable, since the
 //                   rows already there have no value for it
+//   a window's view DROP VIEW IF EXISTS + CREATE VIEW (create_view; spec_migrator.h decides when)
 // Keys and NOT NULL columns come from spec/table_schema.h. No FOREIGN KEY: 001 explains why.
 // Names are spec names (plain lower-case SQL names), double-quoted only when PostgreSQL
 // reserves them ("order", "end").
@@ -24,9 +25,17 @@
 
 namespace starstream::daemon::postgres {
 
+/// An expression of the spec that PostgreSQL must accept before a statement using it runs: `sql`
+/// selects it (LIMIT 0, over the tables it reads); `key`, `line`, `column` say where the spec gives it.
+struct SpecCheck {
+    std::string sql, key;
+    int line = 0, column = 0;
+};
+
 struct SpecStatement {
     std::string target;  ///< what it changes: "dim_lab_item", "dim_lab_item.color"
     std::string sql;     ///< one statement, without a trailing semicolon
+    std::vector<SpecCheck> checks = {};  ///< run first, each on its own (spec_migrator.h)
 };
 
 /// The statements of one spec, applied in one transaction.
@@ -53,6 +62,13 @@ std::vector<SpecStatement> create_table(const spec::TableSchema& table);
 
 /// ALTER TABLE ... ADD COLUMN for one column.
 SpecStatement add_column(const MissingColumn& column);
+
+/// A window table's view (spec::WindowViewSpec): DROP VIEW IF EXISTS, then CREATE VIEW selecting
+/// the table's columns (named, not *, so that the statement changes when they do), the derived
+/// columns and the segment (CASE WHEN rule THEN 'name' ... END: the first rule that holds), with
+/// a check per expression. Dropped and made again rather than CREATE OR REPLACE: a view holds
+/// no data, and REPLACE refuses a column inserted before its last one. Empty without a view.
+std::vector<SpecStatement> create_view(const spec::PipelineSpec& spec, const spec::WindowTableSpec& window);
 
 /// `name` as an SQL identifier: unchanged, or double-quoted when PostgreSQL reserves it.
 std::string sql_identifier(const std::string& name);

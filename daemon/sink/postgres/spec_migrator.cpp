@@ -3,16 +3,30 @@
 #include "sink/postgres/migration_lock.h"
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/schema_check.h"
+#include "spec/spec_reader.h"
 #include "spec/table_schema.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <spdlog/spdlog.h>
 
 namespace starstream::daemon::postgres {
 
 namespace {
+
+/// Runs `check` in a savepoint; a refusal is the spec's mistake: a SpecError naming its file,
+/// line and key, with PostgreSQL's message (the caller rolls the spec's transaction back).
+void run_check(PgConnection& conn, const SpecMigration& m, const SpecCheck& check) {
+    conn.exec("SAVEPOINT spec_check");
+    try {
+        conn.exec(check.sql);
+    } catch (const PgError& e) {
+        throw spec::SpecError(m.file, check.line, check.column, check.key, std::string("PostgreSQL refuses the expression: ") + e.what());
+    }
+    conn.exec("RELEASE SAVEPOINT spec_check");
+}
 
 /// One spec's statements and their records, in one transaction.
 void apply_one(PgConnection& conn, const SpecMigration& m) {
@@ -24,6 +38,7 @@ void apply_one(PgConnection& conn, const SpecMigration& m) {
             for (auto at = one_line.find("\n    "); at != std::string::npos; at = one_line.find("\n    ")) one_line.replace(at, 5, " ");
             for (auto at = one_line.find('\n'); at != std::string::npos; at = one_line.find('\n')) one_line.replace(at, 1, " ");
             spdlog::info("spec migration {}: {}", s.target, one_line);
+            for (const auto& check : s.checks) run_check(conn, m, check);
             conn.exec(s.sql);
             conn.exec_params("INSERT INTO starstream.spec_migration (pipeline, spec_file, target, statement) VALUES ($1, $2, $3, $4)",
                              {m.pipeline, m.file, s.target, s.sql});
@@ -49,14 +64,35 @@ std::vector<SpecMigration> plan_spec_migrations(PgConnection& conn, const std::v
     auto spec_made = [&](const std::string& table) {
         return recorded && PQntuples(conn.exec_params("SELECT 1 FROM starstream.spec_migration WHERE target = $1", {table}).get()) > 0;
     };
-    for (const auto& s : specs)
-        for (auto& t : spec::distinct_member_tables(s)) {
+    for (const auto& s : specs) {
+        auto side_tables = spec::distinct_member_tables(s);  // and mode's occurrence tables, alike
+        for (auto& t : spec::mode_count_tables(s)) side_tables.push_back(std::move(t));
+        for (auto& t : side_tables) {
             // t.key is "windows.<window table>.aggregates.<column>" (table_schema.h).
             const std::string window = t.key.substr(8, t.key.find(".aggregates.") - 8);
             const bool missing = std::string(PQgetvalue(conn.exec_params("SELECT to_regclass($1) IS NULL", {sql_identifier(t.table)}).get(), 0, 0)) == "t";
             if (missing && (new_windows.count(window) || spec_made(window))) difference.tables.push_back({s.name, s.file, std::move(t)});
         }
-    return spec_ddl(difference, scd2_dimensions(specs));
+    }
+    auto migrations = spec_ddl(difference, scd2_dimensions(specs));
+    // Views last (after the columns they select are added): made again when the statement differs
+    // from the one last applied, or the view is missing.
+    for (const auto& s : specs)
+        for (const auto& w : s.windows) {
+            auto statements = create_view(s, w);
+            if (statements.empty()) continue;
+            const std::string& create = statements.back().sql;
+            const bool exists = std::string(PQgetvalue(conn.exec_params("SELECT to_regclass($1) IS NOT NULL", {sql_identifier(w.view.name)}).get(), 0, 0)) == "t";
+            const bool same = recorded && PQntuples(conn.exec_params("SELECT 1 FROM (SELECT statement FROM starstream.spec_migration WHERE target = $1"
+                                                                     " ORDER BY id DESC LIMIT 1) last WHERE statement = $2",
+                                                                     {w.view.name, create})
+                                                        .get()) > 0;
+            if (exists && same) continue;
+            auto m = std::find_if(migrations.begin(), migrations.end(), [&](const SpecMigration& x) { return x.file == s.file; });
+            if (m == migrations.end()) m = migrations.insert(migrations.end(), SpecMigration{s.name, s.file, {}});
+            m->statements.insert(m->statements.end(), statements.begin(), statements.end());
+        }
+    return migrations;
 }
 
 std::vector<SpecMigration> apply_spec_migrations(PgConnection& conn, const std::vector<spec::PipelineSpec>& specs) {

@@ -224,6 +224,8 @@ std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
         const std::string key = "windows." + w.table + ".aggregates." + a.column;
         if (a.function == AggregateFunction::count_distinct)
             return key + ": count_distinct is not computed on session windows (merging two sessions would need every distinct value of both)";
+        if (a.function == AggregateFunction::mode)
+            return key + ": mode is not computed on session windows (merging two sessions would need every value's occurrences in both)";
     }
     return {};
 }

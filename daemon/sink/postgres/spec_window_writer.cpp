@@ -32,7 +32,8 @@ engine::WindowSpec window_spec(const spec::WindowTableSpec& w) {
         case spec::WindowKind::tumbling: return {engine::WindowKind::tumbling, w.size_us, 0, 0};
         case spec::WindowKind::hopping: return {engine::WindowKind::hopping, w.size_us, w.slide_us, 0};
         case spec::WindowKind::cumulative: return {engine::WindowKind::cumulative, w.size_us, w.slide_us, 0};
-        case spec::WindowKind::session: break;
+        case spec::WindowKind::session:
+        case spec::WindowKind::global: break;  // a global window is never assigned through the engine
     }
     return {engine::WindowKind::session, 0, 0, w.gap_us};
 }
@@ -60,6 +61,7 @@ struct SpecWindowWriter::Table {
     std::string name, stage_table;
     engine::WindowTableSpec spec;
     bool cumulative = false;  ///< windows share their start: the end is part of the key
+    bool global = false;      ///< one row per group for all time: no bounds, never late
     std::string start_column, end_column;
     std::vector<Condition> where;
     struct Group {
@@ -74,7 +76,7 @@ struct SpecWindowWriter::Table {
         std::optional<std::size_t> input;  ///< none for count
         std::string type;                  ///< the input's type
         std::vector<Condition> where;
-        std::string members;  ///< count_distinct: its member table
+        std::string members;  ///< count_distinct: its member table; mode: its occurrence table
         std::vector<std::string> state;  ///< its state columns (spec::aggregate_state_columns)
         std::string value_type;          ///< avg: its column's type (numeric or double precision)
     };
@@ -83,6 +85,7 @@ struct SpecWindowWriter::Table {
     /// its record's event time (ft<i>, NULL when the record fails the aggregate's filter).
     std::size_t staged_fields = 0;
     std::string merge_sql;
+    std::vector<std::string> mode_sql;  ///< mode_count_sql of each mode aggregate, run before merge_sql
 
     /// Whether `row` passes every condition of `conditions` (spec_filter.h).
     static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
@@ -140,53 +143,110 @@ std::vector<AggregateColumn> aggregate_columns(const SpecWindowWriter::Table::Ag
         }
         case AggregateFunction::first:
         case AggregateFunction::last: return ordered_columns(a, i);
+        case AggregateFunction::mode: break;  // merge_sql: from its occurrence table
     }
     return {};
+}
+
+/// The key of a window table's row, as staged (stage) and as stored (table): the bounds that name
+/// a window (the start; a cumulative window's end too; none in a global window), then the groups.
+struct RowKey {
+    std::vector<std::string> stage, table, typed_stage;  ///< typed_stage: "g0::bigint AS g0"...
+    std::string not_null;                               ///< " AND g0 IS NOT NULL..."
+};
+
+RowKey row_key(const SpecWindowWriter::Table& t) {
+    RowKey k;
+    if (!t.global) k.stage.push_back("window_start"), k.table.push_back(sql_identifier(t.start_column));
+    if (t.cumulative) k.stage.push_back("window_end"), k.table.push_back(sql_identifier(t.end_column));
+    k.typed_stage = k.stage;
+    for (std::size_t i = 0; i < t.groups.size(); ++i) {
+        k.stage.push_back(fmt::format("g{}", i)), k.table.push_back(sql_identifier(t.groups[i].column));
+        k.typed_stage.push_back(fmt::format("g{0}::{1} AS g{0}", i, t.groups[i].type));
+        k.not_null += fmt::format(" AND g{} IS NOT NULL", i);
+    }
+    return k;
+}
+
+/// mode: the statement adding the batch's occurrences of each non-empty value to the
+/// aggregate's occurrence table, run before merge_sql (which reads the merged counts).
+std::string mode_count_sql(const SpecWindowWriter::Table& t, const SpecWindowWriter::Table::Aggregate& a, std::size_t i) {
+    const RowKey k = row_key(t);
+    std::vector<std::string> positions;
+    for (std::size_t p = 1; p <= k.stage.size() + 1; ++p) positions.push_back(std::to_string(p));
+    return fmt::format(
+        "INSERT INTO {0} AS m ({1}, value, occurrences)\nSELECT {2}, a{3}::{4}, count(*) FROM {5} WHERE a{3} IS NOT NULL AND a{3} <> ''{6}"
+        " GROUP BY {7} ORDER BY {7}\nON CONFLICT ({1}, value) DO UPDATE SET occurrences = m.occurrences + excluded.occurrences",
+        sql_identifier(a.members), fmt::join(k.table, ", "), fmt::join(k.typed_stage, ", "), i, a.type, t.stage_table, k.not_null,
+        fmt::join(positions, ", "));
+}
+
+/// mode: its value for the batch's row b, from the merged occurrence table: the most frequent
+/// value, a tie going to the smallest (text in byte order).
+std::string mode_value(const SpecWindowWriter::Table& t, const SpecWindowWriter::Table::Aggregate& a) {
+    const RowKey k = row_key(t);
+    std::string match;
+    for (std::size_t c = 0; c < k.table.size(); ++c) match += fmt::format("{}m.{} = b.{}", c ? " AND " : "", k.table[c], k.stage[c]);
+    return fmt::format("(SELECT m.value FROM {} m WHERE {} ORDER BY m.occurrences DESC, m.value{} LIMIT 1)", sql_identifier(a.members), match,
+                       a.type == "text" ? " COLLATE \"C\"" : "");
 }
 
 /// The statement merging the staged rows of `t` (see the header, steps 3 and 4).
 std::string merge_sql(const SpecWindowWriter::Table& t) {
     using Aggregate = SpecWindowWriter::Table::Aggregate;
-    const std::string bounds = t.cumulative ? "window_start, window_end" : "window_start";
-    const std::string order = (t.cumulative ? "b.window_start, b.window_end" : "b.window_start") +
-                              each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, "");
-    const std::string typed_groups = each(t.groups, [](const auto& g, std::size_t i) { return fmt::format(", g{}::{} AS g{}", i, g.type, i); }, "");
-    const std::string not_null = each(t.groups, [](const auto&, std::size_t i) { return fmt::format(" AND g{} IS NOT NULL", i); }, "");
-    const std::string key_columns = sql_identifier(t.start_column) + (t.cumulative ? ", " + sql_identifier(t.end_column) : "") +
-                                    each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, "");
+    const RowKey k = row_key(t);
+    // The batch CTE keeps both bounds of a windowed table (the end is stored), none of a global one.
+    const std::vector<std::string> bounds = t.global ? std::vector<std::string>{} : std::vector<std::string>{"window_start", "window_end"};
+    std::vector<std::string> batch_columns = bounds, inserted = bounds, stored, order;
+    if (!t.global) stored = {sql_identifier(t.start_column), sql_identifier(t.end_column)};
+    for (auto& b : inserted) b = "b." + b;
+    for (const auto& s : k.stage) order.push_back("b." + s);
+    for (std::size_t i = 0; i < t.groups.size(); ++i)
+        batch_columns.push_back(fmt::format("g{0}::{1} AS g{0}", i, t.groups[i].type)), inserted.push_back(fmt::format("b.g{}", i)),
+            stored.push_back(sql_identifier(t.groups[i].column));
+    std::vector<std::string> grouped = bounds;
+    for (std::size_t i = 0; i < t.groups.size(); ++i) grouped.push_back(fmt::format("g{}", i));
     std::string with;
     for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
         const Aggregate& a = t.aggregates[i];
         if (a.function != AggregateFunction::count_distinct) continue;
         with += fmt::format(
-            "new{0} AS (INSERT INTO {1} ({2}, member) SELECT DISTINCT {3}{4}, a{0}::{5} FROM {6} WHERE a{0} IS NOT NULL{7}"
+            "new{0} AS (INSERT INTO {1} ({2}, member) SELECT DISTINCT {3}, a{0}::{4} FROM {5} WHERE a{0} IS NOT NULL{6}"
             " ON CONFLICT DO NOTHING RETURNING {2}),\n"
             "count{0} AS (SELECT {2}, count(*) AS n FROM new{0} GROUP BY {2}),\n",
-            i, sql_identifier(a.members), key_columns, bounds, typed_groups, a.type, t.stage_table, not_null);
+            i, sql_identifier(a.members), fmt::join(k.table, ", "), fmt::join(k.typed_stage, ", "), a.type, t.stage_table, k.not_null);
     }
     std::vector<std::string> partials, columns, values, updates;
     for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
-        const auto written = aggregate_columns(t.aggregates[i], i);
-        for (std::size_t k = 0; k < written.size(); ++k) {
-            if (!written[k].partial.empty()) partials.push_back(fmt::format("{} AS p{}_{}", written[k].partial, i, k));
-            columns.push_back(written[k].column), values.push_back(written[k].value), updates.push_back(written[k].update);
+        const Aggregate& a = t.aggregates[i];
+        if (a.function == AggregateFunction::mode) {  // derived from the merged occurrences (mode_count_sql ran first)
+            const std::string c = sql_identifier(a.column);
+            columns.push_back(c), values.push_back(mode_value(t, a)), updates.push_back(fmt::format("{0} = excluded.{0}", c));
+            continue;
+        }
+        const auto written = aggregate_columns(a, i);
+        for (std::size_t w = 0; w < written.size(); ++w) {
+            if (!written[w].partial.empty()) partials.push_back(fmt::format("{} AS p{}_{}", written[w].partial, i, w));
+            columns.push_back(written[w].column), values.push_back(written[w].value), updates.push_back(written[w].update);
         }
     }
-    with += fmt::format("batch AS (SELECT window_start, window_end{}{} FROM {} WHERE true{} GROUP BY window_start, window_end{})\n", typed_groups,
-                        each(partials, [](const std::string& p, std::size_t) { return ", " + p; }, ""), t.stage_table, not_null,
-                        each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", g{}", i); }, ""));
+    std::vector<std::string> selected = batch_columns;
+    selected.insert(selected.end(), partials.begin(), partials.end());
+    with += fmt::format("batch AS (SELECT {} FROM {} WHERE true{}{})\n", fmt::join(selected, ", "), t.stage_table, k.not_null,
+                        grouped.empty() ? "" : fmt::format(" GROUP BY {}", fmt::join(grouped, ", ")));
     std::string joins;
-    for (std::size_t i = 0; i < t.aggregates.size(); ++i)
-        if (t.aggregates[i].function == AggregateFunction::count_distinct)
-            joins += fmt::format(" LEFT JOIN count{0} c{0} ON c{0}.{1} = b.window_start{2}{3}", i, sql_identifier(t.start_column),
-                                 t.cumulative ? fmt::format(" AND c{0}.{1} = b.window_end", i, sql_identifier(t.end_column)) : "",
-                                 each(t.groups, [&](const auto& g, std::size_t k) { return fmt::format(" AND c{}.{} = b.g{}", i, sql_identifier(g.column), k); }, ""));
-    return fmt::format("WITH {}INSERT INTO {} AS t ({}, {}{}, {})\nSELECT b.window_start, b.window_end{}, {} FROM batch b{}\nORDER BY {}\n"
+    for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
+        if (t.aggregates[i].function != AggregateFunction::count_distinct) continue;
+        std::string on;
+        for (std::size_t c = 0; c < k.table.size(); ++c) on += fmt::format("{}c{}.{} = b.{}", c ? " AND " : "", i, k.table[c], k.stage[c]);
+        joins += fmt::format(" LEFT JOIN count{0} c{0} ON {1}", i, on);
+    }
+    stored.insert(stored.end(), columns.begin(), columns.end());
+    inserted.insert(inserted.end(), values.begin(), values.end());
+    return fmt::format("WITH {}INSERT INTO {} AS t ({})\nSELECT {} FROM batch b{}\nORDER BY {}\n"
                        "ON CONFLICT ({}) DO UPDATE SET {}\nRETURNING xmax = 0",
-                       with, sql_identifier(t.name), sql_identifier(t.start_column), sql_identifier(t.end_column),
-                       each(t.groups, [](const auto& g, std::size_t) { return ", " + sql_identifier(g.column); }, ""), fmt::join(columns, ", "),
-                       each(t.groups, [](const auto&, std::size_t i) { return fmt::format(", b.g{}", i); }, ""), fmt::join(values, ", "), joins,
-                       order, key_columns, fmt::join(updates, ", "));
+                       with, sql_identifier(t.name), fmt::join(stored, ", "), fmt::join(inserted, ", "), joins, fmt::join(order, ", "),
+                       fmt::join(k.table, ", "), fmt::join(updates, ", "));
 }
 
 }  // namespace
@@ -210,6 +270,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         t->stage_table = "stage_spec_" + w.table;
         t->spec = {window_spec(w), late_policy(w.late), w.allowed_lateness_us};
         t->cumulative = w.kind == spec::WindowKind::cumulative;
+        t->global = w.kind == spec::WindowKind::global;
         t->start_column = w.start_column, t->end_column = w.end_column;
         t->where = conditions(w.where, spec, layout);
         for (const auto& g : w.group_by) {
@@ -224,6 +285,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
             Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}, spec::aggregate_state_columns(w, a), {}};
             if (!a.of.empty()) agg.input = layout.at(a.of), agg.type = spec::reference_type(spec, a.of);
             if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
+            if (a.function == AggregateFunction::mode) agg.members = spec::mode_count_table(w, a);
             for (const auto& c : schema->columns)
                 if (c.name == a.column) agg.value_type = c.type;
             t->aggregates.push_back(std::move(agg));
@@ -236,6 +298,8 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
                                    return fmt::format(", a{0} text{1}", i, first_or_last(a.function) ? fmt::format(", ft{} timestamptz", i) : "");
                                }, "")));
         t->merge_sql = merge_sql(*t);
+        for (std::size_t i = 0; i < t->aggregates.size(); ++i)
+            if (t->aggregates[i].function == AggregateFunction::mode) t->mode_sql.push_back(mode_count_sql(*t, t->aggregates[i], i));
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
     }
@@ -254,6 +318,11 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !Table::passes(t.where, row)) continue;
+        if (t.global) {  // never late: no bounds, one row per group
+            stage(t, row, r - begin, keys, std::nullopt);
+            ++staged;
+            continue;
+        }
         switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
             case engine::LateVerdict::on_time: break;
             case engine::LateVerdict::corrected: ++late.by_policy[2]; break;
@@ -268,31 +337,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
             if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
-            copy_.begin_row(static_cast<std::int16_t>(t.staged_fields));
-            copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
-            for (const auto& g : t.groups) {
-                if (g.dimension) {
-                    const std::int64_t key = keys[g.index][r - begin];
-                    key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
-                } else if (auto v = input_text(row.values[g.index], g.type)) {
-                    copy_.text(*v);
-                } else {
-                    copy_.null();
-                }
-            }
-            for (const auto& a : t.aggregates) {
-                const bool passes = Table::passes(a.where, row);
-                if (!passes) {
-                    copy_.null();
-                } else if (!a.input) {
-                    copy_.text("1");
-                } else if (auto v = input_text(row.values[*a.input], a.type)) {
-                    copy_.text(*v);
-                } else {
-                    copy_.null();
-                }
-                if (first_or_last(a.function)) passes ? copy_.timestamptz_us(row.event_time_us) : copy_.null();
-            }
+            stage(t, row, r - begin, keys, w);
             ++staged;
         }
     }
@@ -300,7 +345,41 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     late_events.insert(conn_);
     if (staged == 0) return {t.name};
     conn_.copy_in("COPY " + t.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
+    for (const auto& sql : t.mode_sql) conn_.exec(sql);
     return upserted_rows(t.name, conn_.exec(t.merge_sql));
+}
+
+void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
+                             const std::optional<engine::Window>& w) {
+    copy_.begin_row(static_cast<std::int16_t>(t.staged_fields));
+    if (w) {
+        copy_.timestamptz_us(w->start_us), copy_.timestamptz_us(w->end_us);
+    } else {
+        copy_.null(), copy_.null();
+    }
+    for (const auto& g : t.groups) {
+        if (g.dimension) {
+            const std::int64_t key = keys[g.index][at];
+            key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
+        } else if (auto v = input_text(row.values[g.index], g.type)) {
+            copy_.text(*v);
+        } else {
+            copy_.null();
+        }
+    }
+    for (const auto& a : t.aggregates) {
+        const bool passes = Table::passes(a.where, row);
+        if (!passes) {
+            copy_.null();
+        } else if (!a.input) {
+            copy_.text("1");
+        } else if (auto v = input_text(row.values[*a.input], a.type)) {
+            copy_.text(*v);
+        } else {
+            copy_.null();
+        }
+        if (first_or_last(a.function)) passes ? copy_.timestamptz_us(row.event_time_us) : copy_.null();
+    }
 }
 
 std::int64_t SpecWindowWriter::topics_watermark() {

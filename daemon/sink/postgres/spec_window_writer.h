@@ -1,4 +1,4 @@
-// A spec pipeline's windowed aggregates (tumbling, hopping, cumulative), merged into their shared
+// A spec pipeline's windowed aggregates (tumbling, hopping, cumulative, global), merged into their shared
 // tables in the batch's transaction, exactly once with the offsets (DESIGN.md invariant 8: one
 // row per window and group for the whole topic, whatever the partitioning or the instances).
 // Per batch, under the window merge lock (window_lock.h):
@@ -15,8 +15,12 @@
 //      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
 //      the aggregate's own filter), and, for first and last, the record's event time (NULL
 //      when it fails the filter);
+//      A global window has one row per group for all time: no bounds, no record is ever late;
 //   3. count_distinct: the values new to their window and group go into the aggregate's member
-//      table (spec::distinct_member_table); how many were new is what the count adds;
+//      table (spec::distinct_member_table); how many were new is what the count adds; mode: the
+//      batch's occurrences of each non-empty value are added to its occurrence table
+//      (spec::mode_count_table), and the value re-derived from it for each row the batch touches
+//      (the most occurrences, a tie to the smallest value, text in byte order);
 //   4. one upsert per table: the batch's partials per window and group, merged into the stored
 //      row (count, sum, count_distinct add; min and max compare; NULLs are nothing to add; avg
 //      adds its state columns <c>_sum and <c>_count and sets the value to their quotient; first
@@ -39,6 +43,7 @@
 #include "window/window_partials.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +79,10 @@ private:
     engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                             const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted, std::int64_t watermark_us,
                             SpecWindowOutcome& outcome);
+    /// Stages `row` (the batch's row `at` from the write's begin: its keys[d][at]) in window `w`
+    /// of `t` (none: a global window's one row per group).
+    void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
+               const std::optional<engine::Window>& w);
     /// The minimum committed watermark of the spec's topics' partitions; INT64_MIN while one has none.
     std::int64_t topics_watermark();
 

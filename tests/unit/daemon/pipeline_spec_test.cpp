@@ -263,6 +263,19 @@ TEST(PipelineSpec, FolderRefusesATopicOrTableOwnedTwice) {
         EXPECT_EQ(e.key(), "fact_lab");
         EXPECT_NE(std::string(e.what()).find("also defined in"), std::string::npos) << e.what();
     }
+    // A window's view named like another spec's table.
+    std::string view = other_topic;
+    view.replace(view.find("fact_lab:"), 9, "fact_lab2:");
+    view.replace(view.find("win_revenue:"), 12, "win_revenue2:");
+    view += "  win_profile:\n    global: true\n    group_by: [user_id]\n    aggregates: {n: count}\n    view: fact_lab\n    derived: {m: \"n + 1\"}\n";
+    std::ofstream(dir / "b.yaml") << view;
+    try {
+        read_pipeline_folder(dir.string());
+        ADD_FAILURE() << "a view named like another spec's table was accepted";
+    } catch (const SpecError& e) {
+        EXPECT_EQ(e.key(), "windows.win_profile.view");
+        EXPECT_NE(std::string(e.what()).find("view 'fact_lab' is also a table or view of"), std::string::npos) << e.what();
+    }
     std::filesystem::remove_all(dir);
 }
 
@@ -332,4 +345,71 @@ TEST(TableSchema, TheLabSpecsTablesAndTypes) {
     EXPECT_TRUE(holds("bigint", "smallint"));
     EXPECT_FALSE(holds("integer", "bigint"));
     EXPECT_FALSE(holds("text", "uuid"));
+}
+
+// A global window (one row per group for all time), mode, and the view deriving columns and a
+// segment from the row: read, and each mistake refused at its key.
+TEST(PipelineSpec, GlobalWindowModeAndView) {
+    const std::string profile = R"yaml(  win_profile:
+    global: true
+    group_by: [user_id]
+    aggregates: {buys: count, spent: sum(price), top_user: mode(user_id)}
+    view: profile
+    derived: {avg_spent: "spent / nullif(buys, 0)"}
+    segments:
+      column: tier
+      rules:
+        - {name: Big, when: "buys >= 3 and avg_spent > 10"}
+        - {name: Small}
+)yaml";
+    const std::string yaml = kValid + profile;
+    const PipelineSpec s = parse_pipeline_spec(yaml, "lab.yaml");
+    const WindowTableSpec& w = s.windows.back();
+    EXPECT_EQ(w.kind, WindowKind::global);
+    EXPECT_EQ(w.aggregates[2].function, AggregateFunction::mode);
+    EXPECT_EQ(w.aggregates[2].of, "user_id");
+    EXPECT_EQ(w.view.name, "profile");
+    ASSERT_EQ(w.view.derived.size(), 1u);
+    EXPECT_EQ(w.view.derived[0].expression, "spent / nullif(buys, 0)");
+    EXPECT_EQ(w.view.derived[0].line, 26);
+    EXPECT_EQ(w.view.segment_column, "tier");
+    ASSERT_EQ(w.view.segments.size(), 2u);
+    EXPECT_EQ(w.view.segments[0].when, "buys >= 3 and avg_spent > 10");
+    EXPECT_EQ(w.view.segments[1].when, "");
+    // Table: the group keys alone make the key (no bounds); mode takes its input's type.
+    for (const auto& t : table_schemas(s))
+        if (t.table == "win_profile") {
+            EXPECT_EQ(t.primary_key, std::vector<std::string>{"user_id"});
+            EXPECT_EQ(t.columns.front().name, "user_id");
+            EXPECT_EQ(t.columns.back().name, "top_user");
+            EXPECT_EQ(t.columns.back().type, "text");
+        }
+    const auto counts = mode_count_tables(s);
+    ASSERT_EQ(counts.size(), 1u);
+    EXPECT_EQ(counts[0].table, "win_profile_top_user_counts");
+    EXPECT_EQ(counts[0].primary_key, (std::vector<std::string>{"user_id", "value"}));
+
+    auto in_profile = [&](const std::string& from, const std::string& to) {
+        std::string text = yaml;
+        const auto at = text.find(from, text.find("win_profile"));
+        EXPECT_NE(at, std::string::npos) << from;
+        return text.replace(at, from.size(), to);
+    };
+    expect_error(in_profile("global: true", "global: false"), 22, "windows.win_profile.global", "leave it out");
+    expect_error(in_profile("global: true", "global: true\n    tumbling: 1h"), 22, "windows.win_profile", "exactly one of");
+    expect_error(in_profile("    group_by: [user_id]\n", ""), 22, "windows.win_profile", "a global window needs group_by");
+    expect_error(in_profile("global: true", "global: true\n    late: {policy: drop}"), 23, "windows.win_profile.late", "never ends");
+    expect_error(in_profile("global: true", "global: true\n    bounds: [a, b]"), 23, "windows.win_profile.bounds", "no bounds");
+    expect_error(in_profile("top_user: mode(user_id)", "top_user: mode"), 24, "windows.win_profile.aggregates.top_user", "needs what it aggregates");
+    expect_error(in_profile("    view: profile\n", ""), 22, "windows.win_profile", "name it with view");
+    expect_error(in_profile("view: profile", "view: win_revenue"), 25, "windows.win_profile.view", "defined twice");
+    expect_error(in_profile("\"spent / nullif(buys, 0)\"", "\"spent; DROP TABLE x\""), 26, "windows.win_profile.derived.avg_spent", "no ';'");
+    expect_error(in_profile("\"spent / nullif(buys, 0)\"", "\"spent -- note\""), 26, "windows.win_profile.derived.avg_spent", "comment");
+    expect_error(in_profile("\"spent / nullif(buys, 0)\"", "\"spent) AS x, (1\""), 26, "windows.win_profile.derived.avg_spent", "unbalanced");
+    expect_error(in_profile("\"spent / nullif(buys, 0)\"", "\"\""), 26, "windows.win_profile.derived.avg_spent", "empty expression");
+    expect_error(in_profile("derived: {avg_spent:", "derived: {buys:"), 22, "windows.win_profile", "two references make the column 'buys'");
+    expect_error(in_profile("column: tier", "column: spent"), 22, "windows.win_profile", "two references make the column 'spent'");
+    expect_error(in_profile("- {name: Small}", "- {name: Big}"), 31, "windows.win_profile.segments.rules[1].name", "named twice");
+    expect_error(in_profile("- {name: Big, when: \"buys >= 3 and avg_spent > 10\"}", "- {name: Big}"), 30, "windows.win_profile.segments.rules[0]",
+                 "only the last rule");
 }

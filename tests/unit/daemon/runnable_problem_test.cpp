@@ -1,6 +1,8 @@
 // What a spec pipeline refuses to run at start (postgres::runnable_problem), for the keys that
 // place a record in a window: a record without its group or session key would be in no window,
-// so the key must be a required field or asked for by the table's filter ({present: true}).
+// so the key must be a required field or asked for by the table's filter ({present: true});
+// the shipped specs run; an SCD type 2 dimension's single attribute may be optional (an event
+// without it is a reference), not one of several; mode is refused on session windows.
 #include "sink/postgres/spec_batch_writer.h"
 #include "spec/spec_reader.h"
 
@@ -78,4 +80,46 @@ TEST(RunnableProblem, PresentTakesOnlyTrue) {
             EXPECT_NE(std::string(e.what()).find("windows.win_lab.where.user_id"), std::string::npos) << e.what();
         }
     }
+}
+
+namespace {
+
+const std::string kShop = R"yaml(pipeline: shop
+source: {topics: [shop], format: json}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  sku: {pointer: /sku, type: text, required: true}
+  price: {pointer: /price, type: numeric}
+  color: {pointer: /color, type: text, required: true}
+event: {id: id, time: at}
+dimensions:
+  dim_sku_price: {key: [sku], attributes: [price], policy: scd2}
+facts:
+  fact_shop: {grain: event, dimensions: [dim_sku_price], columns: [id, at, sku, price]}
+)yaml";
+
+std::string problem(const std::string& yaml) { return runnable_problem(parse_pipeline_spec(yaml, "shop.yaml")); }
+
+}  // namespace
+
+TEST(SpecRunnable, TheShippedSpecsRun) {
+    for (const auto& s : starstream::daemon::spec::read_pipeline_folder(std::string(STARSTREAM_SOURCE_DIR) + "/pipelines"))
+        if (s.name != "product_view") EXPECT_EQ(runnable_problem(s), "") << s.name;  // product_view runs compiled
+}
+
+TEST(SpecRunnable, AnOptionalAttributeOfAnScdType2Dimension) {
+    EXPECT_EQ(problem(kShop), "");  // the only attribute: an event without it is a reference
+    std::string several = kShop;
+    several.replace(several.find("attributes: [price]"), 19, "attributes: [price, color]");
+    EXPECT_NE(problem(several).find("dimension dim_sku_price: SCD type 2 attribute price must be a required field"), std::string::npos)
+        << problem(several);
+}
+
+TEST(SpecRunnable, ModeIsNotComputedOnSessionWindows) {
+    const std::string yaml = kShop + R"yaml(windows:
+  win_visits: {session: {gap: 30m, key: sku}, aggregates: {top_color: mode(color)}}
+)yaml";
+    EXPECT_EQ(problem(yaml), "windows.win_visits.aggregates.top_color: mode is not computed on session windows (merging two sessions would need every "
+                             "value's occurrences in both)");
 }

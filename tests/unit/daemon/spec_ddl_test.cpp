@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace starstream::daemon;
 using namespace starstream::daemon::postgres;
 
@@ -288,4 +290,54 @@ facts:
               "    CONSTRAINT dim_seen_pkey PRIMARY KEY (seen_key),\n"
               "    CONSTRAINT dim_seen_natural_key UNIQUE (url)\n"
               ");\n");
+}
+
+TEST(SpecDdl, AGlobalWindowIsKeyedByItsGroupsAndItsViewDerivesColumnsAndASegment) {
+    std::string yaml = kShop + R"yaml(  win_buyer:
+    global: true
+    group_by: [store_id]
+    aggregates: {sales: count, top_sku: mode(sku)}
+    view: buyer
+    derived: {busy: "sales > 100"}
+    segments:
+      column: tier
+      rules:
+        - {name: "Shop's best", when: "busy and top_sku is not null"}
+        - {name: Other}
+)yaml";
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(yaml, "shop.yaml");
+    std::string table;
+    for (const auto& t : spec::table_schemas(s))
+        if (t.table == "win_buyer") table = create_table(t).at(0).sql;
+    EXPECT_EQ(table,
+              "CREATE TABLE win_buyer (\n"
+              "    store_id text NOT NULL,\n"
+              "    sales bigint,\n"
+              "    top_sku text,\n"
+              "    CONSTRAINT win_buyer_pkey PRIMARY KEY (store_id)\n"
+              ")");
+    // mode's occurrence table: the window's key, the value, how many counted records carried it.
+    EXPECT_EQ(create_table(spec::mode_count_tables(s).at(0)).at(0).sql,
+              "CREATE TABLE win_buyer_top_sku_counts (\n"
+              "    store_id text NOT NULL,\n"
+              "    value text NOT NULL,\n"
+              "    occurrences bigint NOT NULL,\n"
+              "    CONSTRAINT win_buyer_top_sku_counts_pkey PRIMARY KEY (store_id, value)\n"
+              ")");
+    const auto view = create_view(s, s.windows.back());
+    ASSERT_EQ(view.size(), 2u);
+    EXPECT_EQ(view[0].sql, "DROP VIEW IF EXISTS buyer");
+    EXPECT_EQ(view[1].sql,
+              "CREATE VIEW buyer AS\n"
+              "SELECT d.*, CASE WHEN (busy and top_sku is not null) THEN 'Shop''s best' ELSE 'Other' END AS tier\n"
+              "FROM (SELECT t.store_id, t.sales, t.top_sku, (sales > 100) AS busy FROM win_buyer t) d");
+    // Each expression is checked by PostgreSQL first, where the spec gives it.
+    ASSERT_EQ(view[1].checks.size(), 2u);
+    EXPECT_EQ(view[1].checks[0].sql, "SELECT (sales > 100) FROM win_buyer t LIMIT 0");
+    EXPECT_EQ(view[1].checks[0].key, "windows.win_buyer.derived.busy");
+    const int shop_lines = static_cast<int>(std::count(kShop.begin(), kShop.end(), '\n'));  // win_buyer starts on the next line
+    EXPECT_EQ(view[1].checks[0].line, shop_lines + 6);
+    EXPECT_EQ(view[1].checks[1].key, "windows.win_buyer.segments.rules[0].when");
+    EXPECT_EQ(view[1].checks[1].line, shop_lines + 10);
+    EXPECT_TRUE(create_view(s, s.windows.front()).empty());
 }
