@@ -250,6 +250,32 @@ def start_daemon(dsn, bootstrap, log_path, **keys):
     return subprocess.Popen(daemon_args(dsn, bootstrap, **keys), stdout=log, stderr=subprocess.STDOUT)
 
 
+def crash_then_scale_out(dsn, bootstrap, log_path, group, keys, instances, instance_prefix, after_batches=3, on_crash=None):
+    """A run SIGKILLed once `after_batches` batches with records are committed (on_crash() is
+    called then), `instances` daemons of `group` consuming together until caught up (instance.id
+    <instance_prefix><n>), then one more run: what a crash and a scale-out leave. Returns the last
+    run's stderr; an instance that fails raises AssertionError with its stderr's end."""
+    first = start_daemon(dsn, bootstrap, log_path, group=group, **keys)
+    try:
+        wait_for(lambda: scalar(dsn, "SELECT count(*) FROM starstream.batch WHERE records > 0") >= after_batches
+                 if scalar(dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL") else False,
+                 120, f"{after_batches} batches committed", interval=0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    if on_crash:
+        on_crash()
+    done = {**keys, "source.stop_when_caught_up": "true"}
+    together = [subprocess.Popen(daemon_args(dsn, bootstrap, group=group, **done, **{"instance.id": f"{instance_prefix}{n}"}),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(instances)]
+    for proc in together:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    last = run_daemon(dsn, bootstrap, group=group, **done)
+    assert last.returncode == 0, last.stderr[-3000:]
+    return last.stderr
+
+
 def restart_postgres_later(pg):
     """Stops pg's server now; returns a function that starts it again on the same port."""
     folder = os.path.join(pg.dir, "pg")

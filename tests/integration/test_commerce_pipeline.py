@@ -31,7 +31,6 @@ import csv
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -181,22 +180,7 @@ class CommercePipeline(unittest.TestCase):
 
     @classmethod
     def run_pipeline(cls):
-        first = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, os.path.join(cls.tmp, "first.log"), group="commerce", **KEYS)
-        try:
-            harness.wait_for(lambda: harness.scalar(cls.dsn, "SELECT count(*) FROM starstream.batch WHERE records > 0") >= 3
-                             if harness.scalar(cls.dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL") else False,
-                             120, "three batches committed", interval=0.05)
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
-        done = {**KEYS, "source.stop_when_caught_up": "true"}
-        three = [subprocess.Popen(harness.daemon_args(cls.dsn, cls.kafka.bootstrap, group="commerce", **done, **{"instance.id": f"shop-{n}"}),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(3)]
-        for proc in three:
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err[-3000:]
-        last = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="commerce", **done)
-        assert last.returncode == 0, last.stderr[-3000:]
+        harness.crash_then_scale_out(cls.dsn, cls.kafka.bootstrap, os.path.join(cls.tmp, "first.log"), "commerce", KEYS, 3, "shop-")
 
     def test_every_message_is_in_the_topic(self):
         consumer = KafkaConsumer(bootstrap_servers=self.kafka.bootstrap)

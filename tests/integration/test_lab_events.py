@@ -29,7 +29,6 @@ confirms nothing is left. Checked against the oracle:
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -218,24 +217,7 @@ class LabEvents(WindowChecks, unittest.TestCase):
 
     @classmethod
     def run_pipeline(cls):
-        log = os.path.join(cls.tmp, "first.log")
-        first = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, log, group="lab", **KEYS)
-        try:
-            harness.wait_for(lambda: harness.scalar(cls.dsn, "SELECT count(*) FROM starstream.batch WHERE records > 0") >= 3
-                             if harness.scalar(cls.dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL") else False,
-                             120, "three batches committed", interval=0.05)
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
-        done = {**KEYS, "source.stop_when_caught_up": "true"}
-        two = [subprocess.Popen(harness.daemon_args(cls.dsn, cls.kafka.bootstrap, group="lab", **done, **{"instance.id": f"lab-{n}"}),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
-        for proc in two:
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err[-3000:]
-        last = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="lab", **done)
-        assert last.returncode == 0, last.stderr[-3000:]
-        cls.log = last.stderr
+        cls.log = harness.crash_then_scale_out(cls.dsn, cls.kafka.bootstrap, os.path.join(cls.tmp, "first.log"), "lab", KEYS, 2, "lab-")
 
     def test_facts_are_exactly_the_distinct_valid_events(self):
         rows = harness.query(self.dsn, "SELECT event_id::text, event_type, price, timestamp, date_key FROM fact_lab_event")

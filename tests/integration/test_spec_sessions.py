@@ -19,7 +19,6 @@ into one row; one later than allowed lateness is a late dead letter and changes 
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -175,23 +174,10 @@ class SpecSessions(unittest.TestCase):
 
     @classmethod
     def run_pipeline(cls):
-        first_run = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, os.path.join(cls.tmp, "first.log"), group="sessions", **cls.keys)
-        try:
-            harness.wait_for(lambda: harness.scalar(cls.dsn, "SELECT count(*) FROM starstream.batch WHERE records > 0") >= 3
-                             if harness.scalar(cls.dsn, "SELECT to_regclass('starstream.batch') IS NOT NULL") else False,
-                             120, "three batches committed", interval=0.05)
-        finally:
-            first_run.send_signal(signal.SIGKILL)
-            first_run.wait(timeout=30)
-        cls.killed_after = harness.scalar(cls.dsn, "SELECT count(*) FROM fact_lab_visit_event")
-        done = {**cls.keys, "source.stop_when_caught_up": "true"}
-        two = [subprocess.Popen(harness.daemon_args(cls.dsn, cls.kafka.bootstrap, group="sessions", **done, **{"instance.id": f"s-{n}"}),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
-        for proc in two:
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err[-3000:]
-        last_run = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="sessions", **done)
-        assert last_run.returncode == 0, last_run.stderr[-3000:]
+        def count_facts():
+            cls.killed_after = harness.scalar(cls.dsn, "SELECT count(*) FROM fact_lab_visit_event")
+        harness.crash_then_scale_out(cls.dsn, cls.kafka.bootstrap, os.path.join(cls.tmp, "first.log"), "sessions", cls.keys, 2, "s-",
+                                     on_crash=count_facts)
 
     def test_the_run_was_interrupted_midway(self):
         self.assertGreater(self.killed_after, 0)

@@ -6,6 +6,7 @@
 // view's derived and segment columns must equal what the counted records merged so far give.
 #include "sink/postgres/spec_window_writer.h"
 
+#include "keyed_rows.h"
 #include "local_postgres_server.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
@@ -81,6 +82,7 @@ struct Record {
 };
 
 using Row = std::vector<std::string>;
+using starstream::test::keyed_rows;
 
 // ---- the brute force -------------------------------------------------------------------------
 
@@ -143,17 +145,6 @@ std::map<Row, Row> tumbling_oracle(const std::vector<Record>& records) {
 }
 
 // ---- the database ----------------------------------------------------------------------------
-
-std::map<Row, Row> stored(PgConnection& conn, const std::string& sql, int keys) {
-    PgResult r = conn.exec(sql);
-    std::map<Row, Row> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-        Row key, row;
-        for (int c = 0; c < PQnfields(r.get()); ++c) (c < keys ? key : row).push_back(PQgetvalue(r.get(), i, c));
-        out[key] = row;
-    }
-    return out;
-}
 
 constexpr const char* kProfileSql = R"(SELECT "user", events, buys, spent, tags, top_tag, top_n, top_bought_tag, first_tag,
     spend, round(buy_share, 6), segment FROM crowd_profile_view)";
@@ -242,8 +233,8 @@ TEST_F(SpecGlobalWindowTest, TwoInstancesInRandomBatchesMatchTheBruteForce) {
             written.insert(written.end(), batch.begin(), batch.end());
             at += size;
             const std::string context = "seed " + std::to_string(seed) + " after " + std::to_string(at) + " records";
-            ASSERT_EQ(stored(reader, kProfileSql, 1), profile_oracle(written)) << context;
-            ASSERT_EQ(stored(reader, kTumblingSql, 2), tumbling_oracle(written)) << context;
+            ASSERT_EQ(keyed_rows(reader, kProfileSql, 1), profile_oracle(written)) << context;
+            ASSERT_EQ(keyed_rows(reader, kTumblingSql, 2), tumbling_oracle(written)) << context;
         }
     }
 }

@@ -8,6 +8,7 @@
 // values of their type (10 after 9).
 #include "sink/postgres/spec_window_writer.h"
 
+#include "keyed_rows.h"
 #include "local_postgres_server.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
@@ -90,6 +91,7 @@ bool every(const Record&) { return true; }
 
 /// One window row as text, in the column order of the queries below ("" for NULL).
 using Row = std::vector<std::string>;
+using starstream::test::keyed_rows;
 
 std::string cell(const std::optional<std::string>& v) { return v.value_or(""); }
 
@@ -147,18 +149,6 @@ std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
 }
 
 // ---- the database ----------------------------------------------------------------------------
-
-/// Rows of `sql` as {first `keys` cells: the rest}, NULL as "".
-std::map<Row, Row> stored(PgConnection& conn, const std::string& sql, int keys) {
-    PgResult r = conn.exec(sql);
-    std::map<Row, Row> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-        Row key, row;
-        for (int c = 0; c < PQnfields(r.get()); ++c) (c < keys ? key : row).push_back(PQgetvalue(r.get(), i, c));
-        out[key] = row;
-    }
-    return out;
-}
 
 constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
     avg_n_sum, avg_n_count, round(avg_n, 9), avg_x_sum, avg_x_count, round(avg_x::numeric, 9),
@@ -239,8 +229,8 @@ TEST_F(SpecWindowWriterTest, RandomBatchesMatchTheBruteForce) {
             written.insert(written.end(), batch.begin(), batch.end());
             at += size;
             const std::string context = "seed " + std::to_string(seed) + " after " + std::to_string(at) + " records";
-            ASSERT_EQ(stored(*conn_, kHoppingSql, 2), hopping_oracle(written)) << context;
-            ASSERT_EQ(stored(*conn_, kCumulativeSql, 2), cumulative_oracle(written)) << context;
+            ASSERT_EQ(keyed_rows(*conn_, kHoppingSql, 2), hopping_oracle(written)) << context;
+            ASSERT_EQ(keyed_rows(*conn_, kCumulativeSql, 2), cumulative_oracle(written)) << context;
         }
     }
 }
