@@ -249,3 +249,24 @@ def run_report(dsn_params, report, **variables):
         args[1:1] = ["-v", f"{key}={value}"]
     out = subprocess.run(args, check=True, capture_output=True, text=True)
     return [line.split("|") for line in out.stdout.splitlines() if line]
+
+
+def scd2_versions(observations):
+    """The brute force of an SCD type 2 attribute: observations {key: [(time, value)]} ->
+    {key: [(valid_from, valid_to, value)]}, the first version from -infinity and the last to
+    +infinity (None), the value in force at a time being the latest observation's at or before
+    it, a tie in time going to the greater value (pipelines/README.md, scd2_merge.h)."""
+    versions = {}
+    for key, obs in observations.items():
+        runs = []  # (start, value)
+        for t, value in sorted(obs):
+            if runs and runs[-1][0] == t:
+                runs[-1] = (t, max(runs[-1][1], value))
+                if len(runs) > 1 and runs[-2][1] == runs[-1][1]:
+                    runs.pop()
+            elif not runs or runs[-1][1] != value:
+                runs.append((t, value))
+        starts = [None] + [t for t, _ in runs[1:]]
+        ends = [t for t, _ in runs[1:]] + [None]
+        versions[key] = [(s, e, v) for s, e, (_, v) in zip(starts, ends, runs)]
+    return versions

@@ -114,23 +114,10 @@ def price_versions(events):
     observations = collections.defaultdict(list)
     for e in events:
         observations[e["product_id"]] += [(e["time"], e["price"])] if e["price"] is not None else []
-    versions = {}
+    versions = expect.scd2_versions({product: obs for product, obs in observations.items() if obs})
     for product, obs in observations.items():
         if not obs:
             versions[product] = [(None, None, None)]
-            continue
-        obs.sort()
-        runs = []  # (start, price)
-        for t, price in obs:
-            if runs and runs[-1][0] == t:
-                runs[-1] = (t, max(runs[-1][1], price))
-                if len(runs) > 1 and runs[-2][1] == runs[-1][1]:
-                    runs.pop()
-            elif not runs or runs[-1][1] != price:
-                runs.append((t, price))
-        starts = [None] + [t for t, _ in runs[1:]]
-        ends = [t for t, _ in runs[1:]] + [None]
-        versions[product] = [(s, e, p) for s, e, (_, p) in zip(starts, ends, runs)]
     return versions
 
 

@@ -62,21 +62,7 @@ def item_versions(valid):
     observations = {}
     for e in valid.values():
         observations.setdefault(e["item_id"], []).append((event_time(e), Decimal(e["price"])))
-    versions = {}
-    for item, obs in observations.items():
-        obs.sort()
-        runs = []  # (start, price)
-        for t, price in obs:
-            if runs and runs[-1][0] == t:
-                runs[-1] = (t, max(runs[-1][1], price))
-                if len(runs) > 1 and runs[-2][1] == runs[-1][1]:
-                    runs.pop()
-            elif not runs or runs[-1][1] != price:
-                runs.append((t, price))
-        starts = [None] + [t for t, _ in runs[1:]]
-        ends = [t for t, _ in runs[1:]] + [None]
-        versions[item] = [(s, e, p) for s, e, (_, p) in zip(starts, ends, runs)]
-    return versions
+    return expect.scd2_versions(observations)
 
 
 def utc_time(seconds):
