@@ -265,13 +265,19 @@ def crash_then_scale_out(dsn, bootstrap, log_path, group, keys, instances, insta
         first.wait(timeout=30)
     if on_crash:
         on_crash()
-    done = {**keys, "source.stop_when_caught_up": "true"}
-    together = [subprocess.Popen(daemon_args(dsn, bootstrap, group=group, **done, **{"instance.id": f"{instance_prefix}{n}"}),
+    return scale_out(dsn, bootstrap, group, {**keys, "source.stop_when_caught_up": "true"}, instances, instance_prefix)
+
+
+def scale_out(dsn, bootstrap, group, keys, instances, instance_prefix, timeout=300):
+    """`instances` daemons of `group` consuming together (instance.id <instance_prefix><n>; keys
+    should stop them when caught up), then one more run. Returns the last run's stderr; an
+    instance that fails raises AssertionError with its stderr's end."""
+    together = [subprocess.Popen(daemon_args(dsn, bootstrap, group=group, **keys, **{"instance.id": f"{instance_prefix}{n}"}),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(instances)]
     for proc in together:
-        _, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=timeout)
         assert proc.returncode == 0, err[-3000:]
-    last = run_daemon(dsn, bootstrap, group=group, **done)
+    last = run_daemon(dsn, bootstrap, group=group, **keys)
     assert last.returncode == 0, last.stderr[-3000:]
     return last.stderr
 

@@ -158,13 +158,7 @@ class SpecProductView(unittest.TestCase):
         folder = spec_copy(os.path.join(cls.tmp, "pipelines"))
         keys = {**COMMON, "pipelines.dir": folder, "pipelines.compiled": "none", "batch.max_records": 37,
                 "batch.trigger_interval_ms": 50, "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
-        two = [subprocess.Popen(harness.daemon_args(cls.spec, cls.kafka.bootstrap, group="spec", **keys, **{"instance.id": f"spec-{n}"}),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
-        for proc in two:
-            _, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err[-3000:]
-        last = harness.run_daemon(cls.spec, cls.kafka.bootstrap, group="spec", **keys)
-        assert last.returncode == 0, last.stderr[-3000:]
+        harness.scale_out(cls.spec, cls.kafka.bootstrap, "spec", keys, 2, "spec-", timeout=600)
 
     def test_every_dimension_holds_the_same_rows(self):
         for table, key in DIMENSIONS.items():
@@ -324,13 +318,7 @@ class EarliestOnASpecMadeTable(unittest.TestCase):
         cls.dsn = cls.pg.create_database("shop")
         keys = {**COMMON, "pipelines.dir": folder, "pipelines.run": "shop_first", "batch.max_records": 7, "batch.trigger_interval_ms": 20,
 "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
-        two = [subprocess.Popen(harness.daemon_args(cls.dsn, cls.kafka.bootstrap, group="shop", **keys, **{"instance.id": f"shop-{n}"}),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
-        for proc in two:
-            _, err = proc.communicate(timeout=600)
-            assert proc.returncode == 0, err[-3000:]
-        last = harness.run_daemon(cls.dsn, cls.kafka.bootstrap, group="shop", **keys)
-        assert last.returncode == 0, last.stderr[-3000:]
+        harness.scale_out(cls.dsn, cls.kafka.bootstrap, "shop", keys, 2, "shop-", timeout=600)
 
     def test_the_generated_table_keeps_the_policys_state(self):
         columns = harness.query(self.dsn, "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
