@@ -475,10 +475,13 @@ private:
             if (w.kind != WindowKind::global) kept = {w.start_column, w.end_column};
             if (w.kind == WindowKind::session) kept.insert(kSessionLastEventTime);  // a session's merge state (table_schema.h)
             for (const auto& a : w.aggregates)
+            {
                 for (auto& state : aggregate_state_columns(w, a)) {
                     if (!is_sql_name(state)) c.fail("the state column '" + state + "' of aggregate " + a.column + " would be longer than 63 bytes: shorten the aggregate's name");
                     kept.insert(std::move(state));
                 }
+                check_side_table(c, w, a);
+            }
             check_columns(c, {key_columns, aggregate_columns}, kept);
             if (const Cursor* l = Cursor::find(e, "late")) {
                 if (w.kind == WindowKind::global) l->fail("a global window never ends, so no record is late for it: remove late");
@@ -487,6 +490,16 @@ private:
             parse_view(c, e, w, {key_columns, aggregate_columns, std::vector<std::string>(kept.begin(), kept.end())});
             spec_.windows.push_back(std::move(w));
         }
+    }
+
+    /// PostgreSQL cuts names at 63 bytes without an error, so two long side-table names could
+    /// become one table: refuse a count_distinct or mode whose side table would be cut.
+    static void check_side_table(const Cursor& c, const WindowTableSpec& w, const AggregateSpec& a) {
+        std::string side;
+        if (a.function == AggregateFunction::count_distinct) side = distinct_member_table(w, a);
+        if (a.function == AggregateFunction::mode) side = mode_count_table(w, a);
+        if (!side.empty() && !is_sql_name(side))
+            c.fail("the side table '" + side + "' of aggregate " + a.column + " would be longer than 63 bytes: shorten the table's or the aggregate's name");
     }
 
     void parse_window_shape(const Cursor& c, const std::vector<std::pair<std::string, Cursor>>& e, WindowTableSpec& w) {

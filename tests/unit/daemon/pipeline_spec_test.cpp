@@ -178,6 +178,9 @@ TEST(PipelineSpec, HostileInputs) {
     state.replace(state.find("buyers: count_distinct(user_id)"), 31,
                   "first_buyer: {function: first, of: user_id, where: {price: 5}}, first_buyer_event_time: count");
     expect_error(state, 17, "windows.win_revenue", "'first_buyer_event_time' is one the table keeps for itself");
+    // PostgreSQL would cut a count_distinct's side table name (<table>_<column>_members) at 63 bytes.
+    const std::string long_table = "win_" + std::string(46, 'r');
+    expect_error(with("  win_revenue:", "  " + long_table + ":"), 17, "windows." + long_table, "side table '" + long_table + "_buyers_members'");
     expect_error(with("where: {user_id: [user_1, user_2]}", "where: {user_id: []}"), 19, "windows.win_revenue.aggregates.big.where.user_id", "empty list");
     expect_error(with("input: at}", "input: user_id}"), 10, "enrichers.calendar.input", "takes a timestamp field");
     expect_error(with("  event_id: {pointer", "  ? [a, b]\n  : 1\n  event_id: {pointer"), 4, "fields", "plain name");
