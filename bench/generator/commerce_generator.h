@@ -22,9 +22,10 @@
 // from the seed and the message's ordinal among the messages that are not resent duplicates,
 // through a bijective mix. Two distinct events have distinct ids even within one second (unlike
 // the seed producer's `<user_id>_<product_id>_<epoch>`); a resent duplicate repeats the
-// original's bytes, id included. An id derived from the row's content instead (as a loader of
-// the CSV must) names the same events, since no two distinct events here are equal rows; the id
-// strings differ. Thread rules: one thread.
+// original's bytes, id included. An id derived from the event's content instead (as a loader of
+// the CSV must: pipelines/commerce_events.yaml's key, bench/loader/event_id.h) names the same
+// events, since no two distinct events here agree in time, type, product, user, session and
+// price; the id strings differ. Thread rules: one thread.
 #pragma once
 
 #include "commerce_catalog.h"

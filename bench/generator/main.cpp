@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
          "commerce: unknown event type, negative or unparsable price, missing user_id, missing event_time/product_id/user_session")
         ("duplicate-share", po::value(&g.duplicate_share)->default_value(0), "share of messages repeating an earlier valid one (0..1)")
         ("brokers", po::value(&brokers), "Kafka bootstrap servers; produce there when given")
-        ("topic", po::value(&topic), "Kafka topic (default: the event type, product_view or commerce)")
+        ("topic", po::value(&topic), "Kafka topic (default: the pipeline's, product_view or commerce_events)")
         ("partitioning", po::value(&partitioning_name)->default_value("device"),
          "device: keyed by device id, for commerce by user id (a device's or user's events share a partition); round_robin: unkeyed, message i to partition "
          "i mod N; random: unkeyed, a partition drawn from the seed (the events' bytes do not change)")
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
         if (event_type != "commerce" && (vm.count("csv") || !vm["same-second-share"].defaulted()))
             throw std::invalid_argument("--csv and --same-second-share need --event-type commerce");
         if (brokers.empty() && jsonl.empty() && csv.empty()) throw std::invalid_argument("give --brokers, --jsonl, --csv or a combination");
-        if (topic.empty()) topic = event_type;
+        if (topic.empty()) topic = event_type == "commerce" ? "commerce_events" : event_type;  // pipelines/*.yaml's topics
         partitioning = starstream::bench::parse_partitioning(partitioning_name);
     } catch (const std::exception& e) {
         std::cerr << "starstream-generate: " << e.what() << "\n" << opts;

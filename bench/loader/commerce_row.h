@@ -14,7 +14,7 @@ namespace starstream::bench::loader {
 /// CSV and JSONL sources fill the same struct, so validation and the event id do not depend
 /// on the input format.
 struct CommerceRow {
-    std::string event_time;     ///< CSV "YYYY-MM-DD HH:MM:SS UTC", JSONL "timestamp"
+    std::string event_time;     ///< CSV event_time, JSONL "timestamp" (either: REES46's form or ISO 8601 UTC)
     std::string event_type;     ///< view, cart, remove_from_cart, purchase
     std::string product_id;
     std::string category_id;
@@ -40,8 +40,8 @@ enum class RejectReason {
     missing_user_id,
     missing_user_session,
     unknown_event_type,    ///< not one of view, cart, remove_from_cart, purchase
-    bad_event_time,        ///< not a valid "YYYY-MM-DD HH:MM:SS UTC" or "YYYY-MM-DDTHH:MM:SSZ"
-    bad_price,             ///< not a plain decimal (digits, optional fraction), or more than 15 digits
+    bad_event_time,        ///< not a valid "YYYY-MM-DD HH:MM:SS UTC" or ISO 8601 UTC time (commerce_validation.h)
+    bad_price,             ///< not a plain decimal (digits, optional fraction), or more than 15 significant digits
     negative_price,        ///< a decimal below zero
     message_too_large,     ///< the encoded message exceeds --max-message-bytes (a broker would refuse it)
 };
@@ -55,7 +55,7 @@ struct Reject {
 
 /// One record of an input file: a row to validate, or a reject found while reading it.
 struct SourceRecord {
-    std::uint64_t line = 0;        ///< 1-based physical line where the record starts (the CSV header is line 1)
+    std::uint64_t line = 0;        ///< 1-based physical line where the record starts, also for a record spanning lines (the CSV header is line 1)
     std::string raw;               ///< the record's bytes as in the file, without its line end
     CommerceRow row;               ///< filled when `reject` is empty
     std::optional<Reject> reject;  ///< set by the source for invalid_utf8, malformed_csv, field_count, malformed_json

@@ -1,5 +1,7 @@
 #include "commerce_validation.h"
 
+#include "spec/content_id.h"
+
 #include <chrono>
 
 namespace starstream::bench::loader {
@@ -27,13 +29,7 @@ std::optional<Reject> check_price(const std::string& text, std::string& canonica
     bool ok = int_end > start && (point == std::string::npos || point + 1 < text.size());
     for (std::size_t i = start; ok && i < text.size(); ++i) ok = i == point || is_digit(text[i]);
     if (!ok) return Reject{RejectReason::bad_price, "price " + text + ": expected a decimal such as 31.90"};
-    std::size_t int_first = start;
-    while (int_first + 1 < int_end && text[int_first] == '0') ++int_first;  // "007" -> "7", "0" stays
-    std::size_t frac_last = text.size();
-    if (point != std::string::npos)
-        while (frac_last > point + 1 && text[frac_last - 1] == '0') --frac_last;  // "31.90" -> "31.9"
-    std::string magnitude = text.substr(int_first, int_end - int_first);
-    if (point != std::string::npos && frac_last > point + 1) magnitude += text.substr(point, frac_last - point);
+    const std::string magnitude = content_id::canonical_decimal(std::string_view(text).substr(start));
     const std::size_t significant = magnitude.size() - (magnitude.find('.') == std::string::npos ? 0 : 1) - (magnitude[0] == '0' ? 1 : 0);
     if (significant > 15)
         return Reject{RejectReason::bad_price, "price " + text + ": more than 15 digits (a JSON number would not keep it)"};
@@ -46,26 +42,42 @@ std::optional<Reject> check_price(const std::string& text, std::string& canonica
 }  // namespace
 
 std::optional<std::int64_t> parse_event_time(const std::string& text) {
-    // Positions of "YYYY-MM-DD?HH:MM:SS" are fixed; the separator and the suffix tell the form.
-    const bool csv_form = text.size() == 23 && text[10] == ' ' && text.compare(19, 4, " UTC") == 0;
-    const bool iso_form = text.size() == 20 && text[10] == 'T' && text[19] == 'Z';
-    if (!csv_form && !iso_form) return std::nullopt;
-    if (text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return std::nullopt;
+    // "YYYY-MM-DD?HH:MM:SS" at fixed positions; the separator and what follows tell the form.
+    if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return std::nullopt;
+    std::int64_t fraction_us = 0;
+    if (text[10] == ' ') {
+        if (text.compare(19, std::string::npos, " UTC") != 0) return std::nullopt;
+    } else if (text[10] == 'T') {
+        std::size_t at = 19;
+        if (text[at] == '.') {  // 1 to 6 digits: what Python (6), pandas and JavaScript (3) write
+            std::size_t digits_seen = 0;
+            for (++at; at < text.size() && is_digit(text[at]) && digits_seen < 6; ++at, ++digits_seen)
+                fraction_us = fraction_us * 10 + (text[at] - '0');
+            if (digits_seen == 0) return std::nullopt;
+            for (std::size_t pad = digits_seen; pad < 6; ++pad) fraction_us *= 10;
+        }
+        const std::string zone = text.substr(at);
+        if (zone != "Z" && zone != "+00:00" && zone != "+0000") return std::nullopt;  // UTC only (EVENTS.md)
+    } else {
+        return std::nullopt;
+    }
     const int y = digits(text, 0, 4), mo = digits(text, 5, 2), d = digits(text, 8, 2);
     const int h = digits(text, 11, 2), mi = digits(text, 14, 2), s = digits(text, 17, 2);
     if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || h > 23 || mi > 59 || s > 59) return std::nullopt;
     const std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{unsigned(mo)}, std::chrono::day{unsigned(d)}};
     if (!date.ok()) return std::nullopt;
     const std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-    return days * 86400 + h * 3600 + mi * 60 + s;
+    return (days * 86400 + h * 3600 + mi * 60 + s) * 1'000'000 + fraction_us;
 }
 
-std::string format_iso8601(std::int64_t epoch_seconds) {
+std::string format_iso8601(std::int64_t epoch_us) {
+    const std::int64_t epoch_seconds = epoch_us >= 0 ? epoch_us / 1'000'000 : (epoch_us - 999'999) / 1'000'000;
+    const std::int64_t micros = epoch_us - epoch_seconds * 1'000'000;
     const std::int64_t days = epoch_seconds >= 0 ? epoch_seconds / 86400 : (epoch_seconds - 86399) / 86400;
     const std::int64_t second_of_day = epoch_seconds - days * 86400;
     const std::chrono::year_month_day date{std::chrono::sys_days{std::chrono::days{days}}};
     // By hand rather than snprintf: this runs once per event sent.
-    std::string out = "0000-00-00T00:00:00Z";
+    std::string out = micros ? "0000-00-00T00:00:00.000000Z" : "0000-00-00T00:00:00Z";
     auto put = [&out](std::size_t at, unsigned value, int width) {
         for (int i = width - 1; i >= 0; --i, value /= 10) out[at + std::size_t(i)] = char('0' + value % 10);
     };
@@ -75,6 +87,7 @@ std::string format_iso8601(std::int64_t epoch_seconds) {
     put(11, unsigned(second_of_day / 3600), 2);
     put(14, unsigned(second_of_day / 60 % 60), 2);
     put(17, unsigned(second_of_day % 60), 2);
+    if (micros) put(20, unsigned(micros), 6);
     return out;
 }
 
@@ -97,12 +110,12 @@ std::optional<Reject> validate(const CommerceRow& row, CommerceEvent& out) {
         return Reject{RejectReason::unknown_event_type, "event_type " + t + ": expected view, cart, remove_from_cart or purchase"};
     const std::optional<std::int64_t> time = parse_event_time(row.event_time);
     if (!time)
-        return Reject{RejectReason::bad_event_time, "event_time " + row.event_time + ": expected YYYY-MM-DD HH:MM:SS UTC or YYYY-MM-DDTHH:MM:SSZ"};
+        return Reject{RejectReason::bad_event_time, "event_time " + row.event_time + ": expected YYYY-MM-DD HH:MM:SS UTC or ISO 8601 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff], then Z or +00:00)"};
     out.price.clear();
     if (!row.price.empty())
         if (auto reject = check_price(row.price, out.price)) return reject;
     out.row = &row;
-    out.epoch_seconds = *time;
+    out.epoch_us = *time;
     return std::nullopt;
 }
 

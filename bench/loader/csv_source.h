@@ -9,7 +9,11 @@
 //     opening quote never closed is malformed_csv at the line it opened (it runs to the end
 //     of the file), and a '"' inside an unquoted field is data (RFC 4180 forbids it, but
 //     rejecting it would refuse rows the seed producer accepted).
-//   - A record with another number of fields than the header is field_count.
+//   - A record with another number of fields than the header is field_count (RFC 4180: "each
+//     line should contain the same number of fields"): a row cut short by a truncated
+//     download, or an unquoted ',' that splits a field, is rejected, never padded or shifted.
+//   - A rejected record's line is where it starts, also when quoted line breaks make it span
+//     several lines: the line an editor jumps to.
 //   - An empty line is no record (counted in blank_lines()).
 // Thread rules: one thread.
 #pragma once

@@ -34,7 +34,7 @@ std::string_view EventEncoder::encode(const CommerceEvent& event, const std::str
     out_ += "{\"event_id\":";
     append_string(out_, id);
     out_ += ",\"timestamp\":";
-    append_string(out_, format_iso8601(event.epoch_seconds));
+    append_string(out_, format_iso8601(event.epoch_us));
     out_ += ",\"event_type\":";
     append_string(out_, r.event_type);
     out_ += ",\"user_id\":";

@@ -60,6 +60,7 @@ bool JsonlSource::next(SourceRecord& out) {
             return false;
         }
         ++line_;
+        if (line_ == 1 && out.raw.compare(0, 3, "\xEF\xBB\xBF") == 0) out.raw.erase(0, 3);  // byte order mark, as csv_source.h
         if (!out.raw.empty() && out.raw.back() == '\r') out.raw.pop_back();
         if (out.raw.find_first_not_of(" \t") != std::string::npos) break;
         ++blank_lines_;

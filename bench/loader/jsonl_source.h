@@ -7,6 +7,9 @@
 // the loader derives the id from the fields (event_id.h), so a reloaded message keeps its id.
 // Anything else (not JSON, not an object, a field of another type) is malformed_json; bytes
 // that are not UTF-8 are invalid_utf8. An empty line is no record (counted in blank_lines()).
+// A UTF-8 byte order mark before the first line is skipped (PowerShell 5's and older Notepad's
+// "UTF-8" write one). "timestamp" takes commerce_validation.h's grammar: ISO 8601 UTC with Z or
+// +00:00 and an optional fraction, or REES46's "YYYY-MM-DD HH:MM:SS UTC".
 // Thread rules: one thread.
 #pragma once
 

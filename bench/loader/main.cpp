@@ -1,7 +1,7 @@
 // starstream-load: REES46 commerce events (../shared/EVENTS.md section 2) from CSV or JSONL
 // files into a Kafka topic, as JSON in the seed producer's shape (event_encoding.h).
 //
-//   starstream-load --brokers HOST:PORT [--topic commerce] [--key user] events.csv ...
+//   starstream-load --brokers HOST:PORT [--topic commerce_events] [--key user] events.csv ...
 //
 // Data flow: source (csv_source.h, jsonl_source.h) -> validation (commerce_validation.h) ->
 // event id (event_id.h) -> encoding (event_encoding.h) -> Kafka (common/kafka_writer.h); a
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     opts.add_options()
         ("help,h", "show this help")
         ("brokers", po::value(&brokers), "Kafka bootstrap servers (required)")
-        ("topic", po::value(&topic)->default_value("commerce"), "Kafka topic (starstream-generate's for commerce events)")
+        ("topic", po::value(&topic)->default_value("commerce_events"), "Kafka topic (pipelines/commerce_events.yaml's)")
         ("key", po::value(&key_name)->default_value("user"),
          "message key: user (user_id, as the seed producer: a user's events share a partition, in file order), "
          "session (user_session) or none (no key: librdkafka's sticky partitioner spreads batches)")

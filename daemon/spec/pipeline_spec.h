@@ -57,6 +57,10 @@ struct FieldSpec {
     /// `invalid: no_value`: a string the type cannot read is no value instead of a dead letter (as
     /// the compiled product_view reads an IP address it cannot parse); another JSON type still is one.
     bool invalid_is_no_value = false;
+    /// Non-empty: the field is no part of the message but the event's content id, a uuid of
+    /// these fields' typed values (indices into PipelineSpec::fields, each before this one;
+    /// content_id.h), made by `event: {id: {name: <this field>, hash: [...]}}`.
+    std::vector<std::size_t> hash_of;
     FieldType type = FieldType::text;
     TimestampEncoding timestamp;  ///< FieldType::timestamp only
     // Validation rules: each failure is a dead letter naming the field and the rule.
@@ -68,7 +72,9 @@ struct FieldSpec {
 };
 
 struct EventSpec {
-    std::vector<std::string> id;  ///< fields whose values together identify an event (dedupe key)
+    /// Fields whose values together identify an event (dedupe key). `id: {name: k, hash: [a, b]}`
+    /// makes it one field k (uuid, FieldSpec::hash_of) derived from the content of a and b.
+    std::vector<std::string> id;
     std::string time;             ///< the event-time field (FieldType::timestamp)
 };
 

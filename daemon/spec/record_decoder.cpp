@@ -1,10 +1,13 @@
 #include "spec/record_decoder.h"
 
+#include "spec/content_id.h"
+
 #include <arpa/inet.h>
 #include <date/date.h>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -103,7 +106,27 @@ std::optional<std::int64_t> formatted_us(const std::string& text, const std::str
     return us;
 }
 
+/// A typed value as content_id.h hashes it.
+std::string content_text(const FieldSpec& f, const FieldValue& value) {
+    if (const auto* text = std::get_if<std::string>(&value)) return f.type == FieldType::numeric ? content_id::canonical_decimal(*text) : *text;
+    if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
+    if (const auto* d = std::get_if<double>(&value)) {
+        char buffer[32];
+        return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, *d).ptr);  // shortest round trip
+    }
+    if (const auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
+    return "";
+}
+
 }  // namespace
+
+std::string RecordDecoder::content_id(std::size_t field, const std::vector<FieldValue>& values) const {
+    std::vector<std::string> texts;
+    for (std::size_t input : fields_[field].hash_of) texts.push_back(content_text(fields_[input], values[input]));
+    std::string id;
+    content_id::uuid_of(std::vector<std::string_view>(texts.begin(), texts.end()), id);
+    return id;
+}
 
 RecordDecoder::RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes) : fields_(spec.fields), max_bytes_(max_bytes) {
     for (const auto& f : fields_) patterns_.push_back(f.pattern.empty() ? nullptr : std::make_unique<RE2>(f.pattern));
@@ -123,6 +146,10 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
     out.values.assign(fields_.size(), std::monostate{});
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         const FieldSpec& f = fields_[i];
+        if (!f.hash_of.empty()) {  // the inputs come before it (spec_reader)
+            out.values[i] = content_id(i, out.values);
+            continue;
+        }
         simdjson::dom::element value;
         bool found = false;
         if (f.sources.empty()) {

@@ -31,6 +31,8 @@
 // field is null unless the message also holds a value at that pointer. `map`: a text value is
 // replaced by its entry after the rules are checked; a value the map does not list is null
 // ("not allowed" for a required field). `default` (text): the value when none was found.
+// A content-id field (`event: {id: {name, hash}}`, FieldSpec::hash_of) reads nothing from the
+// message: its value is content_id.h's uuid of its inputs' values as decoded above.
 // `invalid: no_value`: a string the type cannot read (an IP address that is none, a malformed
 // UUID or time) is no value, not a dead letter; another JSON type still is one.
 // Thread rules: one thread per object (the simdjson parser is reused).
@@ -80,6 +82,8 @@ private:
     /// Converts and checks one field's element. Returns "" or the reason.
     std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
     std::string check_rules(std::size_t field, const FieldValue& value) const;
+    /// The uuid of a content-id field (FieldSpec::hash_of) from the values decoded before it.
+    std::string content_id(std::size_t field, const std::vector<FieldValue>& values) const;
 
     std::vector<FieldSpec> fields_;
     std::vector<std::unique_ptr<RE2>> patterns_;  ///< per field; null without a pattern

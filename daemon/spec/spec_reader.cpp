@@ -342,11 +342,36 @@ private:
 
     void parse_event(const Cursor& at) {
         const auto e = at.entries({"id", "time"});
-        for (const Cursor& id : at.need(e, "id").items()) spec_.event.id.push_back(required_field(id, "event id")->name);
+        const Cursor& id = at.need(e, "id");
+        if (id.is_mapping()) parse_content_id(id);
+        else
+            for (const Cursor& item : id.items()) spec_.event.id.push_back(required_field(item, "event id")->name);
         const Cursor& time = at.need(e, "time");
         const FieldSpec* f = required_field(time, "event time");
         if (f->type != FieldType::timestamp) time.fail("event time '" + time.text() + "' must be a timestamp field");
         spec_.event.time = f->name;
+    }
+
+    /// `id: {name: event_key, hash: [timestamp, user_id, ...]}`: a uuid field derived from the
+    /// listed fields' typed values (content_id.h), the event id. Its inputs may be optional (a
+    /// missing value hashes as ""), so a producer's id field needs no place in it.
+    void parse_content_id(const Cursor& at) {
+        const auto e = at.entries({"name", "hash"});
+        const Cursor& name = at.need(e, "name");
+        check_name(name, name.text(), "event id name");
+        if (spec_.field(name.text())) name.fail("event id '" + name.text() + "' has the name of a field: the hash makes a field of its own");
+        FieldSpec f;
+        f.name = name.text();
+        f.type = FieldType::uuid;
+        f.required = true;
+        for (const Cursor& item : at.need(e, "hash").items()) {
+            const FieldSpec* input = spec_.field(item.text());
+            if (!input) item.fail("event id hash: '" + item.text() + "' is not a field");
+            f.hash_of.push_back(std::size_t(input - spec_.fields.data()));
+        }
+        if (f.hash_of.empty()) at.fail("event id hash: list the fields whose values make an event, e.g. hash: [timestamp, user_id]");
+        spec_.fields.push_back(std::move(f));
+        spec_.event.id.push_back(name.text());
     }
 
     /// The field `at` names, which must be required: an event without it has no identity or time.

@@ -250,18 +250,18 @@ class CommerceGeneratorTest(unittest.TestCase):
 
 class CommerceToKafkaTest(unittest.TestCase):
     def test_topic_holds_the_jsonl_keyed_by_user(self):
-        kafka = harness.MockKafka(brokers=1, partitions=4, topics=("commerce",))
+        kafka = harness.MockKafka(brokers=1, partitions=4, topics=("commerce_events",))
         self.addCleanup(kafka.stop)
         folder = tempfile.mkdtemp(prefix="starstream-commerce-kafka-")
         summary, _, jsonl_path = run(folder, 11, events=5000, brokers=kafka.bootstrap)
         self.assertEqual(summary["messages"], 5000)
         with open(jsonl_path, encoding="utf-8") as f:
-            # The topic is the event type by default: commerce.
+            # The topic is the pipeline's by default: commerce_events.
             expected = sorted((json.loads(line).get("user_id", ""), line.rstrip("\n")) for line in f)
         consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap.split(","), auto_offset_reset="earliest",
                                  enable_auto_commit=False, consumer_timeout_ms=1000)
         self.addCleanup(consumer.close)
-        partitions = [TopicPartition("commerce", p) for p in range(4)]
+        partitions = [TopicPartition("commerce_events", p) for p in range(4)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         received = []

@@ -2,25 +2,34 @@
 2), in plain Python: what tests compare the daemon's customer profiles, segments and reports
 with. It reads no table the daemon writes and shares no code with it.
 
-Rules (the ones pipelines/commerce_events.yaml states, written here a second time):
-- a row is valid when event_time (`YYYY-MM-DD HH:MM:SS UTC`), event_type (view, cart,
-  remove_from_cart, purchase), product_id, user_id and user_session are present, and price is
-  empty (it is not required) or a plain decimal of at most 15 digits that is not negative
-  (EVENTS.md's validator, as starstream-load applies it); anything else is rejected with a reason;
-- identical valid rows are one event sent twice (the loader gives them one event id); two rows
-  that differ in any field are two events, even within one second;
+Rules (the ones pipelines/commerce_events.yaml and bench/loader/commerce_validation.h state,
+written here a second time):
+- records are split as RFC 4180 says, strictly (text after a closing quote is malformed_csv); a
+  record with another number of fields than the header is field_count; a rejected record is
+  named by the line it starts on;
+- a row is valid when event_time (`YYYY-MM-DD HH:MM:SS UTC`, or ISO 8601 UTC:
+  `YYYY-MM-DDTHH:MM:SS[.ffffff]` then `Z` or `+00:00`), event_type (view, cart,
+  remove_from_cart, purchase), product_id, user_id and user_session are present (not empty once
+  ASCII spaces and tabs are removed), and price is empty (it is not required) or a plain decimal
+  of at most 15 significant digits that is not negative (EVENTS.md's validator, as
+  starstream-load applies it); anything else is rejected with a reason;
+- two valid rows are one event when their time, event type, product, user, session and price
+  are equal as values (31.90 = 31.9; a time in either form), the spec's dedupe key; rows that
+  differ in one of them are two events, even within one second;
 - a customer profile per user_id over its distinct events: counts per event type, distinct
   sessions, revenue (the purchases' prices), average order value (revenue / purchases),
   conversion rate (purchases / views), cart abandonment rate (1 - purchases / cart additions,
   at least 0), first and last seen, days active (distinct UTC dates), favourite category and
   brand (the most frequent non-empty value over the customer's events; a tie goes to the
-  smallest value), and the segment: the first of EVENTS.md's rules that holds.
+  smallest value), and the segment: the first of EVENTS.md's rules that holds;
+- a session per user_session over its distinct events (sessions()).
 
     /usr/bin/python3 tests/support/commerce_oracle.py events.csv
 prints the profiles' segment counts and the summary figures as JSON.
 """
 import csv
 import datetime
+import io
 import json
 import re
 import sys
@@ -29,7 +38,7 @@ from decimal import Decimal, InvalidOperation
 
 EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
 REQUIRED = ("event_time", "event_type", "product_id", "user_id", "user_session")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"  # REES46's form, what the generator writes
 # EVENTS.md section 2, checked in order: (segment, minimum purchases, minimum revenue, minimum
 # cart additions, minimum views); the last one always holds.
 SEGMENTS = (
@@ -44,52 +53,82 @@ SEGMENTS = (
 
 
 PRICE = re.compile(r"-?([0-9]+)(\.([0-9]+))?")
-TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC")
+TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2}:[0-9]{2}:[0-9]{2}) UTC"
+                  r"|([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)(?:Z|\+00:?00)")
+# What makes an event: the spec's event.id.hash fields.
+IDENTITY = ("time", "event_type", "product_id", "user_id", "user_session", "price")
+
+
+def parse_time(text):
+    """An event time in either accepted form as an aware UTC datetime, or None."""
+    m = TIME.fullmatch(text)
+    if not m:
+        return None
+    day, clock = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    try:
+        return datetime.datetime.fromisoformat(day + "T" + (clock.ljust(15, "0") if "." in clock else clock)).replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
 
 
 def reject_reason(row):
     """Why EVENTS.md's validator rejects `row` (a dict of the CSV's fields), or None; the reasons
     are starstream-load's names (bench/loader/commerce_row.h)."""
     for field in REQUIRED:
-        if not (row.get(field) or "").strip():
+        if not row[field].strip(" \t"):
             return f"missing_{field}"
     if row["event_type"] not in EVENT_TYPES:
         return "unknown_event_type"
-    try:
-        if not TIME.fullmatch(row["event_time"]):
-            raise ValueError
-        datetime.datetime.strptime(row["event_time"], TIME_FORMAT)
-    except ValueError:
+    if parse_time(row["event_time"]) is None:
         return "bad_event_time"
-    price = row.get("price") or ""
+    price = row["price"]
     if price == "":
         return None  # price is not among EVENTS.md's required fields
     digits = PRICE.fullmatch(price)
-    if not digits or len(digits.group(1)) + len(digits.group(3) or "") > 15:
+    if not digits or len(digits.group(1).lstrip("0")) + len((digits.group(3) or "").rstrip("0")) > 15:
         return "bad_price"
     if Decimal(price) < 0:
         return "negative_price"
     return None
 
 
+def csv_records(path):
+    """(line the record starts on, its fields or None when it is not strict RFC 4180 CSV), after
+    the header; blank lines are no records. Python's csv module finds each record's lines
+    (non-strict, to read on past a malformed one); the record's own text is then read again
+    strictly."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        text = f.read()
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(io.StringIO(text, newline=""))
+    end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        if record:
+            try:
+                yield start, next(csv.reader(io.StringIO("".join(lines[start - 1:end]), newline=""), strict=True))
+            except csv.Error:
+                yield start, None
+
+
 def read_events(path):
     """(distinct valid events as dicts with a parsed `time` and `price`, rejects as (line, reason))."""
     events, seen, rejects = [], set(), []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        for row in reader:
-            reason = reject_reason(row)
-            if reason:
-                rejects.append((reader.line_num, reason))
-                continue
-            identity = tuple(row.get(k, "") for k in reader.fieldnames)
-            if identity in seen:
-                continue
-            seen.add(identity)
-            e = dict(row)
-            e["time"] = datetime.datetime.strptime(row["event_time"], TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
-            e["price"] = Decimal(row["price"]) if row.get("price") else None
-            events.append(e)
+    records = csv_records(path)
+    _, header = next(records)
+    for line, fields in records:
+        reason = "malformed_csv" if fields is None else "field_count" if len(fields) != len(header) else None
+        row = dict(zip(header, fields)) if reason is None else None
+        reason = reason or reject_reason(row)
+        if reason:
+            rejects.append((line, reason))
+            continue
+        e = dict(row, time=parse_time(row["event_time"]), price=Decimal(row["price"]) if row["price"] else None)
+        identity = tuple(e[k] for k in IDENTITY)  # Decimal("31.90") == Decimal("31.9"), and they hash alike
+        if identity in seen:
+            continue
+        seen.add(identity)
+        events.append(e)
     return events, rejects
 
 
@@ -142,6 +181,23 @@ def profiles(events):
             "favourite_brand": mode(e["brand"] for e in es),
             "segment": segment(purchases, revenue, carts, views),
         }
+    return out
+
+
+def sessions(events):
+    """user_session -> its row (commerce_session): the user with the most events in it (ties: the
+    smallest), first and last event time, events, views, carts, purchases, and revenue (the
+    purchases' prices; None when no purchase has one)."""
+    by_session = defaultdict(list)
+    for e in events:
+        by_session[e["user_session"]].append(e)
+    out = {}
+    for token, es in by_session.items():
+        types = Counter(e["event_type"] for e in es)
+        priced = [e["price"] for e in es if e["event_type"] == "purchase" and e["price"] is not None]
+        out[token] = {"user_id": mode(e["user_id"] for e in es), "first_event": min(e["time"] for e in es),
+                      "last_event": max(e["time"] for e in es), "events": len(es), "views": types["view"], "carts": types["cart"],
+                      "purchases": types["purchase"], "revenue": sum(priced, Decimal(0)) if priced else None}
     return out
 
 

@@ -416,3 +416,27 @@ TEST(PipelineSpec, GlobalWindowModeAndView) {
     expect_error(in_profile("- {name: Big, when: \"buys >= 3 and avg_spent > 10\"}", "- {name: Big}"), 30, "windows.win_profile.segments.rules[0]",
                  "only the last rule");
 }
+
+/// kValid whose event id is `id` (YAML), its fact holding event_key as a column too.
+std::string keyed_by(const std::string& id) {
+    std::string text = with("event: {id: event_id, time: at}", "event: {id: " + id + ", time: at}");
+    return text.replace(text.find("columns: [event_id,"), 19, "columns: [event_key, event_id,");
+}
+
+TEST(PipelineSpec, AnEventIdHashedFromTheContent) {
+    const PipelineSpec spec = parse_pipeline_spec(keyed_by("{name: event_key, hash: [at, user_id, price]}"), "lab.yaml");
+    ASSERT_EQ(spec.event.id, std::vector<std::string>{"event_key"});
+    const FieldSpec* key = spec.field("event_key");
+    ASSERT_NE(key, nullptr);
+    EXPECT_EQ(key->type, FieldType::uuid);
+    EXPECT_TRUE(key->required);
+    // Inputs by index into the fields, in the listed order; the key comes after them.
+    EXPECT_EQ(key->hash_of, (std::vector<std::size_t>{3, 1, 2}));
+    EXPECT_EQ(&spec.fields.back(), key);
+    expect_error(keyed_by("{name: event_key, hash: [at, who]}"), 8, "event.id.hash[1]", "'who' is not a field");
+    expect_error(keyed_by("{name: price, hash: [at]}"), 8, "event.id.name", "has the name of a field");
+    expect_error(keyed_by("{name: event_key}"), 8, "event.id", "missing key");
+    // Like any event id, the fact's grain must be one of its columns.
+    expect_error(with("event: {id: event_id, time: at}", "event: {id: {name: event_key, hash: [at]}, time: at}"), 14, "facts.fact_lab.grain",
+                 "'event_key' is in no column");
+}

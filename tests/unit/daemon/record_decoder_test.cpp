@@ -1,5 +1,6 @@
 // The spec-driven decoder: lab events (pipelines/lab_events.yaml) and every field type, against
 // hand-computed values; each malformed message becomes the dead-letter reason a reader expects.
+#include "spec/content_id.h"
 #include "spec/record_decoder.h"
 #include "spec/spec_reader.h"
 
@@ -208,4 +209,51 @@ facts:
     EXPECT_EQ(decoder.decode(R"({"at":0,"id":"","kind":"view"})", r), "missing field: id");
     // A later pointer's value is still checked: a wrong type is a reason, not skipped.
     EXPECT_EQ(decoder.decode(R"({"at":0,"id":"6","viewing_product_id":7,"kind":"click"})", r), "wrong type: product must be a string");
+}
+
+// ---- a content id (event: {id: {name, hash}}) -------------------------------------------------
+
+namespace {
+
+/// EVENTS.md section 2's seed producer shape, keyed by its content as pipelines/commerce_events.yaml.
+PipelineSpec commerce_spec() { return read_pipeline_spec(std::string(STARSTREAM_SOURCE_DIR) + "/pipelines/commerce_events.yaml"); }
+
+const std::string kSeed =
+    R"({"event_id":"9008_501_1600945200","timestamp":"2020-09-24T11:00:00Z","event_type":"view","user_id":"9008","user_session":"S2",)"
+    R"("product":{"id":"501","category_id":"2053013555631882655","category_code":"electronics.audio","brand":"gamma","price":20.0}})";
+
+std::string key_of(RecordDecoder& decoder, const PipelineSpec& spec, const std::string& json) {
+    DecodedRecord r;
+    const std::string reason = decoder.decode(json, r);
+    EXPECT_EQ(reason, "") << json;
+    return reason.empty() ? std::get<std::string>(r.values[index_of(spec, "event_key")]) : "";
+}
+
+}  // namespace
+
+TEST(RecordDecoder, AContentIdIsTheUuidOfTheTypedValues) {
+    const PipelineSpec spec = commerce_spec();
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    ASSERT_EQ(decoder.decode(kSeed, r), "");
+    EXPECT_EQ(std::get<std::string>(r.values[index_of(spec, "event_id")]), "9008_501_1600945200") << "the producer's id is a plain column";
+    // The definition starstream-load shares: the hash list's values as content_id.h writes them.
+    std::string expected;
+    starstream::content_id::uuid_of({"1600945200000000", "view", "501", "9008", "S2", "20"}, expected);
+    EXPECT_EQ(std::get<std::string>(r.values[index_of(spec, "event_key")]), expected);
+}
+
+TEST(RecordDecoder, AContentIdIsTheSameForTheSameValuesHoweverSpelled) {
+    const PipelineSpec spec = commerce_spec();
+    RecordDecoder decoder(spec, 65536);
+    const std::string key = key_of(decoder, spec, kSeed);
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"20.0", R"("20.00")"}, {"20.0", R"("020")"}, {"20.0", "2e1"}, {"20.0", R"("2.0E+1")"},  // one price
+             {"11:00:00Z", "11:00:00+00:00"}, {"11:00:00Z", "11:00:00.000Z"}, {"11:00:00Z", "11:00:00.000000+0000"},  // one time
+             {"9008_501_1600945200", "another producer id"}, {"gamma", "delta"}, {R"("electronics.audio")", "null"}})  // not the event
+        EXPECT_EQ(key_of(decoder, spec, with(kSeed, from, to)), key) << from << " -> " << to;
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {R"("view")", R"("cart")"}, {"20.0", "20.01"}, {"20.0", "null"}, {"11:00:00Z", "11:00:00.000001Z"}, {R"("S2")", R"("S3")"},
+             {R"("user_id":"9008")", R"("user_id":"9009")"}, {R"("id":"501")", R"("id":"502")"}})
+        EXPECT_NE(key_of(decoder, spec, with(kSeed, from, to)), key) << from << " -> " << to;
 }
