@@ -5,9 +5,9 @@ one of its guarantees, each a failing test on main 8bfd241. Not registered in CM
     cd tests/integration && STARSTREAM_SOURCE_DIR=... STARSTREAM_BUILD_DIR=... \
         /usr/bin/python3 -m unittest test_commerce_review
 
-LoaderAgainstCommerceOracle (no daemon): starstream-load on small hostile CSV and JSONL files,
-compared with tests/support/commerce_oracle.py, the oracle test_commerce_pipeline checks the
-loader's rejects and the facts against (its rejects by line and reason, its distinct events).
+Fixed and moved (branch commerce-input): the loader/oracle cases to test_loader.py
+(ThreeValidatorsAgree); the seed producer's messages and the price-less purchases to
+test_commerce_pipeline.py (HandWrittenEvents). Left here: the two SCD type 1 findings.
 
 CommerceReports (loader, mock cluster, one daemon run, PostgreSQL): a few hand-written rows
 each isolating one case of the reports or of the loader/daemon hand-over; expectations are the
@@ -32,7 +32,6 @@ import commerce_oracle  # noqa: E402
 LOADER = os.path.join(harness.BUILD_DIR, "bench", "starstream-load")
 REPORTS = os.path.join(harness.SOURCE_DIR, "sql", "reports", "commerce")
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
-VALID = "2020-09-24 10:00:00 UTC,view,1001,2001,electronics.smartphone,acme,31.90,5001,SESSIONAAA"
 
 
 def load(bootstrap, topic, path, tmp):
@@ -50,100 +49,6 @@ def load(bootstrap, topic, path, tmp):
                               capture_output=True, text=True, timeout=60, check=True)
         messages = [json.loads(line) for line in read.stdout.splitlines() if line]
     return summary, rejected, messages
-
-
-class LoaderAgainstCommerceOracle(unittest.TestCase):
-    """Finding: bench/loader and tests/support/commerce_oracle.py implement two different
-    validators of EVENTS.md section 2 (test_loader.py has a third, which agrees with the loader).
-    On every case below, the pipeline test's assertions (loader rejects == oracle rejects, facts ==
-    the oracle's distinct events) would fail although nothing in the daemon is wrong."""
-
-    CASES = {
-        # A download cut mid-row: the loader says field_count, the oracle (DictReader fills None) missing_user_id.
-        "truncated_last_row": HEADER + "\n" + VALID + "\n2020-09-24 10:00:01 UTC,view,1002,2001,electronics.smartphone,acme",
-        # An unquoted comma in the last field: the loader rejects (field_count); the oracle keeps the row (the extra
-        # field goes to DictReader's restkey), so it counts one more event than the topic has.
-        "unquoted_comma_in_last_field": HEADER + "\n" + VALID + "\n2020-09-24 10:00:02 UTC,view,1003,2001,,acme,1.00,5002,SESS,ION\n",
-        # The loader takes the JSON form of the time in a CSV too; the oracle's regex only the CSV form.
-        "iso_time_in_csv": HEADER + "\n2020-09-24T10:00:03Z,view,1004,2001,,acme,1.00,5003,SESSIONBBB\n",
-        # 18 digits as written, 3 significant: the loader counts significant digits, the oracle every digit.
-        "zero_padded_price": HEADER + "\n2020-09-24 10:00:04 UTC,view,1005,2001,,acme,0000000000000031.90,5004,SESSIONCCC\n",
-        # Text after a closing quote: the loader (strict, as its header says) rejects; the oracle (csv non-strict) keeps "acmex".
-        "text_after_closing_quote": HEADER + '\n2020-09-24 10:00:05 UTC,view,1006,2001,,"acme"x,1.00,5005,SESSIONDDD\n',
-        # A quoted line break in a rejected row: the loader names the record's first line, the oracle (reader.line_num) its last.
-        "multi_line_rejected_row": HEADER + '\n2020-09-24 10:00:06 UTC,wishlist,1007,2001,,"ac\nme",1.00,5006,SESSIONEEE\n',
-        # The same event written twice with two spellings of its price: one event id for the loader (it hashes the
-        # canonical price), two events for the oracle (it dedupes the raw fields).
-        "price_spelled_twice": HEADER + "\n" + VALID + "\n" + VALID.replace("31.90", "31.9") + "\n",
-        # A user id of one no-break space: str.strip() blanks it (missing_user_id), the loader only trims spaces and tabs.
-        "no_break_space_user": HEADER + "\n2020-09-24 10:00:07 UTC,view,1008,2001,,acme,1.00,\u00a0,SESSIONFFF\n",
-    }
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="starstream-review-loader-")
-        cls.kafka = harness.MockKafka(brokers=1, partitions=1, topics=tuple(cls.CASES) + ("jsonl_times", "jsonl_bom"))
-        cls.addClassCleanup(cls.kafka.stop)
-
-    def check(self, name):
-        path = os.path.join(self.tmp, name + ".csv")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(self.CASES[name])
-        events, oracle_rejects = commerce_oracle.read_events(path)
-        _, rejected, messages = load(self.kafka.bootstrap, name, path, self.tmp)
-        self.assertEqual(rejected, sorted(oracle_rejects), "loader rejects vs commerce_oracle rejects")
-        self.assertEqual(len({m["event_id"] for m in messages}), len(events), "distinct events sent vs commerce_oracle's")
-
-    def test_truncated_last_row(self):
-        self.check("truncated_last_row")
-
-    def test_unquoted_comma_in_last_field(self):
-        self.check("unquoted_comma_in_last_field")
-
-    def test_iso_time_in_csv(self):
-        self.check("iso_time_in_csv")
-
-    def test_zero_padded_price(self):
-        self.check("zero_padded_price")
-
-    def test_text_after_closing_quote(self):
-        self.check("text_after_closing_quote")
-
-    def test_multi_line_rejected_row(self):
-        self.check("multi_line_rejected_row")
-
-    def test_price_spelled_twice(self):
-        self.check("price_spelled_twice")
-
-    def test_no_break_space_user(self):
-        self.check("no_break_space_user")
-
-    def test_iso_8601_utc_offsets_in_jsonl(self):
-        """Finding: EVENTS.md's producer JSON has `timestamp` "ISO 8601 UTC". Python's isoformat()
-        writes "+00:00", pandas' to_json "…​.000Z"; the loader refuses both (bad_event_time), so a
-        JSONL export of the seed producer's messages loads nothing. The daemon's own decoder reads
-        both forms (record_decoder.cpp iso8601_us)."""
-        stamps = ["2020-09-24T11:57:06Z", "2020-09-24T11:57:07+00:00", "2020-09-24T11:57:08.000Z", "2020-09-24T11:57:09.123456+00:00"]
-        path = os.path.join(self.tmp, "times.jsonl")
-        with open(path, "w") as f:
-            for i, stamp in enumerate(stamps):
-                f.write(json.dumps({"event_id": f"5001_1001_{i}", "timestamp": stamp, "event_type": "view", "user_id": "5001",
-                                    "user_session": "SESSIONAAA", "product": {"id": "1001", "category_id": "2001",
-                                    "category_code": "electronics.smartphone", "brand": "acme", "price": 31.9}}) + "\n")
-        summary, rejected, _ = load(self.kafka.bootstrap, "jsonl_times", path, self.tmp)
-        self.assertEqual(rejected, [], "ISO 8601 UTC times rejected")
-        self.assertEqual(summary["sent"], len(stamps))
-
-    def test_a_byte_order_mark_before_jsonl(self):
-        """Finding (minor): the CSV source skips a UTF-8 byte order mark, the JSONL source does not:
-        a JSONL file saved with one (Windows PowerShell 5's utf8, Notepad before 2019) loses its
-        first event as malformed_json."""
-        path = os.path.join(self.tmp, "bom.jsonl")
-        with open(path, "w", encoding="utf-8-sig") as f:
-            f.write(json.dumps({"timestamp": "2020-09-24T11:57:06Z", "event_type": "view", "user_id": "5001", "user_session": "SESSIONAAA",
-                                "product": {"id": "1001", "price": 31.9}}) + "\n")
-        summary, rejected, _ = load(self.kafka.bootstrap, "jsonl_bom", path, self.tmp)
-        self.assertEqual((rejected, summary["sent"]), ([], 1))
 
 
 # ---- the daemon and the reports ------------------------------------------------------------------
@@ -229,15 +134,6 @@ class CommerceReports(unittest.TestCase):
     def report(self, name):
         return expect.run_report({"port": self.pg.port, "dbname": "review"}, os.path.join(REPORTS, name), **{"from": "2000-01-01", "to": "2100-01-01"})
 
-    def expected_top(self, field):
-        """commerce_top_categories_brands' ranking by the oracle's rule: each purchase's own value, a price-less purchase adding 0."""
-        totals = {}
-        for e in self.events:
-            if e["event_type"] == "purchase" and e[field]:
-                revenue, n = totals.get(e[field], (Decimal(0), 0))
-                totals[e[field]] = (revenue + (e["price"] or 0), n + 1)
-        return [(name, revenue, n) for name, (revenue, n) in sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))]
-
     def got_top(self, kind):
         return [(name, Decimal(revenue or 0), int(n)) for k, name, revenue, n in self.report("commerce_top_categories_brands.sql") if k == kind]
 
@@ -259,39 +155,6 @@ class CommerceReports(unittest.TestCase):
         has, would be deterministic.)"""
         brand = harness.scalar(self.dsn, "SELECT brand FROM dim_commerce_product WHERE product_id = '601'")
         self.assertEqual(brand, "nova", "the latest event's brand (13:00) over an older one (09:00) that arrived later")
-
-    def test_a_price_less_purchase_does_not_top_the_brands(self):
-        """Finding: ORDER BY sum(price) DESC puts NULL first: a brand whose purchases have no price
-        (revenue 0 by the oracle) is ranked first, above brands with revenue."""
-        got = self.got_top("brand")
-        self.assertNotEqual(got[0][0], "zeta", got)
-
-    def test_a_price_less_purchase_does_not_top_the_categories(self):
-        """The same for categories: appliances.kitchen (one purchase, no price) is ranked first."""
-        got = self.got_top("category")
-        self.assertEqual(got, self.expected_top("category_code"))
-
-    def test_rows_the_loader_sends_are_facts(self):
-        """Finding: starstream-load and commerce_oracle accept these rows (the price is not negative,
-        the time parses, nothing limits a session token), the spec dead-letters them (price range
-        [0, 1e9], time.min_event_time 2000-01-01, user_session max_length 128): the loader's
-        summary says sent, no reject file names them, and facts != the oracle's valid events."""
-        users = ("9005", "9006", "9007")
-        self.assertEqual(sorted(e["user_id"] for e in self.events if e["user_id"] in users), list(users), "the oracle's valid events")
-        facts = harness.query(self.dsn, "SELECT user_id FROM fact_commerce_event WHERE user_id = ANY(%s)", (list(users),))
-        dead = harness.query(self.dsn, "SELECT reason FROM starstream.dead_letter")
-        self.assertEqual(sorted(u for u, in facts), list(users), f"dead letters: {dead}")
-
-    def test_the_seed_producers_messages_are_facts(self):
-        """Finding: the spec's event_id is typed uuid, so every message of EVENTS.md's seed producer
-        (the producer this pipeline replaces, ids "<user>_<product>_<epoch>") is a dead letter
-        ("wrong type: event_id must be a UUID"); and were it text, its same-second view and cart
-        add would share one id and one would be dropped as a duplicate. The dedupe key is only as
-        good as the producer's: the daemon could derive it from the message's fields (as the loader
-        does) instead of trusting event_id."""
-        facts = harness.query(self.dsn, "SELECT event_type FROM fact_commerce_event WHERE user_id = '9008' ORDER BY 1")
-        dead = harness.query(self.dsn, "SELECT reason FROM starstream.dead_letter WHERE convert_from(payload, 'UTF8') LIKE '%%9008_501%%'")
-        self.assertEqual([t for t, in facts], ["cart", "view"], f"dead letters: {dead}")
 
 
 if __name__ == "__main__":

@@ -152,15 +152,25 @@ def segment(purchases, revenue, carts, views):
     raise AssertionError("the last segment always holds")
 
 
+def grouped(events, field):
+    """The events per value of `field`."""
+    groups = defaultdict(list)
+    for e in events:
+        groups[e[field]].append(e)
+    return groups
+
+
+def purchase_prices(events):
+    """The prices of the purchases that have one (a purchase without a price adds nothing)."""
+    return [e["price"] for e in events if e["event_type"] == "purchase" and e["price"] is not None]
+
+
 def profiles(events):
     """user_id -> profile dict (the fields of the module docstring)."""
-    by_user = defaultdict(list)
-    for e in events:
-        by_user[e["user_id"]].append(e)
     out = {}
-    for user, es in by_user.items():
+    for user, es in grouped(events, "user_id").items():
         types = Counter(e["event_type"] for e in es)
-        revenue = sum((e["price"] for e in es if e["event_type"] == "purchase" and e["price"] is not None), Decimal(0))
+        revenue = sum(purchase_prices(es), Decimal(0))
         views, carts, purchases = types["view"], types["cart"], types["purchase"]
         abandonment = None if carts == 0 else max(Decimal(0), 1 - Decimal(purchases) / Decimal(carts))
         out[user] = {
@@ -188,13 +198,10 @@ def sessions(events):
     """user_session -> its row (commerce_session): the user with the most events in it (ties: the
     smallest), first and last event time, events, views, carts, purchases, and revenue (the
     purchases' prices; None when no purchase has one)."""
-    by_session = defaultdict(list)
-    for e in events:
-        by_session[e["user_session"]].append(e)
     out = {}
-    for token, es in by_session.items():
+    for token, es in grouped(events, "user_session").items():
         types = Counter(e["event_type"] for e in es)
-        priced = [e["price"] for e in es if e["event_type"] == "purchase" and e["price"] is not None]
+        priced = purchase_prices(es)
         out[token] = {"user_id": mode(e["user_id"] for e in es), "first_event": min(e["time"] for e in es),
                       "last_event": max(e["time"] for e in es), "events": len(es), "views": types["view"], "carts": types["cart"],
                       "purchases": types["purchase"], "revenue": sum(priced, Decimal(0)) if priced else None}
