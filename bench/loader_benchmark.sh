@@ -22,7 +22,7 @@ input="$state/events-$rows.$format"
   --span-seconds 2592000 --"$format" "$input" >/dev/null
 
 rm -f "$state/bootstrap"
-build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --topic commerce \
+build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --topic commerce_events \
   --bootstrap-file "$state/bootstrap" >"$state/mock-kafka.log" 2>&1 &
 kafka_pid=$!
 trap 'kill "$kafka_pid" 2>/dev/null || true' EXIT
@@ -30,6 +30,6 @@ for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
 [ -s "$state/bootstrap" ] || { echo "mock Kafka did not start; see $state/mock-kafka.log" >&2; exit 1; }
 bootstrap=$(cat "$state/bootstrap")
 
-/usr/bin/time -v -o "$state/time.txt" build/bench/starstream-load --brokers "$bootstrap" --topic commerce --key "$key" \
+/usr/bin/time -v -o "$state/time.txt" build/bench/starstream-load --brokers "$bootstrap" --topic commerce_events --key "$key" \
   --rejects "$state/rejects.jsonl" "$input"
 echo "peak_rss_mib=$(($(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt") / 1024))"
