@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by deploy/demo.sh and the bench/ scripts: installs and builds, then starts a
-# fresh local stack in a state folder. After `start_local_stack STATE PARTITIONS [TOPIC]`:
+# fresh local stack in a state folder. After `start_local_stack STATE PARTITIONS [TOPIC...]`:
 #   dsn, pg_port    the throwaway PostgreSQL (database "starstream"; LOCAL_PG_DURABLE=1 keeps fsync)
-#   bootstrap       the mock Kafka cluster (3 brokers, TOPIC (default product_view) with PARTITIONS partitions)
+#   bootstrap       the mock Kafka cluster (3 brokers, each TOPIC (default product_view) with PARTITIONS partitions)
 #   kafka_pid       its process, stopped by the caller's EXIT trap
 #   bench_psql      psql -qAt on the database, as an array: "${bench_psql[@]}" -c "SELECT ..."
 # `produce_bench_events STATE EVENTS SPAN_SECONDS [PARTITIONING]` then fills the topic the way the
@@ -17,14 +17,16 @@ build_project() {
 }
 
 start_local_stack() {
-  local state=$1 partitions=$2 topic=${3:-product_view}
+  local state=$1 partitions=$2 topic topic_flags=()
+  shift 2
+  for topic in "${@:-product_view}"; do topic_flags+=(--topic "$topic"); done
   tests/support/local_postgres.sh stop "$state/pg" 2>/dev/null || true
   rm -rf "$state"
   mkdir -p "$state"
   chmod 755 "$(dirname "$state")" "$state"
   dsn=$(tests/support/local_postgres.sh start "$state/pg")
   pg_port=$(cat "$state/pg/port")
-  build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --topic "$topic" --bootstrap-file "$state/bootstrap" \
+  build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" "${topic_flags[@]}" --bootstrap-file "$state/bootstrap" \
     >"$state/mock-kafka.log" 2>&1 &
   kafka_pid=$!
   for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
