@@ -48,25 +48,17 @@ for folder, drop in ((sys.argv[2], False), (sys.argv[3], True)):
         yaml.safe_dump(spec, f, sort_keys=False, allow_unicode=True)
 PY
 
-# run_once MODE ROUND: one run from an empty database on spec folder specs-MODE; prints its line.
+# run_once MODE ROUND: one run from an empty database on the spec folder specs-MODE.
 run_once() {
-  local mode=$1 round=$2 log="$state/starstreamd-$1-$2.log" start_ms elapsed_ms committed rss_kb sustained rate
+  local mode=$1 round=$2
   "${bench_psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS starstream WITH (FORCE)" -c "CREATE DATABASE starstream" >/dev/null
   pg_profile_reset
   build/daemon/starstreamd migrate --postgres.dsn="$dsn" --pipelines.dir="$state/specs-$mode" >/dev/null 2>&1
-  start_ms=$(($(date +%s%N) / 1000000))
-  /usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+  echo -n "round=$round profiles=$mode "
+  spec_bench_run "$state/starstreamd-$mode-$round.log" "$messages" \
+    "commerce_events (spec), profiles $mode | $messages | $partitions | $max_records | round $round ${EXTRA:-}" \
     --kafka.group.id="bench-commerce-$mode-$round" --pipelines.dir="$state/specs-$mode" --pipelines.run=commerce_events \
-    --source.stop_when_caught_up=true --batch.max_records="$max_records" --http.port=0 "${extra[@]}" >"$log" 2>&1
-  elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
-  committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
-  [ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $log" >&2; exit 1; }
-  pg_profile_print
-  rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
-  sustained=$(sustained_events_per_s "$log")
-  rate=$((messages * 1000 / elapsed_ms))
-  echo "round=$round profiles=$mode messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) load=$(cut -d' ' -f1 /proc/loadavg)"
-  echo "| $(date -u +%F) | commerce_events (spec), profiles $mode | $messages | $partitions | $max_records | round $round ${EXTRA:-} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md
+    --batch.max_records="$max_records" "${extra[@]}"
 }
 
 for ((round = 1; round <= rounds; round++)); do

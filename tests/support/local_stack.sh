@@ -56,6 +56,28 @@ sustained_events_per_s() {
   echo $((full_records * 1000 / (last_full_ms - assigned_ms)))
 }
 
+# `spec_bench_run LOG MESSAGES COLUMNS [DAEMON FLAGS...]`: one measured run of a spec pipeline's
+# benchmark: `starstreamd run` with the flags, from start until caught up (log in LOG) under
+# /usr/bin/time; fails unless the batches committed MESSAGES records; prints the figures (with
+# the load average: neighbours share the cores) and appends a row to bench/spec_results.md:
+# | date | COLUMNS | elapsed ms | events/s | sustained events/s | peak RSS MiB |.
+spec_bench_run() {
+  local log=$1 messages=$2 columns=$3 start_ms elapsed_ms committed rss_kb sustained rate
+  shift 3
+  start_ms=$(($(date +%s%N) / 1000000))
+  /usr/bin/time -v -o "$log.time" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+    --source.stop_when_caught_up=true --http.port=0 "$@" >"$log" 2>&1
+  elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+  committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
+  [ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $log" >&2; return 1; }
+  pg_profile_print
+  rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$log.time")
+  sustained=$(sustained_events_per_s "$log")
+  rate=$((messages * 1000 / elapsed_ms))
+  echo "messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) load=$(cut -d' ' -f1 /proc/loadavg)"
+  echo "| $(date -u +%F) | $columns | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md
+}
+
 # PG_PROFILE=1: which statements take the PostgreSQL time. pg_profile_setup before
 # start_local_stack loads pg_stat_statements; pg_profile_reset after it empties it;
 # pg_profile_print (stderr) lists the 40 statements with the most execution time.
