@@ -31,16 +31,5 @@ for ((p = 0; p < partitions; p++)); do
 done
 build/daemon/starstreamd migrate --postgres.dsn="$dsn" >/dev/null 2>&1
 
-start_ms=$(($(date +%s%N) / 1000000))
-/usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
-  --pipelines.run=lab_events --source.stop_when_caught_up=true --batch.max_records="$max_records" \
-  --time.allowed_out_of_orderness_ms=$((40 * 86400 * 1000)) --http.port=0 "${extra[@]}" >"$state/starstreamd.log" 2>&1
-elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
-committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
-[ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $state/starstreamd.log" >&2; exit 1; }
-pg_profile_print
-rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$state/time.txt")
-sustained=$(sustained_events_per_s "$state/starstreamd.log")
-rate=$((messages * 1000 / elapsed_ms))
-echo "messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024))"
-echo "| $(date -u +%F) | lab_events (spec) | $messages | $partitions | $max_records | ${EXTRA:-} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md
+spec_bench_run "$state/starstreamd.log" "$messages" "lab_events (spec) | $messages | $partitions | $max_records | ${EXTRA:-}" \
+  --pipelines.run=lab_events --batch.max_records="$max_records" --time.allowed_out_of_orderness_ms=$((40 * 86400 * 1000)) "${extra[@]}"

@@ -106,10 +106,14 @@ bool looks_automated(const std::string& ua) {
 }  // namespace
 
 const std::vector<BrowserShareFigure>& browser_shares() {
-    // StatCounter Global Stats, "Browser Market Share Worldwide", all platforms (desktop, mobile,
-    // tablet), April to June 2020 (https://gs.statcounter.com/browser-market-share/all/worldwide/2020),
-    // rounded to 0.1 point: Chrome 63.9, Safari 18.2, Firefox 4.4, Samsung Internet 3.3,
-    // Edge 3.0, UC Browser 2.0, Opera 1.9, IE 1.0, Android 0.6, Yandex 0.6, others 1.1.
+    // Approximate worldwide browser shares, all platforms (desktop, mobile, tablet), of April to
+    // June 2020, from StatCounter GlobalStats' published monthly figures
+    // (https://gs.statcounter.com/browser-market-share/all/worldwide/2020), rounded to 0.1 point:
+    // Chrome 63.9, Safari 18.2, Firefox 4.4, Samsung Internet 3.3, Edge 3.0, UC Browser 2.0,
+    // Opera 1.9, IE 1.0, Android 0.6, Yandex 0.6, others 1.1. Written down from those figures,
+    // not checked against a stored copy of them (none was at hand): take them as right in rank
+    // and rough size, not to the decimal. Reports of StatCounter's neighbouring months agree
+    // (July 2020: Chrome about two thirds of desktop and 60 % of mobile, Safari second on both).
     // StatCounter counts a vendor once across platforms; uap-core names desktop, mobile and
     // in-app (WebView) variants apart, so each vendor is split by StatCounter's platform split
     // of the same period (mobile about 51 %, desktop about 46 %, tablet about 3 %) and each

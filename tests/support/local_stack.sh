@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by deploy/demo.sh and the bench/ scripts: installs and builds, then starts a
-# fresh local stack in a state folder. After `start_local_stack STATE PARTITIONS [TOPIC]`:
+# fresh local stack in a state folder. After `start_local_stack STATE PARTITIONS [TOPIC...]`:
 #   dsn, pg_port    the throwaway PostgreSQL (database "starstream"; LOCAL_PG_DURABLE=1 keeps fsync)
-#   bootstrap       the mock Kafka cluster (3 brokers, TOPIC (default product_view) with PARTITIONS partitions)
+#   bootstrap       the mock Kafka cluster (3 brokers, each TOPIC (default product_view) with PARTITIONS partitions)
 #   kafka_pid       its process, stopped by the caller's EXIT trap
 #   bench_psql      psql -qAt on the database, as an array: "${bench_psql[@]}" -c "SELECT ..."
 # `produce_bench_events STATE EVENTS SPAN_SECONDS [PARTITIONING]` then fills the topic the way the
@@ -17,14 +17,16 @@ build_project() {
 }
 
 start_local_stack() {
-  local state=$1 partitions=$2 topic=${3:-product_view}
+  local state=$1 partitions=$2 topic topic_flags=()
+  shift 2
+  for topic in "${@:-product_view}"; do topic_flags+=(--topic "$topic"); done
   tests/support/local_postgres.sh stop "$state/pg" 2>/dev/null || true
   rm -rf "$state"
   mkdir -p "$state"
   chmod 755 "$(dirname "$state")" "$state"
   dsn=$(tests/support/local_postgres.sh start "$state/pg")
   pg_port=$(cat "$state/pg/port")
-  build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" --topic "$topic" --bootstrap-file "$state/bootstrap" \
+  build/tests/starstream-mock-kafka --brokers 3 --partitions "$partitions" "${topic_flags[@]}" --bootstrap-file "$state/bootstrap" \
     >"$state/mock-kafka.log" 2>&1 &
   kafka_pid=$!
   for _ in $(seq 100); do [ -s "$state/bootstrap" ] && break; sleep 0.1; done
@@ -52,6 +54,28 @@ sustained_events_per_s() {
     "SELECT sum(records), (extract(epoch FROM max(committed_at)) * 1000)::bigint FROM starstream.batch
      WHERE batch_id < (SELECT max(batch_id) FROM starstream.batch)")
   echo $((full_records * 1000 / (last_full_ms - assigned_ms)))
+}
+
+# `spec_bench_run LOG MESSAGES COLUMNS [DAEMON FLAGS...]`: one measured run of a spec pipeline's
+# benchmark: `starstreamd run` with the flags, from start until caught up (log in LOG) under
+# /usr/bin/time; fails unless the batches committed MESSAGES records; prints the figures (with
+# the load average: neighbours share the cores) and appends a row to bench/spec_results.md:
+# | date | COLUMNS | elapsed ms | events/s | sustained events/s | peak RSS MiB |.
+spec_bench_run() {
+  local log=$1 messages=$2 columns=$3 start_ms elapsed_ms committed rss_kb sustained rate
+  shift 3
+  start_ms=$(($(date +%s%N) / 1000000))
+  /usr/bin/time -v -o "$log.time" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+    --source.stop_when_caught_up=true --http.port=0 "$@" >"$log" 2>&1
+  elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+  committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
+  [ "$committed" = "$messages" ] || { echo "only $committed of $messages messages committed; see $log" >&2; return 1; }
+  pg_profile_print
+  rss_kb=$(awk -F: '/Maximum resident/ {gsub(/ /, "", $2); print $2}' "$log.time")
+  sustained=$(sustained_events_per_s "$log")
+  rate=$((messages * 1000 / elapsed_ms))
+  echo "messages=$messages elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) load=$(cut -d' ' -f1 /proc/loadavg)"
+  echo "| $(date -u +%F) | $columns | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) |" >>bench/spec_results.md
 }
 
 # PG_PROFILE=1: which statements take the PostgreSQL time. pg_profile_setup before
