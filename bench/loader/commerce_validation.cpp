@@ -29,7 +29,7 @@ std::optional<Reject> check_price(const std::string& text, std::string& canonica
     bool ok = int_end > start && (point == std::string::npos || point + 1 < text.size());
     for (std::size_t i = start; ok && i < text.size(); ++i) ok = i == point || is_digit(text[i]);
     if (!ok) return Reject{RejectReason::bad_price, "price " + text + ": expected a decimal such as 31.90"};
-    const std::string magnitude = content_id::canonical_decimal(std::string_view(text).substr(start));
+    const std::string magnitude = daemon::spec::content_id::canonical_decimal(std::string_view(text).substr(start));
     const std::size_t significant = magnitude.size() - (magnitude.find('.') == std::string::npos ? 0 : 1) - (magnitude[0] == '0' ? 1 : 0);
     if (significant > 15)
         return Reject{RejectReason::bad_price, "price " + text + ": more than 15 digits (a JSON number would not keep it)"};

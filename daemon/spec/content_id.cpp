@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-namespace starstream::content_id {
+namespace starstream::daemon::spec::content_id {
 
 void uuid_of(const std::vector<std::string_view>& texts, std::string& out) {
     thread_local std::string bytes;  // its buffer is reused from event to event
@@ -54,4 +54,4 @@ std::string canonical_decimal(std::string_view text) {
     return out;
 }
 
-}  // namespace starstream::content_id
+}  // namespace starstream::daemon::spec::content_id

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-namespace starstream::content_id {
+namespace starstream::daemon::spec::content_id {
 
 /// Lower-case "xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx" of `texts` into `out` (replaced; a
 /// reused string keeps its buffer: this runs once per event).
@@ -31,4 +31,4 @@ void uuid_of(const std::vector<std::string_view>& texts, std::string& out);
 /// before a non-zero value: "+031.900" -> "31.9", "1.5e3" -> "1500", "-2E-2" -> "-0.02".
 std::string canonical_decimal(std::string_view text);
 
-}  // namespace starstream::content_id
+}  // namespace starstream::daemon::spec::content_id

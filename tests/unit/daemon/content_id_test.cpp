@@ -6,8 +6,8 @@
 
 #include <re2/re2.h>
 
-using starstream::content_id::canonical_decimal;
-using starstream::content_id::uuid_of;
+using starstream::daemon::spec::content_id::canonical_decimal;
+using starstream::daemon::spec::content_id::uuid_of;
 
 TEST(ContentId, CanonicalDecimal) {
     const std::vector<std::pair<std::string, std::string>> cases = {

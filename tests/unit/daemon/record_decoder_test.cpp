@@ -237,7 +237,7 @@ TEST(RecordDecoder, AContentIdIsTheUuidOfTheTypedValues) {
     // The definition starstream-load shares: the hash list's values as content_id.h writes them
     // (the time in Unix microseconds, the price canonical), the producer's own id in no part.
     std::string expected;
-    starstream::content_id::uuid_of({"1600945200000000", "view", "501", "9008", "S2", "20"}, expected);
+    starstream::daemon::spec::content_id::uuid_of({"1600945200000000", "view", "501", "9008", "S2", "20"}, expected);
     EXPECT_EQ(key_of(decoder, spec, kSeed), expected);
 }
 
