@@ -7,6 +7,8 @@
 # Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags),
 # SPAN_SECONDS (event time the events cover; default 3600, 15x the real shop's density; 54000 is real),
 # PARTITIONING (device: keyed by device id, the default; round_robin or random: unkeyed).
+# DAEMON: the starstreamd binary to run (default build/daemon/starstreamd; a saved copy compares two
+# builds alternately in one session).
 # PG_PROFILE=1 prints the statements that took the most PostgreSQL time (pg_stat_statements).
 # Appends a row to bench/results.md.
 set -euo pipefail
@@ -53,7 +55,7 @@ PY
   load_pid=$!
 fi
 start_ms=$(($(date +%s%N) / 1000000))
-${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" "${DAEMON:-build/daemon/starstreamd}" run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
   --source.stop_when_caught_up=true --batch.max_records="$max_records" "${extra[@]}" >"$state/starstreamd.log" 2>&1
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null

@@ -92,8 +92,9 @@ public:
     /// INT64_MIN: nothing is late). Throws std::invalid_argument on an invalid window spec.
     WindowPartials(WindowTableSpec spec, std::int64_t watermark_us);
 
-    /// Classifies one record and, unless late and not corrected, aggregates it.
-    void add(const WindowInput& input);
+    /// Classifies one record and, unless late and not corrected, aggregates it. Taken by value:
+    /// a caller that passes a temporary has its key, distinct value and label moved, not copied.
+    void add(WindowInput input);
 
     /// Tumbling, hopping, cumulative: the partial aggregate per (key, window).
     const Cells& cells() const { return cells_; }
@@ -107,13 +108,21 @@ public:
     const WindowTableSpec& spec() const { return spec_; }
 
 private:
+    /// One record of a session window, kept as it came: sessions and their aggregates are built
+    /// once per key in take_sessions (a full aggregate per record was most of the sink's window CPU).
+    struct SessionEvent {
+        std::int64_t time_us;
+        double value;
+        std::string distinct, label;
+    };
+
     /// Whether `input` is aggregated; records the late ones.
     bool admit(const WindowInput& input);
 
     WindowTableSpec spec_;
     std::int64_t watermark_us_;
     Cells cells_;
-    std::unordered_map<std::string, std::vector<Session>> session_events_;  ///< one single-event session per record
+    std::unordered_map<std::string, std::vector<SessionEvent>> session_events_;  ///< per key, its admitted records
     std::vector<LateRecord> late_;
     LateCounts counts_;
 };
