@@ -17,6 +17,7 @@ namespace {
 
 
 constexpr std::int64_t kHourUs = 3600'000'000;
+const std::string kCheckoutSuccess = "checkout_success";  ///< the visits' distinct value for a reached checkout
 
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
@@ -84,7 +85,7 @@ engine::Session stored_session(const PgResult& r, int row) {
     a.sum = static_cast<double>(as_int64(r, row, 4));
     a.first_time_us = s.first_us, a.first_label = PQgetvalue(r.get(), row, 5);
     a.last_time_us = s.last_us, a.last_label = PQgetvalue(r.get(), row, 6);
-    if (*PQgetvalue(r.get(), row, 7) == 't') a.distinct.insert("checkout_success");
+    if (*PQgetvalue(r.get(), row, 7) == 't') a.distinct.insert(kCheckoutSuccess);
     return s;
 }
 
@@ -155,8 +156,9 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
     rows.deleted = static_cast<std::int64_t>(stored_devices.size());
     copy_.reset();
     for (auto& [device, list] : sessions) {
-        list = engine::merge_sessions(std::move(list), gap);
+        // The batch's own sessions come merged; only a device with stored visits merges again.
         const auto found = stored_starts.find(device);
+        if (found != stored_starts.end()) list = engine::merge_sessions(std::move(list), gap);
         for (const auto& s : list) {
             const bool was_stored = found != stored_starts.end() &&
                                     std::find(found->second.begin(), found->second.end(), s.first_us) != found->second.end();
@@ -165,7 +167,7 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
             const auto& a = s.aggregates;
             copy_.begin_row(9), copy_.text(device), copy_.timestamptz_us(s.first_us), copy_.timestamptz_us(s.last_us + gap), copy_.timestamptz_us(s.last_us);
             copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(static_cast<std::int64_t>(a.sum));
-            copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count("checkout_success") > 0);
+            copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count(kCheckoutSuccess) > 0);
         }
     }
     conn_.copy_in("COPY win_visits FROM STDIN (FORMAT binary)", copy_.finish());
