@@ -76,6 +76,6 @@ copy_ms=$(($(date +%s%N) / 1000000 - copy_start))
 rate=$((events * 1000 / elapsed_ms))
 sustained=$(sustained_events_per_s "$state/starstreamd.log")
 ceiling=$((facts * 1000 / copy_ms))
-summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
+summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)}${DAEMON:+ (DAEMON=$DAEMON)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
 echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"
 echo "$summary" >>bench/results.md
