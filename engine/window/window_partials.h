@@ -98,10 +98,9 @@ public:
 
     /// Tumbling, hopping, cumulative: the partial aggregate per (key, window).
     const Cells& cells() const { return cells_; }
-    /// Session windows: per key, this batch's sessions merged among themselves (merge them with
-    /// the stored sessions of the key with merge_sessions). Takes them: a second call returns
-    /// nothing (moving instead of copying every record's aggregate was a sixth of the sink's
-    /// window time).
+    /// Session windows: per key, this batch's sessions merged among themselves, sorted by start
+    /// (merge them with the stored sessions of the key with merge_sessions), their aggregates
+    /// built here once per session. Takes them: a second call returns nothing.
     std::unordered_map<std::string, std::vector<Session>> take_sessions();
     const std::vector<LateRecord>& late() const { return late_; }
     const LateCounts& late_counts() const { return counts_; }
