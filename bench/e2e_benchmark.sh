@@ -7,6 +7,8 @@
 # Knobs (environment): EVENTS, PARTITIONS, MAX_RECORDS (batch.max_records), EXTRA (more daemon flags),
 # SPAN_SECONDS (event time the events cover; default 3600, 15x the real shop's density; 54000 is real),
 # PARTITIONING (device: keyed by device id, the default; round_robin or random: unkeyed).
+# DAEMON: the starstreamd binary to run (default build/daemon/starstreamd; a saved copy compares two
+# builds alternately in one session).
 # PG_PROFILE=1 prints the statements that took the most PostgreSQL time (pg_stat_statements).
 # Appends a row to bench/results.md.
 set -euo pipefail
@@ -53,7 +55,7 @@ PY
   load_pid=$!
 fi
 start_ms=$(($(date +%s%N) / 1000000))
-${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+${MALLOC_ENV:+env $MALLOC_ENV} /usr/bin/time -v -o "$state/time.txt" "${DAEMON:-build/daemon/starstreamd}" run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
   --source.stop_when_caught_up=true --batch.max_records="$max_records" "${extra[@]}" >"$state/starstreamd.log" 2>&1
 elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
 [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null
@@ -74,6 +76,6 @@ copy_ms=$(($(date +%s%N) / 1000000 - copy_start))
 rate=$((events * 1000 / elapsed_ms))
 sustained=$(sustained_events_per_s "$state/starstreamd.log")
 ceiling=$((facts * 1000 / copy_ms))
-summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
+summary="| $(date -u +%F) | $events | $partitions | $max_records | ${EXTRA:-}${LOAD:+ (LOAD=1: 50 HTTP clients)}${SPAN_SECONDS:+ (span ${SPAN_SECONDS} s)}${PARTITIONING:+ ($PARTITIONING)}${DAEMON:+ (DAEMON=$DAEMON)} | $elapsed_ms | $rate | $sustained | $((rss_kb / 1024)) | $ceiling |"
 echo "events=$events elapsed_ms=$elapsed_ms events_per_s=$rate sustained_events_per_s=$sustained peak_rss_mib=$((rss_kb / 1024)) copy_ceiling_rows_per_s=$ceiling"
 echo "$summary" >>bench/results.md

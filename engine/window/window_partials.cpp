@@ -1,5 +1,7 @@
 #include "window/window_partials.h"
 
+#include <algorithm>
+
 namespace starstream::engine {
 
 WindowPartials::WindowPartials(WindowTableSpec spec, std::int64_t watermark_us) : spec_(std::move(spec)), watermark_us_(watermark_us) {
@@ -55,17 +57,15 @@ bool WindowPartials::admit(const WindowInput& input) {
     return false;
 }
 
-void WindowPartials::add(const WindowInput& input) {
+void WindowPartials::add(WindowInput input) {
     if (!admit(input)) return;
     if (spec_.window.kind == WindowKind::session) {
-        Session s{input.time_us, input.time_us, {}};
-        s.aggregates.add(input.time_us, input.value, input.distinct, input.label);
-        session_events_[input.key].push_back(std::move(s));
+        session_events_[std::move(input.key)].push_back({input.time_us, input.value, std::move(input.distinct), std::move(input.label)});
         return;
     }
     if (spec_.window.kind == WindowKind::tumbling) {  // one window: no assignment list to allocate per record
         const std::int64_t start = floor_div(input.time_us, spec_.window.size_us) * spec_.window.size_us;
-        cells_[{input.key, {start, start + spec_.window.size_us}}].add(input.time_us, input.value, input.distinct, input.label);
+        cells_[{std::move(input.key), {start, start + spec_.window.size_us}}].add(input.time_us, input.value, input.distinct, input.label);
         return;
     }
     for (const Window& w : assign_windows(spec_.window, input.time_us))
@@ -73,9 +73,22 @@ void WindowPartials::add(const WindowInput& input) {
 }
 
 std::unordered_map<std::string, std::vector<Session>> WindowPartials::take_sessions() {
+    const std::int64_t gap = spec_.window.gap_us;
     std::unordered_map<std::string, std::vector<Session>> out;
     out.reserve(session_events_.size());
-    for (auto& [key, events] : session_events_) out.emplace(key, merge_sessions(std::move(events), spec_.window.gap_us));
+    for (auto& [key, events] : session_events_) {
+        // What merge_sessions makes of one single-event session per record, without building
+        // them: in time order, a record at or past the open session's last event + gap opens
+        // the next one (the aggregates do not depend on the order of equal times).
+        std::sort(events.begin(), events.end(), [](const SessionEvent& a, const SessionEvent& b) { return a.time_us < b.time_us; });
+        std::vector<Session> sessions;
+        for (const SessionEvent& e : events) {
+            if (sessions.empty() || e.time_us >= sessions.back().last_us + gap) sessions.push_back({e.time_us, e.time_us, {}});
+            sessions.back().last_us = e.time_us;
+            sessions.back().aggregates.add(e.time_us, e.value, e.distinct, e.label);
+        }
+        out.emplace(key, std::move(sessions));
+    }
     session_events_.clear();
     return out;
 }

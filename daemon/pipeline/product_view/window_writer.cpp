@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <map>
+#include <unordered_map>
 
 namespace starstream::daemon::product_view {
 
@@ -17,19 +17,25 @@ namespace {
 
 
 constexpr std::int64_t kHourUs = 3600'000'000;
+const std::string kCheckoutSuccess = "checkout_success";  ///< the visits' distinct value for a reached checkout
 
 constexpr const char* kCreateStaging = R"SQL(
 CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_hourly_product_visitor (LIKE win_hourly_product_views_visitors_members) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_win_product_view_panes (LIKE win_product_view_panes) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_visits (LIKE win_visits) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS;
 )SQL";
 
-// Additive: the cell's visitors grow by the devices the side table did not have yet.
+// Additive: the cell's visitors grow by the devices the side table did not have yet. The
+// members are probed, not inserted with ON CONFLICT DO NOTHING: every writer of the side table
+// holds the window merge lock, so no concurrent insert can race the probe, and a plain insert
+// skips the speculative insertion's lock and WAL record per row (bench/results.md, issue 13).
 constexpr const char* kMergeHourly = R"SQL(
 WITH fresh AS (
-    INSERT INTO win_hourly_product_views_visitors_members SELECT * FROM stage_win_hourly_product_visitor ON CONFLICT DO NOTHING
+    INSERT INTO win_hourly_product_views_visitors_members SELECT * FROM stage_win_hourly_product_visitor s
+    WHERE NOT EXISTS (SELECT FROM win_hourly_product_views_visitors_members m
+                      WHERE (m.window_start, m.product_key, m.store_key, m.location_key, m.member)
+                          = (s.window_start, s.product_key, s.store_key, s.location_key, s.member))
     RETURNING window_start, product_key, store_key, location_key),
 counted AS (SELECT window_start, product_key, store_key, location_key, count(*) AS n FROM fresh GROUP BY 1, 2, 3, 4)
 INSERT INTO win_hourly_product_views AS t
@@ -53,17 +59,12 @@ JOIN win_visits v ON v.device_id = s.device_id
  AND v.visit_start < 'epoch'::timestamptz + (s.hi + $4::bigint) * interval '1 microsecond'
  AND v.last_event_time > 'epoch'::timestamptz + (s.lo - $4::bigint) * interval '1 microsecond')SQL";
 
+// Every stored visit the batch touched (merged away or grown): the merged sessions are then copied
+// straight into win_visits. The writer read them under the window merge lock, so it knows which
+// rows exist: no staging table and no ON CONFLICT upsert (bench/results.md, issue 13).
 constexpr const char* kDeleteVisits = R"SQL(
 DELETE FROM win_visits v USING unnest($1::text[], $2::bigint[]) AS d(device_id, start_us)
 WHERE v.device_id = d.device_id AND v.visit_start = 'epoch'::timestamptz + d.start_us * interval '1 microsecond')SQL";
-
-constexpr const char* kUpsertVisits = R"SQL(
-INSERT INTO win_visits AS t SELECT * FROM stage_win_visits
-ON CONFLICT (device_id, visit_start) DO UPDATE SET
-    visit_end = excluded.visit_end, last_event_time = excluded.last_event_time, events = excluded.events,
-    product_views = excluded.product_views, first_url = excluded.first_url, last_url = excluded.last_url,
-    reached_checkout = excluded.reached_checkout
-RETURNING xmax = 0)SQL";
 
 /// The i-th ':'-separated integer of a window key ("product:store:location").
 std::int64_t key_part(const std::string& key, int index) {
@@ -84,7 +85,7 @@ engine::Session stored_session(const PgResult& r, int row) {
     a.sum = static_cast<double>(as_int64(r, row, 4));
     a.first_time_us = s.first_us, a.first_label = PQgetvalue(r.get(), row, 5);
     a.last_time_us = s.last_us, a.last_label = PQgetvalue(r.get(), row, 6);
-    if (*PQgetvalue(r.get(), row, 7) == 't') a.distinct.insert("checkout_success");
+    if (*PQgetvalue(r.get(), row, 7) == 't') a.distinct.insert(kCheckoutSuccess);
     return s;
 }
 
@@ -139,32 +140,37 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
         highs.push_back(std::to_string(hi));
     }
     PgResult stored = conn_.exec_params(kTouchedVisits, {text_array(devices), text_array(lows), text_array(highs), std::to_string(gap)});
-    // Stored visits join their device's new sessions; whatever merged away is deleted.
-    std::map<std::string, std::vector<std::int64_t>> stored_starts;
+    // Stored visits join their device's new sessions. Every stored visit read is deleted and the
+    // merged sessions are copied in again: one that keeps its start was grown (updated), one
+    // whose start is gone was merged away (deleted).
+    std::unordered_map<std::string, std::vector<std::int64_t>> stored_starts;
+    std::vector<std::string> stored_devices, stored_start_texts;
     for (int i = 0; i < PQntuples(stored.get()); ++i) {
         const std::string device = PQgetvalue(stored.get(), i, 0);
         stored_starts[device].push_back(as_int64(stored, i, 1));
+        stored_devices.push_back(device), stored_start_texts.emplace_back(PQgetvalue(stored.get(), i, 1));
         sessions[device].push_back(stored_session(stored, i));
     }
-    std::vector<std::string> gone_devices, gone_starts;
+    if (!stored_devices.empty()) conn_.exec_params(kDeleteVisits, {text_array(stored_devices), text_array(stored_start_texts)});
+    TableRows rows{"win_visits"};
+    rows.deleted = static_cast<std::int64_t>(stored_devices.size());
     copy_.reset();
     for (auto& [device, list] : sessions) {
-        list = engine::merge_sessions(std::move(list), gap);
-        for (std::int64_t start : stored_starts[device]) {
-            const bool kept = std::any_of(list.begin(), list.end(), [&](const engine::Session& s) { return s.first_us == start; });
-            if (!kept) gone_devices.push_back(device), gone_starts.push_back(std::to_string(start));
-        }
+        // The batch's own sessions come merged; only a device with stored visits merges again.
+        const auto found = stored_starts.find(device);
+        if (found != stored_starts.end()) list = engine::merge_sessions(std::move(list), gap);
         for (const auto& s : list) {
+            const bool was_stored = found != stored_starts.end() &&
+                                    std::find(found->second.begin(), found->second.end(), s.first_us) != found->second.end();
+            ++(was_stored ? rows.updated : rows.inserted);
+            rows.deleted -= was_stored;
             const auto& a = s.aggregates;
             copy_.begin_row(9), copy_.text(device), copy_.timestamptz_us(s.first_us), copy_.timestamptz_us(s.last_us + gap), copy_.timestamptz_us(s.last_us);
             copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(static_cast<std::int64_t>(a.sum));
-            copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count("checkout_success") > 0);
+            copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count(kCheckoutSuccess) > 0);
         }
     }
-    conn_.copy_in("COPY stage_win_visits FROM STDIN (FORMAT binary)", copy_.finish());
-    if (!gone_devices.empty()) conn_.exec_params(kDeleteVisits, {text_array(gone_devices), text_array(gone_starts)});
-    TableRows rows = upserted_rows("win_visits", conn_.exec(kUpsertVisits));
-    rows.deleted = static_cast<std::int64_t>(gone_devices.size());
+    conn_.copy_in("COPY win_visits FROM STDIN (FORMAT binary)", copy_.finish());
     return rows;
 }
 

@@ -5,8 +5,9 @@
 //                             win_hourly_product_views_visitors_members (exact distinct counts);
 //   win_product_view_panes    views added;
 //   win_visits                the batch's sessions merged with the stored visits of their
-//                             devices that they touch (engine merge_sessions); visits merged
-//                             away are deleted;
+//                             devices that they touch (engine merge_sessions); the touched
+//                             visits are deleted and the merged ones copied in (the lock makes
+//                             the read rows the only ones: no upsert needed);
 //   starstream.late_event     late records of the dead-letter policy and too-late corrections;
 //   visitor rows of windows past allowed lateness pruned (no record can reach them any more).
 // The window watermark (view starstream.window_watermark) is read under the same lock.
