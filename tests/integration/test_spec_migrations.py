@@ -262,7 +262,7 @@ class SpecMigrations(unittest.TestCase):
         fact carried each event's category and brand): the columns are added, nullable, and the
         rows already there keep their values (a NULL time loses to any later observation)."""
         dsn = self.pg.create_database("scd1_event_time")
-        fact_columns = "columns: [event_id, timestamp, event_type, user_id, user_session, product_id, price, calendar.hour, category_code, brand]"
+        fact_columns = "columns: [event_key, event_id, timestamp, event_type, user_id, user_session, product_id, price, calendar.hour, category_code, brand]"
         before = self.folder("commerce-before", ("commerce_events.yaml", self.commerce_text(
             ("attributes: [category_id, category_code, brand]}", "attributes: [category_id, category_code, brand], policy: scd0}"),
             (fact_columns, fact_columns.replace(", category_code, brand]", "]")))))
