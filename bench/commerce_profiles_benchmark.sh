@@ -13,10 +13,14 @@
 # and peak RSS per run; appends a row per run to bench/spec_results.md.
 #   bash bench/commerce_profiles_benchmark.sh      # 200,000 rows, 24 partitions, 3 rounds of on + off
 # Knobs (environment): EVENTS, PARTITIONS, ROUNDS, MAX_RECORDS (batch.max_records), EXTRA (more
-# daemon flags), PG_PROFILE=1 (the statements that took the most PostgreSQL time, per run).
+# daemon flags), PG_PROFILE=1 (the statements that took the most PostgreSQL time, per run),
+# COMPARE=product_scd1: "off" is instead the spec with dim_commerce_product as SCD type 0 (inserted
+# once, never rewritten), which shows what SCD type 1 by event time costs (its rows rewritten as
+# later events arrive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${EVENTS:-200000}
+compare=${COMPARE:-profiles}
 partitions=${PARTITIONS:-24}
 rounds=${ROUNDS:-3}
 max_records=${MAX_RECORDS:-25000}
@@ -37,11 +41,13 @@ build/bench/starstream-load --brokers "$bootstrap" --topic commerce_events --key
   "$state/commerce.csv" >"$state/loader.json"
 messages=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])' "$state/loader.json")
 
-/usr/bin/python3 - pipelines/commerce_events.yaml "$state/specs-on" "$state/specs-off" <<'PY'
+/usr/bin/python3 - pipelines/commerce_events.yaml "$state/specs-on" "$state/specs-off" "$compare" <<'PY'
 import os, sys, yaml
 spec = yaml.safe_load(open(sys.argv[1]))
 for folder, drop in ((sys.argv[2], False), (sys.argv[3], True)):
-    if drop:
+    if drop and sys.argv[4] == "product_scd1":
+        spec["dimensions"]["dim_commerce_product"]["policy"] = "scd0"
+    elif drop:
         del spec["windows"]["customer_profile_state"]
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "commerce_events.yaml"), "w") as f:
@@ -54,9 +60,9 @@ run_once() {
   "${bench_psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS starstream WITH (FORCE)" -c "CREATE DATABASE starstream" >/dev/null
   pg_profile_reset
   build/daemon/starstreamd migrate --postgres.dsn="$dsn" --pipelines.dir="$state/specs-$mode" >/dev/null 2>&1
-  echo -n "round=$round profiles=$mode "
+  echo -n "round=$round $compare=$mode "
   spec_bench_run "$state/starstreamd-$mode-$round.log" "$messages" \
-    "commerce_events (spec), profiles $mode | $messages | $partitions | $max_records | round $round ${EXTRA:-}" \
+    "commerce_events (spec), $compare $mode | $messages | $partitions | $max_records | round $round ${EXTRA:-}" \
     --kafka.group.id="bench-commerce-$mode-$round" --pipelines.dir="$state/specs-$mode" --pipelines.run=commerce_events \
     --batch.max_records="$max_records" "${extra[@]}"
 }

@@ -13,6 +13,11 @@ std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension) 
     return out;
 }
 
+std::vector<std::string> scd1_state_columns(const DimensionSpec& dimension) {
+    if (dimension.policy != DimensionPolicy::scd1 || dimension.attributes.empty()) return {};
+    return {"attributes_event_time"};
+}
+
 std::vector<std::string> aggregate_state_columns(const WindowTableSpec& w, const AggregateSpec& a) {
     if (w.kind == WindowKind::session && (a.function == AggregateFunction::first || a.function == AggregateFunction::last))
         // the value at the session's first/last record, unless filtered: then its record's event time

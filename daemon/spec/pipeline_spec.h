@@ -86,7 +86,8 @@ struct EnricherSpec {
 };
 
 enum class DimensionPolicy {
-    scd1,      ///< attributes overwritten by the latest event
+    scd1,      ///< attributes of the latest event by event time (scd1_state_columns), whatever the arrival order
+    scd0,      ///< retain original (Kimball's type 0): attributes set when the member is inserted, never rewritten; for attributes that are a function of the key
     scd2,      ///< a version per attribute change: valid_from/valid_to/is_current; facts take the version current at event time
     earliest,  ///< attributes from the earliest event that carries them (earliest_state_columns)
 };
@@ -208,6 +209,11 @@ struct PipelineSpec {
 /// latest event times of the member. product_view's dim_store (domain_seen) and dim_product
 /// (product_url_seen) keep the same.
 std::vector<std::string> earliest_state_columns(const DimensionSpec& dimension);
+
+/// The state column an SCD type 1 dimension with attributes keeps (timestamptz):
+/// attributes_event_time, the event time of the attributes in force (NULL in a row written before
+/// the column existed: any observation replaces it). None without attributes or for other policies.
+std::vector<std::string> scd1_state_columns(const DimensionSpec& dimension);
 
 /// The column a reference makes unless named: "ua.os_family" -> "os_family", "price" -> "price".
 std::string column_name_of(const std::string& ref);

@@ -418,13 +418,15 @@ private:
             if (const Cursor* a = Cursor::find(e, "attributes"))
                 for (const Cursor& item : a->items()) d.attributes.push_back(column(item));
             if (const Cursor* p = Cursor::find(e, "policy"))
-                d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd2", DimensionPolicy::scd2}, {"earliest", DimensionPolicy::earliest}});
+                d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd0", DimensionPolicy::scd0}, {"scd2", DimensionPolicy::scd2},
+                                                       {"earliest", DimensionPolicy::earliest}});
             if (d.policy == DimensionPolicy::scd2 && d.attributes.empty()) c.fail("an SCD type 2 dimension needs attributes whose changes make versions");
             // A single key column named like the surrogate key is that key (dim_date's date_key).
             std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
             if (!(d.key.size() == 1 && d.key[0].name == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));
             if (d.policy == DimensionPolicy::earliest)
                 for (const auto& column : earliest_state_columns(d)) reserved.insert(column);
+            for (const auto& column : scd1_state_columns(d)) reserved.insert(column);
             check_columns(c, {names(d.key), names(d.attributes)}, reserved);
             spec_.dimensions.push_back(std::move(d));
         }

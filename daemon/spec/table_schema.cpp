@@ -99,6 +99,7 @@ TableSchema dimension_schema(const PipelineSpec& spec, const DimensionSpec& d) {
         // The attributes' time may be NULL (an inferred member); first and last seen never are.
         for (const auto& c : earliest_state_columns(d)) t.columns.push_back({c, kTimestamptz, c == "first_seen" || c == "last_seen"});
     }
+    for (const auto& c : scd1_state_columns(d)) t.columns.push_back({c, kTimestamptz});  // NULL in rows older than the column
     if (d.policy == DimensionPolicy::scd2) {
         t.columns.insert(t.columns.end(), {{"valid_from", kTimestamptz, true}, {"valid_to", kTimestamptz, true}, {"is_current", "boolean", true}});
         t.current_key = t.natural_key;

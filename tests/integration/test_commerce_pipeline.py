@@ -15,7 +15,9 @@ topic together, and one more run confirms nothing is left. Checked against the o
   - the loader's rejects are the oracle's (line and reason);
   - fact_commerce_event: exactly the distinct valid events (a resent row counts once; two rows
     of one user and product in one second are two events), each keyed by its content as the
-    loader's event_id;
+    loader's event_id, with its own category and brand;
+  - dim_commerce_product (SCD type 1 by event time): each product's latest event's values, whatever
+    order the crash and the instances committed them in;
   - dead letters: exactly the malformed messages sent by hand, each with a reason;
   - customer_profile (the view over the global window customer_profile_state): every field of
     every customer, and the segment counts; commerce_session: every field of every user_session;
@@ -24,8 +26,9 @@ topic together, and one more run confirms nothing is left. Checked against the o
     each holding the price in force, every fact pointing at the version in force at its time;
   - dim_category: the taxonomy levels of every category code;
   - sql/reports/commerce/*.sql over the whole range: the summary (event types, revenue,
-    purchases, average customer value, segments with shares), the top categories and brands,
-    the view -> cart -> purchase funnel with cart abandonment, revenue by hour.
+    purchases, average customer value, segments with shares), the top categories and brands
+    (each purchase credited to its own), the view -> cart -> purchase funnel with cart
+    abandonment, revenue by hour.
 HandWrittenEvents: EVENTS.md's seed producer's own messages (its "<user>_<product>_<epoch>"
 ids) through the daemon are facts keyed by their content, no dead letters; a purchase without
 a price tops no ranking.
@@ -194,13 +197,14 @@ class CommercePipeline(unittest.TestCase):
         self.assertGreater(len(loader), 0)
 
     def test_facts_are_exactly_the_distinct_valid_events(self):
-        rows = harness.query(self.dsn, "SELECT event_key, event_id, timestamp, event_type, user_id, user_session, product_id, price FROM fact_commerce_event")
+        rows = harness.query(self.dsn, "SELECT event_key, event_id, timestamp, event_type, user_id, user_session, product_id, price, category_code, brand"
+                                       " FROM fact_commerce_event")
         self.assertEqual(len({r[0] for r in rows}), len(rows))
         # The loader's event_id is the key the spec derives from the content (bench/loader/event_id.h).
         self.assertEqual([(key, producer) for key, producer, *_ in rows if str(key) != producer], [])
         stored = collections.Counter(tuple(r[2:]) for r in rows)
-        expected = collections.Counter((e["time"], e["event_type"], e["user_id"], e["user_session"], e["product_id"], e["price"])
-                                       for e in self.events)
+        expected = collections.Counter((e["time"], e["event_type"], e["user_id"], e["user_session"], e["product_id"], e["price"],
+                                        e["category_code"] or None, e["brand"] or None) for e in self.events)
         self.assertEqual(stored, expected)
         self.assertLess(len(self.events), EVENTS - len(self.rejects), "the resent duplicates must be more than none")
 
@@ -278,6 +282,12 @@ class CommercePipeline(unittest.TestCase):
         self.assertEqual(wrong, [])
         self.assertEqual(harness.scalar(self.dsn, "SELECT count(*) FROM fact_commerce_event WHERE commerce_product_price_key IS NULL"), 0)
 
+    def test_products_hold_their_latest_events_attributes(self):
+        """SCD type 1 by event time: whatever order three instances and a crash committed the
+        events in, each product holds its latest event's values and time."""
+        rows = harness.query(self.dsn, "SELECT product_id, category_id, category_code, brand, attributes_event_time FROM dim_commerce_product")
+        self.assertEqual({p: (tuple(values), time) for p, *values, time in rows}, commerce_oracle.product_attributes(self.events))
+
     def test_category_taxonomy(self):
         rows = harness.query(self.dsn, "SELECT category_code, level1, level2, level3 FROM dim_category")
         stored = {code: (l1, l2, l3) for code, l1, l2, l3 in rows}
@@ -311,16 +321,9 @@ class CommercePipeline(unittest.TestCase):
             self.assertLessEqual(abs(float(share) - expected["segments"][name]["share"]), 0.00005, name)
 
     def test_report_top_categories_and_brands(self):
-        purchases = [e for e in self.events if e["event_type"] == "purchase"]
         expected = []
         for kind, field in (("category", "category_code"), ("brand", "brand")):
-            totals = collections.defaultdict(lambda: [Decimal(0), 0])
-            for e in purchases:
-                if e[field]:
-                    totals[e[field]][0] += e["price"] or 0  # a purchase without a price counts, adding nothing
-                    totals[e[field]][1] += 1
-            ranked = sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))[:10]
-            expected += [(kind, name, revenue, n) for name, (revenue, n) in ranked]
+            expected += [(kind, name, revenue, n) for name, revenue, n in commerce_oracle.top_revenue(self.events, field)]
         got = [(kind, name, Decimal(revenue), int(n)) for kind, name, revenue, n in self.report("commerce_top_categories_brands.sql")]
         self.assertEqual(got, expected)
 

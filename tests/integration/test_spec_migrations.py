@@ -257,6 +257,31 @@ class SpecMigrations(unittest.TestCase):
             text = text.replace(original, changed, 1)
         return text
 
+    def test_an_scd_type_1_dimension_made_before_its_event_time_gets_it(self):
+        """A commerce database made before SCD type 1 kept attributes_event_time (and before the
+        fact carried each event's category and brand): the columns are added, nullable, and the
+        rows already there keep their values (a NULL time loses to any later observation)."""
+        dsn = self.pg.create_database("scd1_event_time")
+        fact_columns = "columns: [event_key, event_id, timestamp, event_type, user_id, user_session, product_id, price, calendar.hour, category_code, brand]"
+        before = self.folder("commerce-before", ("commerce_events.yaml", self.commerce_text(
+            ("attributes: [category_id, category_code, brand]}", "attributes: [category_id, category_code, brand], policy: scd0}"),
+            (fact_columns, fact_columns.replace(", category_code, brand]", "]")))))
+        self.migrate(dsn, before)
+        self.assertNotIn("attributes_event_time", [c for c, _, _ in self.columns(dsn, "dim_commerce_product")])
+        harness.query(dsn, "INSERT INTO dim_commerce_product VALUES (1, '601', '2053013555631882655', 'electronics.tablet', 'orbit')")
+        now = self.folder("commerce-now", COMMERCE)
+        self.migrate(dsn, now)
+        added = [(t, s) for _, _, t, s in self.recorded(dsn, "commerce_events") if "ADD COLUMN" in s]
+        self.assertEqual(added, [
+            ("dim_commerce_product.attributes_event_time",
+             "ALTER TABLE public.dim_commerce_product ADD COLUMN attributes_event_time timestamp with time zone"),
+            ("fact_commerce_event.category_code", "ALTER TABLE public.fact_commerce_event ADD COLUMN category_code text"),
+            ("fact_commerce_event.brand", "ALTER TABLE public.fact_commerce_event ADD COLUMN brand text")])
+        self.assertEqual(harness.query(dsn, "SELECT product_id, brand, attributes_event_time FROM dim_commerce_product"), [("601", "orbit", None)])
+        check = self.daemon("check-config", dsn, now)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertIn("statements generated from the specs to apply: none", check.stdout)
+
     def test_a_window_view_is_made_again_only_when_its_statement_changes(self):
         dsn = self.pg.create_database("views")
         self.migrate(dsn, self.folder("views", COMMERCE))

@@ -238,6 +238,33 @@ def revenue_by_category_hour(events):
     return {k: tuple(v) for k, v in cells.items()}
 
 
+def top_revenue(events, field, limit=10):
+    """[(value, revenue, purchases)] of the `limit` values of `field` ("category_code", "brand")
+    with the most revenue, each purchase credited to its own value (none left out), a purchase
+    without a price adding 0; ties by value."""
+    totals = defaultdict(lambda: [Decimal(0), 0])
+    for e in events:
+        if e["event_type"] == "purchase" and e[field]:
+            totals[e[field]][0] += e["price"] or 0
+            totals[e[field]][1] += 1
+    return [(name, revenue, n) for name, (revenue, n) in sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]]
+
+
+PRODUCT_ATTRIBUTES = ("category_id", "category_code", "brand")
+
+
+def product_attributes(events):
+    """{product_id: ((category_id, category_code, brand), time)}: the values of the product's
+    greatest (event time, values) event, each value compared as (present, text; Python's str
+    order is UTF-8's byte order), none as None: what SCD type 1 by event time keeps."""
+    best = {}
+    for e in events:
+        rank = (e["time"], tuple((bool(e[a]), e[a]) for a in PRODUCT_ATTRIBUTES))
+        if e["product_id"] not in best or best[e["product_id"]] < rank:
+            best[e["product_id"]] = rank
+    return {p: (tuple(value or None for _, value in values), time) for p, (time, values) in best.items()}
+
+
 def main():
     events, rejects = read_events(sys.argv[1])
     by_user = profiles(events)

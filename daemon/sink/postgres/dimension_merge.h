@@ -17,11 +17,35 @@ namespace starstream::daemon::postgres {
 std::string insert_from_stage(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                               const std::string& stage_table, const std::string& natural_key);
 
-/// SCD type 1: inserts new members; corrects the attributes of existing ones in place and only
-/// when they differ, so steady-state batches rewrite nothing. `selects` are the expressions
-/// (same order as `columns`) read from `stage_table`, e.g. casts of staged text.
+/// SCD type 0 (retain original), and any dimension without attributes: inserts new members and
+/// never rewrites one. `selects` are the expressions (same order as `columns`) read from
+/// `stage_table`, e.g. casts of staged text.
+std::string scd0_insert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
+                        const std::string& stage_table, const std::string& natural_key);
+
+/// Untimed SCD type 1, for the compiled product_view pipeline (its attributes are functions of
+/// the key, and a newer parser corrects them in place as members reappear): inserts new members;
+/// corrects the attributes of existing ones in place and only when they differ, so steady-state
+/// batches rewrite nothing. The last committed batch wins: not for attributes an older event
+/// may carry differently (scd1_by_event_time_merge). `selects` as scd0_insert's.
 std::string scd1_upsert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                         const std::string& stage_table, const std::string& natural_key, const std::vector<std::string>& attributes);
+
+/// SCD type 1 by event time (spec policy scd1): the member's attributes are those of its latest
+/// observation, whatever the arrival order, batch boundaries or instances. An observation is
+/// (event time, attribute tuple); the greater wins: time first, then the tuple compared column
+/// by column as (value IS NOT NULL, its text COLLATE "C"), so NULL is the least and every
+/// comparison is true or false. `stage_table` holds candidates: `columns` as text (cast by
+/// `selects`) then `time_column` (timestamptz), several rows per member when its latest events
+/// tie on time; the greatest per surrogate key `surrogate` is taken (DISTINCT ON), then
+/// compared with the stored row in the ON CONFLICT arm, which sees what another instance
+/// committed meanwhile. The stored row is replaced when the candidate is greater (its time
+/// advances even when the attributes are equal: else an older observation with other values
+/// would win later) or its time is NULL (a row older than the column). Rows are taken in
+/// natural-key order, as every merge here.
+std::string scd1_by_event_time_merge(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
+                                     const std::string& stage_table, const std::string& natural_key, const std::string& surrogate,
+                                     const std::vector<std::string>& attributes, const std::string& time_column);
 
 /// The conformed calendar dimension: dim_date's rows for the date keys (YYYYMMDD) staged in
 /// `stage_table.date_key`, every attribute derived from the date (ISO week, weekday, month...).

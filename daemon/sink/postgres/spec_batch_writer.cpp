@@ -50,6 +50,7 @@ struct SpecBatchWriter::Dimension {
     bool key_is_surrogate = false;  ///< a single key column named like the surrogate key (dim_date's date_key)
     bool is_date = false;           ///< the conformed calendar dimension (date_dimension_insert)
     bool earliest = false;          ///< the earliest-attribute policy (earliest_attribute_merge)
+    bool timed = false;             ///< SCD type 1 with attributes: candidates staged with their event time (scd1_by_event_time_merge)
     std::vector<Projected> key, attributes;
     std::string stage_table, merge_sql;
     std::optional<Scd2Merge> scd2;
@@ -269,10 +270,14 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
             columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
             attributes.push_back(sql_identifier(c.name));
         }
-        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
-                                staged.empty() ? "" : ", ", text_columns(staged)));
+        const auto state = spec::scd1_state_columns(d);  // none for SCD type 0 and without attributes
+        dim->timed = !state.empty();
+        conn_->exec(fmt::format("CREATE TEMP TABLE {} ({} bigint{}{}{}) ON COMMIT DELETE ROWS", dim->stage_table, sql_identifier(dim->surrogate_key),
+                                staged.empty() ? "" : ", ", text_columns(staged), dim->timed ? ", " + state[0] + " timestamptz" : ""));
         const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d);
-        dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
+        dim->merge_sql = dim->timed ? scd1_by_event_time_merge(d.table, columns, selects, dim->stage_table, conflict, sql_identifier(dim->surrogate_key),
+                                                               attributes, state[0])
+                                    : scd0_insert(d.table, columns, selects, dim->stage_table, conflict);
     }
     return dim;
 }
@@ -351,11 +356,12 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         return keys;
     }
     if (d.earliest) return merge_earliest(d, batch, begin, end, rows);
-    // SCD type 1: one member per natural key; the latest event's attributes win (ties: the greater text).
+    // SCD types 1 and 0: per member, the distinct attributes of its latest events (several only
+    // on a tie of times, which the merge's order settles as it settles one against the stored row).
     struct Member {
         std::vector<std::string> key;  ///< the natural key's parts
         std::int64_t time_us = INT64_MIN;
-        std::vector<std::optional<std::string>> attributes;
+        std::set<std::vector<std::optional<std::string>>> candidates;
     };
     std::map<std::int64_t, Member> members;
     for (std::size_t r = begin; r < end; ++r) {
@@ -369,8 +375,9 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         Member& m = members[key];
         if (m.key.empty())
             for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
-        if (row.event_time_us > m.time_us || (row.event_time_us == m.time_us && attributes > m.attributes))
-            m.time_us = row.event_time_us, m.attributes = std::move(attributes);
+        if (row.event_time_us < m.time_us) continue;
+        if (row.event_time_us > m.time_us) m.time_us = row.event_time_us, m.candidates.clear();
+        m.candidates.insert(std::move(attributes));
     }
     copy_.reset();
     for (const auto& [key, m] : members) {
@@ -379,11 +386,18 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
             copy_.int4(static_cast<std::int32_t>(key));
             continue;
         }
-        copy_.begin_row(static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size()));
-        copy_.int8(key);
-        if (!d.key_is_surrogate)
-            for (const auto& part : m.key) copy_.text(part);
-        for (const auto& a : m.attributes) a ? copy_.text(*a) : copy_.null();
+        auto stage = [&](const std::vector<std::optional<std::string>>& attributes) {
+            copy_.begin_row(static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size() + (d.timed ? 1 : 0)));
+            copy_.int8(key);
+            if (!d.key_is_surrogate)
+                for (const auto& part : m.key) copy_.text(part);
+            for (const auto& a : attributes) a ? copy_.text(*a) : copy_.null();
+            if (d.timed) copy_.timestamptz_us(m.time_us);
+        };
+        if (d.timed)
+            for (const auto& c : m.candidates) stage(c);
+        else
+            stage(*m.candidates.begin());  // untimed (SCD type 0, no attributes): a member is inserted once and kept
     }
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     rows = upserted_rows(d.table, conn_->exec(d.merge_sql));

@@ -4,8 +4,9 @@
 //      its column's type by the INSERT, so a value Postgres refuses is a data error pinned to its
 //      record) and merged on their natural key; keys are surrogate_key() of the natural key (a
 //      single key column already named like the surrogate key, as dim_date's date_key, is the
-//      key itself). Policies: SCD type 1 (attributes overwritten when they differ; within a
-//      batch the latest event's values win), SCD type 2 (Scd2Merge: versions tiling time, facts
+//      key itself). Policies: SCD type 1 (the attributes of the latest event by event time, ties
+//      to the greatest values, whatever the order, batches or instances: scd1_by_event_time_merge),
+//      SCD type 0 (inserted once, never rewritten: attributes that are a function of the key), SCD type 2 (Scd2Merge: versions tiling time, facts
 //      pointing at the version current at their event time), earliest attribute (the earliest
 //      event carrying the first attribute sets them all, ties to the smallest values; first and
 //      last seen widen: the same member whatever the order, batches or instances). dim_date is the conformed calendar

@@ -220,6 +220,11 @@ TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
                  "dimensions.dim_user", "keeps for itself");
     expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [{first_seen: at}], policy: earliest}"), 12,
                  "dimensions.dim_user", "keeps for itself");
+    // SCD type 1 keeps attributes_event_time for itself when it has attributes; type 0 keeps nothing.
+    expect_error(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [price, {attributes_event_time: at}]}"), 12,
+                 "dimensions.dim_user", "keeps for itself");
+    EXPECT_NO_THROW(parse_pipeline_spec(with("dim_user: {key: [user_id]}", "dim_user: {key: [user_id], attributes: [{attributes_event_time: at}], policy: scd0}"),
+                                        "lab.yaml"));
     // A filter on a mapped field compares the map's values.
     std::string mapped = with("pattern: \"user_[0-9]+\"", "map: {user_1: vip, user_2: regular}");
     expect_error(mapped, 19, "windows.win_revenue.aggregates.big.where.user_id[0]", "is not a value field 'user_id' maps to (regular, vip)");

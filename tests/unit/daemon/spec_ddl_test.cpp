@@ -44,9 +44,9 @@ windows:
     aggregates: {first_sku: first(sku), last_big: {function: last, of: sku, where: {price: 100}}, spent: sum(price), ordered: any}
 )";
 
-/// The statements creating `table` of the shop spec, joined by ";\n".
-std::string created(const std::string& table) {
-    const spec::PipelineSpec s = spec::parse_pipeline_spec(kShop, "shop.yaml");
+/// The statements creating `table` of the spec `yaml` (by default the shop spec), joined by ";\n".
+std::string created(const std::string& table, const std::string& yaml = kShop) {
+    const spec::PipelineSpec s = spec::parse_pipeline_spec(yaml, "shop.yaml");
     for (const auto& t : spec::table_schemas(s))
         if (t.table == table) {
             std::string out;
@@ -67,6 +67,23 @@ TEST(SpecDdl, DimensionWithASurrogateKey) {
               "    CONSTRAINT dim_store_pkey PRIMARY KEY (store_key),\n"
               "    CONSTRAINT dim_store_natural_key UNIQUE (store_id)\n"
               ");\n");
+}
+
+TEST(SpecDdl, ScdType1DimensionKeepsTheEventTimeOfItsAttributesAndType0Nothing) {
+    std::string yaml = kShop;
+    const std::string store = "dim_store: {key: [store_id]}";
+    yaml.replace(yaml.find(store), store.size(), "dim_store: {key: [store_id], attributes: [device]}");
+    EXPECT_EQ(created("dim_store", yaml),
+              "CREATE TABLE dim_store (\n"
+              "    store_key bigint NOT NULL,\n"
+              "    store_id text NOT NULL,\n"
+              "    device text,\n"
+              "    attributes_event_time timestamp with time zone,\n"
+              "    CONSTRAINT dim_store_pkey PRIMARY KEY (store_key),\n"
+              "    CONSTRAINT dim_store_natural_key UNIQUE (store_id)\n"
+              ");\n");
+    yaml.replace(yaml.find("attributes: [device]}"), 21, "attributes: [device], policy: scd0}");
+    EXPECT_EQ(created("dim_store", yaml).find("attributes_event_time"), std::string::npos) << created("dim_store", yaml);
 }
 
 TEST(SpecDdl, DimensionWhoseNaturalKeyIsItsKey) {
