@@ -87,7 +87,8 @@ struct EnricherSpec {
 
 enum class DimensionPolicy {
     scd1,      ///< attributes of the latest event by event time (scd1_state_columns), whatever the arrival order
-    scd0,      ///< retain original (Kimball's type 0): attributes set when the member is inserted, never rewritten; for attributes that are a function of the key
+    scd0,      ///< retain original (Kimball's type 0): attributes set when the member is inserted, never rewritten
+    derived,   ///< attributes the pipeline computes from the key (a parsed user agent): rewritten when they differ, so newer reference data corrects them in place
     scd2,      ///< a version per attribute change: valid_from/valid_to/is_current; facts take the version current at event time
     earliest,  ///< attributes from the earliest event that carries them (earliest_state_columns)
 };

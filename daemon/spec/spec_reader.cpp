@@ -418,7 +418,8 @@ private:
             if (const Cursor* a = Cursor::find(e, "attributes"))
                 for (const Cursor& item : a->items()) d.attributes.push_back(column(item));
             if (const Cursor* p = Cursor::find(e, "policy"))
-                d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd0", DimensionPolicy::scd0}, {"scd2", DimensionPolicy::scd2},
+                d.policy = choice<DimensionPolicy>(*p, {{"scd1", DimensionPolicy::scd1}, {"scd0", DimensionPolicy::scd0}, {"derived", DimensionPolicy::derived},
+                                                       {"scd2", DimensionPolicy::scd2},
                                                        {"earliest", DimensionPolicy::earliest}});
             if (d.policy == DimensionPolicy::scd2 && d.attributes.empty()) c.fail("an SCD type 2 dimension needs attributes whose changes make versions");
             // A single key column named like the surrogate key is that key (dim_date's date_key).

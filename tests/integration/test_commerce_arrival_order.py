@@ -8,7 +8,7 @@ backfill, a replayed file) last; in the other the reverse. Expectations come fro
 themselves (tests/support/commerce_oracle.py reads them), never from the tables:
   - dim_commerce_product (SCD type 1): each product's attributes are those of its latest event
     by event time, a tie going to the greater values (none the least), in both databases;
-  - dim_category (SCD type 0): the taxonomy levels of each code;
+  - dim_category (derived): the taxonomy levels of each code;
   - commerce_top_categories_brands.sql credits each purchase to its own brand and category,
     whatever the product's brand became later (acme keeps its 500 when a later view of the
     product carries no brand; orbit keeps its 300 though the product is "nova" now).

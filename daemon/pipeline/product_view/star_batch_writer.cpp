@@ -50,7 +50,7 @@ std::string join(const std::vector<std::string>& items, const std::string& prefi
 
 DimensionMerge scd1_merge(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key,
                           const std::vector<std::string>& attributes) {
-    return {table, scd1_upsert(table, columns, columns, "stage_" + table, natural_key, attributes)};
+    return {table, derived_upsert(table, columns, columns, "stage_" + table, natural_key, attributes)};
 }
 
 /// The merge of a dimension whose attribute (and the columns derived from it) comes from the

@@ -25,7 +25,7 @@ std::string scd0_insert(const std::string& table, const std::vector<std::string>
     return insert_from_stage(table, columns, selects, stage_table, natural_key) + "NOTHING\nRETURNING xmax = 0";
 }
 
-std::string scd1_upsert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
+std::string derived_upsert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                         const std::string& stage_table, const std::string& natural_key, const std::vector<std::string>& attributes) {
     if (attributes.empty()) return scd0_insert(table, columns, selects, stage_table, natural_key);
     const std::string sql = insert_from_stage(table, columns, selects, stage_table, natural_key);

@@ -23,12 +23,13 @@ std::string insert_from_stage(const std::string& table, const std::vector<std::s
 std::string scd0_insert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                         const std::string& stage_table, const std::string& natural_key);
 
-/// Untimed SCD type 1, for the compiled product_view pipeline (its attributes are functions of
-/// the key, and a newer parser corrects them in place as members reappear): inserts new members;
-/// corrects the attributes of existing ones in place and only when they differ, so steady-state
-/// batches rewrite nothing. The last committed batch wins: not for attributes an older event
-/// may carry differently (scd1_by_event_time_merge). `selects` as scd0_insert's.
-std::string scd1_upsert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
+/// Attributes the pipeline derives from the key (spec policy `derived`, and the compiled
+/// product_view's dimensions): inserts new members; corrects the attributes of existing ones in
+/// place and only when they differ, so steady-state batches rewrite nothing and a newer parser or
+/// GeoIP database corrects a member as it reappears. Every writer with the same reference data
+/// computes the same values, so arrival order does not matter; for attributes an older event may
+/// carry differently use scd1_by_event_time_merge. `selects` as scd0_insert's.
+std::string derived_upsert(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                         const std::string& stage_table, const std::string& natural_key, const std::vector<std::string>& attributes);
 
 /// SCD type 1 by event time (spec policy scd1): the member's attributes are those of its latest

@@ -277,7 +277,8 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         const std::string conflict = natural.empty() ? sql_identifier(dim->surrogate_key) : natural_key_target(*conn_, d);
         dim->merge_sql = dim->timed ? scd1_by_event_time_merge(d.table, columns, selects, dim->stage_table, conflict, sql_identifier(dim->surrogate_key),
                                                                attributes, state[0])
-                                    : scd0_insert(d.table, columns, selects, dim->stage_table, conflict);
+                    : d.policy == spec::DimensionPolicy::derived ? derived_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes)
+                                                                 : scd0_insert(d.table, columns, selects, dim->stage_table, conflict);
     }
     return dim;
 }

@@ -44,8 +44,9 @@ event: {id: id, time: at}
 dimensions:
   dim_item: {key: [item], attributes: [label, size]}
   dim_code: {key: [code], attributes: [level], policy: scd0}
+  dim_derived_code: {key: [code], attributes: [level], policy: derived}
 facts:
-  fact_shop: {grain: event, dimensions: [dim_item, dim_code], columns: [id, at]}
+  fact_shop: {grain: event, dimensions: [dim_item, dim_code, dim_derived_code], columns: [id, at]}
 )yaml";
 
 struct Observation {
@@ -253,6 +254,23 @@ TEST_F(SpecScd1DimensionTest, ScdType0KeepsTheMemberAsFirstInserted) {
     EXPECT_EQ(row_versions("dim_code", "code"), before);
     EXPECT_EQ(keyed_rows(*reader_, "SELECT code, level FROM dim_code", 1), (std::map<Row, Row>{{{"code of item_1"}, {"first item_1"}}}));
     PgResult columns = reader_->exec("SELECT count(*) FROM information_schema.columns WHERE table_name = 'dim_code' AND column_name = 'attributes_event_time'");
+    EXPECT_STREQ(PQgetvalue(columns.get(), 0, 0), "0");
+}
+
+TEST_F(SpecScd1DimensionTest, DerivedAttributesAreCorrectedInPlaceOnlyWhenTheyDiffer) {
+    // `derived`: values the pipeline computes from the key; newer reference data (here the
+    // level's prefix) corrects a member as it reappears, whatever its event time, and values
+    // that did not change rewrite nothing.
+    auto w = writer("one");
+    const Observation o{"e1", "item_1", kBaseUs + 20 * kSecondUs, "a", 9}, again{"e2", "item_1", kBaseUs + 30 * kSecondUs, "a", 9},
+        older{"e3", "item_1", kBaseUs + 10 * kSecondUs, "a", 9};
+    write(*w, {o}, "parse v1 ");
+    const auto before = row_versions("dim_derived_code", "code");
+    write(*w, {again}, "parse v1 ");
+    EXPECT_EQ(row_versions("dim_derived_code", "code"), before);
+    write(*w, {older}, "parse v2 ");
+    EXPECT_EQ(keyed_rows(*reader_, "SELECT code, level FROM dim_derived_code", 1), (std::map<Row, Row>{{{"code of item_1"}, {"parse v2 item_1"}}}));
+    PgResult columns = reader_->exec("SELECT count(*) FROM information_schema.columns WHERE table_name = 'dim_derived_code' AND column_name = 'attributes_event_time'");
     EXPECT_STREQ(PQgetvalue(columns.get(), 0, 0), "0");
 }
 
