@@ -5,6 +5,7 @@
 #include "sink/postgres/dimension_merge.h"
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_fact_writer.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/spec_window_writer.h"
 #include "sink/postgres/unique_keys.h"
@@ -73,16 +74,6 @@ struct SpecBatchWriter::Dimension {
         // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
         return key_is_surrogate ? std::get<std::int64_t>(row.values[key[0].index]) : starstream::daemon::surrogate_key(*natural);
     }
-};
-
-struct SpecBatchWriter::Fact {
-    std::string table, stage_table;
-    /// Inserts the staged rows a row of the table does not hold yet (the grain is the primary
-    /// key: a duplicate adds nothing) and returns the staged index (r) of each row it inserted,
-    /// the first of duplicates within the batch.
-    std::string insert_sql;
-    std::vector<Projected> columns;
-    std::vector<std::pair<std::string, std::size_t>> dimension_keys;  ///< column, index into dimensions_
 };
 
 namespace {
@@ -224,9 +215,9 @@ SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::Pipelin
     ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     const auto scd2 = scd2_dimensions(specs);
     for (const auto& d : spec.dimensions) dimensions_.push_back(make_dimension(spec, d, scd2));
-    for (const auto& f : spec.facts) facts_.push_back(make_fact(spec, f));
     std::vector<std::string> dimension_tables;
     for (const auto& d : dimensions_) dimension_tables.push_back(d->table);
+    for (const auto& f : spec.facts) facts_.push_back(std::make_unique<SpecFactWriter>(*conn_, copy_, spec, layout_, f, dimension_tables));
     windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec, layout_, dimension_tables);
 }
 
@@ -275,39 +266,6 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
         dim->merge_sql = scd1_upsert(d.table, columns, selects, dim->stage_table, conflict, attributes);
     }
     return dim;
-}
-
-SpecBatchWriter::Fact SpecBatchWriter::make_fact(const spec::PipelineSpec& spec, const spec::FactSpec& f) {
-    Fact fact{f.table, "stage_spec_" + f.table, {}, project(layout_, spec, f.columns), {}};
-    std::vector<std::string> columns, selects, staged;
-    for (const auto& table : f.dimensions)
-        for (std::size_t i = 0; i < dimensions_.size(); ++i)
-            if (dimensions_[i]->table == table) {
-                const std::string& key = dimensions_[i]->surrogate_key;
-                fact.dimension_keys.push_back({key, i});
-                columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
-            }
-    std::map<std::string, std::string> types;
-    for (const auto& c : fact.columns) {
-        columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-        types[c.name] = c.type;
-    }
-    std::vector<std::string> key, matches, grouped;
-    for (const auto& t : spec::table_schemas(spec))
-        if (t.table == f.table)
-            for (const auto& k : t.primary_key) {
-                const std::string type = types.count(k) ? types[k] : "bigint";  // else a dimension key
-                key.push_back(sql_identifier(k));
-                matches.push_back(fmt::format("s.{0}::{1} = i.{0}", sql_identifier(k), type));
-                grouped.push_back("i." + sql_identifier(k));
-            }
-    conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
-    fact.insert_sql = fmt::format(
-        "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
-        "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
-        sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
-        fmt::join(matches, " AND "), fmt::join(grouped, ", "));
-    return fact;
 }
 
 SpecBatchWriter::~SpecBatchWriter() = default;
@@ -442,29 +400,6 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
     return keys;
 }
 
-engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
-                                               std::vector<bool>& inserted_rows) {
-    copy_.reset();
-    for (std::size_t r = begin; r < end; ++r) {
-        const SpecRow& row = batch.rows[r];
-        copy_.begin_row(static_cast<std::int16_t>(1 + f.dimension_keys.size() + f.columns.size()));
-        copy_.int8(static_cast<std::int64_t>(r));
-        for (const auto& [column, dim] : f.dimension_keys) {
-            const std::int64_t key = keys[dim][r - begin];
-            key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
-        }
-        for (const auto& c : f.columns)
-            if (auto v = input_text(row.values[c.index], c.type)) copy_.text(*v);
-            else copy_.null();
-    }
-    conn_->copy_in("COPY " + f.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const PgResult rows = conn_->exec(f.insert_sql);
-    const int inserted = PQntuples(rows.get());
-    inserted_rows.assign(batch.rows.size(), false);
-    for (int i = 0; i < inserted; ++i) inserted_rows[static_cast<std::size_t>(std::atoll(PQgetvalue(rows.get(), i, 0)))] = true;
-    return {f.table, inserted, 0, static_cast<std::int64_t>(end - begin) - inserted};
-}
-
 std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batch, std::size_t begin, std::size_t end, Keys& keys,
                                                           std::vector<bool>& new_rows) {
     std::vector<engine::TableRows> out;
@@ -476,7 +411,7 @@ std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batc
     }
     std::vector<bool> inserted;
     for (std::size_t i = 0; i < facts_.size(); ++i) {
-        out.push_back(insert_fact(facts_[i], batch, begin, end, keys, inserted));
+        out.push_back(facts_[i]->write(batch, begin, end, keys, inserted));
         if (i == 0) new_rows = inserted;
     }
     if (facts_.empty()) new_rows.assign(batch.rows.size(), true);
@@ -558,6 +493,7 @@ std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::Mi
     if (batch.rows.empty()) return out;
     auto try_range = [&](std::size_t b, std::size_t e) { return progress(), probe(batch, b, e); };
     auto refuse = [&](std::size_t r, const PgError& error) {
+        if (concurrent_duplicate(error)) return;
         const SpecRow& row = batch.rows[r];
         out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),
                        "rejected by Postgres: " + first_line(error.what()), std::nullopt});

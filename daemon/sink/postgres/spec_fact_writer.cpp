@@ -1,0 +1,81 @@
+#include "sink/postgres/spec_fact_writer.h"
+
+#include "sink/postgres/held_keys.h"
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_values.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace starstream::daemon::postgres {
+
+SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
+                               const spec::FactSpec& f, const std::vector<std::string>& dimensions)
+    : conn_(conn), copy_(copy), table_(f.table), stage_table_("stage_spec_" + f.table) {
+    for (const auto& d : f.dimensions) {
+        const auto at = std::find(dimensions.begin(), dimensions.end(), d);
+        if (at != dimensions.end()) columns_.push_back({spec::surrogate_key_column(d), "bigint", static_cast<std::size_t>(at - dimensions.begin()), true});
+    }
+    for (const auto& c : f.columns) columns_.push_back({c.name, spec::reference_type(spec, c.ref), layout.at(c.ref), false});
+    std::vector<std::string> names, staged, typed, aliases, ordered;
+    std::vector<std::pair<std::string, std::string>> probe;
+    for (const auto& c : columns_) names.push_back(sql_identifier(c.name));
+    for (const auto& t : spec::table_schemas(spec))
+        if (t.table == f.table)
+            for (const auto& k : t.primary_key) {
+                const auto c = std::find_if(columns_.begin(), columns_.end(), [&](const Column& x) { return x.name == k; });
+                const std::size_t i = key_.size();
+                key_.push_back(static_cast<std::size_t>(c - columns_.begin()));
+                staged.push_back(fmt::format("k{} text", i));
+                typed.push_back(fmt::format("k{0}::{1} AS k{0}", i, c->type));
+                aliases.push_back(fmt::format("k{}", i));
+                probe.push_back({sql_identifier(k), fmt::format("s.k{}", i)});
+            }
+    conn_.exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", stage_table_, fmt::join(staged, ", ")));
+    // The first record of each key (compared as the column's type: "1.0" and "1" are one numeric),
+    // unless the table holds the key already.
+    new_rows_sql_ = fmt::format(
+        "SELECT s.r FROM (SELECT DISTINCT ON ({0}) r, {0} FROM (SELECT r, {1} FROM {2}) x ORDER BY {0}, r) s\n"
+        "LEFT JOIN {3} ON true WHERE held_by.held IS NULL",
+        fmt::join(aliases, ", "), fmt::join(typed, ", "), stage_table_, held_key_probe(sql_identifier(f.table), probe, "held_by"));
+    copy_sql_ = fmt::format("COPY {} ({}) FROM STDIN", sql_identifier(f.table), fmt::join(names, ", "));
+}
+
+std::optional<std::string> SpecFactWriter::value(const Column& c, const spec::SpecRow& row, std::size_t at,
+                                                 const std::vector<std::vector<std::int64_t>>& keys) {
+    if (!c.dimension) return input_text(row.values[c.index], c.type);
+    const std::int64_t key = keys[c.index][at];
+    if (key == INT64_MIN) return std::nullopt;
+    return std::to_string(key);
+}
+
+engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                        const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
+    copy_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
+        copy_.int8(static_cast<std::int64_t>(r));
+        for (const std::size_t k : key_)
+            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys)) copy_.text(*v);
+            else copy_.null();
+    }
+    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+    const PgResult fresh = conn_.exec(new_rows_sql_);
+    inserted.assign(batch.rows.size(), false);
+    for (int i = 0; i < PQntuples(fresh.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(fresh.get(), i, 0)))] = true;
+    text_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        if (!inserted[r]) continue;
+        text_.begin_row();
+        for (const auto& c : columns_)
+            if (auto v = value(c, batch.rows[r], r - begin, keys)) text_.value(*v);
+            else text_.null();
+    }
+    const std::int64_t copied = text_.rows() ? conn_.copy_in(copy_sql_, text_.finish()) : 0;
+    return {table_, copied, 0, static_cast<std::int64_t>(end - begin) - copied};
+}
+
+}  // namespace starstream::daemon::postgres
