@@ -111,8 +111,8 @@ private:
     };
     /// Row r's session key and group values; nullopt when one has no value (in no session).
     std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) const;
-    /// Stages one admitted record of the batch's island `island` (step 2).
-    void stage(const spec::SpecBatch& batch, const Admitted& record, std::int32_t island);
+    /// Stages the admitted records [first, last) of the batch's island `island` (step 2).
+    void stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
