@@ -69,6 +69,12 @@ struct SpecBatchWriter::Dimension {
 
     /// The surrogate key of `row`'s member; nullopt when a part of its natural key is null.
     std::optional<std::int64_t> member_key(const SpecRow& row) const {
+        if (key.size() == 1 && !key_is_surrogate) {  // the common case, without copying the value
+            std::string buffer;
+            const auto natural = input_view(row.values[key[0].index], key[0].type, buffer);
+            if (!natural) return std::nullopt;
+            return starstream::daemon::surrogate_key(*natural);
+        }
         const auto natural = natural_key(row);
         if (!natural) return std::nullopt;
         // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
@@ -309,11 +315,17 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         return keys;
     }
     if (d.earliest) return merge_earliest(d, batch, begin, end, rows);
-    // SCD type 1: one member per natural key; the latest event's attributes win (ties: the greater text).
+    // SCD type 1: one member per natural key; the latest event's attributes win (ties: the greater
+    // text). A member keeps the row it was first seen in (its key) and the winning row, whose
+    // values are read when staged: no copy per record.
     struct Member {
-        std::vector<std::string> key;  ///< the natural key's parts
+        std::size_t first_row = 0, row = 0;
         std::int64_t time_us = INT64_MIN;
-        std::vector<std::optional<std::string>> attributes;
+    };
+    auto attributes_of = [&](std::size_t r) {
+        std::vector<std::optional<std::string>> out;
+        for (const auto& c : d.attributes) out.push_back(input_text(batch.rows[r].values[c.index], c.type));
+        return out;
     };
     std::map<std::int64_t, Member> members;
     for (std::size_t r = begin; r < end; ++r) {
@@ -322,13 +334,10 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         if (!member) continue;
         const std::int64_t key = *member;
         keys[r - begin] = key, has_key[r - begin] = true;
-        std::vector<std::optional<std::string>> attributes;
-        for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
-        Member& m = members[key];
-        if (m.key.empty())
-            for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
-        if (row.event_time_us > m.time_us || (row.event_time_us == m.time_us && attributes > m.attributes))
-            m.time_us = row.event_time_us, m.attributes = std::move(attributes);
+        auto [at, added] = members.try_emplace(key, Member{r, r, row.event_time_us});
+        Member& m = at->second;
+        if (added || row.event_time_us < m.time_us) continue;
+        if (row.event_time_us > m.time_us || (!d.attributes.empty() && attributes_of(r) > attributes_of(m.row))) m.time_us = row.event_time_us, m.row = r;
     }
     copy_.reset();
     for (const auto& [key, m] : members) {
@@ -339,9 +348,12 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         }
         copy_.begin_row(static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size()));
         copy_.int8(key);
+        std::string buffer;
         if (!d.key_is_surrogate)
-            for (const auto& part : m.key) copy_.text(part);
-        for (const auto& a : m.attributes) a ? copy_.text(*a) : copy_.null();
+            for (const auto& c : d.key) copy_.text(*input_view(batch.rows[m.first_row].values[c.index], c.type, buffer));
+        for (const auto& c : d.attributes)
+            if (auto v = input_view(batch.rows[m.row].values[c.index], c.type, buffer)) copy_.text(*v);
+            else copy_.null();
     }
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
@@ -373,7 +385,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
         if (m.key.empty() && !d.key_is_surrogate)
             for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
         m.first_us = std::min(m.first_us, row.event_time_us), m.last_us = std::max(m.last_us, row.event_time_us);
-        if (d.attributes.empty() || !input_text(row.values[d.attributes.front().index], d.attributes.front().type)) continue;
+        if (d.attributes.empty() || std::holds_alternative<std::monostate>(row.values[d.attributes.front().index])) continue;
         if (row.event_time_us > m.seen_us) continue;
         if (row.event_time_us < m.seen_us) m.seen_us = row.event_time_us, m.candidates.clear();
         std::vector<std::optional<std::string>> attributes;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 namespace starstream::daemon::postgres {
 
@@ -44,22 +45,25 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
     copy_sql_ = fmt::format("COPY {} ({}) FROM STDIN", sql_identifier(f.table), fmt::join(names, ", "));
 }
 
-std::optional<std::string> SpecFactWriter::value(const Column& c, const spec::SpecRow& row, std::size_t at,
-                                                 const std::vector<std::vector<std::int64_t>>& keys) {
-    if (!c.dimension) return input_text(row.values[c.index], c.type);
+std::optional<std::string_view> SpecFactWriter::value(const Column& c, const spec::SpecRow& row, std::size_t at,
+                                                      const std::vector<std::vector<std::int64_t>>& keys, std::string& buffer) {
+    if (!c.dimension) return input_view(row.values[c.index], c.type, buffer);
     const std::int64_t key = keys[c.index][at];
     if (key == INT64_MIN) return std::nullopt;
-    return std::to_string(key);
+    buffer.clear();
+    fmt::format_to(std::back_inserter(buffer), "{}", key);
+    return std::string_view(buffer);
 }
 
 engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                         const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
+    std::string buffer;
     copy_.reset();
     for (std::size_t r = begin; r < end; ++r) {
         copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
         copy_.int8(static_cast<std::int64_t>(r));
         for (const std::size_t k : key_)
-            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys)) copy_.text(*v);
+            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys, buffer)) copy_.text(*v);
             else copy_.null();
     }
     conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
@@ -71,7 +75,7 @@ engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_
         if (!inserted[r]) continue;
         text_.begin_row();
         for (const auto& c : columns_)
-            if (auto v = value(c, batch.rows[r], r - begin, keys)) text_.value(*v);
+            if (auto v = value(c, batch.rows[r], r - begin, keys, buffer)) text_.value(*v);
             else text_.null();
     }
     const std::int64_t copied = text_.rows() ? conn_.copy_in(copy_sql_, text_.finish()) : 0;

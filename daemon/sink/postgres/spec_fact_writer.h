@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace starstream::daemon::postgres {
@@ -52,9 +53,10 @@ private:
         std::size_t index = 0;
         bool dimension = false;
     };
-    /// Column `c` of row r (at = r - begin) in input syntax; nullopt for NULL.
-    static std::optional<std::string> value(const Column& c, const spec::SpecRow& row, std::size_t at,
-                                            const std::vector<std::vector<std::int64_t>>& keys);
+    /// Column `c` of row r (at = r - begin) in input syntax (input_view: a view of the row's
+    /// value or of `buffer`); nullopt for NULL.
+    static std::optional<std::string_view> value(const Column& c, const spec::SpecRow& row, std::size_t at,
+                                                 const std::vector<std::vector<std::int64_t>>& keys, std::string& buffer);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;

@@ -314,6 +314,7 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitte
         for (const Admitted* r = first; r != last; ++r)
             if (passes(aggregates_[i].where, batch.rows[r->r])) extreme[i] = earliest ? std::min(extreme[i], r->t) : std::max(extreme[i], r->t);
     }
+    std::string buffer;
     for (const Admitted* record = first; record != last; ++record) {
         const spec::SpecRow& row = batch.rows[record->r];
         copy_.begin_row(static_cast<std::int16_t>(3 + groups_.size() + 2 * aggregates_.size()));
@@ -326,7 +327,7 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitte
             copy_.boolean(counted);
             if (!a.input || !counted) {
                 copy_.null();
-            } else if (auto v = input_text(row.values[a.input->index], a.input->type)) {
+            } else if (auto v = input_view(row.values[a.input->index], a.input->type, buffer)) {
                 copy_.text(*v);
             } else {
                 copy_.null();
