@@ -1,5 +1,6 @@
 #include "sink/postgres/spec_fact_writer.h"
 
+#include "pipeline/product_view/decoder.h"  // parse_uuid
 #include "sink/postgres/held_keys.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_values.h"
@@ -7,8 +8,12 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <map>
 #include <iterator>
 
 namespace starstream::daemon::postgres {
@@ -43,6 +48,51 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
         "LEFT JOIN {3} ON true WHERE held_by.held IS NULL",
         fmt::join(aliases, ", "), fmt::join(typed, ", "), stage_table_, held_key_probe(sql_identifier(f.table), probe, "held_by"));
     copy_sql_ = fmt::format("COPY {} ({}) FROM STDIN", sql_identifier(f.table), fmt::join(names, ", "));
+    // The columns' types as the database has them (a column may be wider than the spec's type).
+    static const std::map<std::string, Binary> forms = {
+        {"bigint", Binary::int8}, {"integer", Binary::int4}, {"smallint", Binary::int2}, {"timestamp with time zone", Binary::timestamptz},
+        {"text", Binary::text}, {"uuid", Binary::uuid}, {"boolean", Binary::boolean}, {"double precision", Binary::float8},
+        {"jsonb", Binary::jsonb}, {"inet", Binary::inet}};
+    PgResult types = conn_.exec_params(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        {sql_identifier(f.table)});
+    std::map<std::string, std::string> database_types;
+    for (int i = 0; i < PQntuples(types.get()); ++i) database_types[PQgetvalue(types.get(), i, 0)] = PQgetvalue(types.get(), i, 1);
+    for (auto& c : columns_) {
+        const auto form = forms.find(database_types[c.name]);
+        c.binary = form == forms.end() ? Binary::none : form->second;
+        binary_ = binary_ && c.binary != Binary::none;
+    }
+}
+
+bool SpecFactWriter::encode(const Column& c, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys) {
+    const spec::FieldValue dimension_key = c.dimension && keys[c.index][at] != INT64_MIN ? spec::FieldValue{keys[c.index][at]} : spec::FieldValue{};
+    const spec::FieldValue& v = c.dimension ? dimension_key : row.values[c.index];
+    if (std::holds_alternative<std::monostate>(v)) return copy_.null(), true;
+    const auto* i = std::get_if<std::int64_t>(&v);
+    const auto* s = std::get_if<std::string>(&v);
+    switch (c.binary) {
+        case Binary::int8: return i && (copy_.int8(*i), true);
+        case Binary::int4: return i && *i >= INT32_MIN && *i <= INT32_MAX && (copy_.int4(static_cast<std::int32_t>(*i)), true);
+        case Binary::int2: return i && *i >= INT16_MIN && *i <= INT16_MAX && (copy_.int2(static_cast<std::int16_t>(*i)), true);
+        case Binary::timestamptz: return i && (copy_.timestamptz_us(*i), true);  // the decoder keeps years 1 to 9999
+        case Binary::text: return s && (copy_.text(*s), true);
+        case Binary::jsonb: return s && (copy_.jsonb(*s), true);
+        case Binary::boolean: return std::holds_alternative<bool>(v) && (copy_.boolean(std::get<bool>(v)), true);
+        case Binary::float8: return std::holds_alternative<double>(v) && (copy_.float8(std::get<double>(v)), true);
+        case Binary::uuid: {
+            std::array<std::uint8_t, 16> id{};
+            return s && product_view::parse_uuid(*s, id) && (copy_.uuid(id), true);
+        }
+        case Binary::inet: {
+            std::array<std::uint8_t, 16> address{};
+            if (!s) return false;
+            if (inet_pton(AF_INET, s->c_str(), address.data()) == 1) return copy_.inet(4, address.data()), true;
+            return inet_pton(AF_INET6, s->c_str(), address.data()) == 1 && (copy_.inet(6, address.data()), true);
+        }
+        case Binary::none: break;
+    }
+    return false;
 }
 
 std::optional<std::string_view> SpecFactWriter::value(const Column& c, const spec::SpecRow& row, std::size_t at,
@@ -70,6 +120,20 @@ engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_
     const PgResult fresh = conn_.exec(new_rows_sql_);
     inserted.assign(batch.rows.size(), false);
     for (int i = 0; i < PQntuples(fresh.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(fresh.get(), i, 0)))] = true;
+    // Binary when every value has its exact binary form (what the text input would read), else text.
+    bool binary = binary_;
+    std::size_t rows = 0;
+    copy_.reset();
+    for (std::size_t r = begin; r < end && binary; ++r) {
+        if (!inserted[r]) continue;
+        copy_.begin_row(static_cast<std::int16_t>(columns_.size())), ++rows;
+        for (const auto& c : columns_)
+            if (!(binary = encode(c, batch.rows[r], r - begin, keys))) break;
+    }
+    if (binary) {
+        const std::int64_t copied = rows ? conn_.copy_in(copy_sql_ + " (FORMAT binary)", copy_.finish()) : 0;
+        return {table_, copied, 0, static_cast<std::int64_t>(end - begin) - copied};
+    }
     text_.reset();
     for (std::size_t r = begin; r < end; ++r) {
         if (!inserted[r]) continue;
