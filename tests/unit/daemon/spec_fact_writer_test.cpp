@@ -97,5 +97,73 @@ TEST_F(SpecFactWriterTest, OnlyTheFirstRecordOfAKeyTheTableDoesNotHoldIsWritten)
     EXPECT_EQ(note("4"), "four");
 }
 
+/// Every column type with a binary form (binary COPY), and a smallint the spec's integer may not fit.
+const std::string kTypedSpec = R"(pipeline: typed
+source: {topics: [typed], format: json}
+fields:
+  id: {pointer: /id, type: uuid, required: true}
+  at: {pointer: /at, type: timestamp, unit: us, required: true}
+  n: {pointer: /n, type: integer}
+  small: {pointer: /small, type: integer}
+  ratio: {pointer: /ratio, type: double}
+  flag: {pointer: /flag, type: boolean}
+  ip: {pointer: /ip, type: inet}
+  doc: {pointer: /doc, type: jsonb}
+  label: {pointer: /label, type: text}
+event: {id: id, time: at}
+facts:
+  fact_typed: {grain: event, columns: [id, at, n, small, ratio, flag, ip, doc, label]}
+)";
+
+TEST(SpecFactWriterBinaryTest, ValuesReadAsTheTextInputReadsThemAndOneThatDoesNotFitIsRefusedByPostgres) {
+    PgSettings settings;
+    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_facts_typed");
+    PgConnection conn(settings);
+    conn.exec("SET TIME ZONE 'UTC'");
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(kTypedSpec, "typed.yaml");
+    const spec::ReferenceLayout layout{spec};
+    for (const auto& t : spec::table_schemas(spec))
+        for (const auto& statement : create_table(t)) conn.exec(statement.sql);
+    conn.exec("ALTER TABLE fact_typed ALTER small TYPE smallint");  // narrower than the spec's integer
+    BinaryCopyWriter copy;
+    SpecFactWriter writer(conn, copy, spec, layout, spec.facts.at(0), {});
+    auto write = [&](const std::string& id, std::int64_t small) {
+        spec::SpecBatch batch;
+        spec::SpecRow row;
+        row.values.resize(layout.size());
+        row.values[layout.at("id")] = id;
+        row.values[layout.at("at")] = std::int64_t{1767225600123456};
+        row.values[layout.at("n")] = std::int64_t{-9007199254740993};
+        row.values[layout.at("small")] = small;
+        row.values[layout.at("ratio")] = 0.1;
+        row.values[layout.at("flag")] = true;
+        row.values[layout.at("ip")] = std::string("2001:db8::1");
+        row.values[layout.at("doc")] = std::string(R"({"b":[1,2],"a":"x"})");
+        row.values[layout.at("label")] = std::string("tab\there");
+        batch.rows.push_back(std::move(row));
+        std::vector<bool> inserted;
+        conn.exec(kBeginReadCommitted);
+        try {
+            writer.write(batch, 0, 1, {}, inserted);
+            conn.exec("COMMIT");
+        } catch (...) {
+            conn.exec("ROLLBACK");
+            throw;
+        }
+    };
+    write("6f1c2a3b-0000-4000-8000-00000000000a", 7);
+    PgResult r = conn.exec("SELECT id, at, n, small, ratio, flag, ip, doc, label FROM fact_typed");
+    ASSERT_EQ(PQntuples(r.get()), 1);
+    const std::vector<std::string> expected = {"6f1c2a3b-0000-4000-8000-00000000000a", "2026-01-01 00:00:00.123456+00", "-9007199254740993", "7", "0.1",
+                                               "t", "2001:db8::1", R"({"a": "x", "b": [1, 2]})", "tab\there"};
+    for (int c = 0; c < 9; ++c) EXPECT_EQ(PQgetvalue(r.get(), 0, c), expected[static_cast<std::size_t>(c)]) << c;
+    try {
+        write("6f1c2a3b-0000-4000-8000-00000000000b", 40000);
+        ADD_FAILURE() << "40000 does not fit a smallint";
+    } catch (const PgError& e) {
+        EXPECT_EQ(e.sqlstate(), "22003") << e.what();  // numeric_value_out_of_range, a record's error: bisection pins it
+    }
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres
