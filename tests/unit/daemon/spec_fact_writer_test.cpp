@@ -3,7 +3,7 @@
 // each key, compared as the column's type, that the table does not hold yet is written.
 #include "sink/postgres/spec_fact_writer.h"
 
-#include "local_postgres_server.h"
+#include "spec_database.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/window_lock.h"  // kBeginReadCommitted
 #include "spec/spec_reader.h"
@@ -33,12 +33,7 @@ facts:
 class SpecFactWriterTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        PgSettings settings;
-        settings.dsn = test::LocalPostgresServer::shared().create_database("spec_facts");
-        conn_ = std::make_unique<PgConnection>(settings);
-        conn_->exec("SET TIME ZONE 'UTC'");
-        for (const auto& t : spec::table_schemas(spec_))
-            for (const auto& statement : create_table(t)) conn_->exec(statement.sql);
+        conn_ = test::spec_database("spec_facts", spec_);
         writer_ = std::make_unique<SpecFactWriter>(*conn_, copy_, spec_, layout_, spec_.facts.at(0), std::vector<std::string>{});
     }
 
@@ -116,14 +111,10 @@ facts:
 )";
 
 TEST(SpecFactWriterBinaryTest, ValuesReadAsTheTextInputReadsThemAndOneThatDoesNotFitIsRefusedByPostgres) {
-    PgSettings settings;
-    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_facts_typed");
-    PgConnection conn(settings);
-    conn.exec("SET TIME ZONE 'UTC'");
     const spec::PipelineSpec spec = spec::parse_pipeline_spec(kTypedSpec, "typed.yaml");
     const spec::ReferenceLayout layout{spec};
-    for (const auto& t : spec::table_schemas(spec))
-        for (const auto& statement : create_table(t)) conn.exec(statement.sql);
+    const auto database = test::spec_database("spec_facts_typed", spec);
+    PgConnection& conn = *database;
     conn.exec("ALTER TABLE fact_typed ALTER small TYPE smallint");  // narrower than the spec's integer
     BinaryCopyWriter copy;
     SpecFactWriter writer(conn, copy, spec, layout, spec.facts.at(0), {});
