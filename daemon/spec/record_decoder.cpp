@@ -1,6 +1,7 @@
 #include "spec/record_decoder.h"
 
 #include "spec/content_id.h"
+#include "spec/uuid_text.h"
 
 #include <arpa/inet.h>
 #include <date/date.h>
@@ -36,8 +37,8 @@ bool is_decimal(std::string_view text) {
 }
 
 bool is_uuid(std::string_view text) {
-    static const RE2 uuid("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-    return RE2::FullMatch(text, uuid);
+    std::array<std::uint8_t, 16> bytes;
+    return parse_uuid(text, bytes);
 }
 
 bool is_inet(const std::string& text) {

@@ -10,6 +10,8 @@
 // Thread rules: one decoder per thread (it owns simdjson's parser buffers).
 #pragma once
 
+#include "spec/uuid_text.h"
+
 #include "pipeline/product_view/product_view_event.h"
 
 #include <simdjson.h>
@@ -32,7 +34,6 @@ private:
     simdjson::dom::parser parser_;
 };
 
-/// Parses a canonical 36-character UUID into 16 bytes; false if `text` is not one.
-bool parse_uuid(std::string_view text, std::array<std::uint8_t, 16>& out);
+using spec::parse_uuid;
 
 }  // namespace starstream::daemon::product_view

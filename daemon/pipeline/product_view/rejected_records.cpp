@@ -14,10 +14,9 @@ namespace {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-/// A single fact that `error` refused. A unique violation on the fact's own key means another
-/// instance committed that event id meanwhile: a duplicate, which the retry skips, not a dead letter.
+/// A single fact that `error` refused (not a concurrent duplicate: bisection.h).
 void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std::vector<engine::RejectedRow>& out) {
-    if (error.sqlstate() == "23505") return;
+    if (concurrent_duplicate(error)) return;
     const FactRow& f = batch.facts[fact];
     out.push_back({fact, {batch.topics[f.topic_index], f.partition}, f.offset, error.sqlstate(), "rejected by Postgres: " + first_line(error.what()),
                    std::nullopt});

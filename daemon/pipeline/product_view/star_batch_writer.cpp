@@ -2,6 +2,7 @@
 
 #include "pipeline/product_view/decoder.h"
 #include "sink/postgres/dimension_merge.h"
+#include "sink/postgres/held_keys.h"
 #include "sink/postgres/progress_store.h"
 #include "pipeline/product_view/rejected_records.h"
 #include "sink/postgres/window_lock.h"
@@ -186,12 +187,10 @@ void StarBatchWriter::stage(const StarBatch& batch, const MemberKeys* only) {
 }
 
 StarBatchWriter::EventIdSet StarBatchWriter::committed_ids() {
-    // Ids of this batch that earlier batches already committed (duplicates sent again). One
-    // primary-key probe per staged id: the LATERAL ... LIMIT 1 keeps the planner from hashing the
-    // whole fact table, which it prefers for the statistics-less staging table until fact_event
-    // is large (a sequential scan of every fact per batch: 50 ms at 370,000 facts and growing).
-    PgResult rows = conn_->exec("SELECT s.event_id::text FROM stage_event_id s CROSS JOIN LATERAL "
-                                "(SELECT 1 FROM fact_event f WHERE f.event_id = s.event_id LIMIT 1) AS hit");
+    // Ids of this batch that earlier batches already committed (duplicates sent again).
+    static const std::string sql =
+        "SELECT s.event_id::text FROM stage_event_id s CROSS JOIN " + held_key_probe("fact_event", {{"event_id", "s.event_id"}}, "hit");
+    PgResult rows = conn_->exec(sql);
     EventIdSet ids;
     for (int i = 0; i < PQntuples(rows.get()); ++i) {
         EventId id;

@@ -42,6 +42,7 @@ public:
     }
     void bytea(std::string_view v) { text(v); }
     void boolean(bool v) { put32(1), data_.push_back(v ? '\1' : '\0'); }
+    void float8(double v) { put32(8), put64(std::bit_cast<std::uint64_t>(v)); }
     void uuid(const std::array<std::uint8_t, 16>& v) {
         put32(16);
         data_.append(reinterpret_cast<const char*>(v.data()), 16);

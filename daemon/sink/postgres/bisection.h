@@ -13,6 +13,11 @@
 
 namespace starstream::daemon::postgres {
 
+/// Whether `error`, refusing a single fact copied straight into its table (held_keys.h), is a
+/// unique violation: another instance committed that key meanwhile. A duplicate, which the retry
+/// skips as a key held already, not a dead letter.
+inline bool concurrent_duplicate(const PgError& error) { return error.sqlstate() == "23505"; }
+
 /// `try_range(b, e)` writes rows [b, e) and returns the error that refused them, if any (throws
 /// PgError when that error is transient); `refused(row, error)` is called for each single row
 /// refused. `error` is what refused [begin, end): an error no record causes ends the search.

@@ -24,7 +24,7 @@ std::string scd0_insert(const std::string& table, const std::vector<std::string>
                         const std::string& stage_table, const std::string& natural_key);
 
 /// Attributes the pipeline derives from the key (spec policy `derived`, and the compiled
-/// product_view's dimensions): inserts new members; corrects the attributes of existing ones in
+/// clickstream's dimensions): inserts new members; corrects the attributes of existing ones in
 /// place and only when they differ, so steady-state batches rewrite nothing and a newer parser or
 /// GeoIP database corrects a member as it reappears. Every writer with the same reference data
 /// computes the same values, so arrival order does not matter; for attributes an older event may

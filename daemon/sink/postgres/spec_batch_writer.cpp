@@ -5,6 +5,7 @@
 #include "sink/postgres/dimension_merge.h"
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_fact_writer.h"
 #include "sink/postgres/spec_values.h"
 #include "sink/postgres/spec_window_writer.h"
 #include "sink/postgres/unique_keys.h"
@@ -56,7 +57,7 @@ struct SpecBatchWriter::Dimension {
     std::optional<Scd2Merge> scd2;
 
     /// The natural key of `row` as text, what its surrogate key hashes (joined_key: keys without
-    /// '|' or '\\' hash as product_view's); nullopt when a part is null.
+    /// '|' or '\\' hash as the compiled pipeline's); nullopt when a part is null.
     std::optional<std::string> natural_key(const SpecRow& row) const {
         std::vector<std::string> parts;
         for (const auto& k : key) {
@@ -69,21 +70,17 @@ struct SpecBatchWriter::Dimension {
 
     /// The surrogate key of `row`'s member; nullopt when a part of its natural key is null.
     std::optional<std::int64_t> member_key(const SpecRow& row) const {
+        if (key.size() == 1 && !key_is_surrogate) {  // the common case, without copying the value
+            std::string buffer;
+            const auto natural = input_view(row.values[key[0].index], key[0].type, buffer);
+            if (!natural) return std::nullopt;
+            return starstream::daemon::surrogate_key(*natural);
+        }
         const auto natural = natural_key(row);
         if (!natural) return std::nullopt;
         // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
         return key_is_surrogate ? std::get<std::int64_t>(row.values[key[0].index]) : starstream::daemon::surrogate_key(*natural);
     }
-};
-
-struct SpecBatchWriter::Fact {
-    std::string table, stage_table;
-    /// Inserts the staged rows a row of the table does not hold yet (the grain is the primary
-    /// key: a duplicate adds nothing) and returns the staged index (r) of each row it inserted,
-    /// the first of duplicates within the batch.
-    std::string insert_sql;
-    std::vector<Projected> columns;
-    std::vector<std::pair<std::string, std::size_t>> dimension_keys;  ///< column, index into dimensions_
 };
 
 namespace {
@@ -101,7 +98,7 @@ std::string text_columns(const std::vector<std::string>& columns) {
 }
 
 /// The ON CONFLICT target of `d`'s natural key: the table's unique index on it as the database
-/// has it (product_view's dim_user_agent is unique on md5(user_agent)), else its columns.
+/// has it (the clickstream's dim_user_agent is unique on md5(user_agent)), else its columns.
 std::string natural_key_target(PgConnection& conn, const spec::DimensionSpec& d) {
     std::set<std::string> columns;
     std::vector<std::string> natural;
@@ -225,9 +222,9 @@ SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::Pipelin
     ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     const auto scd2 = scd2_dimensions(specs);
     for (const auto& d : spec.dimensions) dimensions_.push_back(make_dimension(spec, d, scd2));
-    for (const auto& f : spec.facts) facts_.push_back(make_fact(spec, f));
     std::vector<std::string> dimension_tables;
     for (const auto& d : dimensions_) dimension_tables.push_back(d->table);
+    for (const auto& f : spec.facts) facts_.push_back(std::make_unique<SpecFactWriter>(*conn_, copy_, spec, layout_, f, dimension_tables));
     windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec, layout_, dimension_tables);
 }
 
@@ -283,39 +280,6 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
     return dim;
 }
 
-SpecBatchWriter::Fact SpecBatchWriter::make_fact(const spec::PipelineSpec& spec, const spec::FactSpec& f) {
-    Fact fact{f.table, "stage_spec_" + f.table, {}, project(layout_, spec, f.columns), {}};
-    std::vector<std::string> columns, selects, staged;
-    for (const auto& table : f.dimensions)
-        for (std::size_t i = 0; i < dimensions_.size(); ++i)
-            if (dimensions_[i]->table == table) {
-                const std::string& key = dimensions_[i]->surrogate_key;
-                fact.dimension_keys.push_back({key, i});
-                columns.push_back(sql_identifier(key)), selects.push_back(cast(key, "bigint")), staged.push_back(key);
-            }
-    std::map<std::string, std::string> types;
-    for (const auto& c : fact.columns) {
-        columns.push_back(sql_identifier(c.name)), selects.push_back(cast(c.name, c.type)), staged.push_back(c.name);
-        types[c.name] = c.type;
-    }
-    std::vector<std::string> key, matches, grouped;
-    for (const auto& t : spec::table_schemas(spec))
-        if (t.table == f.table)
-            for (const auto& k : t.primary_key) {
-                const std::string type = types.count(k) ? types[k] : "bigint";  // else a dimension key
-                key.push_back(sql_identifier(k));
-                matches.push_back(fmt::format("s.{0}::{1} = i.{0}", sql_identifier(k), type));
-                grouped.push_back("i." + sql_identifier(k));
-            }
-    conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
-    fact.insert_sql = fmt::format(
-        "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
-        "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
-        sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
-        fmt::join(matches, " AND "), fmt::join(grouped, ", "));
-    return fact;
-}
-
 SpecBatchWriter::~SpecBatchWriter() = default;
 
 void SpecBatchWriter::rollback() {
@@ -357,10 +321,11 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         return keys;
     }
     if (d.earliest) return merge_earliest(d, batch, begin, end, rows);
-    // SCD types 1 and 0: per member, the distinct attributes of its latest events (several only
-    // on a tie of times, which the merge's order settles as it settles one against the stored row).
+    // SCD types 1, 0 and derived: per member, the row it was first seen in (its key; an untimed
+    // member's values) and, timed, the distinct attributes of its latest events (several only on
+    // a tie of times, which the merge's order settles as it settles one against the stored row).
     struct Member {
-        std::vector<std::string> key;  ///< the natural key's parts
+        std::size_t first_row = 0;
         std::int64_t time_us = INT64_MIN;
         std::set<std::vector<std::optional<std::string>>> candidates;
     };
@@ -371,16 +336,15 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         if (!member) continue;
         const std::int64_t key = *member;
         keys[r - begin] = key, has_key[r - begin] = true;
+        Member& m = members.try_emplace(key, Member{r}).first->second;
+        if (!d.timed || row.event_time_us < m.time_us) continue;  // untimed: the first row's values (one per key)
+        if (row.event_time_us > m.time_us) m.time_us = row.event_time_us, m.candidates.clear();
         std::vector<std::optional<std::string>> attributes;
         for (const auto& c : d.attributes) attributes.push_back(input_text(row.values[c.index], c.type));
-        Member& m = members[key];
-        if (m.key.empty())
-            for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
-        if (row.event_time_us < m.time_us) continue;
-        if (row.event_time_us > m.time_us) m.time_us = row.event_time_us, m.candidates.clear();
         m.candidates.insert(std::move(attributes));
     }
     copy_.reset();
+    std::string buffer;
     for (const auto& [key, m] : members) {
         if (d.is_date) {
             copy_.begin_row(1);
@@ -391,14 +355,17 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
             copy_.begin_row(static_cast<std::int16_t>(1 + (d.key_is_surrogate ? 0 : d.key.size()) + d.attributes.size() + (d.timed ? 1 : 0)));
             copy_.int8(key);
             if (!d.key_is_surrogate)
-                for (const auto& part : m.key) copy_.text(part);
+                for (const auto& c : d.key) copy_.text(*input_view(batch.rows[m.first_row].values[c.index], c.type, buffer));
             for (const auto& a : attributes) a ? copy_.text(*a) : copy_.null();
             if (d.timed) copy_.timestamptz_us(m.time_us);
         };
-        if (d.timed)
+        if (d.timed) {
             for (const auto& c : m.candidates) stage(c);
-        else
-            stage(*m.candidates.begin());  // untimed (SCD type 0, no attributes): a member is inserted once and kept
+            continue;
+        }
+        std::vector<std::optional<std::string>> attributes;  // untimed (SCD type 0, derived, no attributes)
+        for (const auto& c : d.attributes) attributes.push_back(input_text(batch.rows[m.first_row].values[c.index], c.type));
+        stage(attributes);
     }
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
@@ -430,7 +397,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
         if (m.key.empty() && !d.key_is_surrogate)
             for (const auto& c : d.key) m.key.push_back(*input_text(row.values[c.index], c.type));
         m.first_us = std::min(m.first_us, row.event_time_us), m.last_us = std::max(m.last_us, row.event_time_us);
-        if (d.attributes.empty() || !input_text(row.values[d.attributes.front().index], d.attributes.front().type)) continue;
+        if (d.attributes.empty() || std::holds_alternative<std::monostate>(row.values[d.attributes.front().index])) continue;
         if (row.event_time_us > m.seen_us) continue;
         if (row.event_time_us < m.seen_us) m.seen_us = row.event_time_us, m.candidates.clear();
         std::vector<std::optional<std::string>> attributes;
@@ -457,29 +424,6 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
     return keys;
 }
 
-engine::TableRows SpecBatchWriter::insert_fact(const Fact& f, const SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
-                                               std::vector<bool>& inserted_rows) {
-    copy_.reset();
-    for (std::size_t r = begin; r < end; ++r) {
-        const SpecRow& row = batch.rows[r];
-        copy_.begin_row(static_cast<std::int16_t>(1 + f.dimension_keys.size() + f.columns.size()));
-        copy_.int8(static_cast<std::int64_t>(r));
-        for (const auto& [column, dim] : f.dimension_keys) {
-            const std::int64_t key = keys[dim][r - begin];
-            key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
-        }
-        for (const auto& c : f.columns)
-            if (auto v = input_text(row.values[c.index], c.type)) copy_.text(*v);
-            else copy_.null();
-    }
-    conn_->copy_in("COPY " + f.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const PgResult rows = conn_->exec(f.insert_sql);
-    const int inserted = PQntuples(rows.get());
-    inserted_rows.assign(batch.rows.size(), false);
-    for (int i = 0; i < inserted; ++i) inserted_rows[static_cast<std::size_t>(std::atoll(PQgetvalue(rows.get(), i, 0)))] = true;
-    return {f.table, inserted, 0, static_cast<std::int64_t>(end - begin) - inserted};
-}
-
 std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batch, std::size_t begin, std::size_t end, Keys& keys,
                                                           std::vector<bool>& new_rows) {
     std::vector<engine::TableRows> out;
@@ -491,7 +435,7 @@ std::vector<engine::TableRows> SpecBatchWriter::write_rows(const SpecBatch& batc
     }
     std::vector<bool> inserted;
     for (std::size_t i = 0; i < facts_.size(); ++i) {
-        out.push_back(insert_fact(facts_[i], batch, begin, end, keys, inserted));
+        out.push_back(facts_[i]->write(batch, begin, end, keys, inserted));
         if (i == 0) new_rows = inserted;
     }
     if (facts_.empty()) new_rows.assign(batch.rows.size(), true);
@@ -524,7 +468,7 @@ engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batc
                 for (std::size_t p = 0; p < late.by_policy.size(); ++p) totals.late[p] += late.by_policy[p];
             report.late = std::move(w.late);
             // Not recorded in starstream.batch.watermark: that column floors the database-wide
-            // window watermark product_view's windows use, which this topic's must not move.
+            // window watermark the compiled pipeline's windows use, which this topic's must not move.
         }
         report.tables.push_back(ledger_->copy_dead_letters(batch));
         totals.dead_letters = report.tables.back().inserted;
@@ -573,6 +517,7 @@ std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::Mi
     if (batch.rows.empty()) return out;
     auto try_range = [&](std::size_t b, std::size_t e) { return progress(), probe(batch, b, e); };
     auto refuse = [&](std::size_t r, const PgError& error) {
+        if (concurrent_duplicate(error)) return;
         const SpecRow& row = batch.rows[r];
         out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),
                        "rejected by Postgres: " + first_line(error.what()), std::nullopt});

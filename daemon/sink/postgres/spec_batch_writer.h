@@ -10,9 +10,10 @@
 //      pointing at the version current at their event time), earliest attribute (the earliest
 //      event carrying the first attribute sets them all, ties to the smallest values; first and
 //      last seen widen: the same member whatever the order, batches or instances). dim_date is the conformed calendar
-//      dimension: its attribute columns are derived from the date key as product_view's are;
-//   2. facts: staged, then INSERT ... ON CONFLICT (grain) DO NOTHING: a record read again (a
-//      replay, a duplicate) adds nothing;
+//      dimension: its attribute columns are derived from the date key as the compiled pipeline's are;
+//   2. facts (SpecFactWriter): the records whose grain the table does not hold yet, the first
+//      of each within the batch, copied straight into it: a record read again (a replay, a
+//      duplicate) adds nothing;
 //   3. windowed aggregates (SpecWindowWriter: tumbling, hopping, cumulative; count, sum, min,
 //      max, avg, count_distinct, first, last, any; sessions: SpecSessionWriter), under the window
 //      merge lock, judged against the window watermark;
@@ -54,11 +55,8 @@ public:
 
 private:
     struct Dimension;
-    struct Fact;
     /// A dimension's staging table and merge (connection-scoped, made once).
     std::unique_ptr<Dimension> make_dimension(const spec::PipelineSpec& spec, const spec::DimensionSpec& d, const std::vector<Scd2Dimension>& scd2);
-    /// A fact table's staging table and insert (connection-scoped, made once); after the dimensions.
-    Fact make_fact(const spec::PipelineSpec& spec, const spec::FactSpec& f);
     using Keys = std::vector<std::vector<std::int64_t>>;  ///< per dimension, per row: its key (INT64_MIN: none)
     /// Writes dimensions and facts of rows [begin, end) into the open transaction; returns rows
     /// per table (the first fact table's inserted rows are the batch's facts), fills `keys` and
@@ -71,9 +69,6 @@ private:
     /// merge_dimension for an earliest-attribute dimension.
     std::vector<std::int64_t> merge_earliest(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                              engine::TableRows& rows);
-    /// Inserts rows [begin, end) into `f`; `inserted_rows` (per row of the batch) tells which were new.
-    engine::TableRows insert_fact(const Fact& f, const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const Keys& keys,
-                                  std::vector<bool>& inserted_rows);
     /// A probe for bisection: rows [begin, end) written and rolled back; the error, if any.
     std::optional<PgError> probe(const spec::SpecBatch& batch, std::size_t begin, std::size_t end);
     void rollback();
@@ -83,7 +78,7 @@ private:
     std::unique_ptr<BatchLedger> ledger_;
     spec::ReferenceLayout layout_;
     std::vector<std::unique_ptr<Dimension>> dimensions_;
-    std::vector<Fact> facts_;
+    std::vector<std::unique_ptr<class SpecFactWriter>> facts_;
     std::unique_ptr<class SpecWindowWriter> windows_;
 };
 

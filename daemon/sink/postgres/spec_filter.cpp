@@ -13,10 +13,10 @@ bool Condition::numeric(const std::string& type) {
     return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";
 }
 
-bool Condition::holds(const std::string& value) const {
+bool Condition::holds(std::string_view value) const {
     if (values.empty()) return true;  // {present: true}: any value
     if (numeric(type)) {
-        const double v = std::strtod(value.c_str(), nullptr);
+        const double v = std::strtod(std::string(value).c_str(), nullptr);
         return std::find(numbers.begin(), numbers.end(), v) != numbers.end();
     }
     return std::find(values.begin(), values.end(), value) != values.end();
@@ -40,8 +40,9 @@ std::vector<Condition> conditions(const spec::Filter& filter, const spec::Pipeli
 }
 
 bool passes(const std::vector<Condition>& conditions, const spec::SpecRow& row) {
+    std::string buffer;
     for (const auto& c : conditions) {
-        const auto v = input_text(row.values[c.index], c.type);
+        const auto v = input_view(row.values[c.index], c.type, buffer);
         if (!v || !c.holds(*v)) return false;
     }
     return true;

@@ -25,7 +25,7 @@ struct Condition {
 
     static bool numeric(const std::string& type);
     /// Whether `value` (in input_text syntax) is one of the values; any value when none are listed.
-    bool holds(const std::string& value) const;
+    bool holds(std::string_view value) const;
 };
 
 /// `filter` as conditions on the records of `spec` laid out by `layout`.

@@ -2,7 +2,7 @@
 // spec_window_writer.h, and the sessions, spec_session_writer.h): first takes x of the earliest
 // record passing the aggregate's filter, last x of the latest; among records of that event time
 // first takes the least x and last the greatest, NULL counting as less than every value (as
-// product_view's compiled win_visits counts a missing URL as '', sql/migrations/005) and text
+// the compiled clickstream's win_visits counts a missing URL as '', sql/migrations/005) and text
 // compared bytewise (COLLATE "C", whatever the database's collation). A record whose x is NULL
 // is a candidate like any other: the value at the first (last) record is NULL when every record
 // of that time has none. Being a total order over (event time, x), the choice is commutative and

@@ -1,6 +1,7 @@
 #include "sink/postgres/spec_session_writer.h"
 
 #include "sink/postgres/batch_writer.h"
+#include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace starstream::daemon::postgres {
 
@@ -92,9 +94,10 @@ struct SessionSql {
     std::vector<Aggregate> aggregates;
     std::string stage_table, met_table;
 
-    /// Staged records: k, g<j> (text), t, and per aggregate p<i> (passes its filter), a<i> (input, text).
+    /// Staged records: i (the batch's island: SpecSessionWriter::merge), k, g<j> (text), t, and
+    /// per aggregate p<i> (passes its filter), a<i> (input, text).
     std::string create_stage() const {
-        std::string columns = "k text";
+        std::string columns = "i integer, k text";
         for (std::size_t j = 0; j < group_columns.size(); ++j) columns += fmt::format(", g{} text", j);
         columns += ", t timestamptz";
         for (std::size_t i = 0; i < aggregates.size(); ++i) columns += fmt::format(", p{0} boolean, a{0} text", i);
@@ -115,9 +118,10 @@ struct SessionSql {
         return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", met_table, columns);
     }
 
-    /// Step 3: islands of the batch's records per key and group (a new one wherever a record is
-    /// not within the gap of the latest before it), the stored sessions they meet copied into
-    /// the met table and locked in primary key order.
+    /// Step 3: the batch's islands (parameters: arrays of their session keys, of each group key,
+    /// as text, of their first and last event times in Unix microseconds), the stored sessions
+    /// they meet copied into the met table and locked in primary key order. Arrays, not a staged
+    /// table: the planner expects few rows of an unnest and probes the table's index per island.
     std::string lock() const {
         const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
             if (a.function == AggregateFunction::avg) return fmt::format("w.{0} AS v{2}, w.{1} AS n{2}", sql_identifier(a.state[0]), sql_identifier(a.state[1]), i);
@@ -127,27 +131,26 @@ struct SessionSql {
             return out + fmt::format(", w.{} AS ft{}", time, i);
         });
         return fmt::format(
-            "WITH rec AS (SELECT {typed}, t FROM {stage}),\n"
-            "opened AS (SELECT k{g}, t, CASE WHEN max(t) OVER (PARTITION BY k{g} ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-            " + {gap} > t THEN 0 ELSE 1 END AS opens FROM rec),\n"
-            "island AS (SELECT k{g}, min(t) AS lo, max(t) AS hi FROM (SELECT o.*, sum(opens) OVER (PARTITION BY k{g} ORDER BY t) AS n FROM opened o) x"
-            " GROUP BY k{g}, n),\n"
-            "met AS (SELECT {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
+            "WITH island AS (SELECT {typed}, 'epoch'::timestamptz + lo * interval '1 microsecond' AS lo,"
+            " 'epoch'::timestamptz + hi * interval '1 microsecond' AS hi FROM unnest({arrays}) AS b(k{g}, lo, hi)),\n"
+            "met (k{g}, s) AS (SELECT {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
             "        UNION\n"
             "        SELECT b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
             " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
             "INSERT INTO {met} (k{g}, s, l, {parts})\n"
-            "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM {table} w WHERE ({key_w}, w.{start}) IN (SELECT * FROM met)\n"
+            "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM met m JOIN {table} w ON {same_m} AND w.{start} = m.s\n"
             "ORDER BY {key_w}, w.{start} FOR UPDATE OF w",
-            fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
+            fmt::arg("typed", typed_key()), fmt::arg("arrays", island_arrays()), fmt::arg("g", group_names(group_columns.size())),
             fmt::arg("g_b", group_names(group_columns.size(), "b.")), fmt::arg("gap", gap), fmt::arg("table", sql_identifier(table)),
-            fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("last", last()), fmt::arg("key_w", stored_key()),
-            fmt::arg("met", met_table), fmt::arg("parts", part_columns(aggregates)), fmt::arg("stored_parts", stored_parts));
+            fmt::arg("same", same_key("w", "b")), fmt::arg("same_m", same_key("w", "m")), fmt::arg("start", start()), fmt::arg("last", last()),
+            fmt::arg("key_w", stored_key()), fmt::arg("met", met_table), fmt::arg("parts", part_columns(aggregates)), fmt::arg("stored_parts", stored_parts));
     }
 
-    /// Step 4: stored sessions and records as intervals [s, l + gap), ordered by start, a new
-    /// session wherever the start is not before the greatest l + gap so far. Peers (equal s and
-    /// l) share a session whatever their order, so the numbering's frame includes them (RANGE).
+    /// Step 4: stored sessions and the batch's islands (their records aggregated) as intervals
+    /// [s, l + gap), ordered by start, a new session wherever the start is not before the greatest
+    /// l + gap so far. Peers (equal s and l) share a session whatever their order, so the
+    /// numbering's frame includes them (RANGE). Every merge of parts is associative, so records
+    /// may be merged into their island first.
     std::string merge() const {
         std::string columns = sql_identifier(key_column), values = "k" + group_names(group_columns.size());
         for (const auto& g : group_columns) columns += ", " + sql_identifier(g);
@@ -169,7 +172,8 @@ struct SessionSql {
         std::string same_groups;
         for (std::size_t j = 0; j < group_columns.size(); ++j) same_groups += fmt::format(" AND m.g{0} = b.g{0}", j);
         return fmt::format(
-            "WITH parts AS (SELECT {typed}, t AS s, t AS l, {record_parts} FROM {stage}\n"
+            "WITH parts AS (SELECT {typed}, min(t) AS s, max(t) AS l, {merged_parts} FROM (SELECT i, k{g}, t, {record_parts} FROM {stage}) r"
+            " GROUP BY i, k{g}\n"
             "               UNION ALL SELECT k{g}, s, l, {parts} FROM {met}),\n"
             "opened AS (SELECT p.*, CASE WHEN max(l) OVER (PARTITION BY k{g} ORDER BY s, l ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
             " + {gap} > s THEN 0 ELSE 1 END AS opens FROM parts p),\n"
@@ -208,6 +212,12 @@ private:
         std::string out = sql_identifier(key_column);
         for (const auto& g : group_columns) out += ", " + sql_identifier(g);
         return out + ", " + start();
+    }
+    /// The island parameters of lock(): "$1::text[], $2::text[], $3::bigint[], $4::bigint[]".
+    std::string island_arrays() const {
+        std::string out;
+        for (std::size_t p = 1; p <= group_columns.size() + 1; ++p) out += fmt::format("${}::text[], ", p);
+        return out + fmt::format("${}::bigint[], ${}::bigint[]", group_columns.size() + 2, group_columns.size() + 3);
     }
     /// The staged keys cast to their types: "k::text AS k, g0::bigint AS g0".
     std::string typed_key() const {
@@ -269,34 +279,59 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
     spdlog::debug("session merge of {}: {}\n{}", table_, lock_sql_, merge_sql_);
 }
 
-void SpecSessionWriter::stage(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) {
+std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin,
+                                                                   const std::vector<std::vector<std::int64_t>>& keys) const {
     const spec::SpecRow& row = batch.rows[r];
-    const auto key = input_text(row.values[key_.index], key_.type);
-    std::vector<std::optional<std::string>> groups;
-    for (const auto& g : groups_) {
-        if (!g.dimension) {
-            groups.push_back(input_text(row.values[g.index], g.type));
-        } else if (const std::int64_t k = keys[g.index][r - begin]; k != INT64_MIN) {
-            groups.push_back(std::to_string(k));
-        } else {
-            groups.push_back(std::nullopt);
-        }
-    }
+    Admitted out{{}, row.event_time_us, r};
     // A record without its session key or a group key is in no session, as it is in no fixed
     // window; runnable_problem makes them required fields.
-    if (!key || std::any_of(groups.begin(), groups.end(), [](const auto& g) { return !g; })) return;
-    copy_.begin_row(static_cast<std::int16_t>(2 + groups_.size() + 2 * aggregates_.size()));
-    copy_.text(*key);
-    for (const auto& g : groups) copy_.text(*g);
-    copy_.timestamptz_us(row.event_time_us);
-    for (const auto& a : aggregates_) {
-        copy_.boolean(passes(a.where, row));
-        if (!a.input) {
-            copy_.null();
-        } else if (auto v = input_text(row.values[a.input->index], a.input->type)) {
-            copy_.text(*v);
+    auto key = input_text(row.values[key_.index], key_.type);
+    if (!key) return std::nullopt;
+    out.key.push_back(std::move(*key));
+    for (const auto& g : groups_) {
+        if (!g.dimension) {
+            auto v = input_text(row.values[g.index], g.type);
+            if (!v) return std::nullopt;
+            out.key.push_back(std::move(*v));
+        } else if (const std::int64_t k = keys[g.index][r - begin]; k != INT64_MIN) {
+            out.key.push_back(std::to_string(k));
         } else {
-            copy_.null();
+            return std::nullopt;
+        }
+    }
+    return out;
+}
+
+void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island) {
+    // A first (last) of the island is the value of one of its records at the earliest (latest)
+    // time among those passing the aggregate's filter: only those are staged as passing it, so
+    // that step 4 orders a few candidates instead of every record.
+    std::vector<std::int64_t> extreme(aggregates_.size());
+    for (std::size_t i = 0; i < aggregates_.size(); ++i) {
+        const bool earliest = aggregates_[i].function == AggregateFunction::first;
+        if (!ordered(aggregates_[i].function)) continue;
+        extreme[i] = earliest ? INT64_MAX : INT64_MIN;
+        for (const Admitted* r = first; r != last; ++r)
+            if (passes(aggregates_[i].where, batch.rows[r->r])) extreme[i] = earliest ? std::min(extreme[i], r->t) : std::max(extreme[i], r->t);
+    }
+    std::string buffer;
+    for (const Admitted* record = first; record != last; ++record) {
+        const spec::SpecRow& row = batch.rows[record->r];
+        copy_.begin_row(static_cast<std::int16_t>(3 + groups_.size() + 2 * aggregates_.size()));
+        copy_.int4(island);
+        for (const auto& part : record->key) copy_.text(part);
+        copy_.timestamptz_us(row.event_time_us);
+        for (std::size_t i = 0; i < aggregates_.size(); ++i) {
+            const Aggregate& a = aggregates_[i];
+            const bool counted = passes(a.where, row) && (!ordered(a.function) || record->t == extreme[i]);
+            copy_.boolean(counted);
+            if (!a.input || !counted) {
+                copy_.null();
+            } else if (auto v = input_view(row.values[a.input->index], a.input->type, buffer)) {
+                copy_.text(*v);
+            } else {
+                copy_.null();
+            }
         }
     }
 }
@@ -307,7 +342,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     late.table = table_;
     copy_.reset();
     SpecLateEvents late_events;
-    std::size_t staged = 0;
+    std::vector<Admitted> admitted;
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
         if (!counted[r] || !passes(where_, row)) continue;
@@ -322,13 +357,29 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
                 continue;
             }
         }
-        stage(batch, r, begin, keys);
-        ++staged;
+        if (auto record = admit(batch, r, begin, keys)) admitted.push_back(std::move(*record));
     }
     late_events.insert(conn_);  // through the staging table SpecWindowWriter made (SpecLateEvents::create_staging)
-    if (staged == 0) return {table_};
+    if (admitted.empty()) return {table_};
+    // The batch's islands: per session key and group (as text), its records by time, a new one
+    // wherever a record is not within the gap of the one before. Keys equal as their type but
+    // not as text ("1.0", "1") make islands of their own, which step 4 merges as it merges
+    // stored sessions: an island only needs to be part of one session.
+    std::sort(admitted.begin(), admitted.end(), [](const Admitted& a, const Admitted& b) { return std::tie(a.key, a.t, a.r) < std::tie(b.key, b.t, b.r); });
+    std::vector<std::vector<std::string>> island_keys(1 + groups_.size());
+    std::vector<std::string> lows, highs;
+    std::int32_t island = 0;
+    for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++, ++island) {
+        while (e < admitted.size() && admitted[e].key == admitted[b].key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
+        for (std::size_t k = 0; k < admitted[b].key.size(); ++k) island_keys[k].push_back(admitted[b].key[k]);
+        lows.push_back(std::to_string(admitted[b].t)), highs.push_back(std::to_string(admitted[e - 1].t));
+        stage_island(batch, &admitted[b], &admitted[b] + (e - b), island);
+    }
     conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const std::int64_t met = affected_rows(conn_.exec(lock_sql_));
+    std::vector<std::string> params;
+    for (const auto& k : island_keys) params.push_back(text_array(k));
+    params.push_back(text_array(lows)), params.push_back(text_array(highs));
+    const std::int64_t met = affected_rows(conn_.exec_params(lock_sql_, params));
     engine::TableRows rows = upserted_rows(table_, conn_.exec(merge_sql_));
     // Every session met grew (it meets a record): kept under its start (updated) or merged into
     // an earlier one (deleted).

@@ -17,7 +17,7 @@
 //                      filter; among records at that time the least (greatest) x, NULL the
 //                      least, text compared bytewise: the rule of every window kind
 //                      (spec_first_last.h), so that arrival order never decides. A session's
-//                      first/last is the value at its first/last record, as product_view's
+//                      first/last is the value at its first/last record, as the compiled clickstream's
 //                      win_visits (sql/migrations/005) keeps it, whose table this spec language
 //                      describes. With its own `where` the value's event time is kept in
 //                      <column>_event_time (spec::aggregate_state_columns); without, it is the
@@ -31,14 +31,15 @@
 //      dead_letter: into starstream.late_event; correct: merged unless t + gap + allowed
 //      lateness is not after the watermark, else a late dead letter). A correction merges into
 //      whatever sessions it meets, also ones that ended before the watermark;
-//   2. the admitted records are staged (session key, group values, event time, per aggregate
-//      whether the record passes its filter and its input);
+//   2. the admitted records are staged (their island, session key, group values, event time,
+//      per aggregate whether the record passes its filter and its input): per key and group the
+//      batch's records form islands [lo, hi + gap), a new one wherever a record is not within
+//      the gap of the one before (found in C++, so that the statements below work on islands);
 //   3. the stored sessions the batch meets are read and locked (FOR UPDATE, in primary key
-//      order, so that instances never deadlock): per key and group the batch's records form
-//      islands [lo, hi + gap); a stored session meets one when it starts within it, or is the
+//      order, so that instances never deadlock): a stored session meets an island when it starts within it, or is the
 //      last one starting before lo and its last record is within the gap of lo (stored sessions
 //      never overlap, so no other can);
-//   4. stored sessions and records are merged as intervals (ordered by start, a new session
+//   4. stored sessions and islands (their records aggregated) are merged as intervals (ordered by start, a new session
 //      wherever a start is not before the greatest last + gap so far) and aggregated as above;
 //      the stored sessions that merged into an earlier start are deleted, the others upserted.
 // A session is final once no admissible record can meet it: when the watermark reaches its end
@@ -102,8 +103,16 @@ public:
     };
 
 private:
-    /// Stages one admitted record (step 2).
-    void stage(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys);
+    /// A record admitted into the sessions: its session key and group values (input syntax), event time and row.
+    struct Admitted {
+        std::vector<std::string> key;
+        std::int64_t t = 0;
+        std::size_t r = 0;
+    };
+    /// Row r's session key and group values; nullopt when one has no value (in no session).
+    std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) const;
+    /// Stages the admitted records [first, last) of the batch's island `island` (step 2).
+    void stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;

@@ -17,8 +17,13 @@ namespace starstream::daemon::postgres {
 /// doubles keep 17 significant digits, booleans are "t"/"f".
 std::optional<std::string> input_text(const spec::FieldValue& value, const std::string& type);
 
+/// input_text without copying a text value (the hot path: every staged value of every record):
+/// a view of the value's own text (valid while `value` lives), else of `buffer`, which holds the
+/// value formatted (valid until `buffer` changes); nullopt for null.
+std::optional<std::string_view> input_view(const spec::FieldValue& value, const std::string& type, std::string& buffer);
+
 /// Several values as one key text: a single part as it is; several joined with '|' as the
-/// compiled product_view joins them ("country|region|city"), a '|' or '\\' inside a part escaped
+/// compiled pipeline joins them ("country|region|city"), a '|' or '\\' inside a part escaped
 /// with '\\', so that two different keys never join alike ("a|b", "c" against "a", "b|c").
 std::string joined_key(const std::vector<std::string>& parts);
 

@@ -351,6 +351,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
 
 void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
                              const std::optional<engine::Window>& w) {
+    std::string buffer;
     copy_.begin_row(static_cast<std::int16_t>(t.staged_fields));
     if (w) {
         copy_.timestamptz_us(w->start_us), copy_.timestamptz_us(w->end_us);
@@ -361,7 +362,7 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
         if (g.dimension) {
             const std::int64_t key = keys[g.index][at];
             key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
-        } else if (auto v = input_text(row.values[g.index], g.type)) {
+        } else if (auto v = input_view(row.values[g.index], g.type, buffer)) {
             copy_.text(*v);
         } else {
             copy_.null();
@@ -373,7 +374,7 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
             copy_.null();
         } else if (!a.input) {
             copy_.text("1");
-        } else if (auto v = input_text(row.values[*a.input], a.type)) {
+        } else if (auto v = input_view(row.values[*a.input], a.type, buffer)) {
             copy_.text(*v);
         } else {
             copy_.null();

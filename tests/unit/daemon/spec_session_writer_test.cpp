@@ -5,7 +5,7 @@
 // sessionizing every record written so far gives.
 #include "sink/postgres/spec_session_writer.h"
 
-#include "local_postgres_server.h"
+#include "spec_database.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/window_lock.h"  // kBeginReadCommitted, kWindowMergeLock
 #include "spec/spec_reader.h"
@@ -153,12 +153,7 @@ std::vector<Row> stored(PgConnection& conn) {
 class SpecSessionWriterTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        PgSettings settings;
-        settings.dsn = test::LocalPostgresServer::shared().create_database("spec_sessions");
-        conn_ = std::make_unique<PgConnection>(settings);
-        conn_->exec("SET TIME ZONE 'UTC'");
-        for (const auto& t : spec::table_schemas(spec_))
-            for (const auto& statement : create_table(t)) conn_->exec(statement.sql);
+        conn_ = test::spec_database("spec_sessions", spec_);
         writer_ = std::make_unique<SpecSessionWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{}, spec_.windows.at(0));
     }
 

@@ -1,0 +1,149 @@
+#include "sink/postgres/spec_fact_writer.h"
+
+#include "spec/uuid_text.h"
+#include "sink/postgres/held_keys.h"
+#include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_values.h"
+#include "spec/table_schema.h"
+
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <iterator>
+
+namespace starstream::daemon::postgres {
+
+SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
+                               const spec::FactSpec& f, const std::vector<std::string>& dimensions)
+    : conn_(conn), copy_(copy), table_(f.table), stage_table_("stage_spec_" + f.table) {
+    for (const auto& d : f.dimensions) {
+        const auto at = std::find(dimensions.begin(), dimensions.end(), d);
+        if (at != dimensions.end()) columns_.push_back({spec::surrogate_key_column(d), "bigint", static_cast<std::size_t>(at - dimensions.begin()), true});
+    }
+    for (const auto& c : f.columns) columns_.push_back({c.name, spec::reference_type(spec, c.ref), layout.at(c.ref), false});
+    std::vector<std::string> names, staged, typed, aliases, ordered;
+    std::vector<std::pair<std::string, std::string>> probe;
+    for (const auto& c : columns_) names.push_back(sql_identifier(c.name));
+    for (const auto& t : spec::table_schemas(spec))
+        if (t.table == f.table)
+            for (const auto& k : t.primary_key) {
+                const auto c = std::find_if(columns_.begin(), columns_.end(), [&](const Column& x) { return x.name == k; });
+                const std::size_t i = key_.size();
+                key_.push_back(static_cast<std::size_t>(c - columns_.begin()));
+                staged.push_back(fmt::format("k{} text", i));
+                typed.push_back(fmt::format("k{0}::{1} AS k{0}", i, c->type));
+                aliases.push_back(fmt::format("k{}", i));
+                probe.push_back({sql_identifier(k), fmt::format("s.k{}", i)});
+            }
+    conn_.exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", stage_table_, fmt::join(staged, ", ")));
+    // The first record of each key (compared as the column's type: "1.0" and "1" are one numeric),
+    // unless the table holds the key already.
+    new_rows_sql_ = fmt::format(
+        "SELECT s.r FROM (SELECT DISTINCT ON ({0}) r, {0} FROM (SELECT r, {1} FROM {2}) x ORDER BY {0}, r) s\n"
+        "LEFT JOIN {3} ON true WHERE held_by.held IS NULL",
+        fmt::join(aliases, ", "), fmt::join(typed, ", "), stage_table_, held_key_probe(sql_identifier(f.table), probe, "held_by"));
+    copy_sql_ = fmt::format("COPY {} ({}) FROM STDIN", sql_identifier(f.table), fmt::join(names, ", "));
+    // The columns' types as the database has them (a column may be wider than the spec's type).
+    static const std::map<std::string, Binary> forms = {
+        {"bigint", Binary::int8}, {"integer", Binary::int4}, {"smallint", Binary::int2}, {"timestamp with time zone", Binary::timestamptz},
+        {"text", Binary::text}, {"uuid", Binary::uuid}, {"boolean", Binary::boolean}, {"double precision", Binary::float8},
+        {"jsonb", Binary::jsonb}, {"inet", Binary::inet}};
+    PgResult types = conn_.exec_params(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        {sql_identifier(f.table)});
+    std::map<std::string, std::string> database_types;
+    for (int i = 0; i < PQntuples(types.get()); ++i) database_types[PQgetvalue(types.get(), i, 0)] = PQgetvalue(types.get(), i, 1);
+    for (auto& c : columns_) {
+        const auto form = forms.find(database_types[c.name]);
+        c.binary = form == forms.end() ? Binary::none : form->second;
+        binary_ = binary_ && c.binary != Binary::none;
+    }
+}
+
+bool SpecFactWriter::encode(const Column& c, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys) {
+    const spec::FieldValue dimension_key = c.dimension && keys[c.index][at] != INT64_MIN ? spec::FieldValue{keys[c.index][at]} : spec::FieldValue{};
+    const spec::FieldValue& v = c.dimension ? dimension_key : row.values[c.index];
+    if (std::holds_alternative<std::monostate>(v)) return copy_.null(), true;
+    const auto* i = std::get_if<std::int64_t>(&v);
+    const auto* s = std::get_if<std::string>(&v);
+    switch (c.binary) {
+        case Binary::int8: return i && (copy_.int8(*i), true);
+        case Binary::int4: return i && *i >= INT32_MIN && *i <= INT32_MAX && (copy_.int4(static_cast<std::int32_t>(*i)), true);
+        case Binary::int2: return i && *i >= INT16_MIN && *i <= INT16_MAX && (copy_.int2(static_cast<std::int16_t>(*i)), true);
+        case Binary::timestamptz: return i && (copy_.timestamptz_us(*i), true);  // the decoder keeps years 1 to 9999
+        case Binary::text: return s && (copy_.text(*s), true);
+        case Binary::jsonb: return s && (copy_.jsonb(*s), true);
+        case Binary::boolean: return std::holds_alternative<bool>(v) && (copy_.boolean(std::get<bool>(v)), true);
+        case Binary::float8: return std::holds_alternative<double>(v) && (copy_.float8(std::get<double>(v)), true);
+        case Binary::uuid: {
+            std::array<std::uint8_t, 16> id{};
+            return s && spec::parse_uuid(*s, id) && (copy_.uuid(id), true);
+        }
+        case Binary::inet: {
+            std::array<std::uint8_t, 16> address{};
+            if (!s) return false;
+            if (inet_pton(AF_INET, s->c_str(), address.data()) == 1) return copy_.inet(4, address.data()), true;
+            return inet_pton(AF_INET6, s->c_str(), address.data()) == 1 && (copy_.inet(6, address.data()), true);
+        }
+        case Binary::none: break;
+    }
+    return false;
+}
+
+std::optional<std::string_view> SpecFactWriter::value(const Column& c, const spec::SpecRow& row, std::size_t at,
+                                                      const std::vector<std::vector<std::int64_t>>& keys, std::string& buffer) {
+    if (!c.dimension) return input_view(row.values[c.index], c.type, buffer);
+    const std::int64_t key = keys[c.index][at];
+    if (key == INT64_MIN) return std::nullopt;
+    buffer.clear();
+    fmt::format_to(std::back_inserter(buffer), "{}", key);
+    return std::string_view(buffer);
+}
+
+engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                        const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
+    std::string buffer;
+    copy_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
+        copy_.int8(static_cast<std::int64_t>(r));
+        for (const std::size_t k : key_)
+            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys, buffer)) copy_.text(*v);
+            else copy_.null();
+    }
+    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+    const PgResult fresh = conn_.exec(new_rows_sql_);
+    inserted.assign(batch.rows.size(), false);
+    for (int i = 0; i < PQntuples(fresh.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(fresh.get(), i, 0)))] = true;
+    // Binary when every value has its exact binary form (what the text input would read), else text.
+    bool binary = binary_;
+    std::size_t rows = 0;
+    copy_.reset();
+    for (std::size_t r = begin; r < end && binary; ++r) {
+        if (!inserted[r]) continue;
+        copy_.begin_row(static_cast<std::int16_t>(columns_.size())), ++rows;
+        for (const auto& c : columns_)
+            if (!(binary = encode(c, batch.rows[r], r - begin, keys))) break;
+    }
+    if (binary) {
+        const std::int64_t copied = rows ? conn_.copy_in(copy_sql_ + " (FORMAT binary)", copy_.finish()) : 0;
+        return {table_, copied, 0, static_cast<std::int64_t>(end - begin) - copied};
+    }
+    text_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        if (!inserted[r]) continue;
+        text_.begin_row();
+        for (const auto& c : columns_)
+            if (auto v = value(c, batch.rows[r], r - begin, keys, buffer)) text_.value(*v);
+            else text_.null();
+    }
+    const std::int64_t copied = text_.rows() ? conn_.copy_in(copy_sql_, text_.finish()) : 0;
+    return {table_, copied, 0, static_cast<std::int64_t>(end - begin) - copied};
+}
+
+}  // namespace starstream::daemon::postgres
