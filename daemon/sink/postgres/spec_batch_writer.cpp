@@ -80,7 +80,10 @@ struct SpecBatchWriter::Fact {
     std::string table, stage_table;
     /// Inserts the staged rows a row of the table does not hold yet (the grain is the primary
     /// key: a duplicate adds nothing) and returns the staged index (r) of each row it inserted,
-    /// the first of duplicates within the batch.
+    /// the first of duplicates within the batch. Rows go in in staged order (ORDER BY r), so the
+    /// first copy of a resent event is the one stored (its lineage columns: Kafka partition and
+    /// offset), as when the copies fall in different batches: a heap scan of the stage table
+    /// promises no order, and without it the stored copy depended on batch boundaries.
     std::string insert_sql;
     std::vector<Projected> columns;
     std::vector<std::pair<std::string, std::size_t>> dimension_keys;  ///< column, index into dimensions_
@@ -308,7 +311,7 @@ SpecBatchWriter::Fact SpecBatchWriter::make_fact(const spec::PipelineSpec& spec,
             }
     conn_->exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", fact.stage_table, text_columns(staged)));
     fact.insert_sql = fmt::format(
-        "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING {})\n"
+        "WITH i AS (INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY r ON CONFLICT DO NOTHING RETURNING {})\n"
         "SELECT min(s.r) FROM {} s JOIN i ON {} GROUP BY {}",
         sql_identifier(f.table), fmt::join(columns, ", "), fmt::join(selects, ", "), fact.stage_table, fmt::join(key, ", "), fact.stage_table,
         fmt::join(matches, " AND "), fmt::join(grouped, ", "));
