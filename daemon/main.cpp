@@ -18,6 +18,7 @@
 #include "lifecycle/logging.h"
 #include "lifecycle/stream_service.h"
 #include "lifecycle/systemd_notifier.h"
+#include "pipeline/compiled_pipelines.h"
 #include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/pg_settings.h"
@@ -72,11 +73,14 @@ nlohmann::json config_summary(const Config& config) {
             {"batch", {{"trigger_interval_ms", config.trigger_interval.count()}, {"max_records", config.max_records}, {"max_bytes", config.max_bytes}}}};
 }
 
-/// Reads and validates every pipeline spec of pipelines.dir; nullopt after printing the first
-/// mistake (file:line:column: key: message) to stderr.
+/// Reads and validates every pipeline spec of pipelines.dir, each reading its configured topics
+/// (pipeline::use_configured_topics); nullopt after printing the first mistake
+/// (file:line:column: key: message) to stderr.
 std::optional<std::vector<spec::PipelineSpec>> validated_pipelines(const Config& config) {
     try {
-        return spec::read_pipeline_folder(config.pipelines_dir);
+        std::vector<spec::PipelineSpec> specs = spec::read_pipeline_folder(config.pipelines_dir);
+        pipeline::use_configured_topics(config, specs);
+        return specs;
     } catch (const spec::SpecError& e) {
         std::cerr << "starstreamd: pipeline spec: " << e.what() << "\n";
         return std::nullopt;

@@ -47,6 +47,11 @@ CompiledPipeline make_compiled(const Config& config, const std::string& name, me
     throw std::logic_error("no compiled pipeline named " + name);
 }
 
+void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>& specs) {
+    for (auto& spec : specs)
+        if (has_compiled(spec.name)) spec.topics = config.topics;
+}
+
 std::string compiled_problem(const Config& config) {
     for (const auto& name : compiled_names(config))
         if (!has_compiled(name))

@@ -11,6 +11,7 @@
 #include "driver/pipeline_stage.h"
 #include "metrics/pipeline_probe.h"
 #include "sink/postgres/postgres_batch_sink.h"
+#include "spec/pipeline_spec.h"
 
 #include <memory>
 #include <string>
@@ -35,6 +36,12 @@ bool runs_compiled(const Config& config, const std::string& name);
 /// The compiled pipeline `name` (runs_compiled). Loads its enrichment data: throws ConfigError
 /// or std::runtime_error naming a missing file.
 CompiledPipeline make_compiled(const Config& config, const std::string& name, metrics::PipelineProbe& probe);
+
+/// Gives the spec of each pipeline with a compiled implementation the topics the compiled one
+/// reads (source.topics), whether pipelines.compiled runs it compiled or not: source.topics
+/// configures that pipeline, and its spec run instead (pipelines.compiled = none) must read the
+/// same topics, its windows' watermark included. The spec's own topics line is the default.
+void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>& specs);
 
 /// Why pipelines.compiled is wrong ("" when it is not): a name without a compiled implementation.
 std::string compiled_problem(const Config& config);

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 namespace starstream::daemon::spec {
@@ -51,11 +52,16 @@ bool is_inet(const std::string& text) {
 constexpr std::int64_t kMinTimeUs = -62135596800LL * 1'000'000;  // 0001-01-01T00:00:00Z
 constexpr std::int64_t kMaxTimeUs = 253402300799LL * 1'000'000;  // 9999-12-31T23:59:59Z
 
-/// Epoch seconds, milliseconds or microseconds -> microseconds; nullopt outside the years 1-9999.
-std::optional<std::int64_t> epoch_us(double value, TimestampEncoding::Kind unit) {
+bool within_years(std::int64_t us) { return us >= kMinTimeUs && us <= kMaxTimeUs; }
+
+/// Epoch seconds, milliseconds or microseconds -> microseconds, saturated at the int64 range
+/// (JSON has no NaN or infinity, and simdjson refuses numbers no double holds).
+std::int64_t epoch_us(double value, TimestampEncoding::Kind unit) {
     const double scale = unit == TimestampEncoding::Kind::epoch_s ? 1e6 : unit == TimestampEncoding::Kind::epoch_ms ? 1e3 : 1.0;
     const double us = std::round(value * scale);
-    if (!std::isfinite(us) || us < static_cast<double>(kMinTimeUs) || us > static_cast<double>(kMaxTimeUs)) return std::nullopt;
+    constexpr double kTwoToThe63 = 9223372036854775808.0;
+    if (us >= kTwoToThe63) return std::numeric_limits<std::int64_t>::max();
+    if (us < -kTwoToThe63) return std::numeric_limits<std::int64_t>::min();
     return static_cast<std::int64_t>(us);
 }
 
@@ -93,7 +99,6 @@ std::optional<std::int64_t> iso8601_us(const std::string& text) {
         if (hours > 23 || minutes > 59) return std::nullopt;
         us -= sign * (hours * 3600LL + minutes * 60LL) * 1'000'000;  // local time minus its offset = UTC
     }
-    if (us < kMinTimeUs || us > kMaxTimeUs) return std::nullopt;
     return us;
 }
 
@@ -102,9 +107,7 @@ std::optional<std::int64_t> formatted_us(const std::string& text, const std::str
     TimePoint t;
     in >> date::parse(format, t);
     if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
-    const std::int64_t us = t.time_since_epoch().count();
-    if (us < kMinTimeUs || us > kMaxTimeUs) return std::nullopt;
-    return us;
+    return t.time_since_epoch().count();
 }
 
 /// A typed value as content_id.h hashes it.
@@ -130,7 +133,10 @@ std::string RecordDecoder::content_id(std::size_t field, const std::vector<Field
 }
 
 RecordDecoder::RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes) : fields_(spec.fields), max_bytes_(max_bytes) {
-    for (const auto& f : fields_) patterns_.push_back(f.pattern.empty() ? nullptr : std::make_unique<RE2>(f.pattern));
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+        patterns_.push_back(fields_[i].pattern.empty() ? nullptr : std::make_unique<RE2>(fields_[i].pattern));
+        if (fields_[i].name == spec.event.time) event_time_field_ = i;
+    }
 }
 
 RecordDecoder::~RecordDecoder() = default;
@@ -145,6 +151,7 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
     }
     if (!root.is_object()) return "not a JSON object";
     out.values.assign(fields_.size(), std::monostate{});
+    out.event_time_text.clear();
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         const FieldSpec& f = fields_[i];
         if (!f.hash_of.empty()) {  // the inputs come before it (spec_reader)
@@ -165,6 +172,7 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
             if (auto reason = find(root, f.name, f.only_with, companion, found); !reason.empty()) return reason;
         }
         if (found) {
+            if (i == event_time_field_) out.event_time_text = simdjson::minify(value);
             if (auto reason = convert(i, value, out.values[i]); !reason.empty()) {
                 // invalid: no_value forgives a string the type cannot read, not another JSON type or a NUL.
                 if (!f.invalid_is_no_value || !value.is_string() || reason.rfind("wrong ", 0) != 0) return reason;
@@ -275,7 +283,14 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
                 us = f.timestamp.kind == Kind::iso8601 ? iso8601_us(std::string(text)) : formatted_us(std::string(text), f.timestamp.format);
                 if (!us) return "wrong format: " + f.name + " must be " + (f.timestamp.kind == Kind::iso8601 ? "ISO 8601" : "'" + f.timestamp.format + "'");
             }
-            if (!us) return "out of range: " + f.name + " outside the years 1 to 9999";
+            if (!within_years(*us)) {
+                if (field != event_time_field_) return "out of range: " + f.name + " outside the years 1 to 9999";
+                // The event time is judged by the driver's bounds (time.min_event_time ..
+                // now + time.max_event_time_ahead_ms), which make it an event_time_out_of_range
+                // dead letter naming the value as sent (a millisecond time read as seconds), as
+                // for any other implausible time. Saturated, no bounds admit it.
+                us = *us < kMinTimeUs ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+            }
             out = *us;
             return "";
         }

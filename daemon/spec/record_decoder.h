@@ -19,7 +19,10 @@
 //   timestamp unit s / ms / us: a number (s may have a fraction) -> Unix microseconds;
 //             iso8601: "YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM|+HHMM]" (no offset: UTC);
 //             format: a strftime pattern of %Y %m %d %H %M %S %F %T %z (spec_reader refuses the
-//             conversions date::parse reads loosely) -> Unix microseconds; years 1 to 9999 only
+//             conversions date::parse reads loosely) -> Unix microseconds; years 1 to 9999 only,
+//             except in the spec's event-time field, where a time outside them is saturated
+//             (INT64_MIN or INT64_MAX) for the driver's event-time bounds to refuse
+//             (`event_time_out_of_range`, DESIGN.md invariant 9)
 // A pointer whose path is not in the message (a parent missing, null, or not a container of
 // that kind) finds nothing. A key given twice in an object: the first one counts. A number no
 // double holds anywhere in the message makes it invalid JSON (simdjson).
@@ -60,6 +63,9 @@ using FieldValue = std::variant<std::monostate, std::string, std::int64_t, doubl
 /// A decoded message: values in the order of PipelineSpec::fields.
 struct DecodedRecord {
     std::vector<FieldValue> values;
+    /// The event-time field's JSON as sent ("1700000000", "\"2026-11-30T10:15:30Z\""), for
+    /// messages; "" when the message has none.
+    std::string event_time_text;
 };
 
 class RecordDecoder {
@@ -88,6 +94,7 @@ private:
     std::vector<FieldSpec> fields_;
     std::vector<std::unique_ptr<RE2>> patterns_;  ///< per field; null without a pattern
     std::size_t max_bytes_;
+    std::size_t event_time_field_ = SIZE_MAX;  ///< the index of spec.event.time in fields_
     simdjson::dom::parser parser_;
 };
 

@@ -2,13 +2,31 @@
 
 namespace starstream::daemon::spec {
 
+namespace {
+
+/// How the event time is meant to be read, for messages: "Unix seconds expected" (a millisecond
+/// time read as seconds is the usual implausible one, DESIGN.md invariant 9).
+std::string expected_encoding(const TimestampEncoding& encoding) {
+    switch (encoding.kind) {
+        case TimestampEncoding::Kind::epoch_s: return "Unix seconds expected";
+        case TimestampEncoding::Kind::epoch_ms: return "Unix milliseconds expected";
+        case TimestampEncoding::Kind::epoch_us: return "Unix microseconds expected";
+        case TimestampEncoding::Kind::iso8601: return "ISO 8601 expected";
+        case TimestampEncoding::Kind::format: return "'" + encoding.format + "' expected";
+    }
+    return "";
+}
+
+}  // namespace
+
 SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes)
     : spec_(spec),
       layout_(spec),
       enrichment_(enrichment),
       decoder_(spec, max_event_bytes),
       enrichers_(spec, layout_, enrichment_),
-      time_field_(layout_.at(spec.event.time)) {}
+      time_field_(layout_.at(spec.event.time)),
+      time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)) {}
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
     engine::Decoded decoded;
@@ -19,7 +37,8 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
     if (!us) return {"missing field: " + spec_.event.time + " (the event time)", 0, {}};
     time_us_ = *us;
     decoded.event_time_us = *us;
-    decoded.time_text = spec_.event.time + " " + std::to_string(*us) + " (Unix microseconds)";
+    // Saturated beyond the years 1-9999 (record_decoder.h): the driver's bounds refuse it.
+    decoded.time_text = spec_.event.time + " " + record_.event_time_text + " (" + time_encoding_ + ")";
     return decoded;
 }
 

@@ -32,6 +32,7 @@ private:
     RecordDecoder decoder_;
     EnricherRuntime enrichers_;
     std::size_t time_field_;
+    std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last
     std::int64_t time_us_ = 0;  ///< its event time
 };

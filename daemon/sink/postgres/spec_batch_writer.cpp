@@ -467,8 +467,11 @@ engine::CommitReport SpecBatchWriter::write(const engine::MicroBatch& micro_batc
             for (const auto& late : w.late)
                 for (std::size_t p = 0; p < late.by_policy.size(); ++p) totals.late[p] += late.by_policy[p];
             report.late = std::move(w.late);
-            // Not recorded in starstream.batch.watermark: that column floors the database-wide
-            // window watermark the compiled pipeline's windows use, which this topic's must not move.
+            // starstream.batch.watermark floors the database-wide window watermark that the
+            // views of the compiled pipeline's windowed tables finalise by, so that it never goes back (a
+            // new partition without a watermark yet). Recorded as it stands, like the compiled
+            // pipeline does, never the spec's own topics' one: that would move it ahead.
+            totals.window_watermark_us = w.database_watermark_us;
         }
         report.tables.push_back(ledger_->copy_dead_letters(batch));
         totals.dead_letters = report.tables.back().inserted;

@@ -400,7 +400,7 @@ SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::siz
     SpecWindowOutcome outcome;
     if (empty()) return outcome;
     // Under the window lock: what other instances merged is visible, and none merges meanwhile.
-    conn_.exec(kWindowMergeLock);
+    outcome.database_watermark_us = lock_windows_and_read_watermark(conn_);
     outcome.watermark_us = topics_watermark();
     for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
     for (const auto& s : sessions_) {

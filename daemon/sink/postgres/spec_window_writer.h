@@ -53,7 +53,10 @@ namespace starstream::daemon::postgres {
 struct SpecWindowOutcome {
     std::vector<engine::TableRows> tables;
     std::vector<engine::LateRecords> late;
-    std::int64_t watermark_us = INT64_MIN;  ///< the window watermark lateness was judged against
+    std::int64_t watermark_us = INT64_MIN;  ///< the window watermark lateness was judged against (the spec's topics')
+    /// The database-wide window watermark (starstream.window_watermark) as read under the window
+    /// lock, Unix microseconds; INT64_MIN: none. For starstream.batch.watermark: see write().
+    std::int64_t database_watermark_us = INT64_MIN;
 };
 
 class SpecWindowWriter {

@@ -118,7 +118,10 @@ TEST(RecordDecoder, NothingPostgresWouldRefuse) {
     for (const char* price : {R"("+5000000")", R"("-1e999")", R"("1e999")"})
         EXPECT_EQ(decoder.decode(with(kLab, R"("129.90")", price), r).rfind("out of range: price", 0), 0u) << price;
     EXPECT_EQ(decoder.decode(with(kLab, R"("129.90")", R"("+5")"), r), "");
-    EXPECT_EQ(decoder.decode(with(kLab, "2026-11-30T10:15:30.250", "0000-12-31T23:59:59"), r).rfind("wrong format: timestamp", 0), 0u);
+    // Year 0 in lab's event time: saturated, never a value (the driver's bounds refuse it).
+    EXPECT_EQ(decoder.decode(with(kLab, "2026-11-30T10:15:30.250", "0000-12-31T23:59:59"), r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[index_of(spec, "timestamp")]), INT64_MIN);
+    EXPECT_EQ(r.event_time_text, R"("0000-12-31T23:59:59")");
     EXPECT_EQ(decoder.decode(with(kLab, "2026-11-30T10:15:30.250", "2026-11-30T10:15:30.2500001"), r).rfind("wrong format", 0), 0u);
 
     const PipelineSpec typed = parse_pipeline_spec(R"(pipeline: edge
@@ -127,14 +130,23 @@ fields:
   at: {pointer: /at, type: timestamp, unit: s, required: true}
   nested: {pointer: /a/b, type: text}
   extra: {pointer: /extra, type: jsonb}
+  seen: {pointer: /seen, type: timestamp, unit: s}
 event: {id: at, time: at}
 facts:
-  fact_edge: {columns: [at, nested, extra]}
+  fact_edge: {columns: [at, nested, extra, seen]}
 )", "edge.yaml");
     RecordDecoder edge(typed, 65536);
-    EXPECT_EQ(edge.decode(R"({"at":1e12})", r), "out of range: at outside the years 1 to 9999");
-    EXPECT_EQ(edge.decode(R"({"at":-1e12})", r), "out of range: at outside the years 1 to 9999");
+    EXPECT_EQ(edge.decode(R"({"at":0,"seen":1e12})", r), "out of range: seen outside the years 1 to 9999");
+    EXPECT_EQ(edge.decode(R"({"at":0,"seen":-1e12})", r), "out of range: seen outside the years 1 to 9999");
     EXPECT_EQ(edge.decode(R"({"at":253402300799})", r), "");  // 9999-12-31T23:59:59Z
+    EXPECT_EQ(r.event_time_text, "253402300799");
+    // The event time beyond the years 1-9999 (a millisecond time as seconds) is saturated, for
+    // the driver's event-time bounds to refuse as event_time_out_of_range; its text is as sent.
+    EXPECT_EQ(edge.decode(R"({"at":1700000000000})", r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[0]), INT64_MAX);
+    EXPECT_EQ(r.event_time_text, "1700000000000");
+    EXPECT_EQ(edge.decode(R"({"at":-1e300})", r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[0]), INT64_MIN);
     // A parent that is null or a scalar: the optional field is absent, the message a fact.
     for (const char* parent : {R"({"at":0,"a":null})", R"({"at":0,"a":5})", R"({"at":0,"a":[1]})"}) {
         ASSERT_EQ(edge.decode(parent, r), "") << parent;
