@@ -38,7 +38,9 @@ def produce(bootstrap, partition, payloads):
 class PoisonRecords(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        harness.local_stack(cls, "starstream-poison-", PARTITIONS, 4000, malformed_share=0.01, duplicate_share=0.01)
+        # Two hours of event time up to now: the earlier hour has closed and is final whatever the
+        # minute the test runs at (one hour of data had no final window early in each hour).
+        harness.local_stack(cls, "starstream-poison-", PARTITIONS, 4000, malformed_share=0.01, duplicate_share=0.01, span_seconds=7200)
         first, malformed_first = expect.read_jsonl(cls.jsonl)
         template = first[0]
         cls.poison = {}
@@ -53,7 +55,7 @@ class PoisonRecords(unittest.TestCase):
             produce(cls.kafka.bootstrap, 1 + i, [payload])
         # Thousands of valid events after the poison, in every partition.
         second_jsonl = os.path.join(cls.tmp, "second.jsonl")
-        harness.generate(4000, second_jsonl, brokers=cls.kafka.bootstrap, seed=7, malformed_share=0.01)
+        harness.generate(4000, second_jsonl, brokers=cls.kafka.bootstrap, seed=7, malformed_share=0.01, span_seconds=7200)
         second, malformed_second = expect.read_jsonl(second_jsonl)
         cls.valid_ids = {e["id"].lower() for e in first + second}
         cls.malformed = len(malformed_first) + len(malformed_second)
