@@ -63,7 +63,9 @@ std::optional<std::int64_t> parse_event_time(const std::string& text) {
     }
     const int y = digits(text, 0, 4), mo = digits(text, 5, 2), d = digits(text, 8, 2);
     const int h = digits(text, 11, 2), mi = digits(text, 14, 2), s = digits(text, 17, 2);
-    if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || h > 23 || mi > 59 || s > 59) return std::nullopt;
+    // Year 0000 is no calendar year (ISO 8601 needs an agreement for it; Python's datetime and
+    // PostgreSQL's timestamptz AD years start at 1), so it is no event time.
+    if (y < 1 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || h > 23 || mi > 59 || s > 59) return std::nullopt;
     const std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{unsigned(mo)}, std::chrono::day{unsigned(d)}};
     if (!date.ok()) return std::nullopt;
     const std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();

@@ -1,5 +1,7 @@
 #include "jsonl_source.h"
 
+#include "spec/content_id.h"
+
 #include <stdexcept>
 
 namespace starstream::bench::loader {
@@ -7,7 +9,8 @@ namespace starstream::bench::loader {
 namespace {
 
 /// A field's value as text into `out`: strings as they are, null as "", integers in decimal,
-/// other numbers as the shortest text that reads back as the same double (31.90 -> "31.9").
+/// other numbers as the shortest plain decimal that reads back as the same double (31.90 ->
+/// "31.9", content_id::json_number_decimal: the daemon reads a JSON number so too).
 /// An error names the field.
 std::optional<std::string> field_text(simdjson::dom::element value, const std::string& name, std::string& out) {
     switch (value.type()) {
@@ -15,7 +18,7 @@ std::optional<std::string> field_text(simdjson::dom::element value, const std::s
         case simdjson::dom::element_type::NULL_VALUE: out.clear(); return std::nullopt;
         case simdjson::dom::element_type::INT64: out = std::to_string(value.get_int64().value_unsafe()); return std::nullopt;
         case simdjson::dom::element_type::UINT64: out = std::to_string(value.get_uint64().value_unsafe()); return std::nullopt;
-        case simdjson::dom::element_type::DOUBLE: out = simdjson::minify(value); return std::nullopt;
+        case simdjson::dom::element_type::DOUBLE: out = daemon::spec::content_id::json_number_decimal(value.get_double().value_unsafe()); return std::nullopt;
         default: return "field " + name + ": expected a string, a number or null";
     }
 }

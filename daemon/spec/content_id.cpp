@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <charconv>
 #include <cstdlib>
 
 namespace starstream::daemon::spec::content_id {
@@ -52,6 +53,13 @@ std::string canonical_decimal(std::string_view text) {
     else if (point >= n) out += digits + std::string(std::size_t(point - n), '0');
     else out += digits.substr(0, std::size_t(point)) + "." + digits.substr(std::size_t(point));
     return out;
+}
+
+std::string json_number_decimal(double value) {
+    // The longest plain form of a finite double: "-" and 309 integer digits (DBL_MAX), or
+    // "-0." and 324 fraction digits (the least subnormal, 5e-324): 400 bytes hold either.
+    char buffer[400];
+    return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed).ptr);
 }
 
 }  // namespace starstream::daemon::spec::content_id

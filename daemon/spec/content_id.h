@@ -31,4 +31,10 @@ void uuid_of(const std::vector<std::string_view>& texts, std::string& out);
 /// before a non-zero value: "+031.900" -> "31.9", "1.5e3" -> "1500", "-2E-2" -> "-0.02".
 std::string canonical_decimal(std::string_view text);
 
+/// What a JSON number that is not an integer means as a decimal: the shortest plain decimal (no
+/// exponent) that reads back as the same double, "629.79298" for the double nearest 629.79298
+/// (std::to_chars, fixed). simdjson's own printer is not shortest ("629.7929799999999"), so the
+/// daemon and starstream-load, and a producer writing the price as a string, agreed on no key.
+std::string json_number_decimal(double value);
+
 }  // namespace starstream::daemon::spec::content_id

@@ -238,8 +238,13 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
                 out = std::string(text);
                 return "";
             }
-            if (!value.is_number()) return wrong("a decimal number");
-            out = simdjson::minify(value);  // shortest text that reads back as the same double
+            if (value.is_int64() || value.is_uint64()) {
+                out = simdjson::minify(value);  // an integer: its digits
+                return "";
+            }
+            double number = 0;
+            if (value.get_double().get(number)) return wrong("a decimal number");
+            out = content_id::json_number_decimal(number);
             return "";
         }
         case FieldType::double_precision: {

@@ -583,6 +583,8 @@ class ThreeValidatorsAgree(unittest.TestCase):
         "price_spelled_twice": R_HEADER + "\n" + R_VALID + "\n" + R_VALID.replace("31.90", "31.9") + "\n",
         # Missing = blank after ASCII spaces and tabs; a no-break space is a value.
         "no_break_space_user": R_HEADER + "\n2020-09-24 10:00:07 UTC,view,1008,2001,,acme,1.00,\u00a0,SESSIONFFF\n",
+        # Year 0000 is no calendar year (Python's datetime and PostgreSQL's AD years start at 1).
+        "year_zero": R_HEADER + "\n0000-01-01 00:00:00 UTC,view,1009,2001,,acme,1.00,5007,SESSIONGGG\n",
     }
     # What Python's isoformat(), pandas' to_json and JavaScript write for UTC; a leading byte order mark.
     JSONL = {
@@ -626,7 +628,8 @@ class ThreeValidatorsAgree(unittest.TestCase):
         """The decisions themselves, so that the three cannot agree on another rule unnoticed."""
         decided = {"truncated_last_row": [(3, "field_count")], "unquoted_comma_in_last_field": [(3, "field_count")],
                    "iso_time_in_csv": [], "zero_padded_price": [], "text_after_closing_quote": [(2, "malformed_csv")],
-                   "multi_line_rejected_row": [(2, "unknown_event_type")], "price_spelled_twice": [], "no_break_space_user": []}
+                   "multi_line_rejected_row": [(2, "unknown_event_type")], "price_spelled_twice": [], "no_break_space_user": [],
+                   "year_zero": [(2, "bad_event_time")]}
         events = {"price_spelled_twice": 1, "no_break_space_user": 1, "iso_time_in_csv": 1, "zero_padded_price": 1}
         for name, rejects in decided.items():
             path = os.path.join(self.tmp, name + ".decided.csv")

@@ -267,3 +267,14 @@ TEST(RecordDecoder, AContentIdIsTheSameForTheSameValuesHoweverSpelled) {
              {R"("user_id":"9008")", R"("user_id":"9009")"}, {R"("id":"501")", R"("id":"502")"}})
         EXPECT_NE(key_of(decoder, spec, with(kSeed, from, to)), key) << from << " -> " << to;
 }
+
+TEST(RecordDecoder, AJsonNumberPriceIsTheDecimalAsWritten) {
+    // simdjson prints the double nearest 629.79298 as "629.7929799999999": the key of the number
+    // must be the key of the string, which starstream-load hashes (a second review of issue 15).
+    const PipelineSpec spec = commerce_spec();
+    RecordDecoder decoder(spec, 65536);
+    for (const std::string price : {"629.79298", "477.40822", "949.36282688", "269518.2212", "0.1", "1e2", "0.000001"}) {
+        const std::string as_string = "\"" + price + "\"";
+        EXPECT_EQ(key_of(decoder, spec, with(kSeed, "20.0", price)), key_of(decoder, spec, with(kSeed, "20.0", as_string))) << price;
+    }
+}
