@@ -1,12 +1,13 @@
 #include "spec/record_decoder.h"
 
+#include "enrichment/geo_locator.h"
 #include "spec/content_id.h"
 #include "spec/uuid_text.h"
 
-#include <arpa/inet.h>
 #include <date/date.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -42,9 +43,9 @@ bool is_uuid(std::string_view text) {
     return parse_uuid(text, bytes);
 }
 
-bool is_inet(const std::string& text) {
-    unsigned char buffer[16];
-    return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+bool is_inet(std::string_view text) {
+    std::array<std::uint8_t, 16> address;
+    return enrichment::parse_ip(text, address.data()) != 0;
 }
 
 /// Times a record may carry: years 0001 to 9999 (PostgreSQL's timestamptz goes further, but the
@@ -267,7 +268,7 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
             return "";
         }
         case FieldType::inet:
-            if (!is_string || !is_inet(std::string(text))) return wrong("an IP address");
+            if (!is_string || !is_inet(text)) return wrong("an IP address");
             out = std::string(text);
             return "";
         case FieldType::jsonb: {

@@ -1,5 +1,6 @@
 #include "sink/postgres/spec_fact_writer.h"
 
+#include "enrichment/geo_locator.h"
 #include "spec/uuid_text.h"
 #include "sink/postgres/held_keys.h"
 #include "sink/postgres/spec_ddl.h"
@@ -7,8 +8,6 @@
 #include "spec/table_schema.h"
 
 #include <fmt/format.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
@@ -86,9 +85,8 @@ bool SpecFactWriter::encode(const Column& c, const spec::SpecRow& row, std::size
         }
         case Binary::inet: {
             std::array<std::uint8_t, 16> address{};
-            if (!s) return false;
-            if (inet_pton(AF_INET, s->c_str(), address.data()) == 1) return copy_.inet(4, address.data()), true;
-            return inet_pton(AF_INET6, s->c_str(), address.data()) == 1 && (copy_.inet(6, address.data()), true);
+            const std::uint8_t family = s ? enrichment::parse_ip(*s, address.data()) : 0;
+            return family != 0 && (copy_.inet(family, address.data()), true);
         }
         case Binary::none: break;
     }
