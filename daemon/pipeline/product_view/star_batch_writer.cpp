@@ -43,12 +43,6 @@ struct DimensionMerge {
     std::string sql;
 };
 
-std::string join(const std::vector<std::string>& items, const std::string& prefix = "") {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ", ") + prefix + item;
-    return out;
-}
-
 DimensionMerge scd1_merge(const std::string& table, const std::vector<std::string>& columns, const std::string& natural_key,
                           const std::vector<std::string>& attributes) {
     return {table, derived_upsert(table, columns, columns, "stage_" + table, natural_key, attributes)};
@@ -231,7 +225,7 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSe
 
 void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& outcome) {
     for (const auto& merge : dimension_merges()) {
-        TableRows counts = upserted_rows(merge.table, conn_->exec(merge.sql));
+        TableRows counts = upserted_rows(merge.table, run_member_merge(*conn_, merge.sql));
         counts.unchanged = static_cast<std::int64_t>(staged_members(batch, merge.table)) - counts.inserted - counts.updated;
         outcome.tables.push_back(counts);
     }

@@ -1,5 +1,7 @@
 #include "sink/postgres/dimension_merge.h"
 
+#include "sink/postgres/bisection.h"
+
 #include <fmt/format.h>
 
 namespace starstream::daemon::postgres {
@@ -69,6 +71,17 @@ std::string scd1_by_event_time_merge(const std::string& table, const std::vector
     return insert_from_stage(table, all, all, latest, natural_key) + "UPDATE SET (" + joined(taken) + ") = ROW(" + joined(taken, "excluded.") +
            ")\nWHERE t." + time_column + " IS NULL\n   OR (" + joined(observation_terms("excluded." + time_column, prefixed("excluded.", attributes), "")) +
            ")\n    > (" + joined(observation_terms("t." + time_column, prefixed("t.", attributes), "")) + ")\nRETURNING xmax = 0";
+}
+
+PgResult run_member_merge(PgConnection& conn, const std::string& merge_sql) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return conn.exec("SAVEPOINT member_merge; " + merge_sql);
+        } catch (const PgError& e) {
+            if (!concurrent_duplicate(e) || attempt == kMemberMergeAttempts) throw;
+            conn.exec("ROLLBACK TO SAVEPOINT member_merge");
+        }
+    }
 }
 
 std::string date_dimension_insert(const std::string& stage_table) {

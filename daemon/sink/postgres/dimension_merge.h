@@ -3,9 +3,11 @@
 // key and fails the batch instead of silently merging two members. Rows are taken in natural-key
 // order, so that instances merging the same members lock them in one order and never deadlock
 // one another. RETURNING (xmax = 0) tells inserted rows from updated ones (upserted_rows); staged
-// rows not returned were unchanged.
-// Pure functions; any thread.
+// rows not returned were unchanged. run_member_merge runs any of them.
+// The SQL builders are pure functions, any thread; run_member_merge the connection's thread.
 #pragma once
+
+#include "sink/postgres/pg_connection.h"
 
 #include <string>
 #include <vector>
@@ -47,6 +49,16 @@ std::string derived_upsert(const std::string& table, const std::vector<std::stri
 std::string scd1_by_event_time_merge(const std::string& table, const std::vector<std::string>& columns, const std::vector<std::string>& selects,
                                      const std::string& stage_table, const std::string& natural_key, const std::string& surrogate,
                                      const std::vector<std::string>& attributes, const std::string& time_column);
+
+/// Runs `merge_sql` (one of the merges above) in `conn`'s open transaction; returns its
+/// RETURNING rows. ON CONFLICT settles only its arbiter, the natural key (PostgreSQL manual,
+/// INSERT, "ON CONFLICT Clause"): when another instance inserts the same new member at the same
+/// moment, this insert meets that row in the surrogate key's index instead, waits for it, and
+/// fails with 23505 once it commits. The merge then runs again from a savepoint taken before it,
+/// and its arbiter now sees the committed member. A 23505 that persists (two natural keys on one
+/// surrogate key) is thrown after kMemberMergeAttempts runs, as any PgError.
+PgResult run_member_merge(PgConnection& conn, const std::string& merge_sql);
+inline constexpr int kMemberMergeAttempts = 4;
 
 /// The conformed calendar dimension: dim_date's rows for the date keys (YYYYMMDD) staged in
 /// `stage_table.date_key`, every attribute derived from the date (ISO week, weekday, month...).

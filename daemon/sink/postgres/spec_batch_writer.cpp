@@ -368,7 +368,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
         stage(attributes);
     }
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
-    rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
+    rows = upserted_rows(d.table, run_member_merge(*conn_, d.merge_sql));
     rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
     for (std::size_t i = 0; i < keys.size(); ++i)
         if (!has_key[i]) keys[i] = INT64_MIN;  // NULL in the fact
@@ -419,7 +419,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
         for (const auto& c : m.candidates) stage(&c);
     }
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
-    rows = upserted_rows(d.table, conn_->exec(d.merge_sql));
+    rows = upserted_rows(d.table, run_member_merge(*conn_, d.merge_sql));
     rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
     return keys;
 }

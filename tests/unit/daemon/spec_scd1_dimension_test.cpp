@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <map>
 #include <optional>
 #include <random>
@@ -188,21 +189,30 @@ TEST_F(SpecScd1DimensionTest, RandomOrdersAndBatchesOfTwoInstancesMatchTheBruteF
 TEST_F(SpecScd1DimensionTest, FreeRunningInstancesMatchTheBruteForce) {
     // Two instances committing random batches of the same members as fast as they can: whatever
     // interleaving the server picks (an older observation committed last included), the result
-    // is the brute force's.
+    // is the brute force's. Each round starts both on members neither has seen, at once, so that
+    // both insert the same new member concurrently (run_member_merge's race) many times a run.
+    constexpr int kRounds = 12;
     std::vector<Observation> all[2];
     std::string errors[2];
+    std::barrier round_start(2);
     auto run = [&](int w) {
         try {
             auto instance = writer(w ? "two" : "one");
             std::mt19937_64 rng(11 + static_cast<std::uint64_t>(w));
-            all[w] = random_observations(rng, 400, 4, 40, "w" + std::to_string(w) + "_");
-            for (std::size_t at = 0; at < all[w].size();) {
-                const std::size_t size = std::min<std::size_t>(all[w].size() - at, 1 + rng() % 20);
-                write(*instance, std::vector<Observation>(all[w].begin() + static_cast<long>(at), all[w].begin() + static_cast<long>(at + size)));
-                at += size;
+            for (int round = 0; round < kRounds; ++round) {
+                std::vector<Observation> observations = random_observations(rng, 40, 4, 40, "w" + std::to_string(w) + "_r" + std::to_string(round) + "_");
+                for (Observation& o : observations) o.item = "round_" + std::to_string(round) + "_" + o.item;
+                round_start.arrive_and_wait();
+                for (std::size_t at = 0; at < observations.size();) {
+                    const std::size_t size = std::min<std::size_t>(observations.size() - at, 1 + rng() % 20);
+                    write(*instance, std::vector<Observation>(observations.begin() + static_cast<long>(at), observations.begin() + static_cast<long>(at + size)));
+                    at += size;
+                }
+                all[w].insert(all[w].end(), observations.begin(), observations.end());
             }
         } catch (const std::exception& e) {
             errors[w] = e.what();
+            round_start.arrive_and_drop();
         }
     };
     std::thread first(run, 0), second(run, 1);
