@@ -14,6 +14,9 @@ namespace starstream::daemon::spec {
 
 struct SpecRow {
     std::vector<FieldValue> values;  ///< in ReferenceLayout order
+    /// Per dimension of the spec: its member's surrogate key (MemberKeys, kNone for none), filled
+    /// by the stage on the poll thread; empty in a row made otherwise (the sink computes them).
+    std::vector<std::int64_t> member_keys;
     std::int64_t event_time_us = 0;  ///< Unix microseconds
     std::uint16_t topic_index = 0;
     std::int32_t partition = 0;

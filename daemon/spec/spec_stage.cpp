@@ -25,6 +25,7 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       enrichment_(enrichment),
       decoder_(spec, max_event_bytes),
       enrichers_(spec, layout_, enrichment_),
+      member_keys_(spec, layout_),
       time_field_(layout_.at(spec.event.time)),
       time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)) {}
 
@@ -45,10 +46,14 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
     enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset});
-    spec_batch.rows.push_back({std::move(record_.values), time_us_, origin.topic_index, origin.partition, origin.offset});
+    SpecRow& row = spec_batch.rows.emplace_back();
+    member_keys_.fill(record_.values, row.member_keys);
+    row.values = std::move(record_.values);
+    row.event_time_us = time_us_, row.topic_index = origin.topic_index, row.partition = origin.partition, row.offset = origin.offset;
     spec_batch.min_event_time_us = std::min(spec_batch.min_event_time_us, time_us_);
     spec_batch.max_event_time_us = std::max(spec_batch.max_event_time_us, time_us_);
     record_.values.clear();
+    record_.values.reserve(layout_.size());  // moved out above: one allocation per record, not one per growth
 }
 
 }  // namespace starstream::daemon::spec

@@ -1,11 +1,12 @@
 // A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
-// then the spec's enrichers, into SpecBatch rows. The event time is the spec's event.time field.
+// then the spec's enrichers and each dimension's member key (MemberKeys), into SpecBatch rows. The event time is the spec's event.time field.
 // Thread rules: the poll thread.
 #pragma once
 
 #include "driver/pipeline_stage.h"
 #include "enrichment/enrichment.h"
 #include "spec/enricher_runtime.h"
+#include "spec/member_keys.h"
 #include "spec/pipeline_spec.h"
 #include "spec/record_decoder.h"
 #include "spec/spec_batch.h"
@@ -31,6 +32,7 @@ private:
     enrichment::Enrichment enrichment_;
     RecordDecoder decoder_;
     EnricherRuntime enrichers_;
+    MemberKeys member_keys_;
     std::size_t time_field_;
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last

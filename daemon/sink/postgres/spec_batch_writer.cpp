@@ -6,7 +6,7 @@
 #include "sink/postgres/scd2_dimensions.h"
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_fact_writer.h"
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 #include "sink/postgres/spec_window_writer.h"
 #include "sink/postgres/unique_keys.h"
 #include "sink/postgres/window_lock.h"
@@ -22,6 +22,10 @@
 #include <set>
 
 namespace starstream::daemon::postgres {
+
+using spec::input_view;
+using spec::input_text;
+
 
 namespace {
 
@@ -56,30 +60,15 @@ struct SpecBatchWriter::Dimension {
     std::string stage_table, merge_sql;
     std::optional<Scd2Merge> scd2;
 
-    /// The natural key of `row` as text, what its surrogate key hashes (joined_key: keys without
-    /// '|' or '\\' hash as the compiled pipeline's); nullopt when a part is null.
-    std::optional<std::string> natural_key(const SpecRow& row) const {
-        std::vector<std::string> parts;
-        for (const auto& k : key) {
-            auto v = input_text(row.values[k.index], k.type);
-            if (!v) return std::nullopt;
-            parts.push_back(std::move(*v));
-        }
-        return joined_key(parts);
-    }
+    std::size_t index = 0;  ///< in the spec's dimensions (SpecRow::member_keys)
+    const spec::MemberKeys* member_keys = nullptr;
 
-    /// The surrogate key of `row`'s member; nullopt when a part of its natural key is null.
+    /// The surrogate key of `row`'s member (the stage's, else computed); nullopt when a part of
+    /// its natural key is null.
     std::optional<std::int64_t> member_key(const SpecRow& row) const {
-        if (key.size() == 1 && !key_is_surrogate) {  // the common case, without copying the value
-            std::string buffer;
-            const auto natural = input_view(row.values[key[0].index], key[0].type, buffer);
-            if (!natural) return std::nullopt;
-            return starstream::daemon::surrogate_key(*natural);
-        }
-        const auto natural = natural_key(row);
-        if (!natural) return std::nullopt;
-        // key_is_surrogate only for an integer column (runnable_problem): the decoder wrote it in decimal.
-        return key_is_surrogate ? std::get<std::int64_t>(row.values[key[0].index]) : starstream::daemon::surrogate_key(*natural);
+        if (row.member_keys.empty()) return member_keys->of(index, row.values);
+        const std::int64_t stored = row.member_keys[index];
+        return stored == spec::MemberKeys::kNone ? std::nullopt : std::optional<std::int64_t>(stored);
     }
 };
 
@@ -217,7 +206,7 @@ std::string runnable_problem(const spec::PipelineSpec& spec) {
 
 SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::PipelineSpec& spec, const std::vector<spec::PipelineSpec>& specs,
                                  std::string instance_id, const std::atomic<bool>* abort_flag)
-    : conn_(std::make_unique<PgConnection>(settings, abort_flag)), layout_(spec) {
+    : conn_(std::make_unique<PgConnection>(settings, abort_flag)), layout_(spec), member_keys_(spec, layout_) {
     conn_->exec("SET synchronous_commit = on; SET TIME ZONE 'UTC';");
     ledger_ = std::make_unique<BatchLedger>(*conn_, copy_, std::move(instance_id));
     const auto scd2 = scd2_dimensions(specs);
@@ -231,6 +220,8 @@ SpecBatchWriter::SpecBatchWriter(const PgSettings& settings, const spec::Pipelin
 std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(const spec::PipelineSpec& spec, const spec::DimensionSpec& d,
                                                                            const std::vector<Scd2Dimension>& scd2) {
     auto dim = std::make_unique<Dimension>();
+    dim->index = dimensions_.size();
+    dim->member_keys = &member_keys_;
     dim->table = d.table;
     dim->surrogate_key = spec::surrogate_key_column(d.table);
     dim->key = project(layout_, spec, d.key);

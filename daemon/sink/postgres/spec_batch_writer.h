@@ -2,9 +2,8 @@
 // the spec's tables (the tables spec/table_schema.h describes, made by the spec migrations):
 //   1. dimensions, in spec order: members staged by binary COPY (every value as text, cast to
 //      its column's type by the INSERT, so a value Postgres refuses is a data error pinned to its
-//      record) and merged on their natural key; keys are surrogate_key() of the natural key (a
-//      single key column already named like the surrogate key, as dim_date's date_key, is the
-//      key itself). Policies: SCD type 1 (the attributes of the latest event by event time, ties
+//      record) and merged on their natural key; keys are the stage's (SpecRow::member_keys,
+//      spec/member_keys.h). Policies: SCD type 1 (the attributes of the latest event by event time, ties
 //      to the greatest values, whatever the order, batches or instances: scd1_by_event_time_merge),
 //      SCD type 0 (inserted once, never rewritten: attributes that are a function of the key), SCD type 2 (Scd2Merge: versions tiling time, facts
 //      pointing at the version current at their event time), earliest attribute (the earliest
@@ -27,6 +26,7 @@
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/scd2_merge.h"
 #include "spec/enricher_runtime.h"
+#include "spec/member_keys.h"
 #include "spec/pipeline_spec.h"
 #include "spec/spec_batch.h"
 
@@ -77,6 +77,7 @@ private:
     BinaryCopyWriter copy_;
     std::unique_ptr<BatchLedger> ledger_;
     spec::ReferenceLayout layout_;
+    spec::MemberKeys member_keys_;  ///< for rows the stage did not key (SpecRow::member_keys)
     std::vector<std::unique_ptr<Dimension>> dimensions_;
     std::vector<std::unique_ptr<class SpecFactWriter>> facts_;
     std::unique_ptr<class SpecWindowWriter> windows_;

@@ -4,7 +4,7 @@
 #include "spec/uuid_text.h"
 #include "sink/postgres/held_keys.h"
 #include "sink/postgres/spec_ddl.h"
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 #include "spec/table_schema.h"
 
 #include <fmt/format.h>
@@ -16,6 +16,9 @@
 #include <iterator>
 
 namespace starstream::daemon::postgres {
+
+using spec::input_view;
+
 
 SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                                const spec::FactSpec& f, const std::vector<std::string>& dimensions)

@@ -1,6 +1,6 @@
 #include "sink/postgres/spec_filter.h"
 
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 #include "spec/table_schema.h"
 
 #include <algorithm>
@@ -8,6 +8,9 @@
 #include <cstdlib>
 
 namespace starstream::daemon::postgres {
+
+using spec::input_view;
+
 
 bool Condition::numeric(const std::string& type) {
     return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";

@@ -5,7 +5,7 @@
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 #include "spec/table_schema.h"
 
 #include <fmt/format.h>
@@ -16,6 +16,10 @@
 #include <tuple>
 
 namespace starstream::daemon::postgres {
+
+using spec::input_view;
+using spec::input_text;
+
 
 namespace {
 

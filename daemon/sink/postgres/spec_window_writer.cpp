@@ -6,7 +6,7 @@
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/window_lock.h"
 #include "spec/table_schema.h"
@@ -19,6 +19,9 @@
 #include <cstdlib>
 
 namespace starstream::daemon::postgres {
+
+using spec::input_view;
+
 
 namespace {
 

@@ -1,11 +1,11 @@
-// How a spec record's values are written for PostgreSQL (sink/postgres/spec_values.h): what a
+// How a spec record's values are written for PostgreSQL (spec/value_text.h): what a
 // column of each type reads back, at the edges (before 1970, microseconds, doubles, null).
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 
 #include <gtest/gtest.h>
 
-using starstream::daemon::postgres::input_text;
-using starstream::daemon::postgres::joined_key;
+using starstream::daemon::spec::input_text;
+using starstream::daemon::spec::joined_key;
 using starstream::daemon::spec::FieldValue;
 
 namespace {

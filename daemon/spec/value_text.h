@@ -1,5 +1,6 @@
-// A spec record's values as PostgreSQL reads them: spec pipelines stage every value as text in
-// input syntax and cast it in SQL to its column's type, so a value Postgres refuses is a data
+// A spec record's values as text in PostgreSQL's input syntax: what a surrogate key hashes
+// (member_keys.h, on the poll thread) and what the sink stages, as spec pipelines stage every
+// value as text and cast it in SQL to its column's type, so a value Postgres refuses is a data
 // error pinned to its record (bisection), and one staging path serves every type.
 // Pure; any thread.
 #pragma once
@@ -10,17 +11,17 @@
 #include <string>
 #include <vector>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::spec {
 
 /// `value` in PostgreSQL input syntax for a column of `type` (information_schema's name);
 /// nullopt for null. Timestamps (Unix microseconds) become "YYYY-MM-DD HH:MM:SS.ffffff+00",
 /// doubles keep 17 significant digits, booleans are "t"/"f".
-std::optional<std::string> input_text(const spec::FieldValue& value, const std::string& type);
+std::optional<std::string> input_text(const FieldValue& value, const std::string& type);
 
 /// input_text without copying a text value (the hot path: every staged value of every record):
 /// a view of the value's own text (valid while `value` lives), else of `buffer`, which holds the
 /// value formatted (valid until `buffer` changes); nullopt for null.
-std::optional<std::string_view> input_view(const spec::FieldValue& value, const std::string& type, std::string& buffer);
+std::optional<std::string_view> input_view(const FieldValue& value, const std::string& type, std::string& buffer);
 
 /// Several values as one key text: a single part as it is; several joined with '|' as the
 /// compiled pipeline joins them ("country|region|city"), a '|' or '\\' inside a part escaped

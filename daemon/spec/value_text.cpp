@@ -1,4 +1,4 @@
-#include "sink/postgres/spec_values.h"
+#include "spec/value_text.h"
 
 #include <fmt/format.h>
 
@@ -6,16 +6,16 @@
 #include <iterator>
 #include <ctime>
 
-namespace starstream::daemon::postgres {
+namespace starstream::daemon::spec {
 
-std::optional<std::string> input_text(const spec::FieldValue& v, const std::string& type) {
+std::optional<std::string> input_text(const FieldValue& v, const std::string& type) {
     std::string buffer;
     const auto view = input_view(v, type, buffer);
     if (!view) return std::nullopt;
     return std::string(*view);
 }
 
-std::optional<std::string_view> input_view(const spec::FieldValue& v, const std::string& type, std::string& buffer) {
+std::optional<std::string_view> input_view(const FieldValue& v, const std::string& type, std::string& buffer) {
     if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
     if (const auto* s = std::get_if<std::string>(&v)) return std::string_view(*s);
     if (const auto* b = std::get_if<bool>(&v)) return std::string_view(*b ? "t" : "f");
