@@ -60,7 +60,7 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
                 // A header that is there, "" included (a field's default), is parsed as the compiled pipeline does.
                 const auto* present = std::get_if<std::string>(&v[in[0]]);
                 if (!present) return v.resize(v.size() + 9);
-                const std::string header = *present;
+                const std::string_view header = *present;
                 const auto& ua = en.user_agent(surrogate_key(header), header);
                 for (std::string s : {ua.browser_family, ua.browser_version(), ua.os_family, ua.os_version(), ua.device_family, ua.device_brand,
                                       ua.device_model, ua.device_type})
@@ -81,10 +81,10 @@ EnricherRuntime::EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout
             });
         } else if (f == "registrable_domain") {
             enrichers_.push_back([in, &en](std::vector<FieldValue>& v, const RecordPosition&) {
-                const std::string host = enrichment::url_host(text_of(v[in[0]]));
+                std::string host = enrichment::url_host(text_of(v[in[0]]));
                 if (host.empty()) return v.resize(v.size() + 3);
-                const std::string domain = en.domain_parts(host).registrable_domain;
-                v.emplace_back(host);
+                const std::string& domain = en.domain_parts(host).registrable_domain;  // valid until the next lookup
+                v.emplace_back(std::move(host));
                 v.push_back(text_or_null(domain));
                 v.push_back(text_or_null(enrichment::WebAddress::tld_country(domain)));
             });

@@ -133,11 +133,41 @@ std::string RecordDecoder::content_id(std::size_t field, const std::vector<Field
     return id;
 }
 
+namespace {
+
+/// The key a one-level JSON pointer ("/a~1b" -> "a/b") names; nullopt for a deeper pointer.
+std::optional<std::string> top_level_key(const std::string& pointer) {
+    if (pointer.empty() || pointer[0] != '/' || pointer.find('/', 1) != std::string::npos) return std::nullopt;
+    std::string key;
+    for (std::size_t i = 1; i < pointer.size(); ++i) {
+        if (pointer[i] == '~' && i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
+            key += pointer[++i] == '1' ? '/' : '~';
+            continue;
+        }
+        key += pointer[i];
+    }
+    return key;
+}
+
+}  // namespace
+
 RecordDecoder::RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes) : fields_(spec.fields), max_bytes_(max_bytes) {
+    auto index = [&](const std::string& pointer) {
+        const auto key = top_level_key(pointer);
+        if (!key || slot_of_pointer_.count(pointer)) return;
+        const std::size_t slot = slot_of_key_.try_emplace(*key, slot_of_key_.size()).first->second;
+        slot_of_pointer_.emplace(pointer, slot);
+    };
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         patterns_.push_back(fields_[i].pattern.empty() ? nullptr : std::make_unique<RE2>(fields_[i].pattern));
         if (fields_[i].name == spec.event.time) event_time_field_ = i;
+        index(fields_[i].pointer), index(fields_[i].only_with);
+        for (const auto& source : fields_[i].sources) {
+            index(source.pointer);
+            for (const auto& condition : source.conditions) index(condition.first);
+        }
     }
+    slots_.resize(slot_of_key_.size());
 }
 
 RecordDecoder::~RecordDecoder() = default;
@@ -151,6 +181,12 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
         return std::string("invalid JSON: ") + simdjson::error_message(error);
     }
     if (!root.is_object()) return "not a JSON object";
+    found_.assign(slots_.size(), false);
+    for (const auto [key, value] : simdjson::dom::object(root)) {
+        const auto slot = slot_of_key_.find(key);
+        if (slot == slot_of_key_.end() || found_[slot->second]) continue;  // a key given twice: the first one counts
+        slots_[slot->second] = value, found_[slot->second] = true;
+    }
     out.values.assign(fields_.size(), std::monostate{});
     out.event_time_text.clear();
     for (std::size_t i = 0; i < fields_.size(); ++i) {
@@ -194,7 +230,7 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
 
 std::string RecordDecoder::find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
                                 bool& found) const {
-    const auto error = root.at_pointer(pointer).get(value);
+    const auto error = at(root, pointer).get(value);
     // The spec's pointers are valid (spec_reader), so INVALID_JSON_POINTER here means a parent
     // on the path is null or a scalar: like a missing parent, nothing is there.
     const bool absent = error == simdjson::NO_SUCH_FIELD || error == simdjson::INDEX_OUT_OF_BOUNDS || error == simdjson::INCORRECT_TYPE ||
@@ -206,11 +242,18 @@ std::string RecordDecoder::find(simdjson::dom::element root, const std::string& 
     return "";
 }
 
-bool RecordDecoder::holds(simdjson::dom::element root, const FieldSource& source) {
+simdjson::simdjson_result<simdjson::dom::element> RecordDecoder::at(simdjson::dom::element root, const std::string& pointer) const {
+    const auto slot = slot_of_pointer_.find(pointer);
+    if (slot == slot_of_pointer_.end()) return root.at_pointer(pointer);
+    if (!found_[slot->second]) return simdjson::NO_SUCH_FIELD;
+    return simdjson::dom::element(slots_[slot->second]);
+}
+
+bool RecordDecoder::holds(simdjson::dom::element root, const FieldSource& source) const {
     for (const auto& [pointer, values] : source.conditions) {
         std::string_view text;
-        simdjson::dom::element at;
-        if (root.at_pointer(pointer).get(at) || at.get_string().get(text)) return false;  // absent or not text: no value matches
+        simdjson::dom::element element;
+        if (at(root, pointer).get(element) || element.get_string().get(text)) return false;  // absent or not text: no value matches
         if (std::find(values.begin(), values.end(), text) == values.end()) return false;
     }
     return true;

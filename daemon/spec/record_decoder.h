@@ -51,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -79,12 +80,15 @@ public:
     std::string decode(std::string_view payload, DecodedRecord& out);
 
 private:
+    /// `pointer`'s element in `root`: a top-level key from the object read once per message
+    /// (top_level_), any other pointer by simdjson's at_pointer.
+    simdjson::simdjson_result<simdjson::dom::element> at(simdjson::dom::element root, const std::string& pointer) const;
     /// Looks `pointer` up in `root`: `found` tells whether it holds a value (not absent, null or
     /// ""). Returns "" or the reason the message cannot be read there.
     std::string find(simdjson::dom::element root, const std::string& field, const std::string& pointer, simdjson::dom::element& value,
                      bool& found) const;
     /// Whether the message's text at each of `source`'s condition pointers is one of its values.
-    static bool holds(simdjson::dom::element root, const FieldSource& source);
+    bool holds(simdjson::dom::element root, const FieldSource& source) const;
     /// Converts and checks one field's element. Returns "" or the reason.
     std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
     std::string check_rules(std::size_t field, const FieldValue& value) const;
@@ -96,6 +100,17 @@ private:
     std::size_t max_bytes_;
     std::size_t event_time_field_ = SIZE_MAX;  ///< the index of spec.event.time in fields_
     simdjson::dom::parser parser_;
+    /// The spec's one-level pointers ("/user_id"): their keys, unescaped (RFC 6901: ~1 is '/',
+    /// ~0 is '~'), each with a slot; a message's top-level object is walked once and each key's
+    /// first value put in its slot, instead of one linear key search per pointer and field.
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> slot_of_key_;
+    std::unordered_map<std::string, std::size_t> slot_of_pointer_;
+    std::vector<simdjson::dom::element> slots_;  ///< the message's values by slot (found_ tells which)
+    std::vector<bool> found_;
 };
 
 }  // namespace starstream::daemon::spec

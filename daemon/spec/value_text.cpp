@@ -48,4 +48,4 @@ std::string joined_key(const std::vector<std::string>& parts) {
     return out;
 }
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::spec

@@ -28,4 +28,4 @@ std::optional<std::string_view> input_view(const FieldValue& value, const std::s
 /// with '\\', so that two different keys never join alike ("a|b", "c" against "a", "b|c").
 std::string joined_key(const std::vector<std::string>& parts);
 
-}  // namespace starstream::daemon::postgres
+}  // namespace starstream::daemon::spec

@@ -55,10 +55,15 @@ std::string scd1_by_event_time_merge(const std::string& table, const std::vector
 /// INSERT, "ON CONFLICT Clause"): when another instance inserts the same new member at the same
 /// moment, this insert meets that row in the surrogate key's index instead, waits for it, and
 /// fails with 23505 once it commits. The merge then runs again from a savepoint taken before it,
-/// and its arbiter now sees the committed member. A 23505 that persists (two natural keys on one
-/// surrogate key) is thrown after kMemberMergeAttempts runs, as any PgError.
+/// and its arbiter now sees the committed member. Each such failure means another transaction
+/// committed a member this batch also has, so instances racing on many new members converge;
+/// a 23505 that persists (two natural keys on one surrogate key) is thrown after
+/// kMemberMergeAttempts runs, as any PgError, and the sink's retry and bisection take over.
+/// Each run leaves its savepoint open (one subtransaction per dimension and batch, far under
+/// PostgreSQL's 64 cached per transaction); a RELEASE must not join the merge's exec, whose
+/// result is its last statement's.
 PgResult run_member_merge(PgConnection& conn, const std::string& merge_sql);
-inline constexpr int kMemberMergeAttempts = 4;
+inline constexpr int kMemberMergeAttempts = 16;
 
 /// The conformed calendar dimension: dim_date's rows for the date keys (YYYYMMDD) staged in
 /// `stage_table.date_key`, every attribute derived from the date (ISO week, weekday, month...).

@@ -107,6 +107,36 @@ facts:
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"seen":"2019-10-01 00:00:00"})", r), "wrong format: seen must be '%Y-%m-%d %H:%M:%S UTC'");
 }
 
+TEST(RecordDecoder, TopLevelKeysAsAtPointerReadsThem) {
+    // One-level pointers are read from one walk of the object (RecordDecoder::at): escaped keys,
+    // a key given twice (the first counts), a key under another name, and one key serving two
+    // fields must read as simdjson's at_pointer reads them.
+    const PipelineSpec spec = parse_pipeline_spec(R"(pipeline: keys
+source: {topics: [t]}
+fields:
+  id: {pointer: /id, type: integer, required: true}
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+  tilde: {pointer: /a~0b, type: text}
+  both: {pointer: /a~01, type: text}
+  again: {pointer: /id, type: integer}
+  nested: {pointer: /id/x, type: integer}
+event: {id: id, time: at}
+facts:
+  fact_keys: {columns: [id, at]}
+)", "keys.yaml");
+    RecordDecoder decoder(spec, 65536);
+    DecodedRecord r;
+    ASSERT_EQ(decoder.decode(R"({"at":1,"id":7,"a~b":"t","a~1":"one","a/b":"slash","id":8})", r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[0]), 7);
+    EXPECT_EQ(std::get<std::string>(r.values[2]), "t");
+    EXPECT_EQ(std::get<std::string>(r.values[3]), "one");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[4]), 7);
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(r.values[5]));  // a scalar parent: nothing there
+    EXPECT_EQ(decoder.decode(R"({"at":1,"ID":7})", r), "missing field: id");  // keys are case-sensitive
+    ASSERT_EQ(decoder.decode(R"({"at":1,"id":9})", r), "");  // nothing left over from the message before
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(r.values[2]));
+}
+
 // Values an adversarial review found accepted here and refused by PostgreSQL (a wedged batch),
 // or decoded into something else than sent.
 TEST(RecordDecoder, NothingPostgresWouldRefuse) {
