@@ -35,17 +35,22 @@ std::string group_names(std::size_t groups, const char* prefix = "") {
 
 bool ordered(AggregateFunction f) { return f == AggregateFunction::first || f == AggregateFunction::last; }
 
-/// Aggregate i of a staged record as a part (p<i>: it passes the aggregate's filter; a<i>: its input).
-std::string record_part(const Aggregate& a, std::size_t i) {
+/// Whether aggregate `a` is staged one value per record (or candidate) rather than summed over
+/// the island in C++: first/last (their candidates), and sum, min, max and avg, whose inputs only
+/// PostgreSQL adds and compares as their type does (numeric, a column's collation).
+bool staged_per_value(const Aggregate& a) { return a.function != AggregateFunction::count && a.function != AggregateFunction::any; }
+
+/// Aggregate i of a staged row as a part: c<i> (count: the island's records passing its filter),
+/// b<i> (any), a<i> (a value, text) and ft<i> (first/last: the candidate's event time).
+std::string staged_part(const Aggregate& a, std::size_t i) {
     switch (a.function) {
-        case AggregateFunction::count: return fmt::format("CASE WHEN p{0} THEN 1 ELSE 0 END::bigint AS v{0}", i);
-        case AggregateFunction::any: return fmt::format("p{0} AS v{0}", i);
+        case AggregateFunction::count: return fmt::format("c{0} AS v{0}", i);
+        case AggregateFunction::any: return fmt::format("b{0} AS v{0}", i);
         case AggregateFunction::first:
-        case AggregateFunction::last: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} THEN t END AS ft{0}", i, a.type);
+        case AggregateFunction::last: return fmt::format("a{0}::{1} AS v{0}, ft{0}", i, a.type);
         case AggregateFunction::avg:  // v: the sum, n: the count of values
-            return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}, CASE WHEN p{0} AND a{0} IS NOT NULL THEN 1 ELSE 0 END::bigint AS n{0}", i,
-                               a.sum_type);
-        default: return fmt::format("CASE WHEN p{0} THEN a{0}::{1} END AS v{0}", i, a.type);
+            return fmt::format("a{0}::{1} AS v{0}, CASE WHEN a{0} IS NOT NULL THEN 1 ELSE 0 END::bigint AS n{0}", i, a.sum_type);
+        default: return fmt::format("a{0}::{1} AS v{0}", i, a.type);
     }
 }
 
@@ -98,13 +103,20 @@ struct SessionSql {
     std::vector<Aggregate> aggregates;
     std::string stage_table, met_table;
 
-    /// Staged records: i (the batch's island: SpecSessionWriter::merge), k, g<j> (text), t, and
-    /// per aggregate p<i> (passes its filter), a<i> (input, text).
+    /// Staged parts of the batch's islands (SpecSessionWriter::stage_island): i (the island), k,
+    /// g<j> (text), s and l (the island's first and last event time), and per aggregate its
+    /// staged_part columns.
     std::string create_stage() const {
         std::string columns = "i integer, k text";
         for (std::size_t j = 0; j < group_columns.size(); ++j) columns += fmt::format(", g{} text", j);
-        columns += ", t timestamptz";
-        for (std::size_t i = 0; i < aggregates.size(); ++i) columns += fmt::format(", p{0} boolean, a{0} text", i);
+        columns += ", s timestamptz, l timestamptz";
+        for (std::size_t i = 0; i < aggregates.size(); ++i) {
+            const Aggregate& a = aggregates[i];
+            if (a.function == AggregateFunction::count) columns += fmt::format(", c{} bigint", i);
+            else if (a.function == AggregateFunction::any) columns += fmt::format(", b{} boolean", i);
+            else columns += fmt::format(", a{} text", i);
+            if (ordered(a.function)) columns += fmt::format(", ft{} timestamptz", i);
+        }
         return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", stage_table, columns);
     }
 
@@ -176,7 +188,7 @@ struct SessionSql {
         std::string same_groups;
         for (std::size_t j = 0; j < group_columns.size(); ++j) same_groups += fmt::format(" AND m.g{0} = b.g{0}", j);
         return fmt::format(
-            "WITH parts AS (SELECT {typed}, min(t) AS s, max(t) AS l, {merged_parts} FROM (SELECT i, k{g}, t, {record_parts} FROM {stage}) r"
+            "WITH parts AS (SELECT {typed}, min(s) AS s, max(l) AS l, {merged_parts} FROM (SELECT i, k{g}, s, l, {staged_parts} FROM {stage}) r"
             " GROUP BY i, k{g}\n"
             "               UNION ALL SELECT k{g}, s, l, {parts} FROM {met}),\n"
             "opened AS (SELECT p.*, CASE WHEN max(l) OVER (PARTITION BY k{g} ORDER BY s, l ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
@@ -190,7 +202,7 @@ struct SessionSql {
             "INSERT INTO {table} AS w ({columns})\nSELECT {values} FROM merged ORDER BY k{g}, s\n"
             "ON CONFLICT ({pk}) DO UPDATE SET {updates}\nRETURNING xmax = 0",
             fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
-            fmt::arg("record_parts", joined(aggregates, record_part)), fmt::arg("parts", part_columns(aggregates)), fmt::arg("met", met_table),
+            fmt::arg("staged_parts", joined(aggregates, staged_part)), fmt::arg("parts", part_columns(aggregates)), fmt::arg("met", met_table),
             fmt::arg("gap", gap), fmt::arg("merged_parts", joined(aggregates, merged_part)), fmt::arg("table", sql_identifier(table)),
             fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("same_groups", same_groups), fmt::arg("columns", columns),
             fmt::arg("values", values), fmt::arg("pk", primary_key()), fmt::arg("updates", updates));
@@ -307,35 +319,58 @@ std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::
 }
 
 void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island) {
-    // A first (last) of the island is the value of one of its records at the earliest (latest)
-    // time among those passing the aggregate's filter: only those are staged as passing it, so
-    // that step 4 orders a few candidates instead of every record.
-    std::vector<std::int64_t> extreme(aggregates_.size());
-    for (std::size_t i = 0; i < aggregates_.size(); ++i) {
-        const bool earliest = aggregates_[i].function == AggregateFunction::first;
-        if (!ordered(aggregates_[i].function)) continue;
-        extreme[i] = earliest ? INT64_MAX : INT64_MIN;
-        for (const Admitted* r = first; r != last; ++r)
-            if (passes(aggregates_[i].where, batch.rows[r->r])) extreme[i] = earliest ? std::min(extreme[i], r->t) : std::max(extreme[i], r->t);
-    }
+    // The island's part, summed here where that needs no type (count, any), and one value per row
+    // where PostgreSQL must add or compare them (staged_per_value): a first (last) only its
+    // candidates, the values of its records at the earliest (latest) time among those passing the
+    // aggregate's filter, distinct. Step 4 merges the rows of one island like any parts, so the
+    // island takes as many rows as its longest list (one, for count, any and untied first/last).
+    const std::size_t n = aggregates_.size();
+    std::vector<std::int64_t> counted(n, 0);
+    std::vector<std::vector<std::optional<std::string>>> values(n);
     std::string buffer;
-    for (const Admitted* record = first; record != last; ++record) {
-        const spec::SpecRow& row = batch.rows[record->r];
-        copy_.begin_row(static_cast<std::int16_t>(3 + groups_.size() + 2 * aggregates_.size()));
-        copy_.int4(island);
-        for (const auto& part : record->key) copy_.text(part);
-        copy_.timestamptz_us(row.event_time_us);
-        for (std::size_t i = 0; i < aggregates_.size(); ++i) {
-            const Aggregate& a = aggregates_[i];
-            const bool counted = passes(a.where, row) && (!ordered(a.function) || record->t == extreme[i]);
-            copy_.boolean(counted);
-            if (!a.input || !counted) {
-                copy_.null();
-            } else if (auto v = input_view(row.values[a.input->index], a.input->type, buffer)) {
-                copy_.text(*v);
-            } else {
-                copy_.null();
+    auto value_of = [&](std::size_t i, const spec::SpecRow& row) -> std::optional<std::string> {
+        const auto v = input_view(row.values[aggregates_[i].input->index], aggregates_[i].input->type, buffer);
+        return v ? std::optional<std::string>(*v) : std::nullopt;
+    };
+    std::vector<std::int64_t> extreme(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Aggregate& a = aggregates_[i];
+        const bool earliest = a.function == AggregateFunction::first;
+        extreme[i] = earliest ? INT64_MAX : INT64_MIN;
+        for (const Admitted* r = first; r != last; ++r) {
+            const spec::SpecRow& row = batch.rows[r->r];
+            if (!passes(a.where, row)) continue;
+            ++counted[i];
+            if (ordered(a.function)) {
+                if (earliest ? r->t > extreme[i] : r->t < extreme[i]) continue;
+                if (r->t != extreme[i]) extreme[i] = r->t, values[i].clear();
+                if (auto v = value_of(i, row); std::find(values[i].begin(), values[i].end(), v) == values[i].end()) values[i].push_back(std::move(v));
+            } else if (staged_per_value(a)) {
+                if (auto v = value_of(i, row)) values[i].push_back(std::move(v));  // NULL adds, bounds and averages nothing
             }
+        }
+    }
+    std::size_t rows = 1;
+    for (const auto& v : values) rows = std::max(rows, v.size());
+    for (std::size_t j = 0; j < rows; ++j) {
+        copy_.begin_row(static_cast<std::int16_t>(4 + groups_.size() + n + std::count_if(aggregates_.begin(), aggregates_.end(),
+                                                                                          [](const Aggregate& a) { return ordered(a.function); })));
+        copy_.int4(island);
+        for (const auto& part : first->key) copy_.text(part);
+        copy_.timestamptz_us(first->t), copy_.timestamptz_us((last - 1)->t);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Aggregate& a = aggregates_[i];
+            if (a.function == AggregateFunction::count) {
+                copy_.int8(j == 0 ? counted[i] : 0);
+                continue;
+            }
+            if (a.function == AggregateFunction::any) {
+                copy_.boolean(j == 0 && counted[i] > 0);
+                continue;
+            }
+            const bool has = j < values[i].size();
+            has && values[i][j] ? copy_.text(*values[i][j]) : copy_.null();
+            if (ordered(a.function)) has ? copy_.timestamptz_us(extreme[i]) : copy_.null();
         }
     }
 }

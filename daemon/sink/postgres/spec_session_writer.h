@@ -31,10 +31,12 @@
 //      dead_letter: into starstream.late_event; correct: merged unless t + gap + allowed
 //      lateness is not after the watermark, else a late dead letter). A correction merges into
 //      whatever sessions it meets, also ones that ended before the watermark;
-//   2. the admitted records are staged (their island, session key, group values, event time,
-//      per aggregate whether the record passes its filter and its input): per key and group the
-//      batch's records form islands [lo, hi + gap), a new one wherever a record is not within
-//      the gap of the one before (found in C++, so that the statements below work on islands);
+//   2. per key and group the batch's records form islands [lo, hi + gap), a new one wherever a
+//      record is not within the gap of the one before (found in C++, so that the statements
+//      below work on islands); each island is staged as its part: its bounds, counts and any
+//      summed in C++, the values PostgreSQL must add or compare (sum, min, max, avg; first/last:
+//      only the candidates at the island's earliest/latest time) one per row, so an island is
+//      usually one row however many records it has;
 //   3. the stored sessions the batch meets are read and locked (FOR UPDATE, in primary key
 //      order, so that instances never deadlock): a stored session meets an island when it starts within it, or is the
 //      last one starting before lo and its last record is within the gap of lo (stored sessions
@@ -111,7 +113,8 @@ private:
     };
     /// Row r's session key and group values; nullopt when one has no value (in no session).
     std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) const;
-    /// Stages the admitted records [first, last) of the batch's island `island` (step 2).
+    /// Stages the part of the batch's island `island`, its admitted records [first, last) sorted
+    /// by time (step 2): one row, or one per value of its longest per-value aggregate.
     void stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island);
 
     PgConnection& conn_;
