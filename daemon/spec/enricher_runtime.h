@@ -11,6 +11,7 @@
 // (its code output '' rather than null when absent).
 // Values: a record's references laid out as the spec's fields in order, then each enricher's
 // outputs in catalog order (ReferenceLayout).
+// Text outputs are stored in the arena apply() is given (the record's micro-batch's, SpecBatch).
 // Thread rules: one thread (the poll thread: Enrichment's caches are not shared).
 #pragma once
 
@@ -57,11 +58,11 @@ public:
     EnricherRuntime(const PipelineSpec& spec, const ReferenceLayout& layout, enrichment::Enrichment& enrichment);
 
     /// Appends every enricher's outputs to `values` (the record's fields, decoded, read at
-    /// `position`), in layout order.
-    void apply(std::vector<FieldValue>& values, const RecordPosition& position);
+    /// `position`), in layout order, their text stored in `arena`.
+    void apply(std::vector<FieldValue>& values, const RecordPosition& position, TextArena& arena);
 
 private:
-    using Apply = std::function<void(std::vector<FieldValue>& values, const RecordPosition& position)>;
+    using Apply = std::function<void(std::vector<FieldValue>& values, const RecordPosition& position, TextArena& arena)>;
     std::vector<Apply> enrichers_;
 };
 

@@ -51,7 +51,7 @@ struct FieldSpec {
     std::string only_with;
     /// Non-empty: a text field's value is replaced by its entry (`map: {from: to}`); a value the
     /// map does not list becomes null. Rules apply to the value as sent, before the map.
-    std::map<std::string, std::string> value_map;
+    std::map<std::string, std::string, std::less<>> value_map;  // less<>: found by a value's view
     /// A text field's value when the message holds none (`default: ""`), "" included.
     std::optional<std::string> default_value;
     /// `invalid: no_value`: a string the type cannot read is no value instead of a dead letter (as

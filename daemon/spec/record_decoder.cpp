@@ -111,26 +111,30 @@ std::optional<std::int64_t> formatted_us(const std::string& text, const std::str
     return t.time_since_epoch().count();
 }
 
-/// A typed value as content_id.h hashes it.
-std::string content_text(const FieldSpec& f, const FieldValue& value) {
-    if (const auto* text = std::get_if<std::string>(&value)) return f.type == FieldType::numeric ? content_id::canonical_decimal(*text) : *text;
-    if (const auto* i = std::get_if<std::int64_t>(&value)) return std::to_string(*i);
-    if (const auto* d = std::get_if<double>(&value)) {
+/// A typed value as content_id.h hashes it, into `out` (replaced; reused per record).
+void content_text(const FieldSpec& f, const FieldValue& value, std::string& out) {
+    out.clear();
+    if (const auto* text = std::get_if<Text>(&value)) {
+        if (f.type == FieldType::numeric) out = content_id::canonical_decimal(text->view());
+        else out = text->view();
+    } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+        out = std::to_string(*i);
+    } else if (const auto* d = std::get_if<double>(&value)) {
         char buffer[32];
-        return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, *d).ptr);  // shortest round trip
+        out.assign(buffer, std::to_chars(buffer, buffer + sizeof buffer, *d).ptr);  // shortest round trip
+    } else if (const auto* b = std::get_if<bool>(&value)) {
+        out = *b ? "true" : "false";
     }
-    if (const auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
-    return "";
 }
 
 }  // namespace
 
-std::string RecordDecoder::content_id(std::size_t field, const std::vector<FieldValue>& values) const {
-    std::vector<std::string> texts;
-    for (std::size_t input : fields_[field].hash_of) texts.push_back(content_text(fields_[input], values[input]));
-    std::string id;
-    content_id::uuid_of(std::vector<std::string_view>(texts.begin(), texts.end()), id);
-    return id;
+Text RecordDecoder::content_id(std::size_t field, const std::vector<FieldValue>& values, TextArena& arena) {
+    const auto& inputs = fields_[field].hash_of;
+    content_texts_.resize(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) content_text(fields_[inputs[i]], values[inputs[i]], content_texts_[i]);
+    content_id::uuid_of(std::vector<std::string_view>(content_texts_.begin(), content_texts_.end()), content_uuid_);
+    return arena.store(content_uuid_);
 }
 
 namespace {
@@ -189,10 +193,12 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
     }
     out.values.assign(fields_.size(), std::monostate{});
     out.event_time_text.clear();
+    out.text.clear();
+    TextArena& arena = out.text;
     for (std::size_t i = 0; i < fields_.size(); ++i) {
         const FieldSpec& f = fields_[i];
         if (!f.hash_of.empty()) {  // the inputs come before it (spec_reader)
-            out.values[i] = content_id(i, out.values);
+            out.values[i] = content_id(i, out.values, arena);
             continue;
         }
         simdjson::dom::element value;
@@ -210,19 +216,20 @@ std::string RecordDecoder::decode(std::string_view payload, DecodedRecord& out) 
         }
         if (found) {
             if (i == event_time_field_) out.event_time_text = simdjson::minify(value);
-            if (auto reason = convert(i, value, out.values[i]); !reason.empty()) {
+            if (auto reason = convert(i, value, arena, out.values[i]); !reason.empty()) {
                 // invalid: no_value forgives a string the type cannot read, not another JSON type or a NUL.
                 if (!f.invalid_is_no_value || !value.is_string() || reason.rfind("wrong ", 0) != 0) return reason;
                 out.values[i] = std::monostate{};
             }
         }
-        if (f.default_value && std::holds_alternative<std::monostate>(out.values[i])) out.values[i] = *f.default_value;
+        // The spec's own constants are stored too: every Text is an arena's (text_arena.h).
+        if (f.default_value && std::holds_alternative<std::monostate>(out.values[i])) out.values[i] = arena.store(*f.default_value);
         if (f.required && std::holds_alternative<std::monostate>(out.values[i])) return "missing field: " + f.name;
         if (auto reason = check_rules(i, out.values[i]); !reason.empty()) return reason;
         if (!f.value_map.empty() && !std::holds_alternative<std::monostate>(out.values[i])) {
-            const auto to = f.value_map.find(std::get<std::string>(out.values[i]));
+            const auto to = f.value_map.find(std::get<Text>(out.values[i]).view());
             if (to == f.value_map.end() && f.required) return "not allowed: " + f.name + " is not one of the values its map lists";
-            out.values[i] = to == f.value_map.end() ? FieldValue{} : FieldValue{to->second};
+            out.values[i] = to == f.value_map.end() ? FieldValue{} : FieldValue{arena.store(to->second)};
         }
     }
     return "";
@@ -259,7 +266,7 @@ bool RecordDecoder::holds(simdjson::dom::element root, const FieldSource& source
     return true;
 }
 
-std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const {
+std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element value, TextArena& arena, FieldValue& out) const {
     const FieldSpec& f = fields_[field];
     auto wrong = [&](const char* what) { return "wrong type: " + f.name + " must be " + what; };
     std::string_view text;
@@ -268,7 +275,7 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
     switch (f.type) {
         case FieldType::text:
             if (!is_string) return wrong("a string");
-            out = std::string(text);
+            out = arena.store(text);
             return "";
         case FieldType::integer: {
             std::int64_t v = 0;
@@ -279,16 +286,16 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
         case FieldType::numeric: {
             if (is_string) {
                 if (!is_decimal(text)) return wrong("a decimal number");
-                out = std::string(text);
+                out = arena.store(text);
                 return "";
             }
             if (value.is_int64() || value.is_uint64()) {
-                out = simdjson::minify(value);  // an integer: its digits
+                out = arena.store(simdjson::minify(value));  // an integer: its digits
                 return "";
             }
             double number = 0;
             if (value.get_double().get(number)) return wrong("a decimal number");
-            out = content_id::json_number_decimal(number);
+            out = arena.store(content_id::json_number_decimal(number));
             return "";
         }
         case FieldType::double_precision: {
@@ -305,18 +312,18 @@ std::string RecordDecoder::convert(std::size_t field, simdjson::dom::element val
         }
         case FieldType::uuid: {
             if (!is_string || !is_uuid(text)) return wrong("a UUID");
-            std::string lower(text);
-            for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            out = std::move(lower);
+            char lower[36];  // is_uuid: 36 characters
+            std::transform(text.begin(), text.end(), lower, [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+            out = arena.store(std::string_view(lower, text.size()));
             return "";
         }
         case FieldType::inet:
             if (!is_string || !is_inet(text)) return wrong("an IP address");
-            out = std::string(text);
+            out = arena.store(text);
             return "";
         case FieldType::jsonb: {
             if (contains_nul(value)) return "invalid string: " + f.name + " contains NUL";
-            out = simdjson::minify(value);
+            out = arena.store(simdjson::minify(value));
             return "";
         }
         case FieldType::timestamp: {
@@ -354,16 +361,17 @@ std::string RecordDecoder::check_rules(std::size_t field, const FieldValue& valu
         double v = 0;
         if (const auto* i = std::get_if<std::int64_t>(&value)) v = static_cast<double>(*i);
         else if (const auto* d = std::get_if<double>(&value)) v = *d;
-        else v = std::strtod(std::get<std::string>(value).c_str(), nullptr);  // beyond double: +-inf, still ordered
+        else v = std::strtod(std::string(std::get<Text>(value).view()).c_str(), nullptr);  // beyond double: +-inf, still ordered
         if ((f.min && v < *f.min) || (f.max && v > *f.max))
             return "out of range: " + f.name + " not in [" + format_number(f.min.value_or(-INFINITY)) + ", " + format_number(f.max.value_or(INFINITY)) + "]";
     }
-    const auto* text = std::get_if<std::string>(&value);
-    if (!text || f.type != FieldType::text) return "";
-    if (!f.one_of.empty() && std::find(f.one_of.begin(), f.one_of.end(), *text) == f.one_of.end())
+    const auto* value_text = std::get_if<Text>(&value);
+    if (!value_text || f.type != FieldType::text) return "";
+    const std::string_view text = value_text->view();
+    if (!f.one_of.empty() && std::find(f.one_of.begin(), f.one_of.end(), text) == f.one_of.end())
         return "not allowed: " + f.name + " is not one of the values the spec lists (one_of)";
-    if (patterns_[field] && !RE2::FullMatch(*text, *patterns_[field])) return "pattern mismatch: " + f.name + " does not match " + f.pattern;
-    if (f.max_length && text->size() > *f.max_length) return "too long: " + f.name + " longer than " + std::to_string(*f.max_length) + " bytes";
+    if (patterns_[field] && !RE2::FullMatch(text, *patterns_[field])) return "pattern mismatch: " + f.name + " does not match " + f.pattern;
+    if (f.max_length && text.size() > *f.max_length) return "too long: " + f.name + " longer than " + std::to_string(*f.max_length) + " bytes";
     return "";
 }
 

@@ -38,10 +38,13 @@
 // message: its value is content_id.h's uuid of its inputs' values as decoded above.
 // `invalid: no_value`: a string the type cannot read (an IP address that is none, a malformed
 // UUID or time) is no value, not a dead letter; another JSON type still is one.
+// Text values are views (Text) into the record's own scratch arena (DecodedRecord::text), valid
+// until the next decode into that record.
 // Thread rules: one thread per object (the simdjson parser is reused).
 #pragma once
 
 #include "spec/pipeline_spec.h"
+#include "spec/text_arena.h"
 
 #include <re2/re2.h>
 #include <simdjson.h>
@@ -57,13 +60,18 @@
 
 namespace starstream::daemon::spec {
 
-/// One field's value: null, text (text, numeric, uuid, inet, jsonb), integer or timestamp
-/// (int64; timestamps in Unix microseconds), double, boolean.
-using FieldValue = std::variant<std::monostate, std::string, std::int64_t, double, bool>;
+/// One field's value: null, text (text, numeric, uuid, inet, jsonb: a view into a TextArena,
+/// valid while that arena keeps it, text_arena.h), integer or timestamp (int64; timestamps in Unix
+/// microseconds), double, boolean. 24 bytes.
+using FieldValue = std::variant<std::monostate, Text, std::int64_t, double, bool>;
 
 /// A decoded message: values in the order of PipelineSpec::fields.
 struct DecodedRecord {
     std::vector<FieldValue> values;
+    /// The bytes of the values' Text, cleared by each decode (a scratch arena: its first block is
+    /// reused, record after record). A caller keeping values beyond the next decode copies their
+    /// text into an arena of its own (SpecStage::append: the batch's).
+    TextArena text;
     /// The event-time field's JSON as sent ("1700000000", "\"2026-11-30T10:15:30Z\""), for
     /// messages; "" when the message has none.
     std::string event_time_text;
@@ -76,7 +84,8 @@ public:
     RecordDecoder(const PipelineSpec& spec, std::size_t max_bytes);
     ~RecordDecoder();
 
-    /// Decodes `payload` into `out`. Returns "" on success, else the dead-letter reason.
+    /// Decodes `payload` into `out` (its values replaced, their text in out.text, replaced too).
+    /// Returns "" on success, else the dead-letter reason.
     std::string decode(std::string_view payload, DecodedRecord& out);
 
 private:
@@ -90,10 +99,10 @@ private:
     /// Whether the message's text at each of `source`'s condition pointers is one of its values.
     bool holds(simdjson::dom::element root, const FieldSource& source) const;
     /// Converts and checks one field's element. Returns "" or the reason.
-    std::string convert(std::size_t field, simdjson::dom::element value, FieldValue& out) const;
+    std::string convert(std::size_t field, simdjson::dom::element value, TextArena& arena, FieldValue& out) const;
     std::string check_rules(std::size_t field, const FieldValue& value) const;
     /// The uuid of a content-id field (FieldSpec::hash_of) from the values decoded before it.
-    std::string content_id(std::size_t field, const std::vector<FieldValue>& values) const;
+    Text content_id(std::size_t field, const std::vector<FieldValue>& values, TextArena& arena);
 
     std::vector<FieldSpec> fields_;
     std::vector<std::unique_ptr<RE2>> patterns_;  ///< per field; null without a pattern
@@ -111,6 +120,8 @@ private:
     std::unordered_map<std::string, std::size_t> slot_of_pointer_;
     std::vector<simdjson::dom::element> slots_;  ///< the message's values by slot (found_ tells which)
     std::vector<bool> found_;
+    std::vector<std::string> content_texts_;  ///< content_id's inputs as text, reused per record
+    std::string content_uuid_;                ///< content_id's uuid, reused per record
 };
 
 }  // namespace starstream::daemon::spec

@@ -1,13 +1,18 @@
 // One micro-batch of a spec pipeline: each decoded record's values (the spec's fields, then its
 // enrichers' outputs: ReferenceLayout) with where it came from and its event time, on the
-// engine's MicroBatch header. The sink projects them onto the spec's tables.
-// Thread rules: filled on the poll thread, then moved to the sink thread; never shared.
+// engine's MicroBatch header. The sink projects them onto the spec's tables. The rows' text values
+// are views into the batch's own arena (text_arena.h): valid while the batch lives, whatever
+// happens to its rows (drop_rows and remove_rows move rows; the arena stays).
+// Thread rules: filled on the poll thread, then handed to the sink thread, which reads it; never
+// shared.
 #pragma once
 
 #include "batch/micro_batch.h"
 #include "spec/record_decoder.h"
+#include "spec/text_arena.h"
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 namespace starstream::daemon::spec {
@@ -25,6 +30,10 @@ struct SpecRow {
 
 struct SpecBatch final : engine::MicroBatch {
     std::vector<SpecRow> rows;
+    TextArena arena;  ///< the bytes of every row's Text values
+
+    /// `s` kept in the batch's arena: a text value for one of its rows.
+    Text text(std::string_view s) { return arena.store(s); }
     std::int64_t min_event_time_us = INT64_MAX, max_event_time_us = INT64_MIN;
 
 private:

@@ -45,7 +45,9 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
-    enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset});
+    for (auto& v : record_.values)
+        if (auto* text = std::get_if<Text>(&v)) *text = spec_batch.text(text->view());  // out of the record's scratch arena
+    enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset}, spec_batch.arena);
     SpecRow& row = spec_batch.rows.emplace_back();
     member_keys_.fill(record_.values, row.member_keys);
     row.values = std::move(record_.values);

@@ -1,5 +1,8 @@
 // A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
 // then the spec's enrichers and each dimension's member key (MemberKeys), into SpecBatch rows. The event time is the spec's event.time field.
+// Text: decode() keeps a record's text in a scratch arena (DecodedRecord::text, cleared per
+// record); append() copies it into the batch's arena (SpecBatch::arena), where the enrichers
+// store theirs too.
 // Thread rules: the poll thread.
 #pragma once
 

@@ -17,7 +17,7 @@ std::optional<std::string> input_text(const FieldValue& v, const std::string& ty
 
 std::optional<std::string_view> input_view(const FieldValue& v, const std::string& type, std::string& buffer) {
     if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
-    if (const auto* s = std::get_if<std::string>(&v)) return std::string_view(*s);
+    if (const auto* s = std::get_if<Text>(&v)) return s->view();
     if (const auto* b = std::get_if<bool>(&v)) return std::string_view(*b ? "t" : "f");
     buffer.clear();
     if (const auto* d = std::get_if<double>(&v)) return fmt::format_to(std::back_inserter(buffer), "{:.17g}", *d), std::string_view(buffer);

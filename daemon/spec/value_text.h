@@ -19,7 +19,7 @@ namespace starstream::daemon::spec {
 std::optional<std::string> input_text(const FieldValue& value, const std::string& type);
 
 /// input_text without copying a text value (the hot path: every staged value of every record):
-/// a view of the value's own text (valid while `value` lives), else of `buffer`, which holds the
+/// a view of the value's own text (valid while its arena keeps it: its batch lives), else of `buffer`, which holds the
 /// value formatted (valid until `buffer` changes); nullopt for null.
 std::optional<std::string_view> input_view(const FieldValue& value, const std::string& type, std::string& buffer);
 

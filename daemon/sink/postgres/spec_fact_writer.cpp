@@ -72,7 +72,8 @@ bool SpecFactWriter::encode(const Column& c, const spec::SpecRow& row, std::size
     const spec::FieldValue& v = c.dimension ? dimension_key : row.values[c.index];
     if (std::holds_alternative<std::monostate>(v)) return copy_.null(), true;
     const auto* i = std::get_if<std::int64_t>(&v);
-    const auto* s = std::get_if<std::string>(&v);
+    const auto* text = std::get_if<spec::Text>(&v);
+    const std::optional<std::string_view> s = text ? std::optional(text->view()) : std::nullopt;
     switch (c.binary) {
         case Binary::int8: return i && (copy_.int8(*i), true);
         case Binary::int4: return i && *i >= INT32_MIN && *i <= INT32_MAX && (copy_.int4(static_cast<std::int32_t>(*i)), true);

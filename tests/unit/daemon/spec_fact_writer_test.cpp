@@ -43,8 +43,8 @@ protected:
         for (const auto& [id, note] : records) {
             spec::SpecRow row;
             row.values.resize(layout_.size());
-            row.values[layout_.at("id")] = id;
-            if (note) row.values[layout_.at("note")] = *note;
+            row.values[layout_.at("id")] = batch.text(id);
+            if (note) row.values[layout_.at("note")] = batch.text(*note);
             row.values[layout_.at("at")] = std::int64_t{1767225600LL * 1000000};
             batch.rows.push_back(std::move(row));
         }
@@ -122,15 +122,15 @@ TEST(SpecFactWriterBinaryTest, ValuesReadAsTheTextInputReadsThemAndOneThatDoesNo
         spec::SpecBatch batch;
         spec::SpecRow row;
         row.values.resize(layout.size());
-        row.values[layout.at("id")] = id;
+        row.values[layout.at("id")] = batch.text(id);
         row.values[layout.at("at")] = std::int64_t{1767225600123456};
         row.values[layout.at("n")] = std::int64_t{-9007199254740993};
         row.values[layout.at("small")] = small;
         row.values[layout.at("ratio")] = 0.1;
         row.values[layout.at("flag")] = true;
-        row.values[layout.at("ip")] = std::string("2001:db8::1");
-        row.values[layout.at("doc")] = std::string(R"({"b":[1,2],"a":"x"})");
-        row.values[layout.at("label")] = std::string("tab\there");
+        row.values[layout.at("ip")] = batch.text("2001:db8::1");
+        row.values[layout.at("doc")] = batch.text(R"({"b":[1,2],"a":"x"})");
+        row.values[layout.at("label")] = batch.text("tab\there");
         batch.rows.push_back(std::move(row));
         std::vector<bool> inserted;
         conn.exec(kBeginReadCommitted);

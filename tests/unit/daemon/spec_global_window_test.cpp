@@ -178,11 +178,11 @@ protected:
         for (const Record& r : records) {
             spec::SpecRow row;
             row.values.resize(layout_.size());
-            row.values[layout_.at("id")] = r.id;
+            row.values[layout_.at("id")] = batch.text(r.id);
             row.values[layout_.at("at")] = r.time_us;
-            row.values[layout_.at("user")] = r.user;
-            row.values[layout_.at("kind")] = r.kind;
-            if (r.tag) row.values[layout_.at("tag")] = *r.tag;
+            row.values[layout_.at("user")] = batch.text(r.user);
+            row.values[layout_.at("kind")] = batch.text(r.kind);
+            if (r.tag) row.values[layout_.at("tag")] = batch.text(*r.tag);
             if (r.n) row.values[layout_.at("n")] = *r.n;
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));

@@ -115,13 +115,13 @@ protected:
         for (const Observation& o : observations) {
             spec::SpecRow row;
             row.values.resize(layout_.size());
-            row.values[layout_.at("id")] = o.id;
+            row.values[layout_.at("id")] = batch.text(o.id);
             row.values[layout_.at("at")] = o.time_us;
-            row.values[layout_.at("item")] = o.item;
-            if (o.label) row.values[layout_.at("label")] = *o.label;
+            row.values[layout_.at("item")] = batch.text(o.item);
+            if (o.label) row.values[layout_.at("label")] = batch.text(*o.label);
             if (o.size) row.values[layout_.at("size")] = *o.size;
-            row.values[layout_.at("code")] = "code of " + o.item;
-            row.values[layout_.at("level")] = level_prefix + o.item;
+            row.values[layout_.at("code")] = batch.text("code of " + o.item);
+            row.values[layout_.at("level")] = batch.text(level_prefix + o.item);
             row.event_time_us = o.time_us;
             batch.min_event_time_us = std::min(batch.min_event_time_us, o.time_us);
             batch.max_event_time_us = std::max(batch.max_event_time_us, o.time_us);

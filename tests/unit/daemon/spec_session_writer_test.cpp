@@ -164,10 +164,10 @@ protected:
             spec::SpecRow row;
             row.values.resize(layout_.size());
             row.values[layout_.at("id")] = std::int64_t{static_cast<std::int64_t>(batch.rows.size())};
-            row.values[layout_.at("user")] = r.user;
-            row.values[layout_.at("kind")] = r.kind;
+            row.values[layout_.at("user")] = batch.text(r.user);
+            row.values[layout_.at("kind")] = batch.text(r.kind);
             if (r.amount) row.values[layout_.at("amount")] = *r.amount;
-            if (r.page) row.values[layout_.at("page")] = *r.page;
+            if (r.page) row.values[layout_.at("page")] = batch.text(*r.page);
             row.values[layout_.at("at")] = r.time_us;
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));

@@ -176,12 +176,12 @@ protected:
         for (const Record& r : records) {
             spec::SpecRow row;
             row.values.resize(layout_.size());
-            row.values[layout_.at("id")] = r.id;
+            row.values[layout_.at("id")] = batch.text(r.id);
             row.values[layout_.at("at")] = r.time_us;
-            row.values[layout_.at("kind")] = r.kind;
+            row.values[layout_.at("kind")] = batch.text(r.kind);
             if (r.n) row.values[layout_.at("n")] = *r.n;
             if (r.x) row.values[layout_.at("x")] = *r.x;
-            if (r.tag) row.values[layout_.at("tag")] = *r.tag;
+            if (r.tag) row.values[layout_.at("tag")] = batch.text(*r.tag);
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));
         }

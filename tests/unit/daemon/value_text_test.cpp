@@ -23,7 +23,8 @@ TEST(SpecValues, NumbersBooleansTextAndNull) {
     EXPECT_EQ(input_text(FieldValue{std::int64_t{-42}}, "bigint"), "-42");
     EXPECT_EQ(input_text(FieldValue{0.1}, "double precision"), "0.10000000000000001");  // round-trips exactly
     EXPECT_EQ(input_text(FieldValue{true}, "boolean"), "t");
-    EXPECT_EQ(input_text(FieldValue{std::string("12.50")}, "numeric"), "12.50");  // as sent: every digit kept
+    starstream::daemon::spec::TextArena arena;
+    EXPECT_EQ(input_text(FieldValue{arena.store("12.50")}, "numeric"), "12.50");  // as sent: every digit kept
     EXPECT_EQ(input_text(FieldValue{}, "text"), std::nullopt);
 }
 

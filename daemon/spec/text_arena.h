@@ -1,0 +1,82 @@
+// The text of a spec micro-batch's values in one arena (issue 14): a record's text values are
+// 16-byte views (Text) of bytes the arena owns, not a std::string each, so a batch of ~55-value
+// records costs a few 64 KiB blocks instead of one heap allocation per text over 15 bytes, and
+// freeing the batch on the sink thread frees those blocks only. The compiled product_view
+// pipeline keeps its fact text the same way (pipeline/product_view/star_batch.h, StarBatch::text).
+//
+// Lifetime: a Text is valid while the arena that stored it lives and is not cleared. Blocks never
+// move: growing the arena or moving it (with its SpecBatch) keeps every Text valid.
+// Thread rules: one thread at a time (a batch's arena is filled on the poll thread, then read on
+// the sink thread after the batch is handed over); not copyable.
+#pragma once
+
+#include <algorithm>
+#include <compare>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace starstream::daemon::spec {
+
+class TextArena;
+
+/// A text value (FieldValue's text alternative): a view of bytes a TextArena owns. Only an arena
+/// makes a non-empty one (TextArena::store), so no std::string temporary can turn silently into a
+/// dangling view. Compares by its bytes. Default: "" (no bytes needed).
+class Text {
+public:
+    Text() = default;
+    std::string_view view() const { return view_; }
+    friend bool operator==(const Text& a, const Text& b) { return a.view_ == b.view_; }
+    friend std::strong_ordering operator<=>(const Text& a, const Text& b) { return a.view_ <=> b.view_; }
+
+private:
+    friend class TextArena;
+    explicit Text(std::string_view view) : view_(view) {}
+    std::string_view view_;
+};
+
+class TextArena {
+public:
+    /// Blocks of this many bytes; a text longer than a quarter of one gets a block of its own size.
+    static constexpr std::size_t kBlockBytes = 64 * 1024;
+
+    TextArena() = default;
+    TextArena(TextArena&&) noexcept = default;
+    TextArena& operator=(TextArena&&) noexcept = default;
+    TextArena(const TextArena&) = delete;
+    TextArena& operator=(const TextArena&) = delete;
+
+    /// A copy of `bytes` in the arena, valid while the arena lives and until clear(). "" needs
+    /// no bytes. Throws std::bad_alloc.
+    Text store(std::string_view bytes) {
+        if (bytes.empty()) return Text();
+        if (bytes.size() > left_) return Text(std::string_view(grow(bytes), bytes.size()));
+        char* at = cursor_;
+        std::copy(bytes.begin(), bytes.end(), at);
+        cursor_ += bytes.size(), left_ -= bytes.size();
+        return Text(std::string_view(at, bytes.size()));
+    }
+
+    /// Forgets every text (their views dangle from here), keeping the first block for reuse: a
+    /// per-record scratch arena allocates nothing in the steady state.
+    void clear();
+
+    /// Bytes held in blocks (for tests and sizing).
+    std::size_t capacity() const;
+
+private:
+    /// Stores `bytes` (longer than left_) in a new block; returns where.
+    char* grow(std::string_view bytes);
+
+    struct Block {
+        std::unique_ptr<char[]> bytes;
+        std::size_t size = 0;
+    };
+    std::vector<Block> blocks_;
+    char* cursor_ = nullptr;  ///< the free bytes of the current block
+    std::size_t left_ = 0;
+};
+
+}  // namespace starstream::daemon::spec

@@ -1,0 +1,62 @@
+// The arena of a spec batch's text (spec/text_arena.h): every view stays valid and unchanged as
+// the arena grows (short texts filling blocks, long ones in blocks of their own) and as it moves;
+// clear() keeps one block for reuse. Checked against copies the test keeps (std::string).
+#include "spec/record_decoder.h"
+#include "spec/text_arena.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+using starstream::daemon::spec::FieldValue;
+using starstream::daemon::spec::Text;
+using starstream::daemon::spec::TextArena;
+
+namespace {
+
+/// Texts of many lengths: short ones, some across a block's end, some longer than a quarter block.
+std::vector<std::string> texts() {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < 5000; ++i) {
+        const std::size_t size = i % 97 == 0 ? TextArena::kBlockBytes / 4 + i : i % 61;
+        out.push_back(std::string(size, static_cast<char>('a' + i % 26)) + std::to_string(i));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(TextArena, ViewsSurviveGrowthAndMoves) {
+    const auto expected = texts();
+    TextArena arena;
+    std::vector<Text> stored;
+    for (const auto& t : expected) stored.push_back(arena.store(t));
+    TextArena moved = std::move(arena);  // as a SpecBatch moves with its arena
+    TextArena assigned;
+    assigned = std::move(moved);
+    for (std::size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(stored[i].view(), expected[i]) << i;
+    // The short texts share blocks: far fewer bytes than one block per text.
+    EXPECT_LT(assigned.capacity(), 40 * TextArena::kBlockBytes);
+}
+
+TEST(TextArena, EmptyTextNeedsNoBytesAndEqualsTheDefault) {
+    TextArena arena;
+    EXPECT_EQ(arena.store(""), Text());
+    EXPECT_EQ(arena.capacity(), 0u);
+    EXPECT_EQ(arena.store("b"), arena.store("b"));  // by bytes, not by address
+    EXPECT_LT(arena.store("a"), arena.store("b"));
+}
+
+TEST(TextArena, ClearKeepsOneBlockForReuse) {
+    TextArena arena;
+    for (const auto& t : texts()) arena.store(t);
+    arena.clear();
+    EXPECT_EQ(arena.capacity(), TextArena::kBlockBytes);
+    const Text again = arena.store("again");
+    EXPECT_EQ(again.view(), "again");
+    EXPECT_EQ(arena.capacity(), TextArena::kBlockBytes);  // nothing allocated
+}
+
+TEST(TextArena, FieldValueStaysAt24Bytes) { EXPECT_EQ(sizeof(FieldValue), 24u); }
