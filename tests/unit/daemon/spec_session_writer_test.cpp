@@ -232,5 +232,110 @@ TEST_F(SpecSessionWriterTest, ARecordBridgingTwoSessionsMergesTheirRows) {
     EXPECT_EQ(rows[0][4], "3");
 }
 
+
+// ---- adversarial: numeric key and values equal by type but not by text, NULL candidates,
+// aggregates whose filter no record passes ---------------------------------------------------
+
+const std::string kNumericSpec = R"(pipeline: tills
+source: {topics: [tills], format: json}
+fields:
+  id: {pointer: /id, type: integer, required: true}
+  till: {pointer: /till, type: numeric, required: true}
+  kind: {pointer: /kind, type: text, required: true}
+  price: {pointer: /price, type: numeric}
+  at: {pointer: /at, type: timestamp, unit: us, required: true}
+event: {id: id, time: at}
+facts:
+  fact_till: {grain: event, columns: [id, till, kind, price, at]}
+windows:
+  win_tills:
+    session: {gap: 10m, key: till}
+    aggregates:
+      records: count
+      lo: first(price)
+      hi: last(price)
+      total: sum(price)
+      mean: avg(price)
+      least: min(price)
+      most: max(price)
+      refunds: {function: count, where: {kind: refund}}
+      refunded: {function: sum, of: price, where: {kind: refund}}
+      refund_mean: {function: avg, of: price, where: {kind: refund}}
+      refund_low: {function: min, of: price, where: {kind: refund}}
+      first_refund: {function: first, of: price, where: {kind: refund}}
+      last_refund: {function: last, of: price, where: {kind: refund}}
+      any_refund: {function: any, where: {kind: refund}}
+)";
+
+class SpecSessionNumericTest : public ::testing::Test {
+protected:
+    struct Sale {
+        std::string till;
+        std::int64_t t = 0;
+        std::optional<std::string> price;
+        std::string kind = "sale";
+    };
+    void SetUp() override {
+        conn_ = test::spec_database("spec_sessions_numeric", spec_);
+        writer_ = std::make_unique<SpecSessionWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{}, spec_.windows.at(0));
+    }
+    void write(const std::vector<Sale>& sales) {
+        spec::SpecBatch batch;
+        for (const auto& s : sales) {
+            spec::SpecRow row;
+            row.values.resize(layout_.size());
+            row.values[layout_.at("id")] = std::int64_t{static_cast<std::int64_t>(batch.rows.size())};
+            row.values[layout_.at("till")] = batch.text(s.till);
+            row.values[layout_.at("kind")] = batch.text(s.kind);
+            if (s.price) row.values[layout_.at("price")] = batch.text(*s.price);
+            row.values[layout_.at("at")] = s.t;
+            row.event_time_us = s.t;
+            batch.rows.push_back(std::move(row));
+        }
+        conn_->exec(kBeginReadCommitted);
+        conn_->exec(kWindowMergeLock);
+        engine::LateRecords late;
+        writer_->merge(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true), INT64_MIN, late);
+        conn_->exec("COMMIT");
+    }
+    std::vector<Row> rows(const std::string& columns) {
+        PgResult r = conn_->exec("SELECT " + columns + " FROM win_tills ORDER BY till, window_start");
+        std::vector<Row> out;
+        for (int i = 0; i < PQntuples(r.get()); ++i) {
+            Row row;
+            for (int c = 0; c < PQnfields(r.get()); ++c) row.push_back(PQgetisnull(r.get(), i, c) ? "-" : PQgetvalue(r.get(), i, c));
+            out.push_back(row);
+        }
+        return out;
+    }
+    const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kNumericSpec, "tills.yaml");
+    const spec::ReferenceLayout layout_{spec_};
+    BinaryCopyWriter copy_;
+    std::unique_ptr<PgConnection> conn_;
+    std::unique_ptr<SpecSessionWriter> writer_;
+};
+
+TEST_F(SpecSessionNumericTest, EqualByTypeNotByTextNullCandidatesAndFiltersNothingPasses) {
+    // One batch: till "1.0" and "1" (one key by type) overlap; at the first time a NULL price and
+    // "2.50"/"2.5" tie; at the last time "3"/"3.00" tie.
+    write({{"1.0", kBaseUs, std::string("2.50")}, {"1", kBaseUs, std::nullopt}, {"1", kBaseUs, std::string("2.5")},
+           {"1.0", kBaseUs + kGapUs / 2, std::string("7")}, {"1", kBaseUs + kGapUs, std::string("3")}, {"1.0", kBaseUs + kGapUs, std::string("3.00")}});
+    const auto got = rows("records, lo, (hi = 3)::text, total, round(mean, 6), (least = 2.5)::text, most, refunds, refunded, refund_mean, refund_low, first_refund,"
+                          " first_refund_event_time IS NULL, last_refund, any_refund, (till = 1)::text");
+    ASSERT_EQ(got.size(), 1u) << fmt::format("{}", fmt::join(got.size() ? got[0] : Row{}, ","));
+    // first: the NULL price is the least at the earliest time (NULL lowest).
+    EXPECT_EQ(got[0], (Row{"6", "-", "true", "18.00", "3.600000", "true", "7", "0", "-", "-", "-", "-", "t", "-", "f", "true"}));
+    // Split the same records over batches in another order: the same session.
+    conn_->exec("TRUNCATE win_tills");
+    write({{"1", kBaseUs + kGapUs, std::string("3")}});
+    write({{"1.0", kBaseUs + kGapUs, std::string("3.00")}, {"1.0", kBaseUs + kGapUs / 2, std::string("7")}});
+    write({{"1", kBaseUs, std::string("2.5")}, {"1.0", kBaseUs, std::string("2.50")}});
+    write({{"1", kBaseUs, std::nullopt}});
+    const auto again = rows("records, lo, (hi = 3)::text, total, round(mean, 6), (least = 2.5)::text, most, refunds, refunded, refund_mean, refund_low, first_refund,"
+                            " first_refund_event_time IS NULL, last_refund, any_refund, (till = 1)::text");
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0], got[0]);
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres

@@ -60,3 +60,16 @@ TEST(TextArena, ClearKeepsOneBlockForReuse) {
 }
 
 TEST(TextArena, FieldValueStaysAt24Bytes) { EXPECT_EQ(sizeof(FieldValue), 24u); }
+
+// A moved-from arena keeps cursor_ and left_ (the defaulted move copies raw members): storing into
+// it writes into the block the moved-to arena now owns, where that arena's next text goes too.
+TEST(TextArena, AMovedFromArenaNeverWritesIntoTheMovedToArenasBlock) {
+    TextArena arena;
+    const Text kept = arena.store("kept");
+    TextArena moved = std::move(arena);
+    const Text stale = arena.store("stale");  // NOLINT(bugprone-use-after-move): valid but unspecified, still usable
+    const Text fresh = moved.store("FRESH");
+    EXPECT_EQ(kept.view(), "kept");
+    EXPECT_EQ(fresh.view(), "FRESH");
+    EXPECT_EQ(stale.view(), "stale");
+}
