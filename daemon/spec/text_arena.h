@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace starstream::daemon::spec {
@@ -43,8 +44,17 @@ public:
     static constexpr std::size_t kBlockBytes = 64 * 1024;
 
     TextArena() = default;
-    TextArena(TextArena&&) noexcept = default;
-    TextArena& operator=(TextArena&&) noexcept = default;
+    /// Moves the blocks (every Text stays valid); the source is left empty, so that a store into
+    /// it never writes into a block it gave away.
+    TextArena(TextArena&& other) noexcept
+        : blocks_(std::move(other.blocks_)), cursor_(std::exchange(other.cursor_, nullptr)), left_(std::exchange(other.left_, 0)) {
+        other.blocks_.clear();
+    }
+    TextArena& operator=(TextArena&& other) noexcept {
+        blocks_ = std::move(other.blocks_), other.blocks_.clear();
+        cursor_ = std::exchange(other.cursor_, nullptr), left_ = std::exchange(other.left_, 0);
+        return *this;
+    }
     TextArena(const TextArena&) = delete;
     TextArena& operator=(const TextArena&) = delete;
 
