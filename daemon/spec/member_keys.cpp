@@ -1,10 +1,35 @@
 #include "spec/member_keys.h"
 
+#include "enrichment/geo_locator.h"
 #include "pipeline/surrogate_key.h"
+#include "spec/content_id.h"
 #include "spec/table_schema.h"
 #include "spec/value_text.h"
 
+#include <arpa/inet.h>
+
 namespace starstream::daemon::spec {
+
+namespace {
+
+/// A key part's text as hashed: its input text, except where one value has several spellings
+/// (a numeric "1.0" and "1", an inet "::1" and "0::1"), which would make two surrogate keys for
+/// the one member the natural key's unique index holds (and its merge upsert that row twice).
+/// Those take one canonical text: canonical_decimal, inet_ntop of the parsed address.
+std::optional<std::string_view> key_text(const FieldValue& value, const std::string& type, std::string& buffer) {
+    const auto text = input_view(value, type, buffer);
+    if (!text) return text;
+    if (type == "numeric") return std::string_view(buffer = content_id::canonical_decimal(*text));
+    if (type == "inet") {
+        std::uint8_t address[16];
+        char out[INET6_ADDRSTRLEN];
+        const std::uint8_t family = enrichment::parse_ip(*text, address);
+        if (family && inet_ntop(family == 4 ? AF_INET : AF_INET6, address, out, sizeof out)) return std::string_view(buffer = out);
+    }
+    return text;
+}
+
+}  // namespace
 
 MemberKeys::MemberKeys(const PipelineSpec& spec, const ReferenceLayout& layout) {
     for (const auto& d : spec.dimensions) {
@@ -26,12 +51,12 @@ std::optional<std::int64_t> MemberKeys::of(std::size_t dimension, const std::vec
     }
     std::string buffer;
     if (d.key.size() == 1) {  // the common case, without copying the value
-        const auto natural = input_view(values[d.key[0].index], d.key[0].type, buffer);
+        const auto natural = key_text(values[d.key[0].index], d.key[0].type, buffer);
         return natural ? std::optional<std::int64_t>(surrogate_key(*natural)) : std::nullopt;
     }
     std::vector<std::string> parts;
     for (const auto& k : d.key) {
-        const auto part = input_view(values[k.index], k.type, buffer);
+        const auto part = key_text(values[k.index], k.type, buffer);
         if (!part) return std::nullopt;
         parts.emplace_back(*part);
     }

@@ -1,8 +1,9 @@
 // The dimension keys of a spec record: for each of the spec's dimensions, the surrogate key of the
 // member the record belongs to, computed on the poll thread as the record is appended to its
 // micro-batch (while its values are still in cache), so that the sink only reads them. The key of
-// a member is surrogate_key() of its natural key as text (value_text.h input_view; several parts
-// joined by joined_key, so keys without '|' or '\\' hash as the compiled pipeline's); a single key
+// a member is surrogate_key() of its natural key as text (value_text.h input_view, a numeric or an
+// inet part in one canonical spelling; several parts joined by joined_key, so keys without '|'
+// or '\\' hash as the compiled pipeline's); a single key
 // column already named like the surrogate key (dim_date's date_key) is the key itself. SCD type 2
 // dimensions key their versions in the sink (Scd2Merge) and get no key here.
 // Thread rules: const after construction; any thread.

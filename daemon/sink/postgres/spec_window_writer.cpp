@@ -207,8 +207,10 @@ std::string merge_sql(const SpecWindowWriter::Table& t) {
     for (std::size_t i = 0; i < t.groups.size(); ++i)
         batch_columns.push_back(fmt::format("g{0}::{1} AS g{0}", i, t.groups[i].type)), inserted.push_back(fmt::format("b.g{}", i)),
             stored.push_back(sql_identifier(t.groups[i].column));
+    // Grouped as their type, not as staged text: "1.0" and "1" of a numeric key are one group
+    // (two would upsert one window row twice, which PostgreSQL refuses for the whole statement).
     std::vector<std::string> grouped = bounds;
-    for (std::size_t i = 0; i < t.groups.size(); ++i) grouped.push_back(fmt::format("g{}", i));
+    for (std::size_t i = 0; i < t.groups.size(); ++i) grouped.push_back(fmt::format("g{0}::{1}", i, t.groups[i].type));
     std::string with;
     for (std::size_t i = 0; i < t.aggregates.size(); ++i) {
         const Aggregate& a = t.aggregates[i];

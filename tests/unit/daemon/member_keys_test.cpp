@@ -72,3 +72,31 @@ TEST(MemberKeys, TheStageKeysEveryDimensionAsItsNaturalKeyText) {
     EXPECT_EQ(partial[4], MemberKeys::kNone);
 
 }
+
+TEST(MemberKeys, OneValueSpelledTwoWaysIsOneMember) {
+    // A numeric key "1.0" and "1", an inet key "::1" and "0::1": equal in their column, so one
+    // member, one key (else a fact would carry a key its dimension never stores).
+    const PipelineSpec spec = parse_pipeline_spec(R"yaml(pipeline: spellings
+source: {topics: [s]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+  price: {pointer: /price, type: numeric}
+  ip: {pointer: /ip, type: inet}
+event: {id: id, time: at}
+dimensions:
+  dim_price: {key: [price]}
+  dim_host: {key: [ip, price]}
+facts:
+  fact_spellings: {grain: event, dimensions: [dim_price, dim_host], columns: [id]}
+)yaml", "spellings.yaml");
+    SpecStage stage(spec, starstream::daemon::enrichment::EnrichmentSettings{}, 65536);
+    const auto a = stage_keys(stage, R"({"id":"a","at":1,"price":"1.0","ip":"::1"})");
+    const auto b = stage_keys(stage, R"({"id":"b","at":1,"price":"+001","ip":"0:0::1"})");
+    const auto c = stage_keys(stage, R"({"id":"c","at":1,"price":"1.5","ip":"::2"})");
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a[0], surrogate_key("1"));
+    EXPECT_EQ(a[1], surrogate_key("::1|1"));
+    EXPECT_NE(a[0], c[0]);
+    EXPECT_NE(a[1], c[1]);
+}

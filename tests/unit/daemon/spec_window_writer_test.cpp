@@ -235,5 +235,52 @@ TEST_F(SpecWindowWriterTest, RandomBatchesMatchTheBruteForce) {
     }
 }
 
+
+TEST(SpecWindowWriterSpellings, GroupKeysEqualAsTheirTypeAreOneGroupWhateverTheirText) {
+    // A numeric group key sent as "1.0", "1" and "1.00" in one batch is one group: grouped as
+    // text, the three rows would upsert one window row three times, which PostgreSQL refuses for
+    // the whole statement (21000), stopping the pipeline on valid data.
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: prices
+source: {topics: [prices]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  price: {pointer: /price, type: numeric, required: true}
+event: {id: id, time: at}
+facts:
+  fact_prices: {grain: event, columns: [id, price]}
+windows:
+  win_price_minutes:
+    tumbling: 1m
+    group_by: [price]
+    aggregates: {sales: count, ids: count_distinct(id), first_id: first(id)}
+)", "prices.yaml");
+    const spec::ReferenceLayout layout{spec};
+    PgSettings settings;
+    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_window_spellings");
+    PgConnection conn(settings);
+    apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
+    apply_spec_migrations(conn, {spec});
+    BinaryCopyWriter copy;
+    SpecWindowWriter windows(conn, copy, spec, layout, {});
+    spec::SpecBatch batch;
+    batch.topics = {"prices"};
+    const char* const spellings[] = {"1.0", "1", "1.00", "2.5"};
+    for (int i = 0; i < 4; ++i) {
+        spec::SpecRow row;
+        row.values.resize(layout.size());
+        row.values[layout.at("id")] = batch.text("e" + std::to_string(i));
+        row.values[layout.at("at")] = kBaseUs + i * kSecondUs;
+        row.values[layout.at("price")] = batch.text(spellings[i]);
+        row.event_time_us = kBaseUs + i * kSecondUs;
+        batch.rows.push_back(std::move(row));
+    }
+    conn.exec(kBeginReadCommitted);
+    windows.write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
+    conn.exec("COMMIT");
+    EXPECT_EQ(keyed_rows(conn, "SELECT trim_scale(price)::text, sales::text, ids::text, first_id FROM win_price_minutes", 1),
+              (std::map<Row, Row>{{{"1"}, {"3", "3", "e0"}}, {{"2.5"}, {"1", "1", "e3"}}}));
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres
