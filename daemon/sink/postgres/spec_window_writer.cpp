@@ -263,7 +263,7 @@ std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
 
 SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec,
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
-    : conn_(conn), copy_(copy), topics_(text_array(spec.topics)) {
+    : conn_(conn), copy_(copy), pipeline_(spec.name), topics_(text_array(spec.topics)) {
     const auto schemas = spec::table_schemas(spec);  // the aggregates' column types
     for (const auto& w : spec.windows) {
         if (w.kind == spec::WindowKind::session) {
@@ -391,11 +391,15 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
 std::int64_t SpecWindowWriter::topics_watermark() {
     // The spec's own topics, not every topic of the database (starstream.window_watermark): a
     // pipeline added later, or a quiet one, neither makes this one's records late nor holds its
-    // windows back. None while a partition has no watermark yet (nothing is late then).
+    // windows back. Unknown while a partition has no watermark yet; then the floor holds.
     PgResult r = conn_.exec_params(
-        "SELECT CASE WHEN count(*) = count(watermark) THEN (extract(epoch FROM min(watermark)) * 1000000)::bigint END"
-        " FROM starstream.progress WHERE topic = ANY($1::text[])",
-        {topics_});
+        "WITH topics AS (SELECT CASE WHEN count(*) = count(watermark) THEN min(watermark) END AS w"
+        " FROM starstream.progress WHERE topic = ANY($1::text[])),\n"
+        "raised AS (INSERT INTO starstream.pipeline_watermark AS p (pipeline, watermark) SELECT $2, w FROM topics WHERE w IS NOT NULL"
+        " ON CONFLICT (pipeline) DO UPDATE SET watermark = greatest(p.watermark, excluded.watermark) RETURNING watermark)\n"
+        "SELECT (extract(epoch FROM greatest((SELECT watermark FROM raised), (SELECT watermark FROM starstream.pipeline_watermark WHERE pipeline = $2)))"
+        " * 1000000)::bigint",
+        {topics_, pipeline_});
     if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
     return std::atoll(PQgetvalue(r.get(), 0, 0));
 }

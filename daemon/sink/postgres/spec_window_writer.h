@@ -86,12 +86,16 @@ private:
     /// of `t` (none: a global window's one row per group).
     void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
                const std::optional<engine::Window>& w);
-    /// The minimum committed watermark of the spec's topics' partitions; INT64_MIN while one has none.
+    /// The spec's window watermark (Unix microseconds): the minimum committed watermark of its
+    /// topics' partitions, floored by the greatest one used before (starstream.pipeline_watermark,
+    /// which it raises), so that it never goes back when a partition without a watermark appears;
+    /// INT64_MIN before any. Under the window merge lock.
     std::int64_t topics_watermark();
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
-    std::string topics_;  ///< the spec's topics as a text[] literal
+    std::string pipeline_;  ///< the spec's name (starstream.pipeline_watermark)
+    std::string topics_;    ///< the spec's topics as a text[] literal
     std::vector<std::unique_ptr<Table>> tables_;
     std::vector<std::unique_ptr<class SpecSessionWriter>> sessions_;
 };

@@ -282,5 +282,57 @@ windows:
               (std::map<Row, Row>{{{"1"}, {"3", "3", "e0"}}, {{"2.5"}, {"1", "1", "e3"}}}));
 }
 
+
+TEST(SpecWindowWriterWatermark, APartitionWithoutAWatermarkYetDoesNotReopenFinalWindows) {
+    // The spec's window watermark is the minimum over its topics' partitions; a partition that
+    // appears without one (a partition added to the topic) must not make records late before it
+    // on time again: the watermark never goes back (starstream.pipeline_watermark).
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: clicks
+source: {topics: [clicks]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+event: {id: id, time: at}
+facts:
+  fact_clicks: {grain: event, columns: [id]}
+windows:
+  win_click_minutes:
+    tumbling: 1m
+    aggregates: {clicks: count}
+    late: {policy: drop}
+)", "clicks.yaml");
+    const spec::ReferenceLayout layout{spec};
+    PgSettings settings;
+    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_window_floor");
+    PgConnection conn(settings);
+    apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
+    apply_spec_migrations(conn, {spec});
+    BinaryCopyWriter copy;
+    SpecWindowWriter windows(conn, copy, spec, layout, {});
+    auto write = [&](const std::string& id, std::int64_t time_us) {
+        spec::SpecBatch batch;
+        batch.topics = {"clicks"};
+        spec::SpecRow row;
+        row.values.resize(layout.size());
+        row.values[layout.at("id")] = batch.text(id);
+        row.values[layout.at("at")] = time_us;
+        row.event_time_us = time_us;
+        batch.rows.push_back(std::move(row));
+        conn.exec(kBeginReadCommitted);
+        const SpecWindowOutcome outcome = windows.write(batch, 0, 1, {}, {true});
+        conn.exec("COMMIT");
+        return outcome.watermark_us;
+    };
+    const std::int64_t watermark = kBaseUs + 600 * kSecondUs;  // 10 min in
+    conn.exec_params("INSERT INTO starstream.progress (topic, partition, epoch, watermark) VALUES ('clicks', 0, 1, 'epoch'::timestamptz + $1::bigint * interval '1 microsecond')",
+                     {std::to_string(watermark)});
+    EXPECT_EQ(write("before", kBaseUs + 60 * kSecondUs), watermark);  // its window ended at 2 min: dropped
+    conn.exec("INSERT INTO starstream.progress (topic, partition, epoch) VALUES ('clicks', 1, 1)");  // a new partition, no watermark yet
+    EXPECT_EQ(write("after", kBaseUs + 120 * kSecondUs), watermark);  // still late
+    EXPECT_EQ(write("on time", kBaseUs + 660 * kSecondUs), watermark);
+    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text FROM win_click_minutes", 1),
+              (std::map<Row, Row>{{{std::to_string(kBaseUs + 660 * kSecondUs)}, {"1"}}}));
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres
