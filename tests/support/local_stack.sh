@@ -61,11 +61,13 @@ sustained_events_per_s() {
 # /usr/bin/time; fails unless the batches committed MESSAGES records; prints the figures (with
 # the load average: neighbours share the cores) and appends a row to bench/spec_results.md:
 # | date | COLUMNS | elapsed ms | events/s | sustained events/s | peak RSS MiB |.
+# DAEMON (environment): the starstreamd binary to run (default build/daemon/starstreamd), to
+# compare a saved build with this one alternately, as bench/e2e_benchmark.sh does.
 spec_bench_run() {
   local log=$1 messages=$2 columns=$3 start_ms elapsed_ms committed rss_kb sustained rate
   shift 3
   start_ms=$(($(date +%s%N) / 1000000))
-  /usr/bin/time -v -o "$log.time" build/daemon/starstreamd run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
+  /usr/bin/time -v -o "$log.time" "${DAEMON:-build/daemon/starstreamd}" run --postgres.dsn="$dsn" --kafka.bootstrap.servers="$bootstrap" \
     --source.stop_when_caught_up=true --http.port=0 "$@" >"$log" 2>&1
   elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
   committed=$("${bench_psql[@]}" -c "SELECT sum(records) FROM starstream.batch")
