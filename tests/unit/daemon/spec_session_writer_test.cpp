@@ -136,18 +136,35 @@ std::vector<Row> oracle(std::vector<Record> records) {
 
 std::string micros(const std::string& column) { return "(extract(epoch FROM " + column + ") * 1000000)::bigint"; }
 
-std::vector<Row> stored(PgConnection& conn) {
-    PgResult r = conn.exec("SELECT \"user\", " + micros("window_start") + ", " + micros("window_end") + ", " + micros("last_event_time") +
-                           ", records, buys, spent, low, high, round(mean, 6), mean_sum, mean_count, entry, exit, first_buy, " + micros("first_buy_event_time") + ", last_buy, " +
-                           micros("last_buy_event_time") + ", bought FROM win_visits");
+/// The rows of `sql` in the order it gives, each cell as PostgreSQL's text, NULL as "-".
+std::vector<Row> query_rows(PgConnection& conn, const std::string& sql) {
+    PgResult r = conn.exec(sql);
     std::vector<Row> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
         Row row;
         for (int c = 0; c < PQnfields(r.get()); ++c) row.push_back(PQgetisnull(r.get(), i, c) ? "-" : PQgetvalue(r.get(), i, c));
         out.push_back(row);
     }
+    return out;
+}
+
+std::vector<Row> stored(PgConnection& conn) {
+    std::vector<Row> out = query_rows(conn, "SELECT \"user\", " + micros("window_start") + ", " + micros("window_end") + ", " + micros("last_event_time") +
+                                                ", records, buys, spent, low, high, round(mean, 6), mean_sum, mean_count, entry, exit, first_buy, " +
+                                                micros("first_buy_event_time") + ", last_buy, " + micros("last_buy_event_time") + ", bought FROM win_visits");
     std::sort(out.begin(), out.end());
     return out;
+}
+
+/// `batch` merged by `writer` as the sink does (every record new, no watermark yet: none late),
+/// under the window lock, and committed; returns its late counts.
+engine::LateRecords merge_committed(PgConnection& conn, SpecSessionWriter& writer, const spec::SpecBatch& batch) {
+    conn.exec(kBeginReadCommitted);
+    conn.exec(kWindowMergeLock);
+    engine::LateRecords late;
+    writer.merge(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true), INT64_MIN, late);
+    conn.exec("COMMIT");
+    return late;
 }
 
 class SpecSessionWriterTest : public ::testing::Test {
@@ -172,12 +189,7 @@ protected:
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));
         }
-        conn_->exec(kBeginReadCommitted);
-        conn_->exec(kWindowMergeLock);
-        engine::LateRecords late;
-        writer_->merge(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true), INT64_MIN, late);
-        conn_->exec("COMMIT");
-        EXPECT_EQ(late.by_policy, (std::array<std::uint64_t, 3>{}));
+        EXPECT_EQ(merge_committed(*conn_, *writer_, batch).by_policy, (std::array<std::uint64_t, 3>{}));
     }
 
     const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kSpec, "visits.yaml");
@@ -292,22 +304,9 @@ protected:
             row.event_time_us = s.t;
             batch.rows.push_back(std::move(row));
         }
-        conn_->exec(kBeginReadCommitted);
-        conn_->exec(kWindowMergeLock);
-        engine::LateRecords late;
-        writer_->merge(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true), INT64_MIN, late);
-        conn_->exec("COMMIT");
+        merge_committed(*conn_, *writer_, batch);
     }
-    std::vector<Row> rows(const std::string& columns) {
-        PgResult r = conn_->exec("SELECT " + columns + " FROM win_tills ORDER BY till, window_start");
-        std::vector<Row> out;
-        for (int i = 0; i < PQntuples(r.get()); ++i) {
-            Row row;
-            for (int c = 0; c < PQnfields(r.get()); ++c) row.push_back(PQgetisnull(r.get(), i, c) ? "-" : PQgetvalue(r.get(), i, c));
-            out.push_back(row);
-        }
-        return out;
-    }
+    std::vector<Row> rows(const std::string& columns) { return query_rows(*conn_, "SELECT " + columns + " FROM win_tills ORDER BY till, window_start"); }
     const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kNumericSpec, "tills.yaml");
     const spec::ReferenceLayout layout_{spec_};
     BinaryCopyWriter copy_;

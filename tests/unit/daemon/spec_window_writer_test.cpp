@@ -150,6 +150,17 @@ std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
 
 // ---- the database ----------------------------------------------------------------------------
 
+/// A new database `name` with the migrations and `spec`'s tables, and a connection to it in UTC.
+std::unique_ptr<PgConnection> migrated_database(const std::string& name, const spec::PipelineSpec& spec) {
+    PgSettings settings;
+    settings.dsn = test::LocalPostgresServer::shared().create_database(name);
+    auto conn = std::make_unique<PgConnection>(settings);
+    conn->exec("SET TIME ZONE 'UTC'");
+    apply_migrations(*conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
+    apply_spec_migrations(*conn, {spec});
+    return conn;
+}
+
 constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
     avg_n_sum, avg_n_count, round(avg_n, 9), avg_x_sum, avg_x_count, round(avg_x::numeric, 9),
     first_n, (extract(epoch FROM first_n_event_time) * 1000000)::bigint,
@@ -161,11 +172,7 @@ constexpr const char* kCumulativeSql = R"(SELECT (extract(epoch FROM window_star
 class SpecWindowWriterTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        settings_.dsn = test::LocalPostgresServer::shared().create_database("spec_window_writer");
-        conn_ = std::make_unique<PgConnection>(settings_);
-        conn_->exec("SET TIME ZONE 'UTC'");
-        apply_migrations(*conn_, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-        apply_spec_migrations(*conn_, {spec_});
+        conn_ = migrated_database("spec_window_writer", spec_);
         windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{});
     }
 
@@ -192,7 +199,6 @@ protected:
 
     const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kSpec, "shop.yaml");
     const spec::ReferenceLayout layout_{spec_};
-    PgSettings settings_;
     std::unique_ptr<PgConnection> conn_;
     BinaryCopyWriter copy_;
     std::unique_ptr<SpecWindowWriter> windows_;
@@ -256,11 +262,8 @@ windows:
     aggregates: {sales: count, ids: count_distinct(id), first_id: first(id)}
 )", "prices.yaml");
     const spec::ReferenceLayout layout{spec};
-    PgSettings settings;
-    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_window_spellings");
-    PgConnection conn(settings);
-    apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-    apply_spec_migrations(conn, {spec});
+    const auto database = migrated_database("spec_window_spellings", spec);
+    PgConnection& conn = *database;
     BinaryCopyWriter copy;
     SpecWindowWriter windows(conn, copy, spec, layout, {});
     spec::SpecBatch batch;
@@ -302,11 +305,8 @@ windows:
     late: {policy: drop}
 )", "clicks.yaml");
     const spec::ReferenceLayout layout{spec};
-    PgSettings settings;
-    settings.dsn = test::LocalPostgresServer::shared().create_database("spec_window_floor");
-    PgConnection conn(settings);
-    apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-    apply_spec_migrations(conn, {spec});
+    const auto database = migrated_database("spec_window_floor", spec);
+    PgConnection& conn = *database;
     BinaryCopyWriter copy;
     SpecWindowWriter windows(conn, copy, spec, layout, {});
     auto write = [&](const std::string& id, std::int64_t time_us) {
