@@ -15,8 +15,10 @@ namespace {
 /// A key part's text as hashed: its input text, except where one value has several spellings
 /// (a numeric "1.0" and "1", an inet "::1" and "0::1"), which would make two surrogate keys for
 /// the one member the natural key's unique index holds (and its merge upsert that row twice).
-/// Those take one canonical text: canonical_decimal, inet_ntop of the parsed address.
+/// Those take one canonical text: canonical_decimal, inet_ntop of the parsed address, "0" for a
+/// double's -0. (jsonb, whose spellings are many, keys no dimension: runnable_problem.)
 std::optional<std::string_view> key_text(const FieldValue& value, const std::string& type, std::string& buffer) {
+    if (const auto* d = std::get_if<double>(&value); d && *d == 0) return std::string_view("0");
     const auto text = input_view(value, type, buffer);
     if (!text) return text;
     if (type == "numeric") return std::string_view(buffer = content_id::canonical_decimal(*text));

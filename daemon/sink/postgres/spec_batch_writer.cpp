@@ -20,6 +20,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace starstream::daemon::postgres {
 
@@ -58,6 +59,9 @@ struct SpecBatchWriter::Dimension {
     bool timed = false;             ///< SCD type 1 with attributes: candidates staged with their event time (scd1_by_event_time_merge)
     std::vector<Projected> key, attributes;
     std::string stage_table, merge_sql;
+    /// A key part whose value has several spellings (numeric, inet, double): the staged members
+    /// whose table row holds another surrogate key, as (staged, stored) pairs; "" for other keys.
+    std::string stored_keys_sql;
     std::optional<Scd2Merge> scd2;
 
     std::size_t index = 0;  ///< in the spec's dimensions (SpecRow::member_keys)
@@ -160,6 +164,10 @@ bool always_has_value(const spec::PipelineSpec& spec, const std::string& ref) {
 
 std::string runnable_problem(const spec::PipelineSpec& spec) {
     for (const auto& d : spec.dimensions) {
+        for (const auto& k : d.key)
+            if (spec::reference_type(spec, k.ref) == "jsonb")
+                return "dimension " + d.table + ": its key " + k.name + " is jsonb, which one value can be written many ways (key order, " +
+                       "number forms) and so no key of one member; key it by a field taken out of the document";
         if (d.key.size() == 1 && d.key[0].name == spec::surrogate_key_column(d.table)) {
             const std::string type = spec::reference_type(spec, d.key[0].ref);
             if (type != "integer" && type != "bigint" && type != "smallint")
@@ -228,6 +236,19 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
     dim->attributes = project(layout_, spec, d.attributes);
     dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
     dim->stage_table = "stage_spec_" + d.table;
+    const bool respellable = std::any_of(dim->key.begin(), dim->key.end(), [](const Projected& c) {
+        return c.type == "numeric" || c.type == "inet" || c.type == "double precision";
+    });
+    if (respellable && !dim->key_is_surrogate && d.policy != spec::DimensionPolicy::scd2) {
+        // MemberKeys hashes one spelling of such a value, but a row stored under another key stays
+        // under it (a member merged before the spelling was made canonical): facts take the key
+        // the dimension holds.
+        std::vector<std::string> natural, same;
+        for (const auto& c : dim->key) natural.push_back(sql_identifier(c.name)), same.push_back("t." + sql_identifier(c.name) + " = s." + cast(c.name, c.type));
+        const std::string key = sql_identifier(dim->surrogate_key);
+        dim->stored_keys_sql = fmt::format("SELECT s.{0}, t.{0} FROM (SELECT DISTINCT {0}, {1} FROM {2}) s JOIN {3} t ON {4} WHERE t.{0} <> s.{0}", key,
+                                           fmt::join(natural, ", "), dim->stage_table, sql_identifier(d.table), fmt::join(same, " AND "));
+    }
     if (d.policy == spec::DimensionPolicy::scd2) {
         for (const auto& s : scd2)
             if (s.table == d.table) dim->scd2.emplace(s);
@@ -363,7 +384,17 @@ std::vector<std::int64_t> SpecBatchWriter::merge_dimension(const Dimension& d, c
     rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
     for (std::size_t i = 0; i < keys.size(); ++i)
         if (!has_key[i]) keys[i] = INT64_MIN;  // NULL in the fact
+    use_stored_keys(d, keys);
     return keys;
+}
+
+void SpecBatchWriter::use_stored_keys(const Dimension& d, std::vector<std::int64_t>& keys) {
+    if (d.stored_keys_sql.empty()) return;
+    const PgResult r = conn_->exec(d.stored_keys_sql);
+    std::unordered_map<std::int64_t, std::int64_t> stored;
+    for (int i = 0; i < PQntuples(r.get()); ++i) stored.emplace(std::atoll(PQgetvalue(r.get(), i, 0)), std::atoll(PQgetvalue(r.get(), i, 1)));
+    for (auto& k : keys)
+        if (const auto it = stored.find(k); it != stored.end()) k = it->second;
 }
 
 std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, const SpecBatch& batch, std::size_t begin, std::size_t end,
@@ -412,6 +443,7 @@ std::vector<std::int64_t> SpecBatchWriter::merge_earliest(const Dimension& d, co
     conn_->copy_in("COPY " + d.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     rows = upserted_rows(d.table, run_member_merge(*conn_, d.merge_sql));
     rows.unchanged = static_cast<std::int64_t>(members.size()) - rows.inserted - rows.updated;
+    use_stored_keys(d, keys);
     return keys;
 }
 

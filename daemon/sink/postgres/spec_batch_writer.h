@@ -66,6 +66,9 @@ private:
     /// Keys of the dimension for each row of [begin, end), merging its members.
     std::vector<std::int64_t> merge_dimension(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                               engine::TableRows& rows);
+    /// Replaces in `keys` the staged members' keys whose dimension row holds another one
+    /// (Dimension::stored_keys_sql); nothing for other dimensions. Inside the batch's transaction.
+    void use_stored_keys(const Dimension& d, std::vector<std::int64_t>& keys);
     /// merge_dimension for an earliest-attribute dimension.
     std::vector<std::int64_t> merge_earliest(const Dimension& d, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                              engine::TableRows& rows);

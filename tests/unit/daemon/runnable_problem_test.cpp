@@ -123,3 +123,20 @@ TEST(SpecRunnable, ModeIsNotComputedOnSessionWindows) {
     EXPECT_EQ(problem(yaml), "windows.win_visits.aggregates.top_color: mode is not computed on session windows (merging two sessions would need every "
                              "value's occurrences in both)");
 }
+
+TEST(SpecRunnable, AJsonbDimensionKeyIsRefused) {
+    // {"a":1,"b":2} and {"b":2,"a":1.0} are one jsonb value: no hash of its text keys one member.
+    const std::string yaml = R"yaml(pipeline: docs
+source: {topics: [docs]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  doc: {pointer: /doc, type: jsonb}
+event: {id: id, time: at}
+dimensions:
+  dim_doc: {key: [doc]}
+facts:
+  fact_docs: {grain: event, dimensions: [dim_doc], columns: [id]}
+)yaml";
+    EXPECT_NE(problem(yaml).find("dimension dim_doc: its key doc is jsonb"), std::string::npos) << problem(yaml);
+}
