@@ -396,7 +396,7 @@ std::int64_t SpecWindowWriter::topics_watermark() {
         "WITH topics AS (SELECT CASE WHEN count(*) = count(watermark) THEN min(watermark) END AS w"
         " FROM starstream.progress WHERE topic = ANY($1::text[])),\n"
         "raised AS (INSERT INTO starstream.pipeline_watermark AS p (pipeline, watermark) SELECT $2, w FROM topics WHERE w IS NOT NULL"
-        " ON CONFLICT (pipeline) DO UPDATE SET watermark = greatest(p.watermark, excluded.watermark) RETURNING watermark)\n"
+        " ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE p.watermark < excluded.watermark RETURNING watermark)\n"
         "SELECT (extract(epoch FROM greatest((SELECT watermark FROM raised), (SELECT watermark FROM starstream.pipeline_watermark WHERE pipeline = $2)))"
         " * 1000000)::bigint",
         {topics_, pipeline_});
