@@ -27,7 +27,6 @@ namespace starstream::daemon::postgres {
 using spec::input_view;
 using spec::input_text;
 
-
 namespace {
 
 using spec::FieldValue;
@@ -59,8 +58,9 @@ struct SpecBatchWriter::Dimension {
     bool timed = false;             ///< SCD type 1 with attributes: candidates staged with their event time (scd1_by_event_time_merge)
     std::vector<Projected> key, attributes;
     std::string stage_table, merge_sql;
-    /// A key part whose value has several spellings (numeric, inet, double): the staged members
-    /// whose table row holds another surrogate key, as (staged, stored) pairs; "" for other keys.
+    /// For a key with a part of several spellings (numeric, inet, double): the query of the staged
+    /// members whose table row holds another surrogate key, as (staged, stored) pairs; "" for
+    /// other keys (use_stored_keys).
     std::string stored_keys_sql;
     std::optional<Scd2Merge> scd2;
 

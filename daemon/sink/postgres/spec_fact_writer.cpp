@@ -19,7 +19,6 @@ namespace starstream::daemon::postgres {
 
 using spec::input_view;
 
-
 SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                                const spec::FactSpec& f, const std::vector<std::string>& dimensions)
     : conn_(conn), copy_(copy), table_(f.table), stage_table_("stage_spec_" + f.table) {

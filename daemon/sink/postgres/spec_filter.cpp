@@ -11,7 +11,6 @@ namespace starstream::daemon::postgres {
 
 using spec::input_view;
 
-
 bool Condition::numeric(const std::string& type) {
     return type == "integer" || type == "bigint" || type == "smallint" || type == "numeric" || type == "double precision";
 }

@@ -20,7 +20,6 @@ namespace starstream::daemon::postgres {
 using spec::input_view;
 using spec::input_text;
 
-
 namespace {
 
 using spec::AggregateFunction;

@@ -22,7 +22,6 @@ namespace starstream::daemon::postgres {
 
 using spec::input_view;
 
-
 namespace {
 
 using spec::AggregateFunction;
