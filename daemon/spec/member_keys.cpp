@@ -33,6 +33,8 @@ std::optional<std::string_view> key_text(const FieldValue& value, const std::str
 
 }  // namespace
 
+bool has_several_spellings(const std::string& type) { return type == "numeric" || type == "inet" || type == "double precision"; }
+
 MemberKeys::MemberKeys(const PipelineSpec& spec, const ReferenceLayout& layout) {
     for (const auto& d : spec.dimensions) {
         Dimension dim;

@@ -19,6 +19,10 @@
 
 namespace starstream::daemon::spec {
 
+/// Whether one value of PostgreSQL type `type` has several spellings that key_text makes one
+/// (numeric "1.0" and "1", inet "::1" and "0::1", double precision -0 and 0).
+bool has_several_spellings(const std::string& type);
+
 class MemberKeys {
 public:
     /// No member: a part of the natural key is null, or an SCD type 2 dimension (keyed by the sink).

@@ -351,9 +351,11 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitte
     }
     std::size_t rows = 1;
     for (const auto& v : values) rows = std::max(rows, v.size());
+    // create_stage's columns: i, k, the groups, s, l, one per aggregate, a first/last's ft.
+    const auto columns = static_cast<std::int16_t>(4 + groups_.size() + n +
+                                                   std::count_if(aggregates_.begin(), aggregates_.end(), [](const Aggregate& a) { return ordered(a.function); }));
     for (std::size_t j = 0; j < rows; ++j) {
-        copy_.begin_row(static_cast<std::int16_t>(4 + groups_.size() + n + std::count_if(aggregates_.begin(), aggregates_.end(),
-                                                                                          [](const Aggregate& a) { return ordered(a.function); })));
+        copy_.begin_row(columns);
         copy_.int4(island);
         for (const auto& part : first->key) copy_.text(part);
         copy_.timestamptz_us(first->t), copy_.timestamptz_us((last - 1)->t);
