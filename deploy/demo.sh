@@ -75,7 +75,12 @@ print_report() {
   if [ "$lines" -gt 30 ]; then echo "   ... $((lines - 30)) more lines: ${psql_cmd[*]} $* -f $report"; fi
 }
 
-for report in sql/reports/*.sql; do print_report "$report"; done
+# The reporting day whose hourly windows are final: today's, except in the first hour after
+# midnight (then no 1 h window of today has closed yet and the trending report would be empty).
+day=$(count "SELECT ((SELECT watermark FROM starstream.window_watermark) - interval '1 hour') AT TIME ZONE
+  coalesce((SELECT value FROM starstream.setting WHERE name = 'reporting_time_zone'), 'UTC')")
+day=${day%% *}
+for report in sql/reports/*.sql; do print_report "$report" ${day:+-v day="$day"}; done
 
 # The commerce reports take a range: the generated span (its first events moved back by the
 # disorder), today included.
