@@ -110,10 +110,12 @@ INSERT INTO {input} SELECT scd2_ord, {k cast}, scd2_obs, {a cast}, scd2_at FROM 
 )SQL";
 
 // One advisory lock per natural key, in ascending order (the aggregate consumes the sorted
-// subquery row by row): batches sharing keys queue instead of deadlocking.
+// subquery row by row): batches sharing keys queue instead of deadlocking. The hash is of the
+// typed key (each type's hash function: equal values, equal hashes), not of its text, so that
+// instances spelling one numeric key "1.0" and "1" take the same lock.
 constexpr const char* kLock = R"SQL(
 SELECT count(pg_advisory_xact_lock(h))
-FROM (SELECT DISTINCT hashtextextended('{dim}' || ROW({k})::text, 0) AS h FROM {input} ORDER BY h) AS keys;
+FROM (SELECT DISTINCT hash_record_extended(ROW('{dim}'::text, {k}), 0) AS h FROM {input} ORDER BY h) AS keys;
 )SQL";
 
 // A key never seen gets its inferred member: one version over all time, attributes unknown.

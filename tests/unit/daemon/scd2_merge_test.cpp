@@ -120,6 +120,18 @@ Shape store_product() {
             false};
 }
 
+/// An item with a numeric key, each test key item_N spelled `N` + `spelling` ("", ".0", ".00"):
+/// one member however it is spelled, as PostgreSQL compares numerics.
+Shape numeric_item(const std::string& spelling) {
+    return {{"dim_numeric_item", "numeric_item_key", {{"item_id", "numeric"}}, {{"price", "numeric"}, {"label", "text"}},
+             {{"fact_numeric_item", "numeric_item_key", "event_time"}}},
+            "CREATE TABLE fact_numeric_item (event_id bigint PRIMARY KEY, numeric_item_key bigint NOT NULL, event_time timestamptz NOT NULL);"
+            "CREATE INDEX ON fact_numeric_item (numeric_item_key, event_time);",
+            "SELECT 'item_' || trim_scale(item_id), numeric_item_key, " + micros("valid_from") + ", " + micros("valid_to") +
+                ", is_current, price::text, label FROM dim_numeric_item ORDER BY item_id, valid_from",
+            [spelling](const std::string& key) { return std::vector<std::string>{key.substr(5) + spelling}; }};
+}
+
 /// Microseconds since the Unix epoch, +-infinity as INT64_MIN/MAX.
 std::string micros(const std::string& column) {
     return "CASE WHEN " + column + " = '-infinity' THEN -9223372036854775808 WHEN " + column +
@@ -509,6 +521,58 @@ TEST(Scd2MergeOfTheLabSpec, LateObservationsMoveTheLabFacts) {
     PgResult r = conn.exec("SELECT string_agg(f.event_id || '=' || d.price || '@' || d.valid_from::text, ' ' ORDER BY f.event_id)"
                            " FROM fact_lab_event f JOIN dim_lab_item d USING (lab_item_key)");
     EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "1=9.50@2026-01-01 00:00:10+00 2=10@-infinity 3=10@-infinity 4=9.50@2026-01-01 00:00:10+00");
+}
+
+}  // namespace
+}  // namespace starstream::daemon::postgres
+
+namespace starstream::daemon::postgres {
+namespace {
+
+/// Two instances merging the same numeric key spelled "1.0" and "1" take the same advisory lock
+/// (the key's hash is PostgreSQL's hash of the typed value, not of its text): the second waits
+/// for the first instead of racing it into the dimension's unique index (23505).
+class Scd2MergeNumericKeyTest : public Scd2MergeTest {
+protected:
+    Scd2MergeNumericKeyTest() { shape_ = numeric_item(".0"); }
+};
+
+TEST_F(Scd2MergeNumericKeyTest, SpellingsOfOneKeyTakeOneLock) {
+    const Shape plain = numeric_item("");
+    PgConnection other(settings_), observer(settings_);
+    other.exec("SET TIME ZONE 'UTC'");
+    std::vector<Event> written;
+    for (std::uint64_t round = 1; round <= 3; ++round) {
+        std::mt19937_64 rng(200 + round);
+        std::vector<Event> a = random_events(rng, 30, 2, 30), b = random_events(rng, 30, 2, 30);
+        for (auto& e : a) e.id += static_cast<std::int64_t>(round * 1000);
+        for (auto& e : b) e.id += static_cast<std::int64_t>(round * 1000 + 500);
+        for (auto& e : a) e.key = "item_" + std::to_string(round * 10 + (e.key.back() - '0'));  // new members each round
+        for (auto& e : b) e.key = "item_" + std::to_string(round * 10 + (e.key.back() - '0'));
+        conn_->exec(kBeginReadCommitted);
+        write(a, false);  // spelled "N.0", holding its locks
+        std::atomic<bool> b_done{false};
+        std::string b_error;
+        std::thread second([&] {
+            try {
+                other.exec(kBeginReadCommitted);
+                write_batch(other, *merge_, plain, b);  // spelled "N"
+            } catch (const std::exception& e) {
+                b_error = e.what();
+            }
+            b_done = true;
+        });
+        const bool queued = wait_for_lock_waiter(observer);
+        EXPECT_FALSE(b_done.load()) << "the second merge did not wait for the first";
+        conn_->exec("COMMIT");
+        second.join();
+        ASSERT_TRUE(queued) << "round " << round << ": the second merge never waited on an advisory lock";
+        ASSERT_EQ(b_error, "") << "round " << round;
+        written.insert(written.end(), a.begin(), a.end());
+        written.insert(written.end(), b.begin(), b.end());
+        expect_matches_oracle(written, "numeric spellings, round " + std::to_string(round));
+        if (HasFatalFailure() || HasNonfatalFailure()) return;
+    }
 }
 
 }  // namespace
