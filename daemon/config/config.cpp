@@ -32,6 +32,7 @@ constexpr const char* kEnvPrefix = "STARSTREAM_";
 /// Raw values as read; converted and checked by `finish`.
 struct RawConfig {
     std::int64_t postgres_connect_timeout_ms, postgres_retry_initial_ms, postgres_retry_max_ms, postgres_statement_timeout_ms;
+    std::int64_t postgres_max_rejected_records;
     std::int64_t ownership_check_interval_ms, max_event_time_ahead_ms;
     std::string min_event_time;
     std::string topics;
@@ -53,6 +54,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("postgres.connect_timeout_ms", po::value(&r.postgres_connect_timeout_ms)->default_value(10000), "connection timeout, milliseconds")
         ("postgres.retry_initial_ms", po::value(&r.postgres_retry_initial_ms)->default_value(500), "first backoff after a failed batch commit, milliseconds")
         ("postgres.retry_max_ms", po::value(&r.postgres_retry_max_ms)->default_value(30000), "backoff ceiling, milliseconds")
+        ("postgres.max_rejected_records", po::value(&r.postgres_max_rejected_records)->default_value(100), "the most records of one batch dead-lettered because Postgres refuses them (a constraint, a type); a batch with more is refused whole and the daemon stops (exit 4) with nothing of it written: so many is a table or spec problem, not bad records. 0: the first refused record stops it")
         ("postgres.migrations_dir", po::value(&c.migrations_dir)->default_value(STARSTREAM_MIGRATIONS_DIR), "folder of NNN_*.sql migrations")
         ("postgres.statement_timeout_ms", po::value(&r.postgres_statement_timeout_ms)->default_value(60000), "longest any one Postgres call may take (server statement_timeout and client deadline), milliseconds")
         ("pipelines.dir", po::value(&c.pipelines_dir)->default_value(STARSTREAM_PIPELINES_DIR), "folder of pipeline specs (*.yaml), validated by check-config and before run consumes; migrate and run create the tables they need")
@@ -181,6 +183,9 @@ void finish(Config& c, const RawConfig& r) {
     c.postgres_retry_initial = ms(positive<std::int64_t>("postgres.retry_initial_ms", r.postgres_retry_initial_ms));
     c.postgres_retry_max = ms(positive<std::int64_t>("postgres.retry_max_ms", r.postgres_retry_max_ms));
     c.postgres_statement_timeout = ms(positive<std::int64_t>("postgres.statement_timeout_ms", r.postgres_statement_timeout_ms));
+    if (r.postgres_max_rejected_records < 0)
+        throw ConfigError("postgres.max_rejected_records", "must be 0 or more, got " + std::to_string(r.postgres_max_rejected_records));
+    c.postgres_max_rejected_records = static_cast<std::size_t>(r.postgres_max_rejected_records);
     c.ownership_check_interval = ms(positive<std::int64_t>("source.ownership_check_interval_ms", r.ownership_check_interval_ms));
     c.max_event_time_ahead = ms(positive<std::int64_t>("time.max_event_time_ahead_ms", r.max_event_time_ahead_ms));
     c.min_event_time_us = parse_utc_time("time.min_event_time", r.min_event_time);

@@ -137,7 +137,7 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
         // hold their watermark back, nor one partition's backlog run far ahead of the others'.
         if (watermark_batches) settings.watermark_batch_step_us = config.windows.watermark_batch_step_us;
         if (windows) settings.alignment_drift_us = micros(config.watermark_alignment_drift);
-        p->sink = std::make_unique<postgres::PostgresBatchSink>(std::move(make_writer), reconnect);
+        p->sink = std::make_unique<postgres::PostgresBatchSink>(std::move(make_writer), reconnect, config.postgres_max_rejected_records);
         spdlog::info("pipeline {} on topics {}", name, fmt::join(settings.topics, ","));
         p->driver = std::make_unique<engine::StreamDriver>(std::move(settings), *p->stage, p->checkpoints, *p->sink, p->sink_reporter,
                                                            p->driver_reporter);

@@ -158,9 +158,10 @@ bool SinkLoop::handle(MicroBatch& batch, const SinkResult& result, int& unexplai
     }
     // A rejection no row explains may be a concurrent writer of the same key, which a retry skips.
     if (result.status == Status::rejected && ++unexplained < settings_.unexplained_limit) return false;
-    throw SinkFailure{"batch " + std::to_string(batch.batch_id) + ": " + sink_.name() + " refuses it permanently (code " + result.code +
-                          ") and no record is to blame: " + result.error +
-                          ". Stopping: fix the schema, permissions or constraint, then restart; nothing of the batch was committed.",
+    // Refused by the sink itself (it says why), or rejected again and again with no row to blame.
+    const std::string why = result.status == Status::rejected ? "no record is to blame: " : "";
+    throw SinkFailure{"batch " + std::to_string(batch.batch_id) + ": " + sink_.name() + " refuses it permanently (code " + result.code + "): " + why +
+                          result.error + ". Stopping: fix the schema, permissions, constraint or pipeline spec, then restart; nothing of the batch was committed.",
                       true};
 }
 

@@ -5,7 +5,9 @@ that violates a CHECK constraint the test adds to fact_event is found by bisecti
 dead-lettered with SQLSTATE 23514, and so is one whose store violates a CHECK on dim_store (the
 members themselves are refused: the other bisection path). Then the unknown commit: a proxy loses one COMMIT's reply
 after the server committed; the daemon must find out that the batch landed, neither doubling
-nor wedging, and end with the tables of an uninterrupted run. Oracle: the generator's JSONL and
+nor wedging, and end with the tables of an uninterrupted run. And a table that refuses every
+record (a NOT NULL column an operator added) stops the daemon with nothing written, instead of
+dead-lettering the stream record by record. Oracle: the generator's JSONL and
 the poison messages the test wrote itself."""
 import json
 import os
@@ -118,6 +120,27 @@ class PoisonRecords(unittest.TestCase):
         self.assertTrue(harness.log_contains(log, "was committed although its COMMIT's reply was lost"), open(log).read()[-3000:])
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=60), 0)
+        self.assert_outcome(dsn)
+
+    def test_a_table_refusing_every_record_stops_the_daemon_and_loses_nothing(self):
+        # An operator adds a NOT NULL column to fact_event that the pipeline does not fill: every
+        # record is refused alike. That is the table's problem, not the records': the daemon must
+        # stop (exit 4) naming the error and the limit, with nothing of the batch written rather
+        # than a dead letter per record.
+        dsn = self.prepare("refuses_all")
+        harness.query(dsn, "ALTER TABLE fact_event ADD COLUMN test_analyst_note text NOT NULL")
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_all", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 4, out.stderr[-3000:])
+        self.assertIn("postgres.max_rejected_records", out.stderr)
+        self.assertIn("test_analyst_note", out.stderr)
+        self.assertIn("23502", out.stderr)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event"), 0)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL"), 0)
+        # The operator makes the column nullable: a column the pipeline does not know is no
+        # obstacle (every COPY names its columns), and the restart loses nothing.
+        harness.query(dsn, "ALTER TABLE fact_event ALTER COLUMN test_analyst_note DROP NOT NULL")
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_all", **KEYS, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
         self.assert_outcome(dsn)
 
 

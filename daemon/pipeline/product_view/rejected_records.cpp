@@ -24,10 +24,11 @@ void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std
 
 }  // namespace
 
-std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch, const std::function<void()>& progress) {
+std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch, const std::function<void()>& progress,
+                                               std::size_t limit) {
     std::vector<engine::RejectedRow> out;
     const std::size_t n = batch.facts.size();
-    auto refuse = [&](std::size_t fact, const PgError& error) { refused(batch, fact, error, out); };
+    auto refuse = [&](std::size_t fact, const PgError& error) { return refused(batch, fact, error, out), out.size() <= limit; };
     if (n == 0) return out;
     try {
         writer.begin_trial(batch);

@@ -19,6 +19,7 @@
 #include "pipeline/product_view/star_batch.h"
 #include "sink/postgres/pg_connection.h"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,8 +32,9 @@ class StarBatchWriter;
 /// Bisects `batch`'s facts with `writer`'s probes; returns the facts Postgres refuses, in index
 /// order (RejectedRow::row indexes StarBatch::facts; reason "rejected by Postgres: <the error's
 /// first line>", code its SQLSTATE, no payload: the sink loop reads it back), empty when every
-/// fact passes on its own (the error lies elsewhere). Throws postgres::PgError when a probe fails transiently.
+/// fact passes on its own (the error lies elsewhere); stops once more than `limit` are found.
+/// Throws postgres::PgError when a probe fails transiently.
 std::vector<engine::RejectedRow> find_rejected(StarBatchWriter& writer, const StarBatch& batch,
-                                               const std::function<void()>& progress = [] {});
+                                               const std::function<void()>& progress = [] {}, std::size_t limit = SIZE_MAX);
 
 }  // namespace starstream::daemon::product_view

@@ -220,7 +220,12 @@ std::int64_t StarBatchWriter::copy_facts(const StarBatch& batch, const EventIdSe
         copy_.int4(f.partition);
         copy_.int8(f.offset);
     }
-    return conn_->copy_in("COPY fact_event FROM STDIN (FORMAT binary)", copy_.finish());
+    // Columns named: a column an operator adds to fact_event (nullable) does not break the COPY.
+    return conn_->copy_in(
+        "COPY fact_event (event_id, event_time, date_key, hour, store_key, product_key, location_key, user_agent_key, referrer_key,"
+        " collection_key, device_id, customer_id, ip, resolution, current_url, options, kafka_topic, kafka_partition, kafka_offset)"
+        " FROM STDIN (FORMAT binary)",
+        copy_.finish());
 }
 
 void StarBatchWriter::merge_dimensions(const StarBatch& batch, BatchOutcome& outcome) {
@@ -261,8 +266,9 @@ engine::CommitReport StarBatchWriter::write(const engine::MicroBatch& batch) {
     return commit_report(star, write_star(star));
 }
 
-std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) {
-    return product_view::find_rejected(*this, static_cast<const StarBatch&>(batch), progress);
+std::vector<engine::RejectedRow> StarBatchWriter::find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress,
+                                                                std::size_t limit) {
+    return product_view::find_rejected(*this, static_cast<const StarBatch&>(batch), progress, limit);
 }
 
 BatchTotals StarBatchWriter::totals(const StarBatch& batch, const BatchOutcome& outcome) const {

@@ -59,7 +59,8 @@ public:
 
     /// `batch` must be a StarBatch.
     engine::CommitReport write(const engine::MicroBatch& batch) override;
-    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) override;
+    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress,
+                                                   std::size_t limit) override;
     postgres::BatchLedger& ledger() override { return *ledger_; }
     int backend_pid() const override { return conn_->backend_pid(); }
     void ping() override { conn_->exec("SELECT 1"); }

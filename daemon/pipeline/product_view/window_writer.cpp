@@ -106,14 +106,19 @@ TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
         copy_.int8(key_part(key, 0)), copy_.int8(key_part(key, 1)), copy_.int8(key_part(key, 2));
         copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(0);
     }
-    conn_.copy_in("COPY stage_win_hourly_product_views FROM STDIN (FORMAT binary)", copy_.finish());
+    // Columns named in every COPY: the staging tables are LIKE the windowed tables, so a
+    // column an operator adds to one (nullable) is in its stage too and must not break the COPY.
+    conn_.copy_in("COPY stage_win_hourly_product_views (window_start, window_end, product_key, store_key, location_key, views, visitors)"
+                  " FROM STDIN (FORMAT binary)",
+                  copy_.finish());
     copy_.reset();
     for (const auto& [id, a] : hourly.cells())
         for (const auto& device : a.distinct) {
             copy_.begin_row(5), copy_.timestamptz_us(id.second.start_us);
             copy_.int8(key_part(id.first, 0)), copy_.int8(key_part(id.first, 1)), copy_.int8(key_part(id.first, 2)), copy_.text(device);
         }
-    conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
+    conn_.copy_in("COPY stage_win_hourly_product_visitor (window_start, product_key, store_key, location_key, member) FROM STDIN (FORMAT binary)",
+                  copy_.finish());
     return upserted_rows("win_hourly_product_views", conn_.exec(kMergeHourly));
 }
 
@@ -123,7 +128,7 @@ TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
         copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
         copy_.int8(key_part(id.first, 0)), copy_.int8(static_cast<std::int64_t>(a.count));
     }
-    conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
+    conn_.copy_in("COPY stage_win_product_view_panes (window_start, window_end, product_key, views) FROM STDIN (FORMAT binary)", copy_.finish());
     return upserted_rows("win_product_view_panes", conn_.exec(kMergePanes));
 }
 
@@ -170,7 +175,9 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
             copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count(kCheckoutSuccess) > 0);
         }
     }
-    conn_.copy_in("COPY win_visits FROM STDIN (FORMAT binary)", copy_.finish());
+    conn_.copy_in("COPY win_visits (device_id, visit_start, visit_end, last_event_time, events, product_views, first_url, last_url, reached_checkout)"
+                  " FROM STDIN (FORMAT binary)",
+                  copy_.finish());
     return rows;
 }
 

@@ -27,8 +27,10 @@ public:
     virtual engine::CommitReport write(const engine::MicroBatch& batch) = 0;
     /// After a data or constraint error: the rows Postgres refuses, found by bisection with
     /// rolled-back probes (rejected_records.h), calling `progress` before each; empty when no row
-    /// is to blame. Throws PgError when a probe fails transiently.
-    virtual std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) = 0;
+    /// is to blame. The search stops once more than `limit` rows are found (then the first
+    /// limit + 1). Throws PgError when a probe fails transiently.
+    virtual std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress,
+                                                           std::size_t limit) = 0;
     /// The batch id sequence and the calls that settle a lost COMMIT reply.
     virtual BatchLedger& ledger() = 0;
     /// The server process id of this writer's connection (pg_stat_activity.pid).

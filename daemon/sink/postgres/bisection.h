@@ -2,6 +2,8 @@
 // of rows that fails with an error a record can cause (caused_by_records) is split in two and
 // each half tried again, down to single rows; a range that passes is never tried again. With k
 // refused among n rows that is about k log2(n) probes (bench/results.md, "Instances and bisection").
+// The search ends early when the caller has seen enough: many rows refused alike is a table or
+// spec problem, not bad records, and finding each would cost a probe per row (PostgresBatchSink).
 // Header-only template; the caller's thread.
 #pragma once
 
@@ -20,14 +22,17 @@ inline bool concurrent_duplicate(const PgError& error) { return error.sqlstate()
 
 /// `try_range(b, e)` writes rows [b, e) and returns the error that refused them, if any (throws
 /// PgError when that error is transient); `refused(row, error)` is called for each single row
-/// refused. `error` is what refused [begin, end): an error no record causes ends the search.
+/// refused and returns whether to go on searching. `error` is what refused [begin, end): an
+/// error no record causes ends the search. Returns false when `refused` stopped it.
 template <typename TryRange, typename Refused>
-void bisect(TryRange&& try_range, Refused&& refused, std::size_t begin, std::size_t end, const PgError& error) {
-    if (!caused_by_records(error)) return;  // a schema or permission error is no record's fault
+bool bisect(TryRange&& try_range, Refused&& refused, std::size_t begin, std::size_t end, const PgError& error) {
+    if (!caused_by_records(error)) return true;  // a schema or permission error is no record's fault
     if (end - begin == 1) return refused(begin, error);
     const std::size_t mid = begin + (end - begin) / 2;
     for (auto [b, e] : {std::pair{begin, mid}, std::pair{mid, end}})
-        if (std::optional<PgError> failed = try_range(b, e)) bisect(try_range, refused, b, e, *failed);
+        if (std::optional<PgError> failed = try_range(b, e))
+            if (!bisect(try_range, refused, b, e, *failed)) return false;
+    return true;
 }
 
 }  // namespace starstream::daemon::postgres

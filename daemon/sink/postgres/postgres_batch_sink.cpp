@@ -1,13 +1,14 @@
 #include "sink/postgres/postgres_batch_sink.h"
 
+#include <fmt/format.h>
 
 namespace starstream::daemon::postgres {
 
 using engine::SinkResult;
 using Status = SinkResult::Status;
 
-PostgresBatchSink::PostgresBatchSink(WriterFactory make_writer, std::function<void()> on_reconnect)
-    : make_writer_(std::move(make_writer)), on_reconnect_(std::move(on_reconnect)) {}
+PostgresBatchSink::PostgresBatchSink(WriterFactory make_writer, std::function<void()> on_reconnect, std::size_t max_rejected)
+    : make_writer_(std::move(make_writer)), on_reconnect_(std::move(on_reconnect)), max_rejected_(max_rejected) {}
 
 PostgresBatchSink::~PostgresBatchSink() = default;
 
@@ -42,7 +43,8 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
     if (!abandon_ && !error.transient() && caused_by_records(error)) {
         try {
             SinkResult result = SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
-            result.rejected = writer().find_rejected(batch, progress_);
+            result.rejected = writer().find_rejected(batch, progress_, max_rejected_);
+            if (result.rejected.size() > max_rejected_) return too_many_rejected(result.rejected.front());
             return result;
         } catch (const PgError& probe_error) {
             if (!probe_error.transient()) throw;
@@ -55,7 +57,17 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
         drop_connection();
         return SinkResult::failed(Status::transient, error.what(), error.sqlstate());
     }
-    return SinkResult::failed(caused_by_records(error) ? Status::rejected : Status::refused, error.what(), error.sqlstate());
+    if (caused_by_records(error)) return SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
+    return SinkResult::failed(Status::refused, std::string("no record is to blame: ") + error.what(), error.sqlstate());
+}
+
+SinkResult PostgresBatchSink::too_many_rejected(const engine::RejectedRow& first) const {
+    return SinkResult::failed(
+        Status::refused,
+        fmt::format("it refuses more than {} of its records (postgres.max_rejected_records), the first {}[{}]@{} {}: so many refused is a "
+                    "table, constraint or pipeline spec problem rather than bad records (raise postgres.max_rejected_records to dead-letter them)",
+                    max_rejected_, first.source.topic, first.source.partition, first.offset, first.reason),
+        first.code);
 }
 
 engine::BatchSink::Landing PostgresBatchSink::resolve(const engine::MicroBatch& batch) {

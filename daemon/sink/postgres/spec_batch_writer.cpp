@@ -535,16 +535,18 @@ std::optional<PgError> SpecBatchWriter::probe(const SpecBatch& batch, std::size_
     }
 }
 
-std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::MicroBatch& micro_batch, const std::function<void()>& progress) {
+std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::MicroBatch& micro_batch, const std::function<void()>& progress,
+                                                                std::size_t limit) {
     const auto& batch = static_cast<const SpecBatch&>(micro_batch);
     std::vector<engine::RejectedRow> out;
     if (batch.rows.empty()) return out;
     auto try_range = [&](std::size_t b, std::size_t e) { return progress(), probe(batch, b, e); };
     auto refuse = [&](std::size_t r, const PgError& error) {
-        if (concurrent_duplicate(error)) return;
+        if (concurrent_duplicate(error)) return true;
         const SpecRow& row = batch.rows[r];
         out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),
                        "rejected by Postgres: " + first_line(error.what()), std::nullopt});
+        return out.size() <= limit;
     };
     if (auto failed = probe(batch, 0, batch.rows.size())) bisect(try_range, refuse, 0, batch.rows.size(), *failed);
     return out;

@@ -48,7 +48,8 @@ public:
 
     /// `batch` must be a spec::SpecBatch of this spec.
     engine::CommitReport write(const engine::MicroBatch& batch) override;
-    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress) override;
+    std::vector<engine::RejectedRow> find_rejected(const engine::MicroBatch& batch, const std::function<void()>& progress,
+                                                   std::size_t limit) override;
     BatchLedger& ledger() override { return *ledger_; }
     int backend_pid() const override { return conn_->backend_pid(); }
     void ping() override { conn_->exec("SELECT 1"); }

@@ -74,6 +74,12 @@ TEST(Config, ErrorsNameTheKey) {
     EXPECT_EQ(error_key({"--postgres.dsn=host", "--kafka.bootstrap.servers=x"}), "postgres.dsn");
     EXPECT_EQ(error_key(kRequired, {"STARSTREAM_SINK__SPEED=1"}), "sink.speed");
     EXPECT_EQ(error_key(with_required({"--config", "/nonexistent/starstreamd.conf"})), "config");
+    EXPECT_EQ(error_key(with_required({"--postgres.max_rejected_records=-1"})), "postgres.max_rejected_records");
+}
+
+TEST(Config, MaxRejectedRecords) {
+    EXPECT_EQ(load(kRequired).postgres_max_rejected_records, 100u);
+    EXPECT_EQ(load(with_required({"--postgres.max_rejected_records=0"})).postgres_max_rejected_records, 0u);  // the first one stops
 }
 
 TEST(Config, WatermarkAlignmentDrift) {
