@@ -129,7 +129,11 @@ class PoisonRecords(unittest.TestCase):
         # than a dead letter per record.
         dsn = self.prepare("refuses_all")
         harness.query(dsn, "ALTER TABLE fact_event ADD COLUMN test_analyst_note text NOT NULL")
-        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_all", **KEYS, **{"source.stop_when_caught_up": "true"})
+        # Batches sealed by size (500 records, all produced beforehand), not by the clock: a batch
+        # smaller than the limit would have its records dead-lettered, as documented, before the
+        # next one stopped the daemon.
+        by_size = {**KEYS, "batch.trigger_interval_ms": 60000}
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_all", **by_size, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 4, out.stderr[-3000:])
         self.assertIn("postgres.max_rejected_records", out.stderr)
         self.assertIn("test_analyst_note", out.stderr)

@@ -1,6 +1,7 @@
 #include "sink/postgres/postgres_batch_sink.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace starstream::daemon::postgres {
 
@@ -43,6 +44,10 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
     if (!abandon_ && !error.transient() && caused_by_records(error)) {
         try {
             SinkResult result = SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
+            // The search may take many probes: say what is going on before the batch goes quiet.
+            const std::string what = error.what();
+            spdlog::warn("batch {}: Postgres refuses it (SQLSTATE {}: {}); finding the records to blame", batch.batch_id, error.sqlstate(),
+                         what.substr(0, what.find('\n')));
             result.rejected = writer().find_rejected(batch, progress_, max_rejected_);
             if (result.rejected.size() > max_rejected_) return too_many_rejected(result.rejected.front());
             return result;
