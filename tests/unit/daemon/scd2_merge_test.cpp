@@ -252,6 +252,12 @@ protected:
         postgres::expect_matches_oracle(*conn_, shape_, written, context);
     }
     void random_batches(int seeds);
+    using Batches = std::pair<std::vector<Event>, std::vector<Event>>;
+    /// Rounds of two merges of the same keys: A (the first batch of `batches(round)`) merges on
+    /// the test's connection and holds its locks; B (the second) on another connection, its keys
+    /// given by `b_shape`, must queue behind them (wait on an advisory lock) until A commits, then
+    /// merge over what A committed. After each round the tables must equal the brute force.
+    void queued_rounds(int rounds, const Shape& b_shape, const std::function<Batches(std::uint64_t round)>& batches);
 
     PgSettings settings_;
     Shape shape_ = lab_item();  ///< a derived fixture may choose another before SetUp
@@ -421,27 +427,20 @@ bool wait_for_lock_waiter(PgConnection& observer) {
     return false;
 }
 
-TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
+void Scd2MergeTest::queued_rounds(int rounds, const Shape& b_shape, const std::function<Batches(std::uint64_t round)>& batches) {
     PgConnection other(settings_), observer(settings_);
     other.exec("SET TIME ZONE 'UTC'");
     std::vector<Event> written;
-    for (std::uint64_t round = 1; round <= 5; ++round) {
-        std::mt19937_64 rng(100 + round);
-        std::vector<Event> a = random_events(rng, 40, 2, 30), b = random_events(rng, 40, 2, 30);
-        for (auto& e : a) e.id += static_cast<std::int64_t>(round * 1000);
-        for (auto& e : b) e.id += static_cast<std::int64_t>(round * 1000 + 500);
-        // A merges and holds its locks; B queues behind them (its keys listed in another
-        // order: the sorted lock order keeps them from deadlocking); A writes its facts and
-        // commits; B then merges over what A committed.
+    for (std::uint64_t round = 1; round <= static_cast<std::uint64_t>(rounds); ++round) {
+        const auto [a, b] = batches(round);
         conn_->exec(kBeginReadCommitted);
         write(a, false);
         std::atomic<bool> b_done{false};
         std::string b_error;
-        std::thread second([&] {
+        std::thread second([&, &b = b] {
             try {
-                std::vector<Event> reversed(b.rbegin(), b.rend());
                 other.exec(kBeginReadCommitted);
-                write_batch(other, *merge_, shape_, reversed);
+                write_batch(other, *merge_, b_shape, b);
             } catch (const std::exception& e) {
                 b_error = e.what();
             }
@@ -451,13 +450,24 @@ TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
         EXPECT_FALSE(b_done.load()) << "the second merge did not wait for the first";
         conn_->exec("COMMIT");
         second.join();
-        ASSERT_TRUE(queued) << "round " << round;
+        ASSERT_TRUE(queued) << "round " << round << ": the second merge never waited on an advisory lock";
         ASSERT_EQ(b_error, "") << "round " << round;
         written.insert(written.end(), a.begin(), a.end());
         written.insert(written.end(), b.begin(), b.end());
-        expect_matches_oracle(written, "concurrent round " + std::to_string(round));
+        expect_matches_oracle(written, "queued round " + std::to_string(round));
         if (HasFatalFailure() || HasNonfatalFailure()) return;
     }
+}
+
+TEST_F(Scd2MergeTest, ConcurrentMergesOfTheSameKeysKeepTheTiling) {
+    // B's keys are listed in another order than A's: the sorted lock order keeps them from deadlocking.
+    queued_rounds(5, shape_, [](std::uint64_t round) {
+        std::mt19937_64 rng(100 + round);
+        std::vector<Event> a = random_events(rng, 40, 2, 30), b = random_events(rng, 40, 2, 30);
+        for (auto& e : a) e.id += static_cast<std::int64_t>(round * 1000);
+        for (auto& e : b) e.id += static_cast<std::int64_t>(round * 1000 + 500);
+        return Batches{a, std::vector<Event>(b.rbegin(), b.rend())};
+    });
 }
 
 TEST_F(Scd2MergeTest, FreeRunningWritersOfTheSameKeysKeepTheTiling) {
@@ -538,41 +548,17 @@ protected:
 };
 
 TEST_F(Scd2MergeNumericKeyTest, SpellingsOfOneKeyTakeOneLock) {
-    const Shape plain = numeric_item("");
-    PgConnection other(settings_), observer(settings_);
-    other.exec("SET TIME ZONE 'UTC'");
-    std::vector<Event> written;
-    for (std::uint64_t round = 1; round <= 3; ++round) {
+    // A spells its keys "N.0" (the fixture's shape), B "N"; new members each round.
+    queued_rounds(3, numeric_item(""), [](std::uint64_t round) {
         std::mt19937_64 rng(200 + round);
         std::vector<Event> a = random_events(rng, 30, 2, 30), b = random_events(rng, 30, 2, 30);
-        for (auto& e : a) e.id += static_cast<std::int64_t>(round * 1000);
-        for (auto& e : b) e.id += static_cast<std::int64_t>(round * 1000 + 500);
-        for (auto& e : a) e.key = "item_" + std::to_string(round * 10 + (e.key.back() - '0'));  // new members each round
-        for (auto& e : b) e.key = "item_" + std::to_string(round * 10 + (e.key.back() - '0'));
-        conn_->exec(kBeginReadCommitted);
-        write(a, false);  // spelled "N.0", holding its locks
-        std::atomic<bool> b_done{false};
-        std::string b_error;
-        std::thread second([&] {
-            try {
-                other.exec(kBeginReadCommitted);
-                write_batch(other, *merge_, plain, b);  // spelled "N"
-            } catch (const std::exception& e) {
-                b_error = e.what();
+        for (auto* batch : {&a, &b})
+            for (auto& e : *batch) {
+                e.id += static_cast<std::int64_t>(round * 1000 + (batch == &b ? 500 : 0));
+                e.key = "item_" + std::to_string(round * 10 + static_cast<std::uint64_t>(e.key.back() - '0'));
             }
-            b_done = true;
-        });
-        const bool queued = wait_for_lock_waiter(observer);
-        EXPECT_FALSE(b_done.load()) << "the second merge did not wait for the first";
-        conn_->exec("COMMIT");
-        second.join();
-        ASSERT_TRUE(queued) << "round " << round << ": the second merge never waited on an advisory lock";
-        ASSERT_EQ(b_error, "") << "round " << round;
-        written.insert(written.end(), a.begin(), a.end());
-        written.insert(written.end(), b.begin(), b.end());
-        expect_matches_oracle(written, "numeric spellings, round " + std::to_string(round));
-        if (HasFatalFailure() || HasNonfatalFailure()) return;
-    }
+        return Batches{a, b};
+    });
 }
 
 }  // namespace
