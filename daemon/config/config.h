@@ -43,8 +43,9 @@ struct Config {
     /// Server-side statement_timeout and the client's deadline for any one call (plus a margin):
     /// a hung server or a lost network never blocks a thread longer than this.
     std::chrono::milliseconds postgres_statement_timeout{60000};
-    /// The most records of one batch dead-lettered because Postgres refuses them; a batch with
-    /// more is refused whole and the daemon stops (a table or spec problem, not bad records). 0:
+    /// The most records dead-lettered because Postgres refuses them before a batch commits facts
+    /// again (in one batch, or over consecutive batches that commit none); the batch that passes
+    /// it is refused whole and the daemon stops (a table or spec problem, not bad records). 0:
     /// the first refused record stops it.
     std::size_t postgres_max_rejected_records = 100;
 

@@ -147,6 +147,21 @@ class PoisonRecords(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
         self.assert_outcome(dsn)
 
+    def test_small_batches_refused_whole_stop_the_daemon_at_the_limit(self):
+        # The same table on a quiet topic: batches of 20 records, each refused whole. Counted per
+        # batch the limit would never be passed and the whole stream would become dead letters;
+        # counted since a batch last committed facts, the daemon stops after at most 100.
+        dsn = self.prepare("refuses_small")
+        harness.query(dsn, "ALTER TABLE fact_event ADD COLUMN test_analyst_note text NOT NULL")
+        small = {**KEYS, "batch.max_records": 20}
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_small", **small, **{"source.stop_when_caught_up": "true"})
+        self.assertEqual(out.returncode, 4, out.stderr[-3000:])
+        self.assertIn("postgres.max_rejected_records", out.stderr)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event"), 0)
+        refused = harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL")
+        self.assertGreater(refused, 0)
+        self.assertLessEqual(refused, 100)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

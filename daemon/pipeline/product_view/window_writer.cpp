@@ -19,11 +19,19 @@ namespace {
 constexpr std::int64_t kHourUs = 3600'000'000;
 const std::string kCheckoutSuccess = "checkout_success";  ///< the visits' distinct value for a reached checkout
 
+// The staging tables have the columns this writer fills, not LIKE its tables': a column an
+// operator adds to a windowed table (nullable, or with a default) is left to the table, whose
+// INSERTs below name their columns.
 constexpr const char* kCreateStaging = R"SQL(
-CREATE TEMP TABLE stage_win_hourly_product_views (LIKE win_hourly_product_views) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_hourly_product_visitor (LIKE win_hourly_product_views_visitors_members) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_win_product_view_panes (LIKE win_product_view_panes) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_hourly_product_views (window_start timestamptz, window_end timestamptz, product_key bigint, store_key bigint,
+                                                  location_key bigint, views bigint, visitors bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_hourly_product_visitor (window_start timestamptz, product_key bigint, store_key bigint, location_key bigint,
+                                                    member text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_win_product_view_panes (window_start timestamptz, window_end timestamptz, product_key bigint, views bigint)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE stage_late_event (operator text, kafka_topic text, kafka_partition integer, kafka_offset bigint, event_time timestamptz,
+                                    lateness_ms bigint, window_start timestamptz, window_end timestamptz, watermark timestamptz,
+                                    batch_id bigint) ON COMMIT DELETE ROWS;
 )SQL";
 
 // Additive: the cell's visitors grow by the devices the side table did not have yet. The
@@ -32,13 +40,14 @@ CREATE TEMP TABLE stage_late_event (LIKE starstream.late_event) ON COMMIT DELETE
 // skips the speculative insertion's lock and WAL record per row (bench/results.md, issue 13).
 constexpr const char* kMergeHourly = R"SQL(
 WITH fresh AS (
-    INSERT INTO win_hourly_product_views_visitors_members SELECT * FROM stage_win_hourly_product_visitor s
+    INSERT INTO win_hourly_product_views_visitors_members (window_start, product_key, store_key, location_key, member)
+    SELECT * FROM stage_win_hourly_product_visitor s
     WHERE NOT EXISTS (SELECT FROM win_hourly_product_views_visitors_members m
                       WHERE (m.window_start, m.product_key, m.store_key, m.location_key, m.member)
                           = (s.window_start, s.product_key, s.store_key, s.location_key, s.member))
     RETURNING window_start, product_key, store_key, location_key),
 counted AS (SELECT window_start, product_key, store_key, location_key, count(*) AS n FROM fresh GROUP BY 1, 2, 3, 4)
-INSERT INTO win_hourly_product_views AS t
+INSERT INTO win_hourly_product_views AS t (window_start, window_end, product_key, store_key, location_key, views, visitors)
 SELECT s.window_start, s.window_end, s.product_key, s.store_key, s.location_key, s.views, coalesce(c.n, 0)
 FROM stage_win_hourly_product_views s LEFT JOIN counted c USING (window_start, product_key, store_key, location_key)
 ON CONFLICT (window_start, product_key, store_key, location_key) DO UPDATE SET
@@ -46,7 +55,7 @@ ON CONFLICT (window_start, product_key, store_key, location_key) DO UPDATE SET
 RETURNING xmax = 0)SQL";
 
 constexpr const char* kMergePanes = R"SQL(
-INSERT INTO win_product_view_panes AS t SELECT * FROM stage_win_product_view_panes
+INSERT INTO win_product_view_panes AS t (window_start, window_end, product_key, views) SELECT * FROM stage_win_product_view_panes
 ON CONFLICT (window_start, product_key) DO UPDATE SET views = t.views + excluded.views
 RETURNING xmax = 0)SQL";
 
@@ -106,19 +115,14 @@ TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
         copy_.int8(key_part(key, 0)), copy_.int8(key_part(key, 1)), copy_.int8(key_part(key, 2));
         copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(0);
     }
-    // Columns named in every COPY: the staging tables are LIKE the windowed tables, so a
-    // column an operator adds to one (nullable) is in its stage too and must not break the COPY.
-    conn_.copy_in("COPY stage_win_hourly_product_views (window_start, window_end, product_key, store_key, location_key, views, visitors)"
-                  " FROM STDIN (FORMAT binary)",
-                  copy_.finish());
+    conn_.copy_in("COPY stage_win_hourly_product_views FROM STDIN (FORMAT binary)", copy_.finish());
     copy_.reset();
     for (const auto& [id, a] : hourly.cells())
         for (const auto& device : a.distinct) {
             copy_.begin_row(5), copy_.timestamptz_us(id.second.start_us);
             copy_.int8(key_part(id.first, 0)), copy_.int8(key_part(id.first, 1)), copy_.int8(key_part(id.first, 2)), copy_.text(device);
         }
-    conn_.copy_in("COPY stage_win_hourly_product_visitor (window_start, product_key, store_key, location_key, member) FROM STDIN (FORMAT binary)",
-                  copy_.finish());
+    conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
     return upserted_rows("win_hourly_product_views", conn_.exec(kMergeHourly));
 }
 
@@ -128,7 +132,7 @@ TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
         copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
         copy_.int8(key_part(id.first, 0)), copy_.int8(static_cast<std::int64_t>(a.count));
     }
-    conn_.copy_in("COPY stage_win_product_view_panes (window_start, window_end, product_key, views) FROM STDIN (FORMAT binary)", copy_.finish());
+    conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
     return upserted_rows("win_product_view_panes", conn_.exec(kMergePanes));
 }
 
@@ -175,6 +179,7 @@ TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {
             copy_.text(a.first_label), copy_.text(a.last_label), copy_.boolean(a.distinct.count(kCheckoutSuccess) > 0);
         }
     }
+    // Columns named: a column an operator adds to win_visits (nullable, or with a default) is the table's.
     conn_.copy_in("COPY win_visits (device_id, visit_start, visit_end, last_event_time, events, product_views, first_url, last_url, reached_checkout)"
                   " FROM STDIN (FORMAT binary)",
                   copy_.finish());
@@ -197,7 +202,9 @@ TableRows WindowWriter::insert_late(const StarBatch& batch, const BatchWindows& 
     if (staged == 0) return {"late_event"};
     conn_.copy_in("COPY stage_late_event FROM STDIN (FORMAT binary)", copy_.finish());
     // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
-    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.late_event SELECT * FROM stage_late_event ON CONFLICT DO NOTHING"));
+    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.late_event (operator, kafka_topic, kafka_partition, kafka_offset, event_time, lateness_ms,"
+                                                         " window_start, window_end, watermark, batch_id)"
+                                                         " SELECT * FROM stage_late_event ON CONFLICT DO NOTHING"));
     return {"late_event", inserted, 0, staged - inserted};
 }
 

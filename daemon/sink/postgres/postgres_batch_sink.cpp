@@ -1,5 +1,7 @@
 #include "sink/postgres/postgres_batch_sink.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -30,7 +32,9 @@ void PostgresBatchSink::drop_connection() {
 SinkResult PostgresBatchSink::write(engine::MicroBatch& batch) {
     try {
         if (batch.batch_id == 0) batch.batch_id = writer().ledger().next_batch_id();
-        return SinkResult::committed_with(writer().write(batch));
+        engine::CommitReport report = writer().write(batch);
+        if (report.rows_inserted > 0) refused_run_ = 0;
+        return SinkResult::committed_with(std::move(report));
     } catch (const FencedError& e) {
         SinkResult result = SinkResult::failed(Status::fenced, e.what());
         result.fenced = e.partitions();
@@ -48,8 +52,10 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
             const std::string what = error.what();
             spdlog::warn("batch {}: Postgres refuses it (SQLSTATE {}: {}); finding the records to blame", batch.batch_id, error.sqlstate(),
                          what.substr(0, what.find('\n')));
-            result.rejected = writer().find_rejected(batch, progress_, max_rejected_);
-            if (result.rejected.size() > max_rejected_) return too_many_rejected(result.rejected.front());
+            const std::size_t budget = max_rejected_ - std::min(refused_run_, max_rejected_);
+            result.rejected = writer().find_rejected(batch, progress_, budget);
+            if (result.rejected.size() > budget) return too_many_rejected(result.rejected.front());
+            refused_run_ += result.rejected.size();
             return result;
         } catch (const PgError& probe_error) {
             if (!probe_error.transient()) throw;
@@ -69,8 +75,9 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
 SinkResult PostgresBatchSink::too_many_rejected(const engine::RejectedRow& first) const {
     return SinkResult::failed(
         Status::refused,
-        fmt::format("it refuses more than {} of its records (postgres.max_rejected_records), the first {}[{}]@{} {}: so many refused is a "
-                    "table, constraint or pipeline spec problem rather than bad records (raise postgres.max_rejected_records to dead-letter them)",
+        fmt::format("more than {} records refused (postgres.max_rejected_records: counted over this batch and those before it since one "
+                    "committed facts), the first of this batch {}[{}]@{} {}: so many refused is a table, constraint or pipeline spec "
+                    "problem rather than bad records (raise postgres.max_rejected_records to dead-letter them)",
                     max_rejected_, first.source.topic, first.source.partition, first.offset, first.reason),
         first.code);
 }

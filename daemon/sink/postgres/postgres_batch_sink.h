@@ -3,11 +3,13 @@
 // one after a transient failure; the server process of the connection given up may still hold
 // the batch's transaction open (a network partition), so resolve() ends it before asking whether
 // the batch row exists (a COMMIT whose reply was lost). A data or constraint error is bisected
-// into the rows to dead-letter, unless it refuses more rows of the batch than `max_rejected`:
-// so many alike are a table, constraint or spec problem (a NOT NULL column an operator added, a
-// CHECK that fits no event), which dead-lettering would turn into a flood of dead letters and a
-// probe per row; the batch is then refused whole and the daemon stops, naming the error, with
-// nothing written (DESIGN.md invariants 6 and 9).
+// into the rows to dead-letter, unless more than `max_rejected` records are refused since a
+// write last committed facts (in this batch, in its earlier attempts, or in the batches before
+// it that committed none: on a quiet topic every batch is small): so many is a table,
+// constraint or spec problem (a NOT NULL column an operator added, a CHECK no event fits),
+// which dead-lettering would turn into a flood of dead letters and a probe per record; the
+// batch is then refused whole and the daemon stops, naming the error, with nothing of it
+// written (DESIGN.md invariants 6 and 9).
 // Thread rules: the sink thread, except abandon() (any thread).
 #pragma once
 
@@ -29,8 +31,9 @@ public:
     using WriterFactory = std::function<std::unique_ptr<BatchWriter>(const std::atomic<bool>* abort_flag)>;
 
     /// Connects lazily, at the first call. `on_reconnect` is called each time a connection
-    /// replaces a lost one (a metric). `max_rejected`: the most rows of one batch dead-lettered
-    /// as refused by Postgres (postgres.max_rejected_records); more refuse the batch.
+    /// replaces a lost one (a metric). `max_rejected`: the most records dead-lettered as refused
+    /// by Postgres before a write commits facts again (postgres.max_rejected_records); more
+    /// refuse the batch.
     PostgresBatchSink(WriterFactory make_writer, std::function<void()> on_reconnect, std::size_t max_rejected = SIZE_MAX);
     ~PostgresBatchSink() override;
 
@@ -45,13 +48,14 @@ private:
     BatchWriter& writer();
     /// The result for a failed write; drops the connection when the failure is transient.
     engine::SinkResult failed(const engine::MicroBatch& batch, const PgError& error);
-    /// The refusal of a batch with more than max_rejected_ rows refused, `first` among them.
+    /// The refusal of a batch when more than max_rejected_ records are refused, `first` among this batch's.
     engine::SinkResult too_many_rejected(const engine::RejectedRow& first) const;
     void drop_connection();
 
     WriterFactory make_writer_;
     std::function<void()> on_reconnect_;
     std::size_t max_rejected_;
+    std::size_t refused_run_ = 0;  ///< records dead-lettered as refused since a write last committed facts
     std::function<void()> progress_ = [] {};
     std::atomic<bool> abandon_{false};
     bool had_writer_ = false;  ///< a connection existed before: the next one is a reconnect
