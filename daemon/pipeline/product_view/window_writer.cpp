@@ -54,6 +54,11 @@ ON CONFLICT (window_start, product_key, store_key, location_key) DO UPDATE SET
     views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
 RETURNING xmax = 0)SQL";
 
+constexpr const char* kInsertLate = R"SQL(
+INSERT INTO starstream.late_event (operator, kafka_topic, kafka_partition, kafka_offset, event_time, lateness_ms, window_start, window_end,
+                                   watermark, batch_id)
+SELECT * FROM stage_late_event ON CONFLICT DO NOTHING)SQL";
+
 constexpr const char* kMergePanes = R"SQL(
 INSERT INTO win_product_view_panes AS t (window_start, window_end, product_key, views) SELECT * FROM stage_win_product_view_panes
 ON CONFLICT (window_start, product_key) DO UPDATE SET views = t.views + excluded.views
@@ -202,9 +207,7 @@ TableRows WindowWriter::insert_late(const StarBatch& batch, const BatchWindows& 
     if (staged == 0) return {"late_event"};
     conn_.copy_in("COPY stage_late_event FROM STDIN (FORMAT binary)", copy_.finish());
     // ON CONFLICT: a replay after an operator's rewind lists nothing twice.
-    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.late_event (operator, kafka_topic, kafka_partition, kafka_offset, event_time, lateness_ms,"
-                                                         " window_start, window_end, watermark, batch_id)"
-                                                         " SELECT * FROM stage_late_event ON CONFLICT DO NOTHING"));
+    const std::int64_t inserted = affected_rows(conn_.exec(kInsertLate));
     return {"late_event", inserted, 0, staged - inserted};
 }
 
