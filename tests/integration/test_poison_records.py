@@ -29,6 +29,7 @@ KEYS = {"batch.max_records": 500, "batch.trigger_interval_ms": 200, "postgres.re
         "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000, "time.idle_timeout_ms": 1000}
 REJECTED_RESOLUTION = "13x13"  # what the test's CHECK constraint on fact_event refuses
 REJECTED_STORE = "999999"      # what its CHECK constraint on dim_store refuses
+UNIQUE_STORES = ("store-unique-a", "store-unique-b")  # at most one may be a member (the test's unique index on dim_store): a is, from the start
 
 
 def produce(bootstrap, partition, payloads):
@@ -50,7 +51,10 @@ class PoisonRecords(unittest.TestCase):
                              "year 9999": {"time_stamp": 253402300799},
                              "negative": {"time_stamp": -template["time_stamp"]},
                              "constraint": {"resolution": REJECTED_RESOLUTION},
-                             "member constraint": {"store_id": REJECTED_STORE}}.items():
+                             "member constraint": {"store_id": REJECTED_STORE},
+                             # An operator's unique index, not a primary key: a dead letter, neither
+                             # a concurrent duplicate to retry nor a batch no record explains.
+                             "member unique": {"store_id": UNIQUE_STORES[1]}}.items():
             event = {**template, **change, "id": str(uuid.uuid4())}
             cls.poison[name] = json.dumps(event).encode()
         for i, payload in enumerate(cls.poison.values()):
@@ -70,6 +74,8 @@ class PoisonRecords(unittest.TestCase):
         harness.query(dsn, "ALTER TABLE fact_event ADD CONSTRAINT test_refuses_a_resolution"
                            f" CHECK (resolution IS DISTINCT FROM '{REJECTED_RESOLUTION}')")
         harness.query(dsn, f"ALTER TABLE dim_store ADD CONSTRAINT test_refuses_a_store CHECK (store_id <> '{REJECTED_STORE}')")
+        harness.query(dsn, "CREATE UNIQUE INDEX test_one_of_two_stores ON dim_store ((1)) WHERE store_id IN %s", (UNIQUE_STORES,))
+        harness.query(dsn, "INSERT INTO dim_store (store_key, store_id, first_seen, last_seen) VALUES (-1, %s, now(), now())", (UNIQUE_STORES[0],))
         return dsn
 
     def assert_outcome(self, dsn):
@@ -90,6 +96,10 @@ class PoisonRecords(unittest.TestCase):
         self.assertEqual(sqlstate, "23514", reason)
         self.assertIn("test_refuses_a_store", reason)
         self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM dim_store WHERE store_id = %s", (REJECTED_STORE,)), 0)
+        reason, sqlstate = letters[self.poison["member unique"]]
+        self.assertEqual(sqlstate, "23505", reason)
+        self.assertIn("test_one_of_two_stores", reason)
+        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM dim_store WHERE store_id = %s", (UNIQUE_STORES[1],)), 0)
         # Every message is counted once; every partition's checkpoint reached its log end.
         self.assertEqual(harness.scalar(dsn, "SELECT sum(records) FROM starstream.batch"), self.messages)
 
@@ -97,7 +107,7 @@ class PoisonRecords(unittest.TestCase):
         dsn = self.prepare("poison")
         out = harness.run_daemon(dsn, self.kafka.bootstrap, group="poison", **KEYS, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 0, out.stderr[-3000:])
-        self.assertEqual(sum(int(n) for n in re.findall(r"Postgres rejects (\d+) record", out.stderr)), 2, out.stderr[-3000:])
+        self.assertEqual(sum(int(n) for n in re.findall(r"Postgres rejects (\d+) record", out.stderr)), 3, out.stderr[-3000:])
         self.assert_outcome(dsn)
         # No watermark was dragged to the end of time: windows keep finalising by the wall clock.
         self.assertTrue(harness.scalar(dsn, "SELECT max(watermark) < now() + interval '1 day' FROM starstream.progress"))

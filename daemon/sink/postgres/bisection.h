@@ -15,10 +15,16 @@
 
 namespace starstream::daemon::postgres {
 
-/// Whether `error`, refusing a single fact copied straight into its table (held_keys.h), is a
-/// unique violation: another instance committed that key meanwhile. A duplicate, which the retry
-/// skips as a key held already, not a dead letter.
-inline bool concurrent_duplicate(const PgError& error) { return error.sqlstate() == "23505"; }
+/// Whether `error`, refusing a single fact copied straight into its table (held_keys.h) or a
+/// member, is a unique violation of the table's primary key: another instance committed that key
+/// meanwhile. A duplicate, which the retry skips as a key held already, not a dead letter. Any
+/// other unique constraint (an operator's UNIQUE (order_id) on a fact table) is the record's
+/// fault: a dead letter. Every starstream table's primary key has PostgreSQL's default name,
+/// <table>_pkey (sql/migrations, spec_ddl.cpp).
+inline bool concurrent_duplicate(const PgError& error) {
+    const std::string& c = error.constraint();
+    return error.sqlstate() == "23505" && c.size() >= 5 && c.compare(c.size() - 5, 5, "_pkey") == 0;
+}
 
 /// `try_range(b, e)` writes rows [b, e) and returns the error that refused them, if any (throws
 /// PgError when that error is transient); `refused(row, error)` is called for each single row
