@@ -106,8 +106,11 @@ std::optional<std::int64_t> iso8601_us(const std::string& text) {
 std::optional<std::int64_t> formatted_us(const std::string& text, const std::string& format) {
     std::istringstream in(text);
     TimePoint t;
-    in >> date::parse(format, t);
+    std::chrono::minutes offset{0};
+    in >> date::parse(format, t, offset);
     if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
+    // date::parse reads %z's digits unchecked ("+9999": 100 h 39 min), as the iso8601 path does not.
+    if (std::chrono::abs(offset) >= std::chrono::hours(24)) return std::nullopt;
     return t.time_since_epoch().count();
 }
 

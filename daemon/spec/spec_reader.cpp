@@ -283,9 +283,22 @@ private:
                 for (const auto& [from, to] : m->entries()) f.value_map[from] = to.text();
                 if (f.value_map.empty()) m->fail("an empty map: give at least one 'value: replacement' entry");
             }
+            if (f.default_value) check_default(*Cursor::find(e, "default"), f);
             spec_.fields.push_back(std::move(f));
         }
         if (spec_.fields.empty()) at.fail("a spec needs at least one field");
+    }
+
+    /// The decoder applies a field's rules and map to its default as to any value (a default is
+    /// what the message said): one they refuse would make every message without the field a
+    /// dead letter blaming the message, and one the map lacks would silently become no value.
+    static void check_default(const Cursor& d, const FieldSpec& f) {
+        const std::string& v = *f.default_value;
+        if (!f.one_of.empty() && std::find(f.one_of.begin(), f.one_of.end(), v) == f.one_of.end())
+            d.fail("default '" + v + "' is not one of the field's one_of values");
+        if (!f.pattern.empty() && !RE2::FullMatch(v, RE2(f.pattern, RE2::Quiet))) d.fail("default '" + v + "' does not match the field's pattern");
+        if (f.max_length && v.size() > *f.max_length) d.fail("default '" + v + "' is longer than the field's max_length");
+        if (!f.value_map.empty() && !f.value_map.count(v)) d.fail("default '" + v + "' is not a value the field's map lists (it would become no value)");
     }
 
     /// A pointer list's item: "/p" or {pointer: /p, if: {/q: value or [values], ...}}.
@@ -336,6 +349,11 @@ private:
             static const RE2 pattern("(?:[^%]|%[YmdHMSFTz%])*%[YFm](?:[^%]|%[YmdHMSFTz%])*");
             if (!RE2::FullMatch(format->text(), pattern))
                 format->fail("format is iso8601 or a pattern of %Y %m %d %H %M %S %F %T %z and literal text, e.g. '%Y-%m-%d %H:%M:%S UTC'");
+            // A time needs a whole date: date::parse fails every text of a format without one.
+            const std::string& text = format->text();
+            auto has = [&](const char* conversion) { return text.find(conversion) != std::string::npos; };
+            if (!has("%F") && !(has("%Y") && has("%m") && has("%d")))
+                format->fail("format names no whole date (%F, or %Y, %m and %d): no text could be read as a time");
             f.timestamp = {Kind::format, format->text()};
         }
     }

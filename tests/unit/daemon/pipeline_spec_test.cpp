@@ -207,6 +207,13 @@ TEST(PipelineSpec, PointerListsMapsOriginAndEarliestState) {
     expect_error(with("pointer: /user/id,", "pointer: [{pointer: /u, if: {}}],"), 5, "fields.user_id.pointer[0].if", "an empty condition");
     expect_error(with("range: [0, 1000]", "map: {a: b}"), 6, "fields.price.map", "map applies to text fields");
     expect_error(with("range: [0, 1000]", "default: \"0\""), 6, "fields.price.default", "default applies to text fields");
+    // A default must pass the field's own rules and map: the decoder applies them to it.
+    const std::string rule = "pattern: \"user_[0-9]+\"";
+    expect_error(with(rule, rule + ", default: guest"), 5, "fields.user_id.default", "does not match the field's pattern");
+    expect_error(with(rule, "one_of: [a, b], default: c"), 5, "fields.user_id.default", "is not one of the field's one_of values");
+    expect_error(with(rule, "max_length: 2, default: abc"), 5, "fields.user_id.default", "is longer than the field's max_length");
+    expect_error(with(rule, "map: {a: b}, default: c"), 5, "fields.user_id.default", "is not a value the field's map lists");
+    EXPECT_NO_THROW(parse_pipeline_spec(with(rule, "one_of: [a, b], map: {a: user_1, b: user_2}, max_length: 1, default: b"), "lab.yaml"));
     expect_error(with("type: uuid, required: true}", "type: uuid, required: true, invalid: no_value}"), 4, "fields.event_id",
                  "would leave a required field without a value");
     expect_error(with("range: [0, 1000]", "invalid: skip"), 6, "fields.price.invalid", "unknown value 'skip'");

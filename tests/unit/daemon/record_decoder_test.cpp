@@ -78,6 +78,7 @@ fields:
   ratio: {pointer: /ratio, type: double}
   extra: {pointer: /extra, type: jsonb}
   slash: {pointer: /a~1b, type: text}
+  offset: {pointer: /offset, type: timestamp, format: "%Y-%m-%d %H:%M:%S%z"}
 event: {id: id, time: at}
 facts:
   fact_types: {columns: [id, at]}
@@ -105,6 +106,11 @@ facts:
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"ip":"300.1.1.1"})", r), "wrong type: ip must be an IP address");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"extra":"\u0000"})", r), "invalid string: extra contains NUL");
     EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"seen":"2019-10-01 00:00:00"})", r), "wrong format: seen must be '%Y-%m-%d %H:%M:%S UTC'");
+    // %z: the offset applies; one of a day or more is no offset (date::parse reads any 4 digits).
+    ASSERT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"offset":"2019-10-01 02:00:00+0200"})", r), "");
+    EXPECT_EQ(std::get<std::int64_t>(r.values[9]), 1569888000LL * 1'000'000);
+    EXPECT_EQ(decoder.decode(R"({"id":1,"at":{"ms":0},"offset":"2019-10-01 02:00:00+9999"})", r),
+              "wrong format: offset must be '%Y-%m-%d %H:%M:%S%z'");
 }
 
 TEST(RecordDecoder, TopLevelKeysAsAtPointerReadsThem) {
@@ -188,7 +194,8 @@ facts:
 }
 
 TEST(RecordDecoder, LooseStrftimeConversionsAreRefusedInTheSpec) {
-    for (const char* format : {"%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S %Z", "%Y-%j"}) {
+    // ... and formats without a whole date, which date::parse could never read: "%Y-%m", "%m/%d %H:%M".
+    for (const char* format : {"%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S %Z", "%Y-%j", "%Y-%m", "%m/%d %H:%M", "%d %H:%M"}) {
         const std::string yaml = std::string("pipeline: f\nsource: {topics: [t]}\nfields:\n  at: {pointer: /at, type: timestamp, required: true, format: \"") +
                                  format + "\"}\nevent: {id: at, time: at}\nfacts:\n  fact_f: {columns: [at]}\n";
         EXPECT_THROW(parse_pipeline_spec(yaml, "f.yaml"), SpecError) << format;
