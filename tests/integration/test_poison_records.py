@@ -132,24 +132,30 @@ class PoisonRecords(unittest.TestCase):
         self.assertEqual(proc.wait(timeout=60), 0)
         self.assert_outcome(dsn)
 
-    def test_a_table_refusing_every_record_stops_the_daemon_and_loses_nothing(self):
-        # An operator adds a NOT NULL column to fact_event that the pipeline does not fill: every
-        # record is refused alike. That is the table's problem, not the records': the daemon must
-        # stop (exit 4) naming the error and the limit, with nothing of the batch written rather
-        # than a dead letter per record.
-        dsn = self.prepare("refuses_all")
+    def stopped_by_a_table_refusing_every_record(self, name, **keys):
+        """Runs the daemon against a database where an operator added a NOT NULL column to
+        fact_event that the pipeline does not fill: every record is refused alike. That is the
+        table's problem, not the records': the daemon must stop (exit 4) naming the error and the
+        limit, with no fact written. Returns the DSN and the run's stderr."""
+        dsn = self.prepare(name)
         harness.query(dsn, "ALTER TABLE fact_event ADD COLUMN test_analyst_note text NOT NULL")
-        # Batches sealed by size (500 records, all produced beforehand), not by the clock: a batch
-        # smaller than the limit would have its records dead-lettered, as documented, before the
-        # next one stopped the daemon.
-        by_size = {**KEYS, "batch.trigger_interval_ms": 60000}
-        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_all", **by_size, **{"source.stop_when_caught_up": "true"})
+        out = harness.run_daemon(dsn, self.kafka.bootstrap, group=name, **keys, **{"source.stop_when_caught_up": "true"})
         self.assertEqual(out.returncode, 4, out.stderr[-3000:])
         self.assertIn("postgres.max_rejected_records", out.stderr)
-        self.assertIn("test_analyst_note", out.stderr)
-        self.assertIn("23502", out.stderr)
         self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event"), 0)
-        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL"), 0)
+        return dsn, out.stderr
+
+    def refused_dead_letters(self, dsn):
+        return harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL")
+
+    def test_a_table_refusing_every_record_stops_the_daemon_and_loses_nothing(self):
+        # Batches sealed by size (500 records, all produced beforehand), not by the clock: a batch
+        # smaller than the limit would have its records dead-lettered, as documented, before the
+        # next one stopped the daemon. The first batch passes the limit: nothing is written.
+        dsn, stderr = self.stopped_by_a_table_refusing_every_record("refuses_all", **{**KEYS, "batch.trigger_interval_ms": 60000})
+        self.assertIn("test_analyst_note", stderr)
+        self.assertIn("23502", stderr)
+        self.assertEqual(self.refused_dead_letters(dsn), 0)
         # The operator makes the column nullable: a column the pipeline does not know is no
         # obstacle (every COPY names its columns), and the restart loses nothing.
         harness.query(dsn, "ALTER TABLE fact_event ALTER COLUMN test_analyst_note DROP NOT NULL")
@@ -158,20 +164,12 @@ class PoisonRecords(unittest.TestCase):
         self.assert_outcome(dsn)
 
     def test_small_batches_refused_whole_stop_the_daemon_at_the_limit(self):
-        # The same table on a quiet topic: batches of 20 records, each refused whole. Counted per
-        # batch the limit would never be passed and the whole stream would become dead letters;
-        # counted since a batch last committed facts, the daemon stops after at most 100.
-        dsn = self.prepare("refuses_small")
-        harness.query(dsn, "ALTER TABLE fact_event ADD COLUMN test_analyst_note text NOT NULL")
-        small = {**KEYS, "batch.max_records": 20}
-        out = harness.run_daemon(dsn, self.kafka.bootstrap, group="refuses_small", **small, **{"source.stop_when_caught_up": "true"})
-        self.assertEqual(out.returncode, 4, out.stderr[-3000:])
-        self.assertIn("postgres.max_rejected_records", out.stderr)
-        self.assertEqual(harness.scalar(dsn, "SELECT count(*) FROM fact_event"), 0)
-        refused = harness.scalar(dsn, "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL")
-        self.assertGreater(refused, 0)
-        self.assertLessEqual(refused, 100)
-
+        # A quiet topic: batches of 20 records, each refused whole. Counted per batch the limit
+        # would never be passed and the whole stream would become dead letters; counted since a
+        # batch last committed facts, the daemon stops after at most 100.
+        dsn, _ = self.stopped_by_a_table_refusing_every_record("refuses_small", **{**KEYS, "batch.max_records": 20})
+        self.assertGreater(self.refused_dead_letters(dsn), 0)
+        self.assertLessEqual(self.refused_dead_letters(dsn), 100)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
