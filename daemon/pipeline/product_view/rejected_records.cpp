@@ -14,9 +14,8 @@ namespace {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-/// A single fact that `error` refused (not a concurrent duplicate: bisection.h).
+/// A single fact that `error` refused (tried again when a unique violation: bisection.h).
 void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std::vector<engine::RejectedRow>& out) {
-    if (concurrent_duplicate(error)) return;
     const FactRow& f = batch.facts[fact];
     out.push_back({fact, {batch.topics[f.topic_index], f.partition}, f.offset, error.sqlstate(), "rejected by Postgres: " + first_line(error.what()),
                    std::nullopt});

@@ -15,25 +15,31 @@
 
 namespace starstream::daemon::postgres {
 
-/// Whether `error`, refusing a single fact copied straight into its table (held_keys.h) or a
-/// member, is a unique violation of the table's primary key: another instance committed that key
-/// meanwhile. A duplicate, which the retry skips as a key held already, not a dead letter. Any
-/// other unique constraint (an operator's UNIQUE (order_id) on a fact table) is the record's
-/// fault: a dead letter. Every starstream table's primary key has PostgreSQL's default name,
-/// <table>_pkey (sql/migrations, spec_ddl.cpp).
-inline bool concurrent_duplicate(const PgError& error) {
-    const std::string& c = error.constraint();
-    return error.sqlstate() == "23505" && c.size() >= 5 && c.compare(c.size() - 5, 5, "_pkey") == 0;
-}
+/// Whether `error` is a unique violation. Another instance's concurrent insert of the same key
+/// (a fact's grain, a new member, a new date) raises one once that instance commits; so does a
+/// record that violates a unique constraint against committed rows (an operator's UNIQUE on a
+/// column). Only trying again tells them apart: the race is over then.
+inline bool unique_violation(const PgError& error) { return error.sqlstate() == "23505"; }
+
+/// How often a single row refused by a unique violation is tried again before it is blamed:
+/// each failure after the first means yet another concurrent writer committed meanwhile.
+inline constexpr int kUniqueViolationTries = 3;
 
 /// `try_range(b, e)` writes rows [b, e) and returns the error that refused them, if any (throws
 /// PgError when that error is transient); `refused(row, error)` is called for each single row
-/// refused and returns whether to go on searching. `error` is what refused [begin, end): an
-/// error no record causes ends the search. Returns false when `refused` stopped it.
+/// refused and returns whether to go on searching. A single row refused by a unique violation
+/// is tried again (kUniqueViolationTries in all) and blamed only when that keeps refusing it: a
+/// concurrent writer's key is then committed and read as held, which is no dead letter. `error`
+/// is what refused [begin, end): an error no record causes ends the search. Returns false when
+/// `refused` stopped it.
 template <typename TryRange, typename Refused>
 bool bisect(TryRange&& try_range, Refused&& refused, std::size_t begin, std::size_t end, const PgError& error) {
     if (!caused_by_records(error)) return true;  // a schema or permission error is no record's fault
-    if (end - begin == 1) return refused(begin, error);
+    if (end - begin == 1) {
+        std::optional<PgError> last = error;
+        for (int tried = 1; last && unique_violation(*last) && tried < kUniqueViolationTries; ++tried) last = try_range(begin, end);
+        return !last || !caused_by_records(*last) || refused(begin, *last);
+    }
     const std::size_t mid = begin + (end - begin) / 2;
     for (auto [b, e] : {std::pair{begin, mid}, std::pair{mid, end}})
         if (std::optional<PgError> failed = try_range(b, e))

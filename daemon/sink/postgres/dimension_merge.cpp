@@ -78,7 +78,7 @@ PgResult run_member_merge(PgConnection& conn, const std::string& merge_sql) {
         try {
             return conn.exec("SAVEPOINT member_merge; " + merge_sql);
         } catch (const PgError& e) {
-            if (!concurrent_duplicate(e) || attempt == kMemberMergeAttempts) throw;
+            if (!unique_violation(e) || attempt == kMemberMergeAttempts) throw;
             conn.exec("ROLLBACK TO SAVEPOINT member_merge");
         }
     }

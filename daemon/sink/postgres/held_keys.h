@@ -2,8 +2,8 @@
 // instance): read before the batch's new facts are copied straight into their table, which is
 // cheaper than staging every fact and INSERT ... ON CONFLICT DO NOTHING (bench/results.md, issue
 // 14). A concurrent writer of the same key makes that COPY fail with a unique violation (SQLSTATE
-// 23505) once it commits; bisection then finds no record to blame (concurrent_duplicate,
-// bisection.h) and the retry reads the key as held. Used by the compiled pipeline's writer
+// 23505) once it commits; bisection, trying that record again, finds it passing (bisection.h),
+// blames no record, and the batch's retry reads the key as held. Used by the compiled pipeline's writer
 // (event ids) and the spec writer (any fact's grain).
 // Pure; any thread.
 #pragma once

@@ -139,8 +139,7 @@ PgResult PgConnection::results(Deadline deadline, const std::string& what, bool 
             const std::string message = primary ? std::string(severity ? severity : "ERROR") + ":  " + primary
                                                 : trimmed(PQresultErrorMessage(raw) && *PQresultErrorMessage(raw) ? PQresultErrorMessage(raw)
                                                                                                                   : PQerrorMessage(conn_.get()));
-            const char* constraint = PQresultErrorField(raw, PG_DIAG_CONSTRAINT_NAME);
-            first_error.emplace(what + ": " + message, state ? state : "", PQstatus(conn_.get()) != CONNECTION_OK, constraint ? constraint : "");
+            first_error.emplace(what + ": " + message, state ? state : "", PQstatus(conn_.get()) != CONNECTION_OK);
         }
     }
     if (PQstatus(conn_.get()) != CONNECTION_OK) broken_ = true;

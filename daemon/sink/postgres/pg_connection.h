@@ -32,11 +32,9 @@ namespace starstream::daemon::postgres {
 
 class PgError : public engine::StoreError {
 public:
-    PgError(const std::string& message, std::string sqlstate, bool connection_lost, std::string constraint = {})
-        : engine::StoreError(message), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost), constraint_(std::move(constraint)) {}
+    PgError(const std::string& message, std::string sqlstate, bool connection_lost)
+        : engine::StoreError(message), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
     const std::string& sqlstate() const { return sqlstate_; }
-    /// The constraint (or unique index) the error names, "" when none (PG_DIAG_CONSTRAINT_NAME).
-    const std::string& constraint() const { return constraint_; }
     /// True when retrying the same work later may succeed (connection lost, server shutting
     /// down, serialization failure, deadlock): classes 08, 57P, 40001, 40P01, 53.
     bool transient() const override;
@@ -44,7 +42,6 @@ public:
 private:
     std::string sqlstate_;
     bool connection_lost_;
-    std::string constraint_;
 };
 
 /// Whether a permanent error can come from the values of a record: classes 22 (data

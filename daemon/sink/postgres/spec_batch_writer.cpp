@@ -542,7 +542,6 @@ std::vector<engine::RejectedRow> SpecBatchWriter::find_rejected(const engine::Mi
     if (batch.rows.empty()) return out;
     auto try_range = [&](std::size_t b, std::size_t e) { return progress(), probe(batch, b, e); };
     auto refuse = [&](std::size_t r, const PgError& error) {
-        if (concurrent_duplicate(error)) return true;
         const SpecRow& row = batch.rows[r];
         out.push_back({r, {batch.topics[row.topic_index], row.partition}, row.offset, error.sqlstate(),
                        "rejected by Postgres: " + first_line(error.what()), std::nullopt});

@@ -12,7 +12,7 @@
 // A record read again (a replay, a duplicate) adds nothing. This is cheaper than staging every
 // fact and INSERT ... ON CONFLICT DO NOTHING RETURNING (bench/results.md, issue 14). A key another
 // instance writes concurrently makes the COPY fail with a unique violation once it commits: not
-// a dead letter (bisection.h concurrent_duplicate); the retry reads the key as held.
+// a dead letter (bisection.h tries a unique violation again); the retry reads the key as held.
 // Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
 #pragma once
 
