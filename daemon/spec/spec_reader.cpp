@@ -350,9 +350,11 @@ private:
             if (!RE2::FullMatch(format->text(), pattern))
                 format->fail("format is iso8601 or a pattern of %Y %m %d %H %M %S %F %T %z and literal text, e.g. '%Y-%m-%d %H:%M:%S UTC'");
             // A time needs a whole date: date::parse fails every text of a format without one.
-            const std::string& text = format->text();
-            auto has = [&](const char* conversion) { return text.find(conversion) != std::string::npos; };
-            if (!has("%F") && !(has("%Y") && has("%m") && has("%d")))
+            std::set<char> conversions;  // "%%" is a literal percent sign, not a conversion
+            for (std::size_t i = 0; i + 1 < format->text().size(); ++i)
+                if (format->text()[i] == '%') conversions.insert(format->text()[++i]);
+            auto has = [&](char c) { return conversions.count(c) > 0; };
+            if (!has('F') && !(has('Y') && has('m') && has('d')))
                 format->fail("format names no whole date (%F, or %Y, %m and %d): no text could be read as a time");
             f.timestamp = {Kind::format, format->text()};
         }

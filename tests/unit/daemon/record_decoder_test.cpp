@@ -195,7 +195,7 @@ facts:
 
 TEST(RecordDecoder, LooseStrftimeConversionsAreRefusedInTheSpec) {
     // ... and formats without a whole date, which date::parse could never read: "%Y-%m", "%m/%d %H:%M".
-    for (const char* format : {"%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S %Z", "%Y-%j", "%Y-%m", "%m/%d %H:%M", "%d %H:%M"}) {
+    for (const char* format : {"%Y-%m-%d %I:%M %p", "%Y-%m-%d %H:%M:%S %Z", "%Y-%j", "%Y-%m", "%m/%d %H:%M", "%d %H:%M", "%Y-%m %%d"}) {
         const std::string yaml = std::string("pipeline: f\nsource: {topics: [t]}\nfields:\n  at: {pointer: /at, type: timestamp, required: true, format: \"") +
                                  format + "\"}\nevent: {id: at, time: at}\nfacts:\n  fact_f: {columns: [at]}\n";
         EXPECT_THROW(parse_pipeline_spec(yaml, "f.yaml"), SpecError) << format;
