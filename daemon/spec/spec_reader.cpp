@@ -346,7 +346,7 @@ private:
         if (format && format->text() != "iso8601") {
             // Only conversions date::parse reads strictly: %p is ignored, %Z read and dropped,
             // %j wraps out-of-range days (an adversarial review found each giving wrong times).
-            static const RE2 pattern("(?:[^%]|%[YmdHMSFTz%])*%[YFm](?:[^%]|%[YmdHMSFTz%])*");
+            static const RE2 pattern("(?:[^%]|%[YmdHMSFTz%])*");
             if (!RE2::FullMatch(format->text(), pattern))
                 format->fail("format is iso8601 or a pattern of %Y %m %d %H %M %S %F %T %z and literal text, e.g. '%Y-%m-%d %H:%M:%S UTC'");
             // A time needs a whole date: date::parse fails every text of a format without one.

@@ -11,9 +11,6 @@ using namespace postgres;  // this pipeline's writer is built on the Postgres si
 
 namespace {
 
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 /// A single fact that `error` refused (tried again when a unique violation: bisection.h).
 void refused(const StarBatch& batch, std::size_t fact, const PgError& error, std::vector<engine::RejectedRow>& out) {
     const FactRow& f = batch.facts[fact];

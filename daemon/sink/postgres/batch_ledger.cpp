@@ -30,6 +30,13 @@ bool BatchLedger::landed(std::int64_t batch_id) {
     return PQntuples(conn_.exec_params("SELECT 1 FROM starstream.batch WHERE batch_id = $1", {std::to_string(batch_id)}).get()) > 0;
 }
 
+std::int64_t BatchLedger::refused_since_facts() {
+    PgResult r = conn_.exec(
+        "SELECT count(*) FROM starstream.dead_letter WHERE sqlstate IS NOT NULL"
+        " AND batch_id > coalesce((SELECT max(batch_id) FROM starstream.batch WHERE facts_inserted > 0), 0)");
+    return std::atoll(PQgetvalue(r.get(), 0, 0));
+}
+
 bool BatchLedger::settle_backend(int pid) {
     // pg_terminate_backend(pid, timeout) (Postgres 14+) waits for the process to exit; a pid that
     // is gone already only raises a warning (logged at debug by the notice processor). It answers

@@ -48,6 +48,10 @@ public:
     std::int64_t next_batch_id();
     /// Whether the batch `batch_id` is committed: decides a COMMIT whose reply was lost. Throws PgError.
     bool landed(std::int64_t batch_id);
+    /// The dead letters Postgres refused (with a SQLSTATE) in batches committed after the last
+    /// batch, of any instance or pipeline, that inserted facts: where a restarted daemon's count
+    /// towards postgres.max_rejected_records resumes. Throws PgError.
+    std::int64_t refused_since_facts();
     /// Terminates the server process `pid` (a connection given up on) and waits up to 5 s for it
     /// to end, so that its open transaction is settled; returns whether it is gone (a process
     /// gone already is). Throws PgError.

@@ -44,6 +44,9 @@ private:
     bool connection_lost_;
 };
 
+/// The first line of an error's text (libpq's messages may go on with DETAIL and CONTEXT lines).
+inline std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 /// Whether a permanent error can come from the values of a record: classes 22 (data
 /// exception), 23 (integrity constraint) and 54 (program limit, such as an index row too large).
 bool caused_by_records(const PgError& error);

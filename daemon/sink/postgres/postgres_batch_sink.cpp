@@ -17,7 +17,11 @@ PostgresBatchSink::~PostgresBatchSink() = default;
 
 BatchWriter& PostgresBatchSink::writer() {
     if (!writer_) {
-        writer_ = make_writer_(&abandon_);
+        auto made = make_writer_(&abandon_);
+        // A restart resumes the count: a supervisor restarting the daemon after each stop (Docker's
+        // on-failure) would otherwise let every run dead-letter up to the limit again.
+        if (!had_writer_) refused_run_ = static_cast<std::size_t>(made->ledger().refused_since_facts());
+        writer_ = std::move(made);
         if (had_writer_ && on_reconnect_) on_reconnect_();
         had_writer_ = true;
     }
@@ -49,9 +53,8 @@ SinkResult PostgresBatchSink::failed(const engine::MicroBatch& batch, const PgEr
         try {
             SinkResult result = SinkResult::failed(Status::rejected, error.what(), error.sqlstate());
             // The search may take many probes: say what is going on before the batch goes quiet.
-            const std::string what = error.what();
             spdlog::warn("batch {}: Postgres refuses it (SQLSTATE {}: {}); finding the records to blame", batch.batch_id, error.sqlstate(),
-                         what.substr(0, what.find('\n')));
+                         first_line(error.what()));
             const std::size_t budget = max_rejected_ - std::min(refused_run_, max_rejected_);
             result.rejected = writer().find_rejected(batch, progress_, budget);
             if (result.rejected.size() > budget) return too_many_rejected(result.rejected.front());

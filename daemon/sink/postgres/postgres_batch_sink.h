@@ -55,7 +55,7 @@ private:
     WriterFactory make_writer_;
     std::function<void()> on_reconnect_;
     std::size_t max_rejected_;
-    std::size_t refused_run_ = 0;  ///< records dead-lettered as refused since a write last committed facts
+    std::size_t refused_run_ = 0;  ///< records dead-lettered as refused since a write last committed facts (read back at start)
     std::function<void()> progress_ = [] {};
     std::atomic<bool> abandon_{false};
     bool had_writer_ = false;  ///< a connection existed before: the next one is a reconnect

@@ -39,8 +39,6 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 /// A column read from a staged text column, cast to its type.
 std::string cast(const std::string& column, const std::string& type) { return sql_identifier(column) + "::" + type; }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 }  // namespace
 
 /// A projected column: where its value sits in a row and its PostgreSQL type.
