@@ -11,7 +11,7 @@
 // (its code output '' rather than null when absent).
 // Values: a record's references laid out as the spec's fields in order, then each enricher's
 // outputs in catalog order (ReferenceLayout).
-// Text outputs are stored in the arena apply() is given (the record's micro-batch's, SpecBatch).
+// Text outputs are stored in the arena apply() is given (the record's scratch arena: SpecStage).
 // Thread rules: one thread (the poll thread: Enrichment's caches are not shared).
 #pragma once
 

@@ -1,5 +1,7 @@
 #include "spec/spec_stage.h"
 
+#include <algorithm>
+
 namespace starstream::daemon::spec {
 
 namespace {
@@ -17,6 +19,21 @@ std::string expected_encoding(const TimestampEncoding& encoding) {
     return "";
 }
 
+/// Per value of the layout: whether a batch repeats it row after row, so that its text is kept
+/// once per batch (TextArena::intern). A dimension's key and attributes name a member, which many
+/// records share; an enricher's output is a function of such a value (the user agent's browser,
+/// an address' country, the calendar). The rest (event ids, URLs, device ids) are mostly distinct
+/// and are stored per record, without a lookup.
+std::vector<bool> repeated_values(const PipelineSpec& spec, const ReferenceLayout& layout) {
+    std::vector<bool> repeated(layout.size(), false);
+    for (std::size_t i = spec.fields.size(); i < layout.size(); ++i) repeated[i] = true;  // the enrichers' outputs follow the fields
+    for (const auto& d : spec.dimensions) {
+        for (const auto& c : d.key) repeated[layout.at(c.ref)] = true;
+        for (const auto& c : d.attributes) repeated[layout.at(c.ref)] = true;
+    }
+    return repeated;
+}
+
 }  // namespace
 
 SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes)
@@ -27,7 +44,8 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       enrichers_(spec, layout_, enrichment_),
       member_keys_(spec, layout_),
       time_field_(layout_.at(spec.event.time)),
-      time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)) {}
+      time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)),
+      repeated_(repeated_values(spec, layout_)) {}
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
     engine::Decoded decoded;
@@ -45,9 +63,8 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
-    for (auto& v : record_.values)
-        if (auto* text = std::get_if<Text>(&v)) *text = spec_batch.text(text->view());  // out of the record's scratch arena
-    enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset}, spec_batch.arena);
+    enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset}, record_.text);
+    keep_text(spec_batch.arena);
     SpecRow& row = spec_batch.rows.emplace_back();
     member_keys_.fill(record_.values, row.member_keys);
     row.values = std::move(record_.values);
@@ -56,6 +73,22 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
     spec_batch.max_event_time_us = std::max(spec_batch.max_event_time_us, time_us_);
     record_.values.clear();
     record_.values.reserve(layout_.size());  // moved out above: one allocation per record, not one per growth
+}
+
+void SpecStage::keep_text(TextArena& batch_arena) {
+    row_text_.clear();
+    for (std::size_t i = 0; i < record_.values.size(); ++i) {
+        auto* text = std::get_if<Text>(&record_.values[i]);
+        if (!text) continue;
+        if (repeated_[i]) {
+            *text = batch_arena.intern(text->view());
+            continue;
+        }
+        // Fields reading one pointer (current_url, visit_url, product_page) share one copy.
+        const auto same = std::find(row_text_.begin(), row_text_.end(), *text);
+        *text = same != row_text_.end() ? *same : batch_arena.store(text->view());
+        row_text_.push_back(*text);
+    }
 }
 
 }  // namespace starstream::daemon::spec

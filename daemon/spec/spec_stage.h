@@ -1,8 +1,9 @@
 // A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
 // then the spec's enrichers and each dimension's member key (MemberKeys), into SpecBatch rows. The event time is the spec's event.time field.
 // Text: decode() keeps a record's text in a scratch arena (DecodedRecord::text, cleared per
-// record); append() copies it into the batch's arena (SpecBatch::arena), where the enrichers
-// store theirs too.
+// record), where the enrichers store theirs too; append() copies the record's text into the
+// batch's arena (SpecBatch::arena): a value batches repeat (a dimension's key or attribute, an
+// enricher's output) once per batch, any other once per record.
 // Thread rules: the poll thread.
 #pragma once
 
@@ -40,6 +41,11 @@ private:
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last
     std::int64_t time_us_ = 0;  ///< its event time
+    std::vector<bool> repeated_;  ///< per layout index: kept once per batch (repeated_values)
+    std::vector<Text> row_text_;  ///< keep_text's copies of the current record's other text
+
+    /// Moves the text of record_'s values from its scratch arena into `batch_arena`.
+    void keep_text(TextArena& batch_arena);
 };
 
 }  // namespace starstream::daemon::spec

@@ -16,7 +16,16 @@ char* TextArena::grow(std::string_view bytes) {
     return at;
 }
 
+Text TextArena::intern(std::string_view bytes) {
+    if (bytes.empty()) return Text();
+    if (const auto found = interned_.find(bytes); found != interned_.end()) return Text(*found);
+    const Text stored = store(bytes);
+    interned_.insert(stored.view());
+    return stored;
+}
+
 void TextArena::clear() {
+    interned_.clear();
     // Keeps one regular block (a block of one long text is not worth keeping).
     const auto regular = std::find_if(blocks_.begin(), blocks_.end(), [](const Block& b) { return b.size == kBlockBytes; });
     Block kept = regular == blocks_.end() ? Block{} : std::move(*regular);

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -47,11 +48,13 @@ public:
     /// Moves the blocks (every Text stays valid); the source is left empty, so that a store into
     /// it never writes into a block it gave away.
     TextArena(TextArena&& other) noexcept
-        : blocks_(std::move(other.blocks_)), cursor_(std::exchange(other.cursor_, nullptr)), left_(std::exchange(other.left_, 0)) {
-        other.blocks_.clear();
+        : blocks_(std::move(other.blocks_)), interned_(std::move(other.interned_)), cursor_(std::exchange(other.cursor_, nullptr)),
+          left_(std::exchange(other.left_, 0)) {
+        other.blocks_.clear(), other.interned_.clear();
     }
     TextArena& operator=(TextArena&& other) noexcept {
         blocks_ = std::move(other.blocks_), other.blocks_.clear();
+        interned_ = std::move(other.interned_), other.interned_.clear();
         cursor_ = std::exchange(other.cursor_, nullptr), left_ = std::exchange(other.left_, 0);
         return *this;
     }
@@ -69,6 +72,13 @@ public:
         return Text(std::string_view(at, bytes.size()));
     }
 
+    /// Like store(), but bytes this arena interned before are not stored again: the Text of the
+    /// first copy is returned. For values a batch repeats row after row (a dimension member's key
+    /// and attributes, an enricher's output: a User-Agent header, its browser family), which would
+    /// otherwise take their bytes once per row. Costs one hash lookup; "" needs no bytes. Throws
+    /// std::bad_alloc.
+    Text intern(std::string_view bytes);
+
     /// Forgets every text (their views dangle from here), keeping the first block for reuse: a
     /// per-record scratch arena allocates nothing in the steady state.
     void clear();
@@ -85,6 +95,7 @@ private:
         std::size_t size = 0;
     };
     std::vector<Block> blocks_;
+    std::unordered_set<std::string_view> interned_;  ///< views of the bytes intern() stored
     char* cursor_ = nullptr;  ///< the free bytes of the current block
     std::size_t left_ = 0;
 };

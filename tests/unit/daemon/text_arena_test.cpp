@@ -73,3 +73,37 @@ TEST(TextArena, AMovedFromArenaNeverWritesIntoTheMovedToArenasBlock) {
     EXPECT_EQ(fresh.view(), "FRESH");
     EXPECT_EQ(stale.view(), "stale");
 }
+
+TEST(TextArena, InternKeepsOneCopyPerDistinctBytes) {
+    TextArena arena;
+    const std::string agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+    const Text first = arena.intern(agent);
+    const std::size_t capacity = arena.capacity();
+    for (int i = 0; i < 10000; ++i) {  // 1 MB of copies were there no interning
+        const Text again = arena.intern(std::string(agent));
+        ASSERT_EQ(again.view().data(), first.view().data());
+    }
+    EXPECT_EQ(arena.capacity(), capacity);
+    const Text other = arena.intern("Firefox");
+    EXPECT_EQ(other.view(), "Firefox");
+    EXPECT_NE(other.view().data(), first.view().data());
+    EXPECT_EQ(arena.intern(""), Text());
+    // store() always copies, and what it stored is not interned.
+    const Text stored = arena.store("curl/8.0");
+    EXPECT_NE(arena.intern("curl/8.0").view().data(), stored.view().data());
+    EXPECT_EQ(first.view(), agent);
+}
+
+// The interned views point into the blocks: they go where the blocks go, and clear() forgets them.
+TEST(TextArena, InternedBytesFollowTheBlocks) {
+    TextArena arena;
+    const Text kept = arena.intern("Chrome");
+    TextArena moved = std::move(arena);
+    EXPECT_EQ(moved.intern("Chrome").view().data(), kept.view().data());
+    // NOLINTNEXTLINE(bugprone-use-after-move): valid but unspecified, still usable
+    EXPECT_NE(arena.intern("Chrome").view().data(), kept.view().data());  // not a view into blocks it gave away
+    moved.clear();
+    const Text fresh = moved.intern("Safari");
+    EXPECT_EQ(fresh.view(), "Safari");
+    EXPECT_EQ(moved.intern("Safari").view().data(), fresh.view().data());
+}
