@@ -62,7 +62,7 @@ namespace starstream::daemon::spec {
 
 /// One field's value: null, text (text, numeric, uuid, inet, jsonb: a view into a TextArena,
 /// valid while that arena keeps it, text_arena.h), integer or timestamp (int64; timestamps in Unix
-/// microseconds), double, boolean. 24 bytes.
+/// microseconds), double, boolean. 16 bytes (Text is one pointer).
 using FieldValue = std::variant<std::monostate, Text, std::int64_t, double, bool>;
 
 /// A decoded message: values in the order of PipelineSpec::fields.

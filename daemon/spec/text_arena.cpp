@@ -4,21 +4,20 @@
 
 namespace starstream::daemon::spec {
 
-char* TextArena::grow(std::string_view bytes) {
+char* TextArena::grow(std::size_t size) {
     // A long text gets a block of its own; the current block (cursor_) keeps its free bytes for
     // the short texts that follow, rather than a block being given up for one jsonb document.
-    const bool own = bytes.size() > kBlockBytes / 4;
-    const std::size_t size = own ? bytes.size() : kBlockBytes;
-    blocks_.push_back({std::make_unique<char[]>(size), size});
+    const bool own = size > kBlockBytes / 4;
+    const std::size_t block = own ? size : kBlockBytes;
+    blocks_.push_back({std::make_unique<char[]>(block), block});
     char* at = blocks_.back().bytes.get();
-    std::copy(bytes.begin(), bytes.end(), at);
-    if (!own) cursor_ = at + bytes.size(), left_ = kBlockBytes - bytes.size();
+    if (!own) cursor_ = at + size, left_ = kBlockBytes - size;
     return at;
 }
 
 Text TextArena::intern(std::string_view bytes) {
     if (bytes.empty()) return Text();
-    if (const auto found = interned_.find(bytes); found != interned_.end()) return Text(*found);
+    if (const auto found = interned_.find(bytes); found != interned_.end()) return Text(found->data() - sizeof(std::uint32_t));
     const Text stored = store(bytes);
     interned_.insert(stored.view());
     return stored;

@@ -59,7 +59,7 @@ TEST(TextArena, ClearKeepsOneBlockForReuse) {
     EXPECT_EQ(arena.capacity(), TextArena::kBlockBytes);  // nothing allocated
 }
 
-TEST(TextArena, FieldValueStaysAt24Bytes) { EXPECT_EQ(sizeof(FieldValue), 24u); }
+TEST(TextArena, FieldValueStaysAt16Bytes) { EXPECT_EQ(sizeof(FieldValue), 16u); }
 
 // A moved-from arena keeps cursor_ and left_ (the defaulted move copies raw members): storing into
 // it writes into the block the moved-to arena now owns, where that arena's next text goes too.
