@@ -1,6 +1,8 @@
 #include "spec/spec_stage.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 
 namespace starstream::daemon::spec {
 
@@ -34,6 +36,19 @@ std::vector<bool> repeated_values(const PipelineSpec& spec, const ReferenceLayou
     return repeated;
 }
 
+/// Per value of the layout: the first earlier field that reads the same JSON pointer (a single
+/// source), whose text this one often equals (current_url, visit_url, product_page), or npos.
+std::vector<std::size_t> same_pointer(const PipelineSpec& spec, std::size_t layout_size) {
+    std::vector<std::size_t> earlier(layout_size, std::string::npos);
+    std::map<std::string, std::size_t> first;
+    for (std::size_t i = 0; i < spec.fields.size(); ++i) {
+        const FieldSpec& f = spec.fields[i];
+        if (!f.sources.empty() || !f.hash_of.empty()) continue;
+        if (const auto [at, added] = first.emplace(f.pointer, i); !added) earlier[i] = at->second;
+    }
+    return earlier;
+}
+
 }  // namespace
 
 SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes)
@@ -45,7 +60,9 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       member_keys_(spec, layout_),
       time_field_(layout_.at(spec.event.time)),
       time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)),
-      repeated_(repeated_values(spec, layout_)) {}
+      repeated_(repeated_values(spec, layout_)),
+      same_pointer_(same_pointer(spec, layout_.size())),
+      interned_(layout_.size()) {}
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
     engine::Decoded decoded;
@@ -63,6 +80,7 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
+    if (spec_batch.rows.empty()) std::fill(interned_.begin(), interned_.end(), InternCount{});  // a new batch
     enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset}, record_.text);
     keep_text(spec_batch.arena);
     SpecRow& row = spec_batch.rows.emplace_back();
@@ -76,18 +94,26 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
 }
 
 void SpecStage::keep_text(TextArena& batch_arena) {
-    row_text_.clear();
     for (std::size_t i = 0; i < record_.values.size(); ++i) {
         auto* text = std::get_if<Text>(&record_.values[i]);
         if (!text) continue;
-        if (repeated_[i]) {
+        InternCount& count = interned_[i];
+        // A repeated value stops being interned in a batch once most of its values are new (a
+        // dimension keyed by a per-event id): its set entries would cost more than the copies.
+        if (repeated_[i] && (count.lookups < kInternTrial || 2 * count.added <= count.lookups)) {
+            const std::size_t before = batch_arena.interned();
             *text = batch_arena.intern(text->view());
+            ++count.lookups, count.added += batch_arena.interned() > before;
             continue;
         }
-        // Fields reading one pointer (current_url, visit_url, product_page) share one copy.
-        const auto same = std::find(row_text_.begin(), row_text_.end(), *text);
-        *text = same != row_text_.end() ? *same : batch_arena.store(text->view());
-        row_text_.push_back(*text);
+        // A field reading the pointer of an earlier one shares its copy when their text is equal
+        // (the earlier one's value is in the batch's arena already).
+        if (const std::size_t j = same_pointer_[i]; j != std::string::npos)
+            if (const auto* kept = std::get_if<Text>(&record_.values[j]); kept && *kept == *text) {
+                *text = *kept;
+                continue;
+            }
+        *text = batch_arena.store(text->view());
     }
 }
 

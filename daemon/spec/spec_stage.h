@@ -3,7 +3,8 @@
 // Text: decode() keeps a record's text in a scratch arena (DecodedRecord::text, cleared per
 // record), where the enrichers store theirs too; append() copies the record's text into the
 // batch's arena (SpecBatch::arena): a value batches repeat (a dimension's key or attribute, an
-// enricher's output) once per batch, any other once per record.
+// enricher's output) once per batch, any other once per record (and once for the fields of a
+// record that read one pointer and hold equal text).
 // Thread rules: the poll thread.
 #pragma once
 
@@ -41,8 +42,15 @@ private:
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last
     std::int64_t time_us_ = 0;  ///< its event time
-    std::vector<bool> repeated_;  ///< per layout index: kept once per batch (repeated_values)
-    std::vector<Text> row_text_;  ///< keep_text's copies of the current record's other text
+    /// Lookups after which a repeated value whose lookups found mostly new text is no longer
+    /// interned in the batch.
+    static constexpr std::size_t kInternTrial = 1024;
+    struct InternCount {
+        std::size_t lookups = 0, added = 0;  ///< in the current batch
+    };
+    std::vector<bool> repeated_;            ///< per layout index: interned (repeated_values)
+    std::vector<std::size_t> same_pointer_;  ///< per layout index: an earlier field of its pointer, or npos
+    std::vector<InternCount> interned_;      ///< per layout index
 
     /// Moves the text of record_'s values from its scratch arena into `batch_arena`.
     void keep_text(TextArena& batch_arena);

@@ -27,8 +27,8 @@ namespace starstream::daemon::spec {
 class TextArena;
 
 /// A text value (FieldValue's text alternative): a view of bytes a TextArena owns. Only an arena
-/// makes a non-empty one (TextArena::store), so no std::string temporary can turn silently into a
-/// dangling view. Compares by its bytes. Default: "" (no bytes needed).
+/// makes a non-empty one (TextArena::store, TextArena::intern), so no std::string temporary can
+/// turn silently into a dangling view. Compares by its bytes. Default: "" (no bytes needed).
 /// One pointer (8 bytes), to the text's 4-byte length followed by its bytes, so that FieldValue
 /// takes 16 bytes, not the 24 a string_view alternative would: a spec row holds one per reference
 /// of its layout (~40 for product_view), and two batches of 25,000 rows are in memory at once.
@@ -101,6 +101,9 @@ public:
     /// Forgets every text (their views dangle from here), keeping the first block for reuse: a
     /// per-record scratch arena allocates nothing in the steady state.
     void clear();
+
+    /// Distinct texts intern() holds (until clear()).
+    std::size_t interned() const { return interned_.size(); }
 
     /// Bytes held in blocks (for tests and sizing).
     std::size_t capacity() const;

@@ -76,3 +76,43 @@ TEST(SpecStageText, RowsKeepTheirTextOnceWhereTheBatchRepeatsIt) {
     EXPECT_NE(text_at(a, layout, "store").data(), text_at(batch.rows[1], layout, "store").data());
     EXPECT_NE(text_at(a, layout, "id").data(), text_at(b, layout, "id").data());
 }
+
+// A dimension keyed by a per-event id repeats nothing: the batch stops interning it after a trial,
+// so its set holds about kInternTrial entries however large the batch, and every value is right.
+TEST(SpecStageText, AMostlyDistinctKeyStopsBeingInterned) {
+    const PipelineSpec spec = parse_pipeline_spec(R"yaml(pipeline: distinct
+source: {topics: [distinct]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, unit: s, required: true}
+  store: {pointer: /store, type: text, required: true}
+event: {id: id, time: at}
+dimensions:
+  dim_event: {key: [id]}
+  dim_store: {key: [store]}
+facts:
+  fact_distinct: {grain: event, dimensions: [dim_event, dim_store], columns: [id]}
+)yaml", "distinct.yaml");
+    SpecStage stage(spec, starstream::daemon::enrichment::EnrichmentSettings{}, 65536);
+    const auto& layout = stage.layout();
+    for (int round = 0; round < 2; ++round) {  // the trial starts again in each batch
+        auto batch_owner = stage.new_batch();
+        auto& batch = static_cast<SpecBatch&>(*batch_owner);
+        batch.topics = {"distinct"};
+        const int records = 5000;
+        for (int i = 0; i < records; ++i) {
+            const std::string json = R"({"id":"event-)" + std::to_string(i) + R"(","at":1700000000,"store":"store-)" + std::to_string(i % 3) + "\"}";
+            ASSERT_TRUE(stage.decode(json).ok());
+            stage.append(batch, {0, 0, i});
+        }
+        for (int i = 0; i < records; ++i) {
+            const SpecRow& row = batch.rows[static_cast<std::size_t>(i)];
+            ASSERT_EQ(text_at(row, layout, "id"), "event-" + std::to_string(i));
+            ASSERT_EQ(text_at(row, layout, "store"), "store-" + std::to_string(i % 3));
+        }
+        EXPECT_GE(batch.arena.interned(), 1024u + 3u);  // the trial's ids and the three stores
+        EXPECT_LE(batch.arena.interned(), 1025u + 3u);
+        // The stores stay interned after the ids stopped being.
+        EXPECT_EQ(text_at(batch.rows[4997], layout, "store").data(), text_at(batch.rows[2], layout, "store").data());
+    }
+}
