@@ -62,7 +62,7 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)),
       repeated_(repeated_values(spec, layout_)),
       same_pointer_(same_pointer(spec, layout_.size())),
-      interned_(layout_.size()) {}
+      intern_counts_(layout_.size()) {}
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
     engine::Decoded decoded;
@@ -80,7 +80,7 @@ engine::Decoded SpecStage::decode(std::string_view payload) {
 
 void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) {
     auto& spec_batch = static_cast<SpecBatch&>(batch);
-    if (spec_batch.rows.empty()) std::fill(interned_.begin(), interned_.end(), InternCount{});  // a new batch
+    if (spec_batch.rows.empty()) std::fill(intern_counts_.begin(), intern_counts_.end(), InternCount{});  // a new batch
     enrichers_.apply(record_.values, {spec_batch.topics[origin.topic_index], origin.partition, origin.offset}, record_.text);
     keep_text(spec_batch.arena);
     SpecRow& row = spec_batch.rows.emplace_back();
@@ -97,7 +97,7 @@ void SpecStage::keep_text(TextArena& batch_arena) {
     for (std::size_t i = 0; i < record_.values.size(); ++i) {
         auto* text = std::get_if<Text>(&record_.values[i]);
         if (!text) continue;
-        InternCount& count = interned_[i];
+        InternCount& count = intern_counts_[i];
         // A repeated value stops being interned in a batch once most of its values are new (a
         // dimension keyed by a per-event id): its set entries would cost more than the copies.
         if (repeated_[i] && (count.lookups < kInternTrial || 2 * count.added <= count.lookups)) {

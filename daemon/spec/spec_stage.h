@@ -50,7 +50,7 @@ private:
     };
     std::vector<bool> repeated_;            ///< per layout index: interned (repeated_values)
     std::vector<std::size_t> same_pointer_;  ///< per layout index: an earlier field of its pointer, or npos
-    std::vector<InternCount> interned_;      ///< per layout index
+    std::vector<InternCount> intern_counts_;  ///< per layout index
 
     /// Moves the text of record_'s values from its scratch arena into `batch_arena`.
     void keep_text(TextArena& batch_arena);
