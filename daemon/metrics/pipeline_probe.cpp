@@ -57,7 +57,7 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
     BuildGauge().Name("starstream_build_info").Help("Build information; the value is always 1.").Register(*registry_).Add({{"version", STARSTREAM_VERSION}, {"instance", instance_id}}).Set(1);
     for (const char* outcome : {"landed", "rolled_back"}) commit_outcomes_.Add({{"outcome", outcome}});
     for (const char* policy : {"earliest", "latest", "fail"}) offset_gaps_.Add({{"policy", policy}});
-    for (const char* phase : {"poll", "decode", "enrich", "stage", "merge", "commit"}) phases_.Add({{"phase", phase}}, kPhaseBuckets);
+    for (const char* phase : {"poll", "decode", "enrich", "stage", "merge", "windows", "commit"}) phases_.Add({{"phase", phase}}, kPhaseBuckets);
     // Every known reason starts at 0, so that rate() and alerts see the series from the start.
     for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized",
                                "event_time_out_of_range", "rejected by Postgres"})

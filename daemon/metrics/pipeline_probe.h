@@ -40,7 +40,8 @@ public:
     void rows_written(const std::string& table, const std::string& operation, std::int64_t n);
     void batch_committed() { batches_committed_.Increment(); }
     void batch_failed() { batches_failed_.Increment(); }
-    /// Duration of one batch phase: poll, decode, enrich, stage, merge, commit; seconds.
+    /// Duration of one batch phase: poll, decode, enrich, stage, merge, commit, and windows (the
+    /// part of merge that merges the windowed tables: operators and writes); seconds.
     void phase(const std::string& name, double seconds);
     /// End-to-end freshness of one committed event: commit time minus event time, seconds.
     void freshness(double seconds) { freshness_.Observe(seconds); }

@@ -55,6 +55,7 @@ class HttpAndMetrics(Fixture):
         for name in ("starstream_records_consumed_total", "starstream_records_decoded_total", "starstream_dead_letters_total",
                      "starstream_records_deduplicated_total", "starstream_rows_written_total", "starstream_batches_committed_total",
                      "starstream_batches_failed_total", 'starstream_batch_phase_duration_seconds_bucket{phase="merge"',
+                     'starstream_batch_phase_duration_seconds_bucket{phase="windows"',
                      "starstream_consumer_lag_records", "starstream_consumer_lag_seconds", "starstream_watermark_timestamp_seconds",
                      "starstream_watermark_age_seconds", "starstream_event_freshness_seconds_count", "starstream_postgres_reconnects_total",
                      "starstream_postgres_retries_total", "starstream_kafka_errors_total", "starstream_kafka_authentication_failures_total", "starstream_build_info",
@@ -89,6 +90,10 @@ class HttpAndMetrics(Fixture):
         self.assertEqual(query("sum(starstream_consumer_lag_records)"), 0.0)
         self.assertEqual(query("count(starstream_consumer_lag_records)"), float(self.partitions))
         self.assertEqual(query('starstream_batch_phase_duration_seconds_count{phase="commit"}'), float(batches))
+        # Every batch merged its windows (windows are on by default), within its merge phase.
+        self.assertEqual(query('starstream_batch_phase_duration_seconds_count{phase="windows"}'), float(batches))
+        self.assertLess(query('starstream_batch_phase_duration_seconds_sum{phase="windows"}'),
+                        query('starstream_batch_phase_duration_seconds_sum{phase="merge"}'))
         self.assertEqual(query("starstream_batches_committed_total"), float(batches))
         facts = harness.scalar(self.dsn, "SELECT count(*) FROM fact_event")
         self.assertEqual(query('starstream_rows_written_total{table="fact_event",operation="inserted"}'), float(facts))
