@@ -9,6 +9,7 @@
 # PARTITIONING (device: keyed by device id, the default; round_robin or random: unkeyed).
 # DAEMON: the starstreamd binary to run (default build/daemon/starstreamd; a saved copy compares two
 # builds alternately in one session).
+# PRE_SQL: statements run after the schema is migrated, before starstreamd starts (e.g. a table setting to try).
 # PG_PROFILE=1 prints the statements that took the most PostgreSQL time (pg_stat_statements).
 # Appends a row to bench/results.md.
 set -euo pipefail
@@ -29,6 +30,7 @@ pg_profile_reset
 trap 'kill "$kafka_pid" 2>/dev/null || true; tests/support/local_postgres.sh stop "$state/pg"' EXIT
 
 produce_bench_events "$state" "$events" "$span_seconds" "${PARTITIONING:-device}"
+[ -z "${PRE_SQL:-}" ] || "${bench_psql[@]}" -c "$PRE_SQL"
 
 # LOAD=1: 50 HTTP clients hammer /metrics and /status during the run (ingestion cost of scrapes).
 http_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

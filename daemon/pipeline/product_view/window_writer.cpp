@@ -2,7 +2,10 @@
 
 #include "sink/postgres/progress_store.h"
 #include "pipeline/product_view/star_batch_writer.h"
+#include "sink/postgres/bisection.h"
 #include "sink/postgres/window_lock.h"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -80,6 +83,30 @@ constexpr const char* kDeleteVisits = R"SQL(
 DELETE FROM win_visits v USING unnest($1::text[], $2::bigint[]) AS d(device_id, start_us)
 WHERE v.device_id = d.device_id AND v.visit_start = 'epoch'::timestamptz + d.start_us * interval '1 microsecond')SQL";
 
+// Which of the batch's cells the table holds already (1-based positions in the arrays). Under the
+// window merge lock no other writer adds one meanwhile, so the rest are new: they and their
+// visitors are copied straight into the tables, without staging and without the upsert's
+// speculative insertion per row (nearly every cell of a batch is new: bench/results.md, issue 13).
+constexpr const char* kStoredHourlyCells = R"SQL(
+SELECT s.i FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS s(start_us, product_key, store_key, location_key, i)
+JOIN win_hourly_product_views t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond'
+ AND t.product_key = s.product_key AND t.store_key = s.store_key AND t.location_key = s.location_key)SQL";
+
+constexpr const char* kStoredPanes = R"SQL(
+SELECT s.i FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS s(start_us, product_key, i)
+JOIN win_product_view_panes t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond' AND t.product_key = s.product_key)SQL";
+
+/// `values` as a Postgres array literal ("{1,2,3}").
+std::string int_array(const std::vector<std::int64_t>& values) {
+    std::string out = "{";
+    char buffer[21];
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) out += ',';
+        out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, values[i]).ptr);
+    }
+    return out + "}";
+}
+
 /// The i-th ':'-separated integer of a window key ("product:store:location").
 std::int64_t key_part(const std::string& key, int index) {
     std::size_t begin = 0;
@@ -112,33 +139,132 @@ WindowWriter::WindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const Win
 
 std::int64_t WindowWriter::lock_and_read_watermark() { return lock_windows_and_read_watermark(conn_); }
 
+std::vector<bool> WindowWriter::stored_cells(const char* probe_sql, const std::vector<std::vector<std::int64_t>>& columns) {
+    std::vector<std::string> arrays;
+    for (const auto& column : columns) arrays.push_back(int_array(column));
+    PgResult found = conn_.exec_params(probe_sql, arrays);
+    std::vector<bool> stored(columns.front().size(), false);
+    for (int i = 0; i < PQntuples(found.get()); ++i) stored[static_cast<std::size_t>(as_int64(found, i, 0) - 1)] = true;
+    return stored;
+}
+
 TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
-    copy_.reset();
+    std::vector<HourlyCell> cells;
+    cells.reserve(hourly.cells().size());
+    std::vector<std::vector<std::int64_t>> keys(4);
     for (const auto& [id, a] : hourly.cells()) {
         const auto& [key, w] = id;
-        copy_.begin_row(7), copy_.timestamptz_us(w.start_us), copy_.timestamptz_us(w.end_us);
-        copy_.int8(key_part(key, 0)), copy_.int8(key_part(key, 1)), copy_.int8(key_part(key, 2));
-        copy_.int8(static_cast<std::int64_t>(a.count)), copy_.int8(0);
+        cells.push_back({w.start_us, w.end_us, key_part(key, 0), key_part(key, 1), key_part(key, 2), &a});
+        keys[0].push_back(w.start_us), keys[1].push_back(cells.back().product), keys[2].push_back(cells.back().store);
+        keys[3].push_back(cells.back().location);
+    }
+    TableRows rows{"win_hourly_product_views"};
+    if (cells.empty()) return rows;
+    const std::vector<bool> stored = stored_cells(kStoredHourlyCells, keys);
+
+    // Cells new to the table, with their visitors, go straight in: every visitor is new to them.
+    // Under a savepoint: should the member table hold visitors of a cell the table lacks (a cell
+    // deleted by hand, its members left), the unique violation rolls the copies back and every
+    // cell goes the upsert's way, whose probe skips the visitors stored already.
+    std::vector<bool> upsert = stored;
+    if (std::find(stored.begin(), stored.end(), false) != stored.end()) {
+        conn_.exec("SAVEPOINT new_window_cells");
+        try {
+            rows.inserted = copy_new_cells(cells, stored);
+            conn_.exec("RELEASE SAVEPOINT new_window_cells");
+        } catch (const PgError& e) {
+            if (!unique_violation(e)) throw;
+            conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
+            spdlog::warn("win_hourly_product_views_visitors_members holds visitors of hourly cells that win_hourly_product_views lacks; "
+                         "merging the batch's cells by upsert ({})", first_line(e.what()));
+            rows.inserted = 0;
+            upsert.assign(cells.size(), true);
+        }
+    }
+    if (std::find(upsert.begin(), upsert.end(), true) == upsert.end()) return rows;
+
+    // Stored cells: the additive upsert, their visitors probed against the member table.
+    copy_.reset();
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (upsert[i]) copy_cell(cells[i], 0);  // visitors: counted by the upsert
     }
     conn_.copy_in("COPY stage_win_hourly_product_views FROM STDIN (FORMAT binary)", copy_.finish());
     copy_.reset();
-    for (const auto& [id, a] : hourly.cells())
-        for (const auto& device : a.distinct) {
-            copy_.begin_row(5), copy_.timestamptz_us(id.second.start_us);
-            copy_.int8(key_part(id.first, 0)), copy_.int8(key_part(id.first, 1)), copy_.int8(key_part(id.first, 2)), copy_.text(device);
-        }
+    for (std::size_t i = 0; i < cells.size(); ++i)
+        if (upsert[i]) copy_visitors(cells[i]);
     conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
-    return upserted_rows("win_hourly_product_views", conn_.exec(kMergeHourly));
+    const TableRows merged = upserted_rows(rows.table, conn_.exec(kMergeHourly));
+    rows.inserted += merged.inserted, rows.updated += merged.updated;
+    return rows;
+}
+
+std::int64_t WindowWriter::copy_new_cells(const std::vector<HourlyCell>& cells, const std::vector<bool>& stored) {
+    copy_.reset();
+    std::int64_t copied = 0;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (stored[i]) continue;
+        copy_cell(cells[i], static_cast<std::int64_t>(cells[i].aggregates->distinct.size()));
+        ++copied;
+    }
+    if (copied == 0) return 0;
+    conn_.copy_in("COPY win_hourly_product_views (window_start, window_end, product_key, store_key, location_key, views, visitors)"
+                  " FROM STDIN (FORMAT binary)",
+                  copy_.finish());
+    copy_.reset();
+    for (std::size_t i = 0; i < cells.size(); ++i)
+        if (!stored[i]) copy_visitors(cells[i]);
+    conn_.copy_in("COPY win_hourly_product_views_visitors_members (window_start, product_key, store_key, location_key, member)"
+                  " FROM STDIN (FORMAT binary)",
+                  copy_.finish());
+    return copied;
+}
+
+void WindowWriter::copy_cell(const HourlyCell& c, std::int64_t visitors) {
+    copy_.begin_row(7), copy_.timestamptz_us(c.start_us), copy_.timestamptz_us(c.end_us);
+    copy_.int8(c.product), copy_.int8(c.store), copy_.int8(c.location);
+    copy_.int8(static_cast<std::int64_t>(c.aggregates->count)), copy_.int8(visitors);
+}
+
+void WindowWriter::copy_visitors(const HourlyCell& cell) {
+    for (const auto& device : cell.aggregates->distinct) {
+        copy_.begin_row(5), copy_.timestamptz_us(cell.start_us);
+        copy_.int8(cell.product), copy_.int8(cell.store), copy_.int8(cell.location), copy_.text(device);
+    }
 }
 
 TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
-    copy_.reset();
-    for (const auto& [id, a] : panes.cells()) {
-        copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
-        copy_.int8(key_part(id.first, 0)), copy_.int8(static_cast<std::int64_t>(a.count));
+    std::vector<const std::pair<const std::pair<std::string, engine::Window>, engine::AggregateState>*> cells;
+    cells.reserve(panes.cells().size());
+    std::vector<std::vector<std::int64_t>> keys(2);
+    for (const auto& cell : panes.cells()) {
+        cells.push_back(&cell);
+        keys[0].push_back(cell.first.second.start_us), keys[1].push_back(key_part(cell.first.first, 0));
     }
-    conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
-    return upserted_rows("win_product_view_panes", conn_.exec(kMergePanes));
+    TableRows rows{"win_product_view_panes"};
+    if (cells.empty()) return rows;
+    const std::vector<bool> stored = stored_cells(kStoredPanes, keys);
+    // Panes new to the table go straight in; stored ones through the additive upsert.
+    for (const bool into_table : {true, false}) {
+        copy_.reset();
+        std::int64_t copied = 0;
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            if (stored[i] == into_table) continue;
+            const auto& [id, a] = *cells[i];
+            copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
+            copy_.int8(keys[1][i]), copy_.int8(static_cast<std::int64_t>(a.count));
+            ++copied;
+        }
+        if (copied == 0) continue;
+        if (into_table) {
+            conn_.copy_in("COPY win_product_view_panes (window_start, window_end, product_key, views) FROM STDIN (FORMAT binary)", copy_.finish());
+            rows.inserted += copied;
+        } else {
+            conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
+            const TableRows merged = upserted_rows(rows.table, conn_.exec(kMergePanes));
+            rows.inserted += merged.inserted, rows.updated += merged.updated;
+        }
+    }
+    return rows;
 }
 
 TableRows WindowWriter::merge_visits(engine::WindowPartials& visits) {

@@ -4,6 +4,8 @@
 //   win_hourly_product_views  views added; visitors added as the devices new to the cell in
 //                             win_hourly_product_views_visitors_members (exact distinct counts);
 //   win_product_view_panes    views added;
+//   (cells and panes the table does not hold yet, nearly all of a batch's, are copied straight
+//   in, a new cell with all its visitors; only the stored ones go through the additive upsert;)
 //   win_visits                the batch's sessions merged with the stored visits of their
 //                             devices that they touch (engine merge_sessions); the touched
 //                             visits are deleted and the merged ones copied in (the lock makes
@@ -37,7 +39,22 @@ public:
     std::vector<TableRows> write(const StarBatch& batch, BatchWindows& windows);
 
 private:
+    /// Per cell keyed by `columns` (one array per key column, in the probe's order): whether the
+    /// table holds it already. Throws postgres::PgError.
+    std::vector<bool> stored_cells(const char* probe_sql, const std::vector<std::vector<std::int64_t>>& columns);
     TableRows merge_hourly(const engine::WindowPartials& hourly);
+    /// An hourly cell of the batch: window, key, partial aggregate.
+    struct HourlyCell {
+        std::int64_t start_us, end_us, product, store, location;
+        const engine::AggregateState* aggregates;
+    };
+    /// Copies the cells not `stored` and their visitors straight into the tables; returns how many
+    /// cells. Throws postgres::PgError (a unique violation when a visitor is stored already).
+    std::int64_t copy_new_cells(const std::vector<HourlyCell>& cells, const std::vector<bool>& stored);
+    /// Copies `c` as a row of win_hourly_product_views (and of its staging table) with `visitors`.
+    void copy_cell(const HourlyCell& c, std::int64_t visitors);
+    /// Copies a member row per visitor of `cell`.
+    void copy_visitors(const HourlyCell& cell);
     TableRows merge_panes(const engine::WindowPartials& panes);
     TableRows merge_visits(engine::WindowPartials& visits);
     TableRows insert_late(const StarBatch& batch, const BatchWindows& windows);
