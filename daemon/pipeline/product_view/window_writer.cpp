@@ -92,6 +92,12 @@ SELECT s.i FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) W
 JOIN win_hourly_product_views t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond'
  AND t.product_key = s.product_key AND t.store_key = s.store_key AND t.location_key = s.location_key)SQL";
 
+constexpr const char* kDeleteVisitorsOfCells = R"SQL(
+DELETE FROM win_hourly_product_views_visitors_members m
+USING unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS s(start_us, product_key, store_key, location_key)
+WHERE m.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond'
+  AND m.product_key = s.product_key AND m.store_key = s.store_key AND m.location_key = s.location_key)SQL";
+
 constexpr const char* kStoredPanes = R"SQL(
 SELECT s.i FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS s(start_us, product_key, i)
 JOIN win_product_view_panes t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond' AND t.product_key = s.product_key)SQL";
@@ -164,38 +170,49 @@ TableRows WindowWriter::merge_hourly(const engine::WindowPartials& hourly) {
 
     // Cells new to the table, with their visitors, go straight in: every visitor is new to them.
     // Under a savepoint: should the member table hold visitors of a cell the table lacks (a cell
-    // deleted by hand, its members left), the unique violation rolls the copies back and every
-    // cell goes the upsert's way, whose probe skips the visitors stored already.
-    std::vector<bool> upsert = stored;
+    // deleted by hand, its members left), the unique violation rolls the copies back; those
+    // visitors are deleted, so that the cell counts its visitors anew like its views, and the
+    // copies are made again.
     if (std::find(stored.begin(), stored.end(), false) != stored.end()) {
         conn_.exec("SAVEPOINT new_window_cells");
         try {
             rows.inserted = copy_new_cells(cells, stored);
-            conn_.exec("RELEASE SAVEPOINT new_window_cells");
         } catch (const PgError& e) {
             if (!unique_violation(e)) throw;
             conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
-            spdlog::warn("win_hourly_product_views_visitors_members holds visitors of hourly cells that win_hourly_product_views lacks; "
-                         "merging the batch's cells by upsert ({})", first_line(e.what()));
-            rows.inserted = 0;
-            upsert.assign(cells.size(), true);
+            const std::int64_t orphans = delete_visitors_of_new_cells(keys, stored);
+            spdlog::warn("deleted {} visitors of hourly cells that win_hourly_product_views lacks (deleted by hand, their visitors left in "
+                         "win_hourly_product_views_visitors_members): those cells count their visitors anew ({})",
+                         orphans, first_line(e.what()));
+            rows.inserted = copy_new_cells(cells, stored);
         }
+        conn_.exec("RELEASE SAVEPOINT new_window_cells");
     }
-    if (std::find(upsert.begin(), upsert.end(), true) == upsert.end()) return rows;
+    if (static_cast<std::size_t>(rows.inserted) == cells.size()) return rows;
 
     // Stored cells: the additive upsert, their visitors probed against the member table.
     copy_.reset();
     for (std::size_t i = 0; i < cells.size(); ++i) {
-        if (upsert[i]) copy_cell(cells[i], 0);  // visitors: counted by the upsert
+        if (stored[i]) copy_cell(cells[i], 0);  // visitors: counted by the upsert
     }
     conn_.copy_in("COPY stage_win_hourly_product_views FROM STDIN (FORMAT binary)", copy_.finish());
     copy_.reset();
     for (std::size_t i = 0; i < cells.size(); ++i)
-        if (upsert[i]) copy_visitors(cells[i]);
+        if (stored[i]) copy_visitors(cells[i]);
     conn_.copy_in("COPY stage_win_hourly_product_visitor FROM STDIN (FORMAT binary)", copy_.finish());
     const TableRows merged = upserted_rows(rows.table, conn_.exec(kMergeHourly));
     rows.inserted += merged.inserted, rows.updated += merged.updated;
     return rows;
+}
+
+std::int64_t WindowWriter::delete_visitors_of_new_cells(const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& stored) {
+    std::vector<std::vector<std::int64_t>> fresh(keys.size());
+    for (std::size_t i = 0; i < stored.size(); ++i)
+        if (!stored[i])
+            for (std::size_t c = 0; c < keys.size(); ++c) fresh[c].push_back(keys[c][i]);
+    std::vector<std::string> arrays;
+    for (const auto& column : fresh) arrays.push_back(int_array(column));
+    return affected_rows(conn_.exec_params(kDeleteVisitorsOfCells, arrays));
 }
 
 std::int64_t WindowWriter::copy_new_cells(const std::vector<HourlyCell>& cells, const std::vector<bool>& stored) {

@@ -53,6 +53,9 @@ private:
     std::int64_t copy_new_cells(const std::vector<HourlyCell>& cells, const std::vector<bool>& stored);
     /// Copies `c` as a row of win_hourly_product_views (and of its staging table) with `visitors`.
     void copy_cell(const HourlyCell& c, std::int64_t visitors);
+    /// Deletes the stored visitors of the cells not `stored` (keys as for stored_cells); returns how many.
+    /// Throws postgres::PgError.
+    std::int64_t delete_visitors_of_new_cells(const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& stored);
     /// Copies a member row per visitor of `cell`.
     void copy_visitors(const HourlyCell& cell);
     TableRows merge_panes(const engine::WindowPartials& panes);
