@@ -129,28 +129,39 @@ class WindowedTables(unittest.TestCase):
         self.assertFalse([k for k in table if k[0] + HOUR > watermark], "only final windows trend")
 
 
-class IdlePartition(unittest.TestCase):
-    IDLE_MS = 20000
+class HandProducedViews(unittest.TestCase):
+    """A running starstreamd (trigger 200 ms, out-of-orderness 60 s, idle timeout IDLE_MS) fed
+    product detail views one by one; its log in cls.log."""
+    NAME, PARTITIONS, IDLE_MS = "views", 4, 20000
 
     @classmethod
     def setUpClass(cls):
-        harness.local_stack(cls, "starstream-idle-", 4)
-        cls.dsn = cls.pg.create_database("idle")
+        harness.local_stack(cls, f"starstream-{cls.NAME}-", cls.PARTITIONS)
+        cls.dsn = cls.pg.create_database(cls.NAME)
         cls.log = os.path.join(cls.tmp, "starstreamd.log")
         cls.daemon = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, cls.log, **{
             "time.allowed_out_of_orderness_ms": 60000, "time.idle_timeout_ms": cls.IDLE_MS, "batch.trigger_interval_ms": 200})
         cls.addClassCleanup(cls.daemon.kill)
         cls.producer = KafkaProducer(bootstrap_servers=cls.kafka.bootstrap)
+        cls.addClassCleanup(cls.producer.close)
         cls.sequence = 0
 
-    def produce(self, partition, times):
-        for t in times:
+    def produce_views(self, partition, views):
+        """`views`: (product id, device id, event time in Unix seconds), in store 6, from one IP."""
+        for product, device, t in views:
             self.sequence += 1
             event = {"id": f"00000000-0000-4000-8000-{self.sequence:012d}", "time_stamp": t, "store_id": "6",
-                     "collection": "view_product_detail", "product_id": str(100 + partition), "device_id": f"device-{partition}",
-                     "current_url": f"https://www.shop.de/p-{100 + partition}.html", "ip": "93.184.216.34"}
+                     "collection": "view_product_detail", "product_id": product, "device_id": device,
+                     "current_url": f"https://www.shop.de/p-{product}.html", "ip": "93.184.216.34"}
             self.producer.send("product_view", json.dumps(event).encode(), partition=partition)
         self.producer.flush()
+
+
+class IdlePartition(HandProducedViews):
+    NAME = "idle"
+
+    def produce(self, partition, times):
+        self.produce_views(partition, [(str(100 + partition), f"device-{partition}", t) for t in times])
 
     def facts(self):
         return harness.scalar(self.dsn, "SELECT count(*) FROM fact_event")
@@ -189,28 +200,12 @@ class IdlePartition(unittest.TestCase):
         self.assertEqual(views, [(str(100 + p), 240) for p in range(4)])
 
 
-class CellDeletedByHand(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        harness.local_stack(cls, "starstream-cell-", 2)
-        cls.dsn = cls.pg.create_database("cell")
-        cls.log = os.path.join(cls.tmp, "starstreamd.log")
-        cls.daemon = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, cls.log, **{
-            "time.allowed_out_of_orderness_ms": 60000, "time.idle_timeout_ms": 600000, "batch.trigger_interval_ms": 200})
-        cls.addClassCleanup(cls.daemon.kill)
-        cls.producer = KafkaProducer(bootstrap_servers=cls.kafka.bootstrap)
-        cls.addClassCleanup(cls.producer.close)
-        cls.sequence = 0
+class CellDeletedByHand(HandProducedViews):
+    NAME, PARTITIONS, IDLE_MS = "cell", 2, 600000
 
     def produce(self, views):
-        """`views`: (device, event time) of product 100's detail views in store 6, from one country."""
-        for device, t in views:
-            self.sequence += 1
-            event = {"id": f"00000000-0000-4000-8000-{self.sequence:012d}", "time_stamp": t, "store_id": "6",
-                     "collection": "view_product_detail", "product_id": "100", "device_id": device,
-                     "current_url": "https://www.shop.de/p-100.html", "ip": "93.184.216.34"}
-            self.producer.send("product_view", json.dumps(event).encode(), partition=0)
-        self.producer.flush()
+        """`views`: (device, event time) of product 100's views, on partition 0."""
+        self.produce_views(0, [("100", device, t) for device, t in views])
 
     def cell(self):
         return harness.query(self.dsn, "SELECT views, visitors FROM win_hourly_product_views")
