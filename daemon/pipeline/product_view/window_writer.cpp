@@ -92,15 +92,17 @@ SELECT s.i FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) W
 JOIN win_hourly_product_views t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond'
  AND t.product_key = s.product_key AND t.store_key = s.store_key AND t.location_key = s.location_key)SQL";
 
+constexpr const char* kStoredPanes = R"SQL(
+SELECT s.i FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS s(start_us, product_key, i)
+JOIN win_product_view_panes t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond' AND t.product_key = s.product_key)SQL";
+
+// The visitors stored for hourly cells that the table lacks: left behind by a cell deleted by
+// hand (the writer deletes them only when copying such a cell fails on them).
 constexpr const char* kDeleteVisitorsOfCells = R"SQL(
 DELETE FROM win_hourly_product_views_visitors_members m
 USING unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS s(start_us, product_key, store_key, location_key)
 WHERE m.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond'
   AND m.product_key = s.product_key AND m.store_key = s.store_key AND m.location_key = s.location_key)SQL";
-
-constexpr const char* kStoredPanes = R"SQL(
-SELECT s.i FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS s(start_us, product_key, i)
-JOIN win_product_view_panes t ON t.window_start = 'epoch'::timestamptz + s.start_us * interval '1 microsecond' AND t.product_key = s.product_key)SQL";
 
 /// `values` as a Postgres array literal ("{1,2,3}").
 std::string int_array(const std::vector<std::int64_t>& values) {
