@@ -252,9 +252,9 @@ void WindowWriter::copy_visitors(const HourlyCell& cell) {
 }
 
 TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
-    std::vector<const std::pair<const std::pair<std::string, engine::Window>, engine::AggregateState>*> cells;
+    std::vector<const engine::WindowPartials::Cells::value_type*> cells;
     cells.reserve(panes.cells().size());
-    std::vector<std::vector<std::int64_t>> keys(2);
+    std::vector<std::vector<std::int64_t>> keys(2);  // start, product
     for (const auto& cell : panes.cells()) {
         cells.push_back(&cell);
         keys[0].push_back(cell.first.second.start_us), keys[1].push_back(key_part(cell.first.first, 0));
@@ -262,26 +262,26 @@ TableRows WindowWriter::merge_panes(const engine::WindowPartials& panes) {
     TableRows rows{"win_product_view_panes"};
     if (cells.empty()) return rows;
     const std::vector<bool> stored = stored_cells(kStoredPanes, keys);
-    // Panes new to the table go straight in; stored ones through the additive upsert.
-    for (const bool into_table : {true, false}) {
+    // Copies the panes whose stored flag is `which`; returns how many.
+    auto copy_panes = [&](bool which) {
         copy_.reset();
         std::int64_t copied = 0;
         for (std::size_t i = 0; i < cells.size(); ++i) {
-            if (stored[i] == into_table) continue;
+            if (stored[i] != which) continue;
             const auto& [id, a] = *cells[i];
             copy_.begin_row(4), copy_.timestamptz_us(id.second.start_us), copy_.timestamptz_us(id.second.end_us);
             copy_.int8(keys[1][i]), copy_.int8(static_cast<std::int64_t>(a.count));
             ++copied;
         }
-        if (copied == 0) continue;
-        if (into_table) {
-            conn_.copy_in("COPY win_product_view_panes (window_start, window_end, product_key, views) FROM STDIN (FORMAT binary)", copy_.finish());
-            rows.inserted += copied;
-        } else {
-            conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
-            const TableRows merged = upserted_rows(rows.table, conn_.exec(kMergePanes));
-            rows.inserted += merged.inserted, rows.updated += merged.updated;
-        }
+        return copied;
+    };
+    // Panes new to the table go straight in; stored ones through the additive upsert.
+    if ((rows.inserted = copy_panes(false)) > 0)
+        conn_.copy_in("COPY win_product_view_panes (window_start, window_end, product_key, views) FROM STDIN (FORMAT binary)", copy_.finish());
+    if (copy_panes(true) > 0) {
+        conn_.copy_in("COPY stage_win_product_view_panes FROM STDIN (FORMAT binary)", copy_.finish());
+        const TableRows merged = upserted_rows(rows.table, conn_.exec(kMergePanes));
+        rows.inserted += merged.inserted, rows.updated += merged.updated;
     }
     return rows;
 }
