@@ -368,6 +368,30 @@ class LabEventsLateness(WindowChecks, unittest.TestCase):
         self.assertEqual(len(late), len(rows), f"{table}: an event listed late twice")
         return late
 
+    def test_distinct_members_are_kept_only_while_their_window_can_change(self):
+        """A window's distinct members (spec_window_writer.h step 5) are what a later record of
+        the window is compared with; once the watermark passes its end (dead_letter: no record
+        reaches it any more) they are deleted, its count staying in its row. Brute force: the
+        members of every purchase not listed late, per window."""
+        watermark = harness.scalar(self.dsn, "SELECT watermark FROM starstream.pipeline_watermark WHERE pipeline = 'lab_events'")
+        self.assertIsNotNone(watermark)
+        for table, assign, stored in (
+                ("win_lab_revenue_per_minute", tumbling(60), "SELECT window_start, window_start + interval '1 minute', member"),
+                ("win_lab_running_day", cumulative(86400, 6 * 3600), "SELECT window_start, window_end, member")):
+            with self.subTest(table=table):
+                late = self.late_events(table)
+                counted = purchases(e for i, e in self.valid.items() if i not in late)
+                want = {(start, end, e["user_id"]) for (start, end), es in windowed(counted, assign).items() for e in es}
+                got = set(harness.query(self.dsn, f"{stored} FROM {table}_buyers_members"))
+                self.assertLessEqual(got, want, "a member no counted purchase has")
+                deleted = want - got
+                self.assertGreater(len(deleted), 0, "the watermark passed most windows: their members go")
+                self.assertLessEqual(max(end for _, end, _ in deleted), watermark, "only members of final windows go")
+                if got:
+                    self.assertLess(max(end for _, end, _ in deleted), min(end for _, end, _ in got), "a final window keeps members")
+        self.assertGreater(harness.scalar(self.dsn, "SELECT count(*) FROM win_lab_running_day_buyers_members"), 0,
+                           "the day still open keeps its members")
+
     def test_avg_first_last_any_count_only_the_events_not_listed_late(self):
         for table, check in (("win_lab_activity_per_minute", self.check_activity_per_minute),
                              ("win_lab_types_per_10_minutes", self.check_types_per_10_minutes)):

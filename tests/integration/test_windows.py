@@ -225,5 +225,55 @@ class CellDeletedByHand(HandProducedViews):
         self.assertIsNone(self.daemon.poll(), "the daemon runs on")
 
 
+
+class CorrectionAfterTheWindowEnds(HandProducedViews):
+    """A view corrected into its hour after the watermark passed the hour's end (within the 1 h
+    of allowed lateness) from a device the hour already counted: still one visitor. The hour's
+    distinct visitors must outlive its end by the allowed lateness, and go once the watermark
+    passes that too (spec_window_writer.h step 5, window_writer.h prune_visitors)."""
+    NAME, PARTITIONS, IDLE_MS = "correction", 2, 600000
+
+    def produce_both(self, t, product):
+        """A view of `product` at `t` on each partition, from a device of its own: moves the watermark."""
+        for p in range(2):
+            self.produce_views(p, [(product, f"device-{product}-{p}", t)])
+
+    def step(self, facts, what):
+        harness.wait_for(lambda: harness.scalar(self.dsn, "SELECT count(*) FROM fact_event") == facts, 30, what)
+
+    def cell(self, hour):
+        return harness.query(self.dsn, "SELECT h.views, h.visitors FROM win_hourly_product_views h JOIN dim_product p USING (product_key)"
+                                       " WHERE p.product_id = '100' AND h.window_start = to_timestamp(%s)", (hour,))
+
+    def members(self, hour):
+        return harness.scalar(self.dsn, "SELECT count(*) FROM win_hourly_product_views_visitors_members WHERE window_start = to_timestamp(%s)",
+                              (hour,))
+
+    def test_a_correction_from_a_counted_device_adds_no_visitor(self):
+        self.produce_views(0, [("100", "device-a", START + 600)])
+        self.produce_both(START + 600, "101")
+        self.step(3, "the hour's first views")
+        # Watermark (60 s of out-of-orderness) at START + 1 h 29 min: the hour has ended, its
+        # allowed lateness has not; a second batch merges after the watermark is committed.
+        self.produce_both(START + HOUR + 1800, "102")
+        self.step(5, "views an hour and a half on")
+        self.produce_views(0, [("103", "device-z", START + HOUR + 1810)])
+        self.step(6, "one more batch at that watermark")
+        self.produce_views(0, [("100", "device-a", START + 1200)])
+        self.step(7, "the correction")
+        self.assertEqual(self.cell(START), [(2, 1)])
+        self.assertEqual(harness.scalar(self.dsn, "SELECT operator FROM starstream.late_event"), "win_product_view_panes",
+                         "a correction for the hour; a dead letter for its 5-minute pane (policy dead_letter)")
+        self.assertGreater(self.members(START), 0)
+        # Past the end plus the allowed lateness, the hour's visitors go; its row stays.
+        self.produce_both(START + 4 * HOUR, "104")
+        self.step(9, "views four hours on")
+        self.produce_views(0, [("105", "device-y", START + 4 * HOUR + 10)])
+        self.step(10, "one more batch at that watermark")
+        harness.wait_for(lambda: self.members(START) == 0, 30, "the final hour's visitors deleted")
+        self.assertEqual(self.cell(START), [(2, 1)])
+        self.assertGreater(self.members(START + 4 * HOUR), 0)
+        self.assertIsNone(self.daemon.poll(), "the daemon runs on")
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -88,6 +88,10 @@ struct SpecWindowWriter::Table {
     std::size_t staged_fields = 0;
     std::string merge_sql;
     std::vector<std::string> mode_sql;  ///< mode_count_sql of each mode aggregate, run before merge_sql
+    /// The statements deleting, from each count_distinct member table and mode occurrence table,
+    /// the rows of windows ending at or before $1 (Unix microseconds): prune_sql.
+    std::vector<std::string> prune_sql;
+    std::int64_t pruned_through_us = INT64_MIN;  ///< the last horizon pruned (final_horizon)
 
     /// Whether `row` passes every condition of `conditions` (spec_filter.h).
     static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
@@ -253,6 +257,30 @@ std::string merge_sql(const SpecWindowWriter::Table& t) {
                        fmt::join(k.table, ", "), fmt::join(updates, ", "));
 }
 
+/// The statement deleting from `state_table` (a member or occurrence table of `t`) the rows of
+/// the windows that end at or before $1, Unix microseconds. Tumbling and hopping rows are named by
+/// their start (end = start + size); a cumulative row also by its end. The start bound lets the
+/// primary key's leading column find them.
+std::string prune_sql(const SpecWindowWriter::Table& t, const std::string& state_table) {
+    const std::string start = sql_identifier(t.start_column), horizon = "'epoch'::timestamptz + $1::bigint * interval '1 microsecond'";
+    if (t.cumulative)
+        return fmt::format("DELETE FROM {0} WHERE {1} < {2} AND {3} <= {2}", sql_identifier(state_table), start, horizon, sql_identifier(t.end_column));
+    return fmt::format("DELETE FROM {} WHERE {} <= {} - interval '{} microseconds'", sql_identifier(state_table), start, horizon, t.spec.window.size_us);
+}
+
+/// The greatest window end on `t`'s grid (a multiple of its slide, or of its size when tumbling)
+/// that no record can reach any more at `watermark_us`: a record's window takes it only while
+/// the window's end, plus the allowed lateness under the correct policy, is after the watermark
+/// (engine judge_lateness, and merge's skip of a correction's final windows). INT64_MIN for none:
+/// no watermark yet, or a global table (its one window never ends).
+std::int64_t final_horizon(const SpecWindowWriter::Table& t, std::int64_t watermark_us) {
+    if (t.global || watermark_us == INT64_MIN) return INT64_MIN;
+    const engine::WindowSpec& w = t.spec.window;
+    const std::int64_t lateness = t.spec.late == engine::LatePolicy::correct ? t.spec.allowed_lateness_us : 0;
+    const std::int64_t step = w.kind == engine::WindowKind::tumbling ? w.size_us : w.slide_us;
+    return engine::floor_div(watermark_us - lateness, step) * step;
+}
+
 }  // namespace
 
 std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
@@ -304,6 +332,8 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         t->merge_sql = merge_sql(*t);
         for (std::size_t i = 0; i < t->aggregates.size(); ++i)
             if (t->aggregates[i].function == AggregateFunction::mode) t->mode_sql.push_back(mode_count_sql(*t, t->aggregates[i], i));
+        for (const auto& a : t->aggregates)
+            if (!a.members.empty() && !t->global) t->prune_sql.push_back(prune_sql(*t, a.members));
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
         tables_.push_back(std::move(t));
     }
@@ -387,6 +417,20 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
     }
 }
 
+void SpecWindowWriter::prune(Table& t, std::int64_t watermark_us) {
+    // A final window's row never changes again, so the distinct values and occurrences that
+    // merges compare with are dead weight: without this, its member tables grow with every window
+    // for good. The horizon moves by whole steps, so most batches skip the DELETE. (Should the
+    // batch roll back, the next horizon's DELETE takes these rows too: it deletes `<=`.)
+    const std::int64_t horizon = final_horizon(t, watermark_us);
+    if (horizon <= t.pruned_through_us) return;
+    t.pruned_through_us = horizon;
+    for (const auto& sql : t.prune_sql) {
+        const PgResult r = conn_.exec_params(sql, {std::to_string(horizon)});
+        spdlog::debug("{}: deleted {} rows of windows final at {} us", t.name, PQcmdTuples(r.get()), horizon);
+    }
+}
+
 std::int64_t SpecWindowWriter::topics_watermark() {
     // The spec's own topics, not every topic of the database (starstream.window_watermark): a
     // pipeline added later, or a quiet one, neither makes this one's records late nor holds its
@@ -410,7 +454,10 @@ SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::siz
     // Under the window lock: what other instances merged is visible, and none merges meanwhile.
     outcome.database_watermark_us = lock_windows_and_read_watermark(conn_);
     outcome.watermark_us = topics_watermark();
-    for (const auto& t : tables_) outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
+    for (const auto& t : tables_) {
+        outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
+        prune(*t, outcome.watermark_us);
+    }
     for (const auto& s : sessions_) {
         engine::LateRecords late;
         outcome.tables.push_back(s->merge(batch, begin, end, keys, counted, outcome.watermark_us, late));

@@ -27,6 +27,9 @@
 //      and last keep the value of the earliest (latest) record, a tie in event time going to the
 //      least (greatest) value, NULL the least (spec_first_last.h, the sessions' rule), its state
 //      <c>_event_time and value compared with the batch's; any ORs).
+//   5. the member and occurrence tables lose the rows of windows that no record can reach any
+//      more (final: their end, plus allowed lateness under the correct policy, at or before
+//      the watermark); their values stay in the window's row.
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.
@@ -86,6 +89,10 @@ private:
     /// of `t` (none: a global window's one row per group).
     void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
                const std::optional<engine::Window>& w);
+    /// Deletes from `t`'s member and occurrence tables the rows of the windows final at
+    /// `watermark_us` (Unix microseconds, as merge judged lateness), once per step of the table's
+    /// grid the horizon moves. Throws PgError.
+    void prune(Table& t, std::int64_t watermark_us);
     /// The spec's window watermark (Unix microseconds): the minimum committed watermark of its
     /// topics' partitions, floored by the greatest one used before (starstream.pipeline_watermark,
     /// which it raises), so that it never goes back when a partition without a watermark appears;
