@@ -12,6 +12,7 @@
 #include "spec/text_arena.h"
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct SpecRow {
     /// Per dimension of the spec: its member's surrogate key (MemberKeys, kNone for none), filled
     /// by the stage on the poll thread; empty in a row made otherwise (the sink computes them).
     std::vector<std::int64_t> member_keys;
+    /// Bit i: the record passes the spec's window filter i (RecordFilters), filled by the stage on
+    /// the poll thread; none in a row made otherwise (the sink evaluates the filters).
+    std::optional<std::uint64_t> passed_filters;
     std::int64_t event_time_us = 0;  ///< Unix microseconds
     std::uint16_t topic_index = 0;
     std::int32_t partition = 0;

@@ -58,6 +58,7 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       decoder_(spec, max_event_bytes),
       enrichers_(spec, layout_, enrichment_),
       member_keys_(spec, layout_),
+      filters_(spec, layout_),
       time_field_(layout_.at(spec.event.time)),
       time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)),
       repeated_(repeated_values(spec, layout_)),
@@ -85,6 +86,7 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
     keep_text(spec_batch.arena);
     SpecRow& row = spec_batch.rows.emplace_back();
     member_keys_.fill(record_.values, row.member_keys);
+    row.passed_filters = filters_.evaluate(record_.values);
     row.values = std::move(record_.values);
     row.event_time_us = time_us_, row.topic_index = origin.topic_index, row.partition = origin.partition, row.offset = origin.offset;
     spec_batch.min_event_time_us = std::min(spec_batch.min_event_time_us, time_us_);

@@ -1,5 +1,5 @@
 // A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
-// then the spec's enrichers and each dimension's member key (MemberKeys), into SpecBatch rows. The event time is the spec's event.time field.
+// then the spec's enrichers, each dimension's member key (MemberKeys) and which window filters pass (RecordFilters), into SpecBatch rows. The event time is the spec's event.time field.
 // Text: decode() keeps a record's text in a scratch arena (DecodedRecord::text, cleared per
 // record), where the enrichers store theirs too; append() copies the record's text into the
 // batch's arena (SpecBatch::arena): a value batches repeat (a dimension's key or attribute, an
@@ -13,6 +13,7 @@
 #include "spec/enricher_runtime.h"
 #include "spec/member_keys.h"
 #include "spec/pipeline_spec.h"
+#include "spec/record_filters.h"
 #include "spec/record_decoder.h"
 #include "spec/spec_batch.h"
 
@@ -38,6 +39,7 @@ private:
     RecordDecoder decoder_;
     EnricherRuntime enrichers_;
     MemberKeys member_keys_;
+    RecordFilters filters_;
     std::size_t time_field_;
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last

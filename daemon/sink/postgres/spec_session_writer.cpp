@@ -256,7 +256,7 @@ std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
 }
 
 SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
-                                     const std::vector<std::string>& dimensions, const spec::WindowTableSpec& w)
+                                     const std::vector<std::string>& dimensions, const spec::WindowTableSpec& w, const spec::RecordFilters& filters)
     : conn_(conn), copy_(copy), table_(w.table),
       window_{{engine::WindowKind::session, 0, 0, w.gap_us},
               w.late == spec::LatePolicy::correct       ? engine::LatePolicy::correct
@@ -264,7 +264,8 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
                                                          : engine::LatePolicy::drop,
               w.allowed_lateness_us},
       key_{layout.at(w.session_key), spec::reference_type(spec, w.session_key), false},
-      where_(conditions(w.where, spec, layout)) {
+      filters_(filters),
+      where_(filters.number(w.where)) {
     SessionSql sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, fmt::format("interval '{} microseconds'", w.gap_us),
                    key_.type, {}, {}, {}, "stage_spec_" + w.table, "stage_spec_" + w.table + "_met"};
     for (const auto& g : w.group_by) {
@@ -280,7 +281,7 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
         if (t.table == w.table)
             for (const auto& c : t.columns) column_types[c.name] = c.type;
     for (const auto& a : w.aggregates) {
-        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, conditions(a.where, spec, layout), spec::aggregate_state_columns(w, a), {}};
+        Aggregate agg{a.column, column_types.at(a.column), a.function, std::nullopt, filters.number(a.where), spec::aggregate_state_columns(w, a), {}};
         if (a.function == AggregateFunction::avg) agg.sum_type = column_types.at(agg.state.at(0));
         if (!a.of.empty()) agg.input = Input{layout.at(a.of), spec::reference_type(spec, a.of), false};
         aggregates_.push_back(std::move(agg));
@@ -338,7 +339,7 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitte
         extreme[i] = earliest ? INT64_MAX : INT64_MIN;
         for (const Admitted* r = first; r != last; ++r) {
             const spec::SpecRow& row = batch.rows[r->r];
-            if (!passes(a.where, row)) continue;
+            if (!filters_.passes(a.where, row)) continue;
             ++counted[i];
             if (ordered(a.function)) {
                 if (earliest ? r->t > extreme[i] : r->t < extreme[i]) continue;
@@ -385,7 +386,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     std::vector<Admitted> admitted;
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
-        if (!counted[r] || !passes(where_, row)) continue;
+        if (!counted[r] || !filters_.passes(where_, row)) continue;
         switch (engine::judge_lateness(window_, row.event_time_us, watermark_us)) {
             case engine::LateVerdict::on_time: break;
             case engine::LateVerdict::corrected: ++late.by_policy[2]; break;

@@ -53,9 +53,9 @@
 #include "driver/batch_sink.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_filter.h"
 #include "spec/enricher_runtime.h"
 #include "spec/pipeline_spec.h"
+#include "spec/record_filters.h"
 #include "spec/spec_batch.h"
 #include "window/window_partials.h"
 
@@ -69,10 +69,10 @@ namespace starstream::daemon::postgres {
 class SpecSessionWriter {
 public:
     /// Creates the staging tables on `conn` for `window` (a session window of `spec`, runnable:
-    /// unsupported() is empty). `dimensions`: the spec's dimension tables in order (the index a
+    /// unsupported() is empty); `filters`: the spec's (SpecWindowWriter's), kept by reference. `dimensions`: the spec's dimension tables in order (the index a
     /// row's keys use). Throws PgError.
     SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
-                      const std::vector<std::string>& dimensions, const spec::WindowTableSpec& window);
+                      const std::vector<std::string>& dimensions, const spec::WindowTableSpec& window, const spec::RecordFilters& filters);
 
     /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new) into the
     /// table; the caller holds the window merge lock. `keys[d][r - begin]`: row r's key in
@@ -99,7 +99,7 @@ public:
         std::string column, type;  ///< the table's column and its type
         spec::AggregateFunction function = spec::AggregateFunction::count;
         std::optional<Input> input;    ///< none for count and any
-        std::vector<Condition> where;  ///< the aggregate's own filter
+        std::size_t where = spec::RecordFilters::kNone;  ///< the aggregate's own filter's number
         std::vector<std::string> state;  ///< spec::aggregate_state_columns: a filtered first/last's <c>_event_time; avg's <c>_sum, <c>_count
         std::string sum_type;            ///< avg: the type of <c>_sum (what sum(x) makes)
     };
@@ -122,7 +122,8 @@ private:
     std::string table_, stage_table_;
     engine::WindowTableSpec window_;
     Input key_;
-    std::vector<Condition> where_;
+    const spec::RecordFilters& filters_;
+    std::size_t where_;  ///< the table's filter's number
     std::vector<Input> groups_;
     std::vector<Aggregate> aggregates_;
     std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>_met and locked

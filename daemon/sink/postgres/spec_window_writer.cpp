@@ -2,7 +2,6 @@
 
 #include "sink/postgres/progress_store.h"
 #include "sink/postgres/spec_ddl.h"
-#include "sink/postgres/spec_filter.h"
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
@@ -65,7 +64,7 @@ struct SpecWindowWriter::Table {
     bool cumulative = false;  ///< windows share their start: the end is part of the key
     bool global = false;      ///< one row per group for all time: no bounds, never late
     std::string start_column, end_column;
-    std::vector<Condition> where;
+    std::size_t where = spec::RecordFilters::kNone;  ///< the table's filter's number
     struct Group {
         std::string column, type;
         std::size_t index = 0;  ///< a reference's index, or a dimension's
@@ -77,7 +76,7 @@ struct SpecWindowWriter::Table {
         AggregateFunction function = AggregateFunction::count;
         std::optional<std::size_t> input;  ///< none for count
         std::string type;                  ///< the input's type
-        std::vector<Condition> where;
+        std::size_t where = spec::RecordFilters::kNone;  ///< the aggregate's own filter's number
         std::string members;  ///< count_distinct: its member table; mode: its occurrence table
         std::vector<std::string> state;  ///< its state columns (spec::aggregate_state_columns)
         std::string value_type;          ///< avg: its column's type (numeric or double precision)
@@ -92,9 +91,6 @@ struct SpecWindowWriter::Table {
     /// the rows of windows ending at or before $1 (Unix microseconds): prune_sql.
     std::vector<std::string> prune_sql;
     std::int64_t pruned_through_us = INT64_MIN;  ///< the last horizon pruned (final_horizon)
-
-    /// Whether `row` passes every condition of `conditions` (spec_filter.h).
-    static bool passes(const std::vector<Condition>& conditions, const SpecRow& row) { return postgres::passes(conditions, row); }
 };
 
 namespace {
@@ -290,11 +286,11 @@ std::string SpecWindowWriter::unsupported(const spec::WindowTableSpec& w) {
 
 SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec,
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
-    : conn_(conn), copy_(copy), pipeline_(spec.name), topics_(text_array(spec.topics)) {
+    : conn_(conn), copy_(copy), pipeline_(spec.name), topics_(text_array(spec.topics)), filters_(spec, layout) {
     const auto schemas = spec::table_schemas(spec);  // the aggregates' column types
     for (const auto& w : spec.windows) {
         if (w.kind == spec::WindowKind::session) {
-            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w));
+            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w, filters_));
             continue;
         }
         auto t = std::make_unique<Table>();
@@ -304,7 +300,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         t->cumulative = w.kind == spec::WindowKind::cumulative;
         t->global = w.kind == spec::WindowKind::global;
         t->start_column = w.start_column, t->end_column = w.end_column;
-        t->where = conditions(w.where, spec, layout);
+        t->where = filters_.number(w.where);
         for (const auto& g : w.group_by) {
             const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
             if (dim != dimensions.end())
@@ -314,7 +310,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         }
         const auto schema = std::find_if(schemas.begin(), schemas.end(), [&](const spec::TableSchema& s) { return s.table == w.table; });
         for (const auto& a : w.aggregates) {
-            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", conditions(a.where, spec, layout), {}, spec::aggregate_state_columns(w, a), {}};
+            Table::Aggregate agg{a.column, a.function, std::nullopt, "bigint", filters_.number(a.where), {}, spec::aggregate_state_columns(w, a), {}};
             if (!a.of.empty()) agg.input = layout.at(a.of), agg.type = spec::reference_type(spec, a.of);
             if (a.function == AggregateFunction::count_distinct) agg.members = spec::distinct_member_table(w, a);
             if (a.function == AggregateFunction::mode) agg.members = spec::mode_count_table(w, a);
@@ -351,7 +347,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     std::size_t staged = 0;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
-        if (!counted[r] || !Table::passes(t.where, row)) continue;
+        if (!counted[r] || !filters_.passes(t.where, row)) continue;
         if (t.global) {  // never late: no bounds, one row per group
             stage(t, row, r - begin, keys, std::nullopt);
             ++staged;
@@ -403,7 +399,7 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
         }
     }
     for (const auto& a : t.aggregates) {
-        const bool passes = Table::passes(a.where, row);
+        const bool passes = filters_.passes(a.where, row);
         if (!passes) {
             copy_.null();
         } else if (!a.input) {

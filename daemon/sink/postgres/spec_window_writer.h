@@ -42,6 +42,7 @@
 #include "sink/postgres/pg_connection.h"
 #include "spec/enricher_runtime.h"
 #include "spec/pipeline_spec.h"
+#include "spec/record_filters.h"
 #include "spec/spec_batch.h"
 #include "window/window_partials.h"
 
@@ -103,6 +104,7 @@ private:
     BinaryCopyWriter& copy_;
     std::string pipeline_;  ///< the spec's name (starstream.pipeline_watermark)
     std::string topics_;    ///< the spec's topics as a text[] literal
+    spec::RecordFilters filters_;  ///< numbered as the stage's (SpecRow::passed_filters)
     std::vector<std::unique_ptr<Table>> tables_;
     std::vector<std::unique_ptr<class SpecSessionWriter>> sessions_;
 };
