@@ -119,9 +119,10 @@ struct SessionSql {
         return fmt::format("CREATE TEMP TABLE {} ({}) ON COMMIT DELETE ROWS", stage_table, columns);
     }
 
-    /// The stored sessions met, as typed parts.
+    /// The stored sessions met, as typed parts, with each one's row (locked: it stays where it is
+    /// until the transaction ends), so that step 4 deletes by row, not by a join with the table.
     std::string create_met() const {
-        std::string columns = "k " + key_type;
+        std::string columns = "row_id tid, k " + key_type;
         for (std::size_t j = 0; j < group_types.size(); ++j) columns += fmt::format(", g{} {}", j, group_types[j]);
         columns += ", s timestamptz, l timestamptz";
         for (std::size_t i = 0; i < aggregates.size(); ++i) {
@@ -137,6 +138,9 @@ struct SessionSql {
     /// as text, of their first and last event times in Unix microseconds), the stored sessions
     /// they meet copied into the met table and locked in primary key order. Arrays, not a staged
     /// table: the planner expects few rows of an unnest and probes the table's index per island.
+    /// The sessions met are then read and locked one index probe each (LATERAL, in the order of
+    /// the sorted met rows), not joined: the planner, expecting far more of them than there are,
+    /// chose a hash join over the whole table, a cost that grew with the table.
     std::string lock() const {
         const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
             if (a.function == AggregateFunction::avg) return fmt::format("w.{0} AS v{2}, w.{1} AS n{2}", sql_identifier(a.state[0]), sql_identifier(a.state[1]), i);
@@ -152,9 +156,9 @@ struct SessionSql {
             "        UNION\n"
             "        SELECT b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
             " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
-            "INSERT INTO {met} (k{g}, s, l, {parts})\n"
-            "SELECT {key_w}, w.{start}, w.{last}, {stored_parts} FROM met m JOIN {table} w ON {same_m} AND w.{start} = m.s\n"
-            "ORDER BY {key_w}, w.{start} FOR UPDATE OF w",
+            "INSERT INTO {met} (row_id, k{g}, s, l, {parts})\n"
+            "SELECT w.ctid, {key_w}, w.{start}, w.{last}, {stored_parts} FROM (SELECT * FROM met ORDER BY k{g}, s) m\n"
+            "CROSS JOIN LATERAL (SELECT w.ctid, w.* FROM {table} w WHERE {same_m} AND w.{start} = m.s FOR UPDATE) w",
             fmt::arg("typed", typed_key()), fmt::arg("arrays", island_arrays()), fmt::arg("g", group_names(group_columns.size())),
             fmt::arg("g_b", group_names(group_columns.size(), "b.")), fmt::arg("gap", gap), fmt::arg("table", sql_identifier(table)),
             fmt::arg("same", same_key("w", "b")), fmt::arg("same_m", same_key("w", "m")), fmt::arg("start", start()), fmt::arg("last", last()),
@@ -196,8 +200,8 @@ struct SessionSql {
             "merged AS (SELECT k{g}, min(s) AS s, max(l) AS l, {merged_parts} FROM numbered GROUP BY k{g}, n),\n"
             // The stored sessions now inside an earlier one; the others are upserted below (their
             // keys differ from every merged session's, so the two never touch one row).
-            "gone AS (DELETE FROM {table} w USING {met} b WHERE {same} AND w.{start} = b.s"
-            " AND NOT EXISTS (SELECT 1 FROM merged m WHERE m.k = b.k{same_groups} AND m.s = b.s))\n"
+            "gone AS (DELETE FROM {table} w WHERE w.ctid = ANY (ARRAY(SELECT b.row_id FROM {met} b"
+            " WHERE NOT EXISTS (SELECT 1 FROM merged m WHERE m.k = b.k{same_groups} AND m.s = b.s))))\n"
             "INSERT INTO {table} AS w ({columns})\nSELECT {values} FROM merged ORDER BY k{g}, s\n"
             "ON CONFLICT ({pk}) DO UPDATE SET {updates}\nRETURNING xmax = 0",
             fmt::arg("typed", typed_key()), fmt::arg("stage", stage_table), fmt::arg("g", group_names(group_columns.size())),
