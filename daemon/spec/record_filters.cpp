@@ -55,19 +55,23 @@ bool Condition::holds(std::string_view value) const {
     return std::find(values.begin(), values.end(), value) != values.end();
 }
 
-RecordFilters::RecordFilters(const PipelineSpec& spec, const ReferenceLayout& layout) {
+std::vector<Filter> distinct_window_filters(const PipelineSpec& spec) {
+    std::vector<Filter> out;
+    auto add = [&](const Filter& f) {
+        if (!f.empty() && std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+    };
     for (const auto& w : spec.windows) {
-        std::vector<const Filter*> filters{&w.where};
-        for (const auto& a : w.aggregates) filters.push_back(&a.where);
-        for (const Filter* f : filters) {
-            if (f->empty() || std::find(filters_.begin(), filters_.end(), *f) != filters_.end()) continue;
-            if (filters_.size() == kMaxFilters)
-                throw ConfigError("windows." + w.table + ".where", "pipeline " + spec.name + ": more than " + std::to_string(kMaxFilters) +
-                                  " distinct where filters in the spec's windows and their aggregates");
-            filters_.push_back(*f);
-            conditions_.push_back(conditions(*f, spec, layout));
-        }
+        add(w.where);
+        for (const auto& a : w.aggregates) add(a.where);
     }
+    return out;
+}
+
+RecordFilters::RecordFilters(const PipelineSpec& spec, const ReferenceLayout& layout) : filters_(distinct_window_filters(spec)) {
+    if (filters_.size() > kMaxFilters)
+        throw ConfigError("windows", "pipeline " + spec.name + ": more than " + std::to_string(kMaxFilters) +
+                                         " distinct where filters in the spec's windows and their aggregates");
+    for (const auto& f : filters_) conditions_.push_back(conditions(f, spec, layout));
 }
 
 std::size_t RecordFilters::number(const Filter& filter) const {

@@ -32,6 +32,10 @@ struct Condition {
     bool holds(std::string_view value) const;
 };
 
+/// Every distinct non-empty `where` of `spec`'s windows and their aggregates, in spec order: what
+/// RecordFilters numbers (the spec reader refuses a spec with more than RecordFilters::kMaxFilters).
+std::vector<Filter> distinct_window_filters(const PipelineSpec& spec);
+
 class RecordFilters {
 public:
     /// The most distinct filters a spec's windows may have (one bit each in SpecRow::passed_filters).
@@ -39,9 +43,9 @@ public:
     /// The number of the empty filter, which every record passes.
     static constexpr std::size_t kNone = SIZE_MAX;
 
-    /// Every distinct non-empty filter of `spec`'s windows and their aggregates, numbered in spec
-    /// order (two RecordFilters of one spec number alike); `layout` the spec's references.
-    /// Throws ConfigError naming the window when there are more than kMaxFilters.
+    /// distinct_window_filters(spec), numbered in that order (two RecordFilters of one spec number
+    /// alike); `layout` the spec's references. Throws ConfigError when there are more than
+    /// kMaxFilters (a spec the reader made never has).
     RecordFilters(const PipelineSpec& spec, const ReferenceLayout& layout);
 
     /// The number of `filter`, one of the spec's window or aggregate filters (kNone when empty).

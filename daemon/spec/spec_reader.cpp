@@ -1,6 +1,7 @@
 #include "spec/spec_reader.h"
 
 #include "spec/enricher_catalog.h"
+#include "spec/record_filters.h"
 #include "spec/table_schema.h"
 #include "window/window_spec.h"
 
@@ -537,6 +538,10 @@ private:
             }
             parse_view(c, e, w, {key_columns, aggregate_columns, std::vector<std::string>(kept.begin(), kept.end())});
             spec_.windows.push_back(std::move(w));
+            // The stage marks each record with one bit per filter (record_filters.h).
+            if (distinct_window_filters(spec_).size() > RecordFilters::kMaxFilters)
+                c.fail(fmt::format("the spec's windows and their aggregates have more than {} distinct where filters: share filters between tables",
+                                   RecordFilters::kMaxFilters));
         }
     }
 

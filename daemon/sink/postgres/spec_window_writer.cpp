@@ -266,15 +266,15 @@ std::string prune_sql(const SpecWindowWriter::Table& t, const std::string& state
 
 /// The greatest window end on `t`'s grid (a multiple of its slide, or of its size when tumbling)
 /// that no record can reach any more at `watermark_us`: a record's window takes it only while
-/// the window's end, plus the allowed lateness under the correct policy, is after the watermark
-/// (engine judge_lateness, and merge's skip of a correction's final windows). INT64_MIN for none:
-/// no watermark yet, or a global table (its one window never ends).
+/// the window's end, plus the allowed lateness (0 unless the policy is correct: the spec reader's
+/// rule), is after the watermark (engine judge_lateness, and merge's skip of a correction's
+/// final windows). INT64_MIN for none: no watermark yet, or a global table (its one window never
+/// ends).
 std::int64_t final_horizon(const SpecWindowWriter::Table& t, std::int64_t watermark_us) {
     if (t.global || watermark_us == INT64_MIN) return INT64_MIN;
     const engine::WindowSpec& w = t.spec.window;
-    const std::int64_t lateness = t.spec.late == engine::LatePolicy::correct ? t.spec.allowed_lateness_us : 0;
     const std::int64_t step = w.kind == engine::WindowKind::tumbling ? w.size_us : w.slide_us;
-    return engine::floor_div(watermark_us - lateness, step) * step;
+    return engine::floor_div(watermark_us - t.spec.allowed_lateness_us, step) * step;
 }
 
 }  // namespace

@@ -2,9 +2,8 @@
 // SpecRow::passed_filters) and as the sink tests them (RecordFilters::passes): numbering (equal
 // filters share a number, an empty one is none), the comparisons of record_filters.h's rules (a
 // boolean, a number in another spelling, text, presence, null), the bits agreeing with an evaluation
-// of a row made without them, and the limit of distinct filters.
+// of a row made without them, and the limit of distinct filters (a spec error naming the table).
 #include "batch/micro_batch.h"
-#include "config/config.h"
 #include "spec/record_filters.h"
 #include "spec/spec_reader.h"
 #include "spec/spec_stage.h"
@@ -97,16 +96,23 @@ TEST(RecordFilters, TheStagesBitsAreTheFiltersVerdicts) {
     }
 }
 
-TEST(RecordFilters, MoreDistinctFiltersThanBitsAreAConfigurationError) {
+TEST(RecordFilters, TheReaderRefusesMoreDistinctFiltersThanBits) {
     std::string text = kSpec + "  win_many:\n    tumbling: 1h\n    aggregates:\n";
     for (int i = 0; i <= static_cast<int>(RecordFilters::kMaxFilters); ++i)
         text += "      n" + std::to_string(i) + ": {function: count, where: {kind: k" + std::to_string(i) + "}}\n";
-    const PipelineSpec spec = parse_pipeline_spec(text, "filters.yaml");
     try {
-        RecordFilters(spec, ReferenceLayout(spec));
-        FAIL() << "expected a ConfigError";
-    } catch (const starstream::daemon::ConfigError& e) {
-        EXPECT_EQ(e.key(), "windows.win_many.where");
+        parse_pipeline_spec(text, "filters.yaml");
+        FAIL() << "expected a SpecError";
+    } catch (const SpecError& e) {
+        EXPECT_EQ(e.file(), "filters.yaml");
+        EXPECT_EQ(e.line(), 25);  // win_many, after the 24 lines of kSpec
+        EXPECT_EQ(e.key(), "windows.win_many");
         EXPECT_NE(std::string(e.what()).find("more than 64 distinct where filters"), std::string::npos) << e.what();
     }
+    // 64 are fine: the four of kSpec and 60 more.
+    text = kSpec + "  win_many:\n    tumbling: 1h\n    aggregates:\n";
+    for (int i = 0; i < 60; ++i) text += "      n" + std::to_string(i) + ": {function: count, where: {kind: k" + std::to_string(i) + "}}\n";
+    const PipelineSpec spec = parse_pipeline_spec(text, "filters.yaml");
+    EXPECT_EQ(distinct_window_filters(spec).size(), RecordFilters::kMaxFilters);
+    EXPECT_EQ(RecordFilters(spec, ReferenceLayout(spec)).number(spec.windows.at(2).aggregates.at(59).where), 63u);
 }
