@@ -69,8 +69,9 @@ namespace starstream::daemon::postgres {
 class SpecSessionWriter {
 public:
     /// Creates the staging tables on `conn` for `window` (a session window of `spec`, runnable:
-    /// unsupported() is empty); `filters`: the spec's (SpecWindowWriter's), kept by reference. `dimensions`: the spec's dimension tables in order (the index a
-    /// row's keys use). Throws PgError.
+    /// unsupported() is empty). `dimensions`: the spec's dimension tables in order (the index a
+    /// row's keys use); `filters`: the spec's (SpecWindowWriter's), kept by reference. Throws
+    /// PgError.
     SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                       const std::vector<std::string>& dimensions, const spec::WindowTableSpec& window, const spec::RecordFilters& filters);
 
