@@ -142,6 +142,9 @@ class HandProducedViews(unittest.TestCase):
         cls.daemon = harness.start_daemon(cls.dsn, cls.kafka.bootstrap, cls.log, **{
             "time.allowed_out_of_orderness_ms": 60000, "time.idle_timeout_ms": cls.IDLE_MS, "batch.trigger_interval_ms": 200})
         cls.addClassCleanup(cls.daemon.kill)
+        # The tests read the tables from their first step: they exist once the daemon consumes
+        # (it migrates the schema first).
+        harness.wait_for(lambda: harness.log_contains(cls.log, "kafka assigned"), 60, "the daemon's partition assignment")
         cls.producer = KafkaProducer(bootstrap_servers=cls.kafka.bootstrap)
         cls.addClassCleanup(cls.producer.close)
         cls.sequence = 0
