@@ -71,6 +71,15 @@ public:
         return data_;
     }
     std::size_t rows() const { return rows_; }
+    /// Bytes written so far (a mark for since() and drop_row()).
+    std::size_t size() const { return data_.size(); }
+    /// The bytes written after mark `from`: fields as sent, to compare.
+    std::string_view since(std::size_t from) const { return std::string_view(data_).substr(from); }
+    /// Drops the last row, begun (begin_row) at mark `from`: it is not sent.
+    void drop_row(std::size_t from) {
+        data_.resize(from);
+        --rows_;
+    }
 
 private:
     void put16(std::uint16_t v) {

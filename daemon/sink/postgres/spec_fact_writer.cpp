@@ -13,6 +13,8 @@
 #include <array>
 #include <cstdlib>
 #include <map>
+#include <set>
+#include <unordered_set>
 #include <iterator>
 
 namespace starstream::daemon::postgres {
@@ -27,27 +29,14 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
         if (at != dimensions.end()) columns_.push_back({spec::surrogate_key_column(d), "bigint", static_cast<std::size_t>(at - dimensions.begin()), true});
     }
     for (const auto& c : f.columns) columns_.push_back({c.name, spec::reference_type(spec, c.ref), layout.at(c.ref), false});
-    std::vector<std::string> names, staged, typed, aliases, ordered;
-    std::vector<std::pair<std::string, std::string>> probe;
+    std::vector<std::string> names;
     for (const auto& c : columns_) names.push_back(sql_identifier(c.name));
     for (const auto& t : spec::table_schemas(spec))
         if (t.table == f.table)
             for (const auto& k : t.primary_key) {
                 const auto c = std::find_if(columns_.begin(), columns_.end(), [&](const Column& x) { return x.name == k; });
-                const std::size_t i = key_.size();
                 key_.push_back(static_cast<std::size_t>(c - columns_.begin()));
-                staged.push_back(fmt::format("k{} text", i));
-                typed.push_back(fmt::format("k{0}::{1} AS k{0}", i, c->type));
-                aliases.push_back(fmt::format("k{}", i));
-                probe.push_back({sql_identifier(k), fmt::format("s.k{}", i)});
             }
-    conn_.exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", stage_table_, fmt::join(staged, ", ")));
-    // The first record of each key (compared as the column's type: "1.0" and "1" are one numeric),
-    // unless the table holds the key already.
-    new_rows_sql_ = fmt::format(
-        "SELECT s.r FROM (SELECT DISTINCT ON ({0}) r, {0} FROM (SELECT r, {1} FROM {2}) x ORDER BY {0}, r) s\n"
-        "LEFT JOIN {3} ON true WHERE held_by.held IS NULL",
-        fmt::join(aliases, ", "), fmt::join(typed, ", "), stage_table_, held_key_probe(sql_identifier(f.table), probe, "held_by"));
     copy_sql_ = fmt::format("COPY {} ({}) FROM STDIN", sql_identifier(f.table), fmt::join(names, ", "));
     // The columns' types as the database has them (a column may be wider than the spec's type).
     static const std::map<std::string, Binary> forms = {
@@ -64,6 +53,26 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
         c.binary = form == forms.end() ? Binary::none : form->second;
         binary_ = binary_ && c.binary != Binary::none;
     }
+    // The key staged as the table's own types, so that it is compared as they compare and probes
+    // the primary key without a cast. Equal binary forms are equal values for these types (a
+    // float's -0 and 0, or a jsonb's spellings, are not), so their batch duplicates are dropped
+    // here; a key of another type is staged as text and deduplicated by PostgreSQL.
+    std::vector<std::string> staged, aliases;
+    std::vector<std::pair<std::string, std::string>> probe;
+    for (std::size_t i = 0; i < key_.size(); ++i) {
+        const Column& c = columns_[key_[i]];
+        staged.push_back(fmt::format("k{} {}", i, database_types[c.name]));
+        aliases.push_back(fmt::format("k{}", i));
+        probe.push_back({sql_identifier(c.name), fmt::format("s.k{}", i)});
+        static const std::set<Binary> exact = {Binary::int8, Binary::int4, Binary::int2, Binary::timestamptz, Binary::text, Binary::uuid, Binary::boolean, Binary::inet};
+        key_binary_ = key_binary_ && exact.count(c.binary) > 0;
+    }
+    conn_.exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", stage_table_, fmt::join(staged, ", ")));
+    const std::string held = held_key_probe(sql_identifier(f.table), probe, "held_by");
+    held_rows_sql_ = fmt::format("SELECT s.r FROM {} s CROSS JOIN {}", stage_table_, held);
+    // The first record of each key, unless the table holds the key already.
+    new_rows_sql_ = fmt::format("SELECT s.r FROM (SELECT DISTINCT ON ({0}) r, {0} FROM {1} ORDER BY {0}, r) s\nLEFT JOIN {2} ON true WHERE held_by.held IS NULL",
+                                fmt::join(aliases, ", "), stage_table_, held);
 }
 
 bool SpecFactWriter::encode(const Column& c, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys) {
@@ -106,21 +115,52 @@ std::optional<std::string_view> SpecFactWriter::value(const Column& c, const spe
     return std::string_view(buffer);
 }
 
+bool SpecFactWriter::new_rows_in_binary(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                        const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
+    if (!key_binary_) return false;
+    copy_.reset();
+    std::unordered_set<std::string> seen;
+    for (std::size_t r = begin; r < end; ++r) {
+        const std::size_t row = copy_.size();
+        copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
+        copy_.int8(static_cast<std::int64_t>(r));
+        const std::size_t key = copy_.size();
+        for (const std::size_t k : key_)
+            if (!encode(columns_[k], batch.rows[r], r - begin, keys)) return false;
+        if (seen.emplace(copy_.since(key)).second) inserted[r] = true;
+        else copy_.drop_row(row);
+    }
+    if (copy_.rows() == 0) return true;
+    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+    const PgResult held = conn_.exec(held_rows_sql_);
+    for (int i = 0; i < PQntuples(held.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(held.get(), i, 0)))] = false;
+    return true;
+}
+
+void SpecFactWriter::new_rows_in_text(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                      const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
+    std::string buffer;
+    text_.reset();
+    for (std::size_t r = begin; r < end; ++r) {
+        text_.begin_row();
+        text_.value(std::to_string(r));
+        for (const std::size_t k : key_)
+            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys, buffer)) text_.value(*v);
+            else text_.null();
+    }
+    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN", text_.finish());
+    const PgResult fresh = conn_.exec(new_rows_sql_);
+    for (int i = 0; i < PQntuples(fresh.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(fresh.get(), i, 0)))] = true;
+}
+
 engine::TableRows SpecFactWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                         const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
     std::string buffer;
-    copy_.reset();
-    for (std::size_t r = begin; r < end; ++r) {
-        copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
-        copy_.int8(static_cast<std::int64_t>(r));
-        for (const std::size_t k : key_)
-            if (auto v = value(columns_[k], batch.rows[r], r - begin, keys, buffer)) copy_.text(*v);
-            else copy_.null();
-    }
-    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const PgResult fresh = conn_.exec(new_rows_sql_);
     inserted.assign(batch.rows.size(), false);
-    for (int i = 0; i < PQntuples(fresh.get()); ++i) inserted[static_cast<std::size_t>(std::atoll(PQgetvalue(fresh.get(), i, 0)))] = true;
+    if (!new_rows_in_binary(batch, begin, end, keys, inserted)) {
+        inserted.assign(batch.rows.size(), false);
+        new_rows_in_text(batch, begin, end, keys, inserted);
+    }
     // Binary when every value has its exact binary form (what the text input would read), else text.
     bool binary = binary_;
     std::size_t rows = 0;

@@ -1,9 +1,13 @@
 // One fact table of a spec pipeline, written in the batch's transaction (SpecBatchWriter step 2):
 //   1. the grain (the table's primary key: the event id, or the fact's grain references) of each
-//      record is staged with the record's index, as text;
-//   2. one statement reads which records are new: the first of each key within the batch (its
-//      values compared as their column's type) whose key the table does not hold yet (one
-//      primary-key probe per staged key: held_keys.h);
+//      record is staged with the record's index, typed as the table's key columns: in binary,
+//      only the first record of each key, when every key column is of a type whose equal values
+//      have equal binary forms (integers, timestamptz, text, uuid, boolean, inet) and every key
+//      of the batch has its binary form; else every record, as text;
+//   2. one statement reads which records are new: binary, the staged keys the table holds (one
+//      primary-key probe per staged key: held_keys.h), the others being new; text, the first of
+//      each key within the batch (compared as the column's type: "1.0" and "1" are one numeric)
+//      whose key the table does not hold yet;
 //   3. the new records' facts are copied straight into the table: binary COPY when every column's
 //      type in the database has a binary form here and every value of the batch fits it (an
 //      integer within a narrower column, an address inet_pton reads, a UUID), else text COPY
@@ -59,6 +63,15 @@ private:
         bool dimension = false;
         Binary binary = Binary::none;
     };
+    /// Steps 1 and 2 in binary: sets `inserted[r]` for the new rows r in [begin, end) (`inserted`
+    /// all false on entry). False, having sent nothing, when the key's types or a key value have
+    /// no binary form here. Throws PgError.
+    bool new_rows_in_binary(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
+                            std::vector<bool>& inserted);
+    /// Steps 1 and 2 in text (any key type; a value its column's input refuses fails the COPY).
+    /// Same contract as new_rows_in_binary, without the false.
+    void new_rows_in_text(const spec::SpecBatch& batch, std::size_t begin, std::size_t end, const std::vector<std::vector<std::int64_t>>& keys,
+                          std::vector<bool>& inserted);
     /// Appends column `c` of row r in binary; false when its value has no exact binary form here.
     bool encode(const Column& c, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys);
     /// Column `c` of row r (at = r - begin) in input syntax (input_view: a view of the row's
@@ -72,8 +85,9 @@ private:
     std::string table_, stage_table_;
     std::vector<Column> columns_;  ///< in COPY order: dimension keys, then the fact's columns
     std::vector<std::size_t> key_;  ///< the primary key's columns (indexes into columns_)
-    std::string new_rows_sql_, copy_sql_;
-    bool binary_ = true;  ///< every column has a binary form
+    std::string held_rows_sql_, new_rows_sql_, copy_sql_;  ///< step 2 in binary and in text; step 3
+    bool binary_ = true;      ///< every column has a binary form
+    bool key_binary_ = true;  ///< every key column's binary forms are equal exactly when its values are
 };
 
 }  // namespace starstream::daemon::postgres

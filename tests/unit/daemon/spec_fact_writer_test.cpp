@@ -1,6 +1,7 @@
 // A spec fact table (sink/postgres/spec_fact_writer.h) against a real PostgreSQL: the text COPY
 // carries any text unchanged (tabs, newlines, backslashes, "\N"), and only the first record of
-// each key, compared as the column's type, that the table does not hold yet is written.
+// each key, compared as the column's type, that the table does not hold yet is written, whether
+// the key is staged as text (numeric) or in binary (uuid).
 #include "sink/postgres/spec_fact_writer.h"
 
 #include "spec_database.h"
@@ -154,6 +155,45 @@ TEST(SpecFactWriterBinaryTest, ValuesReadAsTheTextInputReadsThemAndOneThatDoesNo
     } catch (const PgError& e) {
         EXPECT_EQ(e.sqlstate(), "22003") << e.what();  // numeric_value_out_of_range, a record's error: bisection pins it
     }
+}
+
+TEST(SpecFactWriterBinaryTest, BatchDuplicatesOfABinaryKeyAreDroppedAsTheTypeComparesThem) {
+    // A uuid grain goes the binary way: the batch's duplicates dropped in C++, the held keys probed.
+    // One uuid in two spellings (case) is one key, as PostgreSQL compares it.
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(kTypedSpec, "typed.yaml");
+    const spec::ReferenceLayout layout{spec};
+    const auto database = test::spec_database("spec_facts_binary_key", spec);
+    PgConnection& conn = *database;
+    BinaryCopyWriter copy;
+    SpecFactWriter writer(conn, copy, spec, layout, spec.facts.at(0), {});
+    auto write = [&](const std::vector<std::pair<std::string, std::string>>& records) {
+        spec::SpecBatch batch;
+        for (const auto& [id, label] : records) {
+            spec::SpecRow row;
+            row.values.resize(layout.size());
+            row.values[layout.at("id")] = batch.text(id);
+            row.values[layout.at("at")] = std::int64_t{1767225600123456};
+            row.values[layout.at("label")] = batch.text(label);
+            batch.rows.push_back(std::move(row));
+        }
+        std::vector<bool> inserted;
+        conn.exec(kBeginReadCommitted);
+        const engine::TableRows rows = writer.write(batch, 0, batch.rows.size(), {}, inserted);
+        conn.exec("COMMIT");
+        return std::pair{inserted, rows};
+    };
+    const std::string a = "6f1c2a3b-0000-4000-8000-00000000000a", b = "6f1c2a3b-0000-4000-8000-00000000000b",
+                      c = "6f1c2a3b-0000-4000-8000-00000000000c";
+    write({{a, "a"}});
+    const auto [inserted, rows] = write({{a, "a again"}, {b, "b"}, {"6F1C2A3B-0000-4000-8000-00000000000B", "b upper"}, {c, "c"}, {c, "c again"}});
+    EXPECT_EQ(inserted, (std::vector<bool>{false, true, false, true, false}));
+    EXPECT_EQ(rows.inserted, 2);
+    EXPECT_EQ(rows.unchanged, 3);
+    PgResult r = conn.exec("SELECT id, label FROM fact_typed ORDER BY id");
+    ASSERT_EQ(PQntuples(r.get()), 3);
+    const std::vector<std::pair<std::string, std::string>> expected = {{a, "a"}, {b, "b"}, {c, "c"}};
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(std::pair(std::string(PQgetvalue(r.get(), i, 0)), std::string(PQgetvalue(r.get(), i, 1))), expected[static_cast<std::size_t>(i)]) << i;
 }
 
 }  // namespace
