@@ -43,29 +43,44 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
         {"bigint", Binary::int8}, {"integer", Binary::int4}, {"smallint", Binary::int2}, {"timestamp with time zone", Binary::timestamptz},
         {"text", Binary::text}, {"uuid", Binary::uuid}, {"boolean", Binary::boolean}, {"double precision", Binary::float8},
         {"jsonb", Binary::jsonb}, {"inet", Binary::inet}};
+    // Per column: its type, its collation (a clause; "" without one) and whether its equal text
+    // values are equal bytes as sent (a deterministic collation, and no encoding conversion,
+    // which may map two characters to one).
     PgResult types = conn_.exec_params(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod),\n"
+        "       coalesce((SELECT format(' COLLATE %I.%I', n.nspname, l.collname) FROM pg_collation l JOIN pg_namespace n ON n.oid = l.collnamespace"
+        " WHERE l.oid = a.attcollation), ''),\n"
+        "       coalesce((SELECT l.collisdeterministic FROM pg_collation l WHERE l.oid = a.attcollation), true)"
+        " AND current_setting('server_encoding') = current_setting('client_encoding')\n"
+        "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
         {sql_identifier(f.table)});
-    std::map<std::string, std::string> database_types;
-    for (int i = 0; i < PQntuples(types.get()); ++i) database_types[PQgetvalue(types.get(), i, 0)] = PQgetvalue(types.get(), i, 1);
+    struct DatabaseColumn {
+        std::string type, collation;
+        bool bytewise = false;
+    };
+    std::map<std::string, DatabaseColumn> database_columns;
+    for (int i = 0; i < PQntuples(types.get()); ++i)
+        database_columns[PQgetvalue(types.get(), i, 0)] = {PQgetvalue(types.get(), i, 1), PQgetvalue(types.get(), i, 2), PQgetvalue(types.get(), i, 3)[0] == 't'};
     for (auto& c : columns_) {
-        const auto form = forms.find(database_types[c.name]);
+        const auto form = forms.find(database_columns[c.name].type);
         c.binary = form == forms.end() ? Binary::none : form->second;
         binary_ = binary_ && c.binary != Binary::none;
     }
-    // The key staged as the table's own types, so that it is compared as they compare and probes
-    // the primary key without a cast. Equal binary forms are equal values for these types (a
-    // float's -0 and 0, or a jsonb's spellings, are not), so their batch duplicates are dropped
-    // here; a key of another type is staged as text and deduplicated by PostgreSQL.
+    // The key staged as the table's own types and collations, so that it is compared as the
+    // primary key compares it and probes it without a cast. Equal binary forms are equal values
+    // for these types (a float's -0 and 0, or a jsonb's spellings, are not; text only bytewise),
+    // so their batch duplicates are dropped here; a key of another type is staged as text and
+    // deduplicated by PostgreSQL.
     std::vector<std::string> staged, aliases;
     std::vector<std::pair<std::string, std::string>> probe;
     for (std::size_t i = 0; i < key_.size(); ++i) {
         const Column& c = columns_[key_[i]];
-        staged.push_back(fmt::format("k{} {}", i, database_types[c.name]));
+        const DatabaseColumn& d = database_columns[c.name];
+        staged.push_back(fmt::format("k{} {}{}", i, d.type, d.collation));
         aliases.push_back(fmt::format("k{}", i));
         probe.push_back({sql_identifier(c.name), fmt::format("s.k{}", i)});
-        static const std::set<Binary> exact = {Binary::int8, Binary::int4, Binary::int2, Binary::timestamptz, Binary::text, Binary::uuid, Binary::boolean, Binary::inet};
-        key_binary_ = key_binary_ && exact.count(c.binary) > 0;
+        static const std::set<Binary> exact = {Binary::int8, Binary::int4, Binary::int2, Binary::timestamptz, Binary::uuid, Binary::boolean, Binary::inet};
+        key_binary_ = key_binary_ && (exact.count(c.binary) > 0 || (c.binary == Binary::text && d.bytewise));
     }
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (r bigint, {}) ON COMMIT DELETE ROWS", stage_table_, fmt::join(staged, ", ")));
     const std::string held = held_key_probe(sql_identifier(f.table), probe, "held_by");

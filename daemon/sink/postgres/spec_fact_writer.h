@@ -1,9 +1,10 @@
 // One fact table of a spec pipeline, written in the batch's transaction (SpecBatchWriter step 2):
 //   1. the grain (the table's primary key: the event id, or the fact's grain references) of each
-//      record is staged with the record's index, typed as the table's key columns: in binary,
-//      only the first record of each key, when every key column is of a type whose equal values
-//      have equal binary forms (integers, timestamptz, text, uuid, boolean, inet) and every key
-//      of the batch has its binary form; else every record, as text;
+//      record is staged with the record's index, typed (and collated) as the table's key
+//      columns: in binary, only the first record of each key, when every key column is of a type
+//      whose equal values have equal binary forms (integers, timestamptz, uuid, boolean, inet;
+//      text of a deterministic collation, sent without encoding conversion) and every key of the
+//      batch has its binary form; else every record, as text;
 //   2. one statement reads which records are new: binary, the staged keys the table holds (one
 //      primary-key probe per staged key: held_keys.h), the others being new; text, the first of
 //      each key within the batch (compared as the column's type: "1.0" and "1" are one numeric)

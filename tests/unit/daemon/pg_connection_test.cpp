@@ -20,10 +20,10 @@ std::string setting(PgConnection& conn, const std::string& name, const std::stri
 
 TEST(PgConnection, SessionHasTheTimeoutsAndNoJit) {
     PgSettings settings;
-    settings.dsn = test::LocalPostgresServer::shared().create_database("pg_connection_settings");
+    // The session starts with JIT on (as PostgreSQL 15's default), also where the server is set otherwise.
+    settings.dsn = test::LocalPostgresServer::shared().create_database("pg_connection_settings") + " options='-c jit=on'";
     settings.statement_timeout = std::chrono::milliseconds(12345);
     PgConnection conn(settings);
-    // The session began with the server's default (PostgreSQL 15: on), so the "off" is ours.
     ASSERT_EQ(setting(conn, "jit", "reset_val"), "on");
     EXPECT_EQ(setting(conn, "jit", "setting"), "off");
     EXPECT_EQ(setting(conn, "statement_timeout", "setting"), "12345");

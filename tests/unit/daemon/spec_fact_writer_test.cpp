@@ -196,5 +196,48 @@ TEST(SpecFactWriterBinaryTest, BatchDuplicatesOfABinaryKeyAreDroppedAsTheTypeCom
         EXPECT_EQ(std::pair(std::string(PQgetvalue(r.get(), i, 0)), std::string(PQgetvalue(r.get(), i, 1))), expected[static_cast<std::size_t>(i)]) << i;
 }
 
+TEST(SpecFactWriterCollationTest, ATextKeyOfANondeterministicCollationIsOneKeyAsItsColumnComparesIt) {
+    // An operator made the key case-insensitive: "x" and "X" are one key there, though not one
+    // byte string, so the key is not deduplicated in C++ but by PostgreSQL, in the column's collation.
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: tags
+source: {topics: [tags], format: json}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, unit: us, required: true}
+event: {id: id, time: at}
+facts:
+  fact_tag: {grain: event, columns: [id, at]}
+)", "tags.yaml");
+    const spec::ReferenceLayout layout{spec};
+    const auto database = test::spec_database("spec_facts_collation", spec);
+    PgConnection& conn = *database;
+    conn.exec("CREATE COLLATION case_insensitive (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
+              "ALTER TABLE fact_tag ALTER id TYPE text COLLATE case_insensitive");
+    BinaryCopyWriter copy;
+    SpecFactWriter writer(conn, copy, spec, layout, spec.facts.at(0), {});
+    auto write = [&](const std::vector<std::string>& ids) {
+        spec::SpecBatch batch;
+        for (const auto& id : ids) {
+            spec::SpecRow row;
+            row.values.resize(layout.size());
+            row.values[layout.at("id")] = batch.text(id);
+            row.values[layout.at("at")] = std::int64_t{1767225600123456};
+            batch.rows.push_back(std::move(row));
+        }
+        std::vector<bool> inserted;
+        conn.exec(kBeginReadCommitted);
+        writer.write(batch, 0, batch.rows.size(), {}, inserted);
+        conn.exec("COMMIT");
+        return inserted;
+    };
+    write({"held"});
+    EXPECT_EQ(write({"x", "X", "HELD", "y"}), (std::vector<bool>{true, false, false, true}));
+    PgResult r = conn.exec("SELECT id FROM fact_tag ORDER BY id COLLATE \"C\"");
+    ASSERT_EQ(PQntuples(r.get()), 3);
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "held");
+    EXPECT_STREQ(PQgetvalue(r.get(), 1, 0), "x");
+    EXPECT_STREQ(PQgetvalue(r.get(), 2, 0), "y");
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres
