@@ -57,8 +57,8 @@ PgConnection::PgConnection(const PgSettings& settings, const std::atomic<bool>* 
     const std::string timeout = std::to_string(statement_timeout_.count());
     exec("SET statement_timeout = " + timeout + "; SET idle_in_transaction_session_timeout = " + timeout);
     // No JIT: the planner estimates the batch statements from statistics-less staging tables and
-    // unnested arrays, and past jit_above_cost (a session lock joining 2,500 islands to a large
-    // window table) compiling took 150-240 ms of a 250 ms statement that runs in 15 ms
+    // unnested arrays, and past jit_above_cost (a session lock joining 2,500 islands to its
+    // window table) compiling took 150-240 ms of a 250 ms statement whose plan ran in 15 ms
     // (auto_explain, bench/results.md "JIT off"). PostgreSQL 11 brought the setting.
     if (PQserverVersion(conn_.get()) >= 110000) exec("SET jit = off");
     if (PQsetnonblocking(conn_.get(), 1) != 0) throw PgError("cannot make the Postgres connection non-blocking", "08000", true);
