@@ -14,7 +14,10 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <functional>
+#include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <iterator>
 
 namespace starstream::daemon::postgres {
@@ -134,7 +137,13 @@ bool SpecFactWriter::new_rows_in_binary(const spec::SpecBatch& batch, std::size_
                                         const std::vector<std::vector<std::int64_t>>& keys, std::vector<bool>& inserted) {
     if (!key_binary_) return false;
     copy_.reset();
-    std::unordered_set<std::string> seen;
+    // The keys already staged, as [offset, offset + size) of the stream: the bytes are compared
+    // where they were encoded, with no copy per record (offsets stay valid as the stream grows).
+    using Staged = std::pair<std::size_t, std::size_t>;
+    auto bytes = [this](const Staged& k) { return copy_.since(k.first).substr(0, k.second); };
+    auto hash = [&bytes](const Staged& k) { return std::hash<std::string_view>{}(bytes(k)); };
+    auto equal = [&bytes](const Staged& a, const Staged& b) { return bytes(a) == bytes(b); };
+    std::unordered_set<Staged, decltype(hash), decltype(equal)> seen(2 * (end - begin), hash, equal);
     for (std::size_t r = begin; r < end; ++r) {
         const std::size_t row = copy_.size();
         copy_.begin_row(static_cast<std::int16_t>(1 + key_.size()));
@@ -142,7 +151,7 @@ bool SpecFactWriter::new_rows_in_binary(const spec::SpecBatch& batch, std::size_
         const std::size_t key = copy_.size();
         for (const std::size_t k : key_)
             if (!encode(columns_[k], batch.rows[r], r - begin, keys)) return false;
-        if (seen.emplace(copy_.since(key)).second) inserted[r] = true;
+        if (seen.insert({key, copy_.size() - key}).second) inserted[r] = true;
         else copy_.drop_row(row);
     }
     if (copy_.rows() == 0) return true;

@@ -12,13 +12,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <tuple>
 
 namespace starstream::daemon::postgres {
 
 using spec::input_view;
-using spec::input_text;
 
 namespace {
 
@@ -246,6 +246,25 @@ private:
     }
 };
 
+/// Appends `part` to a key: its 4-byte length, then its bytes (so that no part's bytes can be
+/// read as another split of the same key).
+void append_part(std::string& key, std::string_view part) {
+    const auto n = static_cast<std::uint32_t>(part.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
+}
+
+/// A key's parts, as append_part wrote them.
+std::vector<std::string_view> key_parts(std::string_view key) {
+    std::vector<std::string_view> parts;
+    while (!key.empty()) {
+        std::uint32_t n = 0;
+        std::memcpy(&n, key.data(), sizeof n);
+        parts.push_back(key.substr(sizeof n, n));
+        key.remove_prefix(sizeof n + n);
+    }
+    return parts;
+}
+
 }  // namespace
 
 std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
@@ -300,29 +319,30 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
 }
 
 std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin,
-                                                                   const std::vector<std::vector<std::int64_t>>& keys) const {
+                                                                   const std::vector<std::vector<std::int64_t>>& keys, std::string& key_text) const {
     const spec::SpecRow& row = batch.rows[r];
-    Admitted out{{}, row.event_time_us, r};
+    const std::size_t at = key_text.size();
+    std::string buffer;
     // A record without its session key or a group key is in no session, as it is in no fixed
     // window; runnable_problem makes them required fields.
-    auto key = input_text(row.values[key_.index], key_.type);
-    if (!key) return std::nullopt;
-    out.key.push_back(std::move(*key));
-    for (const auto& g : groups_) {
-        if (!g.dimension) {
-            auto v = input_text(row.values[g.index], g.type);
-            if (!v) return std::nullopt;
-            out.key.push_back(std::move(*v));
-        } else if (const std::int64_t k = keys[g.index][r - begin]; k != INT64_MIN) {
-            out.key.push_back(std::to_string(k));
-        } else {
-            return std::nullopt;
+    auto part = [&](const Input& in) {
+        if (in.dimension) {
+            const std::int64_t k = keys[in.index][r - begin];
+            if (k == INT64_MIN) return false;
+            return append_part(key_text, fmt::format_int(k).str()), true;
         }
+        const auto v = input_view(row.values[in.index], in.type, buffer);
+        return v && (append_part(key_text, *v), true);
+    };
+    if (!part(key_) || !std::all_of(groups_.begin(), groups_.end(), part)) {
+        key_text.resize(at);
+        return std::nullopt;
     }
-    return out;
+    return Admitted{at, static_cast<std::uint32_t>(key_text.size() - at), row.event_time_us, r};
 }
 
-void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island) {
+void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const std::vector<std::string_view>& key, const Admitted* first,
+                                     const Admitted* last, std::int32_t island) {
     // The island's part, summed here where that needs no type (count, any), and one value per row
     // where PostgreSQL must add or compare them (staged_per_value): a first (last) only its
     // candidates, the values of its records at the earliest (latest) time among those passing the
@@ -362,7 +382,7 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const Admitte
     for (std::size_t j = 0; j < rows; ++j) {
         copy_.begin_row(columns);
         copy_.int4(island);
-        for (const auto& part : first->key) copy_.text(part);
+        for (const auto part : key) copy_.text(part);
         copy_.timestamptz_us(first->t), copy_.timestamptz_us((last - 1)->t);
         for (std::size_t i = 0; i < n; ++i) {
             const Aggregate& a = aggregates_[i];
@@ -388,6 +408,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     copy_.reset();
     SpecLateEvents late_events;
     std::vector<Admitted> admitted;
+    std::string key_text;
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
         if (!counted[r] || !filters_.passes(where_, row)) continue;
@@ -402,23 +423,30 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
                 continue;
             }
         }
-        if (auto record = admit(batch, r, begin, keys)) admitted.push_back(std::move(*record));
+        if (auto record = admit(batch, r, begin, keys, key_text)) admitted.push_back(*record);
     }
     late_events.insert(conn_);  // through the staging table SpecWindowWriter made (SpecLateEvents::create_staging)
     if (admitted.empty()) return {table_};
     // The batch's islands: per session key and group (as text), its records by time, a new one
     // wherever a record is not within the gap of the one before. Keys equal as their type but
     // not as text ("1.0", "1") make islands of their own, which step 4 merges as it merges
-    // stored sessions: an island only needs to be part of one session.
-    std::sort(admitted.begin(), admitted.end(), [](const Admitted& a, const Admitted& b) { return std::tie(a.key, a.t, a.r) < std::tie(b.key, b.t, b.r); });
+    // stored sessions: an island only needs to be part of one session. Only equal keys need to
+    // be adjacent (the lock statement orders what it locks itself), so the encoded bytes sort.
+    auto key_of = [&key_text](const Admitted& a) { return std::string_view(key_text).substr(a.key_at, a.key_size); };
+    std::sort(admitted.begin(), admitted.end(), [&](const Admitted& a, const Admitted& b) {
+        const int c = key_of(a).compare(key_of(b));
+        return c != 0 ? c < 0 : std::tie(a.t, a.r) < std::tie(b.t, b.r);
+    });
     std::vector<std::vector<std::string>> island_keys(1 + groups_.size());
     std::vector<std::string> lows, highs;
     std::int32_t island = 0;
     for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++, ++island) {
-        while (e < admitted.size() && admitted[e].key == admitted[b].key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
-        for (std::size_t k = 0; k < admitted[b].key.size(); ++k) island_keys[k].push_back(admitted[b].key[k]);
+        const std::string_view key = key_of(admitted[b]);
+        while (e < admitted.size() && key_of(admitted[e]) == key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
+        const std::vector<std::string_view> parts = key_parts(key);
+        for (std::size_t k = 0; k < parts.size(); ++k) island_keys[k].emplace_back(parts[k]);
         lows.push_back(std::to_string(admitted[b].t)), highs.push_back(std::to_string(admitted[e - 1].t));
-        stage_island(batch, &admitted[b], &admitted[b] + (e - b), island);
+        stage_island(batch, parts, &admitted[b], &admitted[b] + (e - b), island);
     }
     conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
     std::vector<std::string> params;

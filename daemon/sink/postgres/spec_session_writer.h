@@ -62,6 +62,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace starstream::daemon::postgres {
@@ -106,17 +107,24 @@ public:
     };
 
 private:
-    /// A record admitted into the sessions: its session key and group values (input syntax), event time and row.
+    /// A record admitted into the sessions: its session key and group values (input syntax), as
+    /// the bytes [key_at, key_at + key_size) of the batch's key text (admit), its event time and row.
     struct Admitted {
-        std::vector<std::string> key;
+        std::size_t key_at = 0;
+        std::uint32_t key_size = 0;
         std::int64_t t = 0;
         std::size_t r = 0;
     };
-    /// Row r's session key and group values; nullopt when one has no value (in no session).
-    std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys) const;
-    /// Stages the part of the batch's island `island`, its admitted records [first, last) sorted
-    /// by time (step 2): one row, or one per value of its longest per-value aggregate.
-    void stage_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last, std::int32_t island);
+    /// Row r's session key and group values, appended to `key_text` each after its 4-byte length
+    /// (one buffer for the batch: no allocation per record); nullopt, and `key_text` as it was,
+    /// when one has no value (in no session).
+    std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys,
+                                  std::string& key_text) const;
+    /// Stages the part of the batch's island `island`, whose key parts are `key` (admit's, split),
+    /// its admitted records [first, last) sorted by time (step 2): one row, or one per value of
+    /// its longest per-value aggregate.
+    void stage_island(const spec::SpecBatch& batch, const std::vector<std::string_view>& key, const Admitted* first, const Admitted* last,
+                      std::int32_t island);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
