@@ -321,7 +321,8 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         t->staged_fields = 2 + t->groups.size() + t->aggregates.size() +
                            std::count_if(t->aggregates.begin(), t->aggregates.end(), [](const auto& a) { return first_or_last(a.function); });
         conn_.exec(fmt::format("CREATE TEMP TABLE {} (window_start timestamptz, window_end timestamptz{}{}) ON COMMIT DELETE ROWS", t->stage_table,
-                               each(t->groups, [](const auto&, std::size_t i) { return fmt::format(", g{} text", i); }, ""),
+                               // A dimension's surrogate key is staged as bigint (no text round trip), other groups as text.
+                               each(t->groups, [](const auto& g, std::size_t i) { return fmt::format(", g{} {}", i, g.dimension ? "bigint" : "text"); }, ""),
                                each(t->aggregates, [](const auto& a, std::size_t i) {
                                    return fmt::format(", a{0} text{1}", i, first_or_last(a.function) ? fmt::format(", ft{} timestamptz", i) : "");
                                }, "")));
@@ -391,7 +392,7 @@ void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at,
     for (const auto& g : t.groups) {
         if (g.dimension) {
             const std::int64_t key = keys[g.index][at];
-            key == INT64_MIN ? copy_.null() : copy_.text(std::to_string(key));
+            key == INT64_MIN ? copy_.null() : copy_.int8(key);
         } else if (auto v = input_view(row.values[g.index], g.type, buffer)) {
             copy_.text(*v);
         } else {
