@@ -1,7 +1,9 @@
 // A spec record's values as text in PostgreSQL's input syntax: what a surrogate key hashes
-// (member_keys.h, on the poll thread) and what the sink stages, as spec pipelines stage every
-// value as text and cast it in SQL to its column's type, so a value Postgres refuses is a data
-// error pinned to its record (bisection), and one staging path serves every type.
+// (member_keys.h, on the poll thread) and what the sink stages, as spec pipelines stage their
+// values as text and cast them in SQL to their column's type, so a value Postgres refuses is a
+// data error pinned to its record (bisection), and one staging path serves every type. (Values
+// whose binary form cannot be refused skip the text: surrogate keys, and fact columns that
+// encode exactly, spec_fact_writer.h.)
 // Pure; any thread.
 #pragma once
 
