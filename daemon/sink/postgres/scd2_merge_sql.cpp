@@ -1,5 +1,7 @@
 #include "sink/postgres/scd2_merge_sql.h"
 
+#include "sink/postgres/temp_table_name.h"
+
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -290,10 +292,10 @@ CREATE TABLE IF NOT EXISTS {obs} (
 )SQL";
 
 Template template_for(const Scd2Dimension& d) {
-    const std::string temp = "scd2_" + d.table + "_";
+    auto temp = [&d](const char* role) { return temp_table_name("scd2_", d.table, role); };
     return Template(d, {{"dim", d.table}, {"obs", d.observation_table()}, {"seq", d.key_sequence()}, {"sk", d.surrogate_key},
-                        {"in", temp + "in"}, {"input", temp + "input"}, {"new", temp + "new"}, {"override", temp + "override"},
-                        {"span", temp + "span"}, {"piece", temp + "piece"}, {"run", temp + "run"},
+                        {"in", temp("in")}, {"input", temp("input")}, {"new", temp("new")}, {"override", temp("override")},
+                        {"span", temp("span")}, {"piece", temp("piece")}, {"run", temp("run")},
                         {"k text", each(d.natural_key, ", ", [](auto& c) { return c.name + " text"; })},
                         {"a text", each(d.attributes, ", ", [](auto& c) { return c.name + " text"; })}});
 }

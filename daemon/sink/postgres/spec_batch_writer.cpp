@@ -8,6 +8,7 @@
 #include "sink/postgres/spec_fact_writer.h"
 #include "spec/value_text.h"
 #include "sink/postgres/spec_window_writer.h"
+#include "sink/postgres/temp_table_name.h"
 #include "sink/postgres/unique_keys.h"
 #include "sink/postgres/window_lock.h"
 #include "spec/enricher_catalog.h"
@@ -233,7 +234,7 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
     dim->key = project(layout_, spec, d.key);
     dim->attributes = project(layout_, spec, d.attributes);
     dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
-    dim->stage_table = "stage_spec_" + d.table;
+    dim->stage_table = temp_table_name("stage_spec_", d.table);
     const bool respellable = std::any_of(dim->key.begin(), dim->key.end(), [](const Projected& c) { return spec::has_several_spellings(c.type); });
     if (respellable && !dim->key_is_surrogate && d.policy != spec::DimensionPolicy::scd2) {
         // MemberKeys hashes one spelling of such a value, but a row stored under another key stays

@@ -4,6 +4,7 @@
 #include "spec/uuid_text.h"
 #include "sink/postgres/held_keys.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "spec/table_schema.h"
 
@@ -26,7 +27,7 @@ using spec::input_view;
 
 SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                                const spec::FactSpec& f, const std::vector<std::string>& dimensions)
-    : conn_(conn), copy_(copy), table_(f.table), stage_table_("stage_spec_" + f.table) {
+    : conn_(conn), copy_(copy), table_(f.table), stage_table_(temp_table_name("stage_spec_", f.table)) {
     for (const auto& d : f.dimensions) {
         const auto at = std::find(dimensions.begin(), dimensions.end(), d);
         if (at != dimensions.end()) columns_.push_back({spec::surrogate_key_column(d), "bigint", static_cast<std::size_t>(at - dimensions.begin()), true});

@@ -1,9 +1,16 @@
 #include "sink/postgres/spec_late_events.h"
 
+#include "sink/postgres/temp_table_name.h"
+
 namespace starstream::daemon::postgres {
 
+namespace {
+/// No table's role: "stage_spec_$late_event", which no spec table's stage can be (temp_table_name.h).
+const std::string kStage = temp_table_name("stage_spec_", "", "late_event");
+}  // namespace
+
 void SpecLateEvents::create_staging(PgConnection& conn) {
-    conn.exec("CREATE TEMP TABLE stage_spec_late_event (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
+    conn.exec("CREATE TEMP TABLE " + kStage + " (LIKE starstream.late_event) ON COMMIT DELETE ROWS");
 }
 
 void SpecLateEvents::add(const std::string& table, const spec::SpecBatch& batch, const spec::SpecRow& row, const engine::Window& target,
@@ -18,8 +25,8 @@ void SpecLateEvents::add(const std::string& table, const spec::SpecBatch& batch,
 void SpecLateEvents::insert(PgConnection& conn) {
     if (staged_ == 0) return;
     // The staging table holds what earlier tables of this batch staged too: ON CONFLICT skips them.
-    conn.copy_in("COPY stage_spec_late_event FROM STDIN (FORMAT binary)", rows_.finish());
-    conn.exec("INSERT INTO starstream.late_event SELECT * FROM stage_spec_late_event ON CONFLICT DO NOTHING");
+    conn.copy_in("COPY " + kStage + " FROM STDIN (FORMAT binary)", rows_.finish());
+    conn.exec("INSERT INTO starstream.late_event SELECT * FROM " + kStage + " ON CONFLICT DO NOTHING");
 }
 
 }  // namespace starstream::daemon::postgres

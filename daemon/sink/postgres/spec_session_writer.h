@@ -135,7 +135,7 @@ private:
     std::size_t where_;  ///< the table's filter's number
     std::vector<Input> groups_;
     std::vector<Aggregate> aggregates_;
-    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>_met and locked
+    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>$met and locked
     std::string merge_sql_;  ///< step 4
 };
 

@@ -5,6 +5,7 @@
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
+#include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "sink/postgres/batch_writer.h"
 #include "sink/postgres/window_lock.h"
@@ -295,7 +296,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         }
         auto t = std::make_unique<Table>();
         t->name = w.table;
-        t->stage_table = "stage_spec_" + w.table;
+        t->stage_table = temp_table_name("stage_spec_", w.table);
         t->spec = {window_spec(w), late_policy(w.late), w.allowed_lateness_us};
         t->cumulative = w.kind == spec::WindowKind::cumulative;
         t->global = w.kind == spec::WindowKind::global;
