@@ -5,7 +5,9 @@
 #pragma once
 
 #include "local_postgres_server.h"
+#include "sink/postgres/migrator.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/spec_migrator.h"
 #include "spec/table_schema.h"
 
 #include <memory>
@@ -21,6 +23,13 @@ inline std::unique_ptr<daemon::postgres::PgConnection> spec_database(const std::
     for (const auto& t : daemon::spec::table_schemas(spec))
         for (const auto& statement : daemon::postgres::create_table(t)) conn->exec(statement.sql);
     return conn;
+}
+
+/// Migrates `conn`'s database as the daemon does: sql/migrations, then `spec`'s own migrations
+/// (spec_migrator.h). Errors: PgError, std::runtime_error from the migrators.
+inline void migrate_as_the_daemon(daemon::postgres::PgConnection& conn, const daemon::spec::PipelineSpec& spec) {
+    daemon::postgres::apply_migrations(conn, daemon::postgres::read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
+    daemon::postgres::apply_spec_migrations(conn, {spec});
 }
 
 }  // namespace starstream::test

@@ -5,10 +5,9 @@
 #include "sink/postgres/spec_batch_writer.h"
 
 #include "local_postgres_server.h"
+#include "spec_database.h"
 #include "pipeline/surrogate_key.h"
-#include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_migrator.h"
 #include "spec/spec_reader.h"
 
 #include <gtest/gtest.h>
@@ -50,8 +49,7 @@ protected:
             database += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : '_';
         settings_.dsn = test::LocalPostgresServer::shared().create_database(database.substr(0, 60));
         PgConnection conn(settings_);
-        apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-        apply_spec_migrations(conn, {spec_});
+        test::migrate_as_the_daemon(conn, spec_);
         reader_ = std::make_unique<PgConnection>(settings_);
         writer_ = std::make_unique<SpecBatchWriter>(settings_, spec_, std::vector<spec::PipelineSpec>{spec_}, "one");
     }

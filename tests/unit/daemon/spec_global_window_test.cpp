@@ -8,9 +8,8 @@
 
 #include "keyed_rows.h"
 #include "local_postgres_server.h"
-#include "sink/postgres/migrator.h"
+#include "spec_database.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_migrator.h"
 #include "sink/postgres/window_lock.h"  // kBeginReadCommitted
 #include "spec/enricher_runtime.h"
 #include "spec/spec_reader.h"
@@ -162,8 +161,7 @@ protected:
     void SetUp() override {
         settings_.dsn = test::LocalPostgresServer::shared().create_database("spec_global_window");
         PgConnection conn(settings_);
-        apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-        apply_spec_migrations(conn, {spec_});
+        test::migrate_as_the_daemon(conn, spec_);
         for (auto& i : instances_) {
             i.conn = std::make_unique<PgConnection>(settings_);
             i.conn->exec("SET TIME ZONE 'UTC'");

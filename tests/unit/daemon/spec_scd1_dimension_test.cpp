@@ -9,9 +9,8 @@
 
 #include "keyed_rows.h"
 #include "local_postgres_server.h"
-#include "sink/postgres/migrator.h"
+#include "spec_database.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_migrator.h"
 #include "spec/spec_reader.h"
 
 #include <gtest/gtest.h>
@@ -93,8 +92,7 @@ protected:
         database = "scd1_" + database.substr(0, 50);
         settings_.dsn = test::LocalPostgresServer::shared().create_database(database);
         PgConnection conn(settings_);
-        apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-        apply_spec_migrations(conn, {spec_});
+        test::migrate_as_the_daemon(conn, spec_);
         // A label collation whose order is not byte order ("a" < "B"), as a database's default
         // may be: the merge must compare bytes whatever the column's collation.
         conn.exec("ALTER TABLE dim_item ALTER COLUMN label TYPE text COLLATE \"und-x-icu\"");

@@ -7,9 +7,8 @@
 #include "sink/postgres/spec_batch_writer.h"
 
 #include "local_postgres_server.h"
-#include "sink/postgres/migrator.h"
+#include "spec_database.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_migrator.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/spec_reader.h"
 
@@ -61,8 +60,7 @@ protected:
     void SetUp() override {
         settings_.dsn = test::LocalPostgresServer::shared().create_database("stage_names");
         PgConnection conn(settings_);
-        apply_migrations(conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-        apply_spec_migrations(conn, {spec_});
+        test::migrate_as_the_daemon(conn, spec_);
         reader_ = std::make_unique<PgConnection>(settings_);
     }
 
