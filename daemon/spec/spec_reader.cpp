@@ -443,6 +443,10 @@ private:
                                                        {"scd2", DimensionPolicy::scd2},
                                                        {"earliest", DimensionPolicy::earliest}});
             if (d.policy == DimensionPolicy::scd2 && d.attributes.empty()) c.fail("an SCD type 2 dimension needs attributes whose changes make versions");
+            // PostgreSQL cuts names at 63 bytes without an error: two long dimensions (or one of
+            // 63 bytes and its own table) would share one observation table.
+            if (d.policy == DimensionPolicy::scd2 && !is_sql_name(scd2_observation_table(table)))
+                c.fail("the observation table '" + scd2_observation_table(table) + "' of this SCD type 2 dimension would be longer than 63 bytes: shorten the dimension's name");
             // A single key column named like the surrogate key is that key (dim_date's date_key).
             std::set<std::string> reserved = {"valid_from", "valid_to", "is_current"};
             if (!(d.key.size() == 1 && d.key[0].name == surrogate_key_column(table))) reserved.insert(surrogate_key_column(table));

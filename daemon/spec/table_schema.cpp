@@ -162,6 +162,8 @@ TableSchema window_schema(const PipelineSpec& spec, const WindowTableSpec& w) {
 
 }  // namespace
 
+std::string scd2_observation_table(const std::string& dimension) { return dimension + "_observation"; }
+
 std::string distinct_member_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_members"; }
 
 std::string mode_count_table(const WindowTableSpec& w, const AggregateSpec& a) { return w.table + "_" + a.column + "_counts"; }

@@ -63,6 +63,10 @@ struct TableSchema {
 /// Every table of `spec`, in the order of PipelineSpec::tables().
 std::vector<TableSchema> table_schemas(const PipelineSpec& spec);
 
+/// An SCD type 2 dimension's observation table (scd2_merge.h: every observation of its natural
+/// key, the versions' source): "<dimension>_observation".
+std::string scd2_observation_table(const std::string& dimension);
+
 /// The table keeping the distinct values a count_distinct aggregate has counted, per window and
 /// group (what makes the count exact across batches and instances): "<window table>_<column>_members".
 std::string distinct_member_table(const WindowTableSpec& window, const AggregateSpec& aggregate);

@@ -70,6 +70,7 @@
 #pragma once
 
 #include "sink/postgres/pg_connection.h"
+#include "spec/table_schema.h"
 
 #include <cstdint>
 #include <optional>
@@ -100,7 +101,7 @@ struct Scd2Dimension {
     std::vector<Scd2Column> attributes;  ///< at least one
     std::vector<Scd2FactLink> facts;
 
-    std::string observation_table() const { return table + "_observation"; }
+    std::string observation_table() const { return spec::scd2_observation_table(table); }
     std::string key_sequence() const { return table + "_" + surrogate_key + "_seq"; }
 };
 

@@ -292,7 +292,7 @@ CREATE TABLE IF NOT EXISTS {obs} (
 )SQL";
 
 Template template_for(const Scd2Dimension& d) {
-    auto temp = [&d](const char* role) { return temp_table_name("scd2_", d.table, role); };
+    auto temp = [&d](const char* role) { return temp_table_name("scd2", d.table, role); };
     return Template(d, {{"dim", d.table}, {"obs", d.observation_table()}, {"seq", d.key_sequence()}, {"sk", d.surrogate_key},
                         {"in", temp("in")}, {"input", temp("input")}, {"new", temp("new")}, {"override", temp("override")},
                         {"span", temp("span")}, {"piece", temp("piece")}, {"run", temp("run")},

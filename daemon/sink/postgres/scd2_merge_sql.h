@@ -3,7 +3,7 @@
 // trip (each sees what the previous ones wrote; under READ COMMITTED each takes a new snapshot,
 // so the reads after the lock statement see what the lock's previous holder committed).
 //
-// Temp tables (session-local, named scd2_<dim>$<role> by temp_table_name.h, emptied before each merge):
+// Temp tables (session-local, named scd2$<n>$<dim>$<role> by temp_table_name.h, emptied before each merge):
 //   in        the COPY target: scd2_ord int, natural key text..., scd2_obs bool, attributes
 //             text..., scd2_at timestamptz (the event time)
 //   input     the same, typed (a value that does not parse fails here: a data error)

@@ -234,7 +234,7 @@ std::unique_ptr<SpecBatchWriter::Dimension> SpecBatchWriter::make_dimension(cons
     dim->key = project(layout_, spec, d.key);
     dim->attributes = project(layout_, spec, d.attributes);
     dim->key_is_surrogate = d.key.size() == 1 && d.key[0].name == dim->surrogate_key;
-    dim->stage_table = temp_table_name("stage_spec_", d.table);
+    dim->stage_table = temp_table_name("stage_spec", d.table);
     const bool respellable = std::any_of(dim->key.begin(), dim->key.end(), [](const Projected& c) { return spec::has_several_spellings(c.type); });
     if (respellable && !dim->key_is_surrogate && d.policy != spec::DimensionPolicy::scd2) {
         // MemberKeys hashes one spelling of such a value, but a row stored under another key stays

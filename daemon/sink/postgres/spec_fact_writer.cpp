@@ -27,7 +27,7 @@ using spec::input_view;
 
 SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
                                const spec::FactSpec& f, const std::vector<std::string>& dimensions)
-    : conn_(conn), copy_(copy), table_(f.table), stage_table_(temp_table_name("stage_spec_", f.table)) {
+    : conn_(conn), copy_(copy), table_(f.table), stage_table_(temp_table_name("stage_spec", f.table)) {
     for (const auto& d : f.dimensions) {
         const auto at = std::find(dimensions.begin(), dimensions.end(), d);
         if (at != dimensions.end()) columns_.push_back({spec::surrogate_key_column(d), "bigint", static_cast<std::size_t>(at - dimensions.begin()), true});

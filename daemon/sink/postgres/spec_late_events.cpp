@@ -5,8 +5,8 @@
 namespace starstream::daemon::postgres {
 
 namespace {
-/// No table's role: "stage_spec_$late_event", which no spec table's stage can be (temp_table_name.h).
-const std::string kStage = temp_table_name("stage_spec_", "", "late_event");
+/// One per process, shared by every spec table (temp_table_name.h: "stage_spec$<n>$late_event").
+const std::string kStage = temp_table_name("stage_spec", "", "late_event");
 }  // namespace
 
 void SpecLateEvents::create_staging(PgConnection& conn) {

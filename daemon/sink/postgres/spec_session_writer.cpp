@@ -291,7 +291,7 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
       filters_(filters),
       where_(filters.number(w.where)) {
     SessionSql sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, fmt::format("interval '{} microseconds'", w.gap_us),
-                   key_.type, {}, {}, {}, temp_table_name("stage_spec_", w.table), temp_table_name("stage_spec_", w.table, "met")};
+                   key_.type, {}, {}, {}, temp_table_name("stage_spec", w.table), temp_table_name("stage_spec", w.table, "met")};
     for (const auto& g : w.group_by) {
         const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
         if (dim != dimensions.end())

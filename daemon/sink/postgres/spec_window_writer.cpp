@@ -296,7 +296,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         }
         auto t = std::make_unique<Table>();
         t->name = w.table;
-        t->stage_table = temp_table_name("stage_spec_", w.table);
+        t->stage_table = temp_table_name("stage_spec", w.table);
         t->spec = {window_spec(w), late_policy(w.late), w.allowed_lateness_us};
         t->cumulative = w.kind == spec::WindowKind::cumulative;
         t->global = w.kind == spec::WindowKind::global;

@@ -2,15 +2,18 @@
 
 #include <fmt/format.h>
 
-#include <functional>
+#include <atomic>
+#include <cstdint>
 
 namespace starstream::daemon::postgres {
 
 std::string temp_table_name(std::string_view prefix, std::string_view table, std::string_view role) {
-    std::string name = fmt::format("{}{}{}{}", prefix, table, role.empty() ? "" : "$", role);
-    if (name.size() <= kMaxIdentifierBytes) return name;
-    const std::size_t hash = std::hash<std::string>{}(name);
-    return fmt::format("{}${:016x}", std::string_view(name).substr(0, kMaxIdentifierBytes - 17), hash);
+    static std::atomic<std::uint64_t> next{1};
+    std::string name = fmt::format("{}${}", prefix, next++);
+    for (const std::string_view part : {table, role})
+        if (!part.empty()) name.append("$").append(part);
+    if (name.size() > kMaxIdentifierBytes) name.resize(kMaxIdentifierBytes);
+    return name;
 }
 
 }  // namespace starstream::daemon::postgres

@@ -181,6 +181,13 @@ TEST(PipelineSpec, HostileInputs) {
     // PostgreSQL would cut a count_distinct's side table name (<table>_<column>_members) at 63 bytes.
     const std::string long_table = "win_" + std::string(46, 'r');
     expect_error(with("  win_revenue:", "  " + long_table + ":"), 17, "windows." + long_table, "side table '" + long_table + "_buyers_members'");
+    // ... and an SCD type 2 dimension's observation table (<dimension>_observation).
+    const std::string long_dimension = "dim_" + std::string(48, 'u');
+    expect_error(with("  dim_user: {key: [user_id]}", "  " + long_dimension + ": {key: [user_id], attributes: [price], policy: scd2}"), 12,
+                 "dimensions." + long_dimension, "observation table '" + long_dimension + "_observation'");
+    EXPECT_NO_THROW(parse_pipeline_spec(with("  dim_user: {key: [user_id]}", "  dim_user: {key: [user_id], attributes: [price], policy: scd2}\n  " +
+                                                 long_dimension.substr(1) + ": {key: [user_id], attributes: [price], policy: scd2}"),
+                                        "lab.yaml"));  // 51 bytes: its observation table is 63
     expect_error(with("where: {user_id: [user_1, user_2]}", "where: {user_id: []}"), 19, "windows.win_revenue.aggregates.big.where.user_id", "empty list");
     expect_error(with("input: at}", "input: user_id}"), 10, "enrichers.calendar.input", "takes a timestamp field");
     expect_error(with("  event_id: {pointer", "  ? [a, b]\n  : 1\n  event_id: {pointer"), 4, "fields", "plain name");

@@ -1,9 +1,10 @@
 // Spec table names whose staging tables used to share a name, against a real PostgreSQL: a fact
 // named late_event (the late records' staging table was stage_spec_late_event), a session table t
-// beside a table t_met (t's met sessions were staged in stage_spec_t_met), and two window tables
+// beside a table t_met (t's met sessions were staged in stage_spec_t_met), two window tables
 // whose names differ only after their 52nd byte (stage_spec_<name> was cut at 63 bytes, so both
-// staged into one table). Every table must receive exactly its own rows; before
-// temp_table_name.h the writer could not even be constructed ("already exists").
+// staged into one table), and a table named as another's stage (stage_spec_win_sessions: the temp
+// stage hid it). Every table must receive exactly its own rows; before temp_table_name.h the
+// writer could not even be constructed ("already exists").
 #include "sink/postgres/spec_batch_writer.h"
 
 #include "local_postgres_server.h"
@@ -40,19 +41,20 @@ windows:
   )yaml" + kLongB + R"yaml(: {tumbling: 1m, group_by: [user], aggregates: {views: count}, where: {user: u1}}
   win_sessions: {session: {gap: 10m, key: user}, aggregates: {records: count}}
   win_sessions_met: {tumbling: 1h, group_by: [user], aggregates: {views: count}}
+  stage_spec_win_sessions: {tumbling: 1h, group_by: [user], aggregates: {views: count}}
 )yaml";
 
-TEST(TempTableNameTest, NamesStayUniqueAndWithinPostgresLimit) {
-    EXPECT_EQ(temp_table_name("stage_spec_", "fact_event"), "stage_spec_fact_event");
-    EXPECT_EQ(temp_table_name("stage_spec_", "win_sessions", "met"), "stage_spec_win_sessions$met");
+TEST(TempTableNameTest, NamesAreUniqueWithinPostgresLimitAndNeverASpecTablesName) {
     std::set<std::string> names;
-    for (const auto& table : {kLongA, kLongB, std::string("win_sessions"), std::string("win_sessions_met"), std::string("late_event")})
-        for (const char* role : {"", "met", "in", "input", "override"}) {
-            const std::string name = temp_table_name("stage_spec_", table, role);
-            EXPECT_LE(name.size(), kMaxIdentifierBytes) << name;
-            EXPECT_TRUE(names.insert(name).second) << name << " twice";
-        }
-    EXPECT_TRUE(names.insert(temp_table_name("stage_spec_", "", "late_event")).second);
+    for (int round = 0; round < 2; ++round)  // the same table and role again: another table
+        for (const auto& table : {kLongA, kLongB, std::string("win_sessions"), std::string("win_sessions_met"), std::string("late_event"), std::string()})
+            for (const char* role : {"", "met", "in", "input", "override"}) {
+                const std::string name = temp_table_name("stage_spec", table, role);
+                EXPECT_LE(name.size(), kMaxIdentifierBytes) << name;
+                EXPECT_EQ(name.rfind("stage_spec$", 0), 0U) << name;
+                EXPECT_EQ(name.find("$$"), std::string::npos) << name;  // no dollar-quote delimiter
+                EXPECT_TRUE(names.insert(name).second) << name << " twice";
+            }
 }
 
 class SpecStageNamesTest : public ::testing::Test {
@@ -102,6 +104,7 @@ TEST_F(SpecStageNamesTest, EveryTableGetsItsOwnRows) {
     EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(views) FROM " + kLongB), "3 3");  // u1 only
     EXPECT_EQ(scalar("SELECT string_agg(\"user\" || ':' || records, ' ' ORDER BY \"user\") FROM win_sessions"), "u1:3 u2:1");
     EXPECT_EQ(scalar("SELECT string_agg(\"user\" || ':' || views, ' ' ORDER BY \"user\") FROM win_sessions_met"), "u1:3 u2:1");
+    EXPECT_EQ(scalar("SELECT string_agg(\"user\" || ':' || views, ' ' ORDER BY \"user\") FROM stage_spec_win_sessions"), "u1:3 u2:1");
 }
 
 }  // namespace
