@@ -18,7 +18,7 @@ engine::TableRows upserted_rows(std::string table, const PgResult& returned) {
 BatchLedger::BatchLedger(PgConnection& conn, BinaryCopyWriter& copy, std::string instance_id)
     : conn_(conn), copy_(copy), instance_id_(std::move(instance_id)) {
     // Lives for the session and empties itself at each COMMIT or ROLLBACK.
-    conn_.exec("CREATE TEMP TABLE stage_dead_letter (LIKE starstream.dead_letter) ON COMMIT DELETE ROWS");
+    conn_.exec("CREATE TEMP TABLE " + stage_table_ + " (LIKE starstream.dead_letter) ON COMMIT DELETE ROWS");
 }
 
 std::int64_t BatchLedger::next_batch_id() {
@@ -60,9 +60,9 @@ engine::TableRows BatchLedger::copy_dead_letters(const engine::MicroBatch& batch
     }
     // Through staging with ON CONFLICT: after an operator rewinds a partition (README,
     // "Reset a consumer position"), its messages are read again and must not fail the batch.
-    conn_.copy_in("COPY stage_dead_letter (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id, sqlstate) FROM STDIN (FORMAT binary)",
+    conn_.copy_in("COPY " + stage_table_ + " (topic, partition, \"offset\", reason, payload, kafka_timestamp, batch_id, sqlstate) FROM STDIN (FORMAT binary)",
                    copy_.finish());
-    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.dead_letter SELECT * FROM stage_dead_letter ON CONFLICT DO NOTHING"));
+    const std::int64_t inserted = affected_rows(conn_.exec("INSERT INTO starstream.dead_letter SELECT * FROM " + stage_table_ + " ON CONFLICT DO NOTHING"));
     return {"dead_letter", inserted, 0, static_cast<std::int64_t>(batch.dead_letters.size()) - inserted};
 }
 

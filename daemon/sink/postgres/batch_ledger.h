@@ -10,6 +10,7 @@
 #include "driver/batch_sink.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
+#include "sink/postgres/temp_table_name.h"
 
 #include <cstdint>
 #include <set>
@@ -72,6 +73,9 @@ private:
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
     std::string instance_id_;
+    /// The dead letters' staging table: "stage$<n>$dead_letter" (temp_table_name.h), which no
+    /// spec table's name can hide behind on this connection.
+    const std::string stage_table_ = temp_table_name("stage", "", "dead_letter");
 };
 
 }  // namespace starstream::daemon::postgres

@@ -3,7 +3,7 @@
 // beside a table t_met (t's met sessions were staged in stage_spec_t_met), two window tables
 // whose names differ only after their 52nd byte (stage_spec_<name> was cut at 63 bytes, so both
 // staged into one table), and a table named as another's stage (stage_spec_win_sessions: the temp
-// stage hid it). Every table must receive exactly its own rows; before temp_table_name.h the
+// stage hid it; and the dead letters' stage_dead_letter). Every table must receive exactly its own rows; before temp_table_name.h the
 // writer could not even be constructed ("already exists").
 #include "sink/postgres/spec_batch_writer.h"
 
@@ -36,6 +36,7 @@ fields:
 event: {id: id, time: at}
 facts:
   late_event: {grain: event, columns: [id, user, at]}
+  stage_dead_letter: {grain: event, columns: [id, user]}
 windows:
   )yaml" + kLongA + R"yaml(: {tumbling: 1m, group_by: [user], aggregates: {views: count}}
   )yaml" + kLongB + R"yaml(: {tumbling: 1m, group_by: [user], aggregates: {views: count}, where: {user: u1}}
@@ -100,6 +101,7 @@ TEST_F(SpecStageNamesTest, EveryTableGetsItsOwnRows) {
     writer.write(batch);
 
     EXPECT_EQ(scalar("SELECT count(*) FROM late_event"), "4");
+    EXPECT_EQ(scalar("SELECT count(*) FROM stage_dead_letter"), "4");
     EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(views) FROM " + kLongA), "4 4");  // u1 in 3 minutes, u2 in 1
     EXPECT_EQ(scalar("SELECT count(*) || ' ' || sum(views) FROM " + kLongB), "3 3");  // u1 only
     EXPECT_EQ(scalar("SELECT string_agg(\"user\" || ':' || records, ' ' ORDER BY \"user\") FROM win_sessions"), "u1:3 u2:1");
