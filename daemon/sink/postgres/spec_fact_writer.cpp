@@ -4,6 +4,7 @@
 #include "spec/uuid_text.h"
 #include "sink/postgres/held_keys.h"
 #include "sink/postgres/spec_ddl.h"
+#include "sink/postgres/table_columns.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "spec/table_schema.h"
@@ -47,24 +48,8 @@ SpecFactWriter::SpecFactWriter(PgConnection& conn, BinaryCopyWriter& copy, const
         {"bigint", Binary::int8}, {"integer", Binary::int4}, {"smallint", Binary::int2}, {"timestamp with time zone", Binary::timestamptz},
         {"text", Binary::text}, {"uuid", Binary::uuid}, {"boolean", Binary::boolean}, {"double precision", Binary::float8},
         {"jsonb", Binary::jsonb}, {"inet", Binary::inet}};
-    // Per column: its type, its collation (a clause; "" without one) and whether its equal text
-    // values are equal bytes as sent (a deterministic collation, and no encoding conversion,
-    // which may map two characters to one).
-    PgResult types = conn_.exec_params(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod),\n"
-        "       coalesce((SELECT format(' COLLATE %I.%I', n.nspname, l.collname) FROM pg_collation l JOIN pg_namespace n ON n.oid = l.collnamespace"
-        " WHERE l.oid = a.attcollation), ''),\n"
-        "       coalesce((SELECT l.collisdeterministic FROM pg_collation l WHERE l.oid = a.attcollation), true)"
-        " AND current_setting('server_encoding') = current_setting('client_encoding')\n"
-        "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-        {sql_identifier(f.table)});
-    struct DatabaseColumn {
-        std::string type, collation;
-        bool bytewise = false;
-    };
-    std::map<std::string, DatabaseColumn> database_columns;
-    for (int i = 0; i < PQntuples(types.get()); ++i)
-        database_columns[PQgetvalue(types.get(), i, 0)] = {PQgetvalue(types.get(), i, 1), PQgetvalue(types.get(), i, 2), PQgetvalue(types.get(), i, 3)[0] == 't'};
+    // Per column: its type, its collation and whether its equal text values are equal bytes.
+    std::map<std::string, DatabaseColumn> database_columns = postgres::database_columns(conn_, sql_identifier(f.table));
     for (auto& c : columns_) {
         const auto form = forms.find(database_columns[c.name].type);
         c.binary = form == forms.end() ? Binary::none : form->second;

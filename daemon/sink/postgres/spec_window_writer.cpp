@@ -5,6 +5,7 @@
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
+#include "sink/postgres/spec_window_cells.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "sink/postgres/batch_writer.h"
@@ -57,44 +58,6 @@ std::string each(const Items& items, F&& f, const char* separator = ", ") {
     return fmt::format("{}", fmt::join(out, separator));
 }
 
-}  // namespace
-
-struct SpecWindowWriter::Table {
-    std::string name, stage_table;
-    engine::WindowTableSpec spec;
-    bool cumulative = false;  ///< windows share their start: the end is part of the key
-    bool global = false;      ///< one row per group for all time: no bounds, never late
-    std::string start_column, end_column;
-    std::size_t where = spec::RecordFilters::kNone;  ///< the table's filter's number
-    struct Group {
-        std::string column, type;
-        std::size_t index = 0;  ///< a reference's index, or a dimension's
-        bool dimension = false;
-    };
-    std::vector<Group> groups;
-    struct Aggregate {
-        std::string column;
-        AggregateFunction function = AggregateFunction::count;
-        std::optional<std::size_t> input;  ///< none for count
-        std::string type;                  ///< the input's type
-        std::size_t where = spec::RecordFilters::kNone;  ///< the aggregate's own filter's number
-        std::string members;  ///< count_distinct: its member table; mode: its occurrence table
-        std::vector<std::string> state;  ///< its state columns (spec::aggregate_state_columns)
-        std::string value_type;          ///< avg: its column's type (numeric or double precision)
-    };
-    std::vector<Aggregate> aggregates;
-    /// The fields of a staged row: bounds, group keys, aggregate inputs and, per first/last,
-    /// its record's event time (ft<i>, NULL when the record fails the aggregate's filter).
-    std::size_t staged_fields = 0;
-    std::string merge_sql;
-    std::vector<std::string> mode_sql;  ///< mode_count_sql of each mode aggregate, run before merge_sql
-    /// The statements deleting, from each count_distinct member table and mode occurrence table,
-    /// the rows of windows ending at or before $1 (Unix microseconds): prune_sql.
-    std::vector<std::string> prune_sql;
-    std::int64_t pruned_through_us = INT64_MIN;  ///< the last horizon pruned (final_horizon)
-};
-
-namespace {
 
 /// A column an aggregate writes (its value, or one of its state columns) and how: `partial`, the
 /// batch's part computed from the staged rows ("" when the value is derived: avg's, or
@@ -333,10 +296,17 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         for (const auto& a : t->aggregates)
             if (!a.members.empty() && !t->global) t->prune_sql.push_back(prune_sql(*t, a.members));
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
+        if (const std::string why = SpecWindowCells::ineligible(conn_, *t); why.empty())
+            t->cells = std::make_unique<SpecWindowCells>(conn_, copy_, *t, filters_);
+        else
+            spdlog::debug("{}: every cell through the merge statement ({})", t->name, why);
         tables_.push_back(std::move(t));
     }
     if (!empty()) SpecLateEvents::create_staging(conn_);
 }
+
+SpecWindowTable::SpecWindowTable() = default;
+SpecWindowTable::~SpecWindowTable() = default;
 
 SpecWindowWriter::~SpecWindowWriter() = default;
 
@@ -344,15 +314,13 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
                                           std::int64_t watermark_us, SpecWindowOutcome& outcome) {
     engine::LateRecords late{t.name, {}};
-    copy_.reset();
     SpecLateEvents late_events;
-    std::size_t staged = 0;
+    std::vector<WindowContribution> contributions;  // a global table's: no window
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (!counted[r] || !filters_.passes(t.where, row)) continue;
         if (t.global) {  // never late: no bounds, one row per group
-            stage(t, row, r - begin, keys, std::nullopt);
-            ++staged;
+            contributions.push_back({r, {}});
             continue;
         }
         switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
@@ -369,16 +337,26 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
             if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
-            stage(t, row, r - begin, keys, w);
-            ++staged;
+            contributions.push_back({r, w});
         }
     }
     outcome.late.push_back(late);
     late_events.insert(conn_);
-    if (staged == 0) return {t.name};
+    engine::TableRows rows{t.name};
+    if (t.cells && !contributions.empty()) {  // new cells copied straight in; the stored ones merged below
+        SpecWindowCells::Written written = t.cells->write(batch, begin, contributions, keys);
+        rows.inserted = written.inserted;
+        contributions = std::move(written.stored);
+    }
+    if (contributions.empty()) return rows;
+    copy_.reset();
+    for (const WindowContribution& c : contributions)
+        stage(t, batch.rows[c.row], c.row - begin, keys, t.global ? std::nullopt : std::optional<engine::Window>(c.window));
     conn_.copy_in("COPY " + t.stage_table + " FROM STDIN (FORMAT binary)", copy_.finish());
     for (const auto& sql : t.mode_sql) conn_.exec(sql);
-    return upserted_rows(t.name, conn_.exec(t.merge_sql));
+    const engine::TableRows merged = upserted_rows(t.name, conn_.exec(t.merge_sql));
+    rows.inserted += merged.inserted, rows.updated += merged.updated;
+    return rows;
 }
 
 void SpecWindowWriter::stage(const Table& t, const SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,

@@ -30,6 +30,9 @@
 //   5. the member and occurrence tables lose the rows of windows that no record can reach any
 //      more (final: their end, plus allowed lateness under the correct policy, at or before
 //      the watermark); their values stay in the window's row.
+// A table whose aggregates only count (count, and count_distinct of bytewise text) folds the
+// batch's cells in memory after step 1 and copies the cells new to it, with their members,
+// straight in; only the records of cells it holds take steps 2-4 (spec_window_cells.h).
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.
@@ -40,6 +43,7 @@
 #include "driver/batch_sink.h"
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
+#include "sink/postgres/spec_window_table.h"
 #include "spec/enricher_runtime.h"
 #include "spec/pipeline_spec.h"
 #include "spec/record_filters.h"
@@ -80,7 +84,7 @@ public:
     /// Why `window` cannot be computed from a spec yet ("" when it can).
     static std::string unsupported(const spec::WindowTableSpec& window);
 
-    struct Table;
+    using Table = SpecWindowTable;
 
 private:
     engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,

@@ -32,4 +32,15 @@ inline void migrate_as_the_daemon(daemon::postgres::PgConnection& conn, const da
     daemon::postgres::apply_spec_migrations(conn, {spec});
 }
 
+/// A new database `name` migrated as the daemon migrates it for `spec`, and a connection to it
+/// in UTC. Errors: as migrate_as_the_daemon.
+inline std::unique_ptr<daemon::postgres::PgConnection> migrated_spec_database(const std::string& name, const daemon::spec::PipelineSpec& spec) {
+    daemon::postgres::PgSettings settings;
+    settings.dsn = LocalPostgresServer::shared().create_database(name);
+    auto conn = std::make_unique<daemon::postgres::PgConnection>(settings);
+    conn->exec("SET TIME ZONE 'UTC'");
+    migrate_as_the_daemon(*conn, spec);
+    return conn;
+}
+
 }  // namespace starstream::test

@@ -9,10 +9,8 @@
 #include "sink/postgres/spec_window_writer.h"
 
 #include "keyed_rows.h"
-#include "local_postgres_server.h"
-#include "sink/postgres/migrator.h"
 #include "sink/postgres/pg_connection.h"
-#include "sink/postgres/spec_migrator.h"
+#include "spec_database.h"
 #include "sink/postgres/window_lock.h"  // kBeginReadCommitted
 #include "spec/enricher_runtime.h"
 #include "spec/spec_reader.h"
@@ -150,17 +148,6 @@ std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
 
 // ---- the database ----------------------------------------------------------------------------
 
-/// A new database `name` with the migrations and `spec`'s tables, and a connection to it in UTC.
-std::unique_ptr<PgConnection> migrated_database(const std::string& name, const spec::PipelineSpec& spec) {
-    PgSettings settings;
-    settings.dsn = test::LocalPostgresServer::shared().create_database(name);
-    auto conn = std::make_unique<PgConnection>(settings);
-    conn->exec("SET TIME ZONE 'UTC'");
-    apply_migrations(*conn, read_migrations(std::string(STARSTREAM_SOURCE_DIR) + "/sql/migrations"));
-    apply_spec_migrations(*conn, {spec});
-    return conn;
-}
-
 constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
     avg_n_sum, avg_n_count, round(avg_n, 9), avg_x_sum, avg_x_count, round(avg_x::numeric, 9),
     first_n, (extract(epoch FROM first_n_event_time) * 1000000)::bigint,
@@ -172,7 +159,7 @@ constexpr const char* kCumulativeSql = R"(SELECT (extract(epoch FROM window_star
 class SpecWindowWriterTest : public ::testing::Test {
 protected:
     void SetUp() override {
-        conn_ = migrated_database("spec_window_writer", spec_);
+        conn_ = test::migrated_spec_database("spec_window_writer", spec_);
         windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{});
     }
 
@@ -262,7 +249,7 @@ windows:
     aggregates: {sales: count, ids: count_distinct(id), first_id: first(id)}
 )", "prices.yaml");
     const spec::ReferenceLayout layout{spec};
-    const auto database = migrated_database("spec_window_spellings", spec);
+    const auto database = test::migrated_spec_database("spec_window_spellings", spec);
     PgConnection& conn = *database;
     BinaryCopyWriter copy;
     SpecWindowWriter windows(conn, copy, spec, layout, {});
@@ -305,7 +292,7 @@ windows:
     late: {policy: drop}
 )", "clicks.yaml");
     const spec::ReferenceLayout layout{spec};
-    const auto database = migrated_database("spec_window_floor", spec);
+    const auto database = test::migrated_spec_database("spec_window_floor", spec);
     PgConnection& conn = *database;
     BinaryCopyWriter copy;
     SpecWindowWriter windows(conn, copy, spec, layout, {});

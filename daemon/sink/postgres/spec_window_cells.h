@@ -1,0 +1,87 @@
+// Cells new to their table, copied straight in: the fast path of a spec window table whose
+// aggregates only add (count, and count_distinct of text), as the compiled pipeline's hourly
+// cells and panes (pipeline/product_view/window_writer.h).
+//
+// At the bench's density (48 h of event time, tens of thousands of devices) nearly every cell a
+// batch touches is new to its table. The merge statement (spec_window_writer.cpp) aggregates
+// per-record staged rows in SQL, then inserts cells and members through ON CONFLICT; INSERT
+// ... SELECT writes row by row where COPY writes in bulk. So, per batch and under the window
+// merge lock:
+//   1. the records' cells are folded in memory: per cell each count, and each count_distinct's
+//      distinct members (text compared bytewise: eligible only where the column's collation is
+//      deterministic and no encoding conversion applies, so equal bytes are equal values);
+//   2. one probe finds which cells the table holds (exact: no other instance merges meanwhile);
+//   3. the other cells, with all their members (a cell new to the table has none stored), are
+//      copied into the table and its member tables;
+//   4. the records of stored cells go back to the caller, for the additive merge statement.
+// A member table holding members of a cell its table lacks (the cell deleted by hand, its
+// members left) makes the member copy fail with a unique violation: a savepoint rolls the copies
+// back, those members are deleted, so that the cell counts its members anew like its counts, and
+// the copies are made again (the compiled pipeline's rule).
+// Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
+#pragma once
+
+#include "sink/postgres/binary_copy_writer.h"
+#include "sink/postgres/pg_connection.h"
+#include "sink/postgres/spec_window_table.h"
+#include "spec/record_filters.h"
+#include "spec/spec_batch.h"
+#include "window/window_spec.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace starstream::daemon::postgres {
+
+/// One record's part in one window of a table: the batch's row `row` (its index in the batch)
+/// counted in `window`.
+struct WindowContribution {
+    std::size_t row = 0;
+    engine::Window window;
+};
+
+class SpecWindowCells {
+public:
+    /// Why `t` cannot take the fast path ("" when it can), from its spec and the database's
+    /// column types and collations: a global table (its cells are nearly always stored), an
+    /// aggregate other than count and count_distinct, a count_distinct of another type than
+    /// text, a group other than a dimension's key or a text reference, or a column whose type
+    /// or collation differs from what the copies send. Throws PgError.
+    static std::string ineligible(PgConnection& conn, const SpecWindowTable& t);
+
+    /// Creates the probe's staging table on `conn`. `t` must be eligible and outlive this.
+    /// Throws PgError.
+    SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters);
+
+    struct Written {
+        std::int64_t inserted = 0;  ///< cells new to the table, copied in
+        std::vector<WindowContribution> stored;  ///< the contributions to cells the table holds, in their order
+    };
+    /// Folds `contributions` (rows of `batch`, each passing the table's filter, not late, its
+    /// fact new; `keys[d][row - begin]`: its key in dimension d, INT64_MIN for none), copies
+    /// the new cells and their members, and returns the rest. A contribution with a NULL group
+    /// counts nowhere, as in the merge statement. Throws PgError.
+    Written write(const spec::SpecBatch& batch, std::size_t begin, const std::vector<WindowContribution>& contributions,
+                  const std::vector<std::vector<std::int64_t>>& keys);
+
+private:
+    struct Fold;
+    /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`key_only`: the row key's
+    /// columns as the member tables have them: no end unless cumulative).
+    void copy_key(const Fold& f, std::size_t c, bool member_key, const spec::SpecBatch& batch, std::size_t begin,
+                  const std::vector<std::vector<std::int64_t>>& keys);
+    /// Copies the cells not `stored`, then their members. Throws PgError.
+    void copy_new(const Fold& f, const std::vector<bool>& stored, const spec::SpecBatch& batch, std::size_t begin,
+                  const std::vector<std::vector<std::int64_t>>& keys);
+
+    PgConnection& conn_;
+    BinaryCopyWriter& copy_;
+    const SpecWindowTable& t_;
+    const spec::RecordFilters& filters_;
+    std::string cells_table_;  ///< the probe's staging table: (n, window_start, window_end, g0...)
+    std::string probe_sql_, copy_cells_sql_;
+    std::vector<std::string> copy_members_sql_, orphans_sql_;  ///< per count_distinct aggregate, in order
+};
+
+}  // namespace starstream::daemon::postgres

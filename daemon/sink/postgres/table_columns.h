@@ -1,0 +1,27 @@
+// A table's columns as the database has them: what a binary COPY must send for each, and
+// whether equal text values of a column are equal bytes as the daemon sends them, which decides
+// whether the daemon may compare them itself (spec_fact_writer.h's fact keys,
+// spec_window_cells.h's members).
+// Thread rules: the caller's connection's thread.
+#pragma once
+
+#include "sink/postgres/pg_connection.h"
+
+#include <map>
+#include <string>
+
+namespace starstream::daemon::postgres {
+
+struct DatabaseColumn {
+    std::string type;       ///< format_type: "bigint", "text", "timestamp with time zone", "numeric(12,2)"...
+    std::string collation;  ///< " COLLATE schema.name" for a collatable column, else ""
+    /// Equal values are equal bytes as sent: a deterministic collation (or none), and the client
+    /// encoding the server's (a conversion may map two characters to one).
+    bool bytewise = false;
+};
+
+/// The columns of `table` (as written in SQL: an identifier, quoted when it needs to be) by
+/// name; empty when no such table. Throws PgError.
+std::map<std::string, DatabaseColumn> database_columns(PgConnection& conn, const std::string& table);
+
+}  // namespace starstream::daemon::postgres
