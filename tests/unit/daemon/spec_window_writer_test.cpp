@@ -6,6 +6,13 @@
 // whatever the batch boundaries. first/last follow the tie rule of spec_first_last.h (the
 // sessions' too): at one event time the least/greatest value, NULL the least, compared as
 // values of their type (10 after 9).
+// The counting tables (count, filtered counts, count_distinct of text) take the fast path of
+// spec_window_cells.h: random batches meet both cells new to their table (copied straight in)
+// and cells stored by an earlier batch (merged by the statement), with records hostile to a fold
+// in memory: text groups and members NULL now and then, members sent as text or as numbers
+// ("42" both ways: one member), members longer than a short string, a cumulative table (its end
+// is part of its key) and a hopping one. Then the case only the fast path gets right: a cell
+// deleted by hand, its members left.
 #include "sink/postgres/spec_window_writer.h"
 
 #include "keyed_rows.h"
@@ -20,9 +27,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <utility>
 
 namespace starstream::daemon::postgres {
@@ -40,6 +49,7 @@ fields:
   n: {pointer: /n, type: integer}
   x: {pointer: /x, type: double}
   tag: {pointer: /tag, type: text}
+  device: {pointer: /device, type: text}
 event: {id: id, time: at}
 facts:
   fact_shop: {grain: event, columns: [id, kind, n]}
@@ -56,6 +66,21 @@ windows:
   win_running:
     cumulative: {size: 40s, step: 10s}
     aggregates: {first_tag: first(tag), last_n: {function: last, of: n, where: {kind: a}}}
+  win_tags:
+    tumbling: 10s
+    group_by: [kind, tag]
+    aggregates:
+      views: count
+      with_x: {function: count, where: {x: {present: true}}}
+      devices: count_distinct(device)
+      bees: {function: count, where: {kind: b}}
+  win_hop_devices:
+    hopping: {size: 20s, slide: 10s}
+    aggregates: {devices: count_distinct(device)}
+  win_running_devices:
+    cumulative: {size: 40s, step: 10s}
+    group_by: [kind]
+    aggregates: {devices: count_distinct(device), views: count}
 )";
 
 struct Record {
@@ -65,6 +90,8 @@ struct Record {
     std::optional<std::int64_t> n;
     std::optional<double> x;
     std::optional<std::string> tag;
+    std::optional<std::string> device;
+    bool device_as_number = false;  ///< sent as the integer the device's text spells
 };
 
 // ---- the brute force -------------------------------------------------------------------------
@@ -146,6 +173,59 @@ std::map<Row, Row> cumulative_oracle(const std::vector<Record>& records) {
     return out;
 }
 
+/// Per window key: views, with_x, distinct devices, bees (each as the table's text).
+struct Cell {
+    std::int64_t views = 0, with_x = 0, bees = 0;
+    std::set<std::string> devices;
+};
+
+void count(Cell& c, const Record& r) {
+    ++c.views;
+    if (r.x) ++c.with_x;
+    if (r.kind == "b") ++c.bees;
+    if (r.device) c.devices.insert(*r.device);
+}
+
+std::map<Row, Row> tags_oracle(const std::vector<Record>& records) {
+    std::map<Row, Cell> cells;
+    for (const Record& r : records)
+        if (r.tag) count(cells[{std::to_string(r.time_us / (10 * kSecondUs) * 10 * kSecondUs), r.kind, *r.tag}], r);  // a NULL group: nowhere
+    std::map<Row, Row> out;
+    for (const auto& [key, c] : cells)
+        out[key] = {std::to_string(c.views), std::to_string(c.with_x), std::to_string(c.devices.size()), std::to_string(c.bees)};
+    return out;
+}
+
+std::map<Row, Row> hop_devices_oracle(const std::vector<Record>& records) {
+    std::map<Row, Cell> cells;
+    for (const Record& r : records) {
+        const std::int64_t last = r.time_us / (10 * kSecondUs) * 10 * kSecondUs;
+        for (std::int64_t start : {last - 10 * kSecondUs, last}) count(cells[{std::to_string(start)}], r);
+    }
+    std::map<Row, Row> out;
+    for (const auto& [key, c] : cells) out[key] = {std::to_string(c.devices.size())};
+    return out;
+}
+
+std::map<Row, Row> running_devices_oracle(const std::vector<Record>& records) {
+    std::map<Row, Cell> cells;
+    for (const Record& r : records) {
+        const std::int64_t start = r.time_us / (40 * kSecondUs) * 40 * kSecondUs;
+        for (std::int64_t end = start + 10 * kSecondUs; end <= start + 40 * kSecondUs; end += 10 * kSecondUs)
+            if (r.time_us < end) count(cells[{std::to_string(start), std::to_string(end), r.kind}], r);
+    }
+    std::map<Row, Row> out;
+    for (const auto& [key, c] : cells) out[key] = {std::to_string(c.devices.size()), std::to_string(c.views)};
+    return out;
+}
+
+constexpr const char* kTagsSql =
+    "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind, tag, views, with_x, devices, bees FROM win_tags";
+constexpr const char* kHopDevicesSql = "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, devices FROM win_hop_devices";
+constexpr const char* kRunningDevicesSql =
+    "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, (extract(epoch FROM window_end) * 1000000)::bigint, kind, devices, views "
+    "FROM win_running_devices";
+
 // ---- the database ----------------------------------------------------------------------------
 
 constexpr const char* kHoppingSql = R"(SELECT (extract(epoch FROM window_start) * 1000000)::bigint, kind,
@@ -176,6 +256,8 @@ protected:
             if (r.n) row.values[layout_.at("n")] = *r.n;
             if (r.x) row.values[layout_.at("x")] = *r.x;
             if (r.tag) row.values[layout_.at("tag")] = batch.text(*r.tag);
+            if (r.device && r.device_as_number) row.values[layout_.at("device")] = std::stoll(*r.device);
+            else if (r.device) row.values[layout_.at("device")] = batch.text(*r.device);
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));
         }
@@ -209,25 +291,81 @@ std::vector<Record> random_records(std::mt19937_64& rng, int count) {
     return out;
 }
 
+/// Writes `records` in random batches of 1 to `most` records; after each, `check(written so
+/// far, context)`.
+template <typename Check>
+void in_random_batches(std::mt19937_64& rng, const std::vector<Record>& records, std::size_t most,
+                       const std::function<void(const std::vector<Record>&)>& write, Check check) {
+    std::vector<Record> written;
+    for (std::size_t at = 0; at < records.size();) {
+        const std::size_t size = std::min<std::size_t>(records.size() - at, 1 + rng() % most);
+        const std::vector<Record> batch(records.begin() + static_cast<long>(at), records.begin() + static_cast<long>(at + size));
+        write(batch);
+        written.insert(written.end(), batch.begin(), batch.end());
+        at += size;
+        check(written, std::to_string(at) + " records");
+    }
+}
+
 TEST_F(SpecWindowWriterTest, RandomBatchesMatchTheBruteForce) {
     for (std::uint64_t seed = 1; seed <= 4; ++seed) {
         conn_->exec("TRUNCATE win_hop, win_running");
         std::mt19937_64 rng(seed);
-        const std::vector<Record> records = random_records(rng, 200);
-        std::vector<Record> written;
-        for (std::size_t at = 0; at < records.size();) {
-            const std::size_t size = std::min<std::size_t>(records.size() - at, 1 + rng() % 25);
-            const std::vector<Record> batch(records.begin() + static_cast<long>(at), records.begin() + static_cast<long>(at + size));
-            write(batch);
-            written.insert(written.end(), batch.begin(), batch.end());
-            at += size;
-            const std::string context = "seed " + std::to_string(seed) + " after " + std::to_string(at) + " records";
-            ASSERT_EQ(keyed_rows(*conn_, kHoppingSql, 2), hopping_oracle(written)) << context;
-            ASSERT_EQ(keyed_rows(*conn_, kCumulativeSql, 2), cumulative_oracle(written)) << context;
-        }
+        in_random_batches(rng, random_records(rng, 200), 25, [&](const auto& batch) { write(batch); },
+                          [&](const std::vector<Record>& written, const std::string& context) {
+                              ASSERT_EQ(keyed_rows(*conn_, kHoppingSql, 2), hopping_oracle(written)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kCumulativeSql, 2), cumulative_oracle(written)) << "seed " << seed << ", " << context;
+                          });
     }
 }
 
+/// Records over 80 s at whole seconds; tag and device NULL now and then; devices "42" and "7"
+/// (each sent as text or as a number), a short one, and ones longer than a short string's buffer.
+std::vector<Record> counting_records(std::mt19937_64& rng, int count) {
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
+    std::vector<Record> out;
+    for (int i = 0; i < count; ++i) {
+        Record r{"e" + std::to_string(i), kBaseUs + pick(80) * kSecondUs, pick(2) ? "a" : "b", std::nullopt, std::nullopt, std::nullopt};
+        if (pick(6)) r.tag = std::string(1, "aBz"[pick(3)]);
+        if (pick(5)) {
+            const int d = pick(6);
+            r.device = d == 0 ? "42" : d == 1 ? "7" : d == 2 ? "d2" : "device-with-a-long-identifier-" + std::to_string(d);
+            r.device_as_number = d < 2 && pick(2);
+        }
+        if (pick(3)) r.x = pick(10) * 0.5;
+        out.push_back(r);
+    }
+    return out;
+}
+
+TEST_F(SpecWindowWriterTest, CountingTablesInRandomBatchesOfNewAndStoredCellsMatchTheBruteForce) {
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        conn_->exec("TRUNCATE win_tags, win_hop_devices, win_running_devices, win_tags_devices_members, win_hop_devices_devices_members, "
+                    "win_running_devices_devices_members");
+        std::mt19937_64 rng(seed);
+        in_random_batches(rng, counting_records(rng, 300), 40, [&](const auto& batch) { write(batch); },
+                          [&](const std::vector<Record>& written, const std::string& context) {
+                              ASSERT_EQ(keyed_rows(*conn_, kTagsSql, 3), tags_oracle(written)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kHopDevicesSql, 1), hop_devices_oracle(written)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kRunningDevicesSql, 3), running_devices_oracle(written)) << "seed " << seed << ", " << context;
+                          });
+    }
+}
+
+TEST_F(SpecWindowWriterTest, ACellDeletedByHandCountsItsMembersAnew) {
+    // A view of kind a, tag z at second `s` from `device`.
+    const auto view = [](const char* id, int s, const char* device) {
+        return Record{id, kBaseUs + s * kSecondUs, "a", std::nullopt, std::nullopt, "z", device};
+    };
+    write({view("e1", 1, "d1"), view("e2", 2, "d2"), view("e3", 3, "d1")});
+    ASSERT_EQ(keyed_rows(*conn_, kTagsSql, 3), tags_oracle({view("e1", 1, "d1"), view("e2", 2, "d2"), view("e3", 3, "d1")}));
+    conn_->exec("DELETE FROM win_tags");  // its members stay in win_tags_devices_members
+    const std::vector<Record> since{view("e4", 4, "d1"), view("e5", 5, "d3")};
+    write(since);
+    // The deleted rows are gone (the hand's doing); the cell counts what came since, d1 included.
+    EXPECT_EQ(keyed_rows(*conn_, kTagsSql, 3), tags_oracle(since));
+    EXPECT_EQ(keyed_rows(*conn_, "SELECT member FROM win_tags_devices_members ORDER BY 1", 1), (std::map<Row, Row>{{{"d1"}, {}}, {{"d3"}, {}}}));
+}
 
 TEST(SpecWindowWriterSpellings, GroupKeysEqualAsTheirTypeAreOneGroupWhateverTheirText) {
     // A numeric group key sent as "1.0", "1" and "1.00" in one batch is one group: grouped as
