@@ -81,16 +81,25 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
         if (!column_is(table, a.column, "bigint")) return fmt::format("aggregate column {} is not bigint", a.column);
         if (a.function != AggregateFunction::count_distinct) continue;
         if (!a.input || a.type != kText) return fmt::format("aggregate {} counts distinct values of type {}", a.column, a.type);
-        if (!column_is(database_columns(conn, sql_identifier(a.members)), "member", kText))
-            return fmt::format("the members of {} are not bytewise text", a.column);
+        const auto members = database_columns(conn, sql_identifier(a.members));
+        if (!column_is(members, "member", kText)) return fmt::format("the members of {} are not bytewise text", a.column);
+        // The orphans' DELETE compares the member table's group columns with the probe's, which
+        // take the window table's collation: two collations would leave it undetermined (42P22).
+        for (const auto& g : t.groups)
+            if (!g.dimension && (!members.count(g.column) || members.at(g.column).collation != table.at(g.column).collation))
+                return fmt::format("group column {} of {} has another collation than in {}", g.column, a.members, t.name);
     }
     return {};
 }
 
 SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters)
     : conn_(conn), copy_(copy), t_(t), filters_(filters), cells_table_(temp_table_name("stage_spec", t.name, "cells")) {
+    // A text group is staged in its column's collation, so that the probe compares it as the
+    // table does (two collations would leave the comparison's undetermined: 42P22).
+    const auto stored_columns = database_columns(conn_, sql_identifier(t.name));
     std::string groups;
-    for (std::size_t i = 0; i < t.groups.size(); ++i) groups += fmt::format(", g{} {}", i, t.groups[i].dimension ? "bigint" : kText);
+    for (std::size_t i = 0; i < t.groups.size(); ++i)
+        groups += t.groups[i].dimension ? fmt::format(", g{} bigint", i) : fmt::format(", g{} text{}", i, stored_columns.at(t.groups[i].column).collation);
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (n integer, window_start timestamptz, window_end timestamptz{}) ON COMMIT DELETE ROWS",
                            cells_table_, groups));
     const std::string table = sql_identifier(t.name);
@@ -216,6 +225,9 @@ SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, st
         copy_.int4(static_cast<std::int32_t>(c));
         copy_key(f, c, false, batch, begin, keys);
     }
+    // The staging table empties itself at COMMIT and ROLLBACK; emptied here too, so that a second
+    // write in one transaction (none today) could not read the first's cells.
+    conn_.exec("DELETE FROM " + cells_table_);
     conn_.copy_in("COPY " + cells_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
     std::vector<bool> stored(f.cells.size(), false);
     const PgResult held = conn_.exec(probe_sql_);

@@ -17,7 +17,11 @@
 // A member table holding members of a cell its table lacks (the cell deleted by hand, its
 // members left) makes the member copy fail with a unique violation: a savepoint rolls the copies
 // back, those members are deleted, so that the cell counts its members anew like its counts, and
-// the copies are made again (the compiled pipeline's rule).
+// the copies are made again (the compiled pipeline's rule). Only a batch that meets one of those
+// members again finds them: a batch that does not recreates the cell beside them, and the cell
+// then counts those members as already seen, as the merge statement always did. Deleting them
+// up front would take one more probe of the member table per new cell in every batch, for a
+// repair of a hand's doing.
 // Thread rules: the sink thread; the SpecBatchWriter's connection, inside its transaction.
 #pragma once
 

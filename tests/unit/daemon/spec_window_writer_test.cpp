@@ -367,6 +367,25 @@ TEST_F(SpecWindowWriterTest, ACellDeletedByHandCountsItsMembersAnew) {
     EXPECT_EQ(keyed_rows(*conn_, "SELECT member FROM win_tags_devices_members ORDER BY 1", 1), (std::map<Row, Row>{{{"d1"}, {}}, {{"d3"}, {}}}));
 }
 
+TEST_F(SpecWindowWriterTest, TextGroupsInAnExplicitCollationMatchTheBruteForce) {
+    // An operator's COLLATE "C" on the group column: on the window table and its member table
+    // (the fast path, its probe staged in that collation), then on the window table alone (the
+    // merge statement for every cell). Either way no comparison's collation is undetermined.
+    for (const bool members_too : {true, false}) {
+        conn_->exec("DROP TABLE win_tags, win_tags_devices_members");
+        apply_spec_migrations(*conn_, {spec_});
+        conn_->exec("ALTER TABLE win_tags ALTER COLUMN tag TYPE text COLLATE \"C\"");
+        if (members_too) conn_->exec("ALTER TABLE win_tags_devices_members ALTER COLUMN tag TYPE text COLLATE \"C\"");
+        conn_->exec("DISCARD TEMP");  // the staging tables of the writer before, made again by the next
+        windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{});
+        std::mt19937_64 rng(7);
+        in_random_batches(rng, counting_records(rng, 120), 40, [&](const auto& batch) { write(batch); },
+                          [&](const std::vector<Record>& written, const std::string& context) {
+                              ASSERT_EQ(keyed_rows(*conn_, kTagsSql, 3), tags_oracle(written)) << members_too << ", " << context;
+                          });
+    }
+}
+
 TEST(SpecWindowWriterSpellings, GroupKeysEqualAsTheirTypeAreOneGroupWhateverTheirText) {
     // A numeric group key sent as "1.0", "1" and "1.00" in one batch is one group: grouped as
     // text, the three rows would upsert one window row three times, which PostgreSQL refuses for
