@@ -84,7 +84,8 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
         const auto members = database_columns(conn, sql_identifier(a.members));
         if (!column_is(members, "member", kText)) return fmt::format("the members of {} are not bytewise text", a.column);
         // The orphans' DELETE compares the member table's group columns with the probe's, which
-        // take the window table's collation: two collations would leave it undetermined (42P22).
+        // take the window table's collation: two non-default collations would leave the
+        // comparison's undetermined (42P22).
         for (const auto& g : t.groups)
             if (!g.dimension && (!members.count(g.column) || members.at(g.column).collation != table.at(g.column).collation))
                 return fmt::format("group column {} of {} has another collation than in {}", g.column, a.members, t.name);
@@ -95,7 +96,8 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
 SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters)
     : conn_(conn), copy_(copy), t_(t), filters_(filters), cells_table_(temp_table_name("stage_spec", t.name, "cells")) {
     // A text group is staged in its column's collation, so that the probe compares it as the
-    // table does (two collations would leave the comparison's undetermined: 42P22).
+    // table does (a column in one non-default collation against one in another would leave the
+    // comparison's undetermined: 42P22).
     const auto stored_columns = database_columns(conn_, sql_identifier(t.name));
     std::string groups;
     for (std::size_t i = 0; i < t.groups.size(); ++i)

@@ -71,7 +71,7 @@ public:
 
 private:
     struct Fold;
-    /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`key_only`: the row key's
+    /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`member_key`: the row key's
     /// columns as the member tables have them: no end unless cumulative).
     void copy_key(const Fold& f, std::size_t c, bool member_key, const spec::SpecBatch& batch, std::size_t begin,
                   const std::vector<std::vector<std::int64_t>>& keys);
