@@ -83,9 +83,9 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
         if (!a.input || a.type != kText) return fmt::format("aggregate {} counts distinct values of type {}", a.column, a.type);
         const auto members = database_columns(conn, sql_identifier(a.members));
         if (!column_is(members, "member", kText)) return fmt::format("the members of {} are not bytewise text", a.column);
-        // The orphans' DELETE compares the member table's group columns with the probe's, which
-        // take the window table's collation: two non-default collations would leave the
-        // comparison's undetermined (42P22).
+        // The orphans' DELETE compares the member table's group columns with the window table's:
+        // two different non-default collations would leave the comparison's undetermined (42P22).
+        // (The probe's staged groups take the database default, which yields to any other.)
         for (const auto& g : t.groups)
             if (!g.dimension && (!members.count(g.column) || members.at(g.column).collation != table.at(g.column).collation))
                 return fmt::format("group column {} of {} has another collation than in {}", g.column, a.members, t.name);
@@ -95,13 +95,8 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
 
 SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters)
     : conn_(conn), copy_(copy), t_(t), filters_(filters), cells_table_(temp_table_name("stage_spec", t.name, "cells")) {
-    // A text group is staged in its column's collation, so that the probe compares it as the
-    // table does (a column in one non-default collation against one in another would leave the
-    // comparison's undetermined: 42P22).
-    const auto stored_columns = database_columns(conn_, sql_identifier(t.name));
     std::string groups;
-    for (std::size_t i = 0; i < t.groups.size(); ++i)
-        groups += t.groups[i].dimension ? fmt::format(", g{} bigint", i) : fmt::format(", g{} text{}", i, stored_columns.at(t.groups[i].column).collation);
+    for (std::size_t i = 0; i < t.groups.size(); ++i) groups += fmt::format(", g{} {}", i, t.groups[i].dimension ? "bigint" : kText);
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (n integer, window_start timestamptz, window_end timestamptz{}) ON COMMIT DELETE ROWS",
                            cells_table_, groups));
     const std::string table = sql_identifier(t.name);
@@ -198,16 +193,12 @@ SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, st
         for (std::size_t a = 0; a < n; ++a) {
             const SpecWindowTable::Aggregate& aggregate = t_.aggregates[a];
             if (!filters_.passes(aggregate.where, row)) continue;
-            if (!aggregate.input) {
+            if (aggregate.function == AggregateFunction::count) {  // takes no input (the spec reader's rule)
                 ++f.counts[cell * n + a];
                 continue;
             }
             const auto v = spec::input_view(row.values[*aggregate.input], aggregate.type, buffer);
-            if (!v) continue;  // NULL: neither counted nor a member
-            if (aggregate.function == AggregateFunction::count) {
-                ++f.counts[cell * n + a];
-                continue;
-            }
+            if (!v) continue;  // NULL: not a member
             std::string_view member = *v;
             if (member.data() == buffer.data()) member = f.owned.emplace_back(member);  // formatted into the buffer: kept
             f.members.push_back({static_cast<std::uint32_t>(a), cell, member});

@@ -3,8 +3,8 @@
 // beside a table t_met (t's met sessions were staged in stage_spec_t_met), two window tables
 // whose names differ only after their 52nd byte (stage_spec_<name> was cut at 63 bytes, so both
 // staged into one table), and a table named as another's stage (stage_spec_win_sessions: the temp
-// stage hid it; and the dead letters' stage_dead_letter). Every table must receive exactly its own rows; before temp_table_name.h the
-// writer could not even be constructed ("already exists").
+// stage hid it; and the dead letters' stage_dead_letter). Every table must receive exactly its
+// own rows; before temp_table_name.h the writer could not even be constructed ("already exists").
 #include "sink/postgres/spec_batch_writer.h"
 
 #include "local_postgres_server.h"

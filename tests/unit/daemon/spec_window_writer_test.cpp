@@ -369,8 +369,8 @@ TEST_F(SpecWindowWriterTest, ACellDeletedByHandCountsItsMembersAnew) {
 
 TEST_F(SpecWindowWriterTest, TextGroupsInAnExplicitCollationMatchTheBruteForce) {
     // An operator's COLLATE "C" on the group column: on the window table and its member table
-    // (the fast path, its probe staged in that collation), then on the window table alone (the
-    // merge statement for every cell). Either way no comparison's collation is undetermined.
+    // (the fast path), then on the window table alone (the merge statement for every cell).
+    // Either way no comparison's collation is undetermined.
     for (const bool members_too : {true, false}) {
         conn_->exec("DROP TABLE win_tags, win_tags_devices_members");
         apply_spec_migrations(*conn_, {spec_});
