@@ -5,6 +5,7 @@
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
+#include "sink/postgres/table_columns.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "spec/table_schema.h"
@@ -13,7 +14,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <map>
 #include <tuple>
 
@@ -141,7 +145,9 @@ struct SessionSql {
     /// table: the planner expects few rows of an unnest and probes the table's index per island.
     /// The sessions met are then read and locked one index probe each (LATERAL, in the order of
     /// the sorted met rows), not joined: the planner, expecting far more of them than there are,
-    /// chose a hash join over the whole table, a cost that grew with the table.
+    /// chose a hash join over the whole table, a cost that grew with the table. Returns a row per
+    /// island meeting a stored session: its 1-based place in the arrays, and how many sessions
+    /// were locked; no row when none was. (A data-modifying WITH runs once, to completion.)
     std::string lock() const {
         const std::string stored_parts = joined(aggregates, [&](const Aggregate& a, std::size_t i) {
             if (a.function == AggregateFunction::avg) return fmt::format("w.{0} AS v{2}, w.{1} AS n{2}", sql_identifier(a.state[0]), sql_identifier(a.state[1]), i);
@@ -152,14 +158,15 @@ struct SessionSql {
         });
         return fmt::format(
             "WITH island AS (SELECT {typed}, 'epoch'::timestamptz + lo * interval '1 microsecond' AS lo,"
-            " 'epoch'::timestamptz + hi * interval '1 microsecond' AS hi FROM unnest({arrays}) AS b(k{g}, lo, hi)),\n"
-            "met (k{g}, s) AS (SELECT {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
-            "        UNION\n"
-            "        SELECT b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
-            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo)\n"
-            "INSERT INTO {met} (row_id, k{g}, s, l, {parts})\n"
-            "SELECT w.ctid, {key_w}, w.{start}, w.{last}, {stored_parts} FROM (SELECT * FROM met ORDER BY k{g}, s) m\n"
-            "CROSS JOIN LATERAL (SELECT w.ctid, w.* FROM {table} w WHERE {same_m} AND w.{start} = m.s FOR UPDATE) w",
+            " 'epoch'::timestamptz + hi * interval '1 microsecond' AS hi, i FROM unnest({arrays}) WITH ORDINALITY AS b(k{g}, lo, hi, i)),\n"
+            "met (i, k{g}, s) AS (SELECT b.i, {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
+            "        UNION ALL\n"
+            "        SELECT b.i, b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
+            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo),\n"
+            "locked AS (INSERT INTO {met} (row_id, k{g}, s, l, {parts})\n"
+            "SELECT w.ctid, {key_w}, w.{start}, w.{last}, {stored_parts} FROM (SELECT DISTINCT k{g}, s FROM met ORDER BY k{g}, s) m\n"
+            "CROSS JOIN LATERAL (SELECT w.ctid, w.* FROM {table} w WHERE {same_m} AND w.{start} = m.s FOR UPDATE) w RETURNING 1)\n"
+            "SELECT DISTINCT i, (SELECT count(*) FROM locked) FROM met",
             fmt::arg("typed", typed_key()), fmt::arg("arrays", island_arrays()), fmt::arg("g", group_names(group_columns.size())),
             fmt::arg("g_b", group_names(group_columns.size(), "b.")), fmt::arg("gap", gap), fmt::arg("table", sql_identifier(table)),
             fmt::arg("same", same_key("w", "b")), fmt::arg("same_m", same_key("w", "m")), fmt::arg("start", start()), fmt::arg("last", last()),
@@ -210,6 +217,19 @@ struct SessionSql {
             fmt::arg("gap", gap), fmt::arg("merged_parts", joined(aggregates, merged_part)), fmt::arg("table", sql_identifier(table)),
             fmt::arg("same", same_key("w", "b")), fmt::arg("start", start()), fmt::arg("same_groups", same_groups), fmt::arg("columns", columns),
             fmt::arg("values", values), fmt::arg("pk", primary_key()), fmt::arg("updates", updates));
+    }
+
+    /// The COPY of new sessions: the key, groups, bounds and last event time, then each
+    /// aggregate's column and its state columns (SpecSessionWriter::copy_session's order).
+    std::string copy() const {
+        std::vector<std::string> columns{sql_identifier(key_column)};
+        for (const auto& g : group_columns) columns.push_back(sql_identifier(g));
+        columns.insert(columns.end(), {start(), sql_identifier(end_column), last()});
+        for (const Aggregate& a : aggregates) {
+            columns.push_back(sql_identifier(a.column));
+            for (const auto& c : a.state) columns.push_back(sql_identifier(c));
+        }
+        return fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", sql_identifier(table), fmt::join(columns, ", "));
     }
 
 private:
@@ -312,11 +332,41 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
     }
     sql.aggregates = aggregates_;
     stage_table_ = sql.stage_table;
+    key_column_ = sql.key_column, start_column_ = w.start_column, end_column_ = w.end_column, group_columns_ = sql.group_columns;
     conn_.exec(sql.create_stage());
     conn_.exec(sql.create_met());
     lock_sql_ = sql.lock();
     merge_sql_ = sql.merge();
     spdlog::debug("session merge of {}: {}\n{}", table_, lock_sql_, merge_sql_);
+    if (const std::string why = ineligible_for_copy(conn_); why.empty())
+        copy_sql_ = sql.copy();
+    else
+        spdlog::debug("{}: every island through the merge statement ({})", table_, why);
+}
+
+std::string SpecSessionWriter::ineligible_for_copy(PgConnection& conn) const {
+    const auto columns = database_columns(conn, sql_identifier(table_));
+    auto column_is = [&](const std::string& name, const std::string& type) {
+        const auto c = columns.find(name);
+        return c != columns.end() && c->second.type == type && (type != "text" || c->second.bytewise);
+    };
+    // Keys compared as bytes here (islands) must be equal exactly when PostgreSQL finds them equal.
+    if (key_.type != "text" || !column_is(key_column_, "text")) return "its session key is not bytewise text";
+    for (std::size_t j = 0; j < groups_.size(); ++j)
+        if (!(groups_[j].dimension ? column_is(group_columns_[j], "bigint") : groups_[j].type == "text" && column_is(group_columns_[j], "text")))
+            return fmt::format("group column {} is not bigint or bytewise text", group_columns_[j]);
+    for (const std::string& c : {start_column_, end_column_, std::string(spec::kSessionLastEventTime)})
+        if (!column_is(c, "timestamp with time zone")) return fmt::format("column {} is not timestamptz", c);
+    for (const Aggregate& a : aggregates_) {
+        if (a.function == AggregateFunction::count && column_is(a.column, "bigint")) continue;
+        if (a.function == AggregateFunction::any && column_is(a.column, "boolean")) continue;
+        // first/last: their tie rule compares text bytewise (spec_first_last.h), as std::string does.
+        if (ordered(a.function) && a.input->type == "text" && column_is(a.column, "text") &&
+            std::all_of(a.state.begin(), a.state.end(), [&](const std::string& c) { return column_is(c, "timestamp with time zone"); }))
+            continue;
+        return fmt::format("aggregate {} is not a count, an any or a first/last of bytewise text", a.column);
+    }
+    return {};
 }
 
 std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin,
@@ -342,41 +392,46 @@ std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::
     return Admitted{at, static_cast<std::uint32_t>(key_text.size() - at), row.event_time_us, r};
 }
 
-void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const std::vector<std::string_view>& key, const Admitted* first,
-                                     const Admitted* last, std::int32_t island) {
-    // The island's part, summed here where that needs no type (count, any), and one value per row
-    // where PostgreSQL must add or compare them (staged_per_value): a first (last) only its
-    // candidates, the values of its records at the earliest (latest) time among those passing the
-    // aggregate's filter, distinct. Step 4 merges the rows of one island like any parts, so the
-    // island takes as many rows as its longest list (one, for count, any and untied first/last).
+SpecSessionWriter::IslandFold SpecSessionWriter::fold_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last) const {
+    // Summed here where that needs no type (count, any); one value per record where PostgreSQL
+    // must add or compare them (staged_per_value); a first (last) only its candidates: the values
+    // of its records at the earliest (latest) time among those passing its filter, distinct.
     const std::size_t n = aggregates_.size();
-    std::vector<std::int64_t> counted(n, 0);
-    std::vector<std::vector<std::optional<std::string>>> values(n);
+    IslandFold fold{std::vector<std::int64_t>(n, 0), std::vector<std::vector<std::optional<std::string>>>(n), std::vector<std::int64_t>(n)};
     std::string buffer;
     auto value_of = [&](std::size_t i, const spec::SpecRow& row) -> std::optional<std::string> {
         const auto v = input_view(row.values[aggregates_[i].input->index], aggregates_[i].input->type, buffer);
         return v ? std::optional<std::string>(*v) : std::nullopt;
     };
-    std::vector<std::int64_t> extreme(n);
     for (std::size_t i = 0; i < n; ++i) {
         const Aggregate& a = aggregates_[i];
         const bool earliest = a.function == AggregateFunction::first;
-        extreme[i] = earliest ? INT64_MAX : INT64_MIN;
+        auto& values = fold.values[i];
+        std::int64_t& extreme = fold.extreme[i];
+        extreme = earliest ? INT64_MAX : INT64_MIN;
         for (const Admitted* r = first; r != last; ++r) {
             const spec::SpecRow& row = batch.rows[r->r];
             if (!filters_.passes(a.where, row)) continue;
-            ++counted[i];
+            ++fold.counted[i];
             if (ordered(a.function)) {
-                if (earliest ? r->t > extreme[i] : r->t < extreme[i]) continue;
-                if (r->t != extreme[i]) extreme[i] = r->t, values[i].clear();
-                if (auto v = value_of(i, row); std::find(values[i].begin(), values[i].end(), v) == values[i].end()) values[i].push_back(std::move(v));
+                if (earliest ? r->t > extreme : r->t < extreme) continue;
+                if (r->t != extreme) extreme = r->t, values.clear();
+                if (auto v = value_of(i, row); std::find(values.begin(), values.end(), v) == values.end()) values.push_back(std::move(v));
             } else if (staged_per_value(a)) {
-                if (auto v = value_of(i, row)) values[i].push_back(std::move(v));  // NULL adds, bounds and averages nothing
+                if (auto v = value_of(i, row)) values.push_back(std::move(v));  // NULL adds, bounds and averages nothing
             }
         }
     }
+    return fold;
+}
+
+void SpecSessionWriter::stage_island(const std::vector<std::string_view>& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi,
+                                     std::int32_t island) {
+    // Step 4 merges the rows of one island like any parts, so the island takes as many rows as
+    // its longest list of values (one, for count, any and untied first/last).
+    const std::size_t n = aggregates_.size();
     std::size_t rows = 1;
-    for (const auto& v : values) rows = std::max(rows, v.size());
+    for (const auto& v : fold.values) rows = std::max(rows, v.size());
     // create_stage's columns: i, k, the groups, s, l, one per aggregate, a first/last's ft.
     const auto columns = static_cast<std::int16_t>(4 + groups_.size() + n +
                                                    std::count_if(aggregates_.begin(), aggregates_.end(), [](const Aggregate& a) { return ordered(a.function); }));
@@ -384,20 +439,54 @@ void SpecSessionWriter::stage_island(const spec::SpecBatch& batch, const std::ve
         copy_.begin_row(columns);
         copy_.int4(island);
         for (const auto part : key) copy_.text(part);
-        copy_.timestamptz_us(first->t), copy_.timestamptz_us((last - 1)->t);
+        copy_.timestamptz_us(lo), copy_.timestamptz_us(hi);
         for (std::size_t i = 0; i < n; ++i) {
             const Aggregate& a = aggregates_[i];
             if (a.function == AggregateFunction::count) {
-                copy_.int8(j == 0 ? counted[i] : 0);
+                copy_.int8(j == 0 ? fold.counted[i] : 0);
                 continue;
             }
             if (a.function == AggregateFunction::any) {
-                copy_.boolean(j == 0 && counted[i] > 0);
+                copy_.boolean(j == 0 && fold.counted[i] > 0);
                 continue;
             }
-            const bool has = j < values[i].size();
-            has && values[i][j] ? copy_.text(*values[i][j]) : copy_.null();
-            if (ordered(a.function)) has ? copy_.timestamptz_us(extreme[i]) : copy_.null();
+            const bool has = j < fold.values[i].size();
+            has && fold.values[i][j] ? copy_.text(*fold.values[i][j]) : copy_.null();
+            if (ordered(a.function)) has ? copy_.timestamptz_us(fold.extreme[i]) : copy_.null();
+        }
+    }
+}
+
+void SpecSessionWriter::copy_session(const std::vector<std::string_view>& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi) {
+    // copy_sql_'s columns: the key, the groups (a dimension's key as int8), start, end, last
+    // event time, then per aggregate its value and its state (a filtered first/last's time).
+    const auto columns = static_cast<std::int16_t>(4 + groups_.size() + std::accumulate(aggregates_.begin(), aggregates_.end(), std::size_t{0},
+                                                                                         [](std::size_t c, const Aggregate& a) { return c + 1 + a.state.size(); }));
+    copy_.begin_row(columns);
+    copy_.text(key[0]);
+    for (std::size_t j = 0; j < groups_.size(); ++j) {
+        if (!groups_[j].dimension) {
+            copy_.text(key[1 + j]);
+            continue;
+        }
+        std::int64_t k = 0;  // admit wrote it with fmt::format_int
+        std::from_chars(key[1 + j].data(), key[1 + j].data() + key[1 + j].size(), k);
+        copy_.int8(k);
+    }
+    copy_.timestamptz_us(lo), copy_.timestamptz_us(hi + window_.window.gap_us), copy_.timestamptz_us(hi);
+    for (std::size_t i = 0; i < aggregates_.size(); ++i) {
+        const Aggregate& a = aggregates_[i];
+        if (a.function == AggregateFunction::count) {
+            copy_.int8(fold.counted[i]);
+        } else if (a.function == AggregateFunction::any) {
+            copy_.boolean(fold.counted[i] > 0);
+        } else {  // first or last (ineligible_for_copy): the candidate winning spec_first_last.h's tie rule
+            const auto& candidates = fold.values[i];
+            // NULL is the least value: first takes it if any candidate is NULL, last only if all are.
+            const auto winner = a.function == AggregateFunction::first ? std::min_element(candidates.begin(), candidates.end())
+                                                                       : std::max_element(candidates.begin(), candidates.end());
+            winner != candidates.end() && *winner ? copy_.text(**winner) : copy_.null();
+            if (!a.state.empty()) candidates.empty() ? copy_.null() : copy_.timestamptz_us(fold.extreme[i]);
         }
     }
 }
@@ -440,24 +529,50 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     });
     std::vector<std::vector<std::string>> island_keys(1 + groups_.size());
     std::vector<std::string> lows, highs;
-    std::int32_t island = 0;
-    for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++, ++island) {
+    std::vector<std::pair<std::size_t, std::size_t>> islands;  // [b, e) of admitted
+    for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++) {
         const std::string_view key = key_of(admitted[b]);
         while (e < admitted.size() && key_of(admitted[e]) == key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
         const std::vector<std::string_view> parts = key_parts(key);
         for (std::size_t k = 0; k < parts.size(); ++k) island_keys[k].emplace_back(parts[k]);
         lows.push_back(std::to_string(admitted[b].t)), highs.push_back(std::to_string(admitted[e - 1].t));
-        stage_island(batch, parts, &admitted[b], &admitted[b] + (e - b), island);
+        islands.emplace_back(b, e);
     }
-    conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
     std::vector<std::string> params;
     for (const auto& k : island_keys) params.push_back(text_array(k));
     params.push_back(text_array(lows)), params.push_back(text_array(highs));
-    const std::int64_t met = affected_rows(conn_.exec_params(lock_sql_, params));
-    engine::TableRows rows = upserted_rows(table_, conn_.exec(merge_sql_));
-    // Every session met grew (it meets a record): kept under its start (updated) or merged into
-    // an earlier one (deleted).
-    rows.deleted = met - rows.updated;
+    const PgResult locked = conn_.exec_params(lock_sql_, params);
+    const std::int64_t met = PQntuples(locked.get()) ? std::atoll(PQgetvalue(locked.get(), 0, 1)) : 0;
+    // Without the copy, every island is staged; with it, those meeting a stored session only.
+    std::vector<bool> staged(islands.size(), !copies_new_sessions());
+    for (int row = 0; row < PQntuples(locked.get()); ++row) staged.at(static_cast<std::size_t>(std::atoll(PQgetvalue(locked.get(), row, 0)) - 1)) = true;
+    engine::TableRows rows{table_};
+    for (const bool merging : {true, false}) {
+        if (!merging && !copies_new_sessions()) break;
+        copy_.reset();
+        std::int64_t written = 0;
+        for (std::size_t i = 0; i < islands.size(); ++i) {
+            if (staged[i] != merging) continue;
+            const auto [b, e] = islands[i];
+            const std::vector<std::string_view> parts = key_parts(key_of(admitted[b]));
+            const IslandFold fold = fold_island(batch, &admitted[b], &admitted[e - 1] + 1);
+            if (merging) stage_island(parts, fold, admitted[b].t, admitted[e - 1].t, static_cast<std::int32_t>(i));
+            else copy_session(parts, fold, admitted[b].t, admitted[e - 1].t);
+            ++written;
+        }
+        if (written == 0) continue;
+        if (!merging) {  // sessions new to the table: no stored row has their key and start (the lock found none they meet)
+            conn_.copy_in(copy_sql_, copy_.finish());
+            rows.inserted += written;
+            continue;
+        }
+        conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+        const engine::TableRows merged = upserted_rows(table_, conn_.exec(merge_sql_));
+        rows.inserted += merged.inserted, rows.updated += merged.updated;
+        // Every session met grew (it meets a record): kept under its start (updated) or merged
+        // into an earlier one (deleted).
+        rows.deleted = met - merged.updated;
+    }
     return rows;
 }
 

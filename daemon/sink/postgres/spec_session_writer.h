@@ -44,6 +44,13 @@
 //   4. stored sessions and islands (their records aggregated) are merged as intervals (ordered by start, a new session
 //      wherever a start is not before the greatest last + gap so far) and aggregated as above;
 //      the stored sessions that merged into an earlier start are deleted, the others upserted.
+// An island that meets no stored session is a new session on its own: the batch's islands of
+// one key are a gap or more apart, so it meets none of them either. When the table's values
+// can be computed in C++ exactly as step 4 computes them (copies_new_sessions: count, any, and
+// first/last of bytewise text; keys and groups bytewise text or a dimension's key), such
+// islands are copied straight into the table, and only the islands the lock found meeting a
+// stored session are staged for step 4 (at the bench's density most islands are new: the
+// statement aggregated and upserted them row by row, where a COPY writes in bulk).
 // A session is final once no admissible record can meet it: when the watermark reaches its end
 // (policies drop and dead_letter), its end + gap + allowed lateness (correct). Nothing stores
 // it: it is a property of the row and the watermark.
@@ -86,6 +93,8 @@ public:
                             const std::vector<bool>& counted, std::int64_t watermark_us, engine::LateRecords& late);
 
     const std::string& table() const { return table_; }
+    /// Whether islands meeting no stored session are copied straight in (see the file comment).
+    bool copies_new_sessions() const { return !copy_sql_.empty(); }
 
     /// Why `window` (a session window) cannot be computed ("" when it can), naming its key:
     /// count_distinct does not merge exactly from a session's columns.
@@ -120,11 +129,27 @@ private:
     /// when one has no value (in no session).
     std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys,
                                   std::string& key_text) const;
+    /// The aggregates of one island's records: per aggregate, the records passing its filter;
+    /// the values PostgreSQL adds or compares (sum, min, max, avg), or a first/last's candidates
+    /// (the distinct values at its earliest/latest time among records passing its filter) and
+    /// that time.
+    struct IslandFold {
+        std::vector<std::int64_t> counted;
+        std::vector<std::vector<std::optional<std::string>>> values;
+        std::vector<std::int64_t> extreme;
+    };
+    /// Folds the island's admitted records [first, last), sorted by time.
+    IslandFold fold_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last) const;
     /// Stages the part of the batch's island `island`, whose key parts are `key` (admit's, split),
-    /// its admitted records [first, last) sorted by time (step 2): one row, or one per value of
-    /// its longest per-value aggregate.
-    void stage_island(const spec::SpecBatch& batch, const std::vector<std::string_view>& key, const Admitted* first, const Admitted* last,
-                      std::int32_t island);
+    /// its records' fold `fold`, first and last event time `lo`, `hi` (step 2): one row, or one
+    /// per value of its longest per-value aggregate.
+    void stage_island(const std::vector<std::string_view>& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi, std::int32_t island);
+    /// Writes an island that meets no stored session into copy_ as its session row (copy_sql_'s
+    /// columns): the values step 4 would give it alone. Only when copies_new_sessions().
+    void copy_session(const std::vector<std::string_view>& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi);
+    /// Why new sessions cannot be copied straight in ("" when they can), from the aggregates and
+    /// the database's column types and collations. Throws PgError.
+    std::string ineligible_for_copy(PgConnection& conn) const;
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
@@ -135,8 +160,11 @@ private:
     std::size_t where_;  ///< the table's filter's number
     std::vector<Input> groups_;
     std::vector<Aggregate> aggregates_;
-    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>$met and locked
+    std::string key_column_, start_column_, end_column_;
+    std::vector<std::string> group_columns_;
+    std::string lock_sql_;   ///< step 3: the stored sessions met, copied into stage_spec_<table>$met and locked; returns their count and the islands met
     std::string merge_sql_;  ///< step 4
+    std::string copy_sql_;   ///< the COPY of new sessions into the table; "" when not copies_new_sessions()
 };
 
 }  // namespace starstream::daemon::postgres
