@@ -17,8 +17,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 #include <map>
+#include <numeric>
 #include <tuple>
 
 namespace starstream::daemon::postgres {
@@ -546,33 +546,35 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     // Without the copy, every island is staged; with it, those meeting a stored session only.
     std::vector<bool> staged(islands.size(), !copies_new_sessions());
     for (int row = 0; row < PQntuples(locked.get()); ++row) staged.at(static_cast<std::size_t>(std::atoll(PQgetvalue(locked.get(), row, 0)) - 1)) = true;
-    engine::TableRows rows{table_};
-    for (const bool merging : {true, false}) {
-        if (!merging && !copies_new_sessions()) break;
+    // Folds the islands whose `staged` is `which` and hands each to `write` (into copy_); returns how many.
+    auto write_islands = [&](bool which, auto&& write) {
         copy_.reset();
         std::int64_t written = 0;
         for (std::size_t i = 0; i < islands.size(); ++i) {
-            if (staged[i] != merging) continue;
+            if (staged[i] != which) continue;
             const auto [b, e] = islands[i];
-            const std::vector<std::string_view> parts = key_parts(key_of(admitted[b]));
-            const IslandFold fold = fold_island(batch, &admitted[b], &admitted[e - 1] + 1);
-            if (merging) stage_island(parts, fold, admitted[b].t, admitted[e - 1].t, static_cast<std::int32_t>(i));
-            else copy_session(parts, fold, admitted[b].t, admitted[e - 1].t);
+            write(i, key_parts(key_of(admitted[b])), fold_island(batch, &admitted[b], &admitted[e - 1] + 1), admitted[b].t, admitted[e - 1].t);
             ++written;
         }
-        if (written == 0) continue;
-        if (!merging) {  // sessions new to the table: no stored row has their key and start (the lock found none they meet)
-            conn_.copy_in(copy_sql_, copy_.finish());
-            rows.inserted += written;
-            continue;
-        }
+        return written;
+    };
+    engine::TableRows rows{table_};
+    if (write_islands(true, [&](std::size_t i, const auto& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi) {
+            stage_island(key, fold, lo, hi, static_cast<std::int32_t>(i));
+        }) > 0) {
         conn_.copy_in("COPY " + stage_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
-        const engine::TableRows merged = upserted_rows(table_, conn_.exec(merge_sql_));
-        rows.inserted += merged.inserted, rows.updated += merged.updated;
+        rows = upserted_rows(table_, conn_.exec(merge_sql_));
         // Every session met grew (it meets a record): kept under its start (updated) or merged
         // into an earlier one (deleted).
-        rows.deleted = met - merged.updated;
+        rows.deleted = met - rows.updated;
     }
+    if (!copies_new_sessions()) return rows;
+    const std::int64_t copied = write_islands(false, [&](std::size_t, const auto& key, const IslandFold& fold, std::int64_t lo, std::int64_t hi) {
+        copy_session(key, fold, lo, hi);
+    });
+    // Sessions new to the table: no stored row has their key and start (the lock found none they meet).
+    if (copied > 0) conn_.copy_in(copy_sql_, copy_.finish());
+    rows.inserted += copied;
     return rows;
 }
 
