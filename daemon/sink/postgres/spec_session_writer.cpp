@@ -345,24 +345,20 @@ SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy,
 }
 
 std::string SpecSessionWriter::ineligible_for_copy(PgConnection& conn) const {
-    const auto columns = database_columns(conn, sql_identifier(table_));
-    auto column_is = [&](const std::string& name, const std::string& type) {
-        const auto c = columns.find(name);
-        return c != columns.end() && c->second.type == type && (type != "text" || c->second.bytewise);
-    };
+    const auto table = database_columns(conn, sql_identifier(table_));
     // Keys compared as bytes here (islands) must be equal exactly when PostgreSQL finds them equal.
-    if (key_.type != "text" || !column_is(key_column_, "text")) return "its session key is not bytewise text";
+    if (key_.type != "text" || !column_is(table, key_column_, "text")) return "its session key is not bytewise text";
     for (std::size_t j = 0; j < groups_.size(); ++j)
-        if (!(groups_[j].dimension ? column_is(group_columns_[j], "bigint") : groups_[j].type == "text" && column_is(group_columns_[j], "text")))
+        if (!(groups_[j].dimension ? column_is(table, group_columns_[j], "bigint") : groups_[j].type == "text" && column_is(table, group_columns_[j], "text")))
             return fmt::format("group column {} is not bigint or bytewise text", group_columns_[j]);
     for (const std::string& c : {start_column_, end_column_, std::string(spec::kSessionLastEventTime)})
-        if (!column_is(c, "timestamp with time zone")) return fmt::format("column {} is not timestamptz", c);
+        if (!column_is(table, c, "timestamp with time zone")) return fmt::format("column {} is not timestamptz", c);
     for (const Aggregate& a : aggregates_) {
-        if (a.function == AggregateFunction::count && column_is(a.column, "bigint")) continue;
-        if (a.function == AggregateFunction::any && column_is(a.column, "boolean")) continue;
+        if (a.function == AggregateFunction::count && column_is(table, a.column, "bigint")) continue;
+        if (a.function == AggregateFunction::any && column_is(table, a.column, "boolean")) continue;
         // first/last: their tie rule compares text bytewise (spec_first_last.h), as std::string does.
-        if (ordered(a.function) && a.input->type == "text" && column_is(a.column, "text") &&
-            std::all_of(a.state.begin(), a.state.end(), [&](const std::string& c) { return column_is(c, "timestamp with time zone"); }))
+        if (ordered(a.function) && a.input->type == "text" && column_is(table, a.column, "text") &&
+            std::all_of(a.state.begin(), a.state.end(), [&](const std::string& c) { return column_is(table, c, "timestamp with time zone"); }))
             continue;
         return fmt::format("aggregate {} is not a count, an any or a first/last of bytewise text", a.column);
     }
@@ -529,14 +525,17 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     });
     std::vector<std::vector<std::string>> island_keys(1 + groups_.size());
     std::vector<std::string> lows, highs;
-    std::vector<std::pair<std::size_t, std::size_t>> islands;  // [b, e) of admitted
+    struct Island {
+        std::size_t b, e;  ///< its records: admitted[b, e)
+        std::vector<std::string_view> key;  ///< its key's parts (key_parts)
+    };
+    std::vector<Island> islands;
     for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++) {
         const std::string_view key = key_of(admitted[b]);
         while (e < admitted.size() && key_of(admitted[e]) == key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
-        const std::vector<std::string_view> parts = key_parts(key);
-        for (std::size_t k = 0; k < parts.size(); ++k) island_keys[k].emplace_back(parts[k]);
+        const Island& island = islands.emplace_back(Island{b, e, key_parts(key)});
+        for (std::size_t k = 0; k < island.key.size(); ++k) island_keys[k].emplace_back(island.key[k]);
         lows.push_back(std::to_string(admitted[b].t)), highs.push_back(std::to_string(admitted[e - 1].t));
-        islands.emplace_back(b, e);
     }
     std::vector<std::string> params;
     for (const auto& k : island_keys) params.push_back(text_array(k));
@@ -552,8 +551,8 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
         std::int64_t written = 0;
         for (std::size_t i = 0; i < islands.size(); ++i) {
             if (staged[i] != which) continue;
-            const auto [b, e] = islands[i];
-            write(i, key_parts(key_of(admitted[b])), fold_island(batch, &admitted[b], &admitted[e - 1] + 1), admitted[b].t, admitted[e - 1].t);
+            const Island& island = islands[i];
+            write(i, island.key, fold_island(batch, &admitted[island.b], &admitted[island.e - 1] + 1), admitted[island.b].t, admitted[island.e - 1].t);
             ++written;
         }
         return written;

@@ -65,10 +65,6 @@ struct SpecWindowCells::Fold {
 std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTable& t) {
     if (t.global) return "a global window's cells are nearly always stored";
     const auto table = database_columns(conn, sql_identifier(t.name));
-    auto column_is = [&](const std::map<std::string, DatabaseColumn>& columns, const std::string& name, const std::string& type) {
-        const auto c = columns.find(name);
-        return c != columns.end() && c->second.type == type && (type != kText || c->second.bytewise);
-    };
     if (!column_is(table, t.start_column, "timestamp with time zone") || !column_is(table, t.end_column, "timestamp with time zone"))
         return "its bounds are not timestamptz";
     for (const auto& g : t.groups) {

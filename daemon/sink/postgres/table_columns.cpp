@@ -17,4 +17,9 @@ std::map<std::string, DatabaseColumn> database_columns(PgConnection& conn, const
     return out;
 }
 
+bool column_is(const std::map<std::string, DatabaseColumn>& columns, const std::string& name, const std::string& type) {
+    const auto c = columns.find(name);
+    return c != columns.end() && c->second.type == type && (type != "text" || c->second.bytewise);
+}
+
 }  // namespace starstream::daemon::postgres

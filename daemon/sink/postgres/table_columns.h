@@ -24,4 +24,8 @@ struct DatabaseColumn {
 /// name; empty when no such table. Throws PgError.
 std::map<std::string, DatabaseColumn> database_columns(PgConnection& conn, const std::string& table);
 
+/// Whether `columns` (database_columns') has `name` of `type` (format_type's spelling) and, when
+/// `type` is "text", bytewise: what a writer that compares or sends the values itself needs.
+bool column_is(const std::map<std::string, DatabaseColumn>& columns, const std::string& name, const std::string& type);
+
 }  // namespace starstream::daemon::postgres
