@@ -59,7 +59,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("postgres.statement_timeout_ms", po::value(&r.postgres_statement_timeout_ms)->default_value(60000), "longest any one Postgres call may take (server statement_timeout and client deadline), milliseconds")
         ("pipelines.dir", po::value(&c.pipelines_dir)->default_value(STARSTREAM_PIPELINES_DIR), "folder of pipeline specs (*.yaml), validated by check-config and before run consumes; migrate and run create the tables they need")
         ("pipelines.run", po::value(&c.pipeline_run)->default_value("product_view"), "the pipelines this instance consumes, comma-separated names of specs in pipelines.dir; each has its own consumer in the one consumer group and reads its spec's topics (a compiled pipeline: source.topics)")
-        ("pipelines.compiled", po::value(&c.pipelines_compiled)->default_value("product_view"), "the pipelines run from compiled code rather than from their spec, comma-separated (product_view is the one compiled pipeline; none: every pipeline runs from its spec)")
+        ("pipelines.compiled", po::value(&c.pipelines_compiled)->default_value("none"), "the pipelines run from compiled code rather than from their spec, comma-separated (product_view is the one compiled pipeline, reading source.topics; none: every pipeline runs from its spec)")
         ("instance.id", po::value(&c.instance_id)->default_value(""), "name of this instance in batches, claims, /status and logs; empty: <hostname>-<pid>")
         ("source.topics", po::value(&r.topics)->default_value("product_view"), "comma-separated Kafka topics")
         ("source.starting_offsets", po::value(&c.starting_offsets)->default_value("earliest"), "earliest | latest: where a partition without checkpoint starts")
@@ -82,7 +82,7 @@ po::options_description key_options(Config& c, RawConfig& r) {
         ("enrichment.city_database", po::value(&c.enrichment.city_database)->default_value(""), "MaxMind-format city database (.mmdb: GeoLite2-City, DB-IP City Lite) for region and city; empty: none")
         ("enrichment.user_agent_regexes", po::value(&c.enrichment.user_agent_regexes)->default_value(c.enrichment.user_agent_regexes), "ua-parser rules (uap-core regexes.yaml); point it at a newer copy to update")
         ("enrichment.user_agent_cache_entries", po::value(&r.user_agent_cache_entries)->default_value(100000), "parsed User-Agent headers kept in memory (about 1 KiB each)")
-        ("windows.enabled", po::value(&c.windows.enabled)->default_value(true), "maintain the windowed tables (win_hourly_product_views, win_product_view_panes, win_visits)")
+        ("windows.enabled", po::value(&c.windows.enabled)->default_value(true), "maintain the windowed tables: every spec's windows (its tables are left as they are while false) and the compiled product_view's")
         ("windows.allowed_lateness_ms", po::value(&r.allowed_lateness_ms)->default_value(3600000), "how long a final window stays correctable by late records (policy correct), milliseconds")
         ("windows.visit_gap_ms", po::value(&r.visit_gap_ms)->default_value(1800000), "inactivity that ends a visit (session window gap), milliseconds")
         ("windows.watermark_batch_step_ms", po::value(&r.watermark_batch_step_ms)->default_value(60000), "on a quiet topic, a batch without records is committed when the watermark moved this much, milliseconds")
@@ -316,6 +316,9 @@ Config load_config(int argc, const char* const argv[], const char* const* enviro
         }
         po::notify(vm);
     });
+    for (const char* key : {"windows.allowed_lateness_ms", "windows.visit_gap_ms", "windows.hourly_product_views_late_policy",
+                            "windows.trending_products_late_policy", "windows.visits_late_policy"})
+        if (vm.count(key) && !vm[key].defaulted()) c.compiled_window_keys.push_back(key);
     if (vm.count("help")) {
         c.command = "help";
         return c;

@@ -52,7 +52,7 @@ struct Config {
     // [pipelines]
     std::string pipelines_dir;                           ///< folder of pipeline specs (*.yaml); default: compiled-in pipelines/ path
     std::string pipeline_run = "product_view";           ///< the pipelines this instance runs (comma-separated spec names)
-    std::string pipelines_compiled = "product_view";     ///< the pipelines run from compiled code rather than their spec (comma-separated; none)
+    std::string pipelines_compiled = "none";             ///< the pipelines run from compiled code rather than their spec (comma-separated; none)
 
     // [instance]
     std::string instance_id;                             ///< default: <hostname>-<pid>; recorded with batches and claims
@@ -87,6 +87,10 @@ struct Config {
 
     // [windows]
     product_view::WindowSettings windows;
+    /// The windows.* keys set (file, environment or flag) that only the compiled product_view
+    /// pipeline reads: a spec states its own gap, lateness and late policies, so run refuses
+    /// them while product_view runs from its spec (run_problem) rather than ignore them.
+    std::vector<std::string> compiled_window_keys;
 
     // [http]
     bool http_enabled = true;

@@ -72,7 +72,7 @@ std::string run_problem(const Config& config, const std::vector<spec::PipelineSp
     if (pipelines_to_run(config).size() > 1 && config.kafka.count("group.instance.id"))
         return "kafka.group.instance.id: a static group member id cannot be shared by the consumers of several pipelines (pipelines.run = " +
                config.pipeline_run + "); unset it or run one pipeline per instance";
-    if (std::string problem = pipeline::compiled_problem(config); !problem.empty()) return problem;
+    if (std::string problem = pipeline::compiled_problem(config, pipelines_to_run(config)); !problem.empty()) return problem;
     std::map<std::string, std::string> reader;  // topic -> pipeline
     for (const auto& name : pipelines_to_run(config)) {
         if (!pipeline::runs_compiled(config, name)) {
@@ -92,6 +92,7 @@ std::string run_problem(const Config& config, const std::vector<spec::PipelineSp
 
 /// One pipeline: its store, stage, sink, reporters and driver.
 struct StreamService::Pipeline {
+    spec::PipelineSpec spec;  ///< a spec pipeline's spec as it runs (windows.enabled applied); empty when compiled
     postgres::ProgressStore checkpoints;
     std::unique_ptr<engine::PipelineStage> stage;
     std::unique_ptr<postgres::PostgresBatchSink> sink;
@@ -122,7 +123,14 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
             settings.topics = std::move(compiled.topics);
             windows = watermark_batches = compiled.windows;
         } else {
-            const spec::PipelineSpec& spec = *find_spec(specs, name);
+            p->spec = *find_spec(specs, name);
+            // windows.enabled = false: facts and dimensions only; the windowed tables (made by the
+            // migrations from the whole spec) are left as they are until windows are enabled again.
+            if (!config.windows.enabled && !p->spec.windows.empty()) {
+                spdlog::info("pipeline {}: windows.enabled = false, its {} windowed tables are not maintained", name, p->spec.windows.size());
+                p->spec.windows.clear();
+            }
+            const spec::PipelineSpec& spec = p->spec;
             p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
             make_writer = [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
                 return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);

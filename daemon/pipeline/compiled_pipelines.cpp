@@ -52,10 +52,16 @@ void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>
         if (has_compiled(spec.name)) spec.topics = config.topics;
 }
 
-std::string compiled_problem(const Config& config) {
+std::string compiled_problem(const Config& config, const std::vector<std::string>& running) {
     for (const auto& name : compiled_names(config))
         if (!has_compiled(name))
             return "pipelines.compiled: no compiled pipeline named '" + name + "' (compiled: " + kCompiled[0] + "; every other pipeline runs from its spec)";
+    for (const auto& name : running)
+        if (has_compiled(name) && !runs_compiled(config, name) && !config.compiled_window_keys.empty())
+            return config.compiled_window_keys.front() + ": configures the compiled " + name + " pipeline, but " + name +
+                   " runs from its spec (pipelines.compiled = " + config.pipelines_compiled +
+                   "), whose windows state their own gap, lateness and late policies (pipelines/" + name +
+                   ".yaml); remove the key, or set pipelines.compiled = " + name + " to run the compiled pipeline";
     return {};
 }
 

@@ -1,8 +1,8 @@
 // Pipelines compiled into the daemon: hand-written C++ for a spec of pipelines/, run instead of
 // the generic spec path (SpecStage + SpecBatchWriter) while the spec language cannot say all they
 // do yet. Today one: product_view (daemon/pipeline/product_view/), described by
-// pipelines/product_view.yaml. `pipelines.compiled` (default: product_view) names the ones an
-// instance runs compiled; any other pipeline runs from its spec. The life cycle asks this file
+// pipelines/product_view.yaml. `pipelines.compiled` (default: none) names the ones an instance
+// runs compiled; any other pipeline, product_view by default, runs from its spec. The life cycle asks this file
 // and never names a pipeline.
 // Thread rules: make_compiled on the thread that builds the service.
 #pragma once
@@ -43,7 +43,9 @@ CompiledPipeline make_compiled(const Config& config, const std::string& name, me
 /// same topics, its windows' watermark included. The spec's own topics line is the default.
 void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>& specs);
 
-/// Why pipelines.compiled is wrong ("" when it is not): a name without a compiled implementation.
-std::string compiled_problem(const Config& config);
+/// Why pipelines.compiled is wrong for the pipelines `running` ("" when it is not), the key first:
+/// a name without a compiled implementation, or a windows.* key of a compiled pipeline set
+/// (Config::compiled_window_keys) while that pipeline runs from its spec, which would ignore it.
+std::string compiled_problem(const Config& config, const std::vector<std::string>& running);
 
 }  // namespace starstream::daemon::pipeline

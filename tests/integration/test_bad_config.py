@@ -114,12 +114,20 @@ class BadConfig(unittest.TestCase):
                               "kafka.group.instance.id: a static group member id cannot be shared"),
             "compiled_unknown": (None, "lab_events", ["--pipelines.compiled=product_vue"],
                                  "pipelines.compiled: no compiled pipeline named 'product_vue'"),
+            # product_view runs from its spec (the default), which states its own gap: the
+            # compiled pipeline's key would be ignored, so it is refused.
+            "compiled_window_key": (None, "lab_events,product_view", ["--windows.visit_gap_ms=600000"],
+                                    "windows.visit_gap_ms: configures the compiled product_view pipeline, but product_view runs from its spec"),
         }
+        with open(os.path.join(harness.SOURCE_DIR, "pipelines", "product_view.yaml")) as f:
+            product_view = f.read()
         for name, (change, run, extra, says) in cases.items():
             folder = os.path.join(self.tmp, "pipelines-run-" + name)
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, "lab_events.yaml"), "w") as f:
                 f.write(text.replace(*change, 1) if change else text)
+            with open(os.path.join(folder, "product_view.yaml"), "w") as f:
+                f.write(product_view)
             with self.subTest(name):
                 args = [f"--pipelines.dir={folder}", f"--pipelines.run={run}", *extra]
                 check = subprocess.run([harness.DAEMON, "check-config", "--postgres.dsn=host=127.0.0.1", "--kafka.bootstrap.servers=127.0.0.1:9", *args],

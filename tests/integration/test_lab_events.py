@@ -1,7 +1,8 @@
 """The lab events of EVENTS.md section 3 through pipelines/lab_events.yaml, a spec written only in
 YAML, against an oracle computed here from the generated messages; in the same daemons, on the
 same consumer group, the compiled product_view pipeline on its own topic
-(pipelines.run = product_view,lab_events): both exactly once.
+(pipelines.run = product_view,lab_events, pipelines.compiled = product_view: a compiled and a
+spec pipeline side by side): both exactly once.
 
 The producer does what a lab's producer does: no key (messages spread round robin over 6
 partitions), events out of order within each partition, some sent twice, and malformed ones
@@ -47,7 +48,7 @@ EVENTS = 6000
 # behind the latest event time keeps every record on time, so the windows are exact whatever the
 # batch boundaries (lateness has its own tests: test_windows, test_shared_windows).
 PRODUCT_VIEWS = 5000
-KEYS = {"pipelines.run": "product_view,lab_events", "batch.max_records": 300, "batch.trigger_interval_ms": 100,
+KEYS = {"pipelines.run": "product_view,lab_events", "pipelines.compiled": "product_view", "batch.max_records": 300, "batch.trigger_interval_ms": 100,
         "time.allowed_out_of_orderness_ms": 40 * 86400 * 1000,
         "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000}
 

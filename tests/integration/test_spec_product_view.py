@@ -1,12 +1,12 @@
 """product_view from its spec (issue 14): the same generated clickstream through the compiled
 pipeline (daemon/pipeline/product_view/) into one database and through pipelines/product_view.yaml
-run as a spec (daemon/spec/, spec_batch_writer.h; pipelines.compiled=none) into another, each its
+run as a spec (daemon/spec/, spec_batch_writer.h; the default, pipelines.compiled=none) into another, each its
 own consumer group on the one topic; every dimension table and fact_event must hold the same
 rows, column by column (surrogate keys are XXH3 of the natural key on both paths, so they match
 too), and the same messages must be dead letters.
 
 The spec runs from a copy of product_view.yaml in a temporary pipelines.dir without its windows
-(the windows' own oracle tests run against the spec with STARSTREAM_PIPELINES__COMPILED=none). The generator writes unkeyed (random partitions), out of order by
+(the windows' own oracle tests run against the spec, the default, and against the compiled pipeline with STARSTREAM_PIPELINES__COMPILED=product_view). The generator writes unkeyed (random partitions), out of order by
 up to ten minutes, with duplicates and malformed messages, and corner messages follow. The
 compiled daemon reads in large batches, the spec path in small ones with two instances at once,
 then one more run: the earliest-attribute dimensions (dim_store, dim_product) must not depend on
@@ -151,7 +151,7 @@ class SpecProductView(unittest.TestCase):
 
         cls.compiled = cls.pg.create_database("compiled")
         run = harness.run_daemon(cls.compiled, cls.kafka.bootstrap, group="compiled", **COMMON, **{
-            "pipelines.dir": os.path.join(harness.SOURCE_DIR, "pipelines"), "batch.max_records": 2000})
+            "pipelines.dir": os.path.join(harness.SOURCE_DIR, "pipelines"), "pipelines.compiled": "product_view", "batch.max_records": 2000})
         assert run.returncode == 0, run.stderr[-3000:]
 
         cls.spec = cls.pg.create_database("spec")

@@ -16,7 +16,7 @@ CellDeletedByHand: an hourly cell deleted by hand, its visitors left in the memb
 next views of that cell (the copy of new cells meets the stored visitors) are counted as a brute
 force over the views since the deletion counts them, visitors included, and the pipeline goes on.
 Both pipelines copy new cells straight in: the compiled one (window_writer.cpp) and the spec's
-(spec_window_cells.h), so integration.spec.windows runs it too."""
+(spec_window_cells.h), so integration.compiled.windows runs it too."""
 import json
 import os
 import time

@@ -1,6 +1,6 @@
 // Cells new to their table, copied straight in: the fast path of a spec window table whose
-// aggregates only add (count, and count_distinct of text), as the compiled pipeline's hourly
-// cells and panes (pipeline/product_view/window_writer.h).
+// aggregates only add (count, and count_distinct of text), as the compiled clickstream pipeline
+// does for its hourly cells and panes (daemon/pipeline/).
 //
 // At the bench's density (48 h of event time, tens of thousands of devices) nearly every cell a
 // batch touches is new to its table. The merge statement (spec_window_writer.cpp) aggregates
