@@ -276,7 +276,14 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (config.command == "rebuild-windows") {
-            tools::rebuild_windows(config, std::cout);
+            const auto pipelines = validated_pipelines(config);
+            if (!pipelines) return kExitConfig;
+            for (const auto& spec : *pipelines)
+                if (const std::string problem = pipeline::ignored_keys_problem(config, spec); !problem.empty()) {
+                    spdlog::critical("{}", problem);
+                    return kExitConfig;
+                }
+            tools::rebuild_windows(config, pipeline::rebuild_visit_gap_us(config, *pipelines), std::cout);
             return 0;
         }
         // A bad spec stops the daemon before it connects or consumes; so does a pipelines.run

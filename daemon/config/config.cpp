@@ -222,6 +222,13 @@ void finish(Config& c, const RawConfig& r) {
         else if (p == "correct") c.windows.late_policy[t] = engine::LatePolicy::correct;
         else throw ConfigError(policy_keys[t], "must be drop, dead-letter or correct; got '" + p + "'");
     }
+    // Set to other than their defaults, which pipelines/product_view.yaml states as well (a
+    // config file written for the compiled pipeline, with the defaults spelled out, still runs).
+    const product_view::WindowSettings defaults;
+    if (c.windows.allowed_lateness_us != defaults.allowed_lateness_us) c.compiled_window_keys.push_back("windows.allowed_lateness_ms");
+    if (c.windows.visit_gap_us != defaults.visit_gap_us) c.compiled_window_keys.push_back("windows.visit_gap_ms");
+    for (int t = 0; t < product_view::kWindowedTables; ++t)
+        if (c.windows.late_policy[t] != defaults.late_policy[t]) c.compiled_window_keys.push_back(policy_keys[t]);
     if (r.http_port < 0 || r.http_port > 65535) throw ConfigError("http.port", "must be 0..65535, got " + std::to_string(r.http_port));
     c.http_port = static_cast<std::uint16_t>(r.http_port);
     c.http_read_timeout = ms(positive<std::int64_t>("http.read_timeout_ms", r.http_read_timeout_ms));
@@ -316,9 +323,6 @@ Config load_config(int argc, const char* const argv[], const char* const* enviro
         }
         po::notify(vm);
     });
-    for (const char* key : {"windows.allowed_lateness_ms", "windows.visit_gap_ms", "windows.hourly_product_views_late_policy",
-                            "windows.trending_products_late_policy", "windows.visits_late_policy"})
-        if (vm.count(key) && !vm[key].defaulted()) c.compiled_window_keys.push_back(key);
     if (vm.count("help")) {
         c.command = "help";
         return c;

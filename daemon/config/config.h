@@ -87,9 +87,9 @@ struct Config {
 
     // [windows]
     product_view::WindowSettings windows;
-    /// The windows.* keys set (file, environment or flag) that only the compiled product_view
-    /// pipeline reads: a spec states its own gap, lateness and late policies, so run refuses
-    /// them while product_view runs from its spec (run_problem) rather than ignore them.
+    /// The windows.* keys that only the compiled product_view pipeline reads, set to other than
+    /// their defaults: a spec states its own gap, lateness and late policies, so run refuses them
+    /// while product_view runs from its spec (pipeline::ignored_keys_problem) rather than ignore them.
     std::vector<std::string> compiled_window_keys;
 
     // [http]

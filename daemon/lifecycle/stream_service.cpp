@@ -72,7 +72,7 @@ std::string run_problem(const Config& config, const std::vector<spec::PipelineSp
     if (pipelines_to_run(config).size() > 1 && config.kafka.count("group.instance.id"))
         return "kafka.group.instance.id: a static group member id cannot be shared by the consumers of several pipelines (pipelines.run = " +
                config.pipeline_run + "); unset it or run one pipeline per instance";
-    if (std::string problem = pipeline::compiled_problem(config, pipelines_to_run(config)); !problem.empty()) return problem;
+    if (std::string problem = pipeline::compiled_problem(config); !problem.empty()) return problem;
     std::map<std::string, std::string> reader;  // topic -> pipeline
     for (const auto& name : pipelines_to_run(config)) {
         if (!pipeline::runs_compiled(config, name)) {
@@ -80,6 +80,7 @@ std::string run_problem(const Config& config, const std::vector<spec::PipelineSp
             if (!spec) return "pipelines.run: no spec named '" + name + "' in " + config.pipelines_dir;
             if (const std::string problem = postgres::runnable_problem(*spec); !problem.empty())
                 return "pipelines.run = " + name + " (" + spec->file + "): " + problem;
+            if (std::string problem = pipeline::ignored_keys_problem(config, *spec); !problem.empty()) return problem;
         }
         for (const auto& topic : topics_of(config, specs, name)) {
             if (auto [it, added] = reader.emplace(topic, name); !added)
@@ -131,15 +132,15 @@ StreamService::StreamService(const Config& config, const std::vector<spec::Pipel
                 p->spec.windows.clear();
             }
             const spec::PipelineSpec& spec = p->spec;
-            p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes);
+            p->stage = std::make_unique<spec::SpecStage>(spec, config.enrichment, config.max_event_bytes, &probe);
             make_writer = [settings = pg_settings(config), &spec, &specs, instance = config.instance_id](const std::atomic<bool>* abort_flag) {
                 return std::make_unique<postgres::SpecBatchWriter>(settings, spec, specs, instance, abort_flag);
             };
             settings.topics = spec.topics;
             windows = !spec.windows.empty();
-            // Always: starstream.window_watermark spans every topic of the database, so a quiet
-            // spec topic's partitions must not hold the compiled pipeline's windows back either.
-            watermark_batches = true;
+            // Whenever windows are on: starstream.window_watermark spans every topic of the
+            // database, so a quiet spec topic's partitions must not hold another pipeline's windows back either.
+            watermark_batches = config.windows.enabled;
         }
         // Watermark-only batches and alignment serve windowed tables: a quiet partition must not
         // hold their watermark back, nor one partition's backlog run far ahead of the others'.

@@ -48,7 +48,7 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
       kafka_errors_(BuildCounter().Name("starstream_kafka_errors_total").Help("Errors reported by the Kafka consumer.").Register(*registry_).Add({})),
       kafka_authentication_failures_(BuildCounter().Name("starstream_kafka_authentication_failures_total").Help("Connection attempts the Kafka cluster refused: SASL authentication or TLS handshake (included in starstream_kafka_errors_total).").Register(*registry_).Add({})),
       late_records_(BuildCounter().Name("starstream_late_records_total").Help("Records below the operator watermark, by windowed table and policy (dropped, dead-lettered, corrected).").Register(*registry_)),
-      cache_lookups_(BuildCounter().Name("starstream_enrichment_cache_lookups_total").Help("Enrichment cache lookups, by cache (user_agent, domain) and result (hit, miss).").Register(*registry_)),
+      cache_lookups_(BuildCounter().Name("starstream_enrichment_cache_lookups_total").Help("Enrichment cache lookups, by pipeline, cache (user_agent, domain) and result (hit, miss).").Register(*registry_)),
       lag_records_(BuildGauge().Name("starstream_consumer_lag_records").Help("High watermark minus position, per partition.").Register(*registry_)),
       lag_seconds_(BuildGauge().Name("starstream_consumer_lag_seconds").Help("Age of the last consumed message while a partition lags, else 0.").Register(*registry_)),
       watermark_(BuildGauge().Name("starstream_watermark_timestamp_seconds").Help("Event-time watermark per partition, Unix seconds.").Register(*registry_)),
@@ -67,8 +67,6 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
         for (const char* operation : {"inserted", "updated", "unchanged"}) rows_.Add({{"table", table}, {"operation", operation}});
     for (const char* table : {"win_hourly_product_views", "win_product_view_panes", "win_visits"})
         for (const char* policy : {"dropped", "dead-lettered", "corrected"}) late_records_.Add({{"table", table}, {"policy", policy}});
-    for (const char* cache : {"user_agent", "domain"})
-        for (const char* result : {"hit", "miss"}) cache_lookups_.Add({{"cache", cache}, {"result", result}});
 }
 
 void PipelineProbe::kafka_errors(std::uint64_t errors, std::uint64_t authentication_failures) {
@@ -76,9 +74,9 @@ void PipelineProbe::kafka_errors(std::uint64_t errors, std::uint64_t authenticat
     raise_to(kafka_authentication_failures_, authentication_failures);
 }
 
-void PipelineProbe::cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses) {
-    raise_to(cache_lookups_.Add({{"cache", cache}, {"result", "hit"}}), hits);
-    raise_to(cache_lookups_.Add({{"cache", cache}, {"result", "miss"}}), misses);
+void PipelineProbe::cache_lookups(const std::string& pipeline, const std::string& cache, std::uint64_t hits, std::uint64_t misses) {
+    raise_to(cache_lookups_.Add({{"pipeline", pipeline}, {"cache", cache}, {"result", "hit"}}), hits);
+    raise_to(cache_lookups_.Add({{"pipeline", pipeline}, {"cache", cache}, {"result", "miss"}}), misses);
 }
 
 void PipelineProbe::late_records(const std::string& table, const std::array<std::uint64_t, 3>& by_policy) {

@@ -56,8 +56,9 @@ public:
     /// Sets the Kafka error counters to the consumer's totals: every error, and the refused SASL
     /// authentications and TLS handshakes among them.
     void kafka_errors(std::uint64_t errors, std::uint64_t authentication_failures);
-    /// Sets the lookup counters of an enrichment cache ("user_agent", "domain") to their totals.
-    void cache_lookups(const std::string& cache, std::uint64_t hits, std::uint64_t misses);
+    /// Sets the lookup counters of pipeline `pipeline`'s enrichment cache ("user_agent", "domain")
+    /// to their totals (each pipeline's stage has caches of its own: one series each).
+    void cache_lookups(const std::string& pipeline, const std::string& cache, std::uint64_t hits, std::uint64_t misses);
     /// Late records of a windowed table in one batch: dropped, dead-lettered, corrected.
     void late_records(const std::string& table, const std::array<std::uint64_t, 3>& by_policy);
     /// Per-partition gauges: lag (records, seconds), watermark (Unix seconds) and its age (seconds).

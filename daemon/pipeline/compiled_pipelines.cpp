@@ -52,17 +52,27 @@ void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>
         if (has_compiled(spec.name)) spec.topics = config.topics;
 }
 
-std::string compiled_problem(const Config& config, const std::vector<std::string>& running) {
+std::string compiled_problem(const Config& config) {
     for (const auto& name : compiled_names(config))
         if (!has_compiled(name))
             return "pipelines.compiled: no compiled pipeline named '" + name + "' (compiled: " + kCompiled[0] + "; every other pipeline runs from its spec)";
-    for (const auto& name : running)
-        if (has_compiled(name) && !runs_compiled(config, name) && !config.compiled_window_keys.empty())
-            return config.compiled_window_keys.front() + ": configures the compiled " + name + " pipeline, but " + name +
-                   " runs from its spec (pipelines.compiled = " + config.pipelines_compiled +
-                   "), whose windows state their own gap, lateness and late policies (pipelines/" + name +
-                   ".yaml); remove the key, or set pipelines.compiled = " + name + " to run the compiled pipeline";
     return {};
+}
+
+std::string ignored_keys_problem(const Config& config, const spec::PipelineSpec& spec) {
+    if (!has_compiled(spec.name) || runs_compiled(config, spec.name) || config.compiled_window_keys.empty()) return {};
+    return config.compiled_window_keys.front() + ": configures the compiled " + spec.name + " pipeline, but " + spec.name +
+           " runs from its spec (pipelines.compiled = " + config.pipelines_compiled + "), whose windows state their own gap, lateness and late policies (" +
+           spec.file + "); remove the key, or set pipelines.compiled = " + spec.name + " to run the compiled pipeline";
+}
+
+std::int64_t rebuild_visit_gap_us(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
+    if (runs_compiled(config, kCompiled[0])) return config.windows.visit_gap_us;
+    for (const auto& spec : specs)
+        if (spec.name == kCompiled[0])
+            for (const auto& w : spec.windows)
+                if (w.table == "win_visits" && w.kind == spec::WindowKind::session) return w.gap_us;
+    return config.windows.visit_gap_us;
 }
 
 }  // namespace starstream::daemon::pipeline

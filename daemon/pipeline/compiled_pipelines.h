@@ -39,13 +39,21 @@ CompiledPipeline make_compiled(const Config& config, const std::string& name, me
 
 /// Gives the spec of each pipeline with a compiled implementation the topics the compiled one
 /// reads (source.topics), whether pipelines.compiled runs it compiled or not: source.topics
-/// configures that pipeline, and its spec run instead (pipelines.compiled = none) must read the
+/// configures that pipeline, and its spec, run by default (pipelines.compiled = none), must read the
 /// same topics, its windows' watermark included. The spec's own topics line is the default.
 void use_configured_topics(const Config& config, std::vector<spec::PipelineSpec>& specs);
 
-/// Why pipelines.compiled is wrong for the pipelines `running` ("" when it is not), the key first:
-/// a name without a compiled implementation, or a windows.* key of a compiled pipeline set
-/// (Config::compiled_window_keys) while that pipeline runs from its spec, which would ignore it.
-std::string compiled_problem(const Config& config, const std::vector<std::string>& running);
+/// Why pipelines.compiled is wrong ("" when it is not): a name without a compiled implementation.
+std::string compiled_problem(const Config& config);
+
+/// Why running `spec` from its spec would ignore configuration ("" when it would not), the key
+/// first: a windows.* key of its compiled pipeline set (Config::compiled_window_keys) while
+/// pipelines.compiled does not name it.
+std::string ignored_keys_problem(const Config& config, const spec::PipelineSpec& spec);
+
+/// The visit gap that `rebuild-windows` recomputes product_view's win_visits with, microseconds:
+/// windows.visit_gap_ms when product_view runs compiled, else the gap its spec states for
+/// win_visits (`specs`: the validated specs; the key's value when the spec has no such table).
+std::int64_t rebuild_visit_gap_us(const Config& config, const std::vector<spec::PipelineSpec>& specs);
 
 }  // namespace starstream::daemon::pipeline

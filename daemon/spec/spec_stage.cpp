@@ -51,8 +51,10 @@ std::vector<std::size_t> same_pointer(const PipelineSpec& spec, std::size_t layo
 
 }  // namespace
 
-SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes)
+SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes,
+                     metrics::PipelineProbe* probe)
     : spec_(spec),
+      probe_(probe),
       layout_(spec),
       enrichment_(enrichment),
       decoder_(spec, max_event_bytes),
@@ -63,7 +65,15 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       time_encoding_(expected_encoding(spec.fields[time_field_].timestamp)),
       repeated_(repeated_values(spec, layout_)),
       same_pointer_(same_pointer(spec, layout_.size())),
-      intern_counts_(layout_.size()) {}
+      intern_counts_(layout_.size()) {
+    publish();  // the counters' series start at 0, for rate() and the dashboard
+}
+
+void SpecStage::publish() {
+    if (!probe_) return;
+    probe_->cache_lookups(spec_.name, "user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
+    probe_->cache_lookups(spec_.name, "domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
+}
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
     engine::Decoded decoded;

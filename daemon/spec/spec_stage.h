@@ -10,6 +10,7 @@
 
 #include "driver/pipeline_stage.h"
 #include "enrichment/enrichment.h"
+#include "metrics/pipeline_probe.h"
 #include "spec/enricher_runtime.h"
 #include "spec/member_keys.h"
 #include "spec/pipeline_spec.h"
@@ -21,9 +22,11 @@ namespace starstream::daemon::spec {
 
 class SpecStage final : public engine::PipelineStage {
 public:
-    /// `spec` is a validated spec (spec_reader.h) and must outlive the stage; loads the
-    /// enrichment data (throws ConfigError naming a key whose file cannot be used).
-    SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes);
+    /// `spec` is a validated spec (spec_reader.h) and must outlive the stage, as must `probe`
+    /// (nullptr: no metrics); loads the enrichment data (throws ConfigError naming a key whose
+    /// file cannot be used).
+    SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes,
+              metrics::PipelineProbe* probe = nullptr);
 
     std::unique_ptr<engine::MicroBatch> new_batch() override { return std::make_unique<SpecBatch>(); }
     engine::Decoded decode(std::string_view payload) override;
@@ -31,9 +34,12 @@ public:
     void append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) override;
 
     const ReferenceLayout& layout() const { return layout_; }
+    /// The enrichment caches' lookup counters (starstream_enrichment_cache_lookups_total).
+    void publish() override;
 
 private:
     const PipelineSpec& spec_;
+    metrics::PipelineProbe* probe_;
     ReferenceLayout layout_;
     enrichment::Enrichment enrichment_;
     RecordDecoder decoder_;

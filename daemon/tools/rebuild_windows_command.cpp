@@ -48,12 +48,11 @@ std::vector<std::int64_t> rebuild_in_transaction(postgres::PgConnection& conn, s
 
 }  // namespace
 
-void rebuild_windows(const Config& config, std::ostream& out) {
+void rebuild_windows(const Config& config, std::int64_t gap_us, std::ostream& out) {
     postgres::PgConnection conn(pg_settings(config));
     const auto applied = postgres::apply_migrations(conn, postgres::read_migrations(config.migrations_dir));
     spdlog::info("schema up to date ({} migration(s) applied)", applied.size());
     const auto started = std::chrono::steady_clock::now();
-    const std::int64_t gap_us = config.windows.visit_gap_us;
     const auto counts = rebuild_in_transaction(conn, gap_us);
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     spdlog::info("windowed tables rebuilt from fact_event in {} ms", elapsed.count());
@@ -65,7 +64,8 @@ std::string rebuild_windows_usage() {
     return "Windowed tables:\n"
            "  starstreamd rebuild-windows --config FILE\n"
            "      recomputes win_hourly_product_views, win_product_view_panes and win_visits from fact_event (without the\n"
-           "      events starstream.late_event lists for each) with windows.visit_gap_ms, under the window merge lock;\n"
+           "      events starstream.late_event lists for each) with the visit gap of product_view's spec (windows.visit_gap_ms\n"
+           "      with pipelines.compiled = product_view), under the window merge lock;\n"
            "      prints the row counts; exit 3 when Postgres is unreachable or refuses (nothing changed). One statement:\n"
            "      raise postgres.statement_timeout_ms for a large fact_event\n";
 }

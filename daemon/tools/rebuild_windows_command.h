@@ -15,15 +15,17 @@
 
 #include "config/config.h"
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 
 namespace starstream::daemon::tools {
 
-/// Runs the command and writes the row count of each rebuilt table to `out`. Throws
-/// postgres::PgError when Postgres is unreachable or refuses (the transaction is rolled back:
-/// nothing changed), std::runtime_error when the migrations cannot be read.
-void rebuild_windows(const Config& config, std::ostream& out);
+/// Runs the command with visits of `gap_us` microseconds (pipeline::rebuild_visit_gap_us) and
+/// writes the row count of each rebuilt table to `out`. Throws postgres::PgError when Postgres
+/// is unreachable or refuses (the transaction is rolled back: nothing changed),
+/// std::runtime_error when the migrations cannot be read.
+void rebuild_windows(const Config& config, std::int64_t gap_us, std::ostream& out);
 
 /// The command's paragraph of `starstreamd --help`.
 std::string rebuild_windows_usage();

@@ -56,7 +56,6 @@ KEYS = {
     "batch.max_records": 2000, "batch.trigger_interval_ms": 300,
     "kafka.session.timeout.ms": 6000, "kafka.heartbeat.interval.ms": 1000,
     "kafka.topic.metadata.refresh.interval.ms": 2000, "kafka.security.protocol": "plaintext",
-    "windows.enabled": "false",  # window tables are per partition today (another issue)
     "postgres.retry_initial_ms": 100, "postgres.retry_max_ms": 2000,
     "postgres.statement_timeout_ms": STATEMENT_TIMEOUT_MS, "postgres.connect_timeout_ms": 5000,
     "shutdown.timeout_ms": 10000, "log.progress_interval_ms": 2000,

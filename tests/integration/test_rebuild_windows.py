@@ -296,7 +296,23 @@ class RebuildFromFacts(unittest.TestCase, WindowsOracle):
 
     def test_another_visit_gap(self):
         self.addCleanup(self.rebuild)
-        done = self.rebuild("--windows.visit_gap_ms=600000")
+        if os.environ.get("STARSTREAM_PIPELINES__COMPILED") == "product_view":
+            done = self.rebuild("--windows.visit_gap_ms=600000")  # the compiled pipeline's key
+        else:
+            # From its spec, product_view's gap is the spec's; the compiled pipeline's key would be
+            # ignored, so it is refused, naming the key.
+            refused = starstreamd("rebuild-windows", f"--postgres.dsn={self.dsn}", "--windows.visit_gap_ms=600000")
+            self.assertEqual(refused.returncode, 2, refused.stderr[-3000:])
+            self.assertIn("windows.visit_gap_ms: configures the compiled product_view pipeline", refused.stderr)
+            folder = os.path.join(self.tmp, "pipelines-gap-10m")
+            shutil.copytree(os.path.join(harness.SOURCE_DIR, "pipelines"), folder)
+            path = os.path.join(folder, "product_view.yaml")
+            with open(path) as f:
+                text = f.read()
+            self.assertIn("session: {gap: 30m, key: device_id}", text)
+            with open(path, "w") as f:
+                f.write(text.replace("session: {gap: 30m, key: device_id}", "session: {gap: 10m, key: device_id}"))
+            done = self.rebuild(f"--pipelines.dir={folder}")
         self.assertIn("visit gap 600000 ms", done.stdout)
         want = visits(without(self.events, late_ids(self.dsn)["win_visits"]), 600 * SECOND)
         self.assertEqual(table_visits(self.dsn), want)

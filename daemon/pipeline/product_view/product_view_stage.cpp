@@ -6,7 +6,9 @@ namespace starstream::daemon::product_view {
 
 ProductViewStage::ProductViewStage(const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes,
                                    metrics::PipelineProbe& probe)
-    : enrichment_(enrichment), decoder_(max_event_bytes), builder_(enrichment_), probe_(probe) {}
+    : enrichment_(enrichment), decoder_(max_event_bytes), builder_(enrichment_), probe_(probe) {
+    publish();  // the counters' series start at 0, for rate() and the dashboard
+}
 
 std::unique_ptr<engine::MicroBatch> ProductViewStage::new_batch() {
     builder_.reset();
@@ -31,8 +33,8 @@ void ProductViewStage::append(engine::MicroBatch& batch, const engine::RecordOri
 }
 
 void ProductViewStage::publish() {
-    probe_.cache_lookups("user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
-    probe_.cache_lookups("domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
+    probe_.cache_lookups("product_view", "user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
+    probe_.cache_lookups("product_view", "domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
 }
 
 }  // namespace starstream::daemon::product_view

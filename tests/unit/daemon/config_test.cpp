@@ -155,3 +155,16 @@ TEST(Config, DockerStyleSecretFilesFromTheEnvironment) {
     EXPECT_EQ(c.kafka.at("sasl.password"), "from-docker");
     EXPECT_EQ(c.postgres_password, "from-docker");
 }
+
+TEST(Config, CompiledWindowKeysOtherThanTheirDefaultsAreListedFromEverySource) {
+    // Spelled out at their defaults (as an older example configuration did): nothing to refuse.
+    const std::string path = testing::TempDir() + "/window_keys.conf";
+    std::ofstream(path) << "[windows]\nvisit_gap_ms = 1800000\nhourly_product_views_late_policy = correct\nallowed_lateness_ms = 3600000\n";
+    EXPECT_TRUE(load(with_required({"--config", path})).compiled_window_keys.empty());
+    EXPECT_EQ(load(with_required({})).pipelines_compiled, "none");
+
+    std::ofstream(path) << "[windows]\ntrending_products_late_policy = drop\n";
+    const Config c = load(with_required({"--config", path, "--windows.visit_gap_ms=600000"}), {"STARSTREAM_WINDOWS__ALLOWED_LATENESS_MS=1"});
+    EXPECT_EQ(std::set<std::string>(c.compiled_window_keys.begin(), c.compiled_window_keys.end()),
+              (std::set<std::string>{"windows.visit_gap_ms", "windows.allowed_lateness_ms", "windows.trending_products_late_policy"}));
+}
