@@ -59,8 +59,10 @@ PipelineProbe::PipelineProbe(const std::string& instance_id)
     for (const char* policy : {"earliest", "latest", "fail"}) offset_gaps_.Add({{"policy", policy}});
     for (const char* phase : {"poll", "decode", "enrich", "stage", "merge", "windows", "commit"}) phases_.Add({{"phase", phase}}, kPhaseBuckets);
     // Every known reason starts at 0, so that rate() and alerts see the series from the start.
+    // The compiled decoder's reasons, then the spec decoder's (spec/record_decoder.cpp) beyond them.
     for (const char* reason : {"invalid JSON", "invalid UTF-8", "missing field", "wrong type", "invalid string", "oversized",
-                               "event_time_out_of_range", "rejected by Postgres"})
+                               "event_time_out_of_range", "rejected by Postgres", "not a JSON object", "invalid field", "wrong format",
+                               "out of range", "not allowed", "pattern mismatch", "too long"})
         dead_letters_.Add({{"reason", reason_label(reason)}});
     for (const char* table : {"fact_event", "dead_letter", "dim_date", "dim_store", "dim_product", "dim_location", "dim_user_agent",
                               "dim_referrer", "dim_collection"})

@@ -4,7 +4,6 @@ the event generator and starstreamd, all as child processes on loopback.
 Paths come from the environment CTest sets (STARSTREAM_BUILD_DIR, STARSTREAM_SOURCE_DIR).
 Every wait polls a condition with a deadline; nothing sleeps to hide a race.
 """
-import itertools
 import json
 import os
 import re
@@ -232,18 +231,9 @@ def generate(events, jsonl, brokers=None, topic="product_view", seed=42, partiti
     return json.loads(out.stdout)
 
 
-# STARSTREAM_TEST_MIXED_PIPELINES=1: the daemons a test starts alternate between product_view
-# from its spec and the compiled pipeline (a rolling upgrade's mixed group), unless the test
-# names pipelines.compiled itself (integration.mixed.*, tests/integration/CMakeLists.txt).
-MIXED_PIPELINES = os.environ.get("STARSTREAM_TEST_MIXED_PIPELINES") == "1"
-_daemons_started = itertools.count()
-
-
 def daemon_args(dsn, bootstrap, group="starstream-test", **keys):
     args = [DAEMON, "run", f"--postgres.dsn={dsn}", f"--kafka.bootstrap.servers={bootstrap}", f"--kafka.group.id={group}",
             "--log.progress_interval_ms=2000", "--http.port=0"]
-    if MIXED_PIPELINES and "pipelines.compiled" not in keys:
-        args.append(f"--pipelines.compiled={'none' if next(_daemons_started) % 2 == 0 else 'product_view'}")
     for key, value in keys.items():
         args = [a for a in args if not a.startswith(f"--{key}=")]
         args.append(f"--{key}={value}")
