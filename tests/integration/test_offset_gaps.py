@@ -51,6 +51,9 @@ class OffsetGaps(unittest.TestCase):
         # Re-read from the log start: the facts are still exactly the valid events.
         ids = {row[0] for row in harness.query(dsn, "SELECT event_id::text FROM fact_event")}
         self.assertEqual(ids, {e["id"].lower() for e in self.events})
+        # windows.enabled = false (KEYS): facts and dimensions only, from the spec as compiled.
+        for table in ("win_hourly_product_views", "win_product_view_panes", "win_visits"):
+            self.assertEqual(harness.scalar(dsn, f"SELECT count(*) FROM {table}"), 0, table)
 
     def test_latest_skips_to_the_end_and_fail_stops_with_exit_code_5(self):
         dsn = self.pg.create_database("policies")
