@@ -12,7 +12,7 @@
 
 #include "spec/enricher_runtime.h"
 #include "spec/pipeline_spec.h"
-#include "spec/spec_batch.h"
+#include "spec/spec_row.h"
 
 #include <cstdint>
 #include <string>

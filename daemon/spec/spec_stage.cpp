@@ -66,6 +66,7 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       repeated_(repeated_values(spec, layout_)),
       same_pointer_(same_pointer(spec, layout_.size())),
       intern_counts_(layout_.size()) {
+    for (FoldedWindow& w : folded_windows(spec, layout_, filters_)) folded_.push_back(std::make_shared<const FoldedWindow>(std::move(w)));
     publish();  // the counters' series start at 0, for rate() and the dashboard
 }
 
@@ -73,6 +74,12 @@ void SpecStage::publish() {
     if (!probe_) return;
     probe_->cache_lookups(spec_.name, "user_agent", enrichment_.user_agent_cache.hits, enrichment_.user_agent_cache.misses);
     probe_->cache_lookups(spec_.name, "domain", enrichment_.domain_cache.hits, enrichment_.domain_cache.misses);
+}
+
+std::unique_ptr<engine::MicroBatch> SpecStage::new_batch() {
+    auto batch = std::make_unique<SpecBatch>();
+    for (const auto& w : folded_) batch->window_folds.emplace_back(w, 0);
+    return batch;
 }
 
 engine::Decoded SpecStage::decode(std::string_view payload) {
@@ -99,10 +106,15 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
     row.passed_filters = filters_.evaluate(record_.values);
     row.values = std::move(record_.values);
     row.event_time_us = time_us_, row.topic_index = origin.topic_index, row.partition = origin.partition, row.offset = origin.offset;
+    for (WindowFold& fold : spec_batch.window_folds) fold.add(spec_batch.rows, row.member_keys, filters_);
     spec_batch.min_event_time_us = std::min(spec_batch.min_event_time_us, time_us_);
     spec_batch.max_event_time_us = std::max(spec_batch.max_event_time_us, time_us_);
     record_.values.clear();
     record_.values.reserve(layout_.size());  // moved out above: one allocation per record, not one per growth
+}
+
+void SpecStage::seal(engine::MicroBatch& batch) {
+    for (WindowFold& fold : static_cast<SpecBatch&>(batch).window_folds) fold.seal();
 }
 
 void SpecStage::keep_text(TextArena& batch_arena) {

@@ -1,5 +1,7 @@
 // A pipeline spec as the engine's PipelineStage: RecordDecoder (typed fields and their rules),
-// then the spec's enrichers, each dimension's member key (MemberKeys) and which window filters pass (RecordFilters), into SpecBatch rows. The event time is the spec's event.time field.
+// then the spec's enrichers, each dimension's member key (MemberKeys) and which window filters
+// pass (RecordFilters), into SpecBatch rows, folded by the window operators (window_fold.h). The
+// event time is the spec's event.time field.
 // Text: decode() keeps a record's text in a scratch arena (DecodedRecord::text, cleared per
 // record), where the enrichers store theirs too; append() copies the record's text into the
 // batch's arena (SpecBatch::arena): a value batches repeat (a dimension's key or attribute, an
@@ -17,6 +19,10 @@
 #include "spec/record_filters.h"
 #include "spec/record_decoder.h"
 #include "spec/spec_batch.h"
+#include "spec/window_fold.h"
+
+#include <memory>
+#include <vector>
 
 namespace starstream::daemon::spec {
 
@@ -28,10 +34,13 @@ public:
     SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes,
               metrics::PipelineProbe* probe = nullptr);
 
-    std::unique_ptr<engine::MicroBatch> new_batch() override { return std::make_unique<SpecBatch>(); }
+    /// An empty SpecBatch with an empty fold per folded window table.
+    std::unique_ptr<engine::MicroBatch> new_batch() override;
     engine::Decoded decode(std::string_view payload) override;
     /// `batch` must be one of new_batch()'s.
     void append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) override;
+    /// Seals the batch's window folds (sorts their members).
+    void seal(engine::MicroBatch& batch) override;
 
     const ReferenceLayout& layout() const { return layout_; }
     /// The enrichment caches' lookup counters (starstream_enrichment_cache_lookups_total).
@@ -46,6 +55,7 @@ private:
     EnricherRuntime enrichers_;
     MemberKeys member_keys_;
     RecordFilters filters_;
+    std::vector<std::shared_ptr<const FoldedWindow>> folded_;  ///< folded_windows(spec_)
     std::size_t time_field_;
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last

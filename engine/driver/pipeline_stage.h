@@ -41,6 +41,10 @@ public:
     /// Appends the record decoded last (ok(), event time within bounds) to `batch`, one of
     /// new_batch()'s: enrichment, dimension members, fact rows.
     virtual void append(MicroBatch& batch, const RecordOrigin& origin) = 0;
+    /// `batch` is about to be handed to the sink: the stage finishes its operators' partials (a
+    /// sort, say) here, on the poll thread, while the sink still writes the previous batch. A
+    /// hand-off that has to wait may append more records and seal again.
+    virtual void seal(MicroBatch& /*batch*/) {}
     /// Once a second: the stage publishes its own metrics (enrichment caches...).
     virtual void publish() {}
 };

@@ -10,16 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <deque>
-#include <string_view>
-#include <unordered_map>
 
 namespace starstream::daemon::postgres {
 
 namespace {
 
 using spec::AggregateFunction;
-constexpr std::uint32_t kNoCell = UINT32_MAX;
 const std::string kText = "text";
 
 /// The row key's columns of `t` as its table and member tables name them: the start, the end
@@ -44,23 +40,6 @@ std::string key_match(const SpecWindowTable& t, const std::string& a, const std:
 }
 
 }  // namespace
-
-struct SpecWindowCells::Fold {
-    struct Cell {
-        engine::Window window;
-        std::size_t row = 0;  ///< the first contribution's row, whose groups name the cell
-    };
-    std::vector<Cell> cells;
-    std::vector<std::int64_t> counts;  ///< [cell * aggregates + a]: a count, or count_distinct's distinct members
-    struct Member {
-        std::uint32_t aggregate = 0, cell = 0;
-        std::string_view value;
-        auto operator<=>(const Member&) const = default;
-    };
-    std::vector<Member> members;      ///< sorted, each once
-    std::deque<std::string> owned;    ///< member texts formatted here, not views of the batch (stable addresses)
-    std::vector<std::uint32_t> cell_of;  ///< per contribution; kNoCell: a NULL group
-};
 
 std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTable& t) {
     if (t.global) return "a global window's cells are nearly always stored";
@@ -89,8 +68,8 @@ std::string SpecWindowCells::ineligible(PgConnection& conn, const SpecWindowTabl
     return {};
 }
 
-SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters)
-    : conn_(conn), copy_(copy), t_(t), filters_(filters), cells_table_(temp_table_name("stage_spec", t.name, "cells")) {
+SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t)
+    : conn_(conn), copy_(copy), t_(t), cells_table_(temp_table_name("stage_spec", t.name, "cells")) {
     std::string groups;
     for (std::size_t i = 0; i < t.groups.size(); ++i) groups += fmt::format(", g{} {}", i, t.groups[i].dimension ? "bigint" : kText);
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (n integer, window_start timestamptz, window_end timestamptz{}) ON COMMIT DELETE ROWS",
@@ -112,138 +91,87 @@ SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, con
     }
 }
 
-void SpecWindowCells::copy_key(const Fold& f, std::size_t c, bool member_key, const spec::SpecBatch& batch, std::size_t begin,
-                               const std::vector<std::vector<std::int64_t>>& keys) {
-    const Fold::Cell& cell = f.cells[c];
+void SpecWindowCells::copy_key(const spec::WindowFold& fold, std::size_t c, bool member_key, const spec::SpecBatch& batch) {
+    const spec::WindowFold::Cell& cell = fold.cells()[c];
     copy_.timestamptz_us(cell.window.start_us);
     if (!member_key || t_.cumulative) copy_.timestamptz_us(cell.window.end_us);
     std::string buffer;
-    for (const auto& g : t_.groups) {
-        if (g.dimension) {
-            copy_.int8(keys[g.index][cell.row - begin]);
-        } else {
-            copy_.text(*spec::input_view(batch.rows[cell.row].values[g.index], kText, buffer));  // not NULL: the fold skipped those
+    for (std::size_t g = 0; g < t_.groups.size(); ++g) {
+        if (t_.groups[g].dimension) {
+            copy_.int8(fold.group_key(c, g));
+        } else {  // not NULL: the fold gives a NULL group no cell
+            copy_.text(*spec::input_view(batch.rows[cell.row].values[t_.groups[g].index], kText, buffer));
         }
     }
 }
 
-void SpecWindowCells::copy_new(const Fold& f, const std::vector<bool>& stored, const spec::SpecBatch& batch, std::size_t begin,
-                               const std::vector<std::vector<std::int64_t>>& keys) {
+void SpecWindowCells::copy_new(const spec::WindowFold& fold, const spec::WindowFold::Tally& tally, const std::vector<bool>& copied,
+                               const spec::SpecBatch& batch) {
     const std::size_t n = t_.aggregates.size();
     copy_.reset();
-    for (std::size_t c = 0; c < f.cells.size(); ++c) {
-        if (stored[c]) continue;
+    for (std::size_t c = 0; c < fold.cells().size(); ++c) {
+        if (!copied[c]) continue;
         copy_.begin_row(static_cast<std::int16_t>(2 + t_.groups.size() + n));
-        copy_key(f, c, false, batch, begin, keys);
-        for (std::size_t a = 0; a < n; ++a) copy_.int8(f.counts[c * n + a]);
+        copy_key(fold, c, false, batch);
+        for (std::size_t a = 0; a < n; ++a) copy_.int8(tally.counts[c * n + a]);
     }
     conn_.copy_in(copy_cells_sql_, copy_.finish());
     const std::int16_t member_fields = static_cast<std::int16_t>(1 + (t_.cumulative ? 1 : 0) + t_.groups.size() + 1);
+    const auto& members = fold.members();
     std::size_t m = 0, distinct = 0;
     for (std::size_t a = 0; a < n; ++a) {
         if (t_.aggregates[a].function != AggregateFunction::count_distinct) continue;
         copy_.reset();
-        for (; m < f.members.size() && f.members[m].aggregate == a; ++m) {
-            if (stored[f.members[m].cell]) continue;
+        for (; m < members.size() && members[m].aggregate == a; ++m) {
+            if (!copied[members[m].cell] || tally.member_records[m] == 0) continue;
             copy_.begin_row(member_fields);
-            copy_key(f, f.members[m].cell, true, batch, begin, keys);
-            copy_.text(f.members[m].value);
+            copy_key(fold, members[m].cell, true, batch);
+            copy_.text(members[m].value);
         }
         conn_.copy_in(copy_members_sql_[distinct++], copy_.finish());
     }
 }
 
-SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, std::size_t begin, const std::vector<WindowContribution>& contributions,
-                                                const std::vector<std::vector<std::int64_t>>& keys) {
-    // 1. The fold: each cell named by its bytes (bounds, then each group: a key's 8 bytes, or a
-    //    text's length and bytes), so that two cells never share a name.
-    Fold f;
-    const std::size_t n = t_.aggregates.size();
-    std::unordered_map<std::string, std::uint32_t> index;
-    std::string name, buffer;
-    f.cell_of.reserve(contributions.size());
-    for (const WindowContribution& contribution : contributions) {
-        const spec::SpecRow& row = batch.rows[contribution.row];
-        name.assign(reinterpret_cast<const char*>(&contribution.window), sizeof contribution.window);
-        bool null_group = false;
-        for (const auto& g : t_.groups) {
-            if (g.dimension) {
-                const std::int64_t key = keys[g.index][contribution.row - begin];
-                null_group = null_group || key == INT64_MIN;
-                name.append(reinterpret_cast<const char*>(&key), sizeof key);
-            } else if (const auto v = spec::input_view(row.values[g.index], kText, buffer)) {
-                const auto size = static_cast<std::uint32_t>(v->size());
-                name.append(reinterpret_cast<const char*>(&size), sizeof size).append(*v);
-            } else {
-                null_group = true;
-            }
-        }
-        if (null_group) {  // the merge statement's "g IS NOT NULL": counted nowhere
-            f.cell_of.push_back(kNoCell);
-            continue;
-        }
-        const auto [at, added] = index.try_emplace(name, static_cast<std::uint32_t>(f.cells.size()));
-        if (added) f.cells.push_back({contribution.window, contribution.row}), f.counts.resize(f.counts.size() + n, 0);
-        const std::uint32_t cell = at->second;
-        f.cell_of.push_back(cell);
-        for (std::size_t a = 0; a < n; ++a) {
-            const SpecWindowTable::Aggregate& aggregate = t_.aggregates[a];
-            if (!filters_.passes(aggregate.where, row)) continue;
-            if (aggregate.function == AggregateFunction::count) {  // takes no input (the spec reader's rule)
-                ++f.counts[cell * n + a];
-                continue;
-            }
-            const auto v = spec::input_view(row.values[*aggregate.input], aggregate.type, buffer);
-            if (!v) continue;  // NULL: not a member
-            std::string_view member = *v;
-            if (member.data() == buffer.data()) member = f.owned.emplace_back(member);  // formatted into the buffer: kept
-            f.members.push_back({static_cast<std::uint32_t>(a), cell, member});
-        }
-    }
-    std::sort(f.members.begin(), f.members.end());
-    f.members.erase(std::unique(f.members.begin(), f.members.end()), f.members.end());
-    for (const auto& m : f.members) ++f.counts[m.cell * n + m.aggregate];
-
+SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally) {
+    const std::size_t cells = fold.cells().size();
     Written written;
-    if (f.cells.empty()) return written;
+    written.stored.assign(cells, false);
+    if (std::all_of(tally.cell_records.begin(), tally.cell_records.end(), [](std::int64_t r) { return r == 0; })) return written;
 
-    // 2. Which cells the table holds.
+    // 1. Which of the cells still counted the table holds.
     copy_.reset();
-    for (std::size_t c = 0; c < f.cells.size(); ++c) {
+    for (std::size_t c = 0; c < cells; ++c) {
+        if (tally.cell_records[c] == 0) continue;
         copy_.begin_row(static_cast<std::int16_t>(3 + t_.groups.size()));
         copy_.int4(static_cast<std::int32_t>(c));
-        copy_key(f, c, false, batch, begin, keys);
+        copy_key(fold, c, false, batch);
     }
     // The staging table empties itself at COMMIT and ROLLBACK; emptied here too, so that a second
     // write in one transaction (none today) could not read the first's cells.
     conn_.exec("DELETE FROM " + cells_table_);
     conn_.copy_in("COPY " + cells_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
-    std::vector<bool> stored(f.cells.size(), false);
     const PgResult held = conn_.exec(probe_sql_);
-    for (int i = 0; i < PQntuples(held.get()); ++i) stored[static_cast<std::size_t>(std::atoll(PQgetvalue(held.get(), i, 0)))] = true;
+    for (int i = 0; i < PQntuples(held.get()); ++i) written.stored[static_cast<std::size_t>(std::atoll(PQgetvalue(held.get(), i, 0)))] = true;
 
-    // 3. The new cells, with their members.
-    written.inserted = static_cast<std::int64_t>(std::count(stored.begin(), stored.end(), false));
-    if (written.inserted > 0) {
-        conn_.exec("SAVEPOINT new_window_cells");
-        try {
-            copy_new(f, stored, batch, begin, keys);
-        } catch (const PgError& e) {
-            if (!unique_violation(e)) throw;
-            conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
-            std::int64_t orphans = 0;
-            for (const auto& sql : orphans_sql_) orphans += std::atoll(PQcmdTuples(conn_.exec(sql).get()));
-            spdlog::warn("deleted {} members of {} cells that the table lacks (deleted by hand, their members left): those cells count "
-                         "their members anew ({})",
-                         orphans, t_.name, first_line(e.what()));
-            copy_new(f, stored, batch, begin, keys);
-        }
-        conn_.exec("RELEASE SAVEPOINT new_window_cells");
+    // 2. The new cells, with their members.
+    std::vector<bool> copied(cells, false);
+    for (std::size_t c = 0; c < cells; ++c) copied[c] = tally.cell_records[c] > 0 && !written.stored[c];
+    written.inserted = static_cast<std::int64_t>(std::count(copied.begin(), copied.end(), true));
+    if (written.inserted == 0) return written;
+    conn_.exec("SAVEPOINT new_window_cells");
+    try {
+        copy_new(fold, tally, copied, batch);
+    } catch (const PgError& e) {
+        if (!unique_violation(e)) throw;
+        conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
+        std::int64_t orphans = 0;
+        for (const auto& sql : orphans_sql_) orphans += std::atoll(PQcmdTuples(conn_.exec(sql).get()));
+        spdlog::warn("deleted {} members of {} cells that the table lacks (deleted by hand, their members left): those cells count "
+                     "their members anew ({})",
+                     orphans, t_.name, first_line(e.what()));
+        copy_new(fold, tally, copied, batch);
     }
-
-    // 4. The stored cells' contributions, for the merge statement.
-    for (std::size_t i = 0; i < contributions.size(); ++i)
-        if (f.cell_of[i] != kNoCell && stored[f.cell_of[i]]) written.stored.push_back(contributions[i]);
+    conn_.exec("RELEASE SAVEPOINT new_window_cells");
     return written;
 }
 

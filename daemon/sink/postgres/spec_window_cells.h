@@ -7,13 +7,15 @@
 // per-record staged rows in SQL, then inserts cells and members through ON CONFLICT; INSERT
 // ... SELECT writes row by row where COPY writes in bulk. So, per batch and under the window
 // merge lock:
-//   1. the records' cells are folded in memory: per cell each count, and each count_distinct's
-//      distinct members (text compared bytewise: eligible only where the column's collation is
-//      deterministic and no encoding conversion applies, so equal bytes are equal values);
-//   2. one probe finds which cells the table holds (exact: no other instance merges meanwhile);
-//   3. the other cells, with all their members (a cell new to the table has none stored), are
+//   1. the batch's cells come folded (spec/window_fold.h: per cell each count, and each
+//      count_distinct's distinct members, text compared bytewise: eligible only where the
+//      column's collation is deterministic and no encoding conversion applies, so that equal
+//      bytes are equal values), what the transaction excludes already subtracted (the Tally);
+//   2. one probe finds which of the cells still counted the table holds (exact: no other
+//      instance merges meanwhile);
+//   3. the other cells, with their members (a cell new to the table has none stored), are
 //      copied into the table and its member tables;
-//   4. the records of stored cells go back to the caller, for the additive merge statement.
+//   4. the caller merges the records of the stored cells with the additive merge statement.
 // A member table holding members of a cell its table lacks (the cell deleted by hand, its
 // members left) makes the member copy fail with a unique violation: a savepoint rolls the copies
 // back, those members are deleted, so that the cell counts its members anew like its counts, and
@@ -28,8 +30,8 @@
 #include "sink/postgres/binary_copy_writer.h"
 #include "sink/postgres/pg_connection.h"
 #include "sink/postgres/spec_window_table.h"
-#include "spec/record_filters.h"
 #include "spec/spec_batch.h"
+#include "spec/window_fold.h"
 #include "window/window_spec.h"
 
 #include <cstdint>
@@ -39,10 +41,11 @@
 namespace starstream::daemon::postgres {
 
 /// One record's part in one window of a table: the batch's row `row` (its index in the batch)
-/// counted in `window`.
+/// counted in `window`, in cell `cell` of its fold (WindowFold::kNoCell: none).
 struct WindowContribution {
     std::size_t row = 0;
     engine::Window window;
+    std::uint32_t cell = spec::WindowFold::kNoCell;
 };
 
 class SpecWindowCells {
@@ -56,33 +59,27 @@ public:
 
     /// Creates the probe's staging table on `conn`. `t` must be eligible and outlive this.
     /// Throws PgError.
-    SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t, const spec::RecordFilters& filters);
+    SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, const SpecWindowTable& t);
 
     struct Written {
         std::int64_t inserted = 0;  ///< cells new to the table, copied in
-        std::vector<WindowContribution> stored;  ///< the contributions to cells the table holds, in their order
+        std::vector<bool> stored;   ///< per cell of the fold: the table holds it (the caller merges its records)
     };
-    /// Folds `contributions` (rows of `batch`, each passing the table's filter, not late, its
-    /// fact new; `keys[d][row - begin]`: its key in dimension d, INT64_MIN for none), copies
-    /// the new cells and their members, and returns the rest. A contribution with a NULL group
-    /// counts nowhere, as in the merge statement. Throws PgError.
-    Written write(const spec::SpecBatch& batch, std::size_t begin, const std::vector<WindowContribution>& contributions,
-                  const std::vector<std::vector<std::int64_t>>& keys);
+    /// Copies the cells of `fold` (of `batch`'s rows) that `tally` still counts and the table
+    /// lacks, with the members `tally` keeps, and says which cells the table holds. Throws PgError.
+    Written write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally);
 
 private:
-    struct Fold;
     /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`member_key`: the row key's
     /// columns as the member tables have them: no end unless cumulative).
-    void copy_key(const Fold& f, std::size_t c, bool member_key, const spec::SpecBatch& batch, std::size_t begin,
-                  const std::vector<std::vector<std::int64_t>>& keys);
-    /// Copies the cells not `stored`, then their members. Throws PgError.
-    void copy_new(const Fold& f, const std::vector<bool>& stored, const spec::SpecBatch& batch, std::size_t begin,
-                  const std::vector<std::vector<std::int64_t>>& keys);
+    void copy_key(const spec::WindowFold& fold, std::size_t c, bool member_key, const spec::SpecBatch& batch);
+    /// Copies the cells `copied` marks, then their members `tally` keeps. Throws PgError.
+    void copy_new(const spec::WindowFold& fold, const spec::WindowFold::Tally& tally, const std::vector<bool>& copied,
+                  const spec::SpecBatch& batch);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;
     const SpecWindowTable& t_;
-    const spec::RecordFilters& filters_;
     std::string cells_table_;  ///< the probe's staging table: (n, window_start, window_end, g0...)
     std::string probe_sql_, copy_cells_sql_;
     std::vector<std::string> copy_members_sql_, orphans_sql_;  ///< per count_distinct aggregate, in order

@@ -6,6 +6,7 @@
 
 #include "spec/pipeline_spec.h"
 #include "spec/record_filters.h"
+#include "spec/window_fold.h"
 #include "window/window_partials.h"
 
 #include <cstdint>
@@ -24,6 +25,8 @@ struct SpecWindowTable {
 
     std::string name, stage_table;
     engine::WindowTableSpec spec;
+    /// What the window operator folds of it (spec/window_fold.h); null for a global table.
+    std::shared_ptr<const spec::FoldedWindow> folded;
     bool cumulative = false;  ///< windows share their start: the end is part of the key
     bool global = false;      ///< one row per group for all time: no bounds, never late
     std::string start_column, end_column;

@@ -30,17 +30,6 @@ using spec::SpecRow;
 
 bool first_or_last(AggregateFunction f) { return f == AggregateFunction::first || f == AggregateFunction::last; }
 
-engine::WindowSpec window_spec(const spec::WindowTableSpec& w) {
-    switch (w.kind) {
-        case spec::WindowKind::tumbling: return {engine::WindowKind::tumbling, w.size_us, 0, 0};
-        case spec::WindowKind::hopping: return {engine::WindowKind::hopping, w.size_us, w.slide_us, 0};
-        case spec::WindowKind::cumulative: return {engine::WindowKind::cumulative, w.size_us, w.slide_us, 0};
-        case spec::WindowKind::session:
-        case spec::WindowKind::global: break;  // a global window is never assigned through the engine
-    }
-    return {engine::WindowKind::session, 0, 0, w.gap_us};
-}
-
 engine::LatePolicy late_policy(spec::LatePolicy p) {
     switch (p) {
         case spec::LatePolicy::drop: return engine::LatePolicy::drop;
@@ -252,6 +241,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
                                    const spec::ReferenceLayout& layout, const std::vector<std::string>& dimensions)
     : conn_(conn), copy_(copy), pipeline_(spec.name), topics_(text_array(spec.topics)), filters_(spec, layout) {
     const auto schemas = spec::table_schemas(spec);  // the aggregates' column types
+    const auto folded = spec::folded_windows(spec, layout, filters_);
     for (const auto& w : spec.windows) {
         if (w.kind == spec::WindowKind::session) {
             sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w, filters_));
@@ -260,11 +250,13 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         auto t = std::make_unique<Table>();
         t->name = w.table;
         t->stage_table = temp_table_name("stage_spec", w.table);
-        t->spec = {window_spec(w), late_policy(w.late), w.allowed_lateness_us};
+        t->spec = {spec::engine_window(w), late_policy(w.late), w.allowed_lateness_us};
         t->cumulative = w.kind == spec::WindowKind::cumulative;
         t->global = w.kind == spec::WindowKind::global;
         t->start_column = w.start_column, t->end_column = w.end_column;
         t->where = filters_.number(w.where);
+        for (const auto& f : folded)
+            if (f.table == w.table) t->folded = std::make_shared<const spec::FoldedWindow>(f);
         for (const auto& g : w.group_by) {
             const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
             if (dim != dimensions.end())
@@ -296,8 +288,8 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
         for (const auto& a : t->aggregates)
             if (!a.members.empty() && !t->global) t->prune_sql.push_back(prune_sql(*t, a.members));
         spdlog::debug("window merge of {}: {}", t->name, t->merge_sql);
-        if (const std::string why = SpecWindowCells::ineligible(conn_, *t); why.empty())
-            t->cells = std::make_unique<SpecWindowCells>(conn_, copy_, *t, filters_);
+        if (const std::string why = SpecWindowCells::ineligible(conn_, *t); why.empty() && t->folded && t->folded->counting)
+            t->cells = std::make_unique<SpecWindowCells>(conn_, copy_, *t);
         else
             spdlog::debug("{}: every cell through the merge statement ({})", t->name, why);
         tables_.push_back(std::move(t));
@@ -310,43 +302,85 @@ SpecWindowTable::~SpecWindowTable() = default;
 
 SpecWindowWriter::~SpecWindowWriter() = default;
 
+const spec::WindowFold& SpecWindowWriter::fold_of(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                                   const std::vector<std::vector<std::int64_t>>& keys, std::optional<spec::WindowFold>& own) const {
+    for (const spec::WindowFold& f : batch.window_folds) {
+        if (f.window().table != t.name || !f.sealed() || f.first_row() != begin || f.rows() != end - begin) continue;
+        // The stage grouped by the keys it computed; the dimension merge may have taken a stored
+        // member's key instead (a key of several spellings: dimension_merge.h).
+        bool same_keys = true;
+        for (const auto& g : f.window().groups)
+            for (std::size_t r = begin; same_keys && g.dimension && r < end; ++r)
+                same_keys = batch.rows[r].member_keys.size() > g.index && batch.rows[r].member_keys[g.index] == keys[g.index][r - begin];
+        if (same_keys) return f;
+        break;
+    }
+    own.emplace(t.folded, begin);
+    std::vector<std::int64_t> row_keys(keys.size());
+    for (std::size_t r = begin; r < end; ++r) {
+        for (std::size_t d = 0; d < keys.size(); ++d) row_keys[d] = keys[d][r - begin];
+        own->add(batch.rows, row_keys, filters_);
+    }
+    own->seal();
+    return *own;
+}
+
 engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
                                           std::int64_t watermark_us, SpecWindowOutcome& outcome) {
     engine::LateRecords late{t.name, {}};
     SpecLateEvents late_events;
-    std::vector<WindowContribution> contributions;  // a global table's: no window
+    std::vector<WindowContribution> contributions;  // what the transaction keeps of the fold's
+    std::optional<spec::WindowFold> own;
+    const spec::WindowFold* fold = t.global ? nullptr : &fold_of(t, batch, begin, end, keys, own);
+    spec::WindowFold::Tally tally = t.cells ? fold->tally() : spec::WindowFold::Tally{};
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
-        if (!counted[r] || !filters_.passes(t.where, row)) continue;
         if (t.global) {  // never late: no bounds, one row per group
-            contributions.push_back({r, {}});
+            if (counted[r] && filters_.passes(t.where, row)) contributions.push_back({r, {}});
+            continue;
+        }
+        const auto windows = fold->contributions(r);  // none: it fails the table's filter
+        if (windows.empty()) continue;
+        // What the fold counted and the transaction excludes: a record whose fact is not new, a
+        // late one, a correction's final windows.
+        auto exclude = [&](std::size_t k) {
+            if (t.cells) fold->subtract(tally, row, r, k, filters_);
+        };
+        auto exclude_all = [&] {
+            for (std::size_t k = 0; k < windows.size(); ++k) exclude(k);
+        };
+        if (!counted[r]) {
+            exclude_all();
             continue;
         }
         switch (engine::judge_lateness(t.spec, row.event_time_us, watermark_us)) {
             case engine::LateVerdict::on_time: break;
             case engine::LateVerdict::corrected: ++late.by_policy[2]; break;
-            case engine::LateVerdict::dropped: ++late.by_policy[0]; continue;
+            case engine::LateVerdict::dropped: ++late.by_policy[0], exclude_all(); continue;
             case engine::LateVerdict::dead_lettered: {
-                ++late.by_policy[1];
+                ++late.by_policy[1], exclude_all();
                 late_events.add(t.name, batch, row, engine::first_window(t.spec.window, row.event_time_us), watermark_us);
                 continue;
             }
         }
-        for (const engine::Window& w : engine::assign_windows(t.spec.window, row.event_time_us)) {
+        for (std::size_t k = 0; k < windows.size(); ++k) {
             // A correction reaches only the windows still within allowed lateness (of a hopping or
             // cumulative record, the earlier ones may have ended long enough ago to be final).
-            if (row.event_time_us < watermark_us && w.end_us + t.spec.allowed_lateness_us <= watermark_us) continue;
-            contributions.push_back({r, w});
+            if (row.event_time_us < watermark_us && windows[k].window.end_us + t.spec.allowed_lateness_us <= watermark_us) {
+                exclude(k);
+                continue;
+            }
+            contributions.push_back({r, windows[k].window, windows[k].cell});
         }
     }
     outcome.late.push_back(late);
     late_events.insert(conn_);
     engine::TableRows rows{t.name};
     if (t.cells && !contributions.empty()) {  // new cells copied straight in; the stored ones merged below
-        SpecWindowCells::Written written = t.cells->write(batch, begin, contributions, keys);
+        const SpecWindowCells::Written written = t.cells->write(batch, *fold, tally);
         rows.inserted = written.inserted;
-        contributions = std::move(written.stored);
+        std::erase_if(contributions, [&](const WindowContribution& c) { return c.cell == spec::WindowFold::kNoCell || !written.stored[c.cell]; });
     }
     if (contributions.empty()) return rows;
     copy_.reset();

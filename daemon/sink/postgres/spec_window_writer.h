@@ -1,16 +1,18 @@
 // A spec pipeline's windowed aggregates (tumbling, hopping, cumulative, global), merged into their shared
 // tables in the batch's transaction, exactly once with the offsets (DESIGN.md invariant 8: one
 // row per window and group for the whole topic, whatever the partitioning or the instances).
+// The window operator ran before the sink: each record passing a table's filter was assigned its
+// windows, and a counting table's batch folded into cells, by the stage (spec/window_fold.h).
 // Per batch, under the window merge lock (window_lock.h):
 //   1. the window watermark of the spec's topics is read (the minimum of their partitions'
 //      committed watermarks; not starstream.window_watermark, which spans every topic of the
 //      database: another pipeline's history must not make these records late); each record
-//      passing the table's filter is assigned its
-//      windows (engine/window/window_spec.h) and judged against the watermark by the table's late
-//      policy (drop: counted; dead_letter: into starstream.late_event; correct: aggregated
-//      unless its last window ended allowed_lateness or more before the watermark, else a late
-//      dead letter; a correction reaches only those of its windows still within allowed
-//      lateness), with engine/window/window_partials.h's judge_lateness;
+//      whose fact is new is judged against it by the table's late policy (drop: counted;
+//      dead_letter: into starstream.late_event; correct: aggregated unless its last window ended
+//      allowed_lateness or more before the watermark, else a late dead letter; a correction
+//      reaches only those of its windows still within allowed lateness), with
+//      engine/window/window_partials.h's judge_lateness; the contributions of the others are
+//      taken out of the fold (WindowFold::subtract);
 //   2. one staged row per (record, window): the bounds, the group values (a dimension's
 //      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
 //      the aggregate's own filter), and, for first and last, the record's event time (NULL
@@ -30,9 +32,9 @@
 //   5. the member and occurrence tables lose the rows of windows that no record can reach any
 //      more (final: their end, plus allowed lateness under the correct policy, at or before
 //      the watermark); their values stay in the window's row.
-// A table whose aggregates only count (count, and count_distinct of bytewise text) folds the
-// batch's cells in memory after step 1 and copies the cells new to it, with their members,
-// straight in; only the records of cells it holds take steps 2-4 (spec_window_cells.h).
+// A table whose aggregates only count (count, and count_distinct of bytewise text) copies the
+// cells of the fold new to it, with their members, straight in; only the records of cells it
+// holds take steps 2-4 (spec_window_cells.h).
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.
@@ -90,6 +92,10 @@ private:
     engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                             const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted, std::int64_t watermark_us,
                             SpecWindowOutcome& outcome);
+    /// The fold of `t` over the batch's rows [begin, end): the stage's, when it folded exactly
+    /// those rows with the keys the sink merged (`keys`); else one folded here into `own`.
+    const spec::WindowFold& fold_of(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
+                                    const std::vector<std::vector<std::int64_t>>& keys, std::optional<spec::WindowFold>& own) const;
     /// Stages `row` (the batch's row `at` from the write's begin: its keys[d][at]) in window `w`
     /// of `t` (none: a global window's one row per group).
     void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,

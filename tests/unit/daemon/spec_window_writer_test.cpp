@@ -92,7 +92,16 @@ struct Record {
     std::optional<std::string> tag;
     std::optional<std::string> device;
     bool device_as_number = false;  ///< sent as the integer the device's text spells
+    bool counted = true;            ///< its fact is new (else a duplicate: the windows skip it)
 };
+
+/// The records whose fact is new: what the windows count.
+std::vector<Record> counted_only(const std::vector<Record>& records) {
+    std::vector<Record> out;
+    for (const Record& r : records)
+        if (r.counted) out.push_back(r);
+    return out;
+}
 
 // ---- the brute force -------------------------------------------------------------------------
 
@@ -243,8 +252,10 @@ protected:
         windows_ = std::make_unique<SpecWindowWriter>(*conn_, copy_, spec_, layout_, std::vector<std::string>{});
     }
 
-    /// One batch, merged and committed as the sink does: every record counted (new).
-    void write(const std::vector<Record>& records) {
+    /// One batch, merged and committed as the sink does: the records `counted` (their fact is
+    /// new) counted. `fold_up_front`: folded as the stage does (window_fold.h), before the
+    /// sink takes out what is not counted; else the sink folds what it counts.
+    void write(const std::vector<Record>& records, bool fold_up_front = false) {
         spec::SpecBatch batch;
         batch.topics = {"shop"};
         for (const Record& r : records) {
@@ -261,13 +272,22 @@ protected:
             row.event_time_us = r.time_us;
             batch.rows.push_back(std::move(row));
         }
+        for (const auto& w : spec::folded_windows(spec_, layout_, filters_)) {
+            if (!fold_up_front) break;
+            spec::WindowFold& fold = batch.window_folds.emplace_back(std::make_shared<const spec::FoldedWindow>(w), 0);
+            for (std::size_t r = 0; r < batch.rows.size(); ++r) fold.add(batch.rows, {}, filters_);
+            fold.seal();
+        }
+        std::vector<bool> counted;
+        for (const Record& r : records) counted.push_back(r.counted);
         conn_->exec(kBeginReadCommitted);
-        windows_->write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
+        windows_->write(batch, 0, batch.rows.size(), {}, counted);
         conn_->exec("COMMIT");
     }
 
     const spec::PipelineSpec spec_ = spec::parse_pipeline_spec(kSpec, "shop.yaml");
     const spec::ReferenceLayout layout_{spec_};
+    const spec::RecordFilters filters_{spec_, layout_};
     std::unique_ptr<PgConnection> conn_;
     BinaryCopyWriter copy_;
     std::unique_ptr<SpecWindowWriter> windows_;
@@ -352,6 +372,29 @@ TEST_F(SpecWindowWriterTest, CountingTablesInRandomBatchesOfNewAndStoredCellsMat
     }
 }
 
+TEST_F(SpecWindowWriterTest, BatchesFoldedByTheStageWithDuplicatesMatchTheBruteForce) {
+    // Records whose fact is not new are in the stage's fold and taken out by the sink: a member
+    // only they bring must not be counted, a cell only they make must not be written.
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        conn_->exec("TRUNCATE win_tags, win_hop_devices, win_running_devices, win_tags_devices_members, win_hop_devices_devices_members, "
+                    "win_running_devices_devices_members, win_hop, win_running");
+        std::mt19937_64 rng(seed);
+        std::vector<Record> records = counting_records(rng, 300);
+        for (Record& r : records) {
+            r.counted = rng() % 4 != 0;
+            if (rng() % 2) r.n = static_cast<std::int64_t>(rng() % 12);
+        }
+        in_random_batches(rng, records, 40, [&](const auto& batch) { write(batch, rng() % 4 != 0); },
+                          [&](const std::vector<Record>& written, const std::string& context) {
+                              const std::vector<Record> counted = counted_only(written);
+                              ASSERT_EQ(keyed_rows(*conn_, kTagsSql, 3), tags_oracle(counted)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kHopDevicesSql, 1), hop_devices_oracle(counted)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kRunningDevicesSql, 3), running_devices_oracle(counted)) << "seed " << seed << ", " << context;
+                              ASSERT_EQ(keyed_rows(*conn_, kHoppingSql, 2), hopping_oracle(counted)) << "seed " << seed << ", " << context;
+                          });
+    }
+}
+
 TEST_F(SpecWindowWriterTest, ACellDeletedByHandCountsItsMembersAnew) {
     // A view of kind a, tag z at second `s` from `device`.
     const auto view = [](const char* id, int s, const char* device) {
@@ -429,6 +472,53 @@ windows:
               (std::map<Row, Row>{{{"1"}, {"3", "3", "e0"}}, {{"2.5"}, {"1", "1", "e3"}}}));
 }
 
+
+TEST(SpecWindowWriterKeys, TheDimensionKeysTheSinkMergedGroupTheCellsNotTheStages) {
+    // The stage folds by the keys it computes; the dimension merge may give a row a stored
+    // member's key instead (a key of several spellings). The cells must be the merged keys'.
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: shops
+source: {topics: [shops]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  shop: {pointer: /shop, type: text, required: true}
+event: {id: id, time: at}
+dimensions:
+  dim_shop: {key: [shop]}
+facts:
+  fact_shops: {grain: event, columns: [id]}
+windows:
+  win_shop_minutes:
+    tumbling: 1m
+    group_by: [dim_shop]
+    aggregates: {sales: count, ids: count_distinct(id)}
+)", "shops.yaml");
+    const spec::ReferenceLayout layout{spec};
+    const spec::RecordFilters filters{spec, layout};
+    const auto database = test::migrated_spec_database("spec_window_keys", spec);
+    PgConnection& conn = *database;
+    BinaryCopyWriter copy;
+    SpecWindowWriter windows(conn, copy, spec, layout, {"dim_shop"});
+    spec::SpecBatch batch;
+    batch.topics = {"shops"};
+    for (int i = 0; i < 3; ++i) {
+        spec::SpecRow& row = batch.rows.emplace_back();
+        row.values.resize(layout.size());
+        row.values[layout.at("id")] = batch.text("e" + std::to_string(i));
+        row.values[layout.at("at")] = kBaseUs + i * kSecondUs;
+        row.values[layout.at("shop")] = batch.text("s");
+        row.event_time_us = kBaseUs + i * kSecondUs;
+        row.member_keys = {11};  // the stage's key
+    }
+    spec::WindowFold& fold = batch.window_folds.emplace_back(std::make_shared<const spec::FoldedWindow>(spec::folded_windows(spec, layout, filters).at(0)), 0);
+    for (const auto& row : batch.rows) fold.add(batch.rows, row.member_keys, filters);
+    fold.seal();
+    conn.exec(kBeginReadCommitted);
+    windows.write(batch, 0, batch.rows.size(), {{11, 22, 22}}, std::vector<bool>(batch.rows.size(), true));  // the merged keys
+    conn.exec("COMMIT");
+    EXPECT_EQ(keyed_rows(conn, "SELECT shop_key::text, sales::text, ids::text FROM win_shop_minutes", 1),
+              (std::map<Row, Row>{{{"11"}, {"1", "1"}}, {{"22"}, {"2", "2"}}}));
+}
 
 TEST(SpecWindowWriterWatermark, APartitionWithoutAWatermarkYetDoesNotReopenFinalWindows) {
     // The spec's window watermark is the minimum over its topics' partitions; a partition that

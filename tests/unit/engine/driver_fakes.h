@@ -28,6 +28,10 @@ struct RowsBatch final : MicroBatch {
         std::int64_t offset;
     };
     std::vector<Row> rows;
+    /// The rows when the stage last sealed the batch (its operators' partials cover them);
+    /// kNotSealed once rows went (the partials with them: a real sink computes them again).
+    static constexpr std::size_t kNotSealed = SIZE_MAX;
+    std::size_t sealed_rows = 0;
 
     /// A record at `offset` of `tp`, owned at `epoch`, into the rows and the header.
     void add(const TopicPartition& tp, std::int64_t offset, std::int64_t epoch) {
@@ -40,12 +44,14 @@ struct RowsBatch final : MicroBatch {
 private:
     void drop_rows(const std::set<TopicPartition>& partitions) override {
         std::erase_if(rows, [&](const Row& r) { return partitions.count(r.tp) > 0; });
+        sealed_rows = kNotSealed;
     }
     void remove_rows(const std::vector<RejectedRow>& rejected) override {
         std::vector<bool> gone(rows.size());
         for (const auto& r : rejected) gone[r.row] = true;
         std::size_t i = 0;
         std::erase_if(rows, [&](const Row&) { return gone[i++]; });
+        sealed_rows = kNotSealed;
     }
 };
 
@@ -62,6 +68,10 @@ public:
     void append(MicroBatch& batch, const RecordOrigin& origin) override {
         auto& rows = static_cast<RowsBatch&>(batch);
         rows.rows.push_back({{rows.topics[origin.topic_index], origin.partition}, origin.offset});
+    }
+    void seal(MicroBatch& batch) override {
+        auto& rows = static_cast<RowsBatch&>(batch);
+        rows.sealed_rows = rows.rows.size();
     }
 };
 
@@ -130,6 +140,8 @@ public:
         unblocked_.notify_all();
     }
     std::atomic<int> writes{0};
+    /// Writes of a batch with rows the stage appended after sealing it (or never sealed).
+    std::atomic<int> unsealed_writes{0};
 
     SinkResult write(MicroBatch& batch) override {
         {
@@ -137,6 +149,8 @@ public:
             unblocked_.wait(lock, [&] { return !blocked_ || abandoned_; });
         }
         ++writes;
+        const auto& rows = static_cast<RowsBatch&>(batch);
+        if (rows.sealed_rows != RowsBatch::kNotSealed && rows.sealed_rows != rows.rows.size()) ++unsealed_writes;
         if (batch.batch_id == 0) batch.batch_id = next_id_++;
         if (transient_failures > 0) {
             --transient_failures;

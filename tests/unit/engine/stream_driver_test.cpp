@@ -2,7 +2,8 @@
 // in-memory ledger as the store and sink (driver_fakes.h). Each test sets up what a user or an
 // operator does to a running instance (a database that fails or loses a COMMIT's reply, another
 // instance taking a partition, an operator rewinding one, a database that stops answering) and
-// checks the ledger against the log: every record in exactly one place.
+// checks the ledger against the log: every record in exactly one place, and every batch sealed by
+// its stage after its last record.
 #include "driver/stream_driver.h"
 
 #include "driver_fakes.h"
@@ -163,4 +164,6 @@ TEST_F(StreamDriverTest, AStalledSinkStopsConsumptionAtTwoBatches) {
         sink.block(false);
     });
     for (int p = 0; p < kPartitions; ++p) expect_exactly_once(p);
+    // The hand-off waited, records kept coming into the waiting batch: each was sealed again.
+    EXPECT_EQ(sink.unsealed_writes, 0) << "a batch reached the sink with records its stage had not sealed";
 }
