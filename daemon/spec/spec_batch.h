@@ -8,6 +8,7 @@
 #pragma once
 
 #include "batch/micro_batch.h"
+#include "spec/session_fold.h"
 #include "spec/spec_row.h"
 #include "spec/text_arena.h"
 #include "spec/window_fold.h"
@@ -22,8 +23,9 @@ struct SpecBatch final : engine::MicroBatch {
     std::vector<SpecRow> rows;
     TextArena arena;  ///< the bytes of every row's Text values
     /// The stage's fold of every row for each of the spec's folded window tables (folded_windows
-    /// order); emptied when rows go (drop_rows, remove_rows): the sink then folds them itself.
+    /// order); emptied when rows go (drop_rows, remove_rows): the sink then folds the rows itself.
     std::vector<WindowFold> window_folds;
+    std::vector<SessionFold> session_folds;  ///< likewise, per session window table (folded_sessions order)
 
     /// `s` kept in the batch's arena: a text value for one of its rows.
     Text text(std::string_view s) { return arena.store(s); }

@@ -66,7 +66,8 @@ SpecStage::SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSetti
       repeated_(repeated_values(spec, layout_)),
       same_pointer_(same_pointer(spec, layout_.size())),
       intern_counts_(layout_.size()) {
-    for (FoldedWindow& w : folded_windows(spec, layout_, filters_)) folded_.push_back(std::make_shared<const FoldedWindow>(std::move(w)));
+    for (FoldedWindow& w : folded_windows(spec, layout_, filters_)) folded_windows_.push_back(std::make_shared<const FoldedWindow>(std::move(w)));
+    for (FoldedSession& s : folded_sessions(spec, layout_, filters_)) folded_sessions_.push_back(std::make_shared<const FoldedSession>(std::move(s)));
     publish();  // the counters' series start at 0, for rate() and the dashboard
 }
 
@@ -78,7 +79,8 @@ void SpecStage::publish() {
 
 std::unique_ptr<engine::MicroBatch> SpecStage::new_batch() {
     auto batch = std::make_unique<SpecBatch>();
-    for (const auto& w : folded_) batch->window_folds.emplace_back(w, 0);
+    for (const auto& w : folded_windows_) batch->window_folds.emplace_back(w, 0);
+    for (const auto& s : folded_sessions_) batch->session_folds.emplace_back(s, 0);
     return batch;
 }
 
@@ -107,6 +109,7 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
     row.values = std::move(record_.values);
     row.event_time_us = time_us_, row.topic_index = origin.topic_index, row.partition = origin.partition, row.offset = origin.offset;
     for (WindowFold& fold : spec_batch.window_folds) fold.add(spec_batch.rows, row.member_keys, filters_);
+    for (SessionFold& fold : spec_batch.session_folds) fold.add(spec_batch.rows, row.member_keys, filters_);
     spec_batch.min_event_time_us = std::min(spec_batch.min_event_time_us, time_us_);
     spec_batch.max_event_time_us = std::max(spec_batch.max_event_time_us, time_us_);
     record_.values.clear();
@@ -114,7 +117,9 @@ void SpecStage::append(engine::MicroBatch& batch, const engine::RecordOrigin& or
 }
 
 void SpecStage::seal(engine::MicroBatch& batch) {
-    for (WindowFold& fold : static_cast<SpecBatch&>(batch).window_folds) fold.seal();
+    auto& spec_batch = static_cast<SpecBatch&>(batch);
+    for (WindowFold& fold : spec_batch.window_folds) fold.seal();
+    for (SessionFold& fold : spec_batch.session_folds) fold.seal();
 }
 
 void SpecStage::keep_text(TextArena& batch_arena) {

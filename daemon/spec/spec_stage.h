@@ -19,6 +19,7 @@
 #include "spec/record_filters.h"
 #include "spec/record_decoder.h"
 #include "spec/spec_batch.h"
+#include "spec/session_fold.h"
 #include "spec/window_fold.h"
 
 #include <memory>
@@ -34,12 +35,12 @@ public:
     SpecStage(const PipelineSpec& spec, const enrichment::EnrichmentSettings& enrichment, std::size_t max_event_bytes,
               metrics::PipelineProbe* probe = nullptr);
 
-    /// An empty SpecBatch with an empty fold per folded window table.
+    /// An empty SpecBatch with an empty fold per window table (but global ones).
     std::unique_ptr<engine::MicroBatch> new_batch() override;
     engine::Decoded decode(std::string_view payload) override;
     /// `batch` must be one of new_batch()'s.
     void append(engine::MicroBatch& batch, const engine::RecordOrigin& origin) override;
-    /// Seals the batch's window folds (sorts their members).
+    /// Seals the batch's window folds (sorts their members and admitted records).
     void seal(engine::MicroBatch& batch) override;
 
     const ReferenceLayout& layout() const { return layout_; }
@@ -55,7 +56,8 @@ private:
     EnricherRuntime enrichers_;
     MemberKeys member_keys_;
     RecordFilters filters_;
-    std::vector<std::shared_ptr<const FoldedWindow>> folded_;  ///< folded_windows(spec_)
+    std::vector<std::shared_ptr<const FoldedWindow>> folded_windows_;    ///< folded_windows(spec_)
+    std::vector<std::shared_ptr<const FoldedSession>> folded_sessions_;  ///< folded_sessions(spec_)
     std::size_t time_field_;
     std::string time_encoding_;  ///< "Unix seconds expected": how the event time is read, for messages
     DecodedRecord record_;      ///< decoded last

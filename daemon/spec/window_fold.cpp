@@ -59,12 +59,22 @@ std::vector<FoldedWindow> folded_windows(const PipelineSpec& spec, const Referen
     return out;
 }
 
+std::vector<std::size_t> FoldedWindow::dimensions() const {
+    std::vector<std::size_t> out;
+    for (const auto& g : groups)
+        if (g.dimension) out.push_back(g.index);
+    return out;
+}
+
 WindowFold::WindowFold(std::shared_ptr<const FoldedWindow> window, std::size_t first_row) : window_(std::move(window)), first_row_(first_row) {}
 
-std::span<const WindowFold::Contribution> WindowFold::contributions(std::size_t row) const {
-    const std::size_t r = row - first_row_;
-    const std::size_t begin = r == 0 ? 0 : row_end_[r - 1];
-    return {contributions_.data() + begin, row_end_[r] - begin};
+void WindowFold::contributions(std::size_t index, const SpecRow& row, const RecordFilters& filters, std::vector<Contribution>& out) const {
+    out.clear();
+    if (!filters.passes(window_->where, row)) return;
+    const std::vector<engine::Window> windows = engine::assign_windows(window_->window, row.event_time_us);
+    const std::size_t r = index - first_row_;
+    const std::size_t cells_at = !window_->counting || r == 0 ? 0 : row_end_[r - 1];
+    for (std::size_t k = 0; k < windows.size(); ++k) out.push_back({windows[k], window_->counting ? row_cells_[cells_at + k] : kNoCell});
 }
 
 template <typename KeyOf>
@@ -94,11 +104,11 @@ std::uint32_t WindowFold::cell_of(const engine::Window& w, const std::vector<Spe
             index_.emplace(name_, c);
         }
     }
-    const SpecRow& row = rows[first_row_ + this->rows()];
+    const SpecRow& row = rows[first_row_ + rows_];
     if (!name_cell(w, row, [&](std::size_t g) { return keys[window_->groups[g].index]; })) return kNoCell;
     const auto [at, added] = index_.try_emplace(name_, static_cast<std::uint32_t>(cells_.size()));
     if (added) {
-        cells_.push_back({w, first_row_ + this->rows()});
+        cells_.push_back({w, first_row_ + rows_});
         for (const auto& g : window_->groups) group_keys_.push_back(g.dimension ? keys[g.index] : 0);
         counts_.resize(counts_.size() + window_->aggregates.size(), 0);
         cell_records_.push_back(0);
@@ -107,11 +117,11 @@ std::uint32_t WindowFold::cell_of(const engine::Window& w, const std::vector<Spe
 }
 
 void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int64_t> keys, const RecordFilters& filters) {
-    const SpecRow& row = rows[first_row_ + this->rows()];
-    if (filters.passes(window_->where, row)) {
+    const SpecRow& row = rows[first_row_ + rows_];
+    if (window_->counting && filters.passes(window_->where, row)) {  // else nothing to keep: contributions() assigns the windows
         for (const engine::Window& w : engine::assign_windows(window_->window, row.event_time_us)) {
-            const std::uint32_t cell = window_->counting ? cell_of(w, rows, keys) : kNoCell;
-            contributions_.push_back({w, cell});
+            const std::uint32_t cell = cell_of(w, rows, keys);
+            row_cells_.push_back(cell);
             if (cell == kNoCell) continue;
             ++cell_records_[cell];
             const std::size_t n = window_->aggregates.size();
@@ -130,10 +140,12 @@ void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int6
             }
         }
     }
-    row_end_.push_back(static_cast<std::uint32_t>(contributions_.size()));
+    if (window_->counting) row_end_.push_back(static_cast<std::uint32_t>(row_cells_.size()));
+    ++rows_;
 }
 
 void WindowFold::seal() {
+    decltype(index_)().swap(index_);  // the sink reads cells, not names: freed while the batch waits (cell_of names them again if need be)
     if (sealed()) return;
     const auto mid = members_.begin() + static_cast<std::ptrdiff_t>(sealed_members_);
     std::sort(mid, members_.end(), member_less);
@@ -147,7 +159,6 @@ void WindowFold::seal() {
     }
     members_.resize(kept);
     sealed_members_ = kept;
-    decltype(index_)().swap(index_);  // the sink reads cells, not names: freed while the batch waits (cell_of names them again if need be)
     // A count_distinct's count is its cell's distinct members: counted again from them.
     const std::size_t n = window_->aggregates.size();
     for (std::size_t c = 0; c < cells_.size(); ++c)
@@ -168,9 +179,7 @@ std::size_t WindowFold::find_member(const Member& m) const {
     return at != members_.end() && member_key(*at) == member_key(m) ? static_cast<std::size_t>(at - members_.begin()) : std::string::npos;
 }
 
-void WindowFold::subtract(Tally& tally, const SpecRow& row, std::size_t index, std::size_t k, const RecordFilters& filters) const {
-    const std::uint32_t cell = contributions(index)[k].cell;
-    if (cell == kNoCell) return;
+void WindowFold::subtract(Tally& tally, const SpecRow& row, std::uint32_t cell, const RecordFilters& filters) const {
     --tally.cell_records[cell];
     const std::size_t n = window_->aggregates.size();
     std::string buffer;

@@ -60,6 +60,9 @@ struct FoldedWindow {
     /// Every aggregate is a count or a count_distinct of text, every group a dimension or text:
     /// the fold keeps cells and partials. Else it only assigns windows.
     bool counting = false;
+
+    /// The dimensions whose keys the fold reads (its dimension groups').
+    std::vector<std::size_t> dimensions() const;
 };
 
 /// The spec's tables the fold takes, in spec order: every window table but sessions and global
@@ -105,12 +108,16 @@ public:
     void seal();
 
     const FoldedWindow& window() const { return *window_; }
+    const std::string& table() const { return window_->table; }
     std::size_t first_row() const { return first_row_; }
-    std::size_t rows() const { return row_end_.size(); }
+    std::size_t rows() const { return rows_; }
     bool sealed() const { return sealed_members_ == members_.size(); }
-    /// The contributions of the batch's row `row` (first_row() <= row < first_row() + rows()),
-    /// in assign_windows order; none when it fails the table's filter.
-    std::span<const Contribution> contributions(std::size_t row) const;
+    /// The contributions of the batch's row `index` (first_row() <= index < first_row() +
+    /// rows()), `row`, into `out`, in assign_windows order; none when it fails the table's filter.
+    /// The windows are assigned again (arithmetic), not kept: a table of many windows per record
+    /// would hold 24 bytes per (record, window) for the batch's life; a counting table keeps
+    /// each one's cell (4 bytes).
+    void contributions(std::size_t index, const SpecRow& row, const RecordFilters& filters, std::vector<Contribution>& out) const;
     const std::vector<Cell>& cells() const { return cells_; }
     /// Dimension group g of cell c: group_key(c, g) (for a text group: read the cell's row).
     std::int64_t group_key(std::size_t cell, std::size_t group) const { return group_keys_[cell * window_->groups.size() + group]; }
@@ -119,14 +126,15 @@ public:
 
     /// The fold's numbers, for a write to subtract from.
     Tally tally() const;
-    /// Takes `row`'s (the batch's row at index `index`) contribution `k` out of `tally`.
-    void subtract(Tally& tally, const SpecRow& row, std::size_t index, std::size_t k, const RecordFilters& filters) const;
+    /// Takes `row`'s contribution to `cell` (one of its contributions', not kNoCell) out of `tally`.
+    void subtract(Tally& tally, const SpecRow& row, std::uint32_t cell, const RecordFilters& filters) const;
 
 private:
     std::shared_ptr<const FoldedWindow> window_;
     std::size_t first_row_;
-    std::vector<Contribution> contributions_;
-    std::vector<std::uint32_t> row_end_;  ///< per row: the end of its contributions in contributions_
+    std::size_t rows_ = 0;
+    std::vector<std::uint32_t> row_cells_;  ///< a counting table's: per (row, window) its cell, in row order
+    std::vector<std::uint32_t> row_end_;    ///< a counting table's: per row, the end of its windows' cells in row_cells_
     std::vector<Cell> cells_;
     std::vector<std::int64_t> group_keys_;    ///< [cell * groups + g]
     std::vector<std::int64_t> counts_;        ///< as Tally::counts

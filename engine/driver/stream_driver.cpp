@@ -144,12 +144,17 @@ bool StreamDriver::seal_and_hand_off(Clock::time_point wait_until, bool watermar
         epochs_, [&](const TopicPartition& tp) { return progress_by_partition_[tp].position; },
         [&](const TopicPartition& tp) { return watermarks_.committed_watermark(tp, now_us_); });
     const std::int64_t watermark_us = watermarks_.advance(now_us_);
-    stage_.seal(*batch_);
     // Offer only to an idle sink: at most two batches exist (one committing, one filling),
     // which bounds memory; the next batch is ready by the time the sink finishes.
     const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
     const double decode_seconds = decode_seconds_, enrich_seconds = enrich_seconds_;
-    while (!queue_.idle() || !queue_.try_offer(batch_)) {
+    for (;;) {
+        if (queue_.idle()) {
+            // Sealed once the sink can take it: a hand-off that waits lets more records in, and
+            // sealing at every attempt would redo the operators' work each time.
+            stage_.seal(*batch_);
+            if (queue_.try_offer(batch_)) break;
+        }
         if (Clock::now() >= wait_until || sink_->failure()) return false;
         queue_.wait_idle(milliseconds(100));
     }

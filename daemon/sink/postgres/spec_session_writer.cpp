@@ -5,6 +5,7 @@
 #include "sink/postgres/spec_ddl.h"
 #include "sink/postgres/spec_first_last.h"
 #include "sink/postgres/spec_late_events.h"
+#include "sink/postgres/stage_fold.h"
 #include "sink/postgres/table_columns.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
@@ -269,23 +270,6 @@ private:
 
 /// Appends `part` to a key: its 4-byte length, then its bytes (so that no part's bytes can be
 /// read as another split of the same key).
-void append_part(std::string& key, std::string_view part) {
-    const auto n = static_cast<std::uint32_t>(part.size());
-    key.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
-}
-
-/// A key's parts, as append_part wrote them.
-std::vector<std::string_view> key_parts(std::string_view key) {
-    std::vector<std::string_view> parts;
-    while (!key.empty()) {
-        std::uint32_t n = 0;
-        std::memcpy(&n, key.data(), sizeof n);
-        parts.push_back(key.substr(sizeof n, n));
-        key.remove_prefix(sizeof n + n);
-    }
-    return parts;
-}
-
 }  // namespace
 
 std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
@@ -300,25 +284,24 @@ std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
 }
 
 SpecSessionWriter::SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
-                                     const std::vector<std::string>& dimensions, const spec::WindowTableSpec& w, const spec::RecordFilters& filters)
+                                     const spec::WindowTableSpec& w, const spec::RecordFilters& filters)
     : conn_(conn), copy_(copy), table_(w.table),
       window_{{engine::WindowKind::session, 0, 0, w.gap_us},
               w.late == spec::LatePolicy::correct       ? engine::LatePolicy::correct
               : w.late == spec::LatePolicy::dead_letter ? engine::LatePolicy::dead_letter
                                                          : engine::LatePolicy::drop,
               w.allowed_lateness_us},
-      key_{layout.at(w.session_key), spec::reference_type(spec, w.session_key), false},
       filters_(filters),
       where_(filters.number(w.where)) {
+    for (auto& s : spec::folded_sessions(spec, layout, filters))
+        if (s.table == w.table) folded_ = std::make_shared<const spec::FoldedSession>(std::move(s));
+    key_ = folded_->key, groups_ = folded_->groups;
     SessionSql sql{w.table, spec::column_name_of(w.session_key), w.start_column, w.end_column, fmt::format("interval '{} microseconds'", w.gap_us),
                    key_.type, {}, {}, {}, temp_table_name("stage_spec", w.table), temp_table_name("stage_spec", w.table, "met")};
-    for (const auto& g : w.group_by) {
-        const auto dim = std::find(dimensions.begin(), dimensions.end(), g);
-        if (dim != dimensions.end())
-            groups_.push_back({static_cast<std::size_t>(dim - dimensions.begin()), "bigint", true}), sql.group_columns.push_back(spec::surrogate_key_column(g));
-        else
-            groups_.push_back({layout.at(g), spec::reference_type(spec, g), false}), sql.group_columns.push_back(spec::column_name_of(g));
-        sql.group_types.push_back(groups_.back().type);
+    for (std::size_t i = 0; i < w.group_by.size(); ++i) {
+        const std::string& g = w.group_by[i];
+        sql.group_columns.push_back(groups_[i].dimension ? spec::surrogate_key_column(g) : spec::column_name_of(g));
+        sql.group_types.push_back(groups_[i].type);
     }
     std::map<std::string, std::string> column_types;  // as the migrations make them (table_schema.h)
     for (const auto& t : spec::table_schemas(spec))
@@ -363,29 +346,6 @@ std::string SpecSessionWriter::ineligible_for_copy(PgConnection& conn) const {
         return fmt::format("aggregate {} is not a count, an any or a first/last of bytewise text", a.column);
     }
     return {};
-}
-
-std::optional<SpecSessionWriter::Admitted> SpecSessionWriter::admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin,
-                                                                   const std::vector<std::vector<std::int64_t>>& keys, std::string& key_text) const {
-    const spec::SpecRow& row = batch.rows[r];
-    const std::size_t at = key_text.size();
-    std::string buffer;
-    // A record without its session key or a group key is in no session, as it is in no fixed
-    // window; runnable_problem makes them required fields.
-    auto part = [&](const Input& in) {
-        if (in.dimension) {
-            const std::int64_t k = keys[in.index][r - begin];
-            if (k == INT64_MIN) return false;
-            return append_part(key_text, fmt::format_int(k).str()), true;
-        }
-        const auto v = input_view(row.values[in.index], in.type, buffer);
-        return v && (append_part(key_text, *v), true);
-    };
-    if (!part(key_) || !std::all_of(groups_.begin(), groups_.end(), part)) {
-        key_text.resize(at);
-        return std::nullopt;
-    }
-    return Admitted{at, static_cast<std::uint32_t>(key_text.size() - at), row.event_time_us, r};
 }
 
 SpecSessionWriter::IslandFold SpecSessionWriter::fold_island(const spec::SpecBatch& batch, const Admitted* first, const Admitted* last) const {
@@ -493,8 +453,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     late.table = table_;
     copy_.reset();
     SpecLateEvents late_events;
-    std::vector<Admitted> admitted;
-    std::string key_text;
+    std::vector<bool> admissible(end - begin, false);  // counted, passes the filter, not late or corrected
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
         if (!counted[r] || !filters_.passes(where_, row)) continue;
@@ -509,20 +468,22 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
                 continue;
             }
         }
-        if (auto record = admit(batch, r, begin, keys, key_text)) admitted.push_back(*record);
+        admissible[r - begin] = true;
     }
     late_events.insert(conn_);  // through the staging table SpecWindowWriter made (SpecLateEvents::create_staging)
+    // The records the operator admitted, sorted by key and time (spec/session_fold.h), less those
+    // the transaction excludes: still sorted.
+    std::optional<spec::SessionFold> own;
+    const spec::SessionFold& operator_fold = fold_for_write(batch.session_folds, folded_, folded_->dimensions(), batch, begin, end, keys, filters_, own);
+    std::vector<Admitted> admitted;
+    for (const Admitted& a : operator_fold.admitted())
+        if (admissible[a.r - begin]) admitted.push_back(a);
     if (admitted.empty()) return {table_};
     // The batch's islands: per session key and group (as text), its records by time, a new one
     // wherever a record is not within the gap of the one before. Keys equal as their type but
     // not as text ("1.0", "1") make islands of their own, which step 4 merges as it merges
-    // stored sessions: an island only needs to be part of one session. Only equal keys need to
-    // be adjacent (the lock statement orders what it locks itself), so the encoded bytes sort.
-    auto key_of = [&key_text](const Admitted& a) { return std::string_view(key_text).substr(a.key_at, a.key_size); };
-    std::sort(admitted.begin(), admitted.end(), [&](const Admitted& a, const Admitted& b) {
-        const int c = key_of(a).compare(key_of(b));
-        return c != 0 ? c < 0 : std::tie(a.t, a.r) < std::tie(b.t, b.r);
-    });
+    // stored sessions: an island only needs to be part of one session.
+    auto key_of = [&operator_fold](const Admitted& a) { return operator_fold.key(a); };
     std::vector<std::vector<std::string>> island_keys(1 + groups_.size());
     std::vector<std::string> lows, highs;
     struct Island {
@@ -533,7 +494,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     for (std::size_t b = 0, e = 1; b < admitted.size(); b = e++) {
         const std::string_view key = key_of(admitted[b]);
         while (e < admitted.size() && key_of(admitted[e]) == key && admitted[e].t - admitted[e - 1].t < window_.window.gap_us) ++e;
-        const Island& island = islands.emplace_back(Island{b, e, key_parts(key)});
+        const Island& island = islands.emplace_back(Island{b, e, spec::session_key_parts(key)});
         for (std::size_t k = 0; k < island.key.size(); ++k) island_keys[k].emplace_back(island.key[k]);
         lows.push_back(std::to_string(admitted[b].t)), highs.push_back(std::to_string(admitted[e - 1].t));
     }

@@ -33,7 +33,8 @@
 //      whatever sessions it meets, also ones that ended before the watermark;
 //   2. per key and group the batch's records form islands [lo, hi + gap), a new one wherever a
 //      record is not within the gap of the one before (found in C++, so that the statements
-//      below work on islands); each island is staged as its part: its bounds, counts and any
+//      below work on islands: the stage's operator admitted and sorted the records,
+//      spec/session_fold.h, and the records step 1 excludes are skipped); each island is staged as its part: its bounds, counts and any
 //      summed in C++, the values PostgreSQL must add or compare (sum, min, max, avg; first/last:
 //      only the candidates at the island's earliest/latest time) one per row, so an island is
 //      usually one row however many records it has;
@@ -63,10 +64,12 @@
 #include "spec/enricher_runtime.h"
 #include "spec/pipeline_spec.h"
 #include "spec/record_filters.h"
+#include "spec/session_fold.h"
 #include "spec/spec_batch.h"
 #include "window/window_partials.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,11 +80,10 @@ namespace starstream::daemon::postgres {
 class SpecSessionWriter {
 public:
     /// Creates the staging tables on `conn` for `window` (a session window of `spec`, runnable:
-    /// unsupported() is empty). `dimensions`: the spec's dimension tables in order (the index a
-    /// row's keys use); `filters`: the spec's (SpecWindowWriter's), kept by reference. Throws
-    /// PgError.
+    /// unsupported() is empty). `filters`: the spec's (SpecWindowWriter's), kept by reference.
+    /// A row's keys are indexed as the spec's dimensions. Throws PgError.
     SpecSessionWriter(PgConnection& conn, BinaryCopyWriter& copy, const spec::PipelineSpec& spec, const spec::ReferenceLayout& layout,
-                      const std::vector<std::string>& dimensions, const spec::WindowTableSpec& window, const spec::RecordFilters& filters);
+                      const spec::WindowTableSpec& window, const spec::RecordFilters& filters);
 
     /// Merges the batch's rows r in [begin, end) with `counted[r]` (their fact is new) into the
     /// table; the caller holds the window merge lock. `keys[d][r - begin]`: row r's key in
@@ -101,11 +103,7 @@ public:
     static std::string unsupported(const spec::WindowTableSpec& window);
 
     /// A typed staged value: a group key or an aggregate's input.
-    struct Input {
-        std::size_t index = 0;  ///< a reference's index in a row, or a dimension's
-        std::string type;       ///< its PostgreSQL type
-        bool dimension = false;
-    };
+    using Input = spec::FoldedSession::Input;
     struct Aggregate {
         std::string column, type;  ///< the table's column and its type
         spec::AggregateFunction function = spec::AggregateFunction::count;
@@ -116,19 +114,7 @@ public:
     };
 
 private:
-    /// A record admitted into the sessions: its session key and group values (input syntax), as
-    /// the bytes [key_at, key_at + key_size) of the batch's key text (admit), its event time and row.
-    struct Admitted {
-        std::size_t key_at = 0;
-        std::uint32_t key_size = 0;
-        std::int64_t t = 0;
-        std::size_t r = 0;
-    };
-    /// Row r's session key and group values, appended to `key_text` each after its 4-byte length
-    /// (one buffer for the batch: no allocation per record); nullopt, and `key_text` as it was,
-    /// when one has no value (in no session).
-    std::optional<Admitted> admit(const spec::SpecBatch& batch, std::size_t r, std::size_t begin, const std::vector<std::vector<std::int64_t>>& keys,
-                                  std::string& key_text) const;
+    using Admitted = spec::SessionFold::Admitted;
     /// The aggregates of one island's records: per aggregate, the records passing its filter;
     /// the values PostgreSQL adds or compares (sum, min, max, avg), or a first/last's candidates
     /// (the distinct values at its earliest/latest time among records passing its filter) and
@@ -158,6 +144,7 @@ private:
     Input key_;
     const spec::RecordFilters& filters_;
     std::size_t where_;  ///< the table's filter's number
+    std::shared_ptr<const spec::FoldedSession> folded_;  ///< what the session operator takes of the table (spec/session_fold.h)
     std::vector<Input> groups_;
     std::vector<Aggregate> aggregates_;
     std::string key_column_, start_column_, end_column_;

@@ -6,6 +6,7 @@
 #include "sink/postgres/spec_late_events.h"
 #include "sink/postgres/spec_session_writer.h"
 #include "sink/postgres/spec_window_cells.h"
+#include "sink/postgres/stage_fold.h"
 #include "sink/postgres/temp_table_name.h"
 #include "spec/value_text.h"
 #include "sink/postgres/batch_writer.h"
@@ -244,7 +245,7 @@ SpecWindowWriter::SpecWindowWriter(PgConnection& conn, BinaryCopyWriter& copy, c
     const auto folded = spec::folded_windows(spec, layout, filters_);
     for (const auto& w : spec.windows) {
         if (w.kind == spec::WindowKind::session) {
-            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, dimensions, w, filters_));
+            sessions_.push_back(std::make_unique<SpecSessionWriter>(conn_, copy_, spec, layout, w, filters_));
             continue;
         }
         auto t = std::make_unique<Table>();
@@ -302,29 +303,6 @@ SpecWindowTable::~SpecWindowTable() = default;
 
 SpecWindowWriter::~SpecWindowWriter() = default;
 
-const spec::WindowFold& SpecWindowWriter::fold_of(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
-                                                   const std::vector<std::vector<std::int64_t>>& keys, std::optional<spec::WindowFold>& own) const {
-    for (const spec::WindowFold& f : batch.window_folds) {
-        if (f.window().table != t.name || !f.sealed() || f.first_row() != begin || f.rows() != end - begin) continue;
-        // The stage grouped by the keys it computed; the dimension merge may have taken a stored
-        // member's key instead (a key of several spellings: dimension_merge.h).
-        bool same_keys = true;
-        for (const auto& g : f.window().groups)
-            for (std::size_t r = begin; same_keys && g.dimension && r < end; ++r)
-                same_keys = batch.rows[r].member_keys.size() > g.index && batch.rows[r].member_keys[g.index] == keys[g.index][r - begin];
-        if (same_keys) return f;
-        break;
-    }
-    own.emplace(t.folded, begin);
-    std::vector<std::int64_t> row_keys(keys.size());
-    for (std::size_t r = begin; r < end; ++r) {
-        for (std::size_t d = 0; d < keys.size(); ++d) row_keys[d] = keys[d][r - begin];
-        own->add(batch.rows, row_keys, filters_);
-    }
-    own->seal();
-    return *own;
-}
-
 engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
                                           std::int64_t watermark_us, SpecWindowOutcome& outcome) {
@@ -332,20 +310,22 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     SpecLateEvents late_events;
     std::vector<WindowContribution> contributions;  // what the transaction keeps of the fold's
     std::optional<spec::WindowFold> own;
-    const spec::WindowFold* fold = t.global ? nullptr : &fold_of(t, batch, begin, end, keys, own);
+    const spec::WindowFold* fold =
+        t.global ? nullptr : &fold_for_write(batch.window_folds, t.folded, t.folded->dimensions(), batch, begin, end, keys, filters_, own);
     spec::WindowFold::Tally tally = t.cells ? fold->tally() : spec::WindowFold::Tally{};
+    std::vector<spec::WindowFold::Contribution> windows;
     for (std::size_t r = begin; r < end; ++r) {
         const SpecRow& row = batch.rows[r];
         if (t.global) {  // never late: no bounds, one row per group
             if (counted[r] && filters_.passes(t.where, row)) contributions.push_back({r, {}});
             continue;
         }
-        const auto windows = fold->contributions(r);  // none: it fails the table's filter
+        fold->contributions(r, row, filters_, windows);  // none: it fails the table's filter
         if (windows.empty()) continue;
         // What the fold counted and the transaction excludes: a record whose fact is not new, a
         // late one, a correction's final windows.
         auto exclude = [&](std::size_t k) {
-            if (t.cells) fold->subtract(tally, row, r, k, filters_);
+            if (t.cells && windows[k].cell != spec::WindowFold::kNoCell) fold->subtract(tally, row, windows[k].cell, filters_);
         };
         auto exclude_all = [&] {
             for (std::size_t k = 0; k < windows.size(); ++k) exclude(k);

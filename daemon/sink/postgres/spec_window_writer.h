@@ -92,10 +92,6 @@ private:
     engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                             const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted, std::int64_t watermark_us,
                             SpecWindowOutcome& outcome);
-    /// The fold of `t` over the batch's rows [begin, end): the stage's, when it folded exactly
-    /// those rows with the keys the sink merged (`keys`); else one folded here into `own`.
-    const spec::WindowFold& fold_of(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
-                                    const std::vector<std::vector<std::int64_t>>& keys, std::optional<spec::WindowFold>& own) const;
     /// Stages `row` (the batch's row `at` from the write's begin: its keys[d][at]) in window `w`
     /// of `t` (none: a global window's one row per group).
     void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,

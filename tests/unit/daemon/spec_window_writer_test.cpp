@@ -127,8 +127,6 @@ bool every(const Record&) { return true; }
 using Row = std::vector<std::string>;
 using starstream::test::keyed_rows;
 
-std::string cell(const std::optional<std::string>& v) { return v.value_or(""); }
-
 void add_chosen(Row& row, const std::optional<std::pair<std::string, std::int64_t>>& c) {
     row.push_back(c ? c->first : "");
     row.push_back(c ? std::to_string(c->second) : "");
