@@ -47,13 +47,6 @@ std::vector<std::string_view> session_key_parts(std::string_view key) {
     return parts;
 }
 
-std::vector<std::size_t> FoldedSession::dimensions() const {
-    std::vector<std::size_t> out;
-    for (const auto& g : groups)
-        if (g.dimension) out.push_back(g.index);
-    return out;
-}
-
 SessionFold::SessionFold(std::shared_ptr<const FoldedSession> session, std::size_t first_row)
     : session_(std::move(session)), first_row_(first_row) {}
 

@@ -14,6 +14,7 @@
 // fold); once sealed and handed off, read-only.
 #pragma once
 
+#include "spec/key_input.h"
 #include "spec/pipeline_spec.h"
 #include "spec/record_filters.h"
 #include "spec/spec_row.h"
@@ -31,17 +32,12 @@ namespace starstream::daemon::spec {
 struct FoldedSession {
     std::string table;
     std::size_t where = RecordFilters::kNone;  ///< the table's filter (RecordFilters number)
-    /// A part of a session's key: a reference's value, or a dimension's surrogate key.
-    struct Input {
-        std::size_t index = 0;  ///< a reference's index in a row (layout), or a dimension's (PipelineSpec::dimensions)
-        std::string type;       ///< its PostgreSQL type (bigint for a dimension's key)
-        bool dimension = false;
-    };
-    Input key;                  ///< the session key
+    using Input = KeyInput;
+    Input key;                  ///< the session key (a reference)
     std::vector<Input> groups;  ///< in the spec's order
 
     /// The dimensions whose keys the fold reads (its dimension groups').
-    std::vector<std::size_t> dimensions() const;
+    std::vector<std::size_t> dimensions() const { return dimensions_read(groups); }
 };
 
 /// The spec's session window tables, in spec order. `layout` and `filters` are the spec's.

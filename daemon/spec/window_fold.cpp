@@ -39,10 +39,10 @@ std::vector<FoldedWindow> folded_windows(const PipelineSpec& spec, const Referen
         FoldedWindow f{w.table, engine_window(w), filters.number(w.where), {}, {}, true};
         for (const auto& g : w.group_by) {
             if (const DimensionSpec* d = spec.dimension(g)) {
-                f.groups.push_back({static_cast<std::size_t>(d - spec.dimensions.data()), true});
+                f.groups.push_back({static_cast<std::size_t>(d - spec.dimensions.data()), "bigint", true});
             } else {
-                f.groups.push_back({layout.at(g), false});
-                f.counting = f.counting && reference_type(spec, g) == kText;
+                f.groups.push_back({layout.at(g), reference_type(spec, g), false});
+                f.counting = f.counting && f.groups.back().type == kText;
             }
         }
         for (const auto& a : w.aggregates) {
@@ -56,13 +56,6 @@ std::vector<FoldedWindow> folded_windows(const PipelineSpec& spec, const Referen
         if (!f.counting) f.groups.clear(), f.aggregates.clear();
         out.push_back(std::move(f));
     }
-    return out;
-}
-
-std::vector<std::size_t> FoldedWindow::dimensions() const {
-    std::vector<std::size_t> out;
-    for (const auto& g : groups)
-        if (g.dimension) out.push_back(g.index);
     return out;
 }
 

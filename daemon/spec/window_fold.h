@@ -20,6 +20,7 @@
 // fold); once sealed and handed off, read-only.
 #pragma once
 
+#include "spec/key_input.h"
 #include "spec/pipeline_spec.h"
 #include "spec/record_filters.h"
 #include "spec/spec_row.h"
@@ -46,23 +47,20 @@ struct FoldedWindow {
     std::string table;
     engine::WindowSpec window;
     std::size_t where = RecordFilters::kNone;  ///< the table's filter (RecordFilters number)
-    struct Group {
-        std::size_t index = 0;   ///< a dimension's (PipelineSpec::dimensions, SpecRow::member_keys), or a reference's (layout)
-        bool dimension = false;  ///< else a text reference
-    };
     struct Aggregate {
         std::size_t where = RecordFilters::kNone;  ///< the aggregate's own filter
         std::optional<std::size_t> input;          ///< count_distinct: its reference (text); count: none
     };
-    /// Groups and aggregates in the spec's order; empty unless `counting`.
-    std::vector<Group> groups;
+    /// Groups (dimension keys, or text references) and aggregates in the spec's order; empty
+    /// unless `counting`.
+    std::vector<KeyInput> groups;
     std::vector<Aggregate> aggregates;
     /// Every aggregate is a count or a count_distinct of text, every group a dimension or text:
     /// the fold keeps cells and partials. Else it only assigns windows.
     bool counting = false;
 
     /// The dimensions whose keys the fold reads (its dimension groups').
-    std::vector<std::size_t> dimensions() const;
+    std::vector<std::size_t> dimensions() const { return dimensions_read(groups); }
 };
 
 /// The spec's tables the fold takes, in spec order: every window table but sessions and global
