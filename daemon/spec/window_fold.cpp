@@ -63,11 +63,14 @@ WindowFold::WindowFold(std::shared_ptr<const FoldedWindow> window, std::size_t f
 
 void WindowFold::contributions(std::size_t index, const SpecRow& row, const RecordFilters& filters, std::vector<Contribution>& out) const {
     out.clear();
+    if (window_->counting) {  // the windows are the cells': not assigned again (a NULL group's is none)
+        const std::size_t r = index - first_row_;
+        for (std::size_t k = r == 0 ? 0 : row_end_[r - 1]; k < row_end_[r]; ++k)
+            out.push_back({row_cells_[k] == kNoCell ? engine::Window{} : cells_[row_cells_[k]].window, row_cells_[k]});
+        return;
+    }
     if (!filters.passes(window_->where, row)) return;
-    const std::vector<engine::Window> windows = engine::assign_windows(window_->window, row.event_time_us);
-    const std::size_t r = index - first_row_;
-    const std::size_t cells_at = !window_->counting || r == 0 ? 0 : row_end_[r - 1];
-    for (std::size_t k = 0; k < windows.size(); ++k) out.push_back({windows[k], window_->counting ? row_cells_[cells_at + k] : kNoCell});
+    for (const engine::Window& w : engine::assign_windows(window_->window, row.event_time_us)) out.push_back({w, kNoCell});
 }
 
 template <typename KeyOf>
@@ -94,19 +97,19 @@ std::uint32_t WindowFold::cell_of(const engine::Window& w, const std::vector<Spe
     if (index_.empty() && !cells_.empty()) {  // freed by seal(): named again from the cells
         for (std::uint32_t c = 0; c < cells_.size(); ++c) {
             name_cell(cells_[c].window, rows[cells_[c].row], [&](std::size_t g) { return group_key(c, g); });
-            index_.emplace(name_, c);
+            index_.emplace(names_.store(name_).view(), c);
         }
     }
     const SpecRow& row = rows[first_row_ + rows_];
     if (!name_cell(w, row, [&](std::size_t g) { return keys[window_->groups[g].index]; })) return kNoCell;
-    const auto [at, added] = index_.try_emplace(name_, static_cast<std::uint32_t>(cells_.size()));
-    if (added) {
-        cells_.push_back({w, first_row_ + rows_});
-        for (const auto& g : window_->groups) group_keys_.push_back(g.dimension ? keys[g.index] : 0);
-        counts_.resize(counts_.size() + window_->aggregates.size(), 0);
-        cell_records_.push_back(0);
-    }
-    return at->second;
+    if (const auto at = index_.find(std::string_view(name_)); at != index_.end()) return at->second;
+    const auto cell = static_cast<std::uint32_t>(cells_.size());
+    index_.emplace(names_.store(name_).view(), cell);
+    cells_.push_back({w, first_row_ + rows_});
+    for (const auto& g : window_->groups) group_keys_.push_back(g.dimension ? keys[g.index] : 0);
+    counts_.resize(counts_.size() + window_->aggregates.size(), 0);
+    cell_records_.push_back(0);
+    return cell;
 }
 
 void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int64_t> keys, const RecordFilters& filters) {
@@ -138,7 +141,8 @@ void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int6
 }
 
 void WindowFold::seal() {
-    decltype(index_)().swap(index_);  // the sink reads cells, not names: freed while the batch waits (cell_of names them again if need be)
+    // The sink reads cells, not names: freed while the batch waits (cell_of names them again if need be).
+    decltype(index_)().swap(index_), names_ = TextArena();
     if (sealed()) return;
     const auto mid = members_.begin() + static_cast<std::ptrdiff_t>(sealed_members_);
     std::sort(mid, members_.end(), member_less);

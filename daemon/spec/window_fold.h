@@ -112,9 +112,10 @@ public:
     bool sealed() const { return sealed_members_ == members_.size(); }
     /// The contributions of the batch's row `index` (first_row() <= index < first_row() +
     /// rows()), `row`, into `out`, in assign_windows order; none when it fails the table's filter.
-    /// The windows are assigned again (arithmetic), not kept: a table of many windows per record
-    /// would hold 24 bytes per (record, window) for the batch's life; a counting table keeps
-    /// each one's cell (4 bytes).
+    /// A counting table keeps each one's cell (4 bytes), whose window it is (a NULL group's
+    /// contribution has none: it is counted nowhere); another table's windows are assigned again
+    /// (arithmetic), not kept: a table of many windows per record would hold 24 bytes per
+    /// (record, window) for the batch's life.
     void contributions(std::size_t index, const SpecRow& row, const RecordFilters& filters, std::vector<Contribution>& out) const;
     const std::vector<Cell>& cells() const { return cells_; }
     /// Dimension group g of cell c: group_key(c, g) (for a text group: read the cell's row).
@@ -139,7 +140,8 @@ private:
     std::vector<std::int64_t> cell_records_;  ///< as Tally::cell_records
     std::vector<Member> members_;  ///< [0, sealed_members_) sorted and unique; the rest as added
     std::size_t sealed_members_ = 0;
-    std::unordered_map<std::string, std::uint32_t> index_;  ///< cell by name (name_cell); empty once sealed
+    std::unordered_map<std::string_view, std::uint32_t> index_;  ///< cell by name (name_cell); empty once sealed
+    TextArena names_;  ///< the index's names (one allocation per block, not per cell)
     TextArena owned_;  ///< member texts formatted here: its blocks never move, not even with the fold
     std::string name_, buffer_;      ///< scratch
 

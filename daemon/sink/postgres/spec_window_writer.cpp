@@ -351,6 +351,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
                 exclude(k);
                 continue;
             }
+            if (windows[k].cell == spec::WindowFold::kNoCell && fold->window().counting) continue;  // a NULL group: counted nowhere
             contributions.push_back({r, windows[k].window, windows[k].cell});
         }
     }
