@@ -52,6 +52,7 @@ SessionFold::SessionFold(std::shared_ptr<const FoldedSession> session, std::size
 
 void SessionFold::add(const std::vector<SpecRow>& rows, std::span<const std::int64_t> keys, const RecordFilters& filters) {
     const std::size_t r = first_row_ + rows_++;
+    sealed_ = false;
     const SpecRow& row = rows[r];
     if (!filters.passes(session_->where, row)) return;
     const std::size_t at = key_text_.size();
@@ -75,7 +76,8 @@ void SessionFold::add(const std::vector<SpecRow>& rows, std::span<const std::int
 }
 
 void SessionFold::seal() {
-    if (sealed()) return;
+    sealed_ = true;
+    if (sorted_ == admitted_.size()) return;
     // Only equal keys need to be adjacent (the sink's lock statement orders what it locks
     // itself), so the encoded bytes sort.
     auto less = [this](const Admitted& a, const Admitted& b) {

@@ -71,7 +71,8 @@ public:
     const std::string& table() const { return session_->table; }
     std::size_t first_row() const { return first_row_; }
     std::size_t rows() const { return rows_; }
-    bool sealed() const { return sorted_ == admitted_.size(); }
+    /// No row was added since the last seal (an empty fold is sealed).
+    bool sealed() const { return sealed_; }
     /// The admitted records, sorted by (key, event time, row) once sealed.
     const std::vector<Admitted>& admitted() const { return admitted_; }
     std::string_view key(const Admitted& a) const { return std::string_view(key_text_).substr(a.key_at, a.key_size); }
@@ -82,6 +83,7 @@ private:
     std::string key_text_;  ///< every admitted record's key, one after the other
     std::vector<Admitted> admitted_;
     std::size_t sorted_ = 0;  ///< admitted_[0, sorted_) is sorted
+    bool sealed_ = true;
 };
 
 }  // namespace starstream::daemon::spec

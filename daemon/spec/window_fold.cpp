@@ -114,6 +114,7 @@ std::uint32_t WindowFold::cell_of(const engine::Window& w, const std::vector<Spe
 
 void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int64_t> keys, const RecordFilters& filters) {
     const SpecRow& row = rows[first_row_ + rows_];
+    sealed_ = false;
     if (window_->counting && filters.passes(window_->where, row)) {  // else nothing to keep: contributions() assigns the windows
         for (const engine::Window& w : engine::assign_windows(window_->window, row.event_time_us)) {
             const std::uint32_t cell = cell_of(w, rows, keys);
@@ -143,7 +144,8 @@ void WindowFold::add(const std::vector<SpecRow>& rows, std::span<const std::int6
 void WindowFold::seal() {
     // The sink reads cells, not names: freed while the batch waits (cell_of names them again if need be).
     decltype(index_)().swap(index_), names_ = TextArena();
-    if (sealed()) return;
+    sealed_ = true;
+    if (sealed_members_ == members_.size()) return;
     const auto mid = members_.begin() + static_cast<std::ptrdiff_t>(sealed_members_);
     std::sort(mid, members_.end(), member_less);
     std::inplace_merge(members_.begin(), mid, members_.end(), member_less);

@@ -109,7 +109,8 @@ public:
     const std::string& table() const { return window_->table; }
     std::size_t first_row() const { return first_row_; }
     std::size_t rows() const { return rows_; }
-    bool sealed() const { return sealed_members_ == members_.size(); }
+    /// No row was added since the last seal (an empty fold is sealed).
+    bool sealed() const { return sealed_; }
     /// The contributions of the batch's row `index` (first_row() <= index < first_row() +
     /// rows()), `row`, into `out`, in assign_windows order; none when it fails the table's filter.
     /// A counting table keeps each one's cell (4 bytes), whose window it is (a NULL group's
@@ -140,6 +141,7 @@ private:
     std::vector<std::int64_t> cell_records_;  ///< as Tally::cell_records
     std::vector<Member> members_;  ///< [0, sealed_members_) sorted and unique; the rest as added
     std::size_t sealed_members_ = 0;
+    bool sealed_ = true;
     std::unordered_map<std::string_view, std::uint32_t> index_;  ///< cell by name (name_cell); empty once sealed
     TextArena names_;  ///< the index's names (one allocation per block, not per cell)
     TextArena owned_;  ///< member texts formatted here: its blocks never move, not even with the fold

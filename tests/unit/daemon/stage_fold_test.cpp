@@ -1,6 +1,6 @@
 // Which fold the sink writes (sink/postgres/stage_fold.h): the stage's folds of a batch
 // (SpecStage appends and seals as the driver does) are taken for the whole batch with the keys
-// the stage computed; a bisection probe's sub-range, or a dimension key the merge changed, is
+// the stage computed, once sealed; a bisection probe's sub-range, or a dimension key the merge changed, is
 // folded again; a batch that loses rows while it fills (a partition revoked) drops its folds and
 // keeps taking records, one that loses none (a revoked partition it holds nothing of) keeps them.
 #include "sink/postgres/stage_fold.h"
@@ -79,12 +79,16 @@ struct StageFolds : ::testing::Test {
 
 }  // namespace
 
-TEST_F(StageFolds, TheStagesFoldsAreTakenForTheWholeBatchWithItsKeys) {
+TEST_F(StageFolds, TheStagesFoldsAreTakenForTheWholeBatchWithItsKeysOnceSealed) {
     append(0, 40, 0);
-    stage.seal(batch);
     std::optional<WindowFold> own_window;
     std::optional<SessionFold> own_session;
     const auto keys = stage_keys(0, batch.rows.size());
+    window_fold(0, batch.rows.size(), keys, own_window);
+    session_fold(0, batch.rows.size(), keys, own_session);
+    EXPECT_TRUE(own_window && own_session) << "a fold not sealed since its last row is not the stage's to give";
+    own_window.reset(), own_session.reset();
+    stage.seal(batch);
     EXPECT_EQ(window_fold(0, batch.rows.size(), keys, own_window), &batch.window_folds.at(0));
     EXPECT_EQ(session_fold(0, batch.rows.size(), keys, own_session), &batch.session_folds.at(0));
     EXPECT_FALSE(own_window || own_session);
