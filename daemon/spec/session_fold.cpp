@@ -13,6 +13,8 @@ namespace starstream::daemon::spec {
 
 namespace {
 
+/// Appends `part` to a key: its 4-byte length, then its bytes (so that no part's bytes can be
+/// read as another split of the same key).
 void append_part(std::string& key, std::string_view part) {
     const auto n = static_cast<std::uint32_t>(part.size());
     key.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);

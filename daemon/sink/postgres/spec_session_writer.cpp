@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <numeric>
 #include <tuple>
@@ -268,8 +267,6 @@ private:
     }
 };
 
-/// Appends `part` to a key: its 4-byte length, then its bytes (so that no part's bytes can be
-/// read as another split of the same key).
 }  // namespace
 
 std::string SpecSessionWriter::unsupported(const spec::WindowTableSpec& w) {
@@ -453,7 +450,7 @@ engine::TableRows SpecSessionWriter::merge(const spec::SpecBatch& batch, std::si
     late.table = table_;
     copy_.reset();
     SpecLateEvents late_events;
-    std::vector<bool> admissible(end - begin, false);  // counted, passes the filter, not late or corrected
+    std::vector<bool> admissible(end - begin, false);  // counted, passing the filter, and on time or corrected
     for (std::size_t r = begin; r < end; ++r) {
         const spec::SpecRow& row = batch.rows[r];
         if (!counted[r] || !filters_.passes(where_, row)) continue;
