@@ -1,10 +1,12 @@
 // The window operator of a spec's tumbling, hopping and cumulative tables, run on the poll thread
 // as records are appended to their micro-batch (DESIGN.md data flow: operators before the sink):
+// in a counting table (count, and count_distinct of text, grouped by dimension keys and text),
 // each record passing the table's filter is assigned its windows (engine/window/window_spec.h,
-// the one implementation of window semantics), and, in a counting table (count, and
-// count_distinct of text, grouped by dimension keys and text), the batch is folded into cells
-// (window, groups) with partial aggregates: per cell each count, and per member of a
-// count_distinct the number of records that brought it.
+// the one implementation of window semantics) and the batch is folded into cells (window,
+// groups) with partial aggregates: per cell each count, and per member of a count_distinct the
+// number of records that brought it. Another table keeps nothing per record: contributions()
+// assigns its windows, with the same code, when the sink asks (24 bytes per (record, window)
+// held for a batch's life would cost more than the arithmetic).
 //
 // Two facts only the sink's transaction knows decide which of those contributions count: whether
 // a record's fact is new (the dedupe against stored facts) and the shared watermark that makes a
