@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <cstdlib>
 #include <map>
 #include <numeric>
@@ -358,22 +359,29 @@ SpecSessionWriter::IslandFold SpecSessionWriter::fold_island(const spec::SpecBat
     };
     for (std::size_t i = 0; i < n; ++i) {
         const Aggregate& a = aggregates_[i];
-        const bool earliest = a.function == AggregateFunction::first;
-        auto& values = fold.values[i];
-        std::int64_t& extreme = fold.extreme[i];
-        extreme = earliest ? INT64_MAX : INT64_MIN;
+        auto passes = [&](const Admitted& r) { return filters_.passes(a.where, batch.rows[r.r]); };
         for (const Admitted* r = first; r != last; ++r) {
-            const spec::SpecRow& row = batch.rows[r->r];
-            if (!filters_.passes(a.where, row)) continue;
+            if (!passes(*r)) continue;
             ++fold.counted[i];
-            if (ordered(a.function)) {
-                if (earliest ? r->t > extreme : r->t < extreme) continue;
-                if (r->t != extreme) extreme = r->t, values.clear();
-                if (auto v = value_of(i, row); std::find(values.begin(), values.end(), v) == values.end()) values.push_back(std::move(v));
-            } else if (staged_per_value(a)) {
-                if (auto v = value_of(i, row)) values.push_back(std::move(v));  // NULL adds, bounds and averages nothing
-            }
+            if (staged_per_value(a) && !ordered(a.function))
+                if (auto v = value_of(i, batch.rows[r->r])) fold.values[i].push_back(std::move(v));  // NULL adds, bounds and averages nothing
         }
+        if (!ordered(a.function)) continue;
+        // The records are sorted by time: a first's candidates lead the island, a last's end it,
+        // so only the ties at that end are read (a value per record would cost a copy each).
+        auto take_candidates = [&](auto begin, auto end) {
+            const auto at = std::find_if(begin, end, passes);
+            fold.extreme[i] = at == end ? (a.function == AggregateFunction::first ? INT64_MAX : INT64_MIN) : at->t;
+            for (auto r = at; r != end && r->t == fold.extreme[i]; ++r) {
+                if (!passes(*r)) continue;
+                auto& values = fold.values[i];
+                if (auto v = value_of(i, batch.rows[r->r]); std::find(values.begin(), values.end(), v) == values.end()) values.push_back(std::move(v));
+            }
+        };
+        if (a.function == AggregateFunction::first)
+            take_candidates(first, last);
+        else
+            take_candidates(std::make_reverse_iterator(last), std::make_reverse_iterator(first));
     }
     return fold;
 }
