@@ -149,15 +149,17 @@ bool StreamDriver::seal_and_hand_off(Clock::time_point wait_until, bool watermar
     const double poll_seconds = std::chrono::duration<double>(Clock::now() - batch_started_).count();
     const double decode_seconds = decode_seconds_, enrich_seconds = enrich_seconds_;
     for (;;) {
-        if (queue_.idle()) {
-            // Sealed once the sink can take it: a hand-off that waits lets more records in, and
-            // sealing at every attempt would redo the operators' work each time.
-            stage_.seal(*batch_);
-            if (queue_.try_offer(batch_)) break;
-        }
+        // Sealed once the sink can take it, or sooner once full: a hand-off that waits lets more
+        // records into a batch that is not full, and sealing at every attempt would redo the
+        // operators' work each time; a full one takes no more (run()), so it is sealed while the
+        // sink still commits the one before, not while the sink waits for it.
+        const bool idle = queue_.idle();
+        if (idle || settings_.trigger.full(batch_->records, batch_->bytes)) stage_.seal(*batch_);
+        if (idle && queue_.try_offer(batch_)) break;
         if (Clock::now() >= wait_until || sink_->failure()) return false;
         queue_.wait_idle(milliseconds(100));
     }
+    queue_.collect();  // the batch before, freed here while the sink writes this one
     observer_.phase("poll", poll_seconds);
     observer_.phase("decode", decode_seconds);
     observer_.phase("enrich", enrich_seconds);
@@ -457,8 +459,12 @@ void StreamDriver::run() {
         // locks, which cost about 5 % of the poll thread when done per message (perf).
         constexpr int kPollBurst = 512;
         now_us_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        // Behind, the loop waits for the sink rather than for Kafka (whose queues are full: no
+        // wake-up comes from there), so that the next batch is handed off as soon as the sink is
+        // free; the consumer's events (rebalances) are still served every round.
+        if (backpressure_) queue_.wait_idle(milliseconds(20));
         for (int i = 0; i < kPollBurst && (i == 0 || !settings_.trigger.full(batch_->records, batch_->bytes)); ++i) {
-            PollResult polled = source_->poll(i > 0 ? milliseconds(0) : milliseconds(backpressure_ ? 20 : 100), !backpressure_);
+            PollResult polled = source_->poll(i > 0 || backpressure_ ? milliseconds(0) : milliseconds(100), !backpressure_);
             if (polled.record) add_record(*polled.record);
             if (polled.end_of_partition && epochs_.count(*polled.end_of_partition)) at_end(*polled.end_of_partition, polled.end_offset);
             if (polled.out_of_range) on_out_of_range(*polled.out_of_range);
