@@ -151,15 +151,15 @@ bool StreamDriver::seal_and_hand_off(Clock::time_point wait_until, bool watermar
     for (;;) {
         // Sealed once the sink can take it, or sooner once full: a hand-off that waits lets more
         // records into a batch that is not full, and sealing at every attempt would redo the
-        // operators' work each time; a full one takes no more (run()), so it is sealed while the
-        // sink still commits the one before, not while the sink waits for it.
+        // operators' work each time; a full one takes no records from the partitions' queues
+        // (run()), so it is sealed while the sink still commits the one before, not while the sink
+        // waits for it. (A record from the consumer's queue may still come: sealed again then.)
         const bool idle = queue_.idle();
         if (idle || settings_.trigger.full(batch_->records, batch_->bytes)) stage_.seal(*batch_);
         if (idle && queue_.try_offer(batch_)) break;
         if (Clock::now() >= wait_until || sink_->failure()) return false;
         queue_.wait_idle(milliseconds(100));
     }
-    queue_.collect();  // the batch before, freed here while the sink writes this one
     observer_.phase("poll", poll_seconds);
     observer_.phase("decode", decode_seconds);
     observer_.phase("enrich", enrich_seconds);
@@ -444,6 +444,9 @@ void StreamDriver::run() {
         if (settings_.trigger.fires(batch_->records, batch_->bytes, Clock::now() - batch_started_)) {
             seal_and_hand_off(no_wait);
         }
+        // The batch the sink wrote, handed back: freed here, after the hand-off above (the sink
+        // waits for that one), or on a quiet topic where nothing is handed off any more.
+        queue_.collect();
         // Still holding a full batch (a revocation may have flushed it since): the sink is
         // behind. Take no record until it catches up (the partitions' queues fill, then
         // librdkafka stops fetching them: bounded memory). Taking nothing, nothing tells whether

@@ -16,8 +16,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <iterator>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <tuple>

@@ -75,6 +75,8 @@ SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, con
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (n integer, window_start timestamptz, window_end timestamptz{}) ON COMMIT DELETE ROWS",
                            cells_table_, groups));
     const std::string table = sql_identifier(t.name);
+    // The key's leading column: one step of the primary key's index.
+    newest_sql_ = fmt::format("SELECT (extract(epoch FROM max({})) * 1000000)::bigint FROM {}", sql_identifier(t.start_column), table);
     // One index probe per cell (LATERAL ... LIMIT 1): a hash join would read the whole table,
     // which only grows.
     probe_sql_ = fmt::format("SELECT c.n FROM {} c CROSS JOIN LATERAL (SELECT 1 FROM {} t WHERE {} LIMIT 1) held", cells_table_, table,
@@ -132,26 +134,40 @@ void SpecWindowCells::copy_new(const spec::WindowFold& fold, const spec::WindowF
     }
 }
 
+template <typename Pick>
+std::size_t SpecWindowCells::stage_cells(const spec::WindowFold& fold, const spec::SpecBatch& batch, Pick pick) {
+    copy_.reset();
+    std::size_t staged = 0;
+    for (std::size_t c = 0; c < fold.cells().size(); ++c) {
+        if (!pick(c)) continue;
+        copy_.begin_row(static_cast<std::int16_t>(3 + t_.groups.size()));
+        copy_.int4(static_cast<std::int32_t>(c));
+        copy_key(fold, c, false, batch);
+        ++staged;
+    }
+    if (staged == 0) return 0;
+    // The staging table empties itself at COMMIT and ROLLBACK; emptied here too, for a second
+    // staging in one transaction (the orphans' repair).
+    conn_.exec("DELETE FROM " + cells_table_);
+    conn_.copy_in("COPY " + cells_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
+    return staged;
+}
+
 SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally) {
     const std::size_t cells = fold.cells().size();
     Written written;
     written.stored.assign(cells, false);
     if (std::all_of(tally.cell_records.begin(), tally.cell_records.end(), [](std::int64_t r) { return r == 0; })) return written;
 
-    // 1. Which of the cells still counted the table holds.
-    copy_.reset();
-    for (std::size_t c = 0; c < cells; ++c) {
-        if (tally.cell_records[c] == 0) continue;
-        copy_.begin_row(static_cast<std::int16_t>(3 + t_.groups.size()));
-        copy_.int4(static_cast<std::int32_t>(c));
-        copy_key(fold, c, false, batch);
+    // 1. Which of the cells still counted the table holds. None that starts after its newest
+    // window (read under the window lock, so exact), which a backlog's batch mostly brings:
+    // only the others are staged and probed.
+    const PgResult newest_row = conn_.exec(newest_sql_);
+    const std::int64_t newest = PQgetisnull(newest_row.get(), 0, 0) ? INT64_MIN : std::atoll(PQgetvalue(newest_row.get(), 0, 0));
+    if (stage_cells(fold, batch, [&](std::size_t c) { return tally.cell_records[c] > 0 && fold.cells()[c].window.start_us <= newest; }) > 0) {
+        const PgResult held = conn_.exec(probe_sql_);
+        for (int i = 0; i < PQntuples(held.get()); ++i) written.stored[static_cast<std::size_t>(std::atoll(PQgetvalue(held.get(), i, 0)))] = true;
     }
-    // The staging table empties itself at COMMIT and ROLLBACK; emptied here too, so that a second
-    // write in one transaction (none today) could not read the first's cells.
-    conn_.exec("DELETE FROM " + cells_table_);
-    conn_.copy_in("COPY " + cells_table_ + " FROM STDIN (FORMAT binary)", copy_.finish());
-    const PgResult held = conn_.exec(probe_sql_);
-    for (int i = 0; i < PQntuples(held.get()); ++i) written.stored[static_cast<std::size_t>(std::atoll(PQgetvalue(held.get(), i, 0)))] = true;
 
     // 2. The new cells, with their members.
     std::vector<bool> copied(cells, false);
@@ -164,6 +180,7 @@ SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, co
     } catch (const PgError& e) {
         if (!unique_violation(e)) throw;
         conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
+        stage_cells(fold, batch, [&](std::size_t c) { return copied[c]; });  // the cells whose members are looked for
         std::int64_t orphans = 0;
         for (const auto& sql : orphans_sql_) orphans += std::atoll(PQcmdTuples(conn_.exec(sql).get()));
         spdlog::warn("deleted {} members of {} cells that the table lacks (deleted by hand, their members left): those cells count "

@@ -12,7 +12,8 @@
 //      column's collation is deterministic and no encoding conversion applies, so that equal
 //      bytes are equal values), what the transaction excludes already subtracted (the Tally);
 //   2. one probe finds which of the cells still counted the table holds (exact: no other
-//      instance merges meanwhile);
+//      instance merges meanwhile); a cell starting after the table's newest window is new
+//      without a probe (in a backlog, most of a batch's cells);
 //   3. the other cells, with their members (a cell new to the table has none stored), are
 //      copied into the table and its member tables;
 //   4. the caller merges the records of the stored cells with the additive merge statement.
@@ -73,6 +74,10 @@ private:
     /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`member_key`: the row key's
     /// columns as the member tables have them: no end unless cumulative).
     void copy_key(const spec::WindowFold& fold, std::size_t c, bool member_key, const spec::SpecBatch& batch);
+    /// Stages into the probe's staging table (emptied first) the cells c of `fold` for which
+    /// `pick(c)`; returns how many (none: the table is left as it was). Throws PgError.
+    template <typename Pick>
+    std::size_t stage_cells(const spec::WindowFold& fold, const spec::SpecBatch& batch, Pick pick);
     /// Copies the cells `copied` marks, then their members `tally` keeps. Throws PgError.
     void copy_new(const spec::WindowFold& fold, const spec::WindowFold::Tally& tally, const std::vector<bool>& copied,
                   const spec::SpecBatch& batch);
@@ -81,7 +86,7 @@ private:
     BinaryCopyWriter& copy_;
     const SpecWindowTable& t_;
     std::string cells_table_;  ///< the probe's staging table: (n, window_start, window_end, g0...)
-    std::string probe_sql_, copy_cells_sql_;
+    std::string newest_sql_, probe_sql_, copy_cells_sql_;
     std::vector<std::string> copy_members_sql_, orphans_sql_;  ///< per count_distinct aggregate, in order
 };
 
