@@ -213,9 +213,9 @@ int run(const Config& config, const std::vector<spec::PipelineSpec>& specs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    // Batches are filled on the poll thread, written by the sink thread (whose statements and
-    // COPY buffers allocate) and librdkafka's broker threads allocate fetch buffers: with glibc's
-    // default of 8 arenas per core the freed memory stays scattered over arenas. Two arenas cut peak RSS by about a quarter at
+    // Batches are filled on the poll thread and freed on the sink thread, and librdkafka's
+    // broker threads allocate fetch buffers: with glibc's default of 8 arenas per core the
+    // freed memory stays scattered over arenas. Two arenas cut peak RSS by about a quarter at
     // the same throughput (bench/results.md).
     mallopt(M_ARENA_MAX, 2);
     configure_logging("info", "text");

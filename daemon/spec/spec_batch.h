@@ -3,8 +3,8 @@
 // spec's tables. The rows' text values are views into the batch's own arena (text_arena.h): valid
 // while the batch lives, whatever happens to its rows (drop_rows and remove_rows move rows; the
 // arena stays).
-// Thread rules: filled on the poll thread, then handed to the sink thread, which reads it and
-// hands it back to be freed; one thread at a time.
+// Thread rules: filled on the poll thread, then handed to the sink thread, which reads it; never
+// shared.
 #pragma once
 
 #include "batch/micro_batch.h"

@@ -1,7 +1,7 @@
 // The text of a spec micro-batch's values in one arena (issue 14): a record's text values are
 // 8-byte views (Text) of bytes the arena owns, not a std::string each, so a batch of ~55-value
 // records costs a few 64 KiB blocks instead of one heap allocation per text over 15 bytes, and
-// freeing the batch frees those blocks only. The compiled product_view
+// freeing the batch on the sink thread frees those blocks only. The compiled product_view
 // pipeline keeps its fact text the same way (pipeline/product_view/star_batch.h, StarBatch::text).
 //
 // Lifetime: a Text is valid while the arena that stored it lives and is not cleared. Blocks never

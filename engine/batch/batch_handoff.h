@@ -4,14 +4,13 @@
 // to two batches (one filling, one committing); while the sink is busy the consume loop
 // takes no record instead of buffering further (DESIGN.md, invariant 5): the source's
 // per-partition queues fill, then librdkafka stops fetching.
-// Thread rules: one producer thread (offer, wait_idle, collect), one consumer thread (take, done).
+// Thread rules: one producer thread (offer, wait_idle), one consumer thread (take, done).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <utility>
 
 namespace starstream::engine {
 
@@ -39,20 +38,11 @@ public:
         return batch;
     }
 
-    /// The sink calls this when the batch it took is committed (or abandoned), handing it back
-    /// when given: freeing a batch's rows takes milliseconds that the sink, the usual bottleneck,
-    /// would otherwise spend before taking the next one. The producer frees it (collect()).
-    void done(std::optional<Batch> finished = std::nullopt) {
+    /// The sink calls this when the batch it took is committed (or abandoned).
+    void done() {
         std::lock_guard lock(mutex_);
         busy_ = false;
-        if (finished) finished_ = std::move(finished);
         changed_.notify_all();
-    }
-
-    /// The batch the sink handed back last, if not collected yet: the caller's thread frees it.
-    std::optional<Batch> collect() {
-        std::lock_guard lock(mutex_);
-        return std::exchange(finished_, std::nullopt);
     }
 
     /// Waits up to `timeout` until no batch waits and none is being written; true if idle.
@@ -77,7 +67,6 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::optional<Batch> slot_;
-    std::optional<Batch> finished_;  ///< handed back by done(), until collect()
     bool busy_ = false;
     bool closed_ = false;
 };

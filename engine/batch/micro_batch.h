@@ -3,8 +3,7 @@
 // letters, the offset gaps and the checkpoint that commit with it. A pipeline derives its batch
 // from MicroBatch and adds its rows (facts, dimension members, window inputs); the driver and the
 // sink loop only see this part, and reach the rows through the two virtual hooks.
-// Thread rules: filled on the poll thread, then moved to the sink thread, which hands it back
-// once written for the poll thread to free (batch_handoff.h); one thread at a time.
+// Thread rules: filled on the poll thread, then moved to the sink thread; never shared.
 #pragma once
 
 #include "batch/batch_checkpoint.h"

@@ -71,7 +71,7 @@ void SinkLoop::run() {
             }
         }
         last_activity_ = Clock::now();
-        queue_.done(std::move(batch));
+        queue_.done();
     }
 }
 

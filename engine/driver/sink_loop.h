@@ -12,8 +12,7 @@
 //              retried with backoff and stops the loop the third time (it may be a concurrent
 //              writer of the same key, which a retry skips);
 //   refused    stops: failure() is set, the poll thread stops the process; nothing more is
-//              written, batches still handed over are handed back unwritten (read again after
-//              the restart).
+//              written, batches still handed over are discarded (read again after the restart).
 // A database outage therefore pauses consumption: the handoff stays full and the poll loop
 // takes no record. abandon() (shutdown deadline) gives the current batch up, never half-written.
 // Thread rules: start() and stop() from the owner thread; the loop runs on its own thread;

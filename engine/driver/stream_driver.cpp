@@ -444,9 +444,6 @@ void StreamDriver::run() {
         if (settings_.trigger.fires(batch_->records, batch_->bytes, Clock::now() - batch_started_)) {
             seal_and_hand_off(no_wait);
         }
-        // The batch the sink wrote, handed back: freed here, after the hand-off above (the sink
-        // waits for that one), or on a quiet topic where nothing is handed off any more.
-        queue_.collect();
         // Still holding a full batch (a revocation may have flushed it since): the sink is
         // behind. Take no record until it catches up (the partitions' queues fill, then
         // librdkafka stops fetching them: bounded memory). Taking nothing, nothing tells whether

@@ -44,18 +44,3 @@ TEST(BatchHandoff, CloseWakesTheSinkAndRefusesOffers) {
     int a = 1;
     EXPECT_FALSE(h.try_offer(a));
 }
-
-TEST(BatchHandoff, TheSinkHandsItsBatchBackForTheProducerToFree) {
-    BatchHandoff<int> h;
-    int a = 7;
-    ASSERT_TRUE(h.try_offer(a));
-    auto taken = h.take(0ms);
-    ASSERT_TRUE(taken);
-    EXPECT_FALSE(h.collect());  // nothing handed back while the batch is written
-    h.done(std::move(taken));
-    EXPECT_TRUE(h.idle());
-    auto back = h.collect();
-    ASSERT_TRUE(back);
-    EXPECT_EQ(*back, 7);
-    EXPECT_FALSE(h.collect());  // collected once
-}
