@@ -75,8 +75,12 @@ SpecWindowCells::SpecWindowCells(PgConnection& conn, BinaryCopyWriter& copy, con
     conn_.exec(fmt::format("CREATE TEMP TABLE {} (n integer, window_start timestamptz, window_end timestamptz{}) ON COMMIT DELETE ROWS",
                            cells_table_, groups));
     const std::string table = sql_identifier(t.name);
-    // The key's leading column: one step of the primary key's index.
-    newest_sql_ = fmt::format("SELECT (extract(epoch FROM max({})) * 1000000)::bigint FROM {}", sql_identifier(t.start_column), table);
+    // The key's leading column: one step of the primary key's index. A record's time is within
+    // the years 1-9999 (spec/record_decoder.h), so no cell starts at or after year 10000: rows
+    // edited by hand beyond it (or at +-infinity, which bigint cannot hold) are left out, not
+    // cast into an error that would refuse every batch.
+    newest_sql_ = fmt::format("SELECT (extract(epoch FROM max({0})) * 1000000)::bigint FROM {1} WHERE {0} > '-infinity' AND {0} < '10000-01-01'",
+                              sql_identifier(t.start_column), table);
     // One index probe per cell (LATERAL ... LIMIT 1): a hash join would read the whole table,
     // which only grows.
     probe_sql_ = fmt::format("SELECT c.n FROM {} c CROSS JOIN LATERAL (SELECT 1 FROM {} t WHERE {} LIMIT 1) held", cells_table_, table,

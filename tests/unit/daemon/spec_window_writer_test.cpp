@@ -408,6 +408,25 @@ TEST_F(SpecWindowWriterTest, ACellDeletedByHandCountsItsMembersAnew) {
     EXPECT_EQ(keyed_rows(*conn_, "SELECT member FROM win_tags_devices_members ORDER BY 1", 1), (std::map<Row, Row>{{{"d1"}, {}}, {{"d3"}, {}}}));
 }
 
+TEST_F(SpecWindowWriterTest, WindowRowsWrittenByHandBeyondAnyRecordsTimeStopNothing) {
+    // Rows at -infinity, +infinity or in year 50000, where no record's window starts (years 1-9999,
+    // spec/record_decoder.h): the newest window that spares new cells their probe leaves them
+    // out (bigint holds no infinity: cast, it would refuse every batch), and they stay as written.
+    const auto view = [](const char* id, int s, const char* device) {
+        return Record{id, kBaseUs + s * kSecondUs, "a", std::nullopt, std::nullopt, "z", device};
+    };
+    std::vector<Record> written{view("e1", 1, "d1"), view("e2", 2, "d2")};
+    write(written);
+    conn_->exec("INSERT INTO win_tags (window_start, window_end, kind, tag, views, with_x, devices, bees) VALUES"
+                " ('-infinity', '-infinity', 'a', 'z', 7, 0, 7, 0), ('infinity', 'infinity', 'a', 'z', 7, 0, 7, 0),"
+                " ('50000-01-01', '50000-01-01 00:00:10', 'a', 'z', 7, 0, 7, 0)");
+    const std::vector<Record> since{view("e3", 3, "d1"), view("e4", 40, "d3")};  // into the stored cell, and a new one
+    write(since);
+    written.insert(written.end(), since.begin(), since.end());
+    EXPECT_EQ(keyed_rows(*conn_, std::string(kTagsSql) + " WHERE isfinite(window_start) AND window_start < '10000-01-01'", 3), tags_oracle(written));
+    EXPECT_EQ(keyed_rows(*conn_, "SELECT count(*) FROM win_tags WHERE views = 7", 1), (std::map<Row, Row>{{{"3"}, {}}}));
+}
+
 TEST_F(SpecWindowWriterTest, TextGroupsInAnExplicitCollationMatchTheBruteForce) {
     // An operator's COLLATE "C" on the group column: on the window table and its member table
     // (the fast path), then on the window table alone (the merge statement for every cell).
