@@ -112,7 +112,7 @@ void SpecWindowCells::copy_key(const spec::WindowFold& fold, std::size_t c, bool
 }
 
 void SpecWindowCells::copy_new(const spec::WindowFold& fold, const spec::WindowFold::Tally& tally, const std::vector<bool>& copied,
-                               const spec::SpecBatch& batch) {
+                               std::int64_t final_through_us, const spec::SpecBatch& batch) {
     const std::size_t n = t_.aggregates.size();
     copy_.reset();
     for (std::size_t c = 0; c < fold.cells().size(); ++c) {
@@ -129,9 +129,10 @@ void SpecWindowCells::copy_new(const spec::WindowFold& fold, const spec::WindowF
         if (t_.aggregates[a].function != AggregateFunction::count_distinct) continue;
         copy_.reset();
         for (; m < members.size() && members[m].aggregate == a; ++m) {
-            if (!copied[members[m].cell] || tally.member_records[m] == 0) continue;
+            const std::uint32_t c = members[m].cell;
+            if (!copied[c] || tally.member_records[m] == 0 || fold.cells()[c].window.end_us <= final_through_us) continue;
             copy_.begin_row(member_fields);
-            copy_key(fold, members[m].cell, true, batch);
+            copy_key(fold, c, true, batch);
             copy_.text(members[m].value);
         }
         conn_.copy_in(copy_members_sql_[distinct++], copy_.finish());
@@ -157,7 +158,8 @@ std::size_t SpecWindowCells::stage_cells(const spec::WindowFold& fold, const spe
     return staged;
 }
 
-SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally) {
+SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally,
+                                                std::int64_t final_through_us) {
     const std::size_t cells = fold.cells().size();
     Written written;
     written.stored.assign(cells, false);
@@ -180,7 +182,7 @@ SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, co
     if (written.inserted == 0) return written;
     conn_.exec("SAVEPOINT new_window_cells");
     try {
-        copy_new(fold, tally, copied, batch);
+        copy_new(fold, tally, copied, final_through_us, batch);
     } catch (const PgError& e) {
         if (!unique_violation(e)) throw;
         conn_.exec("ROLLBACK TO SAVEPOINT new_window_cells");
@@ -190,7 +192,7 @@ SpecWindowCells::Written SpecWindowCells::write(const spec::SpecBatch& batch, co
         spdlog::warn("deleted {} members of {} cells that the table lacks (deleted by hand, their members left): those cells count "
                      "their members anew ({})",
                      orphans, t_.name, first_line(e.what()));
-        copy_new(fold, tally, copied, batch);
+        copy_new(fold, tally, copied, final_through_us, batch);
     }
     conn_.exec("RELEASE SAVEPOINT new_window_cells");
     return written;

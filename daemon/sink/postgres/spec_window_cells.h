@@ -15,7 +15,8 @@
 //      instance merges meanwhile); a cell starting after the table's newest window is new
 //      without a probe (in a backlog, most of a batch's cells);
 //   3. the other cells, with their members (a cell new to the table has none stored), are
-//      copied into the table and its member tables;
+//      copied into the table and its member tables; members only of windows still open once the
+//      batch commits (in a backlog, about half of them are final by then);
 //   4. the caller merges the records of the stored cells with the additive merge statement.
 // A member table holding members of a cell its table lacks (the cell deleted by hand, its
 // members left) makes the member copy fail with a unique violation: a savepoint rolls the copies
@@ -67,8 +68,12 @@ public:
         std::vector<bool> stored;   ///< per cell of the fold: the table holds it (the caller merges its records)
     };
     /// Copies the cells of `fold` (of `batch`'s rows) that `tally` still counts and the table
-    /// lacks, with the members `tally` keeps, and says which cells the table holds. Throws PgError.
-    Written write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally);
+    /// lacks, with the members `tally` keeps, and says which cells the table holds. A cell whose
+    /// window ends at or before `final_through_us` (Unix microseconds: the final horizon of the
+    /// watermark this transaction leaves) goes without its members: no record reaches it once
+    /// the batch commits, and the next prune would delete them. Throws PgError.
+    Written write(const spec::SpecBatch& batch, const spec::WindowFold& fold, const spec::WindowFold::Tally& tally,
+                  std::int64_t final_through_us);
 
 private:
     /// Writes cell `c`'s key fields (start, end, groups) into copy_ (`member_key`: the row key's
@@ -78,9 +83,10 @@ private:
     /// `pick(c)`; returns how many (none: the table is left as it was). Throws PgError.
     template <typename Pick>
     std::size_t stage_cells(const spec::WindowFold& fold, const spec::SpecBatch& batch, Pick pick);
-    /// Copies the cells `copied` marks, then their members `tally` keeps. Throws PgError.
+    /// Copies the cells `copied` marks, then the members `tally` keeps of those ending after
+    /// `final_through_us`. Throws PgError.
     void copy_new(const spec::WindowFold& fold, const spec::WindowFold::Tally& tally, const std::vector<bool>& copied,
-                  const spec::SpecBatch& batch);
+                  std::int64_t final_through_us, const spec::SpecBatch& batch);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;

@@ -305,7 +305,8 @@ SpecWindowWriter::~SpecWindowWriter() = default;
 
 engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
                                           const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
-                                          std::int64_t watermark_us, SpecWindowOutcome& outcome) {
+                                          const TopicsWatermark& watermark, SpecWindowOutcome& outcome) {
+    const std::int64_t watermark_us = watermark.judged_us;
     engine::LateRecords late{t.name, {}};
     SpecLateEvents late_events;
     std::vector<WindowContribution> contributions;  // what the transaction keeps of the fold's
@@ -359,7 +360,7 @@ engine::TableRows SpecWindowWriter::merge(const Table& t, const spec::SpecBatch&
     late_events.insert(conn_);
     engine::TableRows rows{t.name};
     if (t.cells && !contributions.empty()) {  // new cells copied straight in; the stored ones merged below
-        const SpecWindowCells::Written written = t.cells->write(batch, *fold, tally);
+        const SpecWindowCells::Written written = t.cells->write(batch, *fold, tally, final_horizon(t, watermark.after_commit_us));
         rows.inserted = written.inserted;
         std::erase_if(contributions, [&](const WindowContribution& c) { return c.cell == spec::WindowFold::kNoCell || !written.stored[c.cell]; });
     }
@@ -422,20 +423,34 @@ void SpecWindowWriter::prune(Table& t, std::int64_t watermark_us) {
     }
 }
 
-std::int64_t SpecWindowWriter::topics_watermark() {
+SpecWindowWriter::TopicsWatermark SpecWindowWriter::topics_watermark(const engine::MicroBatch& batch) {
     // The spec's own topics, not every topic of the database (starstream.window_watermark): a
     // pipeline added later, or a quiet one, neither makes this one's records late nor holds its
     // windows back. Unknown while a partition has no watermark yet; then the floor holds.
+    // The watermark after commit takes the batch's checkpoint in as BatchLedger::update_progress
+    // will in this transaction (greatest; a partition of another epoch fences the batch, so it
+    // never commits), and the floor is raised to it now: no later batch of any instance judges
+    // against less, even when a partition without a watermark appears in between.
+    std::vector<std::string> topics, partitions, watermarks;
+    for (const auto& [tp, position] : batch.checkpoint) {
+        topics.push_back(tp.topic);
+        partitions.push_back(std::to_string(tp.partition));
+        watermarks.push_back(position.watermark_us == engine::PartitionPosition{}.watermark_us ? "" : std::to_string(position.watermark_us));
+    }
     PgResult r = conn_.exec_params(
-        "WITH topics AS (SELECT CASE WHEN count(*) = count(watermark) THEN min(watermark) END AS w"
-        " FROM starstream.progress WHERE topic = ANY($1::text[])),\n"
-        "raised AS (INSERT INTO starstream.pipeline_watermark AS p (pipeline, watermark) SELECT $2, w FROM topics WHERE w IS NOT NULL"
-        " ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE p.watermark < excluded.watermark RETURNING watermark)\n"
-        "SELECT (extract(epoch FROM greatest((SELECT watermark FROM raised), (SELECT watermark FROM starstream.pipeline_watermark WHERE pipeline = $2)))"
-        " * 1000000)::bigint",
-        {topics_, pipeline_});
-    if (PQntuples(r.get()) == 0 || PQgetisnull(r.get(), 0, 0)) return INT64_MIN;
-    return std::atoll(PQgetvalue(r.get(), 0, 0));
+        "WITH marks AS (SELECT p.watermark AS before, greatest(p.watermark, 'epoch'::timestamptz + nullif(b.w, '')::bigint * interval '1 microsecond') AS after"
+        " FROM starstream.progress p LEFT JOIN unnest($3::text[], $4::int[], $5::text[]) AS b(t, n, w) ON b.t = p.topic AND b.n = p.partition"
+        " WHERE p.topic = ANY($1::text[])),\n"
+        "topics AS (SELECT CASE WHEN count(*) = count(before) THEN min(before) END AS before,"
+        " CASE WHEN count(*) = count(after) THEN min(after) END AS after FROM marks),\n"
+        "floor AS (SELECT (SELECT watermark FROM starstream.pipeline_watermark WHERE pipeline = $2) AS w),\n"
+        "raised AS (INSERT INTO starstream.pipeline_watermark AS p (pipeline, watermark) SELECT $2, after FROM topics WHERE after IS NOT NULL"
+        " ON CONFLICT (pipeline) DO UPDATE SET watermark = excluded.watermark WHERE p.watermark < excluded.watermark)\n"
+        "SELECT (extract(epoch FROM greatest(before, w)) * 1000000)::bigint, (extract(epoch FROM greatest(after, w)) * 1000000)::bigint"
+        " FROM topics, floor",
+        {topics_, pipeline_, text_array(topics), text_array(partitions), text_array(watermarks)});
+    auto us = [&](int column) { return PQgetisnull(r.get(), 0, column) ? INT64_MIN : std::atoll(PQgetvalue(r.get(), 0, column)); };
+    return {us(0), us(1)};
 }
 
 SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
@@ -444,9 +459,12 @@ SpecWindowOutcome SpecWindowWriter::write(const spec::SpecBatch& batch, std::siz
     if (empty()) return outcome;
     // Under the window lock: what other instances merged is visible, and none merges meanwhile.
     outcome.database_watermark_us = lock_windows_and_read_watermark(conn_);
-    outcome.watermark_us = topics_watermark();
+    const TopicsWatermark watermark = topics_watermark(batch);
+    outcome.watermark_us = watermark.judged_us;
+    spdlog::debug("windows of {}: lateness judged at watermark {} us, {} us once the batch commits", pipeline_, watermark.judged_us,
+                  watermark.after_commit_us);
     for (const auto& t : tables_) {
-        outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, outcome.watermark_us, outcome));
+        outcome.tables.push_back(merge(*t, batch, begin, end, keys, counted, watermark, outcome));
         prune(*t, outcome.watermark_us);
     }
     for (const auto& s : sessions_) {

@@ -12,7 +12,9 @@
 //      allowed_lateness or more before the watermark, else a late dead letter; a correction
 //      reaches only those of its windows still within allowed lateness), with
 //      engine/window/window_partials.h's judge_lateness; the contributions of the others are
-//      taken out of the fold (WindowFold::subtract);
+//      taken out of the fold (WindowFold::subtract). The watermark the batch's commit will
+//      leave (its checkpoint's watermarks in) is read too, and starstream.pipeline_watermark
+//      raised to it, so that no later batch judges against less;
 //   2. one staged row per (record, window): the bounds, the group values (a dimension's
 //      surrogate key, or a reference's value), each aggregate's input (NULL when the record fails
 //      the aggregate's own filter), and, for first and last, the record's event time (NULL
@@ -33,8 +35,8 @@
 //      more (final: their end, plus allowed lateness under the correct policy, at or before
 //      the watermark); their values stay in the window's row.
 // A table whose aggregates only count (count, and count_distinct of bytewise text) copies the
-// cells of the fold new to it, with their members, straight in; only the records of cells it
-// holds take steps 2-4 (spec_window_cells.h).
+// cells of the fold new to it, with their members (less those of windows final once the batch
+// commits), straight in; only the records of cells it holds take steps 2-4 (spec_window_cells.h).
 // Every merge is commutative and associative over records, so a window's row is the same
 // whatever the batch boundaries, the arrival order or the instance that merged which part.
 // Rows are merged in key order, so instances never deadlock one another.
@@ -89,9 +91,14 @@ public:
     using Table = SpecWindowTable;
 
 private:
+    /// The spec's window watermark, Unix microseconds (INT64_MIN: none yet).
+    struct TopicsWatermark {
+        std::int64_t judged_us = INT64_MIN;        ///< in force for this batch: its records' lateness is judged against it
+        std::int64_t after_commit_us = INT64_MIN;  ///< in force once this batch commits (its checkpoint's watermarks in)
+    };
     engine::TableRows merge(const Table& t, const spec::SpecBatch& batch, std::size_t begin, std::size_t end,
-                            const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted, std::int64_t watermark_us,
-                            SpecWindowOutcome& outcome);
+                            const std::vector<std::vector<std::int64_t>>& keys, const std::vector<bool>& counted,
+                            const TopicsWatermark& watermark, SpecWindowOutcome& outcome);
     /// Stages `row` (the batch's row `at` from the write's begin: its keys[d][at]) in window `w`
     /// of `t` (none: a global window's one row per group).
     void stage(const Table& t, const spec::SpecRow& row, std::size_t at, const std::vector<std::vector<std::int64_t>>& keys,
@@ -100,11 +107,12 @@ private:
     /// `watermark_us` (Unix microseconds, as merge judged lateness), once per step of the table's
     /// grid the horizon moves. Throws PgError.
     void prune(Table& t, std::int64_t watermark_us);
-    /// The spec's window watermark (Unix microseconds): the minimum committed watermark of its
-    /// topics' partitions, floored by the greatest one used before (starstream.pipeline_watermark,
-    /// which it raises), so that it never goes back when a partition without a watermark appears;
-    /// INT64_MIN before any. Under the window merge lock.
-    std::int64_t topics_watermark();
+    /// The spec's window watermark: the minimum committed watermark of its topics' partitions,
+    /// floored by the greatest one used before (starstream.pipeline_watermark), so that it never
+    /// goes back when a partition without a watermark appears; and the same once `batch`'s
+    /// checkpoint is committed, to which it raises the floor in this transaction. Under the
+    /// window merge lock. Throws PgError.
+    TopicsWatermark topics_watermark(const engine::MicroBatch& batch);
 
     PgConnection& conn_;
     BinaryCopyWriter& copy_;

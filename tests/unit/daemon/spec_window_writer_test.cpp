@@ -585,5 +585,76 @@ windows:
               (std::map<Row, Row>{{{std::to_string(kBaseUs + 660 * kSecondUs)}, {"1"}}}));
 }
 
+TEST(SpecWindowWriterWatermark, MembersOfWindowsFinalAtCommitAreNotKeptYetNoRecordCountsTwice) {
+    // A new cell of a window that the batch's own checkpoint makes final goes without its
+    // members (spec_window_cells.h step 3). That is only sound if no later batch judges against a
+    // lower watermark: here a partition without a watermark appears after the commit, which
+    // drops the minimum over the partitions to unknown, and a record of the same user arrives for
+    // that window. The floor raised to the watermark after commit keeps it late; a floor at the
+    // watermark judged before the commit would merge it and count the user twice.
+    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: clicks
+source: {topics: [clicks]}
+fields:
+  id: {pointer: /id, type: text, required: true}
+  at: {pointer: /at, type: timestamp, required: true}
+  user: {pointer: /user, type: text}
+event: {id: id, time: at}
+facts:
+  fact_clicks: {grain: event, columns: [id]}
+windows:
+  win_click_minutes:
+    tumbling: 1m
+    aggregates: {clicks: count, users: count_distinct(user)}
+    late: {policy: correct, allowed_lateness: 1m}
+)", "clicks.yaml");
+    const spec::ReferenceLayout layout{spec};
+    const auto database = test::migrated_spec_database("spec_window_final_members", spec);
+    PgConnection& conn = *database;
+    BinaryCopyWriter copy;
+    SpecWindowWriter windows(conn, copy, spec, layout, {});
+    const engine::TopicPartition p0{"clicks", 0};
+    auto minute = [](std::int64_t m) { return kBaseUs + m * 60 * kSecondUs; };
+    std::int64_t offset = 0;
+    // One batch of records (event times), its checkpoint carrying partition 0 to `watermark`.
+    auto write = [&](const std::vector<std::int64_t>& times, std::optional<std::int64_t> watermark) {
+        spec::SpecBatch batch;
+        batch.topics = {"clicks"};
+        for (const std::int64_t time_us : times) {
+            spec::SpecRow row;
+            row.values.resize(layout.size());
+            row.values[layout.at("id")] = batch.text(std::to_string(offset));
+            row.values[layout.at("at")] = time_us;
+            row.values[layout.at("user")] = batch.text("u");
+            row.event_time_us = time_us;
+            row.offset = offset++;
+            batch.rows.push_back(std::move(row));
+        }
+        if (watermark) {
+            batch.checkpoint.consumed(p0, offset - 1, 1);
+            batch.checkpoint.seal({}, [](const engine::TopicPartition&) { return -1; }, [&](const engine::TopicPartition&) { return *watermark; });
+        }
+        conn.exec(kBeginReadCommitted);
+        const SpecWindowOutcome outcome = windows.write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
+        if (watermark)  // as BatchLedger::update_progress does in the batch's transaction
+            conn.exec_params("UPDATE starstream.progress SET watermark = 'epoch'::timestamptz + $1::bigint * interval '1 microsecond' WHERE partition = 0",
+                             {std::to_string(*watermark)});
+        conn.exec("COMMIT");
+        return outcome;
+    };
+    conn.exec_params("INSERT INTO starstream.progress (topic, partition, epoch, watermark) VALUES ('clicks', 0, 1, 'epoch'::timestamptz + $1::bigint * interval '1 microsecond')",
+                     {std::to_string(minute(10))});
+    // Judged at 10 min, both on time; once committed at 12 min, the window [10, 11) is final
+    // (its end plus the 1 min of lateness), [11, 12) is not.
+    EXPECT_EQ(write({minute(10) + 30 * kSecondUs, minute(11) + 30 * kSecondUs}, minute(12)).watermark_us, minute(10));
+    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, member FROM win_click_minutes_users_members", 1),
+              (std::map<Row, Row>{{{std::to_string(minute(11))}, {"u"}}}));
+    conn.exec("INSERT INTO starstream.progress (topic, partition, epoch) VALUES ('clicks', 1, 1)");  // a new partition, no watermark yet
+    const SpecWindowOutcome late = write({minute(10) + 40 * kSecondUs, minute(11) + 40 * kSecondUs}, std::nullopt);
+    EXPECT_EQ(late.watermark_us, minute(12));
+    EXPECT_EQ(late.late.at(0).by_policy[1], 1u);  // [10, 11) is final: the record is a late dead letter
+    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text, users::text FROM win_click_minutes", 1),
+              (std::map<Row, Row>{{{std::to_string(minute(10))}, {"1", "1"}}, {{std::to_string(minute(11))}, {"2", "1"}}}));
+}
+
 }  // namespace
 }  // namespace starstream::daemon::postgres
