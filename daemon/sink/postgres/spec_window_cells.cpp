@@ -124,19 +124,24 @@ void SpecWindowCells::copy_new(const spec::WindowFold& fold, const spec::WindowF
     conn_.copy_in(copy_cells_sql_, copy_.finish());
     const std::int16_t member_fields = static_cast<std::int16_t>(1 + (t_.cumulative ? 1 : 0) + t_.groups.size() + 1);
     const auto& members = fold.members();
-    std::size_t m = 0, distinct = 0;
+    std::size_t m = 0, distinct = 0, final_members = 0;
     for (std::size_t a = 0; a < n; ++a) {
         if (t_.aggregates[a].function != AggregateFunction::count_distinct) continue;
         copy_.reset();
         for (; m < members.size() && members[m].aggregate == a; ++m) {
             const std::uint32_t c = members[m].cell;
-            if (!copied[c] || tally.member_records[m] == 0 || fold.cells()[c].window.end_us <= final_through_us) continue;
+            if (!copied[c] || tally.member_records[m] == 0) continue;
+            if (fold.cells()[c].window.end_us <= final_through_us) {
+                ++final_members;
+                continue;
+            }
             copy_.begin_row(member_fields);
             copy_key(fold, c, true, batch);
             copy_.text(members[m].value);
         }
         conn_.copy_in(copy_members_sql_[distinct++], copy_.finish());
     }
+    spdlog::debug("{}: {} members of windows final once the batch commits not copied (through {} us)", t_.name, final_members, final_through_us);
 }
 
 template <typename Pick>

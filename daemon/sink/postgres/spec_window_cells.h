@@ -16,7 +16,7 @@
 //      without a probe (in a backlog, most of a batch's cells);
 //   3. the other cells, with their members (a cell new to the table has none stored), are
 //      copied into the table and its member tables; members only of windows still open once the
-//      batch commits (in a backlog, about half of them are final by then);
+//      batch commits (in the bench's backlog, a third of them are final by then);
 //   4. the caller merges the records of the stored cells with the additive merge statement.
 // A member table holding members of a cell its table lacks (the cell deleted by hand, its
 // members left) makes the member copy fail with a unique violation: a savepoint rolls the copies
