@@ -142,7 +142,14 @@ struct SessionSql {
 
     /// Step 3: the batch's islands (parameters: arrays of their session keys, of each group key,
     /// as text, of their first and last event times in Unix microseconds), the stored sessions
-    /// they meet copied into the met table and locked in primary key order. Arrays, not a staged
+    /// they meet copied into the met table and locked in primary key order. One index probe per
+    /// island finds the latest stored session of its key starting before hi + gap (hi: the
+    /// island's last record, lo: its first). None: the island meets nothing. One starting before
+    /// lo: none starts in [lo, hi + gap), so the island meets that one alone, when its last
+    /// record is within the gap of lo. One starting at or after lo: the island may meet
+    /// several, looked up in two more probes (those starting in [lo, hi + gap), and the latest
+    /// starting before lo). In a backlog most islands meet nothing: one probe each, not two.
+    /// Arrays, not a staged
     /// table: the planner expects few rows of an unnest and probes the table's index per island.
     /// The sessions met are then read and locked one index probe each (LATERAL, in the order of
     /// the sorted met rows), not joined: the planner, expecting far more of them than there are,
@@ -160,10 +167,15 @@ struct SessionSql {
         return fmt::format(
             "WITH island AS (SELECT {typed}, 'epoch'::timestamptz + lo * interval '1 microsecond' AS lo,"
             " 'epoch'::timestamptz + hi * interval '1 microsecond' AS hi, i FROM unnest({arrays}) WITH ORDINALITY AS b(k{g}, lo, hi, i)),\n"
-            "met (i, k{g}, s) AS (SELECT b.i, {key_w}, w.{start} FROM island b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}\n"
+            "latest AS (SELECT b.*, q.s AS qs, q.l AS ql FROM island b CROSS JOIN LATERAL (SELECT w.{start} AS s, w.{last} AS l FROM {table} w"
+            " WHERE {same} AND w.{start} < b.hi + {gap} ORDER BY w.{start} DESC LIMIT 1) q),\n"
+            "met (i, k{g}, s) AS (SELECT b.i, b.k{g_b}, b.qs FROM latest b WHERE b.qs < b.lo AND b.ql + {gap} > b.lo\n"
             "        UNION ALL\n"
-            "        SELECT b.i, b.k{g_b}, p.{start} FROM island b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
-            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE p.{last} + {gap} > b.lo),\n"
+            "        SELECT b.i, {key_w}, w.{start} FROM latest b JOIN {table} w ON {same} AND w.{start} >= b.lo AND w.{start} < b.hi + {gap}"
+            " WHERE b.qs >= b.lo\n"
+            "        UNION ALL\n"
+            "        SELECT b.i, b.k{g_b}, p.{start} FROM latest b CROSS JOIN LATERAL (SELECT w.{start}, w.{last} FROM {table} w WHERE {same}"
+            " AND w.{start} < b.lo ORDER BY w.{start} DESC LIMIT 1) p WHERE b.qs >= b.lo AND p.{last} + {gap} > b.lo),\n"
             "locked AS (INSERT INTO {met} (row_id, k{g}, s, l, {parts})\n"
             "SELECT w.ctid, {key_w}, w.{start}, w.{last}, {stored_parts} FROM (SELECT DISTINCT k{g}, s FROM met ORDER BY k{g}, s) m\n"
             "CROSS JOIN LATERAL (SELECT w.ctid, w.* FROM {table} w WHERE {same_m} AND w.{start} = m.s FOR UPDATE) w RETURNING 1)\n"
