@@ -149,8 +149,8 @@ struct SessionSql {
     /// record is within the gap of lo. One starting at or after lo: the island may meet
     /// several, looked up in two more probes (those starting in [lo, hi + gap), and the latest
     /// starting before lo). In a backlog most islands meet nothing: one probe each, not two.
-    /// Arrays, not a staged
-    /// table: the planner expects few rows of an unnest and probes the table's index per island.
+    /// Arrays, not a staged table: the planner expects few rows of an unnest and probes the
+    /// table's index per island.
     /// The sessions met are then read and locked one index probe each (LATERAL, in the order of
     /// the sorted met rows), not joined: the planner, expecting far more of them than there are,
     /// chose a hash join over the whole table, a cost that grew with the table. Returns a row per
