@@ -344,6 +344,12 @@ TEST_F(SpecSessionWriterTest, ARecordBridgingTwoSessionsMergesTheirRows) {
     EXPECT_EQ(rows, oracle({two[0], two[1], apart, bridge}));
     EXPECT_EQ(rows[0][1], std::to_string(kBaseUs));
     EXPECT_EQ(rows[0][4], "3");
+    // Just within the gap after the last session's last record: the latest stored session
+    // starts before it (the lock's one probe), and it extends that session alone.
+    const Record extend{"u1", "buy", kBaseUs + 3 * kGapUs / 2 + 2 * kGapUs - 1, std::nullopt, std::nullopt};
+    write({extend});
+    EXPECT_EQ(stored(*conn_), oracle({two[0], two[1], apart, bridge, extend}));
+    EXPECT_EQ(stored(*conn_).size(), 2u);
 }
 
 
