@@ -537,62 +537,13 @@ windows:
               (std::map<Row, Row>{{{"11"}, {"1", "1"}}, {{"22"}, {"2", "2"}}}));
 }
 
-TEST(SpecWindowWriterWatermark, APartitionWithoutAWatermarkYetDoesNotReopenFinalWindows) {
-    // The spec's window watermark is the minimum over its topics' partitions; a partition that
-    // appears without one (a partition added to the topic) must not make records late before it
-    // on time again: the watermark never goes back (starstream.pipeline_watermark).
-    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: clicks
-source: {topics: [clicks]}
-fields:
-  id: {pointer: /id, type: text, required: true}
-  at: {pointer: /at, type: timestamp, required: true}
-event: {id: id, time: at}
-facts:
-  fact_clicks: {grain: event, columns: [id]}
-windows:
-  win_click_minutes:
-    tumbling: 1m
-    aggregates: {clicks: count}
-    late: {policy: drop}
-)", "clicks.yaml");
-    const spec::ReferenceLayout layout{spec};
-    const auto database = test::migrated_spec_database("spec_window_floor", spec);
-    PgConnection& conn = *database;
-    BinaryCopyWriter copy;
-    SpecWindowWriter windows(conn, copy, spec, layout, {});
-    auto write = [&](const std::string& id, std::int64_t time_us) {
-        spec::SpecBatch batch;
-        batch.topics = {"clicks"};
-        spec::SpecRow row;
-        row.values.resize(layout.size());
-        row.values[layout.at("id")] = batch.text(id);
-        row.values[layout.at("at")] = time_us;
-        row.event_time_us = time_us;
-        batch.rows.push_back(std::move(row));
-        conn.exec(kBeginReadCommitted);
-        const SpecWindowOutcome outcome = windows.write(batch, 0, 1, {}, {true});
-        conn.exec("COMMIT");
-        return outcome.watermark_us;
-    };
-    const std::int64_t watermark = kBaseUs + 600 * kSecondUs;  // 10 min in
-    conn.exec_params("INSERT INTO starstream.progress (topic, partition, epoch, watermark) VALUES ('clicks', 0, 1, 'epoch'::timestamptz + $1::bigint * interval '1 microsecond')",
-                     {std::to_string(watermark)});
-    EXPECT_EQ(write("before", kBaseUs + 60 * kSecondUs), watermark);  // its window ended at 2 min: dropped
-    conn.exec("INSERT INTO starstream.progress (topic, partition, epoch) VALUES ('clicks', 1, 1)");  // a new partition, no watermark yet
-    EXPECT_EQ(write("after", kBaseUs + 120 * kSecondUs), watermark);  // still late
-    EXPECT_EQ(write("on time", kBaseUs + 660 * kSecondUs), watermark);
-    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text FROM win_click_minutes", 1),
-              (std::map<Row, Row>{{{std::to_string(kBaseUs + 660 * kSecondUs)}, {"1"}}}));
-}
-
-TEST(SpecWindowWriterWatermark, MembersOfWindowsFinalAtCommitAreNotKeptYetNoRecordCountsTwice) {
-    // A new cell of a window that the batch's own checkpoint makes final goes without its
-    // members (spec_window_cells.h step 3). That is only sound if no later batch judges against a
-    // lower watermark: here a partition without a watermark appears after the commit, which
-    // drops the minimum over the partitions to unknown, and a record of the same user arrives for
-    // that window. The floor raised to the watermark after commit keeps it late; a floor at the
-    // watermark judged before the commit would merge it and count the user twice.
-    const spec::PipelineSpec spec = spec::parse_pipeline_spec(R"(pipeline: clicks
+/// A spec of clicks (id, time, user) with the given `windows:` section, its migrated database,
+/// and its window writer; batches written as the sink writes them, their checkpoint's watermark
+/// applied to starstream.progress as BatchLedger::update_progress does.
+class ClickWindows {
+public:
+    ClickWindows(const std::string& name, const std::string& windows)
+        : spec_(spec::parse_pipeline_spec(R"(pipeline: clicks
 source: {topics: [clicks]}
 fields:
   id: {pointer: /id, type: text, required: true}
@@ -602,57 +553,99 @@ event: {id: id, time: at}
 facts:
   fact_clicks: {grain: event, columns: [id]}
 windows:
-  win_click_minutes:
-    tumbling: 1m
-    aggregates: {clicks: count, users: count_distinct(user)}
-    late: {policy: correct, allowed_lateness: 1m}
-)", "clicks.yaml");
-    const spec::ReferenceLayout layout{spec};
-    const auto database = test::migrated_spec_database("spec_window_final_members", spec);
-    PgConnection& conn = *database;
-    BinaryCopyWriter copy;
-    SpecWindowWriter windows(conn, copy, spec, layout, {});
-    const engine::TopicPartition p0{"clicks", 0};
-    auto minute = [](std::int64_t m) { return kBaseUs + m * 60 * kSecondUs; };
-    std::int64_t offset = 0;
-    // One batch of records (event times), its checkpoint carrying partition 0 to `watermark`.
-    auto write = [&](const std::vector<std::int64_t>& times, std::optional<std::int64_t> watermark) {
+)" + windows, "clicks.yaml")),
+          database_(test::migrated_spec_database(name, spec_)),
+          windows_(*database_, copy_, spec_, layout_, {}) {}
+
+    PgConnection& conn() { return *database_; }
+    /// Partition `partition` of clicks with the committed `watermark` (none: NULL, a partition
+    /// added to the topic).
+    void add_partition(int partition, std::optional<std::int64_t> watermark) {
+        conn().exec_params("INSERT INTO starstream.progress (topic, partition, epoch, watermark) VALUES ('clicks', $1, 1,"
+                           " 'epoch'::timestamptz + nullif($2, '')::bigint * interval '1 microsecond')",
+                           {std::to_string(partition), watermark ? std::to_string(*watermark) : ""});
+    }
+    /// One committed batch of user "u"'s records at `times` (Unix microseconds); with
+    /// `watermark`, its checkpoint carries partition 0 to it.
+    SpecWindowOutcome write(const std::vector<std::int64_t>& times, std::optional<std::int64_t> watermark = std::nullopt) {
         spec::SpecBatch batch;
         batch.topics = {"clicks"};
         for (const std::int64_t time_us : times) {
             spec::SpecRow row;
-            row.values.resize(layout.size());
-            row.values[layout.at("id")] = batch.text(std::to_string(offset));
-            row.values[layout.at("at")] = time_us;
-            row.values[layout.at("user")] = batch.text("u");
+            row.values.resize(layout_.size());
+            row.values[layout_.at("id")] = batch.text(std::to_string(offset_));
+            row.values[layout_.at("at")] = time_us;
+            row.values[layout_.at("user")] = batch.text("u");
             row.event_time_us = time_us;
-            row.offset = offset++;
+            row.offset = offset_++;
             batch.rows.push_back(std::move(row));
         }
         if (watermark) {
-            batch.checkpoint.consumed(p0, offset - 1, 1);
+            batch.checkpoint.consumed({"clicks", 0}, offset_ - 1, 1);
             batch.checkpoint.seal({}, [](const engine::TopicPartition&) { return -1; }, [&](const engine::TopicPartition&) { return *watermark; });
         }
-        conn.exec(kBeginReadCommitted);
-        const SpecWindowOutcome outcome = windows.write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
-        if (watermark)  // as BatchLedger::update_progress does in the batch's transaction
-            conn.exec_params("UPDATE starstream.progress SET watermark = 'epoch'::timestamptz + $1::bigint * interval '1 microsecond' WHERE partition = 0",
-                             {std::to_string(*watermark)});
-        conn.exec("COMMIT");
+        conn().exec(kBeginReadCommitted);
+        const SpecWindowOutcome outcome = windows_.write(batch, 0, batch.rows.size(), {}, std::vector<bool>(batch.rows.size(), true));
+        if (watermark)
+            conn().exec_params("UPDATE starstream.progress SET watermark = greatest(watermark, 'epoch'::timestamptz + $1::bigint * interval '1 microsecond')"
+                               " WHERE topic = 'clicks' AND partition = 0",
+                               {std::to_string(*watermark)});
+        conn().exec("COMMIT");
         return outcome;
-    };
-    conn.exec_params("INSERT INTO starstream.progress (topic, partition, epoch, watermark) VALUES ('clicks', 0, 1, 'epoch'::timestamptz + $1::bigint * interval '1 microsecond')",
-                     {std::to_string(minute(10))});
+    }
+
+private:
+    const spec::PipelineSpec spec_;
+    const spec::ReferenceLayout layout_{spec_};
+    std::unique_ptr<PgConnection> database_;
+    BinaryCopyWriter copy_;
+    SpecWindowWriter windows_;
+    std::int64_t offset_ = 0;
+};
+
+std::int64_t minute(std::int64_t m) { return kBaseUs + m * 60 * kSecondUs; }
+
+TEST(SpecWindowWriterWatermark, APartitionWithoutAWatermarkYetDoesNotReopenFinalWindows) {
+    // The spec's window watermark is the minimum over its topics' partitions; a partition that
+    // appears without one (a partition added to the topic) must not make records late before it
+    // on time again: the watermark never goes back (starstream.pipeline_watermark).
+    ClickWindows clicks("spec_window_floor", R"(  win_click_minutes:
+    tumbling: 1m
+    aggregates: {clicks: count}
+    late: {policy: drop}
+)");
+    clicks.add_partition(0, minute(10));
+    EXPECT_EQ(clicks.write({minute(1)}).watermark_us, minute(10));  // its window ended at 2 min: dropped
+    clicks.add_partition(1, std::nullopt);
+    EXPECT_EQ(clicks.write({minute(2)}).watermark_us, minute(10));  // still late
+    EXPECT_EQ(clicks.write({minute(11)}).watermark_us, minute(10));
+    EXPECT_EQ(keyed_rows(clicks.conn(), "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text FROM win_click_minutes", 1),
+              (std::map<Row, Row>{{{std::to_string(minute(11))}, {"1"}}}));
+}
+
+TEST(SpecWindowWriterWatermark, MembersOfWindowsFinalAtCommitAreNotKeptYetNoRecordCountsTwice) {
+    // A new cell of a window that the batch's own checkpoint makes final goes without its
+    // members (spec_window_cells.h step 3). That is only sound if no later batch judges against a
+    // lower watermark: here a partition without a watermark appears after the commit, which
+    // drops the minimum over the partitions to unknown, and a record of the same user arrives for
+    // that window. The floor raised to the watermark after commit keeps it late; a floor at the
+    // watermark judged before the commit would merge it and count the user twice.
+    ClickWindows clicks("spec_window_final_members", R"(  win_click_minutes:
+    tumbling: 1m
+    aggregates: {clicks: count, users: count_distinct(user)}
+    late: {policy: correct, allowed_lateness: 1m}
+)");
+    clicks.add_partition(0, minute(10));
     // Judged at 10 min, both on time; once committed at 12 min, the window [10, 11) is final
     // (its end plus the 1 min of lateness), [11, 12) is not.
-    EXPECT_EQ(write({minute(10) + 30 * kSecondUs, minute(11) + 30 * kSecondUs}, minute(12)).watermark_us, minute(10));
-    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, member FROM win_click_minutes_users_members", 1),
+    EXPECT_EQ(clicks.write({minute(10) + 30 * kSecondUs, minute(11) + 30 * kSecondUs}, minute(12)).watermark_us, minute(10));
+    EXPECT_EQ(keyed_rows(clicks.conn(), "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, member FROM win_click_minutes_users_members", 1),
               (std::map<Row, Row>{{{std::to_string(minute(11))}, {"u"}}}));
-    conn.exec("INSERT INTO starstream.progress (topic, partition, epoch) VALUES ('clicks', 1, 1)");  // a new partition, no watermark yet
-    const SpecWindowOutcome late = write({minute(10) + 40 * kSecondUs, minute(11) + 40 * kSecondUs}, std::nullopt);
+    clicks.add_partition(1, std::nullopt);
+    const SpecWindowOutcome late = clicks.write({minute(10) + 40 * kSecondUs, minute(11) + 40 * kSecondUs});
     EXPECT_EQ(late.watermark_us, minute(12));
     EXPECT_EQ(late.late.at(0).by_policy[1], 1u);  // [10, 11) is final: the record is a late dead letter
-    EXPECT_EQ(keyed_rows(conn, "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text, users::text FROM win_click_minutes", 1),
+    EXPECT_EQ(keyed_rows(clicks.conn(), "SELECT (extract(epoch FROM window_start) * 1000000)::bigint, clicks::text, users::text FROM win_click_minutes", 1),
               (std::map<Row, Row>{{{std::to_string(minute(10))}, {"1", "1"}}, {{std::to_string(minute(11))}, {"2", "1"}}}));
 }
 
